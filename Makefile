@@ -1,0 +1,103 @@
+# sluice - build, test and demo.
+#   make            build build/sluice and build/libsluice.a
+#   make test       install what is missing, run C unit tests (plain and ASan+UBSan) and pytest
+#   make asan       build the sanitizer variants under build/asan/
+#   make demo       install, build, start a local MariaDB, seed, run the pipeline
+#   make bench      build the benchmark programs (see bench/README.md)
+
+CC      ?= cc
+PKGS    := libmariadb libcurl openssl libzstd zlib jansson expat snappy
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+VERSION := 0.1.0
+BUILD_ID := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+
+WARN    := -Wall -Wextra -Wshadow -Wno-unused-parameter
+ifeq ($(CI),true)
+WARN    += -Werror
+endif
+ifneq ($(WERROR),)
+WARN    += -Werror
+endif
+OPT     ?= -O2 -g
+CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(PKG_CFLAGS) \
+             -DSLUICE_VERSION='"$(VERSION)"' -DSLUICE_BUILD='"$(BUILD_ID)"' -MMD -MP $(CFLAGS)
+LIBS    = $(PKG_LIBS) -lpthread -lm
+
+# The library is every stage below the CLI; the binary adds src/cli/.
+LIB_SRC  := $(sort $(wildcard src/common/*.c src/batch/*.c src/parquet/*.c src/sink/*.c \
+                              src/mysql/*.c src/transform/*.c src/exec/*.c src/seed/*.c))
+CLI_SRC  := $(sort $(wildcard src/cli/*.c))
+UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
+TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+
+B        ?= build
+SAN      :=
+
+OBJ = $(patsubst %.c,$(B)/obj/%.o,$(1))
+
+.PHONY: all asan test unit unit-asan pytest deps demo bench clean mariadb-start mariadb-stop tools
+all: $(B)/sluice $(B)/libsluice.a tools
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(SAN) -c $< -o $@
+
+$(B)/libsluice.a: $(call OBJ,$(LIB_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/sluice: $(call OBJ,$(CLI_SRC)) $(B)/libsluice.a
+	$(CC) $(SAN) -o $@ $(call OBJ,$(CLI_SRC)) $(B)/libsluice.a $(LIBS)
+
+$(B)/unit-tests: $(call OBJ,$(UNIT_SRC)) $(B)/libsluice.a
+	$(CC) $(SAN) -o $@ $(call OBJ,$(UNIT_SRC)) $(B)/libsluice.a $(LIBS)
+
+# Small programs the integration tests drive (one .c file each).
+tools: $(patsubst tests/tools/%.c,$(B)/tools/%,$(TOOL_SRC))
+$(B)/tools/%: $(B)/obj/tests/tools/%.o $(B)/libsluice.a
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN) -o $@ $< $(B)/libsluice.a $(LIBS)
+
+bench: $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC))
+$(B)/bench/%: $(B)/obj/bench/%.o $(B)/libsluice.a
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN) -o $@ $< $(B)/libsluice.a $(LIBS)
+
+asan:
+	$(MAKE) B=build/asan SAN='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined' \
+	        OPT='-O1 -g' build/asan/sluice build/asan/unit-tests build/asan/libsluice.a tools
+
+deps:
+	@bash scripts/install-deps.sh
+
+unit: $(B)/unit-tests
+	$(B)/unit-tests
+
+unit-asan: asan
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 build/asan/unit-tests
+
+pytest: all
+	bash scripts/run-pytest.sh
+
+test: deps
+	$(MAKE) all build/unit-tests
+	build/unit-tests
+	$(MAKE) unit-asan
+	bash scripts/run-pytest.sh
+
+demo: deps
+	$(MAKE) all
+	bash scripts/demo.sh
+
+mariadb-start:
+	bash scripts/mariadb-local.sh start
+mariadb-stop:
+	bash scripts/mariadb-local.sh stop
+
+clean:
+	rm -rf build
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,49 @@
+/* cli.h - what every command shares: the settings, the global flags, error
+ * reporting with the documented exit codes. One file per command in this folder. */
+#ifndef SL_CLI_H
+#define SL_CLI_H
+
+#include <stdio.h>
+
+#include "../common/sl_config.h"
+#include "../common/sl_error.h"
+
+#ifndef SLUICE_VERSION
+#define SLUICE_VERSION "0.1.0"
+#endif
+#ifndef SLUICE_BUILD
+#define SLUICE_BUILD "dev"
+#endif
+
+typedef struct cli_ctx {
+    sl_config *cfg;
+    const char *env_file; /* --env-file, or NULL for ./.env */
+    int quiet;
+    int verbose;
+} cli_ctx;
+
+typedef struct cli_command {
+    const char *name;
+    const char *summary;
+    int (*run)(cli_ctx *ctx, int argc, char **argv); /* argv[0] is the command name */
+} cli_command;
+
+/* Prints "sluice <cmd>: error: <msg>" and returns the documented exit code. */
+int cli_fail(const char *cmd, const sl_err *err);
+/* Prints a usage error with a hint to --help; returns SL_EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Loads ./.env (or --env-file) into ctx->cfg; called by commands that need settings. */
+int cli_load_config(cli_ctx *ctx, const char *cmd, sl_err *err);
+
+/* The common help text for global options and exit codes, appended to each --help. */
+void cli_print_global_help(FILE *out);
+
+/* Commands. */
+int cmd_check(cli_ctx *ctx, int argc, char **argv);
+
+#endif

@@ -1,0 +1,118 @@
+/* main.c - sluice's entry point: global flags, the command table, --help and
+ * --version. Each command lives in its own cmd_*.c file. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../common/sl_log.h"
+#include "cli.h"
+
+static const cli_command commands[] = {
+    {"check", "connect to the database, check the schema, print row estimates", cmd_check},
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+void cli_print_global_help(FILE *out)
+{
+    fputs("\nGlobal options (anywhere on the line):\n"
+          "  --env-file PATH   read settings from PATH instead of ./.env\n"
+          "  -q, --quiet       only errors on stderr\n"
+          "  -v, --verbose     debug log lines on stderr\n"
+          "\nExit codes: 0 success, 1 runtime failure, 2 usage error, 3 configuration error,\n"
+          "  4 database unreachable or credentials refused, 5 source table or column missing,\n"
+          "  6 source value cannot be represented, 7 output storage failed, 8 invalid input file.\n",
+          out);
+}
+
+static void print_help(FILE *out)
+{
+    fputs("sluice - batch ingestion from MySQL/MariaDB to Parquet, with business analytics\n\n"
+          "Usage: sluice [global options] <command> [options]\n\nCommands:\n",
+          out);
+    for (size_t i = 0; i < NCOMMANDS; i++) fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
+    fputs("\nRun 'sluice <command> --help' for a command's options.\n"
+          "Settings (MYSQL_HOST, MYSQL_PORT, MYSQL_DATABASE, MYSQL_USER, MYSQL_PASSWORD,\n"
+          "MYSQL_SOCKET, AWS_...) come from flags, then the environment, then ./.env.\n",
+          out);
+    cli_print_global_help(out);
+}
+
+int cli_fail(const char *cmd, const sl_err *err)
+{
+    fprintf(stderr, "sluice %s: error: %s\n", cmd, err->msg[0] ? err->msg : sl_strerror(err->code));
+    return sl_exit_code(err->code);
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "sluice %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'sluice %s --help'.\n", cmd);
+    return SL_EXIT_USAGE;
+}
+
+int cli_load_config(cli_ctx *ctx, const char *cmd, sl_err *err)
+{
+    (void)cmd;
+    if (ctx->env_file) return sl_config_load_file(ctx->cfg, ctx->env_file, 1, err) == SL_OK ? 0 : -1;
+    return sl_config_load_file(ctx->cfg, ".env", 0, err) == SL_OK ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+    cli_ctx ctx = {0};
+    sl_err err = {0};
+    int n = 0, rc;
+    const char *cmd = NULL;
+
+    /* Pull the global options out of argv, wherever they stand before "--". */
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0) {
+            while (i < argc) argv[++n] = argv[i++];
+            break;
+        }
+        if (strcmp(a, "--env-file") == 0) {
+            if (i + 1 >= argc) return cli_usage_error("", "--env-file needs a path");
+            ctx.env_file = argv[++i];
+        } else if (strncmp(a, "--env-file=", 11) == 0) {
+            ctx.env_file = a + 11;
+        } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
+            ctx.quiet = 1;
+        } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+            ctx.verbose = 1;
+        } else {
+            argv[++n] = argv[i];
+        }
+    }
+    argc = n + 1;
+    argv[argc] = NULL;
+    sl_log_set_level(ctx.quiet ? SL_LOG_ERROR : ctx.verbose ? SL_LOG_DEBUG : SL_LOG_INFO);
+
+    if (argc < 2) {
+        print_help(stderr);
+        return SL_EXIT_USAGE;
+    }
+    cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        print_help(stdout);
+        return SL_EXIT_OK;
+    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("sluice version %s (build %s)\n", SLUICE_VERSION, SLUICE_BUILD);
+        return SL_EXIT_OK;
+    }
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        if (strcmp(cmd, commands[i].name) != 0) continue;
+        ctx.cfg = sl_config_create(&err);
+        if (!ctx.cfg) return cli_fail(cmd, &err);
+        rc = commands[i].run(&ctx, argc - 1, argv + 1);
+        sl_config_free(ctx.cfg);
+        return rc;
+    }
+    fprintf(stderr, "sluice: unknown command '%s'\nTry 'sluice --help'.\n", cmd);
+    return SL_EXIT_USAGE;
+}

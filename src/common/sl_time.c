@@ -1,0 +1,137 @@
+/* sl_time.c - civil calendar <-> day numbers, after Howard Hinnant's public-domain
+ * algorithms (http://howardhinnant.github.io/date_algorithms.html), valid for years
+ * -9999..9999, which covers MySQL's range ('1000-01-01'..'9999-12-31'). */
+#include "sl_time.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+int32_t sl_days_from_civil(int y, unsigned m, unsigned d)
+{
+    int era;
+    unsigned yoe, doy, doe;
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = (unsigned)(y - era * 400);
+    doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int32_t)doe - 719468;
+}
+
+void sl_civil_from_days(int32_t z, int *y, unsigned *m, unsigned *d)
+{
+    int era;
+    unsigned doe, yoe, doy, mp;
+    z += 719468;
+    era = (z >= 0 ? z : z - 146096) / 146097;
+    doe = (unsigned)(z - era * 146097);
+    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int)yoe + era * 400 + (*m <= 2);
+}
+
+int sl_date_valid(int y, unsigned m, unsigned d)
+{
+    static const unsigned mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    unsigned lim;
+    if (m < 1 || m > 12 || d < 1) return 0;
+    lim = mdays[m - 1];
+    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)) lim = 29;
+    return d <= lim;
+}
+
+int64_t sl_ts_make(int y, unsigned mo, unsigned d, unsigned h, unsigned mi, unsigned s, unsigned us)
+{
+    int64_t days = sl_days_from_civil(y, mo, d);
+    return ((days * 86400 + (int64_t)h * 3600 + (int64_t)mi * 60 + s) * 1000000) + us;
+}
+
+static int digits(const char **p, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)**p)) return 0;
+        v = v * 10 + (**p - '0');
+        (*p)++;
+    }
+    *out = v;
+    return 1;
+}
+
+sl_code sl_ts_parse(const char *s, int64_t *out_us, sl_err *err)
+{
+    const char *p = s;
+    int y, mo, d, h = 0, mi = 0, sec = 0, us = 0;
+    if (!digits(&p, 4, &y) || *p++ != '-' || !digits(&p, 2, &mo) || *p++ != '-' || !digits(&p, 2, &d))
+        goto bad;
+    if (*p == ' ' || *p == 'T') {
+        p++;
+        if (!digits(&p, 2, &h) || *p++ != ':' || !digits(&p, 2, &mi) || *p++ != ':' || !digits(&p, 2, &sec))
+            goto bad;
+        if (*p == '.') {
+            int n = 0;
+            p++;
+            while (isdigit((unsigned char)*p) && n < 6) {
+                us = us * 10 + (*p++ - '0');
+                n++;
+            }
+            if (n == 0 || isdigit((unsigned char)*p)) goto bad;
+            while (n++ < 6) us *= 10;
+        }
+    }
+    if (*p == 'Z') p++;
+    if (*p != '\0') goto bad;
+    if (!sl_date_valid(y, (unsigned)mo, (unsigned)d) || h > 23 || mi > 59 || sec > 59) goto bad;
+    *out_us = sl_ts_make(y, (unsigned)mo, (unsigned)d, (unsigned)h, (unsigned)mi, (unsigned)sec, (unsigned)us);
+    return SL_OK;
+bad:
+    return sl_err_set(err, SL_E_USAGE, "invalid date-time '%s': expected 'YYYY-MM-DD HH:MM:SS' (UTC)", s);
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    if ((a % b != 0) && ((a < 0) != (b < 0))) q--;
+    return q;
+}
+
+void sl_ts_format(int64_t ts, char *buf, unsigned long cap)
+{
+    int64_t days = floor_div(ts, 86400LL * 1000000);
+    int64_t rem = ts - days * 86400LL * 1000000;
+    int y;
+    unsigned m, d;
+    unsigned secs = (unsigned)(rem / 1000000), us = (unsigned)(rem % 1000000);
+    sl_civil_from_days((int32_t)days, &y, &m, &d);
+    if (us)
+        snprintf(buf, cap, "%04d-%02u-%02u %02u:%02u:%02u.%06u", y, m, d, secs / 3600, secs / 60 % 60, secs % 60, us);
+    else
+        snprintf(buf, cap, "%04d-%02u-%02u %02u:%02u:%02u", y, m, d, secs / 3600, secs / 60 % 60, secs % 60);
+}
+
+void sl_date_format(int32_t days, char *buf, unsigned long cap)
+{
+    int y;
+    unsigned m, d;
+    sl_civil_from_days(days, &y, &m, &d);
+    snprintf(buf, cap, "%04d-%02u-%02u", y, m, d);
+}
+
+int64_t sl_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+double sl_mono_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}

@@ -1,0 +1,27 @@
+/* sl_time.h - calendar arithmetic without the C library's time zone state:
+ * proleptic Gregorian days since 1970-01-01, microsecond timestamps, parsing
+ * and formatting of 'YYYY-MM-DD' and 'YYYY-MM-DD HH:MM:SS[.ffffff]' (UTC). */
+#ifndef SL_TIME_H
+#define SL_TIME_H
+
+#include <stdint.h>
+
+#include "sl_error.h"
+
+/* Days since 1970-01-01 for a valid civil date (Howard Hinnant's days_from_civil). */
+int32_t sl_days_from_civil(int y, unsigned m, unsigned d);
+void sl_civil_from_days(int32_t days, int *y, unsigned *m, unsigned *d);
+int sl_date_valid(int y, unsigned m, unsigned d);
+
+/* Microseconds since the epoch (UTC). */
+int64_t sl_ts_make(int y, unsigned mo, unsigned d, unsigned h, unsigned mi, unsigned s, unsigned us);
+/* 'YYYY-MM-DD' (time 00:00:00) or 'YYYY-MM-DD HH:MM:SS[.f{1,6}]' (a 'T' is accepted too). */
+sl_code sl_ts_parse(const char *s, int64_t *out_us, sl_err *err);
+/* Writes 'YYYY-MM-DD HH:MM:SS' (and '.ffffff' when us != 0) to buf (>= 32 bytes). */
+void sl_ts_format(int64_t ts_us, char *buf, unsigned long cap);
+void sl_date_format(int32_t days, char *buf, unsigned long cap); /* YYYY-MM-DD */
+int64_t sl_now_us(void);
+/* Monotonic seconds, for timings. */
+double sl_mono_seconds(void);
+
+#endif

@@ -1,0 +1,220 @@
+/* sink.c - the generic sink calls, and the local-file and memory backends. */
+#include "sink.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../common/sl_alloc.h"
+#include "../common/sl_buf.h"
+
+sl_code sl_sink_write(sl_sink *s, const void *p, size_t n, sl_err *err)
+{
+    sl_code rc;
+    if (s->state != SL_SINK_OPEN) return sl_err_set(err, SL_E_INTERNAL, "write to a closed %s sink", s->vt->name);
+    rc = s->vt->write(s, p, n, err);
+    if (rc == SL_OK) s->bytes += n;
+    return rc;
+}
+
+sl_code sl_sink_finish(sl_sink *s, sl_err *err)
+{
+    sl_code rc;
+    if (s->state != SL_SINK_OPEN) return sl_err_set(err, SL_E_INTERNAL, "finish of a closed %s sink", s->vt->name);
+    rc = s->vt->finish(s, err);
+    if (rc == SL_OK) s->state = SL_SINK_FINISHED;
+    else sl_sink_abort(s);
+    return rc;
+}
+
+void sl_sink_abort(sl_sink *s)
+{
+    if (!s || s->state != SL_SINK_OPEN) return;
+    s->vt->abort(s);
+    s->state = SL_SINK_ABORTED;
+}
+
+void sl_sink_release(sl_sink *s)
+{
+    if (!s) return;
+    sl_sink_abort(s);
+    s->vt->release(s);
+}
+
+/* ---- local file ---- */
+
+typedef struct {
+    sl_sink base;
+    int fd;
+    char *path;
+    char *tmp;
+    char buf[1 << 16];
+    size_t used;
+} file_sink;
+
+static sl_code flush_buf(file_sink *f, sl_err *err)
+{
+    size_t off = 0;
+    while (off < f->used) {
+        ssize_t w = write(f->fd, f->buf + off, f->used - off);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return sl_err_set(err, SL_E_IO, "writing %s: %s", f->path, strerror(errno));
+        }
+        off += (size_t)w;
+    }
+    f->used = 0;
+    return SL_OK;
+}
+
+static sl_code file_write(sl_sink *s, const void *p, size_t n, sl_err *err)
+{
+    file_sink *f = (file_sink *)s;
+    const char *src = p;
+    while (n) {
+        size_t k = sizeof f->buf - f->used;
+        if (k > n) k = n;
+        memcpy(f->buf + f->used, src, k);
+        f->used += k;
+        src += k;
+        n -= k;
+        if (f->used == sizeof f->buf) SL_TRY(flush_buf(f, err));
+    }
+    return SL_OK;
+}
+
+static void fsync_parent(const char *path)
+{
+    char *dir = sl_strdup(path);
+    char *slash = dir ? strrchr(dir, '/') : NULL;
+    int fd;
+    if (!dir) return;
+    if (slash == dir) slash[1] = '\0';
+    else if (slash) *slash = '\0';
+    else strcpy(dir, ".");
+    fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    sl_free(dir);
+}
+
+static sl_code file_finish(sl_sink *s, sl_err *err)
+{
+    file_sink *f = (file_sink *)s;
+    SL_TRY(flush_buf(f, err));
+    if (fsync(f->fd) != 0) return sl_err_set(err, SL_E_IO, "fsync %s: %s", f->path, strerror(errno));
+    if (close(f->fd) != 0) {
+        f->fd = -1;
+        return sl_err_set(err, SL_E_IO, "closing %s: %s", f->path, strerror(errno));
+    }
+    f->fd = -1;
+    if (rename(f->tmp, f->path) != 0) return sl_err_set(err, SL_E_IO, "renaming %s to %s: %s", f->tmp, f->path, strerror(errno));
+    fsync_parent(f->path);
+    return SL_OK;
+}
+
+static void file_abort(sl_sink *s)
+{
+    file_sink *f = (file_sink *)s;
+    if (f->fd >= 0) close(f->fd);
+    f->fd = -1;
+    unlink(f->tmp);
+}
+
+static void file_release(sl_sink *s)
+{
+    file_sink *f = (file_sink *)s;
+    sl_free(f->path);
+    sl_free(f->tmp);
+    sl_free(f);
+}
+
+static const sl_sink_vtable file_vt = {"file", file_write, file_finish, file_abort, file_release};
+
+static sl_code mkdirs_for(const char *path, sl_err *err)
+{
+    char *p = sl_strdup(path);
+    if (!p) return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    for (char *q = p + 1; *q; q++) {
+        if (*q != '/') continue;
+        *q = '\0';
+        if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+            sl_err_set(err, SL_E_IO, "creating folder %s: %s", p, strerror(errno));
+            sl_free(p);
+            return SL_E_IO;
+        }
+        *q = '/';
+    }
+    sl_free(p);
+    return SL_OK;
+}
+
+sl_sink *sl_sink_file_open(const char *path, sl_err *err)
+{
+    file_sink *f;
+    size_t n = strlen(path) + 32;
+    if (mkdirs_for(path, err) != SL_OK) return NULL;
+    f = sl_calloc(1, sizeof *f);
+    if (!f) goto nomem;
+    f->base.vt = &file_vt;
+    f->fd = -1;
+    f->path = sl_strdup(path);
+    f->tmp = sl_malloc(n);
+    if (!f->path || !f->tmp) goto nomem;
+    snprintf(f->tmp, n, "%s.tmp-%ld", path, (long)getpid());
+    f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (f->fd < 0) {
+        sl_err_set(err, SL_E_IO, "creating %s: %s", f->tmp, strerror(errno));
+        file_release(&f->base);
+        return NULL;
+    }
+    return &f->base;
+nomem:
+    if (f) file_release(&f->base);
+    sl_err_set(err, SL_E_NOMEM, "out of memory opening %s", path);
+    return NULL;
+}
+
+/* ---- memory ---- */
+
+typedef struct {
+    sl_sink base;
+    sl_buf buf;
+} mem_sink;
+
+static sl_code mem_write(sl_sink *s, const void *p, size_t n, sl_err *err)
+{
+    return sl_buf_append(&((mem_sink *)s)->buf, p, n, err);
+}
+static sl_code mem_finish(sl_sink *s, sl_err *err) { (void)s; (void)err; return SL_OK; }
+static void mem_abort(sl_sink *s) { sl_buf_reset(&((mem_sink *)s)->buf); }
+static void mem_release(sl_sink *s)
+{
+    sl_buf_free(&((mem_sink *)s)->buf);
+    sl_free(s);
+}
+static const sl_sink_vtable mem_vt = {"memory", mem_write, mem_finish, mem_abort, mem_release};
+
+sl_sink *sl_sink_mem_open(sl_err *err)
+{
+    mem_sink *m = sl_calloc(1, sizeof *m);
+    if (!m) {
+        sl_err_set(err, SL_E_NOMEM, "out of memory");
+        return NULL;
+    }
+    m->base.vt = &mem_vt;
+    sl_buf_init(&m->buf, 0);
+    return &m->base;
+}
+
+const uint8_t *sl_sink_mem_data(const sl_sink *s, size_t *len)
+{
+    const mem_sink *m = (const mem_sink *)s;
+    *len = m->buf.len;
+    return m->buf.data;
+}
