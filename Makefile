@@ -66,6 +66,13 @@ $(B)/bench/%: $(B)/obj/bench/%.o $(B)/libsluice.a
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN) -o $@ $< $(B)/libsluice.a $(LIBS)
 
+# The source schema, compiled into `sluice seed` as one C string.
+$(B)/gen/schema_sql.h: init/01_schema.sql init/02_additional_tables.sql
+	@mkdir -p $(dir $@)
+	sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $^ > $@
+$(B)/obj/src/seed/seed_load.o: $(B)/gen/schema_sql.h
+$(B)/obj/src/seed/seed_load.o: CFLAGS_ALL += -I$(B)/gen
+
 asan:
 	$(MAKE) B=build/asan SAN='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined' \
 	        OPT='-O1 -g' build/asan/sluice build/asan/unit-tests build/asan/libsluice.a tools
