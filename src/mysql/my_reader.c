@@ -1,0 +1,496 @@
+/* my_reader.c - a prepared statement's result streamed into column batches with the
+ * binary protocol. Each column is bound once to a small per-row slot; a fetched row is
+ * converted into the batch's typed vectors, long values are fetched in pieces
+ * (mysql_stmt_fetch_column), so memory is the batch, whatever the result size. */
+#include "my_reader.h"
+
+#include <errmsg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../common/sl_alloc.h"
+#include "../common/sl_time.h"
+#include "my_conn.h"
+
+#define SLOT_BYTES 4096 /* a value longer than this is fetched again in full */
+
+/* How a column's bound slot becomes a batch value. */
+typedef enum conv {
+    CV_INT,     /* bound as LONGLONG */
+    CV_FLOAT,
+    CV_DOUBLE,
+    CV_DECIMAL, /* bound as string, parsed exactly */
+    CV_DATE,    /* MYSQL_TIME */
+    CV_DATETIME,
+    CV_TIME,    /* MYSQL_TIME, to signed microseconds */
+    CV_BYTES,   /* strings and binaries */
+    CV_BIT,     /* big-endian bytes to uint64 */
+    CV_GEOMETRY /* MySQL's 4-byte SRID + WKB: the WKB is kept */
+} conv;
+
+typedef struct colbind {
+    conv cv;
+    unsigned long length;
+    my_bool is_null, error;
+    union {
+        int64_t i;
+        float f;
+        double d;
+        MYSQL_TIME t;
+    } v;
+    char *slot; /* CV_DECIMAL, CV_BYTES, CV_BIT, CV_GEOMETRY */
+} colbind;
+
+struct my_reader {
+    MYSQL_STMT *st;
+    sl_schema *schema;
+    sl_batch *batch;
+    MYSQL_BIND *binds;
+    colbind *cols;
+    int64_t *zero_dates;
+    int64_t rows;
+    int done;
+    my_read_opts opts;
+    char *big;          /* scratch for values longer than a slot */
+    size_t big_cap;
+};
+
+void my_read_opts_default(my_read_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->batch_rows = 65536;
+    o->batch_bytes_max = (size_t)64 << 20;
+}
+
+static const char *tname(const my_reader *r) { return r->opts.table ? r->opts.table : "query"; }
+
+/* The sl_type, conversion and MySQL type text of a result column. */
+static sl_code map_field(const MYSQL_FIELD *f, sl_type *t, conv *cv, char *origin, size_t cap, sl_err *err)
+{
+    int uns = (f->flags & UNSIGNED_FLAG) != 0, bin = f->charsetnr == 63;
+    const char *u = uns ? " unsigned" : "";
+    memset(t, 0, sizeof *t);
+    *cv = CV_INT;
+    switch (f->type) {
+    case MYSQL_TYPE_TINY:
+        /* TINYINT(1) is MySQL's BOOL: kept as an integer (values other than 0/1 exist). */
+        t->id = uns ? SL_UINT8 : SL_INT8;
+        snprintf(origin, cap, "tinyint(%lu)%s", f->length, u);
+        break;
+    case MYSQL_TYPE_SHORT:
+        t->id = uns ? SL_UINT16 : SL_INT16;
+        snprintf(origin, cap, "smallint%s", u);
+        break;
+    case MYSQL_TYPE_INT24:
+        t->id = uns ? SL_UINT32 : SL_INT32;
+        snprintf(origin, cap, "mediumint%s", u);
+        break;
+    case MYSQL_TYPE_LONG:
+        t->id = uns ? SL_UINT32 : SL_INT32;
+        snprintf(origin, cap, "int%s", u);
+        break;
+    case MYSQL_TYPE_LONGLONG:
+        t->id = uns ? SL_UINT64 : SL_INT64;
+        snprintf(origin, cap, "bigint%s", u);
+        break;
+    case MYSQL_TYPE_YEAR:
+        t->id = SL_INT16;
+        snprintf(origin, cap, "year");
+        break;
+    case MYSQL_TYPE_FLOAT:
+        t->id = SL_FLOAT;
+        *cv = CV_FLOAT;
+        snprintf(origin, cap, "float");
+        break;
+    case MYSQL_TYPE_DOUBLE:
+        t->id = SL_DOUBLE;
+        *cv = CV_DOUBLE;
+        snprintf(origin, cap, "double");
+        break;
+    case MYSQL_TYPE_DECIMAL:
+    case MYSQL_TYPE_NEWDECIMAL: {
+        /* length counts digits, the sign and the point. */
+        unsigned s = f->decimals, p = (unsigned)f->length - (s > 0 ? 1 : 0) - (uns ? 0 : 1);
+        if (p < 1) p = 1;
+        if (p > 65 || s > p)
+            return sl_err_set(err, SL_E_UNSUPPORTED, "column %s: DECIMAL(%u,%u) is out of range", f->name, p, s);
+        t->id = SL_DECIMAL;
+        t->precision = (uint8_t)p;
+        t->scale = (uint8_t)s;
+        *cv = CV_DECIMAL;
+        snprintf(origin, cap, "decimal(%u,%u)%s", p, s, u);
+        break;
+    }
+    case MYSQL_TYPE_DATE:
+    case MYSQL_TYPE_NEWDATE:
+        t->id = SL_DATE;
+        *cv = CV_DATE;
+        snprintf(origin, cap, "date");
+        break;
+    case MYSQL_TYPE_DATETIME:
+    case MYSQL_TYPE_TIMESTAMP:
+        t->id = SL_TIMESTAMP;
+        *cv = CV_DATETIME;
+        snprintf(origin, cap, "%s(%u)", f->type == MYSQL_TYPE_DATETIME ? "datetime" : "timestamp",
+                 f->decimals > 6 ? 0 : f->decimals);
+        break;
+    case MYSQL_TYPE_TIME:
+        /* TIME spans -838:59:59..838:59:59, beyond Parquet's TIME: signed microseconds. */
+        t->id = SL_INT64;
+        *cv = CV_TIME;
+        snprintf(origin, cap, "time(%u)", f->decimals > 6 ? 0 : f->decimals);
+        break;
+    case MYSQL_TYPE_BIT:
+        t->id = SL_UINT64;
+        *cv = CV_BIT;
+        snprintf(origin, cap, "bit(%lu)", f->length);
+        break;
+    case MYSQL_TYPE_JSON:
+        t->id = SL_JSON;
+        *cv = CV_BYTES;
+        snprintf(origin, cap, "json");
+        break;
+    case MYSQL_TYPE_GEOMETRY:
+        t->id = SL_BINARY;
+        *cv = CV_GEOMETRY;
+        snprintf(origin, cap, "geometry");
+        break;
+    case MYSQL_TYPE_ENUM:
+    case MYSQL_TYPE_SET:
+    case MYSQL_TYPE_STRING:
+    case MYSQL_TYPE_VAR_STRING:
+    case MYSQL_TYPE_VARCHAR:
+    case MYSQL_TYPE_TINY_BLOB:
+    case MYSQL_TYPE_MEDIUM_BLOB:
+    case MYSQL_TYPE_LONG_BLOB:
+    case MYSQL_TYPE_BLOB:
+        *cv = CV_BYTES;
+        if ((f->flags & ENUM_FLAG) || f->type == MYSQL_TYPE_ENUM) {
+            t->id = SL_ENUM;
+            snprintf(origin, cap, "enum");
+        } else if ((f->flags & SET_FLAG) || f->type == MYSQL_TYPE_SET) {
+            t->id = SL_STRING;
+            snprintf(origin, cap, "set");
+        } else if (bin) {
+            t->id = SL_BINARY;
+            snprintf(origin, cap, "%s", f->type == MYSQL_TYPE_STRING ? "binary"
+                                        : f->type == MYSQL_TYPE_VAR_STRING || f->type == MYSQL_TYPE_VARCHAR ? "varbinary"
+                                                                                                           : "blob");
+        } else {
+            t->id = SL_STRING;
+            snprintf(origin, cap, "%s", f->type == MYSQL_TYPE_STRING ? "char"
+                                        : f->type == MYSQL_TYPE_VAR_STRING || f->type == MYSQL_TYPE_VARCHAR ? "varchar"
+                                                                                                           : "text");
+        }
+        break;
+    default:
+        return sl_err_set(err, SL_E_UNSUPPORTED, "column %s: MySQL type %d is not supported", f->name, (int)f->type);
+    }
+    return SL_OK;
+}
+
+my_reader *my_reader_open(MYSQL *m, const char *sql, const my_read_opts *opts, sl_err *err)
+{
+    my_reader *r = sl_calloc(1, sizeof *r);
+    MYSQL_RES *meta = NULL;
+    MYSQL_FIELD *fields;
+    int n;
+    if (!r) {
+        sl_err_set(err, SL_E_NOMEM, "out of memory opening a reader");
+        return NULL;
+    }
+    if (opts) r->opts = *opts;
+    else my_read_opts_default(&r->opts);
+    if (!r->opts.batch_rows) r->opts.batch_rows = 65536;
+    if (!r->opts.batch_bytes_max) r->opts.batch_bytes_max = (size_t)64 << 20;
+    r->st = mysql_stmt_init(m);
+    if (!r->st) {
+        my_error(m, err, "preparing the read");
+        goto fail;
+    }
+    if (mysql_stmt_prepare(r->st, sql, (unsigned long)strlen(sql)) != 0) {
+        sl_err_set(err, my_classify(mysql_stmt_errno(r->st)), "%s: preparing the read: %s (MySQL error %u)",
+                   tname(r), mysql_stmt_error(r->st), mysql_stmt_errno(r->st));
+        goto fail;
+    }
+    meta = mysql_stmt_result_metadata(r->st);
+    if (!meta) {
+        sl_err_set(err, SL_E_USAGE, "%s: the statement returns no rows", tname(r));
+        goto fail;
+    }
+    n = (int)mysql_num_fields(meta);
+    fields = mysql_fetch_fields(meta);
+    r->schema = sl_schema_create(n, err);
+    r->binds = sl_calloc((size_t)n, sizeof *r->binds);
+    r->cols = sl_calloc((size_t)n, sizeof *r->cols);
+    r->zero_dates = sl_calloc((size_t)n, sizeof *r->zero_dates);
+    if (!r->schema || !r->binds || !r->cols || !r->zero_dates) {
+        sl_err_set(err, SL_E_NOMEM, "out of memory opening a reader");
+        goto fail;
+    }
+    for (int i = 0; i < n; i++) {
+        sl_type t;
+        char origin[96];
+        colbind *c = &r->cols[i];
+        MYSQL_BIND *b = &r->binds[i];
+        if (map_field(&fields[i], &t, &c->cv, origin, sizeof origin, err) != SL_OK) {
+            sl_err_prefix(err, "%s: ", tname(r));
+            goto fail;
+        }
+        /* Zero dates become NULL, so date columns are nullable whatever the flag says. */
+        int nullable = !(fields[i].flags & NOT_NULL_FLAG) || c->cv == CV_DATE || c->cv == CV_DATETIME;
+        if (sl_schema_set(r->schema, i, fields[i].name, t, nullable, origin, err) != SL_OK) goto fail;
+        b->is_null = &c->is_null;
+        b->length = &c->length;
+        b->error = &c->error;
+        switch (c->cv) {
+        case CV_INT:
+            b->buffer_type = MYSQL_TYPE_LONGLONG;
+            b->buffer = &c->v.i;
+            b->is_unsigned = (fields[i].flags & UNSIGNED_FLAG) != 0;
+            break;
+        case CV_FLOAT: b->buffer_type = MYSQL_TYPE_FLOAT; b->buffer = &c->v.f; break;
+        case CV_DOUBLE: b->buffer_type = MYSQL_TYPE_DOUBLE; b->buffer = &c->v.d; break;
+        case CV_DATE:
+        case CV_DATETIME:
+        case CV_TIME:
+            b->buffer_type = c->cv == CV_DATE ? MYSQL_TYPE_DATE : c->cv == CV_TIME ? MYSQL_TYPE_TIME : MYSQL_TYPE_DATETIME;
+            b->buffer = &c->v.t;
+            break;
+        default:
+            c->slot = sl_malloc(SLOT_BYTES);
+            if (!c->slot) {
+                sl_err_set(err, SL_E_NOMEM, "out of memory opening a reader");
+                goto fail;
+            }
+            b->buffer_type = c->cv == CV_DECIMAL ? MYSQL_TYPE_STRING : MYSQL_TYPE_BLOB;
+            b->buffer = c->slot;
+            b->buffer_length = SLOT_BYTES;
+            break;
+        }
+    }
+    mysql_free_result(meta);
+    meta = NULL;
+    if (mysql_stmt_execute(r->st) != 0 || mysql_stmt_bind_result(r->st, r->binds) != 0) {
+        sl_err_set(err, my_classify(mysql_stmt_errno(r->st)), "%s: running the read: %s (MySQL error %u)", tname(r),
+                   mysql_stmt_error(r->st), mysql_stmt_errno(r->st));
+        goto fail;
+    }
+    r->batch = sl_batch_create(r->schema, r->opts.batch_rows, r->opts.batch_bytes_max, err);
+    if (!r->batch) goto fail;
+    return r;
+fail:
+    if (meta) mysql_free_result(meta);
+    my_reader_free(r);
+    return NULL;
+}
+
+const sl_schema *my_reader_schema(const my_reader *r) { return r->schema; }
+int64_t my_reader_zero_dates(const my_reader *r, int col) { return r->zero_dates[col]; }
+int64_t my_reader_rows(const my_reader *r) { return r->rows; }
+
+/* "-123.4500" -> unscaled integer at `scale`, as int64 or big-endian two's complement. */
+static sl_code parse_decimal(const char *s, size_t n, const sl_type *t, uint8_t *out, int64_t *out64)
+{
+    int neg = 0, frac = -1, width = sl_decimal_width(t->precision);
+    uint8_t mag[40] = {0};
+    size_t i = 0;
+    if (i < n && (s[i] == '-' || s[i] == '+')) neg = s[i++] == '-';
+    for (; i < n; i++) {
+        int d;
+        if (s[i] == '.') {
+            if (frac >= 0) return SL_E_DATA;
+            frac = 0;
+            continue;
+        }
+        if (s[i] < '0' || s[i] > '9') return SL_E_DATA;
+        if (frac >= 0 && frac++ >= t->scale) continue; /* more digits than the scale: cannot happen for DECIMAL */
+        d = s[i] - '0';
+        /* mag = mag * 10 + d, big-endian over 40 bytes */
+        for (int k = 39; k >= 0; k--) {
+            int v = mag[k] * 10 + d;
+            mag[k] = (uint8_t)(v & 0xff);
+            d = v >> 8;
+        }
+    }
+    for (int f = frac < 0 ? 0 : frac; f < t->scale; f++) {
+        int d = 0;
+        for (int k = 39; k >= 0; k--) {
+            int v = mag[k] * 10 + d;
+            mag[k] = (uint8_t)(v & 0xff);
+            d = v >> 8;
+        }
+    }
+    if (neg) { /* two's complement */
+        int carry = 1;
+        for (int k = 39; k >= 0; k--) {
+            int v = (uint8_t)~mag[k] + carry;
+            mag[k] = (uint8_t)(v & 0xff);
+            carry = v >> 8;
+        }
+    }
+    if (t->precision <= 18) {
+        uint64_t u = 0;
+        for (int k = 32; k < 40; k++) u = (u << 8) | mag[k];
+        *out64 = (int64_t)u;
+    } else {
+        memcpy(out, mag + 40 - width, (size_t)width);
+    }
+    return SL_OK;
+}
+
+static sl_code fetch_long(my_reader *r, int i, unsigned long len, sl_err *err)
+{
+    if (len > r->big_cap) {
+        char *p = sl_realloc(r->big, len);
+        if (!p) return sl_err_set(err, SL_E_NOMEM, "%s: out of memory for a %lu-byte value of column %s", tname(r), len,
+                                  r->schema->fields[i].name);
+        r->big = p;
+        r->big_cap = len;
+    }
+    MYSQL_BIND b;
+    memset(&b, 0, sizeof b);
+    b.buffer_type = MYSQL_TYPE_BLOB;
+    b.buffer = r->big;
+    b.buffer_length = len;
+    if (mysql_stmt_fetch_column(r->st, &b, (unsigned)i, 0) != 0)
+        return sl_err_set(err, my_classify(mysql_stmt_errno(r->st)), "%s: fetching column %s: %s", tname(r),
+                          r->schema->fields[i].name, mysql_stmt_error(r->st));
+    return SL_OK;
+}
+
+static sl_code convert_row(my_reader *r, size_t row, sl_err *err)
+{
+    sl_batch *bt = r->batch;
+    for (int i = 0; i < r->schema->ncols; i++) {
+        colbind *c = &r->cols[i];
+        sl_column *col = &bt->cols[i];
+        const sl_type *t = &r->schema->fields[i].type;
+        size_t w = col->elem_size;
+        uint8_t *dst = col->values ? (uint8_t *)col->values + row * w : NULL;
+        if (c->is_null) {
+            if (dst) memset(dst, 0, w);
+            sl_col_set_null(col, row);
+            continue;
+        }
+        switch (c->cv) {
+        case CV_INT:
+            switch (t->id) {
+            case SL_INT8: case SL_UINT8: *(int8_t *)dst = (int8_t)c->v.i; break;
+            case SL_INT16: case SL_UINT16: *(int16_t *)dst = (int16_t)c->v.i; break;
+            case SL_INT32: case SL_UINT32: *(int32_t *)dst = (int32_t)c->v.i; break;
+            default: *(int64_t *)dst = c->v.i; break;
+            }
+            break;
+        case CV_FLOAT: *(float *)dst = c->v.f; break;
+        case CV_DOUBLE: *(double *)dst = c->v.d; break;
+        case CV_DECIMAL: {
+            int64_t v64 = 0;
+            const char *s = c->slot;
+            if (c->length > SLOT_BYTES) return sl_err_set(err, SL_E_DATA, "%s: decimal too long", tname(r));
+            if (parse_decimal(s, c->length, t, dst, &v64) != SL_OK)
+                return sl_err_set(err, SL_E_DATA, "%s: column %s: cannot read decimal '%.*s'", tname(r),
+                                  r->schema->fields[i].name, (int)c->length, s);
+            if (t->precision <= 18) *(int64_t *)dst = v64;
+            break;
+        }
+        case CV_DATE:
+        case CV_DATETIME: {
+            const MYSQL_TIME *tm = &c->v.t;
+            if (tm->year == 0 || tm->month == 0 || tm->day == 0 || !sl_date_valid((int)tm->year, tm->month, tm->day)) {
+                if (r->opts.zero_dates_error)
+                    return sl_err_set(err, SL_E_DATA,
+                                      "%s: column %s holds the zero or partial date '%04u-%02u-%02u' at row %lld "
+                                      "(--zero-dates=null turns such dates into NULL)",
+                                      tname(r), r->schema->fields[i].name, tm->year, tm->month, tm->day,
+                                      (long long)(r->rows + 1));
+                r->zero_dates[i]++;
+                memset(dst, 0, w);
+                sl_col_set_null(col, row);
+                continue;
+            }
+            if (c->cv == CV_DATE) *(int32_t *)dst = sl_days_from_civil((int)tm->year, tm->month, tm->day);
+            else *(int64_t *)dst = sl_ts_make((int)tm->year, tm->month, tm->day, tm->hour, tm->minute, tm->second,
+                                              (unsigned)tm->second_part);
+            break;
+        }
+        case CV_TIME: {
+            const MYSQL_TIME *tm = &c->v.t;
+            int64_t us = (((int64_t)tm->day * 24 + tm->hour) * 3600 + tm->minute * 60 + tm->second) * 1000000LL +
+                         (int64_t)tm->second_part;
+            *(int64_t *)dst = tm->neg ? -us : us;
+            break;
+        }
+        case CV_BIT: {
+            uint64_t v = 0;
+            for (unsigned long k = 0; k < c->length && k < 8; k++) v = (v << 8) | (uint8_t)c->slot[k];
+            *(uint64_t *)dst = v;
+            break;
+        }
+        case CV_BYTES:
+        case CV_GEOMETRY: {
+            const char *p = c->slot;
+            unsigned long len = c->length;
+            if (len > SLOT_BYTES) {
+                SL_TRY(fetch_long(r, i, len, err));
+                p = r->big;
+            }
+            if (c->cv == CV_GEOMETRY && len >= 4) { /* drop the SRID: WKB remains */
+                p += 4;
+                len -= 4;
+            }
+            if (sl_col_set_bytes(col, row, p, len, err) != SL_OK) return sl_err_prefix(err, "%s: ", tname(r));
+            continue;
+        }
+        }
+        sl_col_set_valid(col, row);
+    }
+    return SL_OK;
+}
+
+sl_code my_reader_next(my_reader *r, sl_batch **out, sl_err *err)
+{
+    sl_batch *b = r->batch;
+    *out = NULL;
+    if (r->done) return SL_OK;
+    sl_batch_reset(b);
+    while (!sl_batch_full(b)) {
+        int rc = mysql_stmt_fetch(r->st);
+        if (rc == MYSQL_NO_DATA) {
+            r->done = 1;
+            break;
+        }
+        if (rc == 1) {
+            unsigned e = mysql_stmt_errno(r->st);
+            /* A dropped stream ends the fetch loop like the last row: never take it for the end. */
+            return sl_err_set(err, my_classify(e) == SL_E_DB ? SL_E_DB : my_classify(e),
+                              "%s: reading rows after row %lld: %s (MySQL error %u)", tname(r), (long long)r->rows,
+                              mysql_stmt_error(r->st), e);
+        }
+        /* rc == 0 or MYSQL_DATA_TRUNCATED (long values are fetched again in convert_row) */
+        SL_TRY(convert_row(r, b->nrows, err));
+        sl_batch_commit_row(b);
+        r->rows++;
+        /* Leave room in the byte arenas: end the batch early rather than overflow. */
+        for (int i = 0; i < r->schema->ncols; i++)
+            if (b->cols[i].offsets && b->cols[i].data.len > r->opts.batch_bytes_max / 2) goto full;
+    }
+full:
+    if (b->nrows) *out = b;
+    return SL_OK;
+}
+
+void my_reader_free(my_reader *r)
+{
+    if (!r) return;
+    if (r->st) mysql_stmt_close(r->st);
+    if (r->cols && r->schema)
+        for (int i = 0; i < r->schema->ncols; i++) sl_free(r->cols[i].slot);
+    sl_batch_free(r->batch);
+    sl_schema_free(r->schema);
+    sl_free(r->binds);
+    sl_free(r->cols);
+    sl_free(r->zero_dates);
+    sl_free(r->big);
+    sl_free(r);
+}

@@ -1,0 +1,144 @@
+"""The MySQL reader (binary protocol into column batches), through build/tools/my_dump:
+every column type with extremes and NULLs, compared value by value with pymysql's read of
+the same rows (the text protocol, an independent client)."""
+import datetime
+import decimal
+import json
+import subprocess
+
+import pytest
+
+from conftest import TOOLS
+
+DDL = """CREATE TABLE alltypes (
+  id INT NOT NULL PRIMARY KEY,
+  ti TINYINT, tiu TINYINT UNSIGNED, b BOOL, si SMALLINT, siu SMALLINT UNSIGNED,
+  mi MEDIUMINT, miu MEDIUMINT UNSIGNED, i INT, iu INT UNSIGNED, bi BIGINT, biu BIGINT UNSIGNED,
+  d5 DECIMAL(5,2), d18 DECIMAL(18,6), d30 DECIMAL(30,10), d65 DECIMAL(65,0), d65s DECIMAL(65,30),
+  du DECIMAL(10,2) UNSIGNED,
+  f FLOAT, db DOUBLE, bt BIT(13), bt64 BIT(64), y YEAR,
+  dt DATE, dtm DATETIME, dtm6 DATETIME(6), ts3 TIMESTAMP(3) NULL, tm TIME, tm6 TIME(6),
+  c CHAR(5), vc VARCHAR(300), tx TEXT, lt LONGTEXT, bn BINARY(4), vb VARBINARY(50), bl BLOB,
+  en ENUM('a','bé','c'), st SET('x','y','z'), js JSON, g GEOMETRY
+) CHARSET utf8mb4"""
+
+ROWS = [
+    "(1, -128, 255, 1, -32768, 65535, -8388608, 16777215, -2147483648, 4294967295, "
+    " -9223372036854775808, 18446744073709551615, -999.99, 999999999999.999999, "
+    " -12345678901234567890.0123456789, 99999999999999999999999999999999999999999999999999999999999999999, "
+    " -99999999999999999999999999999999999.999999999999999999999999999999, 12345678.90, "
+    " -3.40282e38, -1.7976931348623157e308, b'1010101010101', b'1111111111111111111111111111111111111111111111111111111111111111', 2155, "
+    " '1000-01-01', '1000-01-01 00:00:00', '9999-12-31 23:59:59.999999', '1970-01-01 00:00:01.000', '-838:59:59', '838:59:58.999999', "
+    " 'abc', 'héllo wörld ✓', REPEAT('x', 10000), REPEAT('ünï', 200000), x'00ff10ab', x'', x'deadbeef00', "
+    " 'bé', 'x,z', '{\"a\": [1, 2, {\"b\": null}]}', ST_GeomFromText('POINT(1 2)'))",
+    "(2, 127, 0, 0, 32767, 0, 8388607, 0, 2147483647, 0, 9223372036854775807, 0, 0.00, -0.000001, "
+    " 0, 0, 0.000000000000000000000000000001, 0.00, 1.5, 2.2250738585072014e-308, b'0', b'0', 1901, "
+    " '2024-02-29', '1969-12-31 23:59:59', '1900-01-01 00:00:00.000001', '2038-01-19 03:14:07.999', '00:00:00', '-00:00:00.000001', "
+    " '', '', '', '', x'00000000', x'00', x'', 'a', '', '[]', ST_GeomFromText('LINESTRING(0 0, 1 1, 2 5)'))",
+    "(3" + ", NULL" * 39 + ")",
+]
+
+
+@pytest.fixture(scope="module")
+def alltypes(mariadb):
+    db = mariadb.create_database()
+    with mariadb.connect(db) as c, c.cursor() as cur:
+        cur.execute(DDL)
+        for r in ROWS:
+            cur.execute("INSERT INTO alltypes VALUES " + r)
+    yield db
+    mariadb.drop_database(db)
+
+
+def dump(mariadb, db, sql, *extra):
+    env = mariadb.sluice_env(db)
+    p = subprocess.run([str(TOOLS / "my_dump"), sql, *map(str, extra)], env=env, capture_output=True, text=True,
+                       timeout=120)
+    return p
+
+
+def parse(p):
+    assert p.returncode == 0, p.stderr
+    lines = [json.loads(l) for l in p.stdout.splitlines()]
+    return lines[0], lines[1:-1], lines[-1]
+
+
+def expected(v, col):
+    """pymysql's value in my_dump's text form."""
+    t = col["type"]
+    if v is None:
+        return None
+    if col["origin"].startswith("time("):
+        return str(int(v / datetime.timedelta(microseconds=1)))
+    if t in ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"):
+        if isinstance(v, bytes):
+            return str(int.from_bytes(v, "big"))
+        return str(int(v))
+    if t == "decimal":
+        with decimal.localcontext(decimal.Context(prec=100)):
+            return format(decimal.Decimal(v).quantize(decimal.Decimal(1).scaleb(-col["scale"])), "f")
+    if t in ("float",):
+        return float(v)
+    if t == "double":
+        return float(v)
+    if t == "date":
+        return v.isoformat()
+    if t == "timestamp":
+        s = v.strftime("%Y-%m-%d %H:%M:%S")
+        return s + (f".{v.microsecond:06d}" if v.microsecond else "")
+    if t == "binary":
+        b = bytes(v)
+        if col["origin"] == "geometry":
+            b = b[4:]
+        return b.hex()
+    if isinstance(v, set):
+        return ",".join(sorted(v))
+    return v if isinstance(v, str) else bytes(v).decode()
+
+
+def test_every_type_matches_pymysql(mariadb, alltypes):
+    schema, rows, tail = parse(dump(mariadb, alltypes, "SELECT * FROM alltypes ORDER BY id", 2))
+    with mariadb.connect(alltypes) as c, c.cursor() as cur:
+        cur.execute("SELECT * FROM alltypes ORDER BY id")
+        want = cur.fetchall()
+    assert tail["rows"] == 3 and len(rows) == 3
+    types = {c["name"]: (c["type"], c["precision"], c["scale"]) for c in schema}
+    assert types["biu"][0] == "uint64" and types["bi"][0] == "int64" and types["iu"][0] == "uint32"
+    assert types["d65"] == ("decimal", 65, 0) and types["d65s"] == ("decimal", 65, 30)
+    assert types["d18"] == ("decimal", 18, 6) and types["du"] == ("decimal", 10, 2)
+    assert types["dtm6"][0] == "timestamp" and types["dt"][0] == "date" and types["bt64"][0] == "uint64"
+    assert types["en"][0] == "enum" and types["vb"][0] == "binary" and types["lt"][0] == "string"
+    for got, exp in zip(rows, want):
+        for col, g, e in zip(schema, got, exp):
+            x = expected(e, col)
+            if col["type"] == "float" and x is not None:
+                assert float(g) == pytest.approx(x, rel=1e-6), col["name"]
+            elif col["type"] == "double" and x is not None:
+                assert float(g) == x, col["name"]
+            elif col["name"] == "js" and x is not None:
+                assert json.loads(g) == json.loads(x)
+            else:
+                assert g == x, (col["name"], g, x)
+
+
+def test_zero_dates_become_null_and_are_counted(mariadb, fresh_db):
+    with mariadb.connect(fresh_db) as c, c.cursor() as cur:
+        cur.execute("SET SESSION sql_mode = ''")
+        cur.execute("CREATE TABLE z (id INT PRIMARY KEY, d DATE NOT NULL, t DATETIME)")
+        cur.execute("INSERT INTO z VALUES (1, '0000-00-00', '0000-00-00 00:00:00'), (2, '2024-00-10', '2024-05-00 10:00:00'),"
+                    " (3, '2024-01-10', '2024-05-01 10:00:00')")
+    schema, rows, tail = parse(dump(mariadb, fresh_db, "SELECT * FROM z ORDER BY id"))
+    assert [r[1:] for r in rows] == [[None, None], [None, None], ["2024-01-10", "2024-05-01 10:00:00"]]
+    assert tail["zero_dates"] == [0, 2, 2]
+    p = dump(mariadb, fresh_db, "SELECT * FROM z ORDER BY id", 100, 1)
+    assert p.returncode == 6 and "column d" in p.stderr and "0000-00-00" in p.stderr
+
+
+def test_many_batches_and_missing_table(mariadb, fresh_db):
+    with mariadb.connect(fresh_db) as c, c.cursor() as cur:
+        cur.execute("CREATE TABLE n (id BIGINT UNSIGNED PRIMARY KEY, s VARCHAR(20))")
+        cur.execute("INSERT INTO n SELECT seq, CONCAT('v', seq) FROM seq_1_to_10007")
+    schema, rows, tail = parse(dump(mariadb, fresh_db, "SELECT id, s FROM n ORDER BY id", 1000))
+    assert len(rows) == 10007 and rows[0] == ["1", "v1"] and rows[-1] == ["10007", "v10007"]
+    p = dump(mariadb, fresh_db, "SELECT * FROM nope")
+    assert p.returncode == 5 and "nope" in p.stderr
