@@ -8,6 +8,7 @@
 extern const t_case suite_common[];
 extern const t_case suite_config[];
 extern const t_case suite_batch[];
+extern const t_case suite_pqread[];
 
 static const struct {
     const char *name;
@@ -16,6 +17,7 @@ static const struct {
     {"common", suite_common},
     {"config", suite_config},
     {"batch", suite_batch},
+    {"pqread", suite_pqread},
 };
 
 int t_failed_current;
