@@ -9,6 +9,7 @@
 
 static const cli_command commands[] = {
     {"check", "connect to the database, check the schema, print row estimates", cmd_check},
+    {"inspect", "print a Parquet file's schema, metadata, row groups, statistics and first rows", cmd_inspect},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
