@@ -379,6 +379,7 @@ static sl_code decompress(int codec, const uint8_t *src, size_t n, uint8_t *dst,
         return SL_OK;
     }
     default:
+        if (!pq_codec_label(codec)) return sl_err_set(err, SL_E_FORMAT, "invalid codec %d", codec);
         return sl_err_set(err, SL_E_UNSUPPORTED, "codec %s is not supported by --head",
                           pq_codec_label(codec) ? pq_codec_label(codec) : "(unknown)");
     }
@@ -597,6 +598,9 @@ static sl_code page_values(chunk_state *cs, int enc, const uint8_t *p, size_t le
     }
     default: break;
     }
+    if (!pq_encoding_name(enc))
+        return sl_err_set(err, SL_E_FORMAT, "column '%.*s': invalid encoding %d in a page header", (int)el->name.len,
+                          (const char *)el->name.p, enc);
     return sl_err_set(err, SL_E_UNSUPPORTED, "column '%.*s': encoding %s is not supported by --head", (int)el->name.len,
                       (const char *)el->name.p, pq_encoding_name(enc) ? pq_encoding_name(enc) : "(unknown)");
 }
@@ -696,7 +700,7 @@ static sl_code read_chunk(pq_reader *rd, const pq_column_chunk *cc, const pq_sch
         if (h.type == PQ_DICTIONARY_PAGE) {
             if (h.encoding != PQ_ENC_PLAIN && h.encoding != PQ_ENC_PLAIN_DICTIONARY) {
                 sl_free(pg);
-                rc = sl_err_set(err, SL_E_UNSUPPORTED, "dictionary page encoding %d", h.encoding);
+                rc = sl_err_set(err, SL_E_FORMAT, "invalid dictionary page encoding %d", h.encoding);
                 goto done;
             }
             rc = load_dict(&cs, pg, (size_t)h.usize, h.num_values, err);
@@ -710,8 +714,8 @@ static sl_code read_chunk(pq_reader *rd, const pq_column_chunk *cc, const pq_sch
             size_t vlen = (size_t)h.usize;
             if ((int64_t)n > need - *done) n = (size_t)(need - *done);
             if (h.type == PQ_DATA_PAGE_V2) {
-                if (h.rep_len) {
-                    rc = sl_err_set(err, SL_E_UNSUPPORTED, "repetition levels (nested data)");
+                if (h.rep_len) { /* a flat schema has no repetition levels */
+                    rc = sl_err_set(err, SL_E_FORMAT, "data page v2 of a flat column has repetition levels");
                     goto page_done;
                 }
                 if (optional) SL_TRY_GOTO(rc, pq_hybrid_decode(page, (size_t)h.def_len, 1, defs, n, err), page_done);
@@ -720,7 +724,9 @@ static sl_code read_chunk(pq_reader *rd, const pq_column_chunk *cc, const pq_sch
             } else if (optional) {
                 uint32_t dl;
                 if (h.def_enc != PQ_ENC_RLE) {
-                    rc = sl_err_set(err, SL_E_UNSUPPORTED, "definition level encoding %d", h.def_enc);
+                    rc = h.def_enc == PQ_ENC_BIT_PACKED
+                             ? sl_err_set(err, SL_E_UNSUPPORTED, "BIT_PACKED definition levels are not supported")
+                             : sl_err_set(err, SL_E_FORMAT, "invalid definition level encoding %d", h.def_enc);
                     goto page_done;
                 }
                 if (vlen < 4 || (dl = (uint32_t)le_u(vp, 4)) > vlen - 4) {
@@ -779,10 +785,10 @@ sl_code pq_head_read(pq_reader *rd, int64_t rows, pq_head *h, sl_err *err)
     sl_code rc = SL_OK;
     memset(h, 0, sizeof *h);
     if ((uint32_t)m->schema[0].num_children != m->n_schema - 1)
-        return sl_err_set(err, SL_E_UNSUPPORTED, "--head reads flat schemas only (this one has nested groups)");
+        return sl_err_set(err, SL_E_UNSUPPORTED, "--head is not supported for nested schemas");
     for (uint32_t i = 1; i < m->n_schema; i++)
         if (m->schema[i].num_children || m->schema[i].repetition == PQ_REPEATED)
-            return sl_err_set(err, SL_E_UNSUPPORTED, "--head reads flat schemas only ('%.*s' is nested or repeated)",
+            return sl_err_set(err, SL_E_UNSUPPORTED, "--head is not supported for nested schemas ('%.*s' is nested or repeated)",
                               (int)m->schema[i].name.len, (const char *)m->schema[i].name.p);
     if (rows > m->num_rows) rows = m->num_rows;
     if (rows < 0) rows = 0;
