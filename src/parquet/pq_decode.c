@@ -80,6 +80,10 @@ static sl_code fmt_decimal_int(int64_t v, int32_t scale, sl_buf *out, sl_err *er
     return fmt_decimal_be(be, 8, scale, out, err);
 }
 
+/* sl_civil_from_days overflows for days near INT32_MAX (it adds 719468 first); beyond
+ * +-2e9 days (5 million years) we print the raw number instead of a date. */
+#define CIVIL_DAYS_MAX 2000000000LL
+
 static int64_t floor_div(int64_t a, int64_t b, int64_t *rem)
 {
     int64_t q = a / b, r = a % b;
@@ -99,7 +103,7 @@ static sl_code fmt_timestamp(int64_t v, int64_t per_sec, sl_buf *out, sl_err *er
     int y;
     unsigned m, d;
     int w = per_sec == 1000 ? 3 : per_sec == 1000000 ? 6 : 9;
-    if (days < INT32_MIN || days > INT32_MAX) return sl_buf_printf(out, err, "%" PRId64, v);
+    if (days < -CIVIL_DAYS_MAX || days > CIVIL_DAYS_MAX) return sl_buf_printf(out, err, "%" PRId64, v);
     sl_civil_from_days((int32_t)days, &y, &m, &d);
     return sl_buf_printf(out, err, "%04d-%02u-%02u %02d:%02d:%02d.%0*" PRId64, y, m, d, (int)(sod / 3600),
                          (int)(sod / 60 % 60), (int)(sod % 60), w, frac);
@@ -164,7 +168,7 @@ sl_code pq_value_format(const pq_schema_el *el, const uint8_t *p, size_t len, sl
     case PQ_INT32: {
         int32_t v = (int32_t)(uint32_t)le_u(p, 4);
         if (is_dec) return fmt_decimal_int(v, scale, out, err);
-        if (lt->kind == PQ_LT_DATE || ct == PQ_CT_DATE) {
+        if ((lt->kind == PQ_LT_DATE || ct == PQ_CT_DATE) && v >= -CIVIL_DAYS_MAX && v <= CIVIL_DAYS_MAX) {
             char b[32];
             sl_date_format(v, b, sizeof b);
             return sl_buf_printf(out, err, "%s", b);
@@ -190,7 +194,7 @@ sl_code pq_value_format(const pq_schema_el *el, const uint8_t *p, size_t len, sl
     case PQ_INT96: { /* legacy timestamp: nanoseconds of the day, then the Julian day */
         int64_t nanos = (int64_t)le_u(p, 8), jday = (int32_t)(uint32_t)le_u(p + 8, 4);
         int64_t days = jday - 2440588; /* Julian day of 1970-01-01 */
-        if (nanos < 0 || nanos >= 86400LL * 1000000000 || days < -100000000 || days > 100000000)
+        if (nanos < 0 || nanos >= 86400LL * 1000000000 || days < -106000 || days > 106000) /* int64 ns range */
             return fmt_hex(p, 12, out, err);
         return fmt_timestamp(days * 86400LL * 1000000000 + nanos, 1000000000, out, err);
     }
