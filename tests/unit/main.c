@@ -9,6 +9,7 @@ extern const t_case suite_common[];
 extern const t_case suite_config[];
 extern const t_case suite_batch[];
 extern const t_case suite_seed[];
+extern const t_case suite_pqread[];
 
 static const struct {
     const char *name;
@@ -18,6 +19,7 @@ static const struct {
     {"config", suite_config},
     {"batch", suite_batch},
     {"seed", suite_seed},
+    {"pqread", suite_pqread},
 };
 
 int t_failed_current;

@@ -1,0 +1,416 @@
+/* cmd_inspect.c - `sluice inspect FILE...`: prints a Parquet file's schema, key-value
+ * metadata, row groups, column chunks and statistics, and optionally its first rows.
+ * One jansson document is built per file; the text output is rendered from it. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/sl_alloc.h"
+#include "../common/sl_buf.h"
+#include "../parquet/pq_decode.h"
+#include "../parquet/pq_format.h"
+#include "../parquet/pq_reader.h"
+#include "cli.h"
+
+#define HEAD_MAX 1000000
+#define KV_TEXT_MAX 120 /* text mode shortens longer metadata values (ARROW:schema) */
+
+static void usage(FILE *out)
+{
+    fputs("Usage: sluice inspect [options] FILE...\n\n"
+          "Prints what a Parquet file holds: its schema (physical and logical types, and the\n"
+          "MySQL origin type recorded by sluice as 'sluice.origin.<column>'), key-value\n"
+          "metadata, created_by, row groups, and per column chunk the encodings, codec,\n"
+          "compressed and uncompressed sizes and statistics. Needs no settings or database.\n"
+          "Exits 8 and says what is wrong for a file that is not Parquet, truncated or corrupt.\n\n"
+          "Options:\n"
+          "  -n, --head N   also print the first N rows (flat schemas; PLAIN, dictionary, RLE,\n"
+          "                 DELTA_BINARY_PACKED and DELTA_LENGTH_BYTE_ARRAY; uncompressed,\n"
+          "                 snappy, gzip, zstd)\n"
+          "  -j, --json     print one JSON document: {\"files\": [{...}, ...]}\n"
+          "  -h, --help     this help\n",
+          out);
+    cli_print_global_help(out);
+}
+
+static json_t *jhex(const uint8_t *p, size_t n)
+{
+    static const char hx[] = "0123456789abcdef";
+    char *s = sl_malloc(n * 2 + 1);
+    json_t *j;
+    if (!s) return NULL;
+    for (size_t i = 0; i < n; i++) {
+        s[2 * i] = hx[p[i] >> 4];
+        s[2 * i + 1] = hx[p[i] & 15];
+    }
+    s[2 * n] = 0;
+    j = json_string(s);
+    sl_free(s);
+    return j;
+}
+
+/* A JSON string of the bytes; not UTF-8 (binary) becomes hex. */
+static json_t *jbytes(const uint8_t *p, size_t n)
+{
+    json_t *j = json_stringn(n ? (const char *)p : "", n);
+    return j ? j : jhex(p, n);
+}
+
+static json_t *jpq(const pq_bytes *b) { return b->set ? jbytes(b->p, b->len) : json_null(); }
+
+
+static const char *unit_name(int u) { return u == PQ_TU_MILLIS ? "MILLIS" : u == PQ_TU_NANOS ? "NANOS" : "MICROS"; }
+
+static json_t *logical_json(const pq_logical *lt)
+{
+    static const char *const names[] = {NULL, "STRING", "MAP", "LIST", "ENUM", "DECIMAL", "DATE", "TIME",
+                                        "TIMESTAMP", NULL, "INTEGER", "UNKNOWN", "JSON", "BSON", "UUID", "FLOAT16"};
+    const char *n = lt->kind > 0 && lt->kind < 16 ? names[lt->kind] : NULL;
+    json_t *o = json_object();
+    json_object_set_new(o, "type", json_string(n ? n : "UNRECOGNISED"));
+    if (lt->kind == PQ_LT_DECIMAL) {
+        json_object_set_new(o, "precision", json_integer(lt->precision));
+        json_object_set_new(o, "scale", json_integer(lt->scale));
+    } else if (lt->kind == PQ_LT_TIMESTAMP || lt->kind == PQ_LT_TIME) {
+        json_object_set_new(o, "unit", json_string(unit_name(lt->unit)));
+        json_object_set_new(o, "utc", json_boolean(lt->utc));
+    } else if (lt->kind == PQ_LT_INTEGER) {
+        json_object_set_new(o, "bits", json_integer(lt->bits));
+        json_object_set_new(o, "signed", json_boolean(lt->is_signed));
+    }
+    return o;
+}
+
+/* The origin recorded by sluice's writer for a top-level column, if any. */
+static const pq_bytes *origin_of(const pq_file_meta *m, const pq_bytes *name)
+{
+    static const char pre[] = "sluice.origin.";
+    size_t pl = sizeof pre - 1;
+    for (uint32_t i = 0; i < m->n_kv; i++) {
+        const pq_bytes *k = &m->kv[i].key;
+        if (k->len == pl + name->len && memcmp(k->p, pre, pl) == 0 && memcmp(k->p + pl, name->p, name->len) == 0)
+            return &m->kv[i].value;
+    }
+    return NULL;
+}
+
+static json_t *stat_value(const pq_schema_el *leaf, const pq_bytes *b)
+{
+    sl_buf t;
+    json_t *j;
+    if (!b->set) return NULL;
+    if (!leaf) return jhex(b->p, b->len);
+    sl_buf_init(&t, (size_t)16 << 20);
+    if (pq_value_format(leaf, b->p, b->len, &t, NULL) == SL_OK) j = jbytes(t.len ? t.data : (const uint8_t *)"", t.len);
+    else j = jhex(b->p, b->len);
+    sl_buf_free(&t);
+    return j;
+}
+
+static json_t *stats_json(const pq_schema_el *leaf, const pq_stats *s)
+{
+    json_t *o = json_object(), *mn, *mx;
+    int legacy = !s->min_value.set && !s->max_value.set;
+    mn = stat_value(leaf, legacy ? &s->min : &s->min_value);
+    mx = stat_value(leaf, legacy ? &s->max : &s->max_value);
+    if (mn) json_object_set_new(o, "min", mn);
+    if (mx) json_object_set_new(o, "max", mx);
+    if (legacy && (mn || mx)) json_object_set_new(o, "legacy_min_max", json_true());
+    if (s->null_count >= 0) json_object_set_new(o, "null_count", json_integer(s->null_count));
+    if (s->distinct_count >= 0) json_object_set_new(o, "distinct_count", json_integer(s->distinct_count));
+    return o;
+}
+
+static json_t *name_or_num(const char *n, int v) { return n ? json_string(n) : json_integer(v); }
+
+static json_t *file_json(pq_reader *rd, int64_t head, sl_err *err)
+{
+    const pq_file_meta *m = pq_reader_meta(rd);
+    json_t *o = json_object(), *schema = json_array(), *kv = json_array(), *rgs = json_array();
+    const pq_schema_el **leaves = sl_calloc(m->n_schema + 1, sizeof *leaves);
+    uint32_t nleaves = 0;
+    json_object_set_new(o, "file", json_string(pq_reader_path(rd)));
+    json_object_set_new(o, "file_size", json_integer((json_int_t)pq_reader_file_size(rd)));
+    json_object_set_new(o, "version", json_integer(m->version));
+    json_object_set_new(o, "num_rows", json_integer(m->num_rows));
+    json_object_set_new(o, "created_by", jpq(&m->created_by));
+    for (uint32_t i = 0; i < m->n_schema; i++) {
+        const pq_schema_el *e = &m->schema[i];
+        json_t *s = json_object();
+        json_object_set_new(s, "name", jpq(&e->name));
+        if (e->num_children == 0 && leaves) leaves[nleaves++] = e;
+        json_object_set_new(s, "physical_type", e->type >= 0 ? name_or_num(pq_type_name(e->type), e->type) : json_null());
+        if (e->repetition >= 0)
+            json_object_set_new(s, "repetition", name_or_num(pq_repetition_name(e->repetition), e->repetition));
+        if (e->num_children) json_object_set_new(s, "num_children", json_integer(e->num_children));
+        if (e->type == PQ_FIXED_LEN_BYTE_ARRAY) json_object_set_new(s, "type_length", json_integer(e->type_length));
+        if (e->converted_type >= 0)
+            json_object_set_new(s, "converted_type", name_or_num(pq_converted_name(e->converted_type), e->converted_type));
+        if (e->precision >= 0) json_object_set_new(s, "precision", json_integer(e->precision));
+        if (e->scale >= 0) json_object_set_new(s, "scale", json_integer(e->scale));
+        if (e->logical.kind) json_object_set_new(s, "logical_type", logical_json(&e->logical));
+        if (i > 0) {
+            const pq_bytes *org = origin_of(m, &e->name);
+            if (org) json_object_set_new(s, "origin", jpq(org));
+        }
+        json_array_append_new(schema, s);
+    }
+    json_object_set_new(o, "schema", schema);
+    for (uint32_t i = 0; i < m->n_kv; i++) {
+        json_t *p = json_object();
+        json_object_set_new(p, "key", jpq(&m->kv[i].key));
+        json_object_set_new(p, "value", jpq(&m->kv[i].value));
+        json_array_append_new(kv, p);
+    }
+    json_object_set_new(o, "key_value_metadata", kv);
+    for (uint32_t g = 0; g < m->n_row_groups; g++) {
+        const pq_row_group *rg = &m->row_groups[g];
+        json_t *r = json_object(), *cols = json_array();
+        json_object_set_new(r, "num_rows", json_integer(rg->num_rows));
+        json_object_set_new(r, "total_byte_size", json_integer(rg->total_byte_size));
+        for (uint32_t c = 0; c < rg->n_columns; c++) {
+            const pq_column_chunk *cc = &rg->columns[c];
+            const pq_schema_el *leaf = c < nleaves && leaves[c]->type == cc->type ? leaves[c] : NULL;
+            json_t *j = json_object(), *enc = json_array();
+            sl_buf path;
+            sl_buf_init(&path, 1 << 20);
+            for (uint32_t k = 0; k < cc->path_len; k++) {
+                if (k) sl_buf_append_byte(&path, '.', NULL);
+                sl_buf_append(&path, cc->path[k].p, cc->path[k].len, NULL);
+            }
+            json_object_set_new(j, "path", jbytes(path.len ? path.data : (const uint8_t *)"", path.len));
+            sl_buf_free(&path);
+            if (cc->file_path.set) json_object_set_new(j, "file_path", jpq(&cc->file_path));
+            if (cc->has_meta) {
+                json_object_set_new(j, "physical_type", name_or_num(pq_type_name(cc->type), cc->type));
+                json_object_set_new(j, "codec", name_or_num(pq_codec_label(cc->codec), cc->codec));
+                for (uint32_t k = 0; k < cc->n_encodings; k++)
+                    json_array_append_new(enc, name_or_num(pq_encoding_name(cc->encodings[k]), cc->encodings[k]));
+                json_object_set_new(j, "encodings", enc);
+                enc = NULL;
+                json_object_set_new(j, "num_values", json_integer(cc->num_values));
+                json_object_set_new(j, "total_compressed_size", json_integer(cc->total_compressed_size));
+                json_object_set_new(j, "total_uncompressed_size", json_integer(cc->total_uncompressed_size));
+                json_object_set_new(j, "data_page_offset", json_integer(cc->data_page_offset));
+                if (cc->dictionary_page_offset >= 0)
+                    json_object_set_new(j, "dictionary_page_offset", json_integer(cc->dictionary_page_offset));
+                if (cc->stats.set) json_object_set_new(j, "statistics", stats_json(leaf, &cc->stats));
+            }
+            json_decref(enc);
+            json_array_append_new(cols, j);
+        }
+        json_object_set_new(r, "columns", cols);
+        json_array_append_new(rgs, r);
+    }
+    json_object_set_new(o, "row_groups", rgs);
+    sl_free(leaves);
+    if (head >= 0) {
+        pq_head h;
+        json_t *hj, *names, *rows;
+        if (pq_head_read(rd, head, &h, err) != SL_OK) {
+            sl_err_prefix(err, "%s: --head: ", pq_reader_path(rd));
+            json_decref(o);
+            return NULL;
+        }
+        hj = json_object();
+        names = json_array();
+        rows = json_array();
+        for (uint32_t c = 0; c < h.ncols; c++) json_array_append_new(names, jpq(&h.cols[c]->name));
+        for (int64_t r = 0; r < h.nrows; r++) {
+            json_t *row = json_array();
+            for (uint32_t c = 0; c < h.ncols; c++) {
+                const char *cell = h.cells[(size_t)r * h.ncols + c];
+                json_array_append_new(row, cell ? jbytes((const uint8_t *)cell, strlen(cell)) : json_null());
+            }
+            json_array_append_new(rows, row);
+        }
+        json_object_set_new(hj, "columns", names);
+        json_object_set_new(hj, "rows", rows);
+        json_object_set_new(o, "head", hj);
+        pq_head_free(&h);
+    }
+    return o;
+}
+
+static const char *js(json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "";
+}
+
+/* Prints a JSON scalar as plain text. */
+static void put_scalar(FILE *out, json_t *v)
+{
+    if (json_is_string(v)) fputs(json_string_value(v), out);
+    else if (json_is_integer(v)) fprintf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    else if (json_is_true(v)) fputs("true", out);
+    else if (json_is_false(v)) fputs("false", out);
+    else fputs("NULL", out);
+}
+
+static void print_text(FILE *out, json_t *o)
+{
+    size_t i, k;
+    json_t *v, *w;
+    fprintf(out, "file: %s (%" JSON_INTEGER_FORMAT " bytes)\n", js(o, "file"),
+            json_integer_value(json_object_get(o, "file_size")));
+    fprintf(out, "version: %" JSON_INTEGER_FORMAT "\n", json_integer_value(json_object_get(o, "version")));
+    fprintf(out, "num_rows: %" JSON_INTEGER_FORMAT "\n", json_integer_value(json_object_get(o, "num_rows")));
+    fprintf(out, "created_by: %s\n", json_is_string(json_object_get(o, "created_by")) ? js(o, "created_by") : "(none)");
+    fprintf(out, "schema:\n");
+    json_array_foreach(json_object_get(o, "schema"), i, v)
+    {
+        json_t *lt = json_object_get(v, "logical_type");
+        fprintf(out, "  %-24s %s", js(v, "name"), json_is_string(json_object_get(v, "physical_type")) ? js(v, "physical_type") : "group");
+        if (json_object_get(v, "type_length")) fprintf(out, "(%" JSON_INTEGER_FORMAT ")", json_integer_value(json_object_get(v, "type_length")));
+        if (json_object_get(v, "repetition")) fprintf(out, " %s", js(v, "repetition"));
+        if (json_object_get(v, "num_children"))
+            fprintf(out, " children=%" JSON_INTEGER_FORMAT, json_integer_value(json_object_get(v, "num_children")));
+        if (lt) {
+            const char *key;
+            int first = 1;
+            fprintf(out, " logical=%s", js(lt, "type"));
+            json_object_foreach(lt, key, w)
+            {
+                if (strcmp(key, "type") == 0) continue;
+                fprintf(out, "%s%s=", first ? "(" : ",", key);
+                put_scalar(out, w);
+                first = 0;
+            }
+            if (!first) fputc(')', out);
+        }
+        if (json_object_get(v, "converted_type")) fprintf(out, " converted=%s", js(v, "converted_type"));
+        if (json_object_get(v, "origin")) fprintf(out, " origin=%s", js(v, "origin"));
+        fputc('\n', out);
+    }
+    json_t *kv = json_object_get(o, "key_value_metadata");
+    fprintf(out, "key_value_metadata: %zu entries\n", json_array_size(kv));
+    json_array_foreach(kv, i, v)
+    {
+        json_t *val = json_object_get(v, "value");
+        const char *s = json_string_value(val);
+        if (!s) fprintf(out, "  %s (no value)\n", js(v, "key"));
+        else if (strlen(s) > KV_TEXT_MAX) fprintf(out, "  %s = %.*s... (%zu bytes)\n", js(v, "key"), KV_TEXT_MAX, s, strlen(s));
+        else fprintf(out, "  %s = %s\n", js(v, "key"), s);
+    }
+    json_t *rgs = json_object_get(o, "row_groups");
+    fprintf(out, "row_groups: %zu\n", json_array_size(rgs));
+    json_array_foreach(rgs, i, v)
+    {
+        fprintf(out, "row group %zu: %" JSON_INTEGER_FORMAT " rows, %" JSON_INTEGER_FORMAT " bytes\n", i,
+                json_integer_value(json_object_get(v, "num_rows")), json_integer_value(json_object_get(v, "total_byte_size")));
+        json_array_foreach(json_object_get(v, "columns"), k, w)
+        {
+            json_t *e, *st = json_object_get(w, "statistics");
+            size_t q;
+            fprintf(out, "  column %s: %s %s encodings=", js(w, "path"), js(w, "physical_type"), js(w, "codec"));
+            json_array_foreach(json_object_get(w, "encodings"), q, e)
+            {
+                if (q) fputc(',', out);
+                put_scalar(out, e);
+            }
+            fprintf(out, " values=%" JSON_INTEGER_FORMAT " compressed=%" JSON_INTEGER_FORMAT " uncompressed=%" JSON_INTEGER_FORMAT "\n",
+                    json_integer_value(json_object_get(w, "num_values")),
+                    json_integer_value(json_object_get(w, "total_compressed_size")),
+                    json_integer_value(json_object_get(w, "total_uncompressed_size")));
+            if (st) {
+                fputs("    statistics:", out);
+                if (json_object_get(st, "min")) fputs(" min=", out), put_scalar(out, json_object_get(st, "min"));
+                if (json_object_get(st, "max")) fputs(" max=", out), put_scalar(out, json_object_get(st, "max"));
+                if (json_object_get(st, "null_count")) fputs(" null_count=", out), put_scalar(out, json_object_get(st, "null_count"));
+                if (json_object_get(st, "legacy_min_max")) fputs(" (legacy min/max)", out);
+                fputc('\n', out);
+            }
+        }
+    }
+    json_t *h = json_object_get(o, "head");
+    if (h) {
+        json_t *rows = json_object_get(h, "rows");
+        fprintf(out, "head: %zu rows\n  ", json_array_size(rows));
+        json_array_foreach(json_object_get(h, "columns"), i, v)
+        {
+            if (i) fputs(" | ", out);
+            put_scalar(out, v);
+        }
+        fputc('\n', out);
+        json_array_foreach(rows, i, v)
+        {
+            fputs("  ", out);
+            json_array_foreach(v, k, w)
+            {
+                if (k) fputs(" | ", out);
+                put_scalar(out, w);
+            }
+            fputc('\n', out);
+        }
+    }
+}
+
+int cmd_inspect(cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {{"head", required_argument, NULL, 'n'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int64_t head = -1;
+    int as_json = 0, c, rc = 0;
+    json_t *doc, *files;
+    (void)ctx;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "n:jh", opts, NULL)) != -1) {
+        if (c == 'h') {
+            usage(stdout);
+            return 0;
+        } else if (c == 'j') {
+            as_json = 1;
+        } else if (c == 'n') {
+            char *end;
+            long long v;
+            errno = 0;
+            v = strtoll(optarg, &end, 10);
+            if (errno || end == optarg || *end || v < 0 || v > HEAD_MAX)
+                return cli_usage_error("inspect", "--head wants a row count from 0 to %d, not '%s'", HEAD_MAX, optarg);
+            head = v;
+        } else {
+            return cli_usage_error("inspect", "unknown option");
+        }
+    }
+    if (optind >= argc) return cli_usage_error("inspect", "no FILE given");
+    doc = json_object();
+    files = json_array();
+    json_object_set_new(doc, "files", files);
+    for (int i = optind; i < argc; i++) {
+        sl_err err = {0};
+        pq_reader *rd = pq_reader_open(argv[i], &err);
+        json_t *o = rd ? file_json(rd, head, &err) : NULL;
+        pq_reader_close(rd);
+        if (!o) {
+            int x = cli_fail("inspect", &err);
+            if (!rc) rc = x;
+            if (as_json) {
+                o = json_object();
+                json_object_set_new(o, "file", json_string(argv[i]));
+                json_object_set_new(o, "error", json_string(err.msg));
+                json_array_append_new(files, o);
+            }
+            continue;
+        }
+        if (as_json) {
+            json_array_append_new(files, o);
+        } else {
+            if (i > optind) fputc('\n', stdout);
+            print_text(stdout, o);
+            json_decref(o);
+        }
+    }
+    if (as_json) {
+        json_dumpf(doc, stdout, JSON_INDENT(1) | JSON_ENSURE_ASCII);
+        fputc('\n', stdout);
+    }
+    json_decref(doc);
+    return rc;
+}
