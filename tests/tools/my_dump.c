@@ -1,15 +1,20 @@
 /* my_dump.c - test tool: runs one query through my_reader (the binary protocol into
  * column batches) and prints the schema and every value as JSON lines, so pytest can
- * compare them with what pymysql reads.  Usage: my_dump SQL [batch_rows] [zero_error] */
+ * compare them with what pymysql reads.  Usage: my_dump SQL [batch_rows] [zero_error]
+ * or, to read a table in partitions on N connections sharing one snapshot:
+ *   my_dump --plan TABLE COLUMN N snapshot|none [PAUSE_MS between partitions] */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../../src/batch/batch.h"
+#include "../../src/common/sl_alloc.h"
 #include "../../src/common/sl_config.h"
 #include "../../src/common/sl_time.h"
 #include "../../src/mysql/my_conn.h"
+#include "../../src/mysql/my_plan.h"
 #include "../../src/mysql/my_reader.h"
 
 static json_t *decimal_text(const sl_column *c, size_t row)
@@ -102,40 +107,29 @@ static json_t *value(const sl_column *c, size_t row)
     return json_string(buf);
 }
 
-int main(int argc, char **argv)
+static int print_schema = 1;
+
+static sl_code dump_reader(my_reader *r, sl_err *err)
 {
-    sl_err err = {0};
-    sl_config *cfg = sl_config_create(&err);
-    my_params mp;
-    my_read_opts o;
-    MYSQL *m;
-    my_reader *r;
     sl_batch *b;
-    json_t *schema, *z;
-    if (argc < 2) {
-        fprintf(stderr, "usage: my_dump SQL [batch_rows] [zero_error]\n");
-        return 2;
+    json_t *schema;
+    if (print_schema) {
+        print_schema = 0;
+        schema = json_array();
+        for (int i = 0; i < my_reader_schema(r)->ncols; i++) {
+            const sl_field *f = &my_reader_schema(r)->fields[i];
+            json_array_append_new(schema, json_pack("{s:s,s:s,s:b,s:s,s:i,s:i}", "name", f->name, "type",
+                                                    sl_type_name(f->type.id), "nullable", f->nullable, "origin",
+                                                    f->origin ? f->origin : "", "precision", f->type.precision,
+                                                    "scale", f->type.scale));
+        }
+        json_dumpf(schema, stdout, JSON_COMPACT);
+        putchar('\n');
+        json_decref(schema);
     }
-    if (my_params_from_config(cfg, &mp, 0, &err) != SL_OK || !(m = my_connect(&mp, 0, &err))) goto fail;
-    my_read_opts_default(&o);
-    if (argc > 2) o.batch_rows = (size_t)atol(argv[2]);
-    if (argc > 3) o.zero_dates_error = atoi(argv[3]);
-    o.table = "dump";
-    if (!(r = my_reader_open(m, argv[1], &o, &err))) goto fail;
-    schema = json_array();
-    for (int i = 0; i < my_reader_schema(r)->ncols; i++) {
-        const sl_field *f = &my_reader_schema(r)->fields[i];
-        json_array_append_new(schema, json_pack("{s:s,s:s,s:b,s:s,s:i,s:i}", "name", f->name, "type",
-                                                sl_type_name(f->type.id), "nullable", f->nullable, "origin",
-                                                f->origin ? f->origin : "", "precision", f->type.precision, "scale",
-                                                f->type.scale));
-    }
-    json_dumpf(schema, stdout, JSON_COMPACT);
-    putchar('\n');
-    json_decref(schema);
     for (;;) {
-        if (my_reader_next(r, &b, &err) != SL_OK) goto fail;
-        if (!b) break;
+        SL_TRY(my_reader_next(r, &b, err));
+        if (!b) return SL_OK;
         for (size_t row = 0; row < b->nrows; row++) {
             json_t *a = json_array();
             for (int i = 0; i < b->schema->ncols; i++) json_array_append_new(a, value(&b->cols[i], row));
@@ -144,6 +138,96 @@ int main(int argc, char **argv)
             json_decref(a);
         }
     }
+}
+
+static int plan_dump(sl_config *cfg, int argc, char **argv)
+{
+    sl_err err = {0};
+    my_params mp;
+    MYSQL *conns[64] = {0};
+    my_range *ranges = NULL;
+    int n = argc > 4 ? atoi(argv[4]) : 1, count = 0, rc = 0;
+    long pause_ms = argc > 6 ? atol(argv[6]) : 0;
+    int64_t total = 0;
+    char qc[200], where[600], sql[1200];
+    json_t *jr;
+    if (argc < 6 || n < 1 || n > 64) {
+        fprintf(stderr, "usage: my_dump --plan TABLE COLUMN N snapshot|none [PAUSE_MS]\n");
+        return 2;
+    }
+    if (my_params_from_config(cfg, &mp, 0, &err) != SL_OK || !(conns[0] = my_connect(&mp, 0, &err))) goto fail;
+    if (my_plan_partitions(conns[0], argv[2], argv[3], n, &ranges, &count, &err) != SL_OK) goto fail;
+    for (int i = 1; i < count; i++)
+        if (!(conns[i] = my_connect(&mp, 0, &err))) goto fail;
+    if (my_snapshot_begin(conns, count, strcmp(argv[5], "none") == 0 ? MY_NONE : MY_SNAPSHOT, &err) != SL_OK)
+        goto fail;
+    jr = json_array();
+    my_quote_ident(argv[3], qc, sizeof qc, &err);
+    for (int i = 0; i < count; i++) {
+        my_range_where(&ranges[i], qc, where, sizeof where);
+        json_array_append_new(jr, json_string(where));
+    }
+    json_dumpf(jr, stdout, JSON_COMPACT);
+    putchar('\n');
+    json_decref(jr);
+    for (int i = 0; i < count; i++) {
+        my_read_opts o;
+        my_reader *r;
+        char qt[200];
+        if (pause_ms && i > 0) {
+            fflush(stdout);
+            struct timespec ts = {pause_ms / 1000, (pause_ms % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        my_quote_ident(argv[2], qt, sizeof qt, &err);
+        my_range_where(&ranges[i], qc, where, sizeof where);
+        snprintf(sql, sizeof sql, "SELECT * FROM %s WHERE %s", qt, where);
+        my_read_opts_default(&o);
+        o.table = argv[2];
+        if (!(r = my_reader_open(conns[i], sql, &o, &err))) goto fail;
+        if (dump_reader(r, &err) != SL_OK) {
+            my_reader_free(r);
+            goto fail;
+        }
+        total += my_reader_rows(r);
+        my_reader_free(r);
+    }
+    printf("{\"rows\": %lld, \"partitions\": %d}\n", (long long)total, count);
+    goto done;
+fail:
+    fprintf(stderr, "my_dump: %s\n", err.msg);
+    rc = sl_exit_code(err.code);
+done:
+    for (int i = 0; i < 64; i++) my_close(conns[i]);
+    sl_free(ranges);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    sl_err err = {0};
+    sl_config *cfg = sl_config_create(&err);
+    my_params mp;
+    my_read_opts o;
+    MYSQL *m;
+    my_reader *r;
+    json_t *z;
+    if (argc < 2) {
+        fprintf(stderr, "usage: my_dump SQL [batch_rows] [zero_error]\n");
+        return 2;
+    }
+    if (strcmp(argv[1], "--plan") == 0) {
+        int rc = plan_dump(cfg, argc, argv);
+        sl_config_free(cfg);
+        return rc;
+    }
+    if (my_params_from_config(cfg, &mp, 0, &err) != SL_OK || !(m = my_connect(&mp, 0, &err))) goto fail;
+    my_read_opts_default(&o);
+    if (argc > 2) o.batch_rows = (size_t)atol(argv[2]);
+    if (argc > 3) o.zero_dates_error = atoi(argv[3]);
+    o.table = "dump";
+    if (!(r = my_reader_open(m, argv[1], &o, &err))) goto fail;
+    if (dump_reader(r, &err) != SL_OK) goto fail;
     z = json_array();
     for (int i = 0; i < my_reader_schema(r)->ncols; i++) json_array_append_new(z, json_integer(my_reader_zero_dates(r, i)));
     z = json_pack("{s:o,s:I}", "zero_dates", z, "rows", (json_int_t)my_reader_rows(r));

@@ -1,0 +1,35 @@
+/* my_plan.h - splitting a table into key ranges that separate connections read, and
+ * the consistent snapshot those connections share. A plan is a list of independent
+ * partitions whose results merge, so a run can spread them over threads or machines. */
+#ifndef SL_MY_PLAN_H
+#define SL_MY_PLAN_H
+
+#include <mysql.h>
+#include <stdint.h>
+
+#include "../common/sl_error.h"
+
+typedef struct my_range {
+    int has_lo, has_hi; /* bounds present; a range without lo also takes NULL keys */
+    int64_t lo, hi;     /* lo <= key < hi */
+} my_range;
+
+/* Cuts `table` on the integer column `column` into at most n ranges holding about the
+ * same number of rows: the bounds are the key values at ranks count*i/n, so gaps,
+ * negative keys and skew do not make one range dominate. Equal bounds (a key value
+ * repeated across a whole share) merge. *out is sl_malloc'ed; free with sl_free. */
+sl_code my_plan_partitions(MYSQL *m, const char *table, const char *column, int n, my_range **out, int *count,
+                           sl_err *err);
+
+/* The range as a SQL condition on the quoted column ("`id` >= 10 AND `id` < 20"). */
+void my_range_where(const my_range *r, const char *quoted_column, char *buf, unsigned long cap);
+
+typedef enum my_consistency { MY_SNAPSHOT = 0, MY_NONE = 1 } my_consistency;
+
+/* Starts one REPEATABLE READ, WITH CONSISTENT SNAPSHOT, READ ONLY transaction on each
+ * connection while the first holds FLUSH TABLES WITH READ LOCK, so all of them see one
+ * point in time. Without the RELOAD privilege it fails with SL_E_DB naming the fix
+ * (--consistency=none). With MY_NONE each connection just starts its own transaction. */
+sl_code my_snapshot_begin(MYSQL **conns, int n, my_consistency mode, sl_err *err);
+
+#endif
