@@ -47,5 +47,6 @@ void cli_print_global_help(FILE *out);
 int cmd_check(cli_ctx *ctx, int argc, char **argv);
 int cmd_seed(cli_ctx *ctx, int argc, char **argv);
 int cmd_inspect(cli_ctx *ctx, int argc, char **argv);
+int cmd_export(cli_ctx *ctx, int argc, char **argv);
 
 #endif
