@@ -10,6 +10,7 @@
 static const cli_command commands[] = {
     {"check", "connect to the database, check the schema, print row estimates", cmd_check},
     {"seed", "create the source schema and load deterministic sample data", cmd_seed},
+    {"run", "compute the business analytics and write business_insights/<date>/ (one _SUCCESS)", cmd_run},
     {"export", "copy tables or a query to Parquet, partitioned by date, with a _SUCCESS manifest", cmd_export},
     {"inspect", "print a Parquet file's schema, metadata, row groups, statistics and first rows", cmd_inspect},
 };

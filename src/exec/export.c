@@ -27,6 +27,7 @@
 #include "../mysql/my_reader.h"
 #include "../sink/commit.h"
 #include "../sink/store.h"
+#include "exec.h"
 #include "progress.h"
 
 void sl_export_opts_default(sl_export_opts *o)
@@ -560,8 +561,6 @@ static void progress_rows(void *ud, int i, const char **name, long long *done, l
     pthread_mutex_unlock(&run->mu);
 }
 
-static int is_privilege_error(unsigned e) { return e == 1227 || e == 1044 || e == 1142; }
-
 sl_code sl_export_run(const sl_config *cfg, const sl_export_opts *o, sl_export_result *res, sl_err *err)
 {
     ex_run run;
@@ -619,25 +618,9 @@ sl_code sl_export_run(const sl_config *cfg, const sl_export_opts *o, sl_export_r
     for (int i = 0; i < nworkers; i++) {
         workers[i].run = &run;
         workers[i].index = i;
-        workers[i].conn = conns[i] = my_connect(&run.mp, 0, err);
-        if (!conns[i]) {
-            sl_free(conns);
-            rc = err->code ? err->code : SL_E_DB_CONNECT;
-            goto done;
-        }
     }
-    rc = my_snapshot_begin(conns, nworkers, run.mode, err);
-    if (rc != SL_OK && run.mode == MY_SNAPSHOT && !o->consistency_explicit &&
-        is_privilege_error(mysql_errno(conns[0]))) {
-        run.fallback = "the user may not take the global read lock (RELOAD privilege); each connection reads its "
-                       "own snapshot";
-        sl_warn("no shared snapshot: %s. Falling back to --consistency=none (reported in the manifest). Grant "
-                "RELOAD to the user for a consistent parallel export.", err->msg);
-        run.mode = MY_NONE;
-        for (int i = 0; i < nworkers; i++) my_exec(conns[i], "ROLLBACK", NULL);
-        sl_err_clear(err);
-        rc = my_snapshot_begin(conns, nworkers, MY_NONE, err);
-    }
+    rc = sl_exec_connect(&run.mp, conns, nworkers, &run.mode, o->consistency_explicit, &run.fallback, err);
+    for (int i = 0; i < nworkers; i++) workers[i].conn = conns[i];
     sl_free(conns);
     if (rc != SL_OK) goto done;
 
