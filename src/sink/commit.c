@@ -82,7 +82,8 @@ static void utc_now_iso(char buf[32])
 static sl_code check_run_id(const char *id, sl_err *err)
 {
     size_t n = id ? strlen(id) : 0;
-    if (n == 0 || n > 64) return sl_err_set(err, SL_E_USAGE, "invalid run id '%.80s': 1 to 64 characters", id ? id : "");
+    if (n == 0 || n > 64)
+        return sl_err_set(err, SL_E_USAGE, "invalid run id '%.80s': 1 to 64 characters", id ? id : "");
     for (size_t i = 0; i < n; i++) {
         char ch = id[i];
         if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' ||
@@ -243,7 +244,8 @@ static sl_code cs_finish(sl_sink *s, sl_err *err)
     pthread_mutex_lock(&c->mu);
     st = c->state;
     pthread_mutex_unlock(&c->mu);
-    if (st != C_ACTIVE) return sl_err_set(err, SL_E_INTERNAL, "file %s: its commit is already %s", f->key, state_name(st));
+    if (st != C_ACTIVE)
+        return sl_err_set(err, SL_E_INTERNAL, "file %s: its commit is already %s", f->key, state_name(st));
     if (cs->write_failed) return sl_err_set(err, SL_E_INTERNAL, "file %s: an earlier write failed", f->key);
     /* The slow part (fsync, rename; or the S3 upload's completion) runs unlocked. */
     SL_TRY(sl_sink_finish(cs->hash, err));
@@ -384,7 +386,8 @@ sl_code sl_commit_set_rows(sl_commit *c, const char *name, int64_t rows, sl_err 
 {
     cfile *f;
     sl_code rc = SL_OK;
-    if (rows < 0) return sl_err_set(err, SL_E_INTERNAL, "file %s%s: negative row count %lld", c->prefix, name, (long long)rows);
+    if (rows < 0)
+        return sl_err_set(err, SL_E_INTERNAL, "file %s%s: negative row count %lld", c->prefix, name, (long long)rows);
     pthread_mutex_lock(&c->mu);
     f = find_file(c, name);
     if (!f) rc = sl_err_set(err, SL_E_INTERNAL, "file %s%s is not part of this commit", c->prefix, name);
@@ -461,7 +464,10 @@ static void listing_free(listing *l)
     sl_free(l->v);
 }
 
-static int cmp_listed(const void *a, const void *b) { return strcmp(((const listed *)a)->key, ((const listed *)b)->key); }
+static int cmp_listed(const void *a, const void *b)
+{
+    return strcmp(((const listed *)a)->key, ((const listed *)b)->key);
+}
 static int cmp_cfile(const void *a, const void *b)
 {
     return strcmp((*(cfile *const *)a)->name, (*(cfile *const *)b)->name);
@@ -642,7 +648,8 @@ sl_code sl_commit_finish(sl_commit *c, const json_t *extra, sl_err *err)
     for (size_t i = 0; i < c->nfiles && rc == SL_OK; i++) {
         const cfile *f = c->files[i];
         if (f->state == F_WRITING)
-            rc = sl_err_set(err, SL_E_INTERNAL, "file %s is still being written; the partition is not committed", f->key);
+            rc = sl_err_set(err, SL_E_INTERNAL, "file %s is still being written; the partition is not committed",
+                            f->key);
         else if (f->state == F_FAILED)
             rc = sl_err_set(err, SL_E_IO, "file %s failed; the partition is not committed", f->key);
         else if (!f->has_rows)
@@ -723,7 +730,8 @@ sl_code sl_commit_finish(sl_commit *c, const json_t *extra, sl_err *err)
         if (sl_store_remove(c->st, k, &e) != SL_OK) sl_warn("after committing %s: %s", c->prefix, e.msg);
     }
     if (skipped)
-        sl_warn("partition %s holds %zu files in sub-folders with their own %s; left alone (partitions should not nest)",
+        sl_warn("partition %s holds %zu files in sub-folders with their own %s; left alone "
+                "(partitions should not nest)",
                 c->prefix, skipped, SL_MANIFEST_NAME);
     sl_free(nested);
     listing_free(&l);
@@ -777,8 +785,8 @@ sl_code sl_manifest_read(sl_store *st, const char *partition, json_t **out, sl_e
         {
             json_t *name = json_object_get(v, "name"), *bytes = json_object_get(v, "bytes"),
                    *rows = json_object_get(v, "rows"), *sum = json_object_get(v, "checksum");
-            if (!json_is_object(v) || !json_is_string(name) || sl_store_key_check(json_string_value(name), NULL) != SL_OK ||
-                !json_is_integer(bytes) || json_integer_value(bytes) < 0 || !json_is_integer(rows) ||
+            if (!json_is_object(v) || !json_is_string(name) ||
+                sl_store_key_check(json_string_value(name), NULL) != SL_OK || !json_is_integer(bytes) || json_integer_value(bytes) < 0 || !json_is_integer(rows) ||
                 json_integer_value(rows) < 0 || !json_is_string(sum) || strlen(json_string_value(sum)) != 71 ||
                 strncmp(json_string_value(sum), "sha256:", 7) != 0) {
                 rc = sl_err_set(err, SL_E_FORMAT,

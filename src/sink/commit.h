@@ -41,7 +41,8 @@ typedef struct sl_commit sl_commit;
 
 /* partition: a valid key prefix (store.h), with or without the trailing '/'; not empty.
  * run_id: 1 to 64 characters of [A-Za-z0-9._-]. as_of: the data's date, "YYYY-MM-DD".
- * The store must outlive the commit and its file sinks. Writes nothing yet. */
+ * The store must outlive the commit and its file sinks. Reads the current "_SUCCESS"
+ * to refuse a run id already committed to this partition (SL_E_USAGE); writes nothing. */
 sl_commit *sl_commit_begin(sl_store *st, const char *partition, const char *run_id, const char *as_of,
                            sl_err *err);
 

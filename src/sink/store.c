@@ -50,7 +50,8 @@ static sl_code check_path(const char *key, size_t len, sl_err *err)
     for (size_t i = 0; i < len; i++) {
         unsigned char ch = (unsigned char)key[i];
         if (ch < 0x20 || ch == 0x7f)
-            return sl_err_set(err, SL_E_USAGE, "invalid key '%.300s': control character 0x%02x at byte %zu", key, ch, i);
+            return sl_err_set(err, SL_E_USAGE, "invalid key '%.300s': control character 0x%02x at byte %zu", key, ch,
+                              i);
         if (ch == '/') {
             SL_TRY(check_segment(key, seg, (size_t)(key + i - seg), err));
             seg = key + i + 1;

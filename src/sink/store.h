@@ -26,9 +26,10 @@ typedef int (*sl_store_list_cb)(void *ud, const char *key, uint64_t size);
  *   list    every object whose key starts with `prefix` (a plain string prefix, as S3's
  *           ListObjectsV2 has it: "raw/orders/" lists that folder recursively,
  *           "raw/ord" also matches "raw/orders/..."), in increasing byte order of key,
- *           with sizes. Unfinished uploads and temporaries that exist as objects are
- *           listed too (the local store lists "*.tmp-<pid>" files), so that cleanup
- *           can delete what a crashed run left behind.
+ *           with sizes. Temporaries that exist as objects are listed too (the local
+ *           store lists the file sink's "<key>.tmp-<pid>" files), so that cleanup can
+ *           delete what a crashed run left behind. (S3's incomplete multipart uploads
+ *           are not objects and are not listed; the S3 backend must abort them.)
  *   remove  deletes one key; a missing key is not an error.
  *   read    a small object into `out` (appended; out's cap bounds the size). An absent
  *           key fails with SL_E_IO and a message made by sl_store_err_not_found(), so

@@ -478,7 +478,8 @@ typedef struct {
     const char *fail_write; /* sinks of keys containing this fail on their first write */
     const char *fail_finish;
     const char *fail_create;
-    int fail_list;
+    const char *fail_after_finish; /* finish completes, then reports a failure (as a lost S3 reply) */
+    int fail_list, fail_read;
     char root[64];
     /* removals seen, with the run id of the manifest on disk at that moment */
     char removed[4096];
@@ -488,7 +489,7 @@ typedef struct {
 typedef struct {
     sl_sink base;
     sl_sink *inner;
-    int fail_write, fail_finish;
+    int fail_write, fail_finish, fail_after_finish;
 } fault_sink;
 
 static sl_code fs_write(sl_sink *s, const void *p, size_t n, sl_err *err)
@@ -501,7 +502,9 @@ static sl_code fs_finish(sl_sink *s, sl_err *err)
 {
     fault_sink *f = (fault_sink *)s;
     if (f->fail_finish) return sl_err_set(err, SL_E_STORAGE, "injected finish failure");
-    return sl_sink_finish(f->inner, err);
+    SL_TRY(sl_sink_finish(f->inner, err));
+    if (f->fail_after_finish) return sl_err_set(err, SL_E_STORAGE, "injected failure after the object was stored");
+    return SL_OK;
 }
 static void fs_abort(sl_sink *s) { sl_sink_abort(((fault_sink *)s)->inner); }
 static void fs_release(sl_sink *s)
@@ -527,6 +530,7 @@ static sl_sink *fst_create(sl_store *s, const char *key, sl_err *err)
     k->inner = in;
     k->fail_write = f->fail_write && strstr(key, f->fail_write);
     k->fail_finish = f->fail_finish && strstr(key, f->fail_finish);
+    k->fail_after_finish = f->fail_after_finish && strstr(key, f->fail_after_finish);
     return &k->base;
 }
 static sl_code fst_list(sl_store *s, const char *prefix, sl_store_list_cb cb, void *ud, sl_err *err)
@@ -553,6 +557,7 @@ static sl_code fst_remove(sl_store *s, const char *key, sl_err *err)
 }
 static sl_code fst_read(sl_store *s, const char *key, sl_buf *out, sl_err *err)
 {
+    if (((fault_store *)s)->fail_read) return sl_err_set(err, SL_E_STORAGE, "injected read failure for %s", key);
     return sl_store_read(((fault_store *)s)->inner, key, out, err);
 }
 static void fst_release(sl_store *s) { sl_store_free(((fault_store *)s)->inner); }
@@ -955,6 +960,46 @@ static void commit_failed_manifest_write_keeps_previous(void)
     rm_rf(fs.root);
 }
 
+/* The manifest write reports a failure although the manifest was stored (an S3 PUT
+ * whose reply was lost): read back, it is ours, so the commit stands. If it cannot be
+ * read back, nothing is deleted: a visible manifest must never name deleted files. */
+static void commit_manifest_outcome_unknown(void)
+{
+    fault_store fs;
+    sl_err e;
+    sl_commit *c;
+    json_t *m;
+    CHECK(fault_open(&fs));
+    CHECK_EQ_INT(commit_two(&fs.base, RUN_A), SL_OK);
+    sl_log_set_level(SL_LOG_ERROR); /* the warning is expected */
+    fs.fail_after_finish = "_SUCCESS";
+    CHECK_EQ_INT(commit_two(&fs.base, RUN_B), SL_OK);
+    sl_log_set_level(SL_LOG_INFO);
+    CHECK_STR(files_under(fs.root), ONLY_RUN(RUN_B));
+    m = manifest_on_disk(fs.root);
+    CHECK(m);
+    CHECK(manifest_files_intact(fs.root, m));
+    json_decref(m);
+
+    c = sl_commit_begin(&fs.base, PART, RUN_C, "2026-12-02", &e);
+    CHECK(c);
+    CHECK_EQ_INT(add_file(c, "part-00000-" RUN_C, "c", 1), SL_OK);
+    fs.fail_read = 1;
+    CHECK_EQ_INT(sl_commit_finish(c, NULL, &e), SL_E_STORAGE);
+    CHECK(strstr(e.msg, "state unknown"));
+    sl_commit_abort(c); /* must not delete either */
+    sl_commit_free(c);
+    fs.fail_read = 0;
+    /* the manifest did land: it names run C's file, which is still there */
+    m = manifest_on_disk(fs.root);
+    CHECK(m);
+    CHECK_STR(json_string_value(json_object_get(m, "run_id")), RUN_C);
+    CHECK(manifest_files_intact(fs.root, m));
+    json_decref(m);
+    sl_store_free(&fs.base);
+    rm_rf(fs.root);
+}
+
 static void commit_refuses_incomplete_files(void)
 {
     char root[64];
@@ -1304,6 +1349,7 @@ T_SUITE(suite_store) = {
     {"commit_abort_removes_this_runs_files", commit_abort_removes_this_runs_files},
     {"commit_failed_file_means_no_manifest", commit_failed_file_means_no_manifest},
     {"commit_failed_manifest_write_keeps_previous", commit_failed_manifest_write_keeps_previous},
+    {"commit_manifest_outcome_unknown", commit_manifest_outcome_unknown},
     {"commit_refuses_incomplete_files", commit_refuses_incomplete_files},
     {"commit_validates_names", commit_validates_names},
     {"commit_same_run_id_twice_refused", commit_same_run_id_twice_refused},
