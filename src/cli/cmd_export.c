@@ -131,12 +131,13 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
             o.partitions = (int)v;
             break;
         case O_PCOL: o.partition_column = optarg; break;
-        case O_CONS:
-            if (strcmp(optarg, "snapshot") == 0) o.consistency = MY_SNAPSHOT;
-            else if (strcmp(optarg, "none") == 0) o.consistency = MY_NONE;
-            else { rc = cli_usage_error("export", "--consistency takes snapshot or none, not '%s'", optarg); goto out; }
+        case O_CONS: {
+            int m = 0;
+            if ((rc = cli_parse_consistency("export", optarg, &m)) != 0) goto out;
+            o.consistency = (my_consistency)m;
             o.consistency_explicit = 1;
             break;
+        }
         case O_RG:
             if (parse_size(optarg, &o.pq.row_group_size) || o.pq.row_group_size < 65536) {
                 rc = cli_usage_error("export", "--row-group-size takes a size of at least 64K (e.g. 64M), not '%s'", optarg);
@@ -160,12 +161,12 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
             else if (strcmp(optarg, "error") == 0) o.zero_dates_error = 1;
             else { rc = cli_usage_error("export", "--zero-dates takes null or error, not '%s'", optarg); goto out; }
             break;
-        case O_PROGRESS:
-            if (strcmp(optarg, "bar") == 0) o.progress = SL_PROGRESS_BAR;
-            else if (strcmp(optarg, "log") == 0) o.progress = SL_PROGRESS_LOG;
-            else if (strcmp(optarg, "off") == 0) o.progress = SL_PROGRESS_OFF;
-            else { rc = cli_usage_error("export", "--progress takes bar, log or off, not '%s'", optarg); goto out; }
+        case O_PROGRESS: {
+            int m = 0;
+            if ((rc = cli_parse_progress("export", optarg, &m)) != 0) goto out;
+            o.progress = (sl_progress_mode)m;
             break;
+        }
         case 'h': usage(stdout); goto out;
         default: rc = cli_usage_error("export", "unknown option"); goto out;
         }

@@ -116,18 +116,19 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
         case O_COMP:
             if (pq_codec_parse(optarg, &o.pq.codec, &err) != SL_OK) { rc = cli_usage_error("run", "--compression: %s", err.msg); goto out; }
             break;
-        case O_CONS:
-            if (strcmp(optarg, "snapshot") == 0) o.consistency = MY_SNAPSHOT;
-            else if (strcmp(optarg, "none") == 0) o.consistency = MY_NONE;
-            else { rc = cli_usage_error("run", "--consistency takes snapshot or none, not '%s'", optarg); goto out; }
+        case O_CONS: {
+            int m = 0;
+            if ((rc = cli_parse_consistency("run", optarg, &m)) != 0) goto out;
+            o.consistency = (my_consistency)m;
             o.consistency_explicit = 1;
             break;
-        case O_PROG:
-            if (strcmp(optarg, "bar") == 0) o.progress = SL_PROGRESS_BAR;
-            else if (strcmp(optarg, "log") == 0) o.progress = SL_PROGRESS_LOG;
-            else if (strcmp(optarg, "off") == 0) o.progress = SL_PROGRESS_OFF;
-            else { rc = cli_usage_error("run", "--progress takes bar, log or off, not '%s'", optarg); goto out; }
+        }
+        case O_PROG: {
+            int m = 0;
+            if ((rc = cli_parse_progress("run", optarg, &m)) != 0) goto out;
+            o.progress = (sl_progress_mode)m;
             break;
+        }
         case 'h': usage(stdout); goto out;
         default: rc = cli_usage_error("run", "unknown option"); goto out;
         }

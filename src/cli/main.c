@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../common/sl_log.h"
+#include "../exec/export.h"
 #include "cli.h"
 
 static const cli_command commands[] = {
@@ -15,6 +16,26 @@ static const cli_command commands[] = {
     {"inspect", "print a Parquet file's schema, metadata, row groups, statistics and first rows", cmd_inspect},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+int cli_parse_progress(const char *cmd, const char *arg, int *mode)
+{
+    static const char *const names[] = {"bar", "log", "off"};
+    static const int modes[] = {SL_PROGRESS_BAR, SL_PROGRESS_LOG, SL_PROGRESS_OFF};
+    for (int i = 0; i < 3; i++)
+        if (strcmp(arg, names[i]) == 0) {
+            *mode = modes[i];
+            return 0;
+        }
+    return cli_usage_error(cmd, "--progress takes bar, log or off, not '%s'", arg);
+}
+
+int cli_parse_consistency(const char *cmd, const char *arg, int *mode)
+{
+    if (strcmp(arg, "snapshot") == 0) *mode = MY_SNAPSHOT;
+    else if (strcmp(arg, "none") == 0) *mode = MY_NONE;
+    else return cli_usage_error(cmd, "--consistency takes snapshot or none, not '%s'", arg);
+    return 0;
+}
 
 void cli_print_global_help(FILE *out)
 {

@@ -1,6 +1,8 @@
 /* exec.c - worker connections in one snapshot (see exec.h). */
 #include "exec.h"
 
+#include <stdio.h>
+
 #include "../common/sl_log.h"
 
 /* ER_SPECIFIC_ACCESS_DENIED_ERROR, ER_DBACCESS_DENIED_ERROR, ER_TABLEACCESS_DENIED_ERROR */
@@ -26,4 +28,18 @@ sl_code sl_exec_connect(const my_params *mp, MYSQL **conns, int n, my_consistenc
         rc = my_snapshot_begin(conns, n, MY_NONE, err);
     }
     return rc;
+}
+
+json_t *sl_exec_schema_json(const sl_schema *s)
+{
+    json_t *a = json_array();
+    for (int i = 0; a && i < s->ncols; i++) {
+        const sl_field *f = &s->fields[i];
+        char type[64];
+        if (f->type.id == SL_DECIMAL) snprintf(type, sizeof type, "decimal(%d,%d)", f->type.precision, f->type.scale);
+        else snprintf(type, sizeof type, "%s", sl_type_name(f->type.id));
+        json_array_append_new(a, json_pack("{s:s, s:s, s:b, s:s?}", "name", f->name, "type", type, "nullable",
+                                           f->nullable, "mysql_type", f->origin));
+    }
+    return a;
 }

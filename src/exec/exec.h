@@ -4,8 +4,10 @@
 #ifndef SL_EXEC_H
 #define SL_EXEC_H
 
+#include <jansson.h>
 #include <mysql.h>
 
+#include "../batch/batch.h"
 #include "../common/sl_error.h"
 #include "../mysql/my_conn.h"
 #include "../mysql/my_plan.h"
@@ -16,5 +18,8 @@
  * them with my_close in every case). */
 sl_code sl_exec_connect(const my_params *mp, MYSQL **conns, int n, my_consistency *mode, int explicit_mode,
                         const char **fallback, sl_err *err);
+
+/* A schema for a manifest: [{"name", "type", "nullable", "mysql_type"}, ...]. */
+json_t *sl_exec_schema_json(const sl_schema *s);
 
 #endif

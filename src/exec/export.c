@@ -309,22 +309,6 @@ static void file_name(const ex_run *run, int part, char *buf, size_t cap)
     snprintf(buf, cap, "part-%05d-%s.%s.parquet", part, run->run_id, pq_codec_name(run->pq.codec));
 }
 
-static json_t *schema_json(const sl_schema *s)
-{
-    json_t *a = json_array();
-    for (int i = 0; a && i < s->ncols; i++) {
-        const sl_field *f = &s->fields[i];
-        char type[64];
-        if (f->type.id == SL_DECIMAL)
-            snprintf(type, sizeof type, "decimal(%d,%d)", f->type.precision, f->type.scale);
-        else
-            snprintf(type, sizeof type, "%s", sl_type_name(f->type.id));
-        json_array_append_new(a, json_pack("{s:s, s:s, s:b, s:s?}", "name", f->name, "type", type, "nullable",
-                                           f->nullable, "mysql_type", f->origin));
-    }
-    return a;
-}
-
 static sl_code build_sql(const ex_run *run, const ex_table *t, int part, sl_buf *sql, sl_err *err)
 {
     sql->len = 0;
@@ -411,7 +395,7 @@ static sl_code run_task(ex_worker *wk, const ex_task *task, sl_err *err)
     f->seconds = sl_mono_seconds() - t0;
     if (!t->zero_dates) t->zero_dates = sl_calloc((size_t)schema->ncols, sizeof *t->zero_dates);
     for (int i = 0; t->zero_dates && i < schema->ncols; i++) t->zero_dates[i] += my_reader_zero_dates(rd, i);
-    if (!t->schema) t->schema = schema_json(schema);
+    if (!t->schema) t->schema = sl_exec_schema_json(schema);
     pthread_mutex_unlock(&run->mu);
     rc = SL_OK;
 done:

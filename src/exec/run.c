@@ -135,20 +135,6 @@ static sl_code select_sql(rn_run *run, tf_source s, sl_buf *sql, sl_err *err)
     return sl_buf_cstr(sql, err);
 }
 
-static json_t *schema_json(const sl_schema *s)
-{
-    json_t *a = json_array();
-    for (int i = 0; a && i < s->ncols; i++) {
-        const sl_field *f = &s->fields[i];
-        char type[64];
-        if (f->type.id == SL_DECIMAL) snprintf(type, sizeof type, "decimal(%d,%d)", f->type.precision, f->type.scale);
-        else snprintf(type, sizeof type, "%s", sl_type_name(f->type.id));
-        json_array_append_new(a, json_pack("{s:s, s:s, s:b, s:s?}", "name", f->name, "type", type, "nullable",
-                                           f->nullable, "mysql_type", f->origin));
-    }
-    return a;
-}
-
 static sl_code read_source(rn_run *run, MYSQL *m, tf_source s, sl_err *err)
 {
     double t0 = sl_mono_seconds();
@@ -190,7 +176,7 @@ static sl_code read_source(rn_run *run, MYSQL *m, tf_source s, sl_err *err)
     if (raw) {
         SL_TRY_GOTO(rc, close_out(raw, run->raw[s], err), done);
         const sl_schema *sc = my_reader_schema(rd);
-        run->raw_schema[s] = schema_json(sc);
+        run->raw_schema[s] = sl_exec_schema_json(sc);
         for (int i = 0; i < sc->ncols; i++) run->raw_zero_dates[s] += my_reader_zero_dates(rd, i);
     }
     run->read_seconds[s] = sl_mono_seconds() - t0;
