@@ -21,6 +21,7 @@ struct sl_progress {
     int stop;
     double t0, last_log;
     unsigned char *reported; /* finished items already announced */
+    double *first_seen;      /* when each item's first rows arrived (0: not yet) */
     int drawn;               /* a bar line is on screen */
 };
 
@@ -31,12 +32,29 @@ static void human(long long v, char *buf, size_t cap)
     else snprintf(buf, cap, "%lld", v);
 }
 
+/* "orders 48% 210k/s ETA 0:02" for one item in flight. */
+static void item_text(const sl_progress *p, int i, const char *name, long long d, long long e, double now, char *out,
+                      size_t cap)
+{
+    char rs[32];
+    double el = p->first_seen[i] > 0 ? now - p->first_seen[i] : 0;
+    double rate = el > 0.05 ? (double)d / el : 0;
+    human((long long)rate, rs, sizeof rs);
+    if (e > 0 && rate > 0) {
+        int pct = d >= e ? 99 : (int)(100.0 * (double)d / (double)e);
+        long s = d >= e ? 0 : (long)((double)(e - d) / rate);
+        snprintf(out, cap, "%s %d%% %s/s ETA %ld:%02ld", name, pct, rs, s / 60, s % 60);
+    } else {
+        snprintf(out, cap, "%s %s/s", name, rs);
+    }
+}
+
 static void draw(sl_progress *p, int final)
 {
     long long done = 0, est = 0;
-    int unknown = 0, finished_all = 1;
-    char inflight[160] = "";
-    double el = sl_mono_seconds() - p->t0;
+    int unknown = 0, finished_all = 1, shown = 0, more = 0;
+    char inflight[200] = "";
+    double now = sl_mono_seconds(), el = now - p->t0;
     for (int i = 0; i < p->n; i++) {
         const char *name;
         long long d, e;
@@ -49,15 +67,27 @@ static void draw(sl_progress *p, int final)
         if (fin && !p->reported[i]) {
             p->reported[i] = 1;
             if (p->mode == SL_PROGRESS_BAR) {
-                fprintf(stderr, "\r\033[K  %-24s %lld rows\n", name, d);
+                fprintf(stderr, "\r\033[K  %-24s %lld rows done\n", name, d);
                 p->drawn = 0;
             } else {
                 sl_info("%s: %lld rows done", name, d);
             }
-        } else if (!fin && d > 0 && strlen(inflight) + strlen(name) + 3 < sizeof inflight) {
-            if (inflight[0]) strcat(inflight, ", ");
-            strcat(inflight, name);
+        } else if (!fin && d > 0) {
+            if (p->first_seen[i] == 0) p->first_seen[i] = now;
+            char it[120];
+            item_text(p, i, name, d, e, now, it, sizeof it);
+            if (shown < 2 && strlen(inflight) + strlen(it) + 4 < sizeof inflight) {
+                if (inflight[0]) strcat(inflight, " | ");
+                strcat(inflight, it);
+                shown++;
+            } else {
+                more++;
+            }
         }
+    }
+    if (more) {
+        size_t l = strlen(inflight);
+        snprintf(inflight + l, sizeof inflight - l, " (+%d more)", more);
     }
     double rate = el > 0 ? (double)done / el : 0;
     int pct = !unknown && est > 0 ? (int)(100.0 * (double)done / (double)est) : -1;
@@ -76,9 +106,9 @@ static void draw(sl_progress *p, int final)
         for (int i = 0; i < 30; i++) bar[i] = i < fill ? '=' : ' ';
         bar[30] = 0;
         if (pct >= 0)
-            fprintf(stderr, "\r\033[K[%s] %3d%%  %s rows  %s rows/s  %s  %s", bar, pct, rows, rs, eta, inflight);
+            fprintf(stderr, "\r\033[K[%s] %3d%% %s rows %s/s %s  %s", bar, pct, rows, rs, eta, inflight);
         else
-            fprintf(stderr, "\r\033[K%s rows  %s rows/s  %s", rows, rs, inflight);
+            fprintf(stderr, "\r\033[K%s rows %s/s  %s", rows, rs, inflight);
         p->drawn = 1;
         if (final) {
             fputc('\n', stderr);
@@ -116,7 +146,10 @@ sl_progress *sl_progress_start(sl_progress_mode mode, int nitems, sl_progress_fn
     sl_progress *p = sl_calloc(1, sizeof *p);
     if (!p) return NULL;
     p->reported = sl_calloc((size_t)(nitems > 0 ? nitems : 1), 1);
-    if (!p->reported) {
+    p->first_seen = sl_calloc((size_t)(nitems > 0 ? nitems : 1), sizeof *p->first_seen);
+    if (!p->reported || !p->first_seen) {
+        sl_free(p->reported);
+        sl_free(p->first_seen);
         sl_free(p);
         return NULL;
     }
@@ -131,6 +164,7 @@ sl_progress *sl_progress_start(sl_progress_mode mode, int nitems, sl_progress_fn
         pthread_mutex_destroy(&p->mu);
         pthread_cond_destroy(&p->cv);
         sl_free(p->reported);
+        sl_free(p->first_seen);
         sl_free(p);
         return NULL;
     }
@@ -149,5 +183,6 @@ void sl_progress_stop(sl_progress *p)
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
     sl_free(p->reported);
+    sl_free(p->first_seen);
     sl_free(p);
 }
