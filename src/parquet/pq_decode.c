@@ -473,6 +473,7 @@ typedef struct chunk_state {
     val *dict;
     uint32_t ndict;
     uint8_t *dict_buf;
+    sl_buf arena; /* values rebuilt from a page (DELTA_BYTE_ARRAY, BYTE_STREAM_SPLIT) */
 } chunk_state;
 
 static size_t type_width(const pq_schema_el *el)
@@ -600,6 +601,55 @@ static sl_code page_values(chunk_state *cs, int enc, const uint8_t *p, size_t le
         }
         return SL_OK;
     }
+    case PQ_ENC_DELTA_BYTE_ARRAY: {
+        /* Prefix lengths (DELTA_BINARY_PACKED), then the suffixes as DELTA_LENGTH_BYTE_ARRAY;
+         * value i = the first prefix[i] bytes of value i-1, then suffix i. */
+        if (el->type != PQ_BYTE_ARRAY && el->type != PQ_FIXED_LEN_BYTE_ARRAY) break;
+        size_t used1 = 0, used2 = 0, total = 0;
+        int64_t *suf = sl_calloc(k + 1, sizeof *suf);
+        if (!suf) return sl_err_set(err, SL_E_NOMEM, "out of memory decoding DELTA_BYTE_ARRAY");
+        sl_code rc = delta_decode(p, len, scratch, k, &total, &used1, err);
+        if (rc == SL_OK) rc = delta_decode(p + used1, len - used1, suf, k, &total, &used2, err);
+        size_t off = used1 + used2, prev_off = 0, prev_len = 0;
+        sl_buf_reset(&cs->arena);
+        for (size_t i = 0; rc == SL_OK && i < k; i++) {
+            if (scratch[i] < 0 || (size_t)scratch[i] > prev_len || suf[i] < 0 || (uint64_t)suf[i] > len - off) {
+                rc = sl_err_set(err, SL_E_FORMAT, "DELTA_BYTE_ARRAY prefix or suffix past its bounds");
+                break;
+            }
+            size_t at = cs->arena.len;
+            rc = sl_buf_reserve(&cs->arena, (size_t)scratch[i] + (size_t)suf[i] + 1, err);
+            if (rc != SL_OK) break;
+            memcpy(cs->arena.data + at, cs->arena.data + prev_off, (size_t)scratch[i]);
+            memcpy(cs->arena.data + at + scratch[i], p + off, (size_t)suf[i]);
+            cs->arena.len = at + (size_t)scratch[i] + (size_t)suf[i];
+            off += (size_t)suf[i];
+            prev_off = at;
+            prev_len = cs->arena.len - at;
+            v[i].len = (uint32_t)prev_len;
+            idx[i] = (uint32_t)at; /* the arena may move while growing: pointers are set below */
+        }
+        for (size_t i = 0; rc == SL_OK && i < k; i++) v[i].p = cs->arena.data + idx[i];
+        sl_free(suf);
+        return rc;
+    }
+    case PQ_ENC_BYTE_STREAM_SPLIT: {
+        /* w streams of N bytes each: byte b of value i is at b * N + i. */
+        size_t w = type_width(el);
+        if (w == 0 || el->type == PQ_INT96) break;
+        size_t nvals = len / w;
+        if (len % w || k > nvals) return sl_err_set(err, SL_E_FORMAT, "BYTE_STREAM_SPLIT data of %zu bytes", len);
+        sl_buf_reset(&cs->arena);
+        SL_TRY(sl_buf_reserve(&cs->arena, k * w + 1, err));
+        for (size_t i = 0; i < k; i++) {
+            uint8_t *dst = cs->arena.data + i * w;
+            for (size_t b = 0; b < w; b++) dst[b] = p[b * nvals + i];
+            v[i].p = dst;
+            v[i].len = (uint32_t)w;
+        }
+        cs->arena.len = k * w;
+        return SL_OK;
+    }
     default: break;
     }
     if (!pq_encoding_name(enc))
@@ -613,7 +663,8 @@ static sl_code page_values(chunk_state *cs, int enc, const uint8_t *p, size_t le
 static sl_code read_chunk(pq_reader *rd, const pq_column_chunk *cc, const pq_schema_el *el, int64_t need,
                           char **cells, uint32_t stride, int64_t *done, sl_err *err)
 {
-    chunk_state cs = {el, cc->codec, NULL, 0, NULL};
+    chunk_state cs = {el, cc->codec, NULL, 0, NULL, {0}};
+    sl_buf_init(&cs.arena, (size_t)256 << 20);
     uint64_t pos, end;
     uint8_t *hbuf = NULL, *body = NULL, *page = NULL;
     val *v = NULL;
@@ -775,6 +826,7 @@ done:
     sl_free(body);
     sl_free(cs.dict);
     sl_free(cs.dict_buf);
+    sl_buf_free(&cs.arena);
     sl_free(v);
     sl_free(idx);
     sl_free(defs);

@@ -138,6 +138,18 @@ def test_pyarrow_delta_encodings(tmp_path):
     assert "DELTA_BINARY_PACKED" in encs["i32"] and "DELTA_LENGTH_BYTE_ARRAY" in encs["name"]
 
 
+def test_pyarrow_delta_byte_array_and_byte_stream_split(tmp_path):
+    f = tmp_path / "dba.parquet"
+    pq.write_table(sample_table(), f, compression="zstd", use_dictionary=False,
+                   column_encoding={"name": "DELTA_BYTE_ARRAY", "bin": "DELTA_BYTE_ARRAY", "dbl": "BYTE_STREAM_SPLIT",
+                                    "i32": "BYTE_STREAM_SPLIT", "ts": "BYTE_STREAM_SPLIT",
+                                    "dec38": "BYTE_STREAM_SPLIT"})
+    got = check_against_pyarrow(f, head=300)
+    encs = {c["path"]: c["encodings"] for c in got["row_groups"][0]["columns"]}
+    assert "DELTA_BYTE_ARRAY" in encs["name"] and "BYTE_STREAM_SPLIT" in encs["dbl"]
+    assert "BYTE_STREAM_SPLIT" in encs["dec38"]
+
+
 def test_schema_logical_types_and_origin(tmp_path):
     f = tmp_path / "o.parquet"
     t = sample_table(10).replace_schema_metadata({"sluice.origin.u64": "bigint unsigned",
