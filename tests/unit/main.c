@@ -10,6 +10,7 @@ extern const t_case suite_config[];
 extern const t_case suite_batch[];
 extern const t_case suite_seed[];
 extern const t_case suite_pqread[];
+extern const t_case suite_pqwrite[];
 
 static const struct {
     const char *name;
@@ -20,6 +21,7 @@ static const struct {
     {"batch", suite_batch},
     {"seed", suite_seed},
     {"pqread", suite_pqread},
+    {"pqwrite", suite_pqwrite},
 };
 
 int t_failed_current;
