@@ -793,3 +793,96 @@ def test_inspect_written_files(tmp_path):
             assert by["id"]["origin"] == "bigint(20)"
             assert by["u"]["logical_type"] == {"type": "INTEGER", "bits": 64, "signed": False}
             assert by["big"]["logical_type"] == {"type": "DECIMAL", "precision": 40, "scale": 10}
+
+
+def test_nulls_do_not_count_in_statistics(tmp_path):
+    """NULL rows hold zeros (or empty strings) in the batch: the bounds must ignore them,
+    so every value here lies away from zero and the empty string."""
+    cols = [Col(f"c_{t}", t, True) for t in ALL_TYPES if t not in ("decimal", "bool")]
+    cols += [Col("d9", "decimal", True, 9, 2), Col("d30", "decimal", True, 30, 0), Col("neg", "int64", True)]
+    def away(c, i):
+        if c.name == "neg":
+            return -10 - i
+        if c.type in ("float", "double"):
+            return 1.5 + i
+        if c.type == "binary":
+            return b"\x05" + bytes([i])
+        if c.type == "json":
+            return f'"m{i}"'
+        if c.type in ("string", "enum"):
+            return f"m{i}"
+        return 5 + i
+    columns = [[None if i % 3 == 1 else away(c, i) for i in range(30)] for c in cols]
+    for dictionary in (0, 1):
+        options = {"codec": "none", "dictionary": dictionary, "row_group_rows": 10}
+        path, info = write(tmp_path, cols, columns, options, name=f"n{dictionary}")
+        check_file(path, info, cols, columns, options)
+
+
+# ---- the writer's inputs fuzzed under ASan + UBSan ----
+
+ASAN_TOOLS = ROOT / "build" / "asan" / "tools"
+SAN_ENV = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=99",
+               UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:exitcode=98")
+# A writer bug, pinned by test_asan_chunk_of_empty_bounds below: until it is fixed, the
+# fuzz run resumes after an iteration that hits exactly this report (and nothing else).
+KNOWN_WRITER_UB = re.compile(r"runtime error: null pointer passed as argument 2.*\n(?:.*\n)*?\s+#0 .* in flush_chunk "
+                             r".*pq_writer\.c")
+
+
+def asan_tool(name):
+    if not (ASAN_TOOLS / name).exists():
+        subprocess.run(["make", "asan"], cwd=ROOT, check=True, capture_output=True)
+    return ASAN_TOOLS / name
+
+
+FUZZ_SEEDS = list(range(1, 13))
+
+
+def test_fuzz_writer_asan(tmp_path):
+    tool = asan_tool("pq_fuzz_write")
+    lines, known = [], []
+    for seed in FUZZ_SEEDS:
+        first, iterations = 0, 30
+        while first < iterations:
+            p = subprocess.run([str(tool), str(seed), str(iterations), str(tmp_path), str(first)], env=SAN_ENV,
+                               capture_output=True, text=True, timeout=300)
+            lines += p.stdout.splitlines()
+            if p.returncode == 0:
+                assert "Sanitizer" not in p.stderr and "runtime error" not in p.stderr, p.stderr[-4000:]
+                break
+            started = re.findall(r"seed \d+ iteration (\d+)\n", p.stderr)
+            assert p.returncode == 98 and KNOWN_WRITER_UB.search(p.stderr) and started, (seed, p.returncode,
+                                                                                        p.stderr[-4000:])
+            known.append((seed, int(started[-1])))
+            first = int(started[-1]) + 1
+    # the files the fuzz wrote (at most 4 MiB each), read by pyarrow and DuckDB
+    assert len(lines) > 100, len(lines)
+    con = duckdb.connect()
+    for line in lines:
+        d = json.loads(line)
+        f = pq.ParquetFile(d["file"])
+        assert [x.name for x in f.schema_arrow] == [c["name"] for c in d["columns"]]
+        assert [x.nullable for x in f.schema_arrow] == [c["nullable"] for c in d["columns"]]
+        t = f.read()
+        assert t.num_rows == d["rows"], d["file"]
+        for c, col in zip(d["columns"], t.columns):
+            assert col.null_count == c["nulls"], (d["file"], c, col.null_count)
+        # (DuckDB parses JSON columns, and the fuzz's strings are not JSON: left out)
+        other = [c for c in d["columns"] if c["type"] != "json"]
+        counts = con.execute("SELECT count(*)" + "".join(f', count("{c["name"]}")' for c in other) +
+                             f" FROM read_parquet('{d['file']}')").fetchone()
+        assert list(counts) == [d["rows"]] + [d["rows"] - c["nulls"] for c in other], d["file"]
+    con.close()
+    print(f"fuzz: {len(lines)} files checked; iterations lost to the known flush_chunk report: {known}")
+
+
+@pytest.mark.xfail(strict=True, reason="writer bug: flush_chunk (pq_writer.c) memcpy()s from the shared bounds "
+                   "buffer while it is still NULL when a chunk's min and max are both empty byte strings: "
+                   "undefined behaviour (UBSan nonnull-attribute); the file itself is correct")
+def test_asan_chunk_of_empty_bounds(tmp_path):
+    spec = tmp_path / "empty.json"
+    spec.write_text(json.dumps({"columns": [{"name": "s", "type": "string"}], "rows": [[""], [""]]}))
+    p = subprocess.run([str(asan_tool("pq_write")), str(spec), str(tmp_path / "e.parquet")], env=SAN_ENV,
+                       capture_output=True, text=True, timeout=60)
+    assert "runtime error" not in p.stderr and p.returncode == 0, p.stderr
