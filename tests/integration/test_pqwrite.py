@@ -440,6 +440,151 @@ def check_duckdb(path, cols, columns, row_groups):
     return {(g, c): (mi, ma) for g, c, mi, ma in exact}
 
 
+# ---- the page index, read by the test's own thrift compact decoder ----
+# pyarrow and DuckDB do not show ColumnIndex/OffsetIndex contents, so they are decoded
+# here from parquet.thrift's definitions (compact protocol: field-id deltas, zigzag
+# varints, list headers with the element type in the low nibble).
+
+class Thrift:
+    def __init__(self, data, pos=0):
+        self.d, self.p = data, pos
+
+    def varint(self):
+        shift = result = 0
+        while True:
+            b = self.d[self.p]
+            self.p += 1
+            result |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                return result
+
+    def zigzag(self):
+        v = self.varint()
+        return (v >> 1) ^ -(v & 1)
+
+    def value(self, t):
+        if t in (1, 2):            # bool as a field: the type is the value
+            return t == 1
+        if t == 3:
+            self.p += 1
+            return struct.unpack("b", self.d[self.p - 1:self.p])[0]
+        if t in (4, 5, 6):
+            return self.zigzag()
+        if t == 7:
+            self.p += 8
+            return struct.unpack("<d", self.d[self.p - 8:self.p])[0]
+        if t == 8:
+            n = self.varint()
+            self.p += n
+            return bytes(self.d[self.p - n:self.p])
+        if t in (9, 10):
+            h = self.d[self.p]
+            self.p += 1
+            n, et = h >> 4, h & 0x0F
+            if n == 15:
+                n = self.varint()
+            if et in (1, 2):      # bools in a list: one byte each, 1 = true
+                self.p += n
+                return [b == 1 for b in self.d[self.p - n:self.p]]
+            return [self.value(et) for _ in range(n)]
+        if t == 12:
+            return self.struct()
+        raise AssertionError(f"thrift type {t} at {self.p}")
+
+    def struct(self):
+        out, fid = {}, 0
+        while True:
+            h = self.d[self.p]
+            self.p += 1
+            if h == 0:
+                return out
+            delta, t = h >> 4, h & 0x0F
+            fid = fid + delta if delta else self.zigzag()
+            out[fid] = self.value(t)
+
+
+def plain_stat(col, physical, raw):
+    """A ColumnIndex bound (PLAIN bytes, no length prefix) in the canonical form."""
+    if col.type in VAR_TYPES:
+        return raw
+    if col.type == "bool":
+        return raw == b"\x01"
+    if physical == "FIXED_LEN_BYTE_ARRAY":
+        return int.from_bytes(raw, "big", signed=True)
+    fmt = {"INT32": "<i", "INT64": "<q", "FLOAT": "<f", "DOUBLE": "<d"}[physical]
+    if col.type[0] == "u" and col.type in INT_RANGES:
+        fmt = fmt.upper()
+    return struct.unpack(fmt, raw)[0]
+
+
+def check_page_index(path, md, cols, columns, sizes):
+    data = path.read_bytes()
+    con = duckdb.connect()
+    locs = con.execute(f"SELECT row_group_id, column_id, column_index_offset, column_index_length, "
+                       f"offset_index_offset, offset_index_length FROM parquet_metadata('{path}')").fetchall()
+    con.close()
+    locs = {(g, c): rest for g, c, *rest in locs}
+    start = 0
+    for g, size in enumerate(sizes):
+        rg = md.row_group(g)
+        for j, col in enumerate(cols):
+            cc = rg.column(j)
+            ci_off, ci_len, oi_off, oi_len = locs[g, j]
+            vals = columns[j][start:start + size]
+            oi = Thrift(data, oi_off).struct()
+            assert Thrift(data, oi_off).struct() and oi_len > 0
+            pages = oi[1]
+            firsts = [pl[3] for pl in pages]
+            assert firsts[0] == 0 and firsts == sorted(set(firsts)) and firsts[-1] < max(size, 1), (col, firsts)
+            chunk_start = cc.dictionary_page_offset if cc.has_dictionary_page else cc.data_page_offset
+            assert pages[0][1] == cc.data_page_offset, (col, pages[0], cc.data_page_offset)
+            for a, b in zip(pages, pages[1:]):
+                assert a[1] + a[2] == b[1], (col, a, b)  # data pages back to back
+            assert pages[-1][1] + pages[-1][2] == chunk_start + cc.total_compressed_size, col
+            bounds = firsts[1:] + [size]
+            for pl, lo, hi in zip(pages, firsts, bounds):
+                t = Thrift(data, pl[1])
+                ph = t.struct()
+                assert ph[1] in (0, 3), (col, ph)  # DATA_PAGE or DATA_PAGE_V2
+                assert (t.p - pl[1]) + ph[3] == pl[2], (col, pl, ph)  # location size = header + body
+                page_values = ph[5][1] if ph[1] == 0 else ph[8][3]
+                assert page_values == hi - lo, (col, ph, lo, hi)
+            if ci_off is None:
+                assert col.type in ("float", "double") and any(isinstance(v, float) and math.isnan(v) for v in vals)
+                continue
+            ci = Thrift(data, ci_off).struct()
+            null_pages, mins, maxs, order = ci[1], ci[2], ci[3], ci[4]
+            assert len(null_pages) == len(mins) == len(maxs) == len(pages), col
+            page_bounds = []
+            for k, (lo, hi) in enumerate(zip(firsts, bounds)):
+                pv = vals[lo:hi]
+                nulls = sum(v is None for v in pv)
+                if 5 in ci:
+                    assert ci[5][k] == nulls, (col, k, ci[5][k], nulls)
+                assert null_pages[k] == (nulls == len(pv)), (col, k)
+                present = [v for v in pv if v is not None and not (isinstance(v, float) and math.isnan(v))]
+                if null_pages[k] or not present:
+                    continue
+                keys = sorted(stat_key(col, v) for v in present)
+                smin = plain_stat(col, cc.physical_type, mins[k])
+                smax = plain_stat(col, cc.physical_type, maxs[k])
+                if col.type in VAR_TYPES:
+                    assert smin <= keys[0] and smax >= keys[-1], (col, k)
+                    if len(keys[0]) <= STATS_TRUNCATE:
+                        assert smin == keys[0], (col, k)
+                    if len(keys[-1]) <= STATS_TRUNCATE:
+                        assert smax == keys[-1], (col, k)
+                else:
+                    assert smin == keys[0] and smax == keys[-1], (col, k, smin, keys[0], smax, keys[-1])
+                page_bounds.append((smin, smax))
+            if order == 1:   # ASCENDING claimed: the bounds must not decrease
+                assert all(a[0] <= b[0] and a[1] <= b[1] for a, b in zip(page_bounds, page_bounds[1:])), col
+            elif order == 2:  # DESCENDING
+                assert all(a[0] >= b[0] and a[1] >= b[1] for a, b in zip(page_bounds, page_bounds[1:])), col
+        start += size
+
+
 def check_file(path, info, cols, columns, options):
     """Everything pyarrow and DuckDB can tell about the file, against the spec."""
     n = len(columns[0]) if columns else 0
@@ -493,6 +638,8 @@ def check_file(path, info, cols, columns, options):
             if not page_index or not nan_page:
                 assert cc.has_column_index == bool(page_index), (col, g)
         start += size
+    if page_index and n:
+        check_page_index(path, md, cols, columns, sizes)
     return md
 
 
@@ -886,3 +1033,31 @@ def test_asan_chunk_of_empty_bounds(tmp_path):
     p = subprocess.run([str(asan_tool("pq_write")), str(spec), str(tmp_path / "e.parquet")], env=SAN_ENV,
                        capture_output=True, text=True, timeout=60)
     assert "runtime error" not in p.stderr and p.returncode == 0, p.stderr
+
+
+def test_delta_with_extreme_jumps(tmp_path):
+    """DELTA_BINARY_PACKED is chosen on a chunk's first page (here a gentle ramp, where
+    it wins); later pages then jump between the type's extremes, so deltas overflow the
+    type and must wrap (Encodings.md: the arithmetic is modulo 2^bits)."""
+    rnd = random.Random(31)
+    types = ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "date", "timestamp", "time",
+             "decimal"]
+    cols = [Col(f"c_{t}", t, t in ("int32", "uint64", "timestamp"), 18 if t == "decimal" else 0,
+                3 if t == "decimal" else 0) for t in types]
+    n = 12000
+    columns = []
+    for c in cols:
+        lo, hi = INT_RANGES.get(c.type) or {"date": DATE_RANGE, "timestamp": TS_RANGE, "time": TIME_RANGE,
+                                            "decimal": (-(10**18 - 1), 10**18 - 1)}[c.type]
+        ramp = [max(lo, min(hi, lo + i // 64 if c.type[0] == "u" or c.type == "time" else i // 64)) for i in range(4000)]
+        wild = [rnd.choice([lo, hi, lo + 1, hi - 1, 0 if lo <= 0 else lo, rnd.randint(lo, hi)]) for _ in range(n - 4000)]
+        vals = ramp + wild
+        if c.nullable:
+            vals = [None if i % 7 == 3 else v for i, v in enumerate(vals)]
+        columns.append(vals)
+    for dictionary in (0, 1):
+        options = {"codec": "zstd", "delta": 1, "dictionary": dictionary, "page_size": 1024}
+        path, info = write(tmp_path, cols, columns, options, batch_rows=3000, name=f"d{dictionary}")
+        md = check_file(path, info, cols, columns, options)
+        for j, c in enumerate(cols):
+            assert "DELTA_BINARY_PACKED" in md.row_group(0).column(j).encodings, (c, md.row_group(0).column(j).encodings)
