@@ -5,8 +5,10 @@ encodings, key-value metadata and created_by are compared with what the test its
 computed from the spec (never with anything the writer reports about itself).
 
 Random cases are drawn from Python's `random` with the seeds in the parametrisation, so a
-failure reproduces with `-k 'seed-N'`; each failing case's spec stays in the test's
-tmp_path (spec.json) for `build/tools/pq_write spec.json out.parquet`. Needs no MariaDB."""
+failure reproduces with `-k 'seed-N'`; each case's spec stays in the test's tmp_path
+(NAME.json beside NAME.parquet) for `build/tools/pq_write NAME.json x.parquet`. The fuzz of
+the writer's inputs (tests/tools/pq_fuzz_write.c) runs against the ASan+UBSan build
+(`make asan`). Needs no MariaDB."""
 import datetime
 import decimal
 import json
@@ -32,9 +34,10 @@ INT_RANGES = {
     "int64": (-2**63, 2**63 - 1), "uint8": (0, 2**8 - 1), "uint16": (0, 2**16 - 1),
     "uint32": (0, 2**32 - 1), "uint64": (0, 2**64 - 1),
 }
-DATE_RANGE = (-719162, 2932896)                            # 0001-01-01 .. 9999-12-31
-TS_RANGE = (-62135596800000000, 253402300799999999)        # 0001-01-01 .. 9999-12-31 23:59:59.999999 UTC
-TIME_RANGE = (0, 86400000000)                              # 00:00 .. 24:00 (Parquet TIME's range)
+EPOCH = datetime.date(1970, 1, 1)
+DATE_RANGE = ((datetime.date.min - EPOCH).days, (datetime.date.max - EPOCH).days)  # 0001-01-01 .. 9999-12-31
+TS_RANGE = (DATE_RANGE[0] * 86400 * 10**6, (DATE_RANGE[1] + 1) * 86400 * 10**6 - 1)  # .. 23:59:59.999999 UTC
+TIME_RANGE = (0, 86400 * 10**6)                                                  # 00:00 .. 24:00 (Parquet TIME)
 ALL_TYPES = ["bool", *INT_RANGES, "float", "double", "decimal", "date", "timestamp", "time",
              "string", "binary", "json", "enum"]
 DECIMAL_PRECISIONS = [1, 9, 10, 18, 19, 38, 39, 65, 76]
@@ -422,6 +425,8 @@ def check_duckdb(path, cols, columns, row_groups):
     for r, col in zip(sch[1:], cols):
         if col.type == "decimal":
             assert (r[3], r[4]) == (col.precision, col.scale), (col, r)
+        else:
+            assert r[1] == PHYSICAL[col.type], (col, r)
     meta = con.execute(f"SELECT DISTINCT row_group_id, row_group_num_rows FROM parquet_metadata('{path}') "
                        "ORDER BY row_group_id").fetchall()
     assert [m[1] for m in meta] == row_groups
@@ -1061,3 +1066,22 @@ def test_delta_with_extreme_jumps(tmp_path):
         md = check_file(path, info, cols, columns, options)
         for j, c in enumerate(cols):
             assert "DELTA_BINARY_PACKED" in md.row_group(0).column(j).encodings, (c, md.row_group(0).column(j).encodings)
+
+
+def test_pages_cut_by_rows_and_wide_dictionaries(tmp_path):
+    """Tens of thousands of narrow values per page (cut by row count, not bytes), and a
+    dictionary of 40,000 entries (16-bit indices) next to one of 2 entries (1 bit)."""
+    rnd = random.Random(41)
+    n = 60000
+    cols = [Col("flag", "bool", True), Col("tiny", "int8"), Col("word", "string"), Col("two", "string", True),
+            Col("x", "double")]
+    columns = [[None if i % 5 == 0 else rnd.random() < 0.5 for i in range(n)],
+               [rnd.randint(-128, 127) for _ in range(n)],
+               [f"w{rnd.randrange(40000)}" for _ in range(n)],
+               [None if i % 3 == 0 else ("yes" if i % 2 else "no") for i in range(n)],
+               [float(rnd.randrange(1000)) / 8 for _ in range(n)]]
+    options = {"codec": "snappy", "page_size": 1 << 20}
+    path, info = write(tmp_path, cols, columns, options, batch_rows=8192)
+    md = check_file(path, info, cols, columns, options)
+    encs = [set(md.row_group(0).column(j).encodings) for j in range(len(cols))]
+    assert "RLE_DICTIONARY" in encs[2] and "RLE_DICTIONARY" in encs[3], encs
