@@ -665,7 +665,7 @@ def check_kv(md, cols, extra_kv=None):
 
 # ---- the tests ----
 
-PROPERTY_SEEDS = [11, 12, 13, 14, 15, 16]
+PROPERTY_SEEDS = list(range(11, 21))
 
 
 @pytest.mark.parametrize("seed", PROPERTY_SEEDS, ids=lambda s: f"seed-{s}")
@@ -988,7 +988,7 @@ def asan_tool(name):
     return ASAN_TOOLS / name
 
 
-FUZZ_SEEDS = list(range(1, 13))
+FUZZ_SEEDS = list(range(1, 21))
 
 
 def test_fuzz_writer_asan(tmp_path):
@@ -1085,3 +1085,21 @@ def test_pages_cut_by_rows_and_wide_dictionaries(tmp_path):
     md = check_file(path, info, cols, columns, options)
     encs = [set(md.row_group(0).column(j).encodings) for j in range(len(cols))]
     assert "RLE_DICTIONARY" in encs[2] and "RLE_DICTIONARY" in encs[3], encs
+
+
+def test_many_columns(tmp_path):
+    """A wide file: 400 columns of every type, so the footer and page index are large."""
+    rnd = random.Random(51)
+    cols = []
+    for i in range(400):
+        t = ALL_TYPES[i % len(ALL_TYPES)]
+        c = Col(f"col{i:03d}", t, i % 3 != 0, origin=f"origin {i}" if i % 2 else None)
+        if t == "decimal":
+            c.precision = DECIMAL_PRECISIONS[i % len(DECIMAL_PRECISIONS)]
+            c.scale = c.precision // 2
+        cols.append(c)
+    columns = [gen_column(rnd, c, 40)[0] for c in cols]
+    options = {"codec": "zstd", "row_group_rows": 15}
+    path, info = write(tmp_path, cols, columns, options, batch_rows=7)
+    md = check_file(path, info, cols, columns, options)
+    check_kv(md, cols)

@@ -3,7 +3,8 @@
  * precision, required and optional), writer options (every codec, small pages and row
  * groups, tiny dictionary_max to force the PLAIN fallback mid-chunk, delta and page
  * index on or off, zstd and gzip levels over their range) and a sequence of batches
- * (empty, one row, capacity-sized, partial; all-NULL columns; strings far over a page)
+ * (empty, one row, capacity-sized, partial; all-NULL columns; strings far over a page;
+ * sometimes text that is not UTF-8, which the writer must pass through without harm)
  * and writes them to a memory sink. The writer must return SL_OK and produce
  * PAR1 ... footer length, PAR1, with pq_file_info matching what was written.
  * Some iterations also check failure paths: out-of-range options must be refused with
@@ -114,6 +115,7 @@ static void random_options(pq_options *o, pq_kv *kv)
 /* ---- values ---- */
 
 static size_t huge_budget;
+static int raw_text; /* this iteration also puts bytes that are not UTF-8 in text columns */
 
 static const char *const pieces[] = {"a", "Z", "0", " ", "é", "日本", "😀", "\t", "", "pending", "paid"};
 
@@ -190,7 +192,7 @@ static sl_code random_var(sl_column *c, size_t row, int pool, int huge, uint8_t 
         if (cap > huge_budget) cap = 0;
         huge_budget -= cap;
     }
-    if (c->field->type.id == SL_BINARY) {
+    if (c->field->type.id == SL_BINARY || (raw_text && chance(20))) {
         for (; n < cap; n++) scratch[n] = (uint8_t)next();
     } else {
         while (n < cap) {
@@ -309,6 +311,7 @@ static int iteration(const char *out_dir, long fault)
     if (chance(10) && bad_options(s)) goto out_schema;
     random_options(&o, kv);
     huge_budget = (size_t)6 << 20;
+    raw_text = chance(10);
     static const size_t caps[] = {1, 2, 7, 64, 1000, 4096, 5000};
     size_t cap = PICK(caps);
     int nbatches = (int)below(7);
@@ -381,7 +384,7 @@ static int iteration(const char *out_dir, long fault)
     }
     if (check_file(data, len, &info, rows, &o)) goto out;
     rc = 0;
-    if (out_dir && len <= OUT_MAX) {
+    if (out_dir && len <= OUT_MAX && !raw_text) { /* readers may refuse text that is not UTF-8 */
         char path[4096];
         snprintf(path, sizeof path, "%s/fuzz-%llu-%d.parquet", out_dir, g_seed, g_iter);
         FILE *f = fopen(path, "wb");
