@@ -43,9 +43,15 @@ int cli_load_config(cli_ctx *ctx, const char *cmd, sl_err *err);
 /* The common help text for global options and exit codes, appended to each --help. */
 void cli_print_global_help(FILE *out);
 
+/* Shared option values of the run commands (export, run): 0, or a usage error's exit code. */
+int cli_parse_progress(const char *cmd, const char *arg, int *mode);       /* sl_progress_mode */
+int cli_parse_consistency(const char *cmd, const char *arg, int *mode);    /* my_consistency */
+
 /* Commands. */
 int cmd_check(cli_ctx *ctx, int argc, char **argv);
 int cmd_seed(cli_ctx *ctx, int argc, char **argv);
 int cmd_inspect(cli_ctx *ctx, int argc, char **argv);
+int cmd_export(cli_ctx *ctx, int argc, char **argv);
+int cmd_run(cli_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -5,14 +5,37 @@
 #include <string.h>
 
 #include "../common/sl_log.h"
+#include "../exec/export.h"
 #include "cli.h"
 
 static const cli_command commands[] = {
     {"check", "connect to the database, check the schema, print row estimates", cmd_check},
     {"seed", "create the source schema and load deterministic sample data", cmd_seed},
+    {"run", "compute the business analytics and write business_insights/<date>/ (one _SUCCESS)", cmd_run},
+    {"export", "copy tables or a query to Parquet, partitioned by date, with a _SUCCESS manifest", cmd_export},
     {"inspect", "print a Parquet file's schema, metadata, row groups, statistics and first rows", cmd_inspect},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+int cli_parse_progress(const char *cmd, const char *arg, int *mode)
+{
+    static const char *const names[] = {"bar", "log", "off"};
+    static const int modes[] = {SL_PROGRESS_BAR, SL_PROGRESS_LOG, SL_PROGRESS_OFF};
+    for (int i = 0; i < 3; i++)
+        if (strcmp(arg, names[i]) == 0) {
+            *mode = modes[i];
+            return 0;
+        }
+    return cli_usage_error(cmd, "--progress takes bar, log or off, not '%s'", arg);
+}
+
+int cli_parse_consistency(const char *cmd, const char *arg, int *mode)
+{
+    if (strcmp(arg, "snapshot") == 0) *mode = MY_SNAPSHOT;
+    else if (strcmp(arg, "none") == 0) *mode = MY_NONE;
+    else return cli_usage_error(cmd, "--consistency takes snapshot or none, not '%s'", arg);
+    return 0;
+}
 
 void cli_print_global_help(FILE *out)
 {

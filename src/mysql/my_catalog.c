@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/sl_alloc.h"
 #include "my_conn.h"
 
 static const char *const customers_cols[] = {"customer_id", "first_name", "last_name", "email", "country", "created_at", NULL};
@@ -74,6 +75,129 @@ sl_code my_catalog_row_estimate(MYSQL *m, const char *table, long long *rows, sl
     SL_TRY(query_set(m, sql, &r, err));
     row = mysql_fetch_row(r);
     *rows = row && row[0] ? atoll(row[0]) : -1;
+    mysql_free_result(r);
+    return SL_OK;
+}
+
+void my_names_free(char **names, int count)
+{
+    for (int i = 0; names && i < count; i++) sl_free(names[i]);
+    sl_free(names);
+}
+
+sl_code my_catalog_tables(MYSQL *m, char ***names, int *count, sl_err *err)
+{
+    MYSQL_RES *r;
+    MYSQL_ROW row;
+    *names = NULL;
+    *count = 0;
+    SL_TRY(query_set(m,
+                     "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() "
+                     "AND table_type = 'BASE TABLE' ORDER BY table_name",
+                     &r, err));
+    unsigned long long n = mysql_num_rows(r);
+    char **out = sl_calloc(n ? n : 1, sizeof *out);
+    if (!out) {
+        mysql_free_result(r);
+        return sl_err_set(err, SL_E_NOMEM, "out of memory listing tables");
+    }
+    int k = 0;
+    while ((row = mysql_fetch_row(r))) {
+        if (!(out[k] = sl_strdup(row[0] ? row[0] : ""))) {
+            mysql_free_result(r);
+            my_names_free(out, k);
+            return sl_err_set(err, SL_E_NOMEM, "out of memory listing tables");
+        }
+        k++;
+    }
+    mysql_free_result(r);
+    *names = out;
+    *count = k;
+    return SL_OK;
+}
+
+void my_columns_free(my_column_info *cols, int count)
+{
+    for (int i = 0; cols && i < count; i++) {
+        sl_free(cols[i].name);
+        sl_free(cols[i].data_type);
+        sl_free(cols[i].column_type);
+    }
+    sl_free(cols);
+}
+
+sl_code my_catalog_columns(MYSQL *m, const char *table, my_column_info **cols, int *count, sl_err *err)
+{
+    char sql[1024], esc[520];
+    MYSQL_RES *r;
+    MYSQL_ROW row;
+    *cols = NULL;
+    *count = 0;
+    if (strlen(table) > 256) return sl_err_set(err, SL_E_USAGE, "table name too long: %.64s...", table);
+    mysql_real_escape_string(m, esc, table, (unsigned long)strlen(table));
+    snprintf(sql, sizeof sql,
+             "SELECT column_name, data_type, column_type, column_key FROM information_schema.columns "
+             "WHERE table_schema = DATABASE() AND table_name = '%s' ORDER BY ordinal_position",
+             esc);
+    SL_TRY(query_set(m, sql, &r, err));
+    unsigned long long n = mysql_num_rows(r);
+    if (n == 0) {
+        mysql_free_result(r);
+        return sl_err_set(err, SL_E_SCHEMA, "table %s does not exist in the database", table);
+    }
+    my_column_info *out = sl_calloc(n, sizeof *out);
+    int k = 0;
+    sl_code rc = out ? SL_OK : SL_E_NOMEM;
+    while (rc == SL_OK && (row = mysql_fetch_row(r))) {
+        out[k].name = sl_strdup(row[0] ? row[0] : "");
+        out[k].data_type = sl_strdup(row[1] ? row[1] : "");
+        out[k].column_type = sl_strdup(row[2] ? row[2] : "");
+        out[k].primary = row[3] && strcmp(row[3], "PRI") == 0;
+        k++;
+        if (!out[k - 1].name || !out[k - 1].data_type || !out[k - 1].column_type) rc = SL_E_NOMEM;
+    }
+    mysql_free_result(r);
+    if (rc != SL_OK) {
+        my_columns_free(out, k);
+        return sl_err_set(err, SL_E_NOMEM, "out of memory reading the columns of %s", table);
+    }
+    *cols = out;
+    *count = k;
+    return SL_OK;
+}
+
+int my_catalog_int_key_type(const my_column_info *c)
+{
+    static const char *const ints[] = {"tinyint", "smallint", "mediumint", "int", "bigint"};
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
+        if (strcmp(c->data_type, ints[i]) == 0)
+            return i == 4 && strstr(c->column_type, "unsigned") ? 2 : 1;
+    return 0;
+}
+
+const char *my_catalog_partition_key(const my_column_info *cols, int count)
+{
+    const my_column_info *pk = NULL;
+    for (int i = 0; i < count; i++) {
+        if (!cols[i].primary) continue;
+        if (pk) return NULL; /* composite key */
+        pk = &cols[i];
+    }
+    return pk && my_catalog_int_key_type(pk) ? pk->name : NULL;
+}
+
+sl_code my_catalog_key_fits(MYSQL *m, const char *table, const char *column, int *fits, sl_err *err)
+{
+    char qt[600], qc[600], sql[1400];
+    MYSQL_RES *r;
+    MYSQL_ROW row;
+    SL_TRY(my_quote_ident(table, qt, sizeof qt, err));
+    SL_TRY(my_quote_ident(column, qc, sizeof qc, err));
+    snprintf(sql, sizeof sql, "SELECT MAX(%s) <= 9223372036854775807 FROM %s", qc, qt);
+    if (mysql_real_query(m, sql, (unsigned long)strlen(sql)) != 0 || !(r = mysql_store_result(m)))
+        return my_error(m, err, "checking the key range of a table");
+    row = mysql_fetch_row(r);
+    *fits = !row || !row[0] || strcmp(row[0], "1") == 0; /* an empty table fits */
     mysql_free_result(r);
     return SL_OK;
 }

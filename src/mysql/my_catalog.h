@@ -24,4 +24,32 @@ sl_code my_catalog_missing(MYSQL *m, const my_required_table *req, int nreq, sl_
 /* information_schema's row estimate for a table (-1 when unknown). */
 sl_code my_catalog_row_estimate(MYSQL *m, const char *table, long long *rows, sl_err *err);
 
+/* The database's base tables (not views), sorted by name. Free with my_names_free. */
+sl_code my_catalog_tables(MYSQL *m, char ***names, int *count, sl_err *err);
+void my_names_free(char **names, int count);
+
+/* One column of a table, as information_schema describes it. */
+typedef struct my_column_info {
+    char *name;
+    char *data_type;   /* "bigint", "varchar", ... */
+    char *column_type; /* "bigint(20) unsigned", ... */
+    int primary;       /* part of the primary key */
+} my_column_info;
+
+/* The columns of `table` in ordinal order; SL_E_SCHEMA naming the table when it does
+ * not exist. Free with my_columns_free. */
+sl_code my_catalog_columns(MYSQL *m, const char *table, my_column_info **cols, int *count, sl_err *err);
+void my_columns_free(my_column_info *cols, int count);
+
+/* The column to cut `table` into key ranges on: its primary key when that is a single
+ * integer column, else NULL. Points into cols. */
+const char *my_catalog_partition_key(const my_column_info *cols, int count);
+/* Whether a column type can be a partition key: 1 for integers that always fit int64,
+ * 2 for BIGINT UNSIGNED (usable while its values stay below 2^63: check with
+ * my_catalog_key_fits), 0 otherwise. */
+int my_catalog_int_key_type(const my_column_info *c);
+
+/* Whether every value of `table`.`column` fits int64 (MAX(column) < 2^63). */
+sl_code my_catalog_key_fits(MYSQL *m, const char *table, const char *column, int *fits, sl_err *err);
+
 #endif

@@ -99,6 +99,10 @@ sl_code my_snapshot_begin(MYSQL **conns, int n, my_consistency mode, sl_err *err
             SL_TRY(my_exec(conns[i], "START TRANSACTION READ ONLY", err));
         return SL_OK;
     }
+    if (n == 1) { /* one connection is consistent with itself: no lock needed */
+        SL_TRY(my_exec(conns[0], "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ", err));
+        return my_exec(conns[0], "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY", err);
+    }
     if (my_exec(conns[0], "FLUSH TABLES WITH READ LOCK", err) != SL_OK)
         return sl_err_set(err, SL_E_DB,
                           "cannot take the brief global read lock that aligns the connections' snapshots (%s); "

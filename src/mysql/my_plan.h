@@ -28,7 +28,8 @@ typedef enum my_consistency { MY_SNAPSHOT = 0, MY_NONE = 1 } my_consistency;
 
 /* Starts one REPEATABLE READ, WITH CONSISTENT SNAPSHOT, READ ONLY transaction on each
  * connection while the first holds FLUSH TABLES WITH READ LOCK, so all of them see one
- * point in time. Without the RELOAD privilege it fails with SL_E_DB naming the fix
+ * point in time (a single connection needs no lock). Without the RELOAD privilege it fails
+ * with SL_E_DB naming the fix
  * (--consistency=none). With MY_NONE each connection just starts its own transaction. */
 sl_code my_snapshot_begin(MYSQL **conns, int n, my_consistency mode, sl_err *err);
 

@@ -45,4 +45,15 @@ sl_sink *sl_sink_file_open(const char *path, sl_err *err);
 sl_sink *sl_sink_mem_open(sl_err *err);
 const uint8_t *sl_sink_mem_data(const sl_sink *s, size_t *len);
 
+/* SHA-256 pass-through: every byte written goes to `inner` and into a SHA-256
+ * (OpenSSL EVP), so the digest is of exactly the bytes the inner sink stored. finish
+ * finishes `inner`; abort aborts it. Takes ownership of `inner` in every case (it is
+ * released with this sink, or at once when opening fails). */
+sl_sink *sl_sink_hash_open(sl_sink *inner, sl_err *err);
+/* "sha256:" and 64 lowercase hex digits, NUL-terminated. */
+#define SL_SHA256_TEXT_SIZE 72
+/* After a successful finish: the raw digest (may be NULL) and its text form (may be
+ * NULL); SL_E_INTERNAL before finish. The byte count is s->bytes. */
+sl_code sl_sink_hash_result(const sl_sink *s, uint8_t digest[32], char text[SL_SHA256_TEXT_SIZE], sl_err *err);
+
 #endif

@@ -15,15 +15,32 @@
 
 typedef struct sl_store sl_store;
 
-/* Called once per key found; return non-zero to stop listing. */
+/* Called once per key found; return non-zero to stop listing (list then returns SL_OK). */
 typedef int (*sl_store_list_cb)(void *ud, const char *key, uint64_t size);
 
+/* What a backend implements. The sl_store_* wrappers below validate keys and prefixes
+ * (sl_store_key_check) before calling these, so backends receive valid ones only.
+ *   create  a sink for a new object; the object appears, complete, only when the sink
+ *           finishes (atomically: readers see the old object or the new one, never a part)
+ *           and replaces an existing object of that key.
+ *   list    every object whose key starts with `prefix` (a plain string prefix, as S3's
+ *           ListObjectsV2 has it: "raw/orders/" lists that folder recursively,
+ *           "raw/ord" also matches "raw/orders/..."), in increasing byte order of key,
+ *           with sizes. Temporaries that exist as objects are listed too (the local
+ *           store lists the file sink's "<key>.tmp-<pid>" files), so that cleanup can
+ *           delete what a crashed run left behind. (S3's incomplete multipart uploads
+ *           are not objects and are not listed; the S3 backend must abort them.)
+ *   remove  deletes one key; a missing key is not an error.
+ *   read    a small object into `out` (appended; out's cap bounds the size). An absent
+ *           key fails with SL_E_IO and a message made by sl_store_err_not_found(), so
+ *           callers can tell it apart with sl_store_is_not_found().
+ *   release frees the backend, including the base's url. */
 typedef struct sl_store_vtable {
     const char *name; /* "local", "s3" */
     sl_sink *(*create)(sl_store *s, const char *key, sl_err *err);
     sl_code (*list)(sl_store *s, const char *prefix, sl_store_list_cb cb, void *ud, sl_err *err);
-    sl_code (*remove)(sl_store *s, const char *key, sl_err *err); /* missing key is not an error */
-    sl_code (*read)(sl_store *s, const char *key, sl_buf *out, sl_err *err); /* SL_E_IO "not found" when absent */
+    sl_code (*remove)(sl_store *s, const char *key, sl_err *err);
+    sl_code (*read)(sl_store *s, const char *key, sl_buf *out, sl_err *err);
     void (*release)(sl_store *s);
 } sl_store_vtable;
 
@@ -32,20 +49,33 @@ struct sl_store {
     char *url; /* as given, for messages (never holds credentials) */
 };
 
-/* "s3://bucket/prefix" -> S3 backend (settings from cfg); anything else -> local folder. */
+/* Longest key accepted (S3's limit, in bytes). */
+#define SL_STORE_KEY_MAX 1024
+
+/* "s3://bucket/prefix" -> S3 backend (settings from cfg, which may be NULL for local
+ * folders); "file://PATH" or any other string -> the local folder PATH. */
 sl_store *sl_store_open(const char *url, const sl_config *cfg, sl_err *err);
+/* A local folder; it need not exist yet (create makes it and any parent folders). */
 sl_store *sl_store_local_open(const char *root, sl_err *err);
+/* Accepts NULL. */
 void sl_store_free(sl_store *s);
 
-static inline sl_sink *sl_store_create(sl_store *s, const char *key, sl_err *err) { return s->vt->create(s, key, err); }
-static inline sl_code sl_store_list(sl_store *s, const char *prefix, sl_store_list_cb cb, void *ud, sl_err *err)
-{
-    return s->vt->list(s, prefix, cb, ud, err);
-}
-static inline sl_code sl_store_remove(sl_store *s, const char *key, sl_err *err) { return s->vt->remove(s, key, err); }
-static inline sl_code sl_store_read(sl_store *s, const char *key, sl_buf *out, sl_err *err)
-{
-    return s->vt->read(s, key, out, err);
-}
+/* A valid key: 1 to SL_STORE_KEY_MAX bytes, no leading '/', no empty segment ("a//b",
+ * trailing '/'), no "." or ".." segment, no control characters. A valid list prefix
+ * is empty (the whole store) or a valid key followed by an optional '/'. Failures are
+ * SL_E_USAGE naming the key. */
+sl_code sl_store_key_check(const char *key, sl_err *err);
+sl_code sl_store_prefix_check(const char *prefix, sl_err *err);
+
+/* For backends: records "<url>: <key>: not found" as SL_E_IO; returns SL_E_IO. */
+sl_code sl_store_err_not_found(sl_err *err, const sl_store *s, const char *key);
+/* 1 when err holds a failure made by sl_store_err_not_found() (even after
+ * sl_err_prefix() added context), else 0. Needs a non-NULL err to tell. */
+int sl_store_is_not_found(const sl_err *err);
+
+sl_sink *sl_store_create(sl_store *s, const char *key, sl_err *err);
+sl_code sl_store_list(sl_store *s, const char *prefix, sl_store_list_cb cb, void *ud, sl_err *err);
+sl_code sl_store_remove(sl_store *s, const char *key, sl_err *err);
+sl_code sl_store_read(sl_store *s, const char *key, sl_buf *out, sl_err *err);
 
 #endif

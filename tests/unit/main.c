@@ -11,6 +11,7 @@ extern const t_case suite_batch[];
 extern const t_case suite_seed[];
 extern const t_case suite_pqread[];
 extern const t_case suite_pqwrite[];
+extern const t_case suite_store[];
 
 static const struct {
     const char *name;
@@ -22,6 +23,7 @@ static const struct {
     {"seed", suite_seed},
     {"pqread", suite_pqread},
     {"pqwrite", suite_pqwrite},
+    {"store", suite_store},
 };
 
 int t_failed_current;

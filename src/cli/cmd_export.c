@@ -1,0 +1,197 @@
+/* cmd_export.c - `sluice export`: tables or a query to Parquet (src/exec/export.c). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/sl_alloc.h"
+#include "../exec/export.h"
+#include "cli.h"
+
+static void usage(FILE *out)
+{
+    fputs("Usage: sluice export [--table T]... | --query SQL [--name NAME]  --output DIR|s3://BUCKET/PREFIX\n"
+          "                     [--where COND] [--columns C,...] [--compression snappy|zstd|gzip|none]\n"
+          "                     [--partitions N] [--partition-column C] [--consistency snapshot|none]\n"
+          "                     [--row-group-size BYTES] [--date YYYY-MM-DD] [--zero-dates null|error]\n\n"
+          "Copies tables of MYSQL_DATABASE (every base table when no --table is given), or the\n"
+          "result of one query, to Parquet, value for value (README, \"Type mapping\"). Each table is\n"
+          "written as\n"
+          "  <output>/raw/<table>/<YYYY-MM-DD>/part-<NNNNN>-<run-id>.<codec>.parquet\n"
+          "and committed with a _SUCCESS manifest (files with rows, bytes and SHA-256, schema,\n"
+          "snapshot, zero-date counts, timings) written last, after every file is complete. A rerun\n"
+          "of the same date replaces the partition; a failed run leaves the previous one intact.\n\n"
+          "Options:\n"
+          "  --table T             a table to export; repeatable\n"
+          "  --query SQL           export the result of SQL instead (one file, no partitioning)\n"
+          "  --name NAME           the output folder name of a --query export (default: query)\n"
+          "  --where COND          an SQL condition added to every table's read, e.g. \"id > 100\"\n"
+          "  --columns C,...       only these columns (checked against the table)\n"
+          "  --output DIR          a local folder, or s3://bucket/prefix (required)\n"
+          "  --compression C       snappy (default), zstd, gzip or none\n"
+          "  --zstd-level N        zstd level, default 3\n"
+          "  --partitions N        key ranges read in parallel, each on its own connection\n"
+          "                        (default: the number of CPUs, at most 16)\n"
+          "  --partition-column C  the integer column to cut ranges on (default: an integer\n"
+          "                        single-column primary key; tables without one are read whole)\n"
+          "  --consistency MODE    snapshot (default): every connection reads one snapshot, aligned\n"
+          "                        by a brief FLUSH TABLES WITH READ LOCK (needs RELOAD); without\n"
+          "                        the privilege sluice warns and falls back to none, unless the\n"
+          "                        option was given. none: each connection its own snapshot, and a\n"
+          "                        partition whose connection drops is retried from its start.\n"
+          "  --row-group-size B    target row-group size, e.g. 64M (default 128M, lowered so that\n"
+          "                        the parallel files together stay near 160 MiB of buffers)\n"
+          "  --page-size B         target page size, default 1M\n"
+          "  --batch-rows N        rows per read batch, default 16384\n"
+          "  --date YYYY-MM-DD     the date partition to write (default: today, UTC)\n"
+          "  --zero-dates MODE     null (default: zero dates become NULL, counted in the manifest)\n"
+          "                        or error (fail, naming table, column and row)\n"
+          "  --progress MODE       bar, log or off (default: bar on a terminal, else log)\n"
+          "  -h, --help            this help\n",
+          out);
+    cli_print_global_help(out);
+}
+
+/* "128M", "64MiB", "1G", "1048576" -> bytes. */
+static int parse_size(const char *s, size_t *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || !(v > 0)) return -1;
+    double mult = 1;
+    if (*end == 'k' || *end == 'K') mult = 1024, end++;
+    else if (*end == 'm' || *end == 'M') mult = 1024.0 * 1024, end++;
+    else if (*end == 'g' || *end == 'G') mult = 1024.0 * 1024 * 1024, end++;
+    if (mult > 1 && (strcmp(end, "iB") == 0 || strcmp(end, "B") == 0)) end += strlen(end);
+    if (*end) return -1;
+    v *= mult;
+    if (v > 64.0 * 1024 * 1024 * 1024) return -1;
+    *out = (size_t)v;
+    return 0;
+}
+
+static int parse_int(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+int cmd_export(cli_ctx *ctx, int argc, char **argv)
+{
+    enum { O_TABLE = 256, O_QUERY, O_NAME, O_WHERE, O_COLUMNS, O_OUTPUT, O_COMP, O_ZSTD, O_PARTS, O_PCOL, O_CONS,
+           O_RG, O_PAGE, O_BATCH, O_DATE, O_ZERO, O_PROGRESS };
+    static const struct option opts[] = {
+        {"table", required_argument, NULL, O_TABLE}, {"query", required_argument, NULL, O_QUERY},
+        {"name", required_argument, NULL, O_NAME}, {"where", required_argument, NULL, O_WHERE},
+        {"columns", required_argument, NULL, O_COLUMNS}, {"output", required_argument, NULL, O_OUTPUT},
+        {"compression", required_argument, NULL, O_COMP}, {"zstd-level", required_argument, NULL, O_ZSTD},
+        {"partitions", required_argument, NULL, O_PARTS}, {"partition-column", required_argument, NULL, O_PCOL},
+        {"consistency", required_argument, NULL, O_CONS}, {"row-group-size", required_argument, NULL, O_RG},
+        {"page-size", required_argument, NULL, O_PAGE}, {"batch-rows", required_argument, NULL, O_BATCH},
+        {"date", required_argument, NULL, O_DATE}, {"zero-dates", required_argument, NULL, O_ZERO},
+        {"progress", required_argument, NULL, O_PROGRESS}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    sl_err err = {0};
+    sl_export_opts o;
+    sl_export_opts_default(&o);
+    const char **tables = sl_calloc((size_t)argc + 1, sizeof *tables);
+    if (!tables) return cli_fail("export", &(sl_err){SL_E_NOMEM, "out of memory"});
+    int c, rc = 0;
+    long v;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case O_TABLE:
+            if (!optarg[0]) { rc = cli_usage_error("export", "--table needs a name"); goto out; }
+            tables[o.ntables++] = optarg;
+            break;
+        case O_QUERY: o.query = optarg; break;
+        case O_NAME: o.name = optarg; break;
+        case O_WHERE: o.where = optarg; break;
+        case O_COLUMNS: o.columns = optarg; break;
+        case O_OUTPUT: o.output = optarg; break;
+        case O_COMP:
+            if (pq_codec_parse(optarg, &o.pq.codec, &err) != SL_OK) {
+                rc = cli_usage_error("export", "--compression: %s", err.msg);
+                goto out;
+            }
+            break;
+        case O_ZSTD:
+            if (parse_int(optarg, -7, 22, &v)) { rc = cli_usage_error("export", "--zstd-level takes -7 to 22, not '%s'", optarg); goto out; }
+            o.pq.zstd_level = (int)v;
+            break;
+        case O_PARTS:
+            if (parse_int(optarg, 1, 256, &v)) { rc = cli_usage_error("export", "--partitions takes 1 to 256, not '%s'", optarg); goto out; }
+            o.partitions = (int)v;
+            break;
+        case O_PCOL: o.partition_column = optarg; break;
+        case O_CONS: {
+            int m = 0;
+            if ((rc = cli_parse_consistency("export", optarg, &m)) != 0) goto out;
+            o.consistency = (my_consistency)m;
+            o.consistency_explicit = 1;
+            break;
+        }
+        case O_RG:
+            if (parse_size(optarg, &o.pq.row_group_size) || o.pq.row_group_size < 65536) {
+                rc = cli_usage_error("export", "--row-group-size takes a size of at least 64K (e.g. 64M), not '%s'", optarg);
+                goto out;
+            }
+            o.row_group_explicit = 1;
+            break;
+        case O_PAGE:
+            if (parse_size(optarg, &o.pq.page_size) || o.pq.page_size < 1024) {
+                rc = cli_usage_error("export", "--page-size takes a size of at least 1K (e.g. 1M), not '%s'", optarg);
+                goto out;
+            }
+            break;
+        case O_BATCH:
+            if (parse_int(optarg, 1, 1 << 20, &v)) { rc = cli_usage_error("export", "--batch-rows takes 1 to 1048576, not '%s'", optarg); goto out; }
+            o.batch_rows = (size_t)v;
+            break;
+        case O_DATE: o.date = optarg; break;
+        case O_ZERO:
+            if (strcmp(optarg, "null") == 0) o.zero_dates_error = 0;
+            else if (strcmp(optarg, "error") == 0) o.zero_dates_error = 1;
+            else { rc = cli_usage_error("export", "--zero-dates takes null or error, not '%s'", optarg); goto out; }
+            break;
+        case O_PROGRESS: {
+            int m = 0;
+            if ((rc = cli_parse_progress("export", optarg, &m)) != 0) goto out;
+            o.progress = (sl_progress_mode)m;
+            break;
+        }
+        case 'h': usage(stdout); goto out;
+        default: rc = cli_usage_error("export", "unknown option"); goto out;
+        }
+    }
+    if (optind < argc) { rc = cli_usage_error("export", "unexpected argument '%s'", argv[optind]); goto out; }
+    if (!o.output || !o.output[0]) { rc = cli_usage_error("export", "--output is required"); goto out; }
+    if (o.query && o.ntables) { rc = cli_usage_error("export", "--query and --table exclude each other"); goto out; }
+    if (o.query && (o.where || o.columns || o.partition_column)) {
+        rc = cli_usage_error("export", "--where, --columns and --partition-column apply to tables, not to --query");
+        goto out;
+    }
+    if (o.query && !o.query[0]) { rc = cli_usage_error("export", "--query needs an SQL statement"); goto out; }
+    if (ctx->quiet) o.progress = SL_PROGRESS_OFF;
+    o.tables = tables;
+    if (cli_load_config(ctx, "export", &err) != 0) { rc = cli_fail("export", &err); goto out; }
+    sl_export_result res;
+    if (sl_export_run(ctx->cfg, &o, &res, &err) != SL_OK) {
+        rc = cli_fail("export", &err);
+        goto out;
+    }
+    if (!ctx->quiet)
+        printf("exported %d table%s, %lld rows, %d files, %.1f MB in %.1f s (run %s, consistency %s) to %s\n",
+               res.tables, res.tables == 1 ? "" : "s", (long long)res.rows, res.files, (double)res.bytes / 1e6,
+               res.seconds, res.run_id, res.consistency, o.output);
+out:
+    sl_free(tables);
+    return rc;
+}

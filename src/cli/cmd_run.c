@@ -1,0 +1,164 @@
+/* cmd_run.c - `sluice run`: the business pipeline (src/exec/run.c). */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/sl_alloc.h"
+#include "../common/sl_time.h"
+#include "../exec/run.h"
+#include "cli.h"
+
+static void usage(FILE *out)
+{
+    fputs("Usage: sluice run --output DIR|s3://BUCKET/PREFIX [--as-of 'YYYY-MM-DD HH:MM:SS'] [--raw]\n"
+          "                  [--exclude-status a,b] [--restock-below R] [--overstock-above R]\n"
+          "                  [--optimal-utilization R] [--sales-window-days N] [--vip-percentile P]\n"
+          "                  [--compression snappy|zstd|gzip|none] [--consistency snapshot|none]\n\n"
+          "Reads customers, products, warehouses, inventory, orders and order_items of\n"
+          "MYSQL_DATABASE in one snapshot, computes the six datasets (README, \"Analytics\n"
+          "definitions\") and writes them as\n"
+          "  <output>/business_insights/<YYYY-MM-DD>/<dataset>/part-00000-<run-id>.<codec>.parquet\n"
+          "with one _SUCCESS manifest for the date, written last (rows, bytes and SHA-256 per file,\n"
+          "parameters, timings). The date folder is the as-of date. A rerun of the same date\n"
+          "replaces it; a failed run leaves the previous one intact.\n\n"
+          "Options:\n"
+          "  --output DIR               a local folder or s3://bucket/prefix (or SLUICE_OUTPUT)\n"
+          "  --as-of TS                 UTC time the figures are as of (default: now); orders after\n"
+          "                             it are left out, so an old as-of reproduces that day\n"
+          "  --exclude-status a,b       order statuses left out of every order figure\n"
+          "                             (default: cancelled; '' excludes none)\n"
+          "  --restock-below R          utilization under which stock is 'restock' (default 0.2)\n"
+          "  --overstock-above R        utilization over which stock is 'overstock' (default 0.8)\n"
+          "  --optimal-utilization R    the score's and optimal_quantity's target (default 0.5)\n"
+          "  --sales-window-days N      product_turnover's sales window (default 30)\n"
+          "  --vip-percentile P         nearest-rank percentile of total_spent for is_vip (default 95)\n"
+          "  --raw                      also write the source tables under <output>/raw/ as\n"
+          "                             `sluice export` does, from the same reads\n"
+          "  --compression C            snappy (default), zstd, gzip or none\n"
+          "  --consistency MODE         snapshot (default, with fallback; see `sluice export --help`) or none\n"
+          "  --progress MODE            bar, log or off (default: bar on a terminal, else log)\n"
+          "  -h, --help                 this help\n",
+          out);
+    cli_print_global_help(out);
+}
+
+static int parse_ratio(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+int cmd_run(cli_ctx *ctx, int argc, char **argv)
+{
+    enum { O_OUTPUT = 256, O_ASOF, O_EXCL, O_RESTOCK, O_OVER, O_OPT, O_WINDOW, O_VIP, O_RAW, O_COMP, O_CONS, O_PROG };
+    static const struct option opts[] = {
+        {"output", required_argument, NULL, O_OUTPUT}, {"as-of", required_argument, NULL, O_ASOF},
+        {"exclude-status", required_argument, NULL, O_EXCL}, {"restock-below", required_argument, NULL, O_RESTOCK},
+        {"overstock-above", required_argument, NULL, O_OVER}, {"optimal-utilization", required_argument, NULL, O_OPT},
+        {"sales-window-days", required_argument, NULL, O_WINDOW}, {"vip-percentile", required_argument, NULL, O_VIP},
+        {"raw", no_argument, NULL, O_RAW}, {"compression", required_argument, NULL, O_COMP},
+        {"consistency", required_argument, NULL, O_CONS}, {"progress", required_argument, NULL, O_PROG},
+        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    sl_err err = {0};
+    sl_run_opts o;
+    sl_run_opts_default(&o);
+    char *excl_buf = NULL;
+    const char **excl = NULL;
+    int c, rc = 0;
+    double v;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case O_OUTPUT: o.output = optarg; break;
+        case O_ASOF:
+            if (sl_ts_parse(optarg, &o.tf.as_of_us, &err) != SL_OK) {
+                rc = cli_usage_error("run", "--as-of: %s", err.msg);
+                goto out;
+            }
+            break;
+        case O_EXCL: {
+            sl_free(excl_buf);
+            sl_free(excl);
+            excl_buf = sl_strdup(optarg);
+            excl = sl_calloc(strlen(optarg) + 1, sizeof *excl);
+            if (!excl_buf || !excl) { rc = cli_fail("run", &(sl_err){SL_E_NOMEM, "out of memory"}); goto out; }
+            int n = 0;
+            for (char *save = NULL, *t = strtok_r(excl_buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
+                if (*t) excl[n++] = t;
+            o.tf.exclude_status = excl;
+            o.tf.nexclude = n;
+            break;
+        }
+        case O_RESTOCK:
+            if (parse_ratio(optarg, 0, 1e9, &o.tf.restock_below)) { rc = cli_usage_error("run", "--restock-below takes a number >= 0, not '%s'", optarg); goto out; }
+            break;
+        case O_OVER:
+            if (parse_ratio(optarg, 0, 1e9, &o.tf.overstock_above)) { rc = cli_usage_error("run", "--overstock-above takes a number >= 0, not '%s'", optarg); goto out; }
+            break;
+        case O_OPT:
+            if (parse_ratio(optarg, 0, 1e9, &o.tf.optimal)) { rc = cli_usage_error("run", "--optimal-utilization takes a number >= 0, not '%s'", optarg); goto out; }
+            break;
+        case O_WINDOW:
+            if (parse_ratio(optarg, 1, 36500, &v) || v != floor(v)) { rc = cli_usage_error("run", "--sales-window-days takes a whole number of days from 1 to 36500, not '%s'", optarg); goto out; }
+            o.tf.window_days = (int)v;
+            break;
+        case O_VIP:
+            if (parse_ratio(optarg, 0, 100, &o.tf.vip_percentile) || o.tf.vip_percentile <= 0) { rc = cli_usage_error("run", "--vip-percentile takes a number above 0 and at most 100, not '%s'", optarg); goto out; }
+            break;
+        case O_RAW: o.raw = 1; break;
+        case O_COMP:
+            if (pq_codec_parse(optarg, &o.pq.codec, &err) != SL_OK) { rc = cli_usage_error("run", "--compression: %s", err.msg); goto out; }
+            break;
+        case O_CONS: {
+            int m = 0;
+            if ((rc = cli_parse_consistency("run", optarg, &m)) != 0) goto out;
+            o.consistency = (my_consistency)m;
+            o.consistency_explicit = 1;
+            break;
+        }
+        case O_PROG: {
+            int m = 0;
+            if ((rc = cli_parse_progress("run", optarg, &m)) != 0) goto out;
+            o.progress = (sl_progress_mode)m;
+            break;
+        }
+        case 'h': usage(stdout); goto out;
+        default: rc = cli_usage_error("run", "unknown option"); goto out;
+        }
+    }
+    if (optind < argc) { rc = cli_usage_error("run", "unexpected argument '%s'", argv[optind]); goto out; }
+    if (o.tf.restock_below > o.tf.overstock_above) {
+        rc = cli_usage_error("run", "--restock-below (%g) is above --overstock-above (%g)", o.tf.restock_below,
+                             o.tf.overstock_above);
+        goto out;
+    }
+    if (cli_load_config(ctx, "run", &err) != 0) { rc = cli_fail("run", &err); goto out; }
+    if (!o.output) o.output = sl_config_get(ctx->cfg, "SLUICE_OUTPUT");
+    if (!o.output || !o.output[0]) { rc = cli_usage_error("run", "--output is required (or set SLUICE_OUTPUT)"); goto out; }
+    if (ctx->quiet) o.progress = SL_PROGRESS_OFF;
+    sl_run_result res;
+    if (sl_run_pipeline(ctx->cfg, &o, &res, &err) != SL_OK) {
+        rc = cli_fail("run", &err);
+        goto out;
+    }
+    if (!ctx->quiet) {
+        printf("run %s: business_insights/%s (consistency %s)\n", res.run_id, res.date, res.consistency);
+        for (int d = 0; d < TF__DATASETS; d++)
+            printf("  %-22s %10lld rows %12.1f kB\n", tf_dataset_name(d), (long long)res.rows[d],
+                   (double)res.bytes[d] / 1e3);
+        printf("  %d files; read %.2f s, compute+write %.2f s, commit %.2f s, total %.2f s\n", res.files,
+               res.read_seconds, res.finish_seconds, res.commit_seconds, res.seconds);
+        printf("  output: %s/business_insights/%s/ (manifest: _SUCCESS)\n", o.output, res.date);
+    }
+out:
+    sl_free(excl_buf);
+    sl_free(excl);
+    return rc;
+}

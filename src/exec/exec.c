@@ -1,0 +1,45 @@
+/* exec.c - worker connections in one snapshot (see exec.h). */
+#include "exec.h"
+
+#include <stdio.h>
+
+#include "../common/sl_log.h"
+
+/* ER_SPECIFIC_ACCESS_DENIED_ERROR, ER_DBACCESS_DENIED_ERROR, ER_TABLEACCESS_DENIED_ERROR */
+static int is_privilege_error(unsigned e) { return e == 1227 || e == 1044 || e == 1142; }
+
+sl_code sl_exec_connect(const my_params *mp, MYSQL **conns, int n, my_consistency *mode, int explicit_mode,
+                        const char **fallback, sl_err *err)
+{
+    *fallback = NULL;
+    for (int i = 0; i < n; i++) {
+        conns[i] = my_connect(mp, 0, err);
+        if (!conns[i]) return err && err->code ? err->code : SL_E_DB_CONNECT;
+    }
+    sl_code rc = my_snapshot_begin(conns, n, *mode, err);
+    if (rc != SL_OK && *mode == MY_SNAPSHOT && !explicit_mode && is_privilege_error(mysql_errno(conns[0]))) {
+        *fallback = "the user may not take the global read lock (RELOAD privilege); each connection reads its own "
+                    "snapshot";
+        sl_warn("no shared snapshot: %s. Falling back to --consistency=none (reported in the manifest); grant "
+                "RELOAD to the user for one consistent snapshot across connections.", err ? err->msg : "");
+        *mode = MY_NONE;
+        for (int i = 0; i < n; i++) my_exec(conns[i], "ROLLBACK", NULL);
+        sl_err_clear(err);
+        rc = my_snapshot_begin(conns, n, MY_NONE, err);
+    }
+    return rc;
+}
+
+json_t *sl_exec_schema_json(const sl_schema *s)
+{
+    json_t *a = json_array();
+    for (int i = 0; a && i < s->ncols; i++) {
+        const sl_field *f = &s->fields[i];
+        char type[64];
+        if (f->type.id == SL_DECIMAL) snprintf(type, sizeof type, "decimal(%d,%d)", f->type.precision, f->type.scale);
+        else snprintf(type, sizeof type, "%s", sl_type_name(f->type.id));
+        json_array_append_new(a, json_pack("{s:s, s:s, s:b, s:s?}", "name", f->name, "type", type, "nullable",
+                                           f->nullable, "mysql_type", f->origin));
+    }
+    return a;
+}

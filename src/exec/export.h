@@ -1,0 +1,54 @@
+/* export.h - `sluice export`: tables or a query of the source database to Parquet,
+ * exactly as they are (raw ingestion). The run is a plan of independent tasks - one
+ * per (table, key range) - read by worker threads on connections that share one
+ * snapshot, each task writing one Parquet file; every table's date partition is then
+ * committed with its _SUCCESS manifest (sink/commit.h).
+ *
+ * Layout: <output>/raw/<table>/<YYYY-MM-DD>/part-<NNNNN>-<run-id>.<codec>.parquet */
+#ifndef SL_EXPORT_H
+#define SL_EXPORT_H
+
+#include <stdint.h>
+
+#include "../common/sl_config.h"
+#include "../common/sl_error.h"
+#include "../mysql/my_plan.h"
+#include "../parquet/parquet.h"
+
+typedef enum sl_progress_mode { SL_PROGRESS_AUTO = 0, SL_PROGRESS_BAR, SL_PROGRESS_LOG, SL_PROGRESS_OFF } sl_progress_mode;
+
+typedef struct sl_export_opts {
+    const char **tables;          /* --table, repeatable; none = every base table */
+    int ntables;
+    const char *query;            /* --query SQL instead of tables */
+    const char *name;             /* output name of a --query export, default "query" */
+    const char *where;            /* --where COND, added to every table's read */
+    const char *columns;          /* --columns a,b,c (validated against the catalog) */
+    const char *output;           /* --output DIR or s3://bucket/prefix */
+    const char *date;             /* --date YYYY-MM-DD, default today (UTC) */
+    int partitions;               /* --partitions N; 0 = the machine's cores */
+    const char *partition_column; /* --partition-column, else the integer primary key */
+    my_consistency consistency;   /* --consistency */
+    int consistency_explicit;     /* given on the command line: no silent fallback */
+    int zero_dates_error;         /* --zero-dates=error */
+    int row_group_explicit;       /* --row-group-size given: no memory-based default */
+    pq_options pq;                /* codec, sizes */
+    size_t batch_rows;            /* rows per read batch, default 16384 */
+    int max_attempts;             /* per task without a snapshot, default 3 */
+    sl_progress_mode progress;
+} sl_export_opts;
+
+void sl_export_opts_default(sl_export_opts *o);
+
+typedef struct sl_export_result {
+    char run_id[64];
+    int tables, files;
+    int64_t rows;
+    uint64_t bytes;
+    const char *consistency; /* "snapshot" or "none" (static) */
+    double seconds;
+} sl_export_result;
+
+sl_code sl_export_run(const sl_config *cfg, const sl_export_opts *o, sl_export_result *res, sl_err *err);
+
+#endif

@@ -1,0 +1,805 @@
+/* commit.c - the commit protocol over any store (commit.h): data files under unique
+ * per-run names, hashed as they are written; a "_SUCCESS" manifest written last; then
+ * deletion of everything in the partition the manifest does not list. */
+#include "commit.h"
+
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/sl_alloc.h"
+#include "../common/sl_log.h"
+#include "../common/sl_time.h"
+
+#ifndef SLUICE_VERSION
+#define SLUICE_VERSION "unknown"
+#endif
+
+#define MANIFEST_MAX ((size_t)64 << 20)
+
+enum { F_WRITING, F_DONE, F_FAILED };
+enum { C_ACTIVE, C_FINISHING, C_FINISHED, C_ABORTED };
+
+typedef struct cfile {
+    char *name; /* relative to the partition */
+    char *key;  /* relative to the store root */
+    int state;
+    int has_rows;
+    int64_t rows;
+    uint64_t bytes;
+    char checksum[SL_SHA256_TEXT_SIZE];
+} cfile;
+
+struct sl_commit {
+    sl_store *st;
+    char *prefix; /* ends in '/' */
+    char *run_id;
+    char *manifest_key;
+    char as_of[11];
+    pthread_mutex_t mu;
+    int state;
+    int refs; /* the handle, plus one per file sink not yet released */
+    cfile **files;
+    size_t nfiles, cap;
+};
+
+/* Keys the commit writes into the manifest itself; `extra` may not set them. */
+static const char *const reserved[] = {"manifest_version", "sluice_version", "run_id",      "as_of", "created_at",
+                                       "partition",        "total_rows",     "total_bytes", "files"};
+
+/* ---- run ids ---- */
+
+sl_code sl_run_id(char out[SL_RUN_ID_SIZE], sl_err *err)
+{
+    unsigned char r[4];
+    int64_t now = sl_now_us(), secs = now / 1000000;
+    int32_t days = (int32_t)(secs / 86400);
+    int64_t sod = secs % 86400;
+    int y;
+    unsigned m, d;
+    if (RAND_bytes(r, sizeof r) != 1) return sl_err_set(err, SL_E_INTERNAL, "no random bytes for a run id (OpenSSL)");
+    sl_civil_from_days(days, &y, &m, &d);
+    snprintf(out, SL_RUN_ID_SIZE, "%04d%02u%02uT%02d%02d%02dZ-%02x%02x%02x%02x", y, m, d, (int)(sod / 3600),
+             (int)(sod / 60 % 60), (int)(sod % 60), r[0], r[1], r[2], r[3]);
+    return SL_OK;
+}
+
+static void utc_now_iso(char buf[32])
+{
+    int64_t secs = sl_now_us() / 1000000;
+    int64_t sod = secs % 86400;
+    int y;
+    unsigned m, d;
+    sl_civil_from_days((int32_t)(secs / 86400), &y, &m, &d);
+    snprintf(buf, 32, "%04d-%02u-%02uT%02d:%02d:%02dZ", y, m, d, (int)(sod / 3600), (int)(sod / 60 % 60),
+             (int)(sod % 60));
+}
+
+/* ---- begin / free ---- */
+
+static sl_code check_run_id(const char *id, sl_err *err)
+{
+    size_t n = id ? strlen(id) : 0;
+    if (n == 0 || n > 64)
+        return sl_err_set(err, SL_E_USAGE, "invalid run id '%.80s': 1 to 64 characters", id ? id : "");
+    for (size_t i = 0; i < n; i++) {
+        char ch = id[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' ||
+              ch == '_' || ch == '-'))
+            return sl_err_set(err, SL_E_USAGE, "invalid run id '%s': only letters, digits, '.', '_' and '-'", id);
+    }
+    return SL_OK;
+}
+
+static sl_code check_date(const char *s, sl_err *err)
+{
+    int ok = s && strlen(s) == 10 && s[4] == '-' && s[7] == '-';
+    for (int i = 0; ok && i < 10; i++)
+        if (i != 4 && i != 7 && !(s[i] >= '0' && s[i] <= '9')) ok = 0;
+    if (ok) {
+        int y = atoi(s);
+        unsigned m = (unsigned)atoi(s + 5), d = (unsigned)atoi(s + 8);
+        ok = sl_date_valid(y, m, d);
+    }
+    if (!ok) return sl_err_set(err, SL_E_USAGE, "invalid as-of date '%.40s': expected YYYY-MM-DD", s ? s : "");
+    return SL_OK;
+}
+
+static void commit_destroy(sl_commit *c)
+{
+    for (size_t i = 0; i < c->nfiles; i++) {
+        sl_free(c->files[i]->name);
+        sl_free(c->files[i]->key);
+        sl_free(c->files[i]);
+    }
+    sl_free(c->files);
+    sl_free(c->prefix);
+    sl_free(c->run_id);
+    sl_free(c->manifest_key);
+    pthread_mutex_destroy(&c->mu);
+    sl_free(c);
+}
+
+/* Drops one reference; the last one frees. */
+static void commit_unref(sl_commit *c)
+{
+    int left;
+    pthread_mutex_lock(&c->mu);
+    left = --c->refs;
+    pthread_mutex_unlock(&c->mu);
+    if (left == 0) commit_destroy(c);
+}
+
+static char *concat(const char *a, const char *b, const char *cc)
+{
+    size_t na = strlen(a), nb = strlen(b), nc = strlen(cc);
+    char *p = sl_malloc(na + nb + nc + 1);
+    if (!p) return NULL;
+    memcpy(p, a, na);
+    memcpy(p + na, b, nb);
+    memcpy(p + na + nb, cc, nc + 1);
+    return p;
+}
+
+/* A run id is used once per partition: a second commit under the id the current
+ * "_SUCCESS" names would overwrite that manifest's own files before replacing it. */
+static sl_code check_not_committed(sl_commit *c, sl_err *err)
+{
+    json_t *m = NULL, *id;
+    sl_code rc = sl_manifest_read(c->st, c->prefix, &m, err);
+    if (rc != SL_OK) return sl_err_prefix(err, "starting a commit of %s: ", c->prefix);
+    id = json_object_get(m, "run_id");
+    if (m && strcmp(json_string_value(id), c->run_id) == 0)
+        rc = sl_err_set(err, SL_E_USAGE, "partition %s is already committed by run %s; a new run needs a new run id",
+                        c->prefix, c->run_id);
+    json_decref(m);
+    return rc;
+}
+
+sl_commit *sl_commit_begin(sl_store *st, const char *partition, const char *run_id, const char *as_of, sl_err *err)
+{
+    sl_commit *c;
+    size_t n;
+    if (!partition || !*partition) {
+        sl_err_set(err, SL_E_USAGE, "a commit needs a partition prefix (the store root cannot be one)");
+        return NULL;
+    }
+    if (sl_store_prefix_check(partition, err) != SL_OK || check_run_id(run_id, err) != SL_OK ||
+        check_date(as_of, err) != SL_OK)
+        return NULL;
+    c = sl_calloc(1, sizeof *c);
+    if (!c) goto nomem;
+    if (pthread_mutex_init(&c->mu, NULL) != 0) {
+        sl_free(c);
+        sl_err_set(err, SL_E_INTERNAL, "cannot make a mutex");
+        return NULL;
+    }
+    c->st = st;
+    c->refs = 1;
+    n = strlen(partition);
+    c->prefix = concat(partition, partition[n - 1] == '/' ? "" : "/", "");
+    c->run_id = sl_strdup(run_id);
+    memcpy(c->as_of, as_of, 11);
+    if (!c->prefix || !c->run_id) goto nomem;
+    c->manifest_key = concat(c->prefix, SL_MANIFEST_NAME, "");
+    if (!c->manifest_key) goto nomem;
+    if (sl_store_key_check(c->manifest_key, err) != SL_OK || check_not_committed(c, err) != SL_OK) {
+        commit_destroy(c);
+        return NULL;
+    }
+    return c;
+nomem:
+    if (c) commit_destroy(c);
+    sl_err_set(err, SL_E_NOMEM, "out of memory starting a commit of %s", partition);
+    return NULL;
+}
+
+void sl_commit_free(sl_commit *c)
+{
+    if (c) commit_unref(c);
+}
+
+const char *sl_commit_manifest_key(const sl_commit *c) { return c->manifest_key; }
+
+static const char *state_name(int s)
+{
+    return s == C_ACTIVE ? "active" : s == C_FINISHING ? "finishing" : s == C_FINISHED ? "finished" : "aborted";
+}
+
+/* ---- the file sink: SHA-256 pass-through that records the file in the commit ---- */
+
+typedef struct {
+    sl_sink base;
+    sl_commit *c;
+    cfile *f;
+    sl_sink *hash; /* over the store's sink */
+    int write_failed;
+} commit_sink;
+
+static sl_code cs_write(sl_sink *s, const void *p, size_t n, sl_err *err)
+{
+    commit_sink *cs = (commit_sink *)s;
+    sl_code rc = sl_sink_write(cs->hash, p, n, err);
+    if (rc != SL_OK) cs->write_failed = 1; /* the file now misses bytes: it may not finish */
+    return rc;
+}
+
+static void mark_failed(commit_sink *cs)
+{
+    pthread_mutex_lock(&cs->c->mu);
+    if (cs->f->state == F_WRITING) cs->f->state = F_FAILED;
+    pthread_mutex_unlock(&cs->c->mu);
+}
+
+static sl_code cs_finish(sl_sink *s, sl_err *err)
+{
+    commit_sink *cs = (commit_sink *)s;
+    sl_commit *c = cs->c;
+    cfile *f = cs->f;
+    sl_code rc;
+    int st;
+    char sum[SL_SHA256_TEXT_SIZE];
+    pthread_mutex_lock(&c->mu);
+    st = c->state;
+    pthread_mutex_unlock(&c->mu);
+    if (st != C_ACTIVE)
+        return sl_err_set(err, SL_E_INTERNAL, "file %s: its commit is already %s", f->key, state_name(st));
+    if (cs->write_failed) return sl_err_set(err, SL_E_INTERNAL, "file %s: an earlier write failed", f->key);
+    /* The slow part (fsync, rename; or the S3 upload's completion) runs unlocked. */
+    SL_TRY(sl_sink_finish(cs->hash, err));
+    rc = sl_sink_hash_result(cs->hash, NULL, sum, err);
+    if (rc != SL_OK) return rc;
+    pthread_mutex_lock(&c->mu);
+    st = c->state;
+    if (st == C_ACTIVE) {
+        f->state = F_DONE;
+        f->bytes = cs->hash->bytes;
+        memcpy(f->checksum, sum, sizeof sum);
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (st != C_ACTIVE) {
+        /* Aborted while we were completing the file: it became visible after the abort
+         * deleted this run's files, so delete it here. */
+        sl_err e;
+        if (sl_store_remove(c->st, f->key, &e) != SL_OK) sl_warn("commit of %s: %s", c->prefix, e.msg);
+        return sl_err_set(err, SL_E_INTERNAL, "file %s: its commit was %s while the file was completed", f->key,
+                          state_name(st));
+    }
+    return SL_OK;
+}
+
+static void cs_abort(sl_sink *s)
+{
+    commit_sink *cs = (commit_sink *)s;
+    sl_sink_abort(cs->hash);
+    mark_failed(cs);
+}
+
+static void cs_release(sl_sink *s)
+{
+    commit_sink *cs = (commit_sink *)s;
+    sl_sink_release(cs->hash);
+    commit_unref(cs->c);
+    sl_free(cs);
+}
+
+static const sl_sink_vtable commit_sink_vt = {"commit", cs_write, cs_finish, cs_abort, cs_release};
+
+static int segment_is_manifest(const char *name)
+{
+    const char *p = name;
+    for (;;) {
+        if (strncmp(p, SL_MANIFEST_NAME, strlen(SL_MANIFEST_NAME)) == 0) return 1;
+        p = strchr(p, '/');
+        if (!p) return 0;
+        p++;
+    }
+}
+
+static cfile *find_file(const sl_commit *c, const char *name)
+{
+    for (size_t i = 0; i < c->nfiles; i++)
+        if (strcmp(c->files[i]->name, name) == 0) return c->files[i];
+    return NULL;
+}
+
+sl_sink *sl_commit_create_file(sl_commit *c, const char *name, sl_err *err)
+{
+    cfile *f = NULL;
+    commit_sink *cs = NULL;
+    sl_sink *inner;
+    sl_code rc = SL_OK;
+    if (sl_store_key_check(name, err) != SL_OK) {
+        sl_err_prefix(err, "partition %s: ", c->prefix);
+        return NULL;
+    }
+    if (!strstr(name, c->run_id)) {
+        /* A name shared by two runs would let the new run overwrite a file the current
+         * "_SUCCESS" lists, before the new manifest replaces it. */
+        sl_err_set(err, SL_E_USAGE, "data file name %s%s does not contain the run id %s", c->prefix, name, c->run_id);
+        return NULL;
+    }
+    if (segment_is_manifest(name)) {
+        sl_err_set(err, SL_E_USAGE, "data file name %s%s is reserved for the manifest", c->prefix, name);
+        return NULL;
+    }
+    f = sl_calloc(1, sizeof *f);
+    cs = sl_calloc(1, sizeof *cs);
+    if (!f || !cs) goto nomem;
+    f->name = sl_strdup(name);
+    f->key = concat(c->prefix, name, "");
+    if (!f->name || !f->key) goto nomem;
+    if (sl_store_key_check(f->key, err) != SL_OK) goto fail;
+    f->state = F_WRITING;
+
+    pthread_mutex_lock(&c->mu);
+    if (c->state != C_ACTIVE) {
+        rc = sl_err_set(err, SL_E_INTERNAL, "file %s: the commit is already %s", f->key, state_name(c->state));
+    } else if (find_file(c, name)) {
+        rc = sl_err_set(err, SL_E_USAGE, "file %s is already part of this commit", f->key);
+    } else if (c->nfiles == c->cap) {
+        size_t ncap = c->cap ? c->cap * 2 : 16;
+        cfile **nf = sl_realloc(c->files, ncap * sizeof *nf);
+        if (!nf) rc = sl_err_set(err, SL_E_NOMEM, "out of memory adding %s to a commit", f->key);
+        else {
+            c->files = nf;
+            c->cap = ncap;
+        }
+    }
+    if (rc == SL_OK) {
+        c->files[c->nfiles++] = f; /* owned by the commit from here on */
+        c->refs++;
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (rc != SL_OK) goto fail;
+
+    cs->base.vt = &commit_sink_vt;
+    cs->c = c;
+    cs->f = f;
+    inner = sl_store_create(c->st, f->key, err);
+    cs->hash = inner ? sl_sink_hash_open(inner, err) : NULL;
+    if (!cs->hash) {
+        /* Registered already: mark it failed, so finish refuses and abort deletes. */
+        pthread_mutex_lock(&c->mu);
+        f->state = F_FAILED;
+        pthread_mutex_unlock(&c->mu);
+        cs->base.state = SL_SINK_ABORTED;
+        cs_release(&cs->base);
+        return NULL;
+    }
+    return &cs->base;
+nomem:
+    sl_err_set(err, SL_E_NOMEM, "out of memory adding %s%s to a commit", c->prefix, name);
+fail:
+    if (f) {
+        sl_free(f->name);
+        sl_free(f->key);
+        sl_free(f);
+    }
+    sl_free(cs);
+    return NULL;
+}
+
+sl_code sl_commit_set_rows(sl_commit *c, const char *name, int64_t rows, sl_err *err)
+{
+    cfile *f;
+    sl_code rc = SL_OK;
+    if (rows < 0)
+        return sl_err_set(err, SL_E_INTERNAL, "file %s%s: negative row count %lld", c->prefix, name, (long long)rows);
+    pthread_mutex_lock(&c->mu);
+    f = find_file(c, name);
+    if (!f) rc = sl_err_set(err, SL_E_INTERNAL, "file %s%s is not part of this commit", c->prefix, name);
+    else if (c->state != C_ACTIVE)
+        rc = sl_err_set(err, SL_E_INTERNAL, "file %s: the commit is already %s", f->key, state_name(c->state));
+    else {
+        f->rows = rows;
+        f->has_rows = 1;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+/* ---- abort ---- */
+
+void sl_commit_abort(sl_commit *c)
+{
+    if (!c) return;
+    pthread_mutex_lock(&c->mu);
+    if (c->state == C_FINISHED || c->state == C_ABORTED) {
+        pthread_mutex_unlock(&c->mu);
+        return;
+    }
+    c->state = C_ABORTED;
+    pthread_mutex_unlock(&c->mu);
+    /* No file is added once aborted, and names never change: the list is stable.
+     * Every file is deleted, done or not: a failed completion may still have stored it. */
+    for (size_t i = 0; i < c->nfiles; i++) {
+        sl_err e;
+        if (sl_store_remove(c->st, c->files[i]->key, &e) != SL_OK)
+            sl_warn("aborting the commit of %s: %s", c->prefix, e.msg);
+    }
+}
+
+/* ---- finish ---- */
+
+typedef struct {
+    char *key;
+    uint64_t size;
+} listed;
+
+typedef struct {
+    listed *v;
+    size_t n, cap;
+    sl_code rc;
+    sl_err *err;
+} listing;
+
+static int collect(void *ud, const char *key, uint64_t size)
+{
+    listing *l = ud;
+    if (l->n == l->cap) {
+        size_t ncap = l->cap ? l->cap * 2 : 64;
+        listed *nv = sl_realloc(l->v, ncap * sizeof *nv);
+        if (!nv) {
+            l->rc = sl_err_set(l->err, SL_E_NOMEM, "out of memory listing a partition");
+            return 1;
+        }
+        l->v = nv;
+        l->cap = ncap;
+    }
+    l->v[l->n].key = sl_strdup(key);
+    if (!l->v[l->n].key) {
+        l->rc = sl_err_set(l->err, SL_E_NOMEM, "out of memory listing a partition");
+        return 1;
+    }
+    l->v[l->n++].size = size;
+    return 0;
+}
+
+static void listing_free(listing *l)
+{
+    for (size_t i = 0; i < l->n; i++) sl_free(l->v[i].key);
+    sl_free(l->v);
+}
+
+static int cmp_listed(const void *a, const void *b)
+{
+    return strcmp(((const listed *)a)->key, ((const listed *)b)->key);
+}
+static int cmp_cfile(const void *a, const void *b)
+{
+    return strcmp((*(cfile *const *)a)->name, (*(cfile *const *)b)->name);
+}
+
+static const listed *find_listed(const listing *l, const char *key)
+{
+    listed probe = {(char *)key, 0};
+    if (!l->n) return NULL;
+    return bsearch(&probe, l->v, l->n, sizeof *l->v, cmp_listed);
+}
+
+static sl_code list_partition(sl_commit *c, listing *l, sl_err *err)
+{
+    sl_code rc;
+    memset(l, 0, sizeof *l);
+    l->err = err;
+    rc = sl_store_list(c->st, c->prefix, collect, l, err);
+    if (rc == SL_OK) rc = l->rc;
+    if (rc != SL_OK) {
+        listing_free(l);
+        return sl_err_prefix(err, "listing partition %s: ", c->prefix);
+    }
+    if (l->n) qsort(l->v, l->n, sizeof *l->v, cmp_listed);
+    return SL_OK;
+}
+
+static json_t *build_manifest(sl_commit *c, const json_t *extra, sl_err *err)
+{
+    json_t *m = json_object(), *files = json_array();
+    char created[32];
+    int64_t total_rows = 0;
+    uint64_t total_bytes = 0;
+    int bad = !m || !files;
+    utc_now_iso(created);
+    for (size_t i = 0; !bad && i < c->nfiles; i++) {
+        const cfile *f = c->files[i];
+        json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:s}", "name", f->name, "key", f->key, "bytes",
+                              (json_int_t)f->bytes, "rows", (json_int_t)f->rows, "checksum", f->checksum);
+        bad = !o || json_array_append_new(files, o) != 0;
+        total_rows += f->rows;
+        total_bytes += f->bytes;
+    }
+    if (!bad) {
+        bad |= json_object_set_new(m, "manifest_version", json_integer(SL_MANIFEST_VERSION)) != 0;
+        bad |= json_object_set_new(m, "sluice_version", json_string(SLUICE_VERSION)) != 0;
+        bad |= json_object_set_new(m, "run_id", json_string(c->run_id)) != 0;
+        bad |= json_object_set_new(m, "as_of", json_string(c->as_of)) != 0;
+        bad |= json_object_set_new(m, "created_at", json_string(created)) != 0;
+        bad |= json_object_set_new(m, "partition", json_string(c->prefix)) != 0;
+        bad |= json_object_set_new(m, "total_rows", json_integer(total_rows)) != 0;
+        bad |= json_object_set_new(m, "total_bytes", json_integer((json_int_t)total_bytes)) != 0;
+        bad |= json_object_set(m, "files", files) != 0;
+    }
+    json_decref(files);
+    if (bad) {
+        json_decref(m);
+        sl_err_set(err, SL_E_NOMEM, "out of memory writing the manifest of %s", c->prefix);
+        return NULL;
+    }
+    if (extra) {
+        const char *k;
+        json_t *v;
+        if (!json_is_object(extra)) {
+            json_decref(m);
+            sl_err_set(err, SL_E_INTERNAL, "manifest of %s: the extra fields are not a JSON object", c->prefix);
+            return NULL;
+        }
+        json_object_foreach((json_t *)extra, k, v)
+        {
+            for (size_t r = 0; r < sizeof reserved / sizeof reserved[0]; r++) {
+                if (strcmp(k, reserved[r]) == 0) {
+                    json_decref(m);
+                    sl_err_set(err, SL_E_INTERNAL, "manifest of %s: extra field \"%s\" is written by the commit itself",
+                               c->prefix, k);
+                    return NULL;
+                }
+            }
+            if (json_object_set(m, k, v) != 0) {
+                json_decref(m);
+                sl_err_set(err, SL_E_NOMEM, "out of memory writing the manifest of %s", c->prefix);
+                return NULL;
+            }
+        }
+    }
+    return m;
+}
+
+/* After a failed manifest write: 1 if "_SUCCESS" is nonetheless ours (an S3 PUT can
+ * fail after the object was stored), 0 if it is certainly not, -1 if unknown. */
+static int manifest_is_ours(sl_commit *c)
+{
+    json_t *m = NULL;
+    sl_err e;
+    int r;
+    if (sl_manifest_read(c->st, c->prefix, &m, &e) != SL_OK) return -1;
+    r = m && json_is_string(json_object_get(m, "run_id")) &&
+        strcmp(json_string_value(json_object_get(m, "run_id")), c->run_id) == 0;
+    json_decref(m);
+    return r;
+}
+
+static int dump_to_buf(const char *p, size_t n, void *ud)
+{
+    return sl_buf_append(ud, p, n, NULL) == SL_OK ? 0 : -1;
+}
+
+static sl_code write_manifest(sl_commit *c, const json_t *m, sl_err *err)
+{
+    sl_buf text;
+    sl_sink *s;
+    sl_code rc;
+    sl_buf_init(&text, MANIFEST_MAX);
+    if (json_dump_callback(m, dump_to_buf, &text, JSON_INDENT(2)) != 0 || sl_buf_append(&text, "\n", 1, err) != SL_OK) {
+        sl_buf_free(&text);
+        return sl_err_set(err, SL_E_NOMEM, "out of memory writing the manifest of %s", c->prefix);
+    }
+    s = sl_store_create(c->st, c->manifest_key, err);
+    if (!s) {
+        sl_buf_free(&text);
+        return err->code;
+    }
+    rc = sl_sink_write(s, text.data, text.len, err);
+    if (rc == SL_OK) rc = sl_sink_finish(s, err);
+    sl_sink_release(s);
+    sl_buf_free(&text);
+    return rc;
+}
+
+/* A sub-folder of the partition that holds its own manifest is another partition:
+ * the indexes of such manifests in the listing, in `nested`. */
+static size_t find_nested(const listing *l, const sl_commit *c, size_t **nested)
+{
+    size_t plen = strlen(c->prefix), n = 0;
+    *nested = NULL;
+    for (size_t i = 0; i < l->n; i++) {
+        const char *k = l->v[i].key, *base = strrchr(k, '/');
+        if (!base || (size_t)(base - k) + 1 <= plen) continue; /* the partition's own manifest */
+        if (strncmp(base + 1, SL_MANIFEST_NAME, strlen(SL_MANIFEST_NAME)) != 0) continue;
+        if (!*nested && !(*nested = sl_malloc(l->n * sizeof **nested))) return (size_t)-1;
+        (*nested)[n++] = i;
+    }
+    return n;
+}
+
+static int under_nested(const listing *l, const size_t *nested, size_t nn, const char *key)
+{
+    for (size_t j = 0; j < nn; j++) {
+        const char *k = l->v[nested[j]].key;
+        size_t dlen = (size_t)(strrchr(k, '/') - k) + 1;
+        if (strncmp(key, k, dlen) == 0) return 1;
+    }
+    return 0;
+}
+
+static sl_code finish_fail(sl_commit *c, sl_code rc)
+{
+    sl_commit_abort(c);
+    return rc;
+}
+
+sl_code sl_commit_finish(sl_commit *c, const json_t *extra, sl_err *err)
+{
+    listing l;
+    json_t *m;
+    sl_err local;
+    sl_code rc = SL_OK;
+    size_t *nested, nn, skipped = 0;
+    int tried_manifest = 0;
+    if (!err) err = &local;
+
+    pthread_mutex_lock(&c->mu);
+    if (c->state != C_ACTIVE) {
+        int st = c->state;
+        pthread_mutex_unlock(&c->mu);
+        return sl_err_set(err, SL_E_INTERNAL, "commit of %s is already %s", c->prefix, state_name(st));
+    }
+    for (size_t i = 0; i < c->nfiles && rc == SL_OK; i++) {
+        const cfile *f = c->files[i];
+        if (f->state == F_WRITING)
+            rc = sl_err_set(err, SL_E_INTERNAL, "file %s is still being written; the partition is not committed",
+                            f->key);
+        else if (f->state == F_FAILED)
+            rc = sl_err_set(err, SL_E_IO, "file %s failed; the partition is not committed", f->key);
+        else if (!f->has_rows)
+            rc = sl_err_set(err, SL_E_INTERNAL, "file %s has no row count (sl_commit_set_rows); not committed", f->key);
+    }
+    if (rc == SL_OK) {
+        c->state = C_FINISHING; /* create_file and set_rows refuse from here on: the list is frozen */
+        if (c->nfiles) qsort(c->files, c->nfiles, sizeof *c->files, cmp_cfile);
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (rc != SL_OK) return finish_fail(c, rc);
+
+    /* Every file must be in the store, whole, before the manifest may name it. */
+    if ((rc = list_partition(c, &l, err)) != SL_OK) return finish_fail(c, rc);
+    for (size_t i = 0; i < c->nfiles && rc == SL_OK; i++) {
+        const cfile *f = c->files[i];
+        const listed *x = find_listed(&l, f->key);
+        if (!x)
+            rc = sl_err_set(err, SL_E_STORAGE, "file %s is missing from %s after it was written; not committed", f->key,
+                            c->st->url);
+        else if (x->size != f->bytes)
+            rc = sl_err_set(err, SL_E_STORAGE, "file %s holds %llu bytes, %llu were written; not committed", f->key,
+                            (unsigned long long)x->size, (unsigned long long)f->bytes);
+    }
+    m = rc == SL_OK ? build_manifest(c, extra, err) : NULL;
+    if (m) {
+        tried_manifest = 1;
+        rc = write_manifest(c, m, err);
+        json_decref(m);
+    } else if (rc == SL_OK) {
+        rc = err->code;
+    }
+    if (rc != SL_OK && tried_manifest) {
+        int ours = manifest_is_ours(c);
+        if (ours == 1) {
+            sl_warn("writing %s reported a failure, but the manifest is in place: committed", c->manifest_key);
+            rc = SL_OK;
+        } else if (ours == -1) {
+            /* Whether readers can see our manifest is unknown: deleting our files could
+             * leave a visible manifest naming missing files, so keep everything. */
+            listing_free(&l);
+            sl_err_prefix(err, "writing %s (state unknown, so this run's files were kept): ", c->manifest_key);
+            pthread_mutex_lock(&c->mu);
+            c->state = C_ABORTED;
+            pthread_mutex_unlock(&c->mu);
+            return rc;
+        } else {
+            sl_err_prefix(err, "writing %s: ", c->manifest_key);
+        }
+    }
+    if (rc != SL_OK) {
+        listing_free(&l);
+        return finish_fail(c, rc);
+    }
+    pthread_mutex_lock(&c->mu);
+    c->state = C_FINISHED;
+    pthread_mutex_unlock(&c->mu);
+
+    /* Committed. Now everything the new manifest does not list goes: earlier runs' files,
+     * crashed runs' files and temporaries. */
+    nn = find_nested(&l, c, &nested);
+    if (nn == (size_t)-1) {
+        sl_warn("after committing %s: out of memory; old files were left for the next run", c->prefix);
+        listing_free(&l);
+        return SL_OK;
+    }
+    for (size_t i = 0; i < l.n; i++) {
+        const char *k = l.v[i].key;
+        cfile probe, *pp = &probe;
+        sl_err e;
+        if (strcmp(k, c->manifest_key) == 0) continue;
+        probe.name = (char *)k + strlen(c->prefix);
+        if (c->nfiles && bsearch(&pp, c->files, c->nfiles, sizeof *c->files, cmp_cfile)) continue;
+        if (under_nested(&l, nested, nn, k)) {
+            skipped++;
+            continue;
+        }
+        if (sl_store_remove(c->st, k, &e) != SL_OK) sl_warn("after committing %s: %s", c->prefix, e.msg);
+    }
+    if (skipped)
+        sl_warn("partition %s holds %zu files in sub-folders with their own %s; left alone "
+                "(partitions should not nest)",
+                c->prefix, skipped, SL_MANIFEST_NAME);
+    sl_free(nested);
+    listing_free(&l);
+    return SL_OK;
+}
+
+/* ---- reading ---- */
+
+static sl_code bad_manifest(sl_err *err, const char *key, const char *what)
+{
+    return sl_err_set(err, SL_E_FORMAT, "manifest %s: %s", key, what);
+}
+
+sl_code sl_manifest_read(sl_store *st, const char *partition, json_t **out, sl_err *err)
+{
+    sl_buf b;
+    sl_err e;
+    json_t *m, *files, *v;
+    json_error_t je;
+    char *key;
+    size_t n, i;
+    sl_code rc;
+    *out = NULL;
+    if (!partition || !*partition) return sl_err_set(err, SL_E_USAGE, "reading a manifest needs a partition prefix");
+    SL_TRY(sl_store_prefix_check(partition, err));
+    n = strlen(partition);
+    key = concat(partition, partition[n - 1] == '/' ? "" : "/", SL_MANIFEST_NAME);
+    if (!key) return sl_err_set(err, SL_E_NOMEM, "out of memory reading a manifest");
+    sl_buf_init(&b, MANIFEST_MAX);
+    rc = sl_store_read(st, key, &b, &e);
+    if (rc != SL_OK) {
+        sl_buf_free(&b);
+        sl_free(key);
+        if (sl_store_is_not_found(&e)) return SL_OK;
+        if (err) *err = e;
+        return rc;
+    }
+    m = json_loadb(b.len ? (const char *)b.data : "", b.len, JSON_REJECT_DUPLICATES, &je);
+    sl_buf_free(&b);
+    if (!m) {
+        rc = sl_err_set(err, SL_E_FORMAT, "manifest %s: not JSON: line %d: %s", key, je.line, je.text);
+        goto done;
+    }
+    rc = SL_E_FORMAT;
+    if (!json_is_object(m)) bad_manifest(err, key, "not a JSON object");
+    else if (!json_is_string(json_object_get(m, "run_id"))) bad_manifest(err, key, "no \"run_id\" string");
+    else if (!json_is_array(files = json_object_get(m, "files"))) bad_manifest(err, key, "no \"files\" array");
+    else {
+        rc = SL_OK;
+        json_array_foreach(files, i, v)
+        {
+            json_t *name = json_object_get(v, "name"), *bytes = json_object_get(v, "bytes"),
+                   *rows = json_object_get(v, "rows"), *sum = json_object_get(v, "checksum");
+            if (!json_is_object(v) || !json_is_string(name) ||
+                sl_store_key_check(json_string_value(name), NULL) != SL_OK || !json_is_integer(bytes) || json_integer_value(bytes) < 0 || !json_is_integer(rows) ||
+                json_integer_value(rows) < 0 || !json_is_string(sum) || strlen(json_string_value(sum)) != 71 ||
+                strncmp(json_string_value(sum), "sha256:", 7) != 0) {
+                rc = sl_err_set(err, SL_E_FORMAT,
+                                "manifest %s: files[%zu] needs a valid \"name\", \"bytes\" and \"rows\" >= 0, and a "
+                                "\"checksum\" of sha256:<64 hex>",
+                                key, i);
+                break;
+            }
+        }
+    }
+done:
+    if (rc == SL_OK) *out = m;
+    else json_decref(m);
+    sl_free(key);
+    return rc;
+}

@@ -1,0 +1,99 @@
+/* commit.h - the commit protocol, written once over store.h for local folders and S3:
+ * a partition (a key prefix the caller names, e.g. "raw/orders/2026-12-02/") is
+ * complete when its "_SUCCESS" manifest exists, and then holds exactly the files
+ * that manifest lists. Readers read "_SUCCESS" first and only the files it lists.
+ *
+ *   1. sl_commit_begin            one run, one partition
+ *   2. sl_commit_create_file      a sink per data file, named with the run id, so a
+ *      ... write, sl_sink_finish  new run never overwrites a file of a complete one
+ *      sl_commit_set_rows         (threads may write files of one commit in parallel)
+ *      sl_sink_release
+ *   3. sl_commit_finish           checks every file is complete and still there, writes
+ *                                 "_SUCCESS" last (atomically), then deletes everything
+ *                                 else in the partition: earlier runs' files and what
+ *                                 crashed runs left behind
+ *   or sl_commit_abort            deletes this run's files; the previous output stays
+ *   4. sl_commit_free
+ *
+ * A crash at any point leaves the previous "_SUCCESS" and every file it lists in place
+ * (plus this run's leftovers, which the next successful commit deletes). Concurrent
+ * runs on one partition are not supported (no lock), and partitions must not nest:
+ * cleanup leaves alone any sub-folder holding its own "_SUCCESS". */
+#ifndef SL_COMMIT_H
+#define SL_COMMIT_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "../common/sl_error.h"
+#include "sink.h"
+#include "store.h"
+
+#define SL_MANIFEST_NAME "_SUCCESS"
+#define SL_MANIFEST_VERSION 1
+
+/* Run ids: "YYYYMMDDTHHMMSSZ-xxxxxxxx", the UTC start time (so ids sort by time) and 32
+ * random bits (OpenSSL RAND_bytes), e.g. "20261202T134501Z-3f9a1c07"; 25 characters. */
+#define SL_RUN_ID_SIZE 32
+sl_code sl_run_id(char out[SL_RUN_ID_SIZE], sl_err *err);
+
+typedef struct sl_commit sl_commit;
+
+/* partition: a valid key prefix (store.h), with or without the trailing '/'; not empty.
+ * run_id: 1 to 64 characters of [A-Za-z0-9._-]. as_of: the data's date, "YYYY-MM-DD".
+ * The store must outlive the commit and its file sinks. Reads the current "_SUCCESS"
+ * to refuse a run id already committed to this partition (SL_E_USAGE); writes nothing. */
+sl_commit *sl_commit_begin(sl_store *st, const char *partition, const char *run_id, const char *as_of,
+                           sl_err *err);
+
+/* A sink for the data file <partition><name>. name is a valid key relative to the
+ * partition (it may have folders: "daily_sales/part-00000-<run>.parquet"), contains the
+ * run id, does not start a segment with "_SUCCESS", and is new in this commit. The
+ * bytes pass through SHA-256; when the sink finishes, the file is recorded with its
+ * size and checksum. Abort (or release before finish) marks it failed: the commit can
+ * then only abort. The caller owns the sink and releases it as usual; it may do so
+ * before or after the commit is finished, aborted or freed. Thread-safe. */
+sl_sink *sl_commit_create_file(sl_commit *c, const char *name, sl_err *err);
+
+/* Rows of a file of this commit, before or after its sink finishes; required for every
+ * file before sl_commit_finish. Thread-safe. */
+sl_code sl_commit_set_rows(sl_commit *c, const char *name, int64_t rows, sl_err *err);
+
+/* Completes the partition. Fails (writing no "_SUCCESS") if a file is still open,
+ * failed, has no row count, or is missing from the store or of another size than was
+ * written; the commit is then aborted (this run's files deleted, best effort).
+ * `extra` (NULL or a JSON object; borrowed) is merged into the manifest's top level:
+ * the caller's "schema", "source" snapshot, "metrics" and so on; keys the commit writes
+ * itself (below) are refused. After "_SUCCESS" is written, keys of the partition that
+ * it does not list are deleted; a deletion that fails is logged (a warning naming the
+ * key) and left for the next run, and finish still succeeds: the partition is complete.
+ * Call once, after every file sink is finished; not concurrently with create_file.
+ *
+ * The manifest, JSON:
+ *   {"manifest_version": 1, "sluice_version": "0.1.0", "run_id": "...",
+ *    "as_of": "YYYY-MM-DD", "created_at": "YYYY-MM-DDTHH:MM:SSZ" (UTC),
+ *    "partition": "<prefix ending in '/'>", "total_rows": N, "total_bytes": N,
+ *    "files": [{"name": relative to the partition, "key": relative to the store root,
+ *               "bytes": N, "rows": N, "checksum": "sha256:<64 lowercase hex>"}, ...]
+ *               (sorted by name; the checksum is of the exact bytes stored),
+ *    ...extra} */
+sl_code sl_commit_finish(sl_commit *c, const json_t *extra, sl_err *err);
+
+/* Deletes this run's files (best effort; failures are logged) and leaves everything else.
+ * No-op after a successful finish or a previous abort; accepts NULL. */
+void sl_commit_abort(sl_commit *c);
+
+/* Frees memory only: a commit neither finished nor aborted leaves its files where they
+ * are, as a crashed run would (the next commit of the partition deletes them). Accepts NULL. */
+void sl_commit_free(sl_commit *c);
+
+/* "<partition>/_SUCCESS". */
+const char *sl_commit_manifest_key(const sl_commit *c);
+
+/* Reads and checks a partition's manifest: *out is the parsed object (the caller
+ * json_decref()s it), or NULL with SL_OK when the partition has no "_SUCCESS" (never
+ * committed). A manifest that is not JSON or lacks run_id/files/name/bytes/rows/checksum
+ * is SL_E_FORMAT naming its key. */
+sl_code sl_manifest_read(sl_store *st, const char *partition, json_t **out, sl_err *err);
+
+#endif

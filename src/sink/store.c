@@ -1,0 +1,118 @@
+/* store.c - opening an output location by URL (the one place that picks a backend),
+ * key validation shared by every backend, and the checked calls into the vtable. */
+#include "store.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "../common/sl_alloc.h"
+
+sl_store *sl_store_open(const char *url, const sl_config *cfg, sl_err *err)
+{
+    (void)cfg; /* used by the S3 backend only */
+    if (!url || !*url) {
+        sl_err_set(err, SL_E_CONFIG, "the output location is empty (give a folder or s3://bucket/prefix)");
+        return NULL;
+    }
+    /* The backend dispatch, one line per URL scheme. The S3 line becomes
+     * `return sl_store_s3_open(url, cfg, err);` (src/sink/s3.h) when the backend lands. */
+    if (strncmp(url, "s3://", 5) == 0) return sl_err_set(err, SL_E_UNSUPPORTED, "S3 output is not built in yet"), NULL;
+    if (strncmp(url, "file://", 7) == 0) url += 7;
+    if (!*url) {
+        sl_err_set(err, SL_E_CONFIG, "the output location file:// names no folder");
+        return NULL;
+    }
+    return sl_store_local_open(url, err);
+}
+
+void sl_store_free(sl_store *s)
+{
+    if (s) s->vt->release(s);
+}
+
+/* One segment of a key: non-empty, not "." or "..". */
+static sl_code check_segment(const char *key, const char *seg, size_t n, sl_err *err)
+{
+    if (n == 0) return sl_err_set(err, SL_E_USAGE, "invalid key '%.300s': empty path segment", key);
+    if ((n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.'))
+        return sl_err_set(err, SL_E_USAGE, "invalid key '%.300s': '%.*s' segment", key, (int)n, seg);
+    return SL_OK;
+}
+
+static sl_code check_path(const char *key, size_t len, sl_err *err)
+{
+    const char *seg = key;
+    if (len == 0) return sl_err_set(err, SL_E_USAGE, "invalid key: empty");
+    if (len > SL_STORE_KEY_MAX)
+        return sl_err_set(err, SL_E_USAGE, "invalid key '%.100s...': %zu bytes, more than %d", key, len,
+                          SL_STORE_KEY_MAX);
+    if (key[0] == '/') return sl_err_set(err, SL_E_USAGE, "invalid key '%.300s': starts with '/'", key);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)key[i];
+        if (ch < 0x20 || ch == 0x7f)
+            return sl_err_set(err, SL_E_USAGE, "invalid key '%.300s': control character 0x%02x at byte %zu", key, ch,
+                              i);
+        if (ch == '/') {
+            SL_TRY(check_segment(key, seg, (size_t)(key + i - seg), err));
+            seg = key + i + 1;
+        }
+    }
+    return check_segment(key, seg, (size_t)(key + len - seg), err);
+}
+
+sl_code sl_store_key_check(const char *key, sl_err *err)
+{
+    if (!key) return sl_err_set(err, SL_E_USAGE, "invalid key: none given");
+    return check_path(key, strlen(key), err);
+}
+
+sl_code sl_store_prefix_check(const char *prefix, sl_err *err)
+{
+    size_t n;
+    if (!prefix) return sl_err_set(err, SL_E_USAGE, "invalid prefix: none given");
+    n = strlen(prefix);
+    if (n == 0) return SL_OK;
+    if (prefix[n - 1] == '/') n--;
+    if (n == 0) return sl_err_set(err, SL_E_USAGE, "invalid prefix '/': starts with '/'");
+    return check_path(prefix, n, err);
+}
+
+#define NOT_FOUND_TAIL ": not found"
+
+sl_code sl_store_err_not_found(sl_err *err, const sl_store *s, const char *key)
+{
+    /* Bounded pieces, so that the tail survives and sl_store_is_not_found() can see it. */
+    return sl_err_set(err, SL_E_IO, "%.300s: %.500s" NOT_FOUND_TAIL, s->url, key);
+}
+
+int sl_store_is_not_found(const sl_err *err)
+{
+    size_t n, t = strlen(NOT_FOUND_TAIL);
+    if (!err || err->code != SL_E_IO) return 0;
+    n = strnlen(err->msg, sizeof err->msg);
+    return n >= t && memcmp(err->msg + n - t, NOT_FOUND_TAIL, t) == 0;
+}
+
+sl_sink *sl_store_create(sl_store *s, const char *key, sl_err *err)
+{
+    if (sl_store_key_check(key, err) != SL_OK) return NULL;
+    return s->vt->create(s, key, err);
+}
+
+sl_code sl_store_list(sl_store *s, const char *prefix, sl_store_list_cb cb, void *ud, sl_err *err)
+{
+    SL_TRY(sl_store_prefix_check(prefix, err));
+    return s->vt->list(s, prefix, cb, ud, err);
+}
+
+sl_code sl_store_remove(sl_store *s, const char *key, sl_err *err)
+{
+    SL_TRY(sl_store_key_check(key, err));
+    return s->vt->remove(s, key, err);
+}
+
+sl_code sl_store_read(sl_store *s, const char *key, sl_buf *out, sl_err *err)
+{
+    SL_TRY(sl_store_key_check(key, err));
+    return s->vt->read(s, key, out, err);
+}

@@ -1,0 +1,859 @@
+/* analytics.c - the six datasets (see analytics.h; the definitions are in the README,
+ * "Analytics definitions", and repeated at each formula below with its edge cases).
+ *
+ * State: dimension rows (customers, products, warehouses) in dense arrays behind id
+ * maps, with their strings in one pool each; per-customer order aggregates; the set of
+ * counted orders inside the sales window (for order_items); per-product units sold and
+ * on hand; per-warehouse sums. Money is int64 cents, summed with overflow checks. */
+#include "analytics.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/sl_alloc.h"
+#include "../common/sl_buf.h"
+#include "tf_map.h"
+
+#define US_PER_DAY 86400000000LL
+#define US_PER_HOUR 3600000000LL
+#define MONEY_MAX 999999999999999999LL /* DECIMAL(18,2) holds 16 integer digits: 10^18 - 1 cents */
+#define OUT_ROWS 8192
+
+static const char *const dataset_names[TF__DATASETS] = {"inventory_analytics",  "order_analytics",
+                                                         "hourly_orders",        "warehouse_utilization",
+                                                         "product_turnover",     "customer_segments"};
+static const char *const dataset_sources[TF__DATASETS] = {
+    "inventory,products,warehouses", "orders,customers", "orders", "warehouses,inventory,products",
+    "products,orders,order_items,inventory", "orders,customers"};
+static const char *const source_names[TF__SOURCES] = {"customers", "products",  "warehouses",
+                                                       "inventory", "orders",    "order_items"};
+
+static const char *const cols_customers[] = {"customer_id", "first_name", "last_name", "email", "country", NULL};
+static const char *const cols_products[] = {"product_id", "sku", "name", "category", NULL};
+static const char *const cols_warehouses[] = {"warehouse_id", "name", "city", "region", "country", NULL};
+static const char *const cols_inventory[] = {"inventory_id", "product_id", "warehouse_id", "quantity",
+                                             "capacity",     "last_updated", NULL};
+static const char *const cols_orders[] = {"order_id", "customer_id", "order_date", "total_amount", "status", NULL};
+static const char *const cols_order_items[] = {"order_id", "product_id", "quantity", NULL};
+static const char *const *const source_cols[TF__SOURCES] = {cols_customers, cols_products, cols_warehouses,
+                                                             cols_inventory, cols_orders,   cols_order_items};
+
+const char *tf_dataset_name(tf_dataset d) { return d < TF__DATASETS ? dataset_names[d] : "?"; }
+const char *tf_source_name(tf_source s) { return s < TF__SOURCES ? source_names[s] : "?"; }
+const char *const *tf_source_columns(tf_source s) { return s < TF__SOURCES ? source_cols[s] : NULL; }
+
+void tf_params_default(tf_params *p)
+{
+    static const char *const excl[] = {"cancelled"};
+    memset(p, 0, sizeof *p);
+    p->exclude_status = excl;
+    p->nexclude = 1;
+    p->restock_below = 0.2;
+    p->overstock_above = 0.8;
+    p->optimal = 0.5;
+    p->window_days = 30;
+    p->vip_percentile = 95;
+    p->run_id = "";
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* state */
+
+typedef struct str_ref {
+    uint32_t off, len; /* len UINT32_MAX: NULL */
+} str_ref;
+
+/* A dimension: rows in id order of arrival, k string columns each. */
+typedef struct dim {
+    tf_map ids;
+    uint64_t *id;
+    str_ref *strs; /* n * k */
+    size_t n, cap;
+    int k;
+    sl_buf pool;
+} dim;
+
+typedef struct cust_agg {
+    uint64_t customer_id;
+    int64_t orders;
+    int64_t spent; /* cents */
+    int64_t first, last;
+    uint32_t hours[24];
+} cust_agg;
+
+typedef struct wh_agg {
+    int64_t qty, cap, items, restock, overstock, nscore;
+    double score_sum;
+} wh_agg;
+
+struct tf_state {
+    tf_params p;
+    char **exclude;
+    tf_emit_fn emit;
+    void *ud;
+    sl_schema *schemas[TF__DATASETS];
+    sl_batch *out[TF__DATASETS];
+    int64_t rows[TF__DATASETS];
+    dim customers, products, warehouses;
+    /* orders sequence */
+    tf_map cust_ids;
+    cust_agg *cust;
+    size_t ncust, cust_cap;
+    int64_t hour_count[24], hour_revenue[24];
+    tf_map window_orders; /* counted orders with as_of - window < order_date <= as_of */
+    tf_map sold_ids;      /* product id -> units_sold slot */
+    int64_t *sold;
+    size_t sold_cap;
+    /* inventory sequence */
+    tf_map hand_ids; /* product id -> on_hand slot */
+    int64_t *hand;
+    size_t hand_cap;
+    wh_agg *wh; /* parallel to warehouses */
+    size_t wh_cap;
+};
+
+/* ---------------------------------------------------------------------------------- */
+/* output schemas */
+
+typedef struct out_col {
+    const char *name;
+    sl_type_id t;
+    int nullable;
+} out_col;
+
+#define COMMON {"as_of", SL_TIMESTAMP, 0}, {"run_id", SL_STRING, 0}, {"source_tables", SL_STRING, 0}, {NULL, 0, 0}
+static const out_col o_inventory[] = {
+    {"inventory_id", SL_INT64, 0}, {"product_id", SL_INT64, 0}, {"warehouse_id", SL_INT64, 0},
+    {"product_name", SL_STRING, 1}, {"category", SL_STRING, 1}, {"warehouse_name", SL_STRING, 1},
+    {"city", SL_STRING, 1}, {"region", SL_STRING, 1}, {"country", SL_STRING, 1}, {"quantity", SL_INT64, 1},
+    {"capacity", SL_INT64, 1}, {"last_updated", SL_TIMESTAMP, 1}, {"utilization_ratio", SL_DOUBLE, 1},
+    {"days_since_update", SL_INT64, 1}, {"inventory_score", SL_DOUBLE, 1}, {"stock_status", SL_STRING, 0},
+    {"optimal_quantity", SL_INT64, 1}, {"reorder_quantity", SL_INT64, 1}, COMMON};
+static const out_col o_orders[] = {
+    {"customer_id", SL_INT64, 0}, {"first_name", SL_STRING, 1}, {"last_name", SL_STRING, 1},
+    {"email", SL_STRING, 1}, {"country", SL_STRING, 1}, {"total_orders", SL_INT64, 0},
+    {"total_spent", SL_DECIMAL, 0}, {"avg_order_value", SL_DOUBLE, 0}, {"first_order_date", SL_TIMESTAMP, 0},
+    {"last_order_date", SL_TIMESTAMP, 0}, {"avg_days_between_orders", SL_DOUBLE, 0},
+    {"peak_order_hour", SL_INT32, 0}, {"frequency_segment", SL_STRING, 0}, {"is_vip", SL_BOOL, 0}, COMMON};
+static const out_col o_hourly[] = {{"hour", SL_INT32, 0}, {"order_count", SL_INT64, 0},
+                                   {"revenue", SL_DECIMAL, 0}, {"share_of_orders", SL_DOUBLE, 0}, COMMON};
+static const out_col o_warehouse[] = {
+    {"warehouse_id", SL_INT64, 0}, {"name", SL_STRING, 1}, {"city", SL_STRING, 1}, {"region", SL_STRING, 1},
+    {"country", SL_STRING, 1}, {"total_quantity", SL_INT64, 0}, {"total_capacity", SL_INT64, 0},
+    {"utilization_ratio", SL_DOUBLE, 1}, {"item_count", SL_INT64, 0}, {"restock_count", SL_INT64, 0},
+    {"overstock_count", SL_INT64, 0}, {"avg_inventory_score", SL_DOUBLE, 1}, COMMON};
+static const out_col o_turnover[] = {
+    {"product_id", SL_INT64, 0}, {"sku", SL_STRING, 1}, {"name", SL_STRING, 1}, {"category", SL_STRING, 1},
+    {"units_sold", SL_INT64, 0}, {"on_hand", SL_INT64, 0}, {"turnover_rate", SL_DOUBLE, 1},
+    {"days_of_supply", SL_DOUBLE, 1}, {"needs_restock", SL_BOOL, 0}, COMMON};
+static const out_col o_segments[] = {{"frequency_segment", SL_STRING, 0}, {"customer_count", SL_INT64, 0},
+                                     {"vip_count", SL_INT64, 0}, {"total_spent", SL_DECIMAL, 0},
+                                     {"avg_order_value", SL_DOUBLE, 0}, COMMON};
+static const out_col *const out_cols[TF__DATASETS] = {o_inventory, o_orders,   o_hourly,
+                                                      o_warehouse, o_turnover, o_segments};
+
+static sl_schema *make_schema(const out_col *c, sl_err *err)
+{
+    int n = 0;
+    while (c[n].name) n++;
+    sl_schema *s = sl_schema_create(n, err);
+    for (int i = 0; s && i < n; i++) {
+        sl_type t = {c[i].t, 0, 0};
+        if (t.id == SL_DECIMAL) t.precision = 18, t.scale = 2;
+        if (sl_schema_set(s, i, c[i].name, t, c[i].nullable, NULL, err) != SL_OK) {
+            sl_schema_free(s);
+            return NULL;
+        }
+    }
+    return s;
+}
+
+const sl_schema *tf_schema(const tf_state *st, tf_dataset d) { return st->schemas[d]; }
+int64_t tf_rows(const tf_state *st, tf_dataset d) { return st->rows[d]; }
+
+tf_state *tf_create(const tf_params *p, tf_emit_fn emit, void *ud, sl_err *err)
+{
+    tf_state *st = sl_calloc(1, sizeof *st);
+    if (!st) {
+        sl_err_set(err, SL_E_NOMEM, "out of memory for the analytics state");
+        return NULL;
+    }
+    st->p = *p;
+    st->emit = emit;
+    st->ud = ud;
+    st->customers.k = 4;
+    st->products.k = 3;
+    st->warehouses.k = 4;
+    dim *dims[] = {&st->customers, &st->products, &st->warehouses};
+    for (int i = 0; i < 3; i++) {
+        tf_map_init(&dims[i]->ids);
+        sl_buf_init(&dims[i]->pool, 0);
+    }
+    tf_map_init(&st->cust_ids);
+    tf_map_init(&st->window_orders);
+    tf_map_init(&st->sold_ids);
+    tf_map_init(&st->hand_ids);
+    st->exclude = sl_calloc((size_t)(p->nexclude > 0 ? p->nexclude : 1), sizeof *st->exclude);
+    if (!st->exclude) goto nomem;
+    for (int i = 0; i < p->nexclude; i++)
+        if (!(st->exclude[i] = sl_strdup(p->exclude_status[i]))) goto nomem;
+    st->p.exclude_status = (const char *const *)st->exclude;
+    for (int d = 0; d < TF__DATASETS; d++) {
+        st->schemas[d] = make_schema(out_cols[d], err);
+        if (!st->schemas[d]) goto fail;
+        st->out[d] = sl_batch_create(st->schemas[d], OUT_ROWS, (size_t)256 << 20, err);
+        if (!st->out[d]) goto fail;
+    }
+    return st;
+nomem:
+    sl_err_set(err, SL_E_NOMEM, "out of memory for the analytics state");
+fail:
+    tf_free(st);
+    return NULL;
+}
+
+static void dim_free(dim *d)
+{
+    tf_map_free(&d->ids);
+    sl_free(d->id);
+    sl_free(d->strs);
+    sl_buf_free(&d->pool);
+}
+
+void tf_free(tf_state *st)
+{
+    if (!st) return;
+    for (int d = 0; d < TF__DATASETS; d++) {
+        sl_batch_free(st->out[d]);
+        sl_schema_free(st->schemas[d]);
+    }
+    for (int i = 0; st->exclude && i < st->p.nexclude; i++) sl_free(st->exclude[i]);
+    sl_free(st->exclude);
+    dim_free(&st->customers);
+    dim_free(&st->products);
+    dim_free(&st->warehouses);
+    tf_map_free(&st->cust_ids);
+    sl_free(st->cust);
+    tf_map_free(&st->window_orders);
+    tf_map_free(&st->sold_ids);
+    sl_free(st->sold);
+    tf_map_free(&st->hand_ids);
+    sl_free(st->hand);
+    sl_free(st->wh);
+    sl_free(st);
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* reading input columns */
+
+typedef struct in_cols {
+    const sl_column *c[8];
+} in_cols;
+
+static int is_int(sl_type_id t) { return t >= SL_INT8 && t <= SL_UINT64; }
+static int is_text(sl_type_id t) { return t == SL_STRING || t == SL_ENUM || t == SL_JSON || t == SL_BINARY; }
+
+/* Finds the source's columns in the batch and checks their types once per batch. */
+static sl_code bind(tf_source src, const sl_batch *b, in_cols *in, sl_err *err)
+{
+    const char *const *names = source_cols[src];
+    for (int i = 0; names[i]; i++) {
+        int k = sl_schema_find(b->schema, names[i]);
+        if (k < 0)
+            return sl_err_set(err, SL_E_SCHEMA, "source table %s has no column %s", source_names[src], names[i]);
+        const sl_field *f = &b->schema->fields[k];
+        int want_money = src == TF_ORDERS && strcmp(names[i], "total_amount") == 0;
+        int want_ts = strcmp(names[i], "order_date") == 0 || strcmp(names[i], "last_updated") == 0;
+        int want_int = strstr(names[i], "_id") != NULL || strcmp(names[i], "quantity") == 0 ||
+                       strcmp(names[i], "capacity") == 0;
+        int ok = want_money ? f->type.id == SL_DECIMAL && f->type.scale <= 2 && f->type.precision <= 18
+                 : want_ts  ? f->type.id == SL_TIMESTAMP
+                 : want_int ? is_int(f->type.id)
+                            : is_text(f->type.id);
+        if (!ok)
+            return sl_err_set(err, SL_E_SCHEMA, "source column %s.%s is %s, which the analytics cannot use (%s)",
+                              source_names[src], names[i], f->origin ? f->origin : sl_type_name(f->type.id),
+                              want_money ? "a DECIMAL with at most 2 decimals and 18 digits"
+                              : want_ts  ? "a DATETIME or TIMESTAMP"
+                              : want_int ? "an integer"
+                                         : "a string");
+        in->c[i] = &b->cols[k];
+    }
+    return SL_OK;
+}
+
+static int is_null(const sl_column *c, size_t r) { return sl_col_is_null(c, r); }
+
+/* An integer of any width; ids of BIGINT UNSIGNED above 2^63 are out of range. */
+static sl_code get_int(const sl_column *c, size_t r, int64_t *v, tf_source src, sl_err *err)
+{
+    switch (c->field->type.id) {
+    case SL_INT8: *v = SL_COL_VALUES(c, int8_t)[r]; return SL_OK;
+    case SL_INT16: *v = SL_COL_VALUES(c, int16_t)[r]; return SL_OK;
+    case SL_INT32: *v = SL_COL_VALUES(c, int32_t)[r]; return SL_OK;
+    case SL_INT64: *v = SL_COL_VALUES(c, int64_t)[r]; return SL_OK;
+    case SL_UINT8: *v = SL_COL_VALUES(c, uint8_t)[r]; return SL_OK;
+    case SL_UINT16: *v = SL_COL_VALUES(c, uint16_t)[r]; return SL_OK;
+    case SL_UINT32: *v = SL_COL_VALUES(c, uint32_t)[r]; return SL_OK;
+    case SL_UINT64: {
+        uint64_t u = SL_COL_VALUES(c, uint64_t)[r];
+        if (u > (uint64_t)INT64_MAX)
+            return sl_err_set(err, SL_E_DATA, "%s.%s holds %llu, above the 2^63-1 the analytics handle",
+                              source_names[src], c->field->name, (unsigned long long)u);
+        *v = (int64_t)u;
+        return SL_OK;
+    }
+    default: return sl_err_set(err, SL_E_INTERNAL, "column %s is not an integer", c->field->name);
+    }
+}
+
+static int64_t get_ts(const sl_column *c, size_t r) { return SL_COL_VALUES(c, int64_t)[r]; }
+
+static int64_t get_cents(const sl_column *c, size_t r)
+{
+    int64_t v = SL_COL_VALUES(c, int64_t)[r];
+    for (int s = c->field->type.scale; s < 2; s++) v *= 10; /* precision <= 18 and scale <= 2: fits */
+    return v;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* dimensions */
+
+static sl_code dim_add(dim *d, uint64_t id, const sl_column *const *strs, size_t r, const char *what, sl_err *err)
+{
+    uint32_t idx;
+    int added;
+    SL_TRY(tf_map_put(&d->ids, id, &idx, &added, err));
+    if (!added) return sl_err_set(err, SL_E_DATA, "%s id %llu appears twice", what, (unsigned long long)id);
+    if (d->n == d->cap) {
+        size_t nc = d->cap ? d->cap * 2 : 1024;
+        uint64_t *ni = sl_realloc(d->id, nc * sizeof *ni);
+        if (!ni) return sl_err_set(err, SL_E_NOMEM, "out of memory for %s", what);
+        d->id = ni;
+        str_ref *ns = sl_realloc(d->strs, nc * (size_t)d->k * sizeof *ns);
+        if (!ns) return sl_err_set(err, SL_E_NOMEM, "out of memory for %s", what);
+        d->strs = ns;
+        d->cap = nc;
+    }
+    d->id[d->n] = id;
+    for (int j = 0; j < d->k; j++) {
+        str_ref *s = &d->strs[d->n * (size_t)d->k + (size_t)j];
+        if (is_null(strs[j], r)) {
+            s->off = 0;
+            s->len = UINT32_MAX;
+            continue;
+        }
+        uint32_t len;
+        const uint8_t *p = sl_col_bytes(strs[j], r, &len);
+        if (d->pool.len + len > UINT32_MAX) return sl_err_set(err, SL_E_LIMIT, "%s: names over 4 GiB", what);
+        s->off = (uint32_t)d->pool.len;
+        s->len = len;
+        SL_TRY(sl_buf_append(&d->pool, p, len, err));
+    }
+    d->n++;
+    return SL_OK;
+}
+
+static sl_code add_dim(tf_state *st, tf_source src, dim *d, const sl_batch *b, sl_err *err)
+{
+    in_cols in;
+    SL_TRY(bind(src, b, &in, err));
+    for (size_t r = 0; r < b->nrows; r++) {
+        int64_t id;
+        if (is_null(in.c[0], r)) continue; /* a NULL id joins nothing */
+        SL_TRY(get_int(in.c[0], r, &id, src, err));
+        SL_TRY(dim_add(d, (uint64_t)id, in.c + 1, r, source_names[src], err));
+    }
+    (void)st;
+    return SL_OK;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* output rows */
+
+static sl_code flush_out(tf_state *st, tf_dataset d, sl_err *err)
+{
+    sl_batch *b = st->out[d];
+    if (b->nrows == 0) return SL_OK;
+    sl_code rc = st->emit(st->ud, d, b, err);
+    st->rows[d] += (int64_t)b->nrows;
+    sl_batch_reset(b);
+    return rc;
+}
+
+static void put_i64(sl_batch *b, int c, int64_t v)
+{
+    sl_col_set_valid(&b->cols[c], b->nrows);
+    SL_COL_VALUES(&b->cols[c], int64_t)[b->nrows] = v;
+}
+static void put_i32(sl_batch *b, int c, int32_t v)
+{
+    sl_col_set_valid(&b->cols[c], b->nrows);
+    SL_COL_VALUES(&b->cols[c], int32_t)[b->nrows] = v;
+}
+static void put_f64(sl_batch *b, int c, double v)
+{
+    sl_col_set_valid(&b->cols[c], b->nrows);
+    SL_COL_VALUES(&b->cols[c], double)[b->nrows] = v;
+}
+static void put_bool(sl_batch *b, int c, int v)
+{
+    sl_col_set_valid(&b->cols[c], b->nrows);
+    SL_COL_VALUES(&b->cols[c], uint8_t)[b->nrows] = (uint8_t)(v != 0);
+}
+static void put_null(sl_batch *b, int c) { sl_col_set_null(&b->cols[c], b->nrows); }
+static sl_code put_str(sl_batch *b, int c, const void *p, size_t n, sl_err *err)
+{
+    sl_col_set_valid(&b->cols[c], b->nrows);
+    return sl_col_set_bytes(&b->cols[c], b->nrows, p, n, err);
+}
+static sl_code put_cstr(sl_batch *b, int c, const char *s, sl_err *err) { return put_str(b, c, s, strlen(s), err); }
+static sl_code put_ref(sl_batch *b, int c, const dim *d, int64_t row, int j, sl_err *err)
+{
+    if (row < 0) {
+        put_null(b, c);
+        return SL_OK;
+    }
+    const str_ref *s = &d->strs[(size_t)row * (size_t)d->k + (size_t)j];
+    if (s->len == UINT32_MAX) {
+        put_null(b, c);
+        return SL_OK;
+    }
+    return put_str(b, c, d->pool.data + s->off, s->len, err);
+}
+
+/* as_of, run_id, source_tables, then the row is committed (and the batch emitted when full). */
+static sl_code end_row(tf_state *st, tf_dataset d, int c, sl_err *err)
+{
+    sl_batch *b = st->out[d];
+    put_i64(b, c, st->p.as_of_us);
+    SL_TRY(put_cstr(b, c + 1, st->p.run_id, err));
+    SL_TRY(put_cstr(b, c + 2, dataset_sources[d], err));
+    sl_batch_commit_row(b);
+    return sl_batch_full(b) ? flush_out(st, d, err) : SL_OK;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* inventory */
+
+/* utilization_ratio = quantity / capacity; NULL when either is NULL or capacity <= 0.
+ * days_since_update = floor((as_of - last_updated) / 1 day), at least 0; NULL without
+ * last_updated. inventory_score = clamp((1 - |ratio - optimal| * 2) * 100 - days * 2,
+ * 0, 100); NULL when either input is NULL. */
+typedef struct inv_row {
+    int has_ratio, has_days;
+    double ratio, score;
+    int64_t days;
+    const char *status;
+} inv_row;
+
+static void inv_compute(const tf_state *st, int qn, int64_t q, int cn, int64_t cap, int ln, int64_t lu, inv_row *o)
+{
+    o->has_ratio = !qn && !cn && cap > 0;
+    o->ratio = o->has_ratio ? (double)q / (double)cap : 0;
+    o->has_days = !ln;
+    if (o->has_days) {
+        int64_t diff = st->p.as_of_us - lu;
+        int64_t days = diff / US_PER_DAY;
+        if (diff % US_PER_DAY != 0 && diff < 0) days--; /* floor */
+        o->days = days < 0 ? 0 : days;
+    }
+    if (o->has_ratio && o->has_days) {
+        double s = (1 - fabs(o->ratio - st->p.optimal) * 2) * 100 - (double)o->days * 2;
+        o->score = s < 0 ? 0 : s > 100 ? 100 : s;
+    }
+    o->status = !o->has_ratio                          ? "unknown"
+                : o->ratio < st->p.restock_below       ? "restock"
+                : o->ratio > st->p.overstock_above     ? "overstock"
+                                                       : "ok";
+}
+
+static sl_code grow_i64(int64_t **a, size_t *cap, size_t need, sl_err *err)
+{
+    if (need <= *cap) return SL_OK;
+    size_t nc = *cap ? *cap : 1024;
+    while (nc < need) nc *= 2;
+    int64_t *n = sl_realloc(*a, nc * sizeof *n);
+    if (!n) return sl_err_set(err, SL_E_NOMEM, "out of memory for per-product sums");
+    memset(n + *cap, 0, (nc - *cap) * sizeof *n);
+    *a = n;
+    *cap = nc;
+    return SL_OK;
+}
+
+static sl_code add_inventory(tf_state *st, const sl_batch *b, sl_err *err)
+{
+    in_cols in;
+    SL_TRY(bind(TF_INVENTORY, b, &in, err));
+    if (st->wh_cap < st->warehouses.n) {
+        wh_agg *n = sl_realloc(st->wh, st->warehouses.n * sizeof *n);
+        if (!n) return sl_err_set(err, SL_E_NOMEM, "out of memory for warehouse sums");
+        memset(n + st->wh_cap, 0, (st->warehouses.n - st->wh_cap) * sizeof *n);
+        st->wh = n;
+        st->wh_cap = st->warehouses.n;
+    }
+    sl_batch *o = st->out[TF_INVENTORY_ANALYTICS];
+    for (size_t r = 0; r < b->nrows; r++) {
+        int64_t inv_id = 0, pid = 0, wid = 0, q = 0, cap = 0, lu = 0;
+        int pn = is_null(in.c[1], r), wn = is_null(in.c[2], r);
+        int qn = is_null(in.c[3], r), cn = is_null(in.c[4], r), ln = is_null(in.c[5], r);
+        if (!is_null(in.c[0], r)) SL_TRY(get_int(in.c[0], r, &inv_id, TF_INVENTORY, err));
+        if (!pn) SL_TRY(get_int(in.c[1], r, &pid, TF_INVENTORY, err));
+        if (!wn) SL_TRY(get_int(in.c[2], r, &wid, TF_INVENTORY, err));
+        if (!qn) SL_TRY(get_int(in.c[3], r, &q, TF_INVENTORY, err));
+        if (!cn) SL_TRY(get_int(in.c[4], r, &cap, TF_INVENTORY, err));
+        if (!ln) lu = get_ts(in.c[5], r);
+        inv_row v = {0};
+        inv_compute(st, qn, q, cn, cap, ln, lu, &v);
+        int64_t prow = pn ? -1 : tf_map_get(&st->products.ids, (uint64_t)pid);
+        int64_t wrow = wn ? -1 : tf_map_get(&st->warehouses.ids, (uint64_t)wid);
+
+        put_i64(o, 0, inv_id);
+        put_i64(o, 1, pid);
+        put_i64(o, 2, wid);
+        SL_TRY(put_ref(o, 3, &st->products, prow, 1, err)); /* name */
+        SL_TRY(put_ref(o, 4, &st->products, prow, 2, err)); /* category */
+        SL_TRY(put_ref(o, 5, &st->warehouses, wrow, 0, err));
+        SL_TRY(put_ref(o, 6, &st->warehouses, wrow, 1, err));
+        SL_TRY(put_ref(o, 7, &st->warehouses, wrow, 2, err));
+        SL_TRY(put_ref(o, 8, &st->warehouses, wrow, 3, err));
+        if (qn) put_null(o, 9); else put_i64(o, 9, q);
+        if (cn) put_null(o, 10); else put_i64(o, 10, cap);
+        if (ln) put_null(o, 11); else put_i64(o, 11, lu);
+        if (v.has_ratio) put_f64(o, 12, v.ratio); else put_null(o, 12);
+        if (v.has_days) put_i64(o, 13, v.days); else put_null(o, 13);
+        if (v.has_ratio && v.has_days) put_f64(o, 14, v.score); else put_null(o, 14);
+        SL_TRY(put_cstr(o, 15, v.status, err));
+        if (v.has_ratio) {
+            /* optimal_quantity = round(capacity * optimal), halves away from zero (C's round) */
+            int64_t opt = (int64_t)round((double)cap * st->p.optimal);
+            put_i64(o, 16, opt);
+            put_i64(o, 17, opt - q > 0 ? opt - q : 0);
+        } else {
+            put_null(o, 16);
+            put_null(o, 17);
+        }
+        SL_TRY(end_row(st, TF_INVENTORY_ANALYTICS, 18, err));
+
+        /* on_hand per product: non-NULL quantities over all warehouses */
+        if (!pn && !qn) {
+            uint32_t slot;
+            SL_TRY(tf_map_put(&st->hand_ids, (uint64_t)pid, &slot, NULL, err));
+            SL_TRY(grow_i64(&st->hand, &st->hand_cap, (size_t)slot + 1, err));
+            st->hand[slot] += q;
+        }
+        /* warehouse sums: quantity and capacity where both are present and capacity > 0 */
+        if (wrow >= 0) {
+            wh_agg *a = &st->wh[wrow];
+            a->items++;
+            if (!qn && !cn && cap > 0) {
+                a->qty += q;
+                a->cap += cap;
+            }
+            a->restock += strcmp(v.status, "restock") == 0;
+            a->overstock += strcmp(v.status, "overstock") == 0;
+            if (v.has_ratio && v.has_days) {
+                a->score_sum += v.score;
+                a->nscore++;
+            }
+        }
+    }
+    return SL_OK;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* orders */
+
+static int excluded(const tf_state *st, const uint8_t *s, uint32_t n)
+{
+    for (int i = 0; i < st->p.nexclude; i++)
+        if (strlen(st->p.exclude_status[i]) == n && memcmp(st->p.exclude_status[i], s, n) == 0) return 1;
+    return 0;
+}
+
+static int64_t hour_of(int64_t ts)
+{
+    int64_t m = ts % US_PER_DAY;
+    if (m < 0) m += US_PER_DAY;
+    return m / US_PER_HOUR;
+}
+
+static sl_code money_add(int64_t *acc, int64_t v, const char *what, sl_err *err)
+{
+    int64_t s;
+    if (__builtin_add_overflow(*acc, v, &s) || s > MONEY_MAX || s < -MONEY_MAX)
+        return sl_err_set(err, SL_E_DATA, "%s overflows DECIMAL(18,2)", what);
+    *acc = s;
+    return SL_OK;
+}
+
+static sl_code add_orders(tf_state *st, const sl_batch *b, sl_err *err)
+{
+    in_cols in;
+    SL_TRY(bind(TF_ORDERS, b, &in, err));
+    int64_t as_of = st->p.as_of_us, from = as_of - (int64_t)st->p.window_days * US_PER_DAY;
+    for (size_t r = 0; r < b->nrows; r++) {
+        /* Counted: order_date <= as_of and a status outside the excluded list. */
+        if (is_null(in.c[2], r) || is_null(in.c[1], r) || is_null(in.c[3], r)) continue;
+        int64_t ts = get_ts(in.c[2], r);
+        if (ts > as_of) continue;
+        if (!is_null(in.c[4], r)) {
+            uint32_t n;
+            const uint8_t *s = sl_col_bytes(in.c[4], r, &n);
+            if (excluded(st, s, n)) continue;
+        }
+        int64_t oid = 0, cid, cents = get_cents(in.c[3], r);
+        SL_TRY(get_int(in.c[1], r, &cid, TF_ORDERS, err));
+        uint32_t slot;
+        int added;
+        SL_TRY(tf_map_put(&st->cust_ids, (uint64_t)cid, &slot, &added, err));
+        if (added) {
+            if (st->ncust == st->cust_cap) {
+                size_t nc = st->cust_cap ? st->cust_cap * 2 : 4096;
+                cust_agg *n = sl_realloc(st->cust, nc * sizeof *n);
+                if (!n) return sl_err_set(err, SL_E_NOMEM, "out of memory for per-customer state");
+                st->cust = n;
+                st->cust_cap = nc;
+            }
+            cust_agg *a = &st->cust[st->ncust++];
+            memset(a, 0, sizeof *a);
+            a->customer_id = (uint64_t)cid;
+            a->first = a->last = ts;
+        }
+        cust_agg *a = &st->cust[slot];
+        a->orders++;
+        SL_TRY(money_add(&a->spent, cents, "a customer's total_spent", err));
+        if (ts < a->first) a->first = ts;
+        if (ts > a->last) a->last = ts;
+        int h = (int)hour_of(ts);
+        a->hours[h]++;
+        st->hour_count[h]++;
+        SL_TRY(money_add(&st->hour_revenue[h], cents, "an hour's revenue", err));
+        if (ts > from) {
+            if (is_null(in.c[0], r)) continue;
+            SL_TRY(get_int(in.c[0], r, &oid, TF_ORDERS, err));
+            SL_TRY(tf_map_put(&st->window_orders, (uint64_t)oid, &slot, NULL, err));
+        }
+    }
+    return SL_OK;
+}
+
+static sl_code add_order_items(tf_state *st, const sl_batch *b, sl_err *err)
+{
+    in_cols in;
+    SL_TRY(bind(TF_ORDER_ITEMS, b, &in, err));
+    for (size_t r = 0; r < b->nrows; r++) {
+        int64_t oid, pid, q;
+        if (is_null(in.c[0], r) || is_null(in.c[1], r) || is_null(in.c[2], r)) continue;
+        SL_TRY(get_int(in.c[0], r, &oid, TF_ORDER_ITEMS, err));
+        if (tf_map_get(&st->window_orders, (uint64_t)oid) < 0) continue;
+        SL_TRY(get_int(in.c[1], r, &pid, TF_ORDER_ITEMS, err));
+        SL_TRY(get_int(in.c[2], r, &q, TF_ORDER_ITEMS, err));
+        uint32_t slot;
+        SL_TRY(tf_map_put(&st->sold_ids, (uint64_t)pid, &slot, NULL, err));
+        SL_TRY(grow_i64(&st->sold, &st->sold_cap, (size_t)slot + 1, err));
+        if (__builtin_add_overflow(st->sold[slot], q, &st->sold[slot]))
+            return sl_err_set(err, SL_E_DATA, "units sold of product %lld overflow int64", (long long)pid);
+    }
+    return SL_OK;
+}
+
+sl_code tf_add(tf_state *st, tf_source src, const sl_batch *b, sl_err *err)
+{
+    switch (src) {
+    case TF_CUSTOMERS: return add_dim(st, src, &st->customers, b, err);
+    case TF_PRODUCTS: return add_dim(st, src, &st->products, b, err);
+    case TF_WAREHOUSES: return add_dim(st, src, &st->warehouses, b, err);
+    case TF_INVENTORY: return add_inventory(st, b, err);
+    case TF_ORDERS: return add_orders(st, b, err);
+    case TF_ORDER_ITEMS: return add_order_items(st, b, err);
+    default: return sl_err_set(err, SL_E_INTERNAL, "unknown source %d", (int)src);
+    }
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* finish: the datasets computed from whole aggregates */
+
+static const char *segment_of(int64_t n)
+{
+    return n == 1 ? "one-time" : n <= 4 ? "occasional" : n <= 9 ? "regular" : "frequent";
+}
+static int segment_index(int64_t n) { return n == 1 ? 0 : n <= 4 ? 1 : n <= 9 ? 2 : 3; }
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+static int cmp_cust(const void *a, const void *b)
+{
+    uint64_t x = ((const cust_agg *)a)->customer_id, y = ((const cust_agg *)b)->customer_id;
+    return x < y ? -1 : x > y;
+}
+
+typedef struct ord_idx {
+    uint64_t id;
+    size_t row;
+} ord_idx;
+static int cmp_ord(const void *a, const void *b)
+{
+    uint64_t x = ((const ord_idx *)a)->id, y = ((const ord_idx *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+/* Dimension rows in id order. */
+static ord_idx *dim_order(const dim *d, sl_err *err)
+{
+    ord_idx *o = sl_malloc((d->n ? d->n : 1) * sizeof *o);
+    if (!o) {
+        sl_err_set(err, SL_E_NOMEM, "out of memory sorting ids");
+        return NULL;
+    }
+    for (size_t i = 0; i < d->n; i++) o[i] = (ord_idx){d->id[i], i};
+    qsort(o, d->n, sizeof *o, cmp_ord);
+    return o;
+}
+
+static sl_code finish_orders(tf_state *st, sl_err *err)
+{
+    /* is_vip: total_spent >= the nearest-rank percentile, the value at rank
+     * ceil(p / 100 * n) (1-based) of the ascending totals of all customers here. */
+    int64_t threshold = 0;
+    if (st->ncust) {
+        int64_t *sorted = sl_malloc(st->ncust * sizeof *sorted);
+        if (!sorted) return sl_err_set(err, SL_E_NOMEM, "out of memory for the VIP percentile");
+        for (size_t i = 0; i < st->ncust; i++) sorted[i] = st->cust[i].spent;
+        qsort(sorted, st->ncust, sizeof *sorted, cmp_i64);
+        double rank = ceil(st->p.vip_percentile * (double)st->ncust / 100.0);
+        size_t k = rank < 1 ? 1 : rank > (double)st->ncust ? st->ncust : (size_t)rank;
+        threshold = sorted[k - 1];
+        sl_free(sorted);
+    }
+    qsort(st->cust, st->ncust, sizeof *st->cust, cmp_cust);
+    int64_t seg_n[4] = {0}, seg_vip[4] = {0}, seg_spent[4] = {0}, seg_orders[4] = {0};
+    sl_batch *o = st->out[TF_ORDER_ANALYTICS];
+    for (size_t i = 0; i < st->ncust; i++) {
+        const cust_agg *a = &st->cust[i];
+        int64_t row = tf_map_get(&st->customers.ids, a->customer_id);
+        put_i64(o, 0, (int64_t)a->customer_id);
+        for (int j = 0; j < 4; j++) SL_TRY(put_ref(o, 1 + j, &st->customers, row, j, err));
+        put_i64(o, 5, a->orders);
+        put_i64(o, 6, a->spent);
+        put_f64(o, 7, (double)a->spent / 100.0 / (double)a->orders);
+        put_i64(o, 8, a->first);
+        put_i64(o, 9, a->last);
+        /* (unix(last) - unix(first)) / (86400 * max(orders - 1, 1)) */
+        put_f64(o, 10, ((double)(a->last - a->first) / 1e6) / (86400.0 * (double)(a->orders > 1 ? a->orders - 1 : 1)));
+        int peak = 0;
+        for (int h = 1; h < 24; h++)
+            if (a->hours[h] > a->hours[peak]) peak = h; /* ties: the earliest hour */
+        put_i32(o, 11, peak);
+        SL_TRY(put_cstr(o, 12, segment_of(a->orders), err));
+        int vip = a->spent >= threshold;
+        put_bool(o, 13, vip);
+        SL_TRY(end_row(st, TF_ORDER_ANALYTICS, 14, err));
+        int s = segment_index(a->orders);
+        seg_n[s]++;
+        seg_vip[s] += vip;
+        seg_orders[s] += a->orders;
+        SL_TRY(money_add(&seg_spent[s], a->spent, "a segment's total_spent", err));
+    }
+    SL_TRY(flush_out(st, TF_ORDER_ANALYTICS, err));
+
+    static const char *const segs[4] = {"one-time", "occasional", "regular", "frequent"};
+    o = st->out[TF_CUSTOMER_SEGMENTS];
+    for (int s = 0; s < 4; s++) {
+        if (!seg_n[s]) continue; /* one row per segment present */
+        SL_TRY(put_cstr(o, 0, segs[s], err));
+        put_i64(o, 1, seg_n[s]);
+        put_i64(o, 2, seg_vip[s]);
+        put_i64(o, 3, seg_spent[s]);
+        put_f64(o, 4, (double)seg_spent[s] / 100.0 / (double)seg_orders[s]);
+        SL_TRY(end_row(st, TF_CUSTOMER_SEGMENTS, 5, err));
+    }
+    SL_TRY(flush_out(st, TF_CUSTOMER_SEGMENTS, err));
+
+    /* hourly_orders: all 24 hours; share_of_orders 0 when there are no orders. */
+    int64_t total = 0;
+    for (int h = 0; h < 24; h++) total += st->hour_count[h];
+    o = st->out[TF_HOURLY_ORDERS];
+    for (int h = 0; h < 24; h++) {
+        put_i32(o, 0, h);
+        put_i64(o, 1, st->hour_count[h]);
+        put_i64(o, 2, st->hour_revenue[h]);
+        put_f64(o, 3, total ? (double)st->hour_count[h] / (double)total : 0.0);
+        SL_TRY(end_row(st, TF_HOURLY_ORDERS, 4, err));
+    }
+    return flush_out(st, TF_HOURLY_ORDERS, err);
+}
+
+static sl_code finish_warehouses(tf_state *st, sl_err *err)
+{
+    ord_idx *ord = dim_order(&st->warehouses, err);
+    if (!ord) return err ? err->code : SL_E_NOMEM;
+    sl_batch *o = st->out[TF_WAREHOUSE_UTILIZATION];
+    sl_code rc = SL_OK;
+    for (size_t i = 0; rc == SL_OK && i < st->warehouses.n; i++) {
+        size_t w = ord[i].row;
+        wh_agg a = {0};
+        if (w < st->wh_cap) a = st->wh[w];
+        put_i64(o, 0, (int64_t)ord[i].id);
+        for (int j = 0; j < 4 && rc == SL_OK; j++) rc = put_ref(o, 1 + j, &st->warehouses, (int64_t)w, j, err);
+        if (rc != SL_OK) break;
+        put_i64(o, 5, a.qty);
+        put_i64(o, 6, a.cap);
+        if (a.cap) put_f64(o, 7, (double)a.qty / (double)a.cap); else put_null(o, 7);
+        put_i64(o, 8, a.items);
+        put_i64(o, 9, a.restock);
+        put_i64(o, 10, a.overstock);
+        if (a.nscore) put_f64(o, 11, a.score_sum / (double)a.nscore); else put_null(o, 11);
+        rc = end_row(st, TF_WAREHOUSE_UTILIZATION, 12, err);
+    }
+    sl_free(ord);
+    SL_TRY(rc);
+    return flush_out(st, TF_WAREHOUSE_UTILIZATION, err);
+}
+
+static sl_code finish_products(tf_state *st, sl_err *err)
+{
+    ord_idx *ord = dim_order(&st->products, err);
+    if (!ord) return err ? err->code : SL_E_NOMEM;
+    sl_batch *o = st->out[TF_PRODUCT_TURNOVER];
+    sl_code rc = SL_OK;
+    double window = (double)st->p.window_days;
+    for (size_t i = 0; rc == SL_OK && i < st->products.n; i++) {
+        uint64_t pid = ord[i].id;
+        int64_t s = tf_map_get(&st->sold_ids, pid), h = tf_map_get(&st->hand_ids, pid);
+        int64_t sold = s >= 0 ? st->sold[s] : 0, hand = h >= 0 ? st->hand[h] : 0;
+        put_i64(o, 0, (int64_t)pid);
+        for (int j = 0; j < 3 && rc == SL_OK; j++) rc = put_ref(o, 1 + j, &st->products, (int64_t)ord[i].row, j, err);
+        if (rc != SL_OK) break;
+        put_i64(o, 4, sold);
+        put_i64(o, 5, hand);
+        /* turnover_rate = units_sold / on_hand, NULL when on_hand <= 0;
+         * days_of_supply = on_hand / (units_sold / window_days), NULL when units_sold = 0;
+         * needs_restock = days_of_supply < 7 or (on_hand <= 0 and units_sold > 0). */
+        if (hand > 0) put_f64(o, 6, (double)sold / (double)hand); else put_null(o, 6);
+        double dos = 0;
+        if (sold != 0) {
+            dos = (double)hand / ((double)sold / window);
+            put_f64(o, 7, dos);
+        } else {
+            put_null(o, 7);
+        }
+        put_bool(o, 8, (sold != 0 && dos < 7) || (hand <= 0 && sold > 0));
+        rc = end_row(st, TF_PRODUCT_TURNOVER, 9, err);
+    }
+    sl_free(ord);
+    SL_TRY(rc);
+    return flush_out(st, TF_PRODUCT_TURNOVER, err);
+}
+
+sl_code tf_finish(tf_state *st, sl_err *err)
+{
+    SL_TRY(flush_out(st, TF_INVENTORY_ANALYTICS, err));
+    SL_TRY(finish_orders(st, err));
+    SL_TRY(finish_warehouses(st, err));
+    return finish_products(st, err);
+}

@@ -1,0 +1,70 @@
+/* analytics.h - the business analytics of `sluice run`, batch in, batch out: the six
+ * datasets of the original PySpark job (README, "Analytics definitions"), computed by
+ * streaming the source tables once and keeping state sized by customers, products,
+ * warehouses and the orders of the sales window - never by all orders.
+ *
+ * Feeding: three independent sequences, which may run on three threads at once:
+ *   customers                        (names for order_analytics)
+ *   products, warehouses, inventory  (inventory rows are emitted as they stream)
+ *   orders, order_items              (order_items needs the window's orders)
+ * then tf_finish on one thread emits the remaining datasets. Input batches carry the
+ * columns named in tf_source_columns (any integer type for ids and quantities,
+ * DECIMAL with scale <= 2 for money, DATETIME as UTC timestamps). */
+#ifndef SL_ANALYTICS_H
+#define SL_ANALYTICS_H
+
+#include <stdint.h>
+
+#include "../batch/batch.h"
+#include "../common/sl_error.h"
+
+typedef enum tf_dataset {
+    TF_INVENTORY_ANALYTICS,
+    TF_ORDER_ANALYTICS,
+    TF_HOURLY_ORDERS,
+    TF_WAREHOUSE_UTILIZATION,
+    TF_PRODUCT_TURNOVER,
+    TF_CUSTOMER_SEGMENTS,
+    TF__DATASETS
+} tf_dataset;
+
+typedef enum tf_source { TF_CUSTOMERS, TF_PRODUCTS, TF_WAREHOUSES, TF_INVENTORY, TF_ORDERS, TF_ORDER_ITEMS, TF__SOURCES } tf_source;
+
+const char *tf_dataset_name(tf_dataset d);      /* "inventory_analytics", ... */
+const char *tf_source_name(tf_source s);        /* "customers", ... */
+/* The columns the analytics read from each source table, NULL-terminated. */
+const char *const *tf_source_columns(tf_source s);
+
+typedef struct tf_params {
+    int64_t as_of_us;              /* UTC microseconds */
+    const char *const *exclude_status; /* order statuses left out, default {"cancelled"} */
+    int nexclude;
+    double restock_below;          /* 0.2 */
+    double overstock_above;        /* 0.8 */
+    double optimal;                /* 0.5 */
+    int window_days;               /* 30 */
+    double vip_percentile;         /* 95 */
+    const char *run_id;
+} tf_params;
+
+void tf_params_default(tf_params *p);
+
+/* Receives every output batch (full ones while streaming, the last partial one at
+ * finish) of dataset d; the batch is reused after the call returns. Called from the
+ * thread that fed the rows (inventory_analytics: the inventory sequence's thread). */
+typedef sl_code (*tf_emit_fn)(void *ud, tf_dataset d, const sl_batch *b, sl_err *err);
+
+typedef struct tf_state tf_state;
+
+tf_state *tf_create(const tf_params *p, tf_emit_fn emit, void *ud, sl_err *err);
+/* The output schema of a dataset (owned by the state). */
+const sl_schema *tf_schema(const tf_state *st, tf_dataset d);
+
+sl_code tf_add(tf_state *st, tf_source src, const sl_batch *b, sl_err *err);
+/* Call after each of the three sequences has fed its last batch. */
+sl_code tf_finish(tf_state *st, sl_err *err);
+/* Rows emitted so far per dataset. */
+int64_t tf_rows(const tf_state *st, tf_dataset d);
+void tf_free(tf_state *st);
+
+#endif
