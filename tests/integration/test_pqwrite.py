@@ -687,6 +687,10 @@ def test_roundtrip_random(tmp_path, codec, dictionary, delta, seed):
     options = {"codec": codec, "dictionary": dictionary, "delta": delta, "page_index": rnd.choice([0, 1])}
     if rnd.random() < 0.5:
         options["page_size"] = rnd.choice([1024, 2000, 8192])
+        if rnd.random() < 0.3:
+            options["row_group_size"] = rnd.choice([8192, 65536])
+    if dictionary and rnd.random() < 0.3:
+        options["dictionary_max"] = rnd.choice([16, 300, 4096])  # fallback to PLAIN mid-chunk
     if rnd.random() < 0.6:
         options["row_group_rows"] = rnd.choice([1, 7, 100, 999])
     if codec == "zstd" and rnd.random() < 0.5:
@@ -705,7 +709,7 @@ def test_roundtrip_random(tmp_path, codec, dictionary, delta, seed):
         rg = md.row_group(g)
         if delta and rg.num_rows >= 64:
             assert "DELTA_BINARY_PACKED" in rg.column(0).encodings, rg.column(0).encodings
-        if not dictionary:
+        if not dictionary or "dictionary_max" in options:
             continue
         start = sum(md.row_group(k).num_rows for k in range(g))
         for j, c in enumerate(cols):
