@@ -738,7 +738,7 @@ static sl_code flush_chunk(pq_writer *w, pq_col *c, chunk_meta *m, sl_err *err)
     if (c->cst.has) {
         m->minmax = sl_malloc((size_t)mnl + mxl + 1);
         if (!m->minmax) return sl_err_set(err, SL_E_NOMEM, "out of memory for statistics of column %s", col_name(c));
-        memcpy(m->minmax, w->bound.data, (size_t)mnl + mxl);
+        if (mnl + mxl) memcpy(m->minmax, w->bound.data, (size_t)mnl + mxl); /* both bounds may be "" */
         m->min_len = mnl;
         m->max_len = mxl;
     }

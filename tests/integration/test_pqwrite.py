@@ -980,10 +980,7 @@ def test_nulls_do_not_count_in_statistics(tmp_path):
 ASAN_TOOLS = ROOT / "build" / "asan" / "tools"
 SAN_ENV = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=99",
                UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:exitcode=98")
-# A writer bug, pinned by test_asan_chunk_of_empty_bounds below: until it is fixed, the
-# fuzz run resumes after an iteration that hits exactly this report (and nothing else).
-KNOWN_WRITER_UB = re.compile(r"runtime error: null pointer passed as argument 2.*\n(?:.*\n)*?\s+#0 .* in flush_chunk "
-                             r".*pq_writer\.c")
+
 
 
 def asan_tool(name):
@@ -997,21 +994,13 @@ FUZZ_SEEDS = list(range(1, 21))
 
 def test_fuzz_writer_asan(tmp_path):
     tool = asan_tool("pq_fuzz_write")
-    lines, known = [], []
+    lines = []
     for seed in FUZZ_SEEDS:
-        first, iterations = 0, 30
-        while first < iterations:
-            p = subprocess.run([str(tool), str(seed), str(iterations), str(tmp_path), str(first)], env=SAN_ENV,
-                               capture_output=True, text=True, timeout=300)
-            lines += p.stdout.splitlines()
-            if p.returncode == 0:
-                assert "Sanitizer" not in p.stderr and "runtime error" not in p.stderr, p.stderr[-4000:]
-                break
-            started = re.findall(r"seed \d+ iteration (\d+)\n", p.stderr)
-            assert p.returncode == 98 and KNOWN_WRITER_UB.search(p.stderr) and started, (seed, p.returncode,
-                                                                                        p.stderr[-4000:])
-            known.append((seed, int(started[-1])))
-            first = int(started[-1]) + 1
+        p = subprocess.run([str(tool), str(seed), "30", str(tmp_path), "0"], env=SAN_ENV, capture_output=True,
+                           text=True, timeout=300)
+        lines += p.stdout.splitlines()
+        assert p.returncode == 0, (seed, p.returncode, p.stderr[-4000:])
+        assert "Sanitizer" not in p.stderr and "runtime error" not in p.stderr, p.stderr[-4000:]
     # the files the fuzz wrote (at most 4 MiB each), read by pyarrow and DuckDB
     assert len(lines) > 100, len(lines)
     con = duckdb.connect()
@@ -1030,13 +1019,11 @@ def test_fuzz_writer_asan(tmp_path):
                              f" FROM read_parquet('{d['file']}')").fetchone()
         assert list(counts) == [d["rows"]] + [d["rows"] - c["nulls"] for c in other], d["file"]
     con.close()
-    print(f"fuzz: {len(lines)} files checked; iterations lost to the known flush_chunk report: {known}")
+    print(f"fuzz: {len(lines)} files checked")
 
 
-@pytest.mark.xfail(strict=True, reason="writer bug: flush_chunk (pq_writer.c) memcpy()s from the shared bounds "
-                   "buffer while it is still NULL when a chunk's min and max are both empty byte strings: "
-                   "undefined behaviour (UBSan nonnull-attribute); the file itself is correct")
 def test_asan_chunk_of_empty_bounds(tmp_path):
+    """A chunk whose min and max are both empty strings (a fuzz find: memcpy from NULL)."""
     spec = tmp_path / "empty.json"
     spec.write_text(json.dumps({"columns": [{"name": "s", "type": "string"}], "rows": [[""], [""]]}))
     p = subprocess.run([str(asan_tool("pq_write")), str(spec), str(tmp_path / "e.parquet")], env=SAN_ENV,
