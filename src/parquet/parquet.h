@@ -25,10 +25,11 @@ typedef struct pq_kv {
 
 typedef struct pq_options {
     pq_codec codec;           /* default SNAPPY */
-    int zstd_level;           /* default 3 */
-    int gzip_level;           /* default 6 */
-    size_t page_size;         /* target uncompressed data page size, default 1 MiB */
-    size_t row_group_size;    /* target uncompressed row group size, default 128 MiB */
+    int zstd_level;           /* default 3; -7 to 22 */
+    int gzip_level;           /* default 6; 0 to 9 */
+    size_t page_size;         /* target encoded data page size, default 1 MiB; 1 KiB to 1 GiB;
+                                 pages also end at 20,000 rows */
+    size_t row_group_size;    /* target encoded row group size, default 128 MiB; >= page_size */
     int64_t row_group_rows;   /* also cut a row group after this many rows; 0 = no limit */
     int dictionary;           /* 1 (default): try dictionary encoding per column chunk */
     size_t dictionary_max;    /* fall back to PLAIN past this dictionary size, default 1 MiB */
