@@ -6,17 +6,16 @@
 #include <string.h>
 
 #include "../common/sl_alloc.h"
+#include "s3.h"
 
 sl_store *sl_store_open(const char *url, const sl_config *cfg, sl_err *err)
 {
-    (void)cfg; /* used by the S3 backend only */
     if (!url || !*url) {
         sl_err_set(err, SL_E_CONFIG, "the output location is empty (give a folder or s3://bucket/prefix)");
         return NULL;
     }
-    /* The backend dispatch, one line per URL scheme. The S3 line becomes
-     * `return sl_store_s3_open(url, cfg, err);` (src/sink/s3.h) when the backend lands. */
-    if (strncmp(url, "s3://", 5) == 0) return sl_err_set(err, SL_E_UNSUPPORTED, "S3 output is not built in yet"), NULL;
+    /* The backend dispatch, one line per URL scheme. */
+    if (strncmp(url, "s3://", 5) == 0) return sl_store_s3_open(url, cfg, err);
     if (strncmp(url, "file://", 7) == 0) url += 7;
     if (!*url) {
         sl_err_set(err, SL_E_CONFIG, "the output location file:// names no folder");

@@ -12,6 +12,7 @@ extern const t_case suite_seed[];
 extern const t_case suite_pqread[];
 extern const t_case suite_pqwrite[];
 extern const t_case suite_store[];
+extern const t_case suite_s3[];
 
 static const struct {
     const char *name;
@@ -24,6 +25,7 @@ static const struct {
     {"pqread", suite_pqread},
     {"pqwrite", suite_pqwrite},
     {"store", suite_store},
+    {"s3", suite_s3},
 };
 
 int t_failed_current;

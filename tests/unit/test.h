@@ -33,8 +33,8 @@ void t_report(const char *file, int line, const char *what);
     do {                                                                          \
         const char *t_a_ = (a), *t_b_ = (b);                                      \
         if (!t_a_ || !t_b_ || strcmp(t_a_, t_b_) != 0) {                          \
-            char t_m_[512];                                                       \
-            snprintf(t_m_, sizeof t_m_, "%s == %s (\"%.200s\" != \"%.200s\")", #a, #b,    \
+            char t_m_[1024];                                                      \
+            snprintf(t_m_, sizeof t_m_, "%.150s == %.150s (\"%.300s\" != \"%.300s\")", #a, #b, \
                      t_a_ ? t_a_ : "(null)", t_b_ ? t_b_ : "(null)");             \
             t_report(__FILE__, __LINE__, t_m_);                                   \
             return;                                                               \

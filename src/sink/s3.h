@@ -1,0 +1,58 @@
+/* s3.h - the S3 backend of the output store (store.h): requests signed with SigV4
+ * (s3_sign.h), sent with libcurl, retried as the AWS SDKs' standard mode does, with a
+ * payload checksum on every request; objects written through a streaming multipart
+ * upload (several parts in flight) or one PUT when small. Settings (sl_config):
+ *
+ *   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN   credentials; else the
+ *       shared credentials file (AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials),
+ *       profile AWS_PROFILE or "default"
+ *   AWS_REGION (or AWS_DEFAULT_REGION)   default us-east-1
+ *   S3_ENDPOINT          e.g. http://127.0.0.1:9000 for S3-compatible stores; default
+ *                        https://s3.<region>.amazonaws.com
+ *   S3_FORCE_PATH_STYLE  1: path-style URLs (endpoint/bucket/key); the default with a
+ *                        custom S3_ENDPOINT; virtual-hosted (bucket.s3...) otherwise
+ *   S3_PART_SIZE         bytes per part, default 8 MiB, at least 5 MiB; doubled every
+ *                        1,000 parts so a file never needs more than 10,000
+ *   S3_MAX_INFLIGHT      parts uploading at once per file, default 4
+ *   S3_MAX_ATTEMPTS      attempts per request, default 5
+ *   S3_RETRY_BASE_MS     backoff base, default 500: the delay before attempt n+1 is
+ *                        random(0,1) * min(base * 2^n, 20 s) ("full jitter")
+ *   S3_TIMEOUT           seconds per request, default 300 (connect: 10)
+ *   S3_SSE               AES256 or aws:kms; S3_SSE_KMS_KEY_ID for the latter
+ *   S3_CA_FILE           a CA bundle instead of the system's (TLS is always verified)
+ */
+#ifndef SL_S3_H
+#define SL_S3_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/sl_buf.h"
+#include "../common/sl_config.h"
+#include "../common/sl_error.h"
+#include "store.h"
+
+/* url: "s3://bucket" or "s3://bucket/prefix". */
+sl_store *sl_store_s3_open(const char *url, const sl_config *cfg, sl_err *err);
+
+/* ---- internals, exposed for the unit tests ---- */
+
+/* Splits "s3://bucket/a/b" into bucket and prefix ("a/b", no trailing '/'). */
+sl_code s3_url_parse(const char *url, char *bucket, size_t bcap, char *prefix, size_t pcap, sl_err *err);
+
+/* Reads the profile's keys from an AWS shared credentials file's text. Missing keys
+ * leave the buffers empty. */
+sl_code s3_credentials_parse(const char *text, const char *profile, char *ak, size_t akcap, char *sk, size_t skcap,
+                             char *token, size_t tcap);
+
+/* Whether a response is worth retrying: curl error (0 = none), HTTP status, S3 error code. */
+int s3_retryable(int curl_code, long status, const char *code);
+
+/* The part size to use for part number n (1-based), from the configured size. */
+size_t s3_part_size_for(size_t base, int n);
+
+/* An S3 error document (<Error><Code/><Message/></Error>) in body: fills code and
+ * message, returns 1; 0 when body is not one. Used on CompleteMultipartUpload's 200. */
+int s3_parse_error(const char *body, size_t n, char *code, size_t ccap, char *msg, size_t mcap);
+
+#endif
