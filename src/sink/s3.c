@@ -399,9 +399,9 @@ static sl_code s3_do(s3_store *s, const s3_req *r, s3_resp *resp, sl_err *err)
     for (int n = 1;; n++) {
         memset(resp, 0, sizeof *resp);
         char cmsg[CURL_ERROR_SIZE + 64] = "";
+        errbody.len = 0;
         sl_buf *out = r->out ? r->out : &errbody;
         size_t keep = out->len;
-        errbody.len = 0;
         int cc = attempt(s, r, (const char *)url.data, (const char *)path.data, (const char *)query.data, out, resp,
                          cmsg, sizeof cmsg, err, &rc);
         if (rc != SL_OK) goto done;

@@ -95,3 +95,25 @@ def run_sluice(args, env, cwd=None, timeout=600, check=None):
 @pytest.fixture
 def sluice():
     return run_sluice
+
+
+@pytest.fixture(scope="session")
+def moto():
+    """moto's S3 server with signature checking (tests/integration/s3_fixtures.py)."""
+    from s3_fixtures import Moto
+    m = Moto(int(os.environ.get("SLUICE_TEST_MOTO_PORT", "5310")))
+    yield m
+    m.stop()
+
+
+@pytest.fixture
+def bucket(moto):
+    return moto.new_bucket()
+
+
+@pytest.fixture
+def fault_proxy(moto):
+    from s3_fixtures import FaultProxy
+    p = FaultProxy(moto.port)
+    yield p
+    p.stop()
