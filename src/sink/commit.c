@@ -729,6 +729,12 @@ sl_code sl_commit_finish(sl_commit *c, const json_t *extra, sl_err *err)
         }
         if (sl_store_remove(c->st, k, &e) != SL_OK) sl_warn("after committing %s: %s", c->prefix, e.msg);
     }
+    {
+        /* Uploads a killed run left unfinished (S3 keeps their parts until aborted). */
+        sl_err e;
+        if (sl_store_abort_uploads(c->st, c->prefix, &e) != SL_OK)
+            sl_warn("after committing %s: unfinished uploads could not be aborted: %s", c->prefix, e.msg);
+    }
     if (skipped)
         sl_warn("partition %s holds %zu files in sub-folders with their own %s; left alone "
                 "(partitions should not nest)",

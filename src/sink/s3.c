@@ -827,6 +827,83 @@ static sl_code st_read(sl_store *st, const char *key, sl_buf *out, sl_err *err)
     return rc;
 }
 
+typedef struct uploads_doc {
+    char key[SL_STORE_KEY_MAX + 8], id[1024];
+    char next_key[SL_STORE_KEY_MAX + 8], next_id[1024];
+    int truncated;
+    char (*keys)[SL_STORE_KEY_MAX + 8];
+    char (*ids)[1024];
+    int n, cap;
+} uploads_doc;
+
+static void on_uploads(void *ud, const char *name, const char *text)
+{
+    uploads_doc *d = ud;
+    if (strcmp(name, "Key") == 0) snprintf(d->key, sizeof d->key, "%s", text);
+    else if (strcmp(name, "UploadId") == 0) snprintf(d->id, sizeof d->id, "%s", text);
+    else if (strcmp(name, "IsTruncated") == 0) d->truncated = strcmp(text, "true") == 0;
+    else if (strcmp(name, "NextKeyMarker") == 0) snprintf(d->next_key, sizeof d->next_key, "%s", text);
+    else if (strcmp(name, "NextUploadIdMarker") == 0) snprintf(d->next_id, sizeof d->next_id, "%s", text);
+    else if (strcmp(name, "Upload") == 0 && d->n < d->cap) {
+        snprintf(d->keys[d->n], sizeof d->keys[0], "%s", d->key);
+        snprintf(d->ids[d->n], sizeof d->ids[0], "%s", d->id);
+        d->n++;
+    }
+}
+
+/* ListMultipartUploads under the prefix, then AbortMultipartUpload for each. */
+static sl_code st_abort_uploads(sl_store *st, const char *prefix, sl_err *err)
+{
+    s3_store *s = (s3_store *)st;
+    char full[SL_STORE_KEY_MAX + 8];
+    if (prefix[0]) SL_TRY(full_key(s, prefix, full, sizeof full, err));
+    else snprintf(full, sizeof full, "%s%s", s->prefix, s->prefix[0] ? "/" : "");
+    uploads_doc *d = sl_calloc(1, sizeof *d);
+    if (d) {
+        d->cap = 1000;
+        d->keys = sl_calloc((size_t)d->cap, sizeof d->keys[0]);
+        d->ids = sl_calloc((size_t)d->cap, sizeof d->ids[0]);
+    }
+    sl_buf out;
+    sl_buf_init(&out, (size_t)64 << 20);
+    sl_code rc = d && d->keys && d->ids ? SL_OK : sl_err_set(err, SL_E_NOMEM, "out of memory listing uploads");
+    for (int page = 0; rc == SL_OK && page < 100; page++) {
+        char km[SL_STORE_KEY_MAX + 8], um[1024];
+        snprintf(km, sizeof km, "%s", d->next_key);
+        snprintf(um, sizeof um, "%s", d->next_id);
+        const char *q[8] = {"uploads", "", "prefix", full};
+        int nq = 2;
+        if (km[0]) q[2 * nq] = "key-marker", q[2 * nq + 1] = km, nq++;
+        if (um[0]) q[2 * nq] = "upload-id-marker", q[2 * nq + 1] = um, nq++;
+        out.len = 0;
+        d->n = 0;
+        d->truncated = 0;
+        d->next_key[0] = d->next_id[0] = 0;
+        s3_req r = {"GET", NULL, q, nq, NULL, 0, 0, 0, NULL, &out};
+        s3_resp resp;
+        rc = s3_do(s, &r, &resp, err);
+        if (rc != SL_OK) break;
+        if (!xml_walk((const char *)out.data, out.len, on_uploads, d)) {
+            rc = sl_err_set(err, SL_E_STORAGE, "s3://%s: a ListMultipartUploads answer could not be read", s->bucket);
+            break;
+        }
+        for (int i = 0; i < d->n && rc == SL_OK; i++) {
+            const char *aq[] = {"uploadId", d->ids[i]};
+            s3_req a = {"DELETE", d->keys[i], aq, 1, NULL, 0, 0, 0, NULL, NULL};
+            rc = s3_do(s, &a, &resp, err);
+            if (rc == SL_OK) sl_info("aborted an unfinished upload of s3://%s/%s", s->bucket, d->keys[i]);
+        }
+        if (!d->truncated || !d->next_key[0]) break;
+    }
+    if (d) {
+        sl_free(d->keys);
+        sl_free(d->ids);
+        sl_free(d);
+    }
+    sl_buf_free(&out);
+    return rc;
+}
+
 static void st_release(sl_store *st)
 {
     s3_store *s = (s3_store *)st;
@@ -839,7 +916,7 @@ static void st_release(sl_store *st)
     sl_free(s);
 }
 
-static const sl_store_vtable s3_vt = {"s3", st_create, st_list, st_remove, st_read, st_release};
+static const sl_store_vtable s3_vt = {"s3", st_create, st_list, st_remove, st_read, st_release, st_abort_uploads};
 
 static void share_lock(CURL *h, curl_lock_data d, curl_lock_access a, void *ud)
 {

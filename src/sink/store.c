@@ -115,3 +115,10 @@ sl_code sl_store_read(sl_store *s, const char *key, sl_buf *out, sl_err *err)
     SL_TRY(sl_store_key_check(key, err));
     return s->vt->read(s, key, out, err);
 }
+
+sl_code sl_store_abort_uploads(sl_store *s, const char *prefix, sl_err *err)
+{
+    if (!s->vt->abort_uploads) return SL_OK;
+    SL_TRY(sl_store_prefix_check(prefix, err));
+    return s->vt->abort_uploads(s, prefix, err);
+}

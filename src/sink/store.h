@@ -42,6 +42,9 @@ typedef struct sl_store_vtable {
     sl_code (*remove)(sl_store *s, const char *key, sl_err *err);
     sl_code (*read)(sl_store *s, const char *key, sl_buf *out, sl_err *err);
     void (*release)(sl_store *s);
+    /* Optional (NULL when the backend has nothing of the kind): discards unfinished
+     * uploads under `prefix` that a killed process left (S3 multipart uploads). */
+    sl_code (*abort_uploads)(sl_store *s, const char *prefix, sl_err *err);
 } sl_store_vtable;
 
 struct sl_store {
@@ -77,5 +80,7 @@ sl_sink *sl_store_create(sl_store *s, const char *key, sl_err *err);
 sl_code sl_store_list(sl_store *s, const char *prefix, sl_store_list_cb cb, void *ud, sl_err *err);
 sl_code sl_store_remove(sl_store *s, const char *key, sl_err *err);
 sl_code sl_store_read(sl_store *s, const char *key, sl_buf *out, sl_err *err);
+/* SL_OK at once for backends without unfinished uploads. */
+sl_code sl_store_abort_uploads(sl_store *s, const char *prefix, sl_err *err);
 
 #endif

@@ -234,7 +234,7 @@ static void local_release(sl_store *s)
     sl_free(l);
 }
 
-static const sl_store_vtable local_vt = {"local", local_create, local_list, local_remove, local_read, local_release};
+static const sl_store_vtable local_vt = {"local", local_create, local_list, local_remove, local_read, local_release, NULL};
 
 sl_store *sl_store_local_open(const char *root, sl_err *err)
 {

@@ -296,7 +296,11 @@ def test_kill_during_runs_to_s3(mariadb, moto, bucket, source):
         assert set(now) == set(before)
         before = now
     assert killed >= 3
+    # an upload a killed run left unfinished, under one partition: the next commit aborts it
+    moto.client.create_multipart_upload(Bucket=bucket, Key="k/business_insights/2026-06-29/orphan.parquet")
+    assert moto.uploads(bucket)
     run_sluice(args, env=env, check=0)
+    assert moto.uploads(bucket) == []
     final = committed()
     assert len(set(final.values())) == 1
     listed = set()

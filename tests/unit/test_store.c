@@ -561,7 +561,7 @@ static sl_code fst_read(sl_store *s, const char *key, sl_buf *out, sl_err *err)
     return sl_store_read(((fault_store *)s)->inner, key, out, err);
 }
 static void fst_release(sl_store *s) { sl_store_free(((fault_store *)s)->inner); }
-static const sl_store_vtable fault_store_vt = {"fault", fst_create, fst_list, fst_remove, fst_read, fst_release};
+static const sl_store_vtable fault_store_vt = {"fault", fst_create, fst_list, fst_remove, fst_read, fst_release, NULL};
 
 static int fault_open(fault_store *f)
 {
