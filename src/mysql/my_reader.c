@@ -42,6 +42,7 @@ typedef struct colbind {
 } colbind;
 
 struct my_reader {
+    MYSQL *m;
     MYSQL_STMT *st;
     sl_schema *schema;
     sl_batch *batch;
@@ -203,6 +204,7 @@ my_reader *my_reader_open(MYSQL *m, const char *sql, const my_read_opts *opts, s
     else my_read_opts_default(&r->opts);
     if (!r->opts.batch_rows) r->opts.batch_rows = 65536;
     if (!r->opts.batch_bytes_max) r->opts.batch_bytes_max = (size_t)64 << 20;
+    r->m = m;
     r->st = mysql_stmt_init(m);
     if (!r->st) {
         my_error(m, err, "preparing the read");
@@ -461,11 +463,20 @@ sl_code my_reader_next(my_reader *r, sl_batch **out, sl_err *err)
             break;
         }
         if (rc == 1) {
+            /* A dropped stream ends the fetch loop like the last row: never take it for the end.
+             * After a KILL, Connector/C may leave the statement's error empty and only the
+             * connection's set, or neither: an error without a code is a lost stream too. */
             unsigned e = mysql_stmt_errno(r->st);
-            /* A dropped stream ends the fetch loop like the last row: never take it for the end. */
-            return sl_err_set(err, my_classify(e) == SL_E_DB ? SL_E_DB : my_classify(e),
-                              "%s: reading rows after row %lld: %s (MySQL error %u)", tname(r), (long long)r->rows,
-                              mysql_stmt_error(r->st), e);
+            const char *msg = mysql_stmt_error(r->st);
+            if (e == 0 && r->m) {
+                e = mysql_errno(r->m);
+                msg = mysql_error(r->m);
+            }
+            sl_code code = e == 0 ? SL_E_DB_LOST : my_classify(e);
+            return sl_err_set(err, code, "%s: reading rows after row %lld: %s (MySQL error %u)", tname(r),
+                              (long long)r->rows,
+                              msg && msg[0] ? msg : "the stream ended with an error and no message: connection lost",
+                              e);
         }
         /* rc == 0 or MYSQL_DATA_TRUNCATED (long values are fetched again in convert_row) */
         SL_TRY(convert_row(r, b->nrows, err));

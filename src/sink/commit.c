@@ -26,6 +26,7 @@ typedef struct cfile {
     char *name; /* relative to the partition */
     char *key;  /* relative to the store root */
     int state;
+    int open; /* a sink for it exists (not yet released) */
     int has_rows;
     int64_t rows;
     uint64_t bytes;
@@ -281,6 +282,9 @@ static void cs_release(sl_sink *s)
 {
     commit_sink *cs = (commit_sink *)s;
     sl_sink_release(cs->hash);
+    pthread_mutex_lock(&cs->c->mu);
+    cs->f->open = 0;
+    pthread_mutex_unlock(&cs->c->mu);
     commit_unref(cs->c);
     sl_free(cs);
 }
@@ -335,9 +339,23 @@ sl_sink *sl_commit_create_file(sl_commit *c, const char *name, sl_err *err)
     f->state = F_WRITING;
 
     pthread_mutex_lock(&c->mu);
+    cfile *old = c->state == C_ACTIVE ? find_file(c, name) : NULL;
+    if (old && old->state == F_FAILED && !old->open) {
+        /* A retry: the earlier attempt failed and its sink is gone; write it again. */
+        sl_free(f->name);
+        sl_free(f->key);
+        sl_free(f);
+        f = old;
+        f->state = F_WRITING;
+        f->has_rows = 0;
+        f->open = 1;
+        c->refs++;
+        pthread_mutex_unlock(&c->mu);
+        goto make_sink;
+    }
     if (c->state != C_ACTIVE) {
         rc = sl_err_set(err, SL_E_INTERNAL, "file %s: the commit is already %s", f->key, state_name(c->state));
-    } else if (find_file(c, name)) {
+    } else if (old) {
         rc = sl_err_set(err, SL_E_USAGE, "file %s is already part of this commit", f->key);
     } else if (c->nfiles == c->cap) {
         size_t ncap = c->cap ? c->cap * 2 : 16;
@@ -350,11 +368,13 @@ sl_sink *sl_commit_create_file(sl_commit *c, const char *name, sl_err *err)
     }
     if (rc == SL_OK) {
         c->files[c->nfiles++] = f; /* owned by the commit from here on */
+        f->open = 1;
         c->refs++;
     }
     pthread_mutex_unlock(&c->mu);
     if (rc != SL_OK) goto fail;
 
+make_sink:
     cs->base.vt = &commit_sink_vt;
     cs->c = c;
     cs->f = f;

@@ -857,6 +857,45 @@ static void commit_abort_removes_this_runs_files(void)
     rm_rf(root);
 }
 
+/* A file whose first attempt failed may be written again (export retries a range). */
+static void commit_retry_of_a_failed_file(void)
+{
+    char root[64];
+    sl_err e;
+    sl_store *st;
+    sl_commit *c;
+    sl_sink *s, *s2;
+    make_root(root, sizeof root);
+    st = sl_store_local_open(root, &e);
+    CHECK(st);
+    c = sl_commit_begin(st, PART, RUN_A, "2026-12-02", &e);
+    CHECK(c);
+    s = sl_commit_create_file(c, "part-00000-" RUN_A ".zstd.parquet", &e);
+    CHECK(s);
+    CHECK_EQ_INT(sl_sink_write(s, "half", 4, &e), SL_OK);
+    /* while the failed attempt's sink is still open, the name is taken */
+    sl_sink_abort(s);
+    CHECK(!sl_commit_create_file(c, "part-00000-" RUN_A ".zstd.parquet", &e));
+    CHECK(strstr(e.msg, "already part of this commit"));
+    sl_sink_release(s);
+    s2 = sl_commit_create_file(c, "part-00000-" RUN_A ".zstd.parquet", &e);
+    CHECK(s2);
+    CHECK_EQ_INT(sl_sink_write(s2, "whole file", 10, &e), SL_OK);
+    CHECK_EQ_INT(sl_sink_finish(s2, &e), SL_OK);
+    sl_sink_release(s2);
+    CHECK_EQ_INT(sl_commit_set_rows(c, "part-00000-" RUN_A ".zstd.parquet", 3, &e), SL_OK);
+    CHECK_EQ_INT(sl_commit_finish(c, NULL, &e), SL_OK);
+    json_t *m = manifest_on_disk(root);
+    CHECK(m);
+    CHECK_EQ_INT(json_array_size(json_object_get(m, "files")), 1);
+    CHECK_EQ_INT(json_integer_value(json_object_get(json_array_get(json_object_get(m, "files"), 0), "bytes")), 10);
+    CHECK(manifest_files_intact(root, m));
+    json_decref(m);
+    sl_commit_free(c);
+    sl_store_free(st);
+    rm_rf(root);
+}
+
 static void commit_failed_file_means_no_manifest(void)
 {
     fault_store fs;
@@ -1347,6 +1386,7 @@ T_SUITE(suite_store) = {
     {"commit_rerun_deletes_old_files_after_new_manifest", commit_rerun_deletes_old_files_after_new_manifest},
     {"commit_crashed_run_keeps_previous_and_is_cleaned", commit_crashed_run_keeps_previous_and_is_cleaned},
     {"commit_abort_removes_this_runs_files", commit_abort_removes_this_runs_files},
+    {"commit_retry_of_a_failed_file", commit_retry_of_a_failed_file},
     {"commit_failed_file_means_no_manifest", commit_failed_file_means_no_manifest},
     {"commit_failed_manifest_write_keeps_previous", commit_failed_manifest_write_keeps_previous},
     {"commit_manifest_outcome_unknown", commit_manifest_outcome_unknown},
