@@ -294,6 +294,32 @@ int64_t my_reader_rows(const my_reader *r) { return r->rows; }
 /* "-123.4500" -> unscaled integer at `scale`, as int64 or big-endian two's complement. */
 static sl_code parse_decimal(const char *s, size_t n, const sl_type *t, uint8_t *out, int64_t *out64)
 {
+    if (t->precision <= 18) {
+        /* At most 18 digits: the unscaled value fits int64 exactly, no wide arithmetic. */
+        size_t i = 0;
+        int neg = 0, frac = -1;
+        int64_t v = 0;
+        if (i < n && (s[i] == '-' || s[i] == '+')) neg = s[i++] == '-';
+        if (i == n) return SL_E_DATA;
+        int digits = 0;
+        for (; i < n; i++) {
+            if (s[i] == '.') {
+                if (frac >= 0) return SL_E_DATA;
+                frac = 0;
+                continue;
+            }
+            if (s[i] < '0' || s[i] > '9') return SL_E_DATA;
+            if (frac >= 0 && frac++ >= t->scale) continue;
+            if (++digits > 18) return SL_E_DATA;
+            v = v * 10 + (s[i] - '0');
+        }
+        for (int f = frac < 0 ? 0 : frac; f < t->scale; f++) {
+            if (++digits > 18) return SL_E_DATA;
+            v *= 10;
+        }
+        *out64 = neg ? -v : v;
+        return SL_OK;
+    }
     int neg = 0, frac = -1, width = sl_decimal_width(t->precision);
     uint8_t mag[40] = {0};
     size_t i = 0;
