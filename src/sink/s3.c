@@ -28,10 +28,7 @@ typedef struct s3_store {
     sl_store base;
     char bucket[64];
     char prefix[SL_STORE_KEY_MAX + 1];
-    char base_url[600]; /* scheme://host[:port][/bucket] : what paths are appended to */
-    char host[560];     /* Host header */
-    char path_base[80]; /* "/bucket" (path style) or "" */
-    int path_style;
+    s3_addr a; /* URL, Host header, canonical path base */
     char region[64];
     char ak[256], sk[256], token[4096];
     size_t part_size;
@@ -146,6 +143,69 @@ size_t s3_part_size_for(size_t base, int n)
     return s > MAX_PART ? MAX_PART : s;
 }
 
+/* Endpoint "scheme://host[:port]" -> scheme (with "://") and host without a default port. */
+static sl_code split_endpoint(const char *ep, char *scheme, size_t scap, char *host, size_t hcap, sl_err *err)
+{
+    const char *hs;
+    int https;
+    if (strncmp(ep, "https://", 8) == 0) hs = ep + 8, https = 1;
+    else if (strncmp(ep, "http://", 7) == 0) hs = ep + 7, https = 0;
+    else return sl_err_set(err, SL_E_CONFIG, "S3_ENDPOINT must start with https:// or http://, not '%s'", ep);
+    size_t hl = strlen(hs);
+    while (hl && hs[hl - 1] == '/') hl--;
+    /* A user part could hold a password, which would then appear in messages; a path
+     * would have to be signed as part of every canonical URI: neither is supported. */
+    for (size_t i = 0; i < hl; i++)
+        if (hs[i] == '@' || hs[i] == '/' || hs[i] == '?' || hs[i] == '#' || hs[i] == ' ')
+            return sl_err_set(err, SL_E_CONFIG, "S3_ENDPOINT takes scheme://host[:port] only (no user, path or query)");
+    if (hl == 0) return sl_err_set(err, SL_E_CONFIG, "S3_ENDPOINT has no host");
+    /* curl sends Host without an explicit default port; the signed Host must be the same
+     * (an IPv6 literal "[::443]" has no port: its port would follow the ']'). */
+    const char *dflt = https ? ":443" : ":80";
+    size_t dl = strlen(dflt);
+    if (hl > dl && memcmp(hs + hl - dl, dflt, dl) == 0 && (hs[0] != '[' || hs[hl - dl - 1] == ']')) hl -= dl;
+    if (hl >= hcap) return sl_err_set(err, SL_E_CONFIG, "S3_ENDPOINT: host name too long");
+    snprintf(scheme, scap, "%s", https ? "https://" : "http://");
+    memcpy(host, hs, hl);
+    host[hl] = 0;
+    return SL_OK;
+}
+
+sl_code s3_address(const char *endpoint, const char *region, const char *bucket, int path_style, s3_addr *out,
+                   sl_err *err)
+{
+    char scheme[16], host[512];
+    int custom = endpoint && endpoint[0];
+    memset(out, 0, sizeof *out);
+    if (custom) {
+        SL_TRY(split_endpoint(endpoint, scheme, sizeof scheme, host, sizeof host, err));
+    } else {
+        snprintf(scheme, sizeof scheme, "https://");
+        if ((size_t)snprintf(host, sizeof host, "s3.%s.amazonaws.com", region) >= sizeof host)
+            return sl_err_set(err, SL_E_CONFIG, "AWS_REGION too long");
+    }
+    if (path_style < 0) path_style = custom || (strchr(bucket, '.') && strcmp(scheme, "https://") == 0);
+    out->path_style = path_style;
+    if (path_style) {
+        snprintf(out->base_url, sizeof out->base_url, "%s%s/%s", scheme, host, bucket);
+        snprintf(out->host, sizeof out->host, "%s", host);
+        snprintf(out->path_base, sizeof out->path_base, "/%s", bucket);
+    } else {
+        snprintf(out->base_url, sizeof out->base_url, "%s%s.%s", scheme, bucket, host);
+        snprintf(out->host, sizeof out->host, "%s.%s", bucket, host);
+    }
+    return SL_OK;
+}
+
+long s3_backoff_cap_ms(long base_ms, int n)
+{
+    const long cap = 20000;
+    if (base_ms <= 0) return 0;
+    long v = base_ms;
+    for (int i = 0; i < n && v < cap; i++) v *= 2; /* stops at the cap: no overflow */
+    return v < cap ? v : cap;
+}
+
 /* ---------------------------------------------------------------------------------- */
 /* XML answers, through expat: the text of elements by name */
 
@@ -234,6 +294,10 @@ typedef struct s3_req {
 
 typedef struct s3_resp {
     long status;
+    int attempts;   /* how many were made */
+    int ambiguous;  /* failed attempts the server may have carried out (5xx, cut answers) */
+    int too_big;    /* the answer did not fit the caller's buffer */
+    uint64_t length; /* Content-Length of the answer */
     char etag[256];
     char code[128];
     char msg[512];
@@ -248,7 +312,9 @@ typedef struct xfer {
 static size_t on_body(char *p, size_t sz, size_t n, void *ud)
 {
     xfer *x = ud;
-    return sl_buf_append(x->out, p, sz * n, NULL) == SL_OK ? sz * n : 0;
+    if (sl_buf_append(x->out, p, sz * n, NULL) == SL_OK) return sz * n;
+    x->resp->too_big = 1;
+    return 0; /* curl stops with CURLE_WRITE_ERROR */
 }
 
 static void header_value(const char *line, size_t n, const char *name, char *out, size_t cap)
@@ -269,6 +335,9 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud)
     xfer *x = ud;
     header_value(p, sz * n, "ETag", x->resp->etag, sizeof x->resp->etag);
     header_value(p, sz * n, "x-amz-request-id", x->resp->request_id, sizeof x->resp->request_id);
+    char len[32] = "";
+    header_value(p, sz * n, "Content-Length", len, sizeof len);
+    if (len[0]) x->resp->length = strtoull(len, NULL, 10);
     return sz * n;
 }
 
@@ -291,7 +360,7 @@ static void sleep_ms(long ms)
 static sl_code build_path(s3_store *s, const char *key, sl_buf *path, sl_err *err)
 {
     path->len = 0;
-    SL_TRY(sl_buf_append(path, s->path_base, strlen(s->path_base), err));
+    SL_TRY(sl_buf_append(path, s->a.path_base, strlen(s->a.path_base), err));
     SL_TRY(sl_buf_append_byte(path, '/', err));
     if (key) SL_TRY(s3_uri_encode(key, strlen(key), 1, path, err));
     return sl_buf_cstr(path, err);
@@ -317,7 +386,7 @@ static int attempt(s3_store *s, const s3_req *r, const char *url, const char *pa
     if (r->md5) s3_md5_base64(r->body ? (const void *)r->body : "", r->len, md5);
     s3_header h[8];
     int nh = 0;
-    h[nh++] = (s3_header){"host", s->host};
+    h[nh++] = (s3_header){"host", s->a.host};
     h[nh++] = (s3_header){"x-amz-content-sha256", phash};
     h[nh++] = (s3_header){"x-amz-date", date};
     if (s->token[0]) h[nh++] = (s3_header){"x-amz-security-token", s->token};
@@ -331,7 +400,8 @@ static int attempt(s3_store *s, const s3_req *r, const char *url, const char *pa
     sl_buf_init(&auth, 0);
     struct curl_slist *hl = NULL;
     *rc = s3_sign(&in, &auth, NULL, err);
-    for (int i = 1; *rc == SL_OK && i < nh; i++) *rc = add_header(&hl, h[i].name, h[i].value, err); /* curl sends Host */
+    /* Host too: the value sent is then the value signed, whatever curl would make of the URL. */
+    for (int i = 0; *rc == SL_OK && i < nh; i++) *rc = add_header(&hl, h[i].name, h[i].value, err);
     if (*rc == SL_OK) *rc = add_header(&hl, "Authorization", (const char *)auth.data, err);
     if (*rc == SL_OK) *rc = add_header(&hl, "Content-Type", r->content_type ? r->content_type : "application/octet-stream", err);
     if (*rc == SL_OK) *rc = add_header(&hl, "Expect", "", err);
@@ -391,13 +461,16 @@ static sl_code s3_do(s3_store *s, const s3_req *r, s3_resp *resp, sl_err *err)
     sl_code rc = build_path(s, r->key, &path, err);
     if (rc == SL_OK) rc = s3_query_canonical(r->query, r->nq, &query, err);
     if (rc == SL_OK)
-        rc = sl_buf_printf(&url, err, "%s%s%s%s", s->base_url, (char *)path.data + strlen(s->path_base),
+        rc = sl_buf_printf(&url, err, "%s%s%s%s", s->a.base_url, (char *)path.data + strlen(s->a.path_base),
                            query.len ? "?" : "", query.len ? (char *)query.data : "");
     if (rc != SL_OK) goto done;
     char what[1300];
     snprintf(what, sizeof what, "S3 %s s3://%s/%s", r->method, s->bucket, r->key ? r->key : "");
+    int ambiguous = 0;
     for (int n = 1;; n++) {
         memset(resp, 0, sizeof *resp);
+        resp->attempts = n;
+        resp->ambiguous = ambiguous;
         char cmsg[CURL_ERROR_SIZE + 64] = "";
         errbody.len = 0;
         sl_buf *out = r->out ? r->out : &errbody;
@@ -405,6 +478,12 @@ static sl_code s3_do(s3_store *s, const s3_req *r, s3_resp *resp, sl_err *err)
         int cc = attempt(s, r, (const char *)url.data, (const char *)path.data, (const char *)query.data, out, resp,
                          cmsg, sizeof cmsg, err, &rc);
         if (rc != SL_OK) goto done;
+        if (cc == CURLE_WRITE_ERROR && resp->too_big) {
+            size_t max = out->max ? out->max : SL_BUF_DEFAULT_MAX;
+            out->len = keep;
+            rc = sl_err_set(err, SL_E_LIMIT, "%s: the object is larger than the %zu bytes this read allows", what, max);
+            goto done;
+        }
         if (!cc && resp->status >= 200 && resp->status < 300) {
             rc = SL_OK;
             goto done;
@@ -414,9 +493,12 @@ static sl_code s3_do(s3_store *s, const s3_req *r, s3_resp *resp, sl_err *err)
                            sizeof resp->msg);
         if (r->out) out->len = keep; /* an error body is not the object */
         int retry = s3_retryable(cc, cc ? 0 : resp->status, resp->code);
+        /* Could the server have done what was asked? Not when nothing reached it. */
+        if ((cc && cc != CURLE_COULDNT_CONNECT && cc != CURLE_COULDNT_RESOLVE_HOST) || (!cc && resp->status >= 500))
+            resp->ambiguous = ++ambiguous;
         if (!retry || n >= s->max_attempts) {
             if (cc) {
-                rc = sl_err_set(err, SL_E_STORAGE, "%s: cannot reach the endpoint %s: %s%s", what, s->base_url, cmsg,
+                rc = sl_err_set(err, SL_E_STORAGE, "%s: cannot reach the endpoint %s: %s%s", what, s->a.base_url, cmsg,
                                 n > 1 ? " (after retries)" : "");
             } else {
                 int auth = resp->status == 403 &&
@@ -434,9 +516,7 @@ static sl_code s3_do(s3_store *s, const s3_req *r, s3_resp *resp, sl_err *err)
             }
             goto done;
         }
-        double cap = (double)s->base_ms * (double)(1L << (n < 20 ? n : 20));
-        if (cap > 20000) cap = 20000;
-        long delay = (long)(rnd01(s) * cap);
+        long delay = (long)(rnd01(s) * (double)s3_backoff_cap_ms(s->base_ms, n));
         sl_debug("%s: %s; retrying in %ld ms (attempt %d of %d)", what,
                  cc ? cmsg : resp->code[0] ? resp->code : "server error", delay, n + 1, s->max_attempts);
         sleep_ms(delay);
@@ -476,6 +556,7 @@ typedef struct s3_upload {
     s3_store *s;
     char key[SL_STORE_KEY_MAX + 8];
     char upload_id[1024];
+    int lost_creates; /* CreateMultipartUpload attempts that may have started an upload */
     uint8_t *cur;
     size_t cur_len, cur_cap;
     int next_part;
@@ -485,6 +566,8 @@ typedef struct s3_upload {
     int nslots;
     pthread_mutex_t mu;
 } s3_upload;
+
+static void abort_lost_uploads(s3_upload *u);
 
 static void *part_main(void *arg)
 {
@@ -550,6 +633,7 @@ static sl_code start_upload(s3_upload *u, sl_err *err)
     s3_req r = {"POST", u->key, q, 1, NULL, 0, 0, 1, NULL, &out};
     s3_resp resp;
     sl_code rc = s3_do(u->s, &r, &resp, err);
+    u->lost_creates += resp.ambiguous;
     if (rc == SL_OK) {
         upload_id_doc d = {u->upload_id, sizeof u->upload_id};
         u->upload_id[0] = 0;
@@ -652,7 +736,7 @@ static sl_code complete(s3_upload *u, sl_err *err)
                             code, msg);
             break;
         }
-        sleep_ms((long)(rnd01(u->s) * (double)u->s->base_ms * (double)(1L << n)));
+        sleep_ms((long)(rnd01(u->s) * (double)s3_backoff_cap_ms(u->s->base_ms, n)));
     }
     sl_buf_free(&body);
     sl_buf_free(&out);
@@ -679,6 +763,10 @@ static sl_code up_finish(sl_sink *sk, sl_err *err)
         if (err) *err = e2;
     }
     if (rc == SL_OK) rc = complete(u, err);
+    if (rc == SL_OK && u->lost_creates) {
+        u->upload_id[0] = 0; /* completed: no longer listed */
+        abort_lost_uploads(u);
+    }
     return rc;
 }
 
@@ -696,6 +784,7 @@ static void up_abort(sl_sink *sk)
                     "lifecycle rule or AbortMultipartUpload removes them", u->s->bucket, u->key, e.msg);
         u->upload_id[0] = 0;
     }
+    if (u->lost_creates) abort_lost_uploads(u);
 }
 
 static void up_release(sl_sink *sk)
@@ -851,13 +940,10 @@ static void on_uploads(void *ud, const char *name, const char *text)
     }
 }
 
-/* ListMultipartUploads under the prefix, then AbortMultipartUpload for each. */
-static sl_code st_abort_uploads(sl_store *st, const char *prefix, sl_err *err)
+/* ListMultipartUploads under the full (bucket-level) prefix, then AbortMultipartUpload
+ * for each; only those of the key only_key when it is not NULL. */
+static sl_code abort_uploads_under(s3_store *s, const char *full, const char *only_key, sl_err *err)
 {
-    s3_store *s = (s3_store *)st;
-    char full[SL_STORE_KEY_MAX + 8];
-    if (prefix[0]) SL_TRY(full_key(s, prefix, full, sizeof full, err));
-    else snprintf(full, sizeof full, "%s%s", s->prefix, s->prefix[0] ? "/" : "");
     uploads_doc *d = sl_calloc(1, sizeof *d);
     if (d) {
         d->cap = 1000;
@@ -888,6 +974,7 @@ static sl_code st_abort_uploads(sl_store *st, const char *prefix, sl_err *err)
             break;
         }
         for (int i = 0; i < d->n && rc == SL_OK; i++) {
+            if (only_key && strcmp(d->keys[i], only_key) != 0) continue;
             const char *aq[] = {"uploadId", d->ids[i]};
             s3_req a = {"DELETE", d->keys[i], aq, 1, NULL, 0, 0, 0, NULL, NULL};
             rc = s3_do(s, &a, &resp, err);
@@ -902,6 +989,27 @@ static sl_code st_abort_uploads(sl_store *st, const char *prefix, sl_err *err)
     }
     sl_buf_free(&out);
     return rc;
+}
+
+static sl_code st_abort_uploads(sl_store *st, const char *prefix, sl_err *err)
+{
+    s3_store *s = (s3_store *)st;
+    char full[SL_STORE_KEY_MAX + 8];
+    if (prefix[0]) SL_TRY(full_key(s, prefix, full, sizeof full, err));
+    else snprintf(full, sizeof full, "%s%s", s->prefix, s->prefix[0] ? "/" : "");
+    return abort_uploads_under(s, full, NULL, err);
+}
+
+/* A CreateMultipartUpload whose answer was lost may still have started an upload, which
+ * nobody knows the id of: find the key's uploads and abort them. Every sluice key is
+ * written by one run only (file names carry the run id), so an upload of this exact key
+ * other than the current one is such a leftover. */
+static void abort_lost_uploads(s3_upload *u)
+{
+    sl_err e = {0};
+    if (abort_uploads_under(u->s, u->key, u->key, &e) != SL_OK)
+        sl_warn("s3://%s/%s: could not look for uploads a lost answer may have started (%s); a bucket lifecycle "
+                "rule or the next commit of this partition removes them", u->s->bucket, u->key, e.msg);
 }
 
 static void st_release(sl_store *st)
@@ -1013,30 +1121,13 @@ sl_store *sl_store_s3_open(const char *url, const sl_config *cfg, sl_err *err)
     snprintf(s->region, sizeof s->region, "%s", region);
     const char *ep = sl_config_get(cfg, "S3_ENDPOINT");
     const char *ps = sl_config_get(cfg, "S3_FORCE_PATH_STYLE");
-    s->path_style = ps ? strcmp(ps, "1") == 0 || strcmp(ps, "true") == 0 : (ep && ep[0]);
-    char endpoint[512];
-    if (ep && ep[0]) {
-        if (strncmp(ep, "http://", 7) != 0 && strncmp(ep, "https://", 8) != 0 && rc == SL_OK)
-            rc = sl_err_set(err, SL_E_CONFIG, "S3_ENDPOINT must start with https:// or http://, not '%s'", ep);
-        snprintf(endpoint, sizeof endpoint, "%s", ep);
-        size_t n = strlen(endpoint);
-        while (n && endpoint[n - 1] == '/') endpoint[--n] = 0;
-    } else {
-        snprintf(endpoint, sizeof endpoint, "https://s3.%s.amazonaws.com", s->region);
+    int path_style = -1;
+    if (ps && ps[0]) {
+        if (!strcmp(ps, "1") || !strcmp(ps, "true")) path_style = 1;
+        else if (!strcmp(ps, "0") || !strcmp(ps, "false")) path_style = 0;
+        else if (rc == SL_OK) rc = sl_err_set(err, SL_E_CONFIG, "S3_FORCE_PATH_STYLE takes 1 or 0, not '%s'", ps);
     }
-    const char *hoststart = strstr(endpoint, "://") ? strstr(endpoint, "://") + 3 : endpoint;
-    const char *hostend = strchr(hoststart, '/');
-    size_t hl = hostend ? (size_t)(hostend - hoststart) : strlen(hoststart);
-    if (s->path_style) {
-        snprintf(s->base_url, sizeof s->base_url, "%s/%s", endpoint, s->bucket);
-        snprintf(s->host, sizeof s->host, "%.*s", (int)hl, hoststart);
-        snprintf(s->path_base, sizeof s->path_base, "/%s", s->bucket);
-    } else {
-        snprintf(s->base_url, sizeof s->base_url, "%.*s%s.%.*s", (int)(hoststart - endpoint), endpoint, s->bucket,
-                 (int)hl, hoststart);
-        snprintf(s->host, sizeof s->host, "%s.%.*s", s->bucket, (int)hl, hoststart);
-        s->path_base[0] = 0;
-    }
+    if (rc == SL_OK) rc = s3_address(ep, s->region, s->bucket, path_style, &s->a, err);
     if (rc == SL_OK) rc = cfg_size(cfg, "S3_PART_SIZE", (int64_t)8 << 20, (int64_t)MIN_PART, (int64_t)MAX_PART, &v, err);
     s->part_size = (size_t)v;
     if (rc == SL_OK) rc = cfg_size(cfg, "S3_MAX_INFLIGHT", 4, 1, 64, &v, err);

@@ -7,10 +7,13 @@
  *       shared credentials file (AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials),
  *       profile AWS_PROFILE or "default"
  *   AWS_REGION (or AWS_DEFAULT_REGION)   default us-east-1
- *   S3_ENDPOINT          e.g. http://127.0.0.1:9000 for S3-compatible stores; default
+ *   S3_ENDPOINT          scheme://host[:port] (no path, no user), e.g. http://127.0.0.1:9000
+ *                        for S3-compatible stores (or the --s3-endpoint flag); default
  *                        https://s3.<region>.amazonaws.com
- *   S3_FORCE_PATH_STYLE  1: path-style URLs (endpoint/bucket/key); the default with a
- *                        custom S3_ENDPOINT; virtual-hosted (bucket.s3...) otherwise
+ *   S3_FORCE_PATH_STYLE  1: path-style URLs (endpoint/bucket/key); 0: virtual-hosted
+ *                        (bucket.endpoint/key). Unset: path style with a custom S3_ENDPOINT
+ *                        or for a bucket name with a '.' (its virtual host would not match
+ *                        the TLS certificate's wildcard); virtual-hosted otherwise
  *   S3_PART_SIZE         bytes per part, default 8 MiB, at least 5 MiB; doubled every
  *                        1,000 parts so a file never needs more than 10,000
  *   S3_MAX_INFLIGHT      parts uploading at once per file, default 4
@@ -45,8 +48,28 @@ sl_code s3_url_parse(const char *url, char *bucket, size_t bcap, char *prefix, s
 sl_code s3_credentials_parse(const char *text, const char *profile, char *ak, size_t akcap, char *sk, size_t skcap,
                              char *token, size_t tcap);
 
+/* Where requests go: base_url + "/" + encoded key is the URL, host the Host header
+ * (signed, and sent as is: explicit default ports ":443"/":80" are dropped, as curl
+ * drops them), path_base + "/" + encoded key the canonical URI. */
+typedef struct s3_addr {
+    char base_url[600];
+    char host[560];
+    char path_base[80];
+    int path_style;
+} s3_addr;
+
+/* endpoint NULL or "" for AWS in `region`; path_style 1, 0, or -1 for automatic (see
+ * S3_FORCE_PATH_STYLE above). SL_E_CONFIG for an endpoint that is not
+ * http(s)://host[:port]. */
+sl_code s3_address(const char *endpoint, const char *region, const char *bucket, int path_style, s3_addr *out,
+                   sl_err *err);
+
 /* Whether a response is worth retrying: curl error (0 = none), HTTP status, S3 error code. */
 int s3_retryable(int curl_code, long status, const char *code);
+
+/* The backoff cap before attempt n+1 (n >= 1): min(base_ms * 2^n, 20,000) ms, without
+ * overflow for any n. The delay is random(0,1) times this ("full jitter"). */
+long s3_backoff_cap_ms(long base_ms, int n);
 
 /* The part size to use for part number n (1-based), from the configured size. */
 size_t s3_part_size_for(size_t base, int n);

@@ -4,6 +4,8 @@ and its access key; every request after that must be signed with that key), and 
 small fault-injecting reverse proxy placed between sluice and moto.
 
 Settings: SLUICE_TEST_MOTO_PORT (default 5310)."""
+import base64
+import hashlib
 import http.client
 import json
 import os
@@ -107,6 +109,7 @@ class FaultProxy:
         self.rule = None
         self.count = 0
         self.log = []
+        self.requests = []  # per request: number, method, path, headers, body digests
         self.lock = threading.Lock()
         proxy = self
 
@@ -126,6 +129,11 @@ class FaultProxy:
                     if action is None and proxy.rule:
                         action = proxy.rule(n, self.command, self.path)
                     proxy.log.append((n, self.command, self.path, action))
+                    proxy.requests.append({
+                        "n": n, "method": self.command, "path": self.path,
+                        "headers": {k.lower(): v for k, v in self.headers.items()},
+                        "md5": base64.b64encode(hashlib.md5(body).digest()).decode(),
+                        "sha256": hashlib.sha256(body).hexdigest(), "len": len(body)})
                 if action == "drop":
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)
@@ -175,7 +183,7 @@ class FaultProxy:
 
     def reset(self):
         with self.lock:
-            self.faults, self.rule, self.count, self.log = {}, None, 0, []
+            self.faults, self.rule, self.count, self.log, self.requests = {}, None, 0, [], []
 
     def stop(self):
         self.server.shutdown()

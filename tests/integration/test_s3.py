@@ -308,3 +308,92 @@ def test_kill_during_runs_to_s3(mariadb, moto, bucket, source):
         m = json.loads(moto.client.get_object(Bucket=bucket, Key=prefix + "_SUCCESS")["Body"].read())
         listed |= {prefix + f["name"] for f in m["files"]} | {prefix + "_SUCCESS"}
     assert set(moto.keys(bucket, "k/")) == listed
+
+
+def test_moto_rejects_a_wrong_secret(moto, bucket):
+    """The endpoint really checks signatures (else the credential tests prove nothing)."""
+    import botocore.exceptions
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        moto.boto(secret="not-the-secret").list_objects_v2(Bucket=bucket)
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert e.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
+
+
+def test_every_request_carries_checksums_of_its_body(moto, bucket, fault_proxy, tmp_path):
+    """moto does not verify Content-MD5, so check here that what sluice sends matches the
+    bytes that arrived: Content-MD5 on every request with a body, x-amz-content-sha256
+    (signed) on every request."""
+    env = clean_env(moto.env(fault_proxy.endpoint, S3_PART_SIZE=5 * MIB))
+    small, big = tmp_path / "small", tmp_path / "big"
+    small.write_bytes(os.urandom(3000))
+    big.write_bytes(os.urandom(11 * MIB))
+    for f in (small, big):
+        assert s3_tool(env, "put", f"s3://{bucket}", f.name, f).returncode == 0
+    assert s3_tool(env, "get", f"s3://{bucket}", "small", tmp_path / "back").returncode == 0
+    kinds = set()
+    for r in fault_proxy.requests:
+        h = r["headers"]
+        assert h["x-amz-content-sha256"] == r["sha256"], r["path"]
+        assert "x-amz-content-sha256" in h["authorization"].split("SignedHeaders=")[1].split(",")[0]
+        if r["len"]:
+            assert h["content-md5"] == r["md5"], r["path"]
+            assert "content-md5" in h["authorization"]
+        kinds.add((r["method"], "partNumber=" in r["path"], "uploadId=" in r["path"], "uploads" in r["path"]))
+    assert ("PUT", False, False, False) in kinds  # the single PUT
+    assert ("PUT", True, True, False) in kinds  # parts
+    assert ("POST", False, True, False) in kinds  # CompleteMultipartUpload
+
+
+def test_lost_answer_to_complete_is_not_a_failure(moto, bucket, fault_proxy, tmp_path):
+    """CompleteMultipartUpload succeeds but its answer is cut: the retry finds the upload
+    gone (NoSuchUpload). The object is there, whole: the upload succeeded."""
+    env = clean_env(moto.env(fault_proxy.endpoint, S3_MAX_ATTEMPTS=3, S3_PART_SIZE=5 * MIB))
+    seen = []
+
+    def rule(n, method, path):
+        if method == "POST" and "uploadId=" in path and not seen:
+            seen.append(n)
+            return "reset"
+        return None
+
+    fault_proxy.rule = rule
+    f = tmp_path / "f"
+    f.write_bytes(os.urandom(11 * MIB))
+    p = s3_tool(env, "put", f"s3://{bucket}", "obj", f)
+    assert seen, fault_proxy.log
+    assert p.returncode == 0, p.stderr
+    assert moto.client.get_object(Bucket=bucket, Key="obj")["Body"].read() == f.read_bytes()
+    assert moto.uploads(bucket) == []
+
+
+def test_lost_answer_to_create_leaves_no_upload(moto, bucket, fault_proxy, tmp_path):
+    """CreateMultipartUpload succeeds but its answer is cut, so the retry starts a second
+    upload: the first one must not stay behind (finished file, and aborted file)."""
+    env = clean_env(moto.env(fault_proxy.endpoint, S3_MAX_ATTEMPTS=3, S3_PART_SIZE=5 * MIB))
+    for abort in (False, True):
+        seen = []
+
+        def rule(n, method, path):
+            if method == "POST" and "uploads=" in path and "uploadId=" not in path and not seen:
+                seen.append(n)
+                return "reset"
+            return None
+
+        fault_proxy.reset()
+        fault_proxy.rule = rule
+        f = tmp_path / "f"
+        f.write_bytes(os.urandom(6 * MIB))
+        p = s3_tool(env, "put", f"s3://{bucket}", f"obj{int(abort)}", f, *(["--abort"] if abort else []))
+        assert seen, fault_proxy.log
+        assert p.returncode == 0, p.stderr
+        assert moto.uploads(bucket) == [], (abort, moto.uploads(bucket))
+    assert list(moto.keys(bucket)) == ["obj0"]
+
+
+def test_object_larger_than_the_read_limit(moto, bucket, tmp_path):
+    """Reading a manifest bigger than the caller's cap is a clear limit error, not an
+    unreachable endpoint."""
+    env = clean_env(moto.env(S3_MAX_ATTEMPTS=2))
+    moto.client.put_object(Bucket=bucket, Key="huge", Body=b"x" * (2 * MIB))
+    p = s3_tool(dict(env, S3_TOOL_READ_MAX=str(MIB)), "get", f"s3://{bucket}", "huge", tmp_path / "out")
+    assert p.returncode == 1 and "larger than" in p.stderr and "cannot reach" not in p.stderr, p.stderr

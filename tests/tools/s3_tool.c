@@ -2,7 +2,8 @@
  * benchmark, so the S3 backend can be tested on its own:
  *   s3_tool put  URL KEY FILE [--abort]   upload FILE as KEY (written in 1 MiB pieces);
  *                                        --abort aborts instead of finishing
- *   s3_tool get  URL KEY FILE            read KEY into FILE (at most 256 MiB)
+ *   s3_tool get  URL KEY FILE            read KEY into FILE (at most 256 MiB, or
+ *                                        S3_TOOL_READ_MAX bytes)
  *   s3_tool list URL PREFIX              "key size" lines
  *   s3_tool rm   URL KEY
  * URL is a store location (s3://bucket/prefix or a folder); settings come from the
@@ -64,7 +65,8 @@ int main(int argc, char **argv)
         if (c != SL_OK) rc = fail(&e);
     } else if (strcmp(cmd, "get") == 0 && argc >= 5) {
         sl_buf out;
-        sl_buf_init(&out, (size_t)256 << 20);
+        const char *max = getenv("S3_TOOL_READ_MAX");
+        sl_buf_init(&out, max ? (size_t)strtoull(max, NULL, 10) : (size_t)256 << 20);
         if (sl_store_read(st, key, &out, &e) != SL_OK) {
             rc = sl_store_is_not_found(&e) ? (fprintf(stderr, "s3_tool: not found: %s\n", e.msg), 3) : fail(&e);
         } else {
