@@ -18,6 +18,7 @@
 typedef struct cli_ctx {
     sl_config *cfg;
     const char *env_file; /* --env-file, or NULL for ./.env */
+    const char *s3_endpoint; /* --s3-endpoint: S3_ENDPOINT as a flag, or NULL */
     int quiet;
     int verbose;
 } cli_ctx;

@@ -41,6 +41,7 @@ void cli_print_global_help(FILE *out)
 {
     fputs("\nGlobal options (anywhere on the line):\n"
           "  --env-file PATH   read settings from PATH instead of ./.env\n"
+          "  --s3-endpoint URL S3-compatible endpoint, http(s)://host[:port] (the S3_ENDPOINT setting)\n"
           "  -q, --quiet       only errors on stderr\n"
           "  -v, --verbose     debug log lines on stderr\n"
           "\nExit codes: 0 success, 1 runtime failure, 2 usage error, 3 configuration error,\n"
@@ -105,6 +106,11 @@ int main(int argc, char **argv)
             ctx.env_file = argv[++i];
         } else if (strncmp(a, "--env-file=", 11) == 0) {
             ctx.env_file = a + 11;
+        } else if (strcmp(a, "--s3-endpoint") == 0) {
+            if (i + 1 >= argc) return cli_usage_error("", "--s3-endpoint needs a URL");
+            ctx.s3_endpoint = argv[++i];
+        } else if (strncmp(a, "--s3-endpoint=", 14) == 0) {
+            ctx.s3_endpoint = a + 14;
         } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
             ctx.quiet = 1;
         } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
@@ -134,6 +140,10 @@ int main(int argc, char **argv)
         if (strcmp(cmd, commands[i].name) != 0) continue;
         ctx.cfg = sl_config_create(&err);
         if (!ctx.cfg) return cli_fail(cmd, &err);
+        if (ctx.s3_endpoint && sl_config_set(ctx.cfg, "S3_ENDPOINT", ctx.s3_endpoint, &err) != SL_OK) {
+            sl_config_free(ctx.cfg);
+            return cli_fail(cmd, &err);
+        }
         rc = commands[i].run(&ctx, argc - 1, argv + 1);
         sl_config_free(ctx.cfg);
         return rc;

@@ -397,3 +397,16 @@ def test_object_larger_than_the_read_limit(moto, bucket, tmp_path):
     moto.client.put_object(Bucket=bucket, Key="huge", Body=b"x" * (2 * MIB))
     p = s3_tool(dict(env, S3_TOOL_READ_MAX=str(MIB)), "get", f"s3://{bucket}", "huge", tmp_path / "out")
     assert p.returncode == 1 and "larger than" in p.stderr and "cannot reach" not in p.stderr, p.stderr
+
+
+def test_s3_endpoint_flag_overrides_the_setting(mariadb, moto, bucket, source):
+    with __import__("socket").socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    env = {**mariadb.sluice_env(source), **moto.env(f"http://127.0.0.1:{closed}", S3_MAX_ATTEMPTS=1)}
+    p = run_sluice(["--s3-endpoint", moto.endpoint, "run", "--as-of", "2026-06-29 12:00:00", "--output",
+                    f"s3://{bucket}/flag", "--progress", "off"], env=env)
+    assert p.returncode == 0, p.stderr
+    assert "flag/business_insights/2026-06-29/_SUCCESS" in moto.keys(bucket)
+    p = run_sluice(["run", "--output", f"s3://{bucket}/flag2", "--s3-endpoint=ftp://x", "--progress", "off"], env=env)
+    assert p.returncode == 3 and "S3_ENDPOINT" in p.stderr, p.stderr
