@@ -712,6 +712,26 @@ static sl_code up_write(sl_sink *sk, const void *p, size_t n, sl_err *err)
     return SL_OK;
 }
 
+/* After a CompleteMultipartUpload whose answer was lost, a server that does not complete
+ * idempotently (S3 and moto do) answers the retry with NoSuchUpload. The upload then
+ * either completed or was aborted by someone else: the object tells which, if it has our
+ * size and a multipart ETag ("...-<parts>") - the ETag's digest is not checked, as
+ * multipart ETags are not specified to be MD5s. */
+static int completed_already(s3_upload *u)
+{
+    s3_req r = {"HEAD", u->key, NULL, 0, NULL, 0, 0, 0, NULL, NULL};
+    s3_resp resp;
+    sl_err e = {0};
+    if (s3_do(u->s, &r, &resp, &e) != SL_OK) return 0;
+    char tail[24];
+    snprintf(tail, sizeof tail, "-%d", u->next_part - 1);
+    size_t el = strlen(resp.etag), tl = strlen(tail);
+    if (el && resp.etag[el - 1] == '"') el--;
+    int ok = resp.length == u->base.bytes && el > tl && memcmp(resp.etag + el - tl, tail, tl) == 0;
+    if (ok) sl_info("s3://%s/%s: the upload was completed by an attempt whose answer was lost", u->s->bucket, u->key);
+    return ok;
+}
+
 static sl_code complete(s3_upload *u, sl_err *err)
 {
     sl_buf body, out;
@@ -727,6 +747,12 @@ static sl_code complete(s3_upload *u, sl_err *err)
         s3_req r = {"POST", u->key, q, 1, body.data, body.len, 1, 0, "application/xml", &out};
         s3_resp resp;
         rc = s3_do(u->s, &r, &resp, err);
+        if (rc != SL_OK && resp.status == 404 && !strcmp(resp.code, "NoSuchUpload") && (resp.ambiguous || n > 1) &&
+            completed_already(u)) {
+            sl_err_clear(err);
+            rc = SL_OK;
+            break;
+        }
         if (rc != SL_OK) break;
         /* A 200 can still carry an error document (the S3 API says so). */
         char code[128], msg[512];
@@ -779,7 +805,8 @@ static void up_abort(sl_sink *sk)
         s3_req r = {"DELETE", u->key, q, 1, NULL, 0, 0, 0, NULL, NULL};
         s3_resp resp;
         sl_err e = {0};
-        if (s3_do(u->s, &r, &resp, &e) != SL_OK)
+        /* NoSuchUpload: already gone (an earlier attempt's answer was lost) */
+        if (s3_do(u->s, &r, &resp, &e) != SL_OK && !(resp.status == 404 && !strcmp(resp.code, "NoSuchUpload")))
             sl_warn("could not abort the multipart upload of s3://%s/%s (%s); its parts stay until a bucket "
                     "lifecycle rule or AbortMultipartUpload removes them", u->s->bucket, u->key, e.msg);
         u->upload_id[0] = 0;
@@ -978,6 +1005,11 @@ static sl_code abort_uploads_under(s3_store *s, const char *full, const char *on
             const char *aq[] = {"uploadId", d->ids[i]};
             s3_req a = {"DELETE", d->keys[i], aq, 1, NULL, 0, 0, 0, NULL, NULL};
             rc = s3_do(s, &a, &resp, err);
+            if (rc != SL_OK && resp.status == 404 && !strcmp(resp.code, "NoSuchUpload")) { /* aborted meanwhile */
+                sl_err_clear(err);
+                rc = SL_OK;
+                continue;
+            }
             if (rc == SL_OK) sl_info("aborted an unfinished upload of s3://%s/%s", s->bucket, d->keys[i]);
         }
         if (!d->truncated || !d->next_key[0]) break;

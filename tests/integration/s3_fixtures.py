@@ -100,7 +100,8 @@ class FaultProxy:
     set, is called with (number, method, path) and may return an action for any request.
     Actions: "500", "503" (SlowDown), "200-error" (200 with an <Error> document, as
     CompleteMultipartUpload may answer), "drop" (close without answering), "reset"
-    (answer half a response, then close), ("delay", seconds). The Host header is passed on
+    (forward, then answer half of the response and close), "nosuchupload" (404
+    NoSuchUpload without forwarding), ("delay", seconds). The Host header is passed on
     unchanged, so signatures stay valid."""
 
     def __init__(self, upstream_port):
@@ -138,6 +139,15 @@ class FaultProxy:
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)
                     return
+                if action == "nosuchupload":  # as a server that completes only once would answer
+                    data = (b"<?xml version=\"1.0\"?><Error><Code>NoSuchUpload</Code><Message>The specified upload "
+                            b"does not exist.</Message></Error>")
+                    self.send_response(404)
+                    self.send_header("Content-Type", "application/xml")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
                 if action in ("500", "503", "200-error"):
                     code = "SlowDown" if action == "503" else "InternalError"
                     msg = f"<?xml version=\"1.0\"?><Error><Code>{code}</Code><Message>injected</Message></Error>"
@@ -166,7 +176,9 @@ class FaultProxy:
                 for k, v in r.getheaders():
                     if k.lower() not in ("content-length", "transfer-encoding", "connection", "server", "date"):
                         self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
+                # a HEAD answer has no body but the Content-Length of the object
+                length = r.getheader("Content-Length", "0") if self.command == "HEAD" else str(len(data))
+                self.send_header("Content-Length", length)
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(data)

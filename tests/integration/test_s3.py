@@ -410,3 +410,33 @@ def test_s3_endpoint_flag_overrides_the_setting(mariadb, moto, bucket, source):
     assert "flag/business_insights/2026-06-29/_SUCCESS" in moto.keys(bucket)
     p = run_sluice(["run", "--output", f"s3://{bucket}/flag2", "--s3-endpoint=ftp://x", "--progress", "off"], env=env)
     assert p.returncode == 3 and "S3_ENDPOINT" in p.stderr, p.stderr
+
+
+@pytest.mark.parametrize("first", ["reset", "drop"])
+def test_complete_retry_answered_no_such_upload(moto, bucket, fault_proxy, tmp_path, first):
+    """A server that completes only once answers the retry of a CompleteMultipartUpload
+    with NoSuchUpload. If the first attempt reached it ("reset": done, answer cut), the
+    object is there with our size and parts: success. If it did not ("drop"), there is no
+    object: a clear failure, exit 7, and nothing visible."""
+    env = clean_env(moto.env(fault_proxy.endpoint, S3_MAX_ATTEMPTS=3, S3_PART_SIZE=5 * MIB))
+    completes = []
+
+    def rule(n, method, path):
+        if method == "POST" and "uploadId=" in path:
+            completes.append(n)
+            return first if len(completes) == 1 else "nosuchupload"
+        return None
+
+    fault_proxy.rule = rule
+    f = tmp_path / "f"
+    f.write_bytes(os.urandom(11 * MIB))
+    p = s3_tool(env, "put", f"s3://{bucket}", "obj", f)
+    assert len(completes) >= 2, fault_proxy.log
+    if first == "reset":
+        assert p.returncode == 0, p.stderr
+        assert moto.client.get_object(Bucket=bucket, Key="obj")["Body"].read() == f.read_bytes()
+    else:
+        assert p.returncode == 7, p.stderr
+        assert "NoSuchUpload" in p.stderr and f"s3://{bucket}/obj" in p.stderr
+        assert moto.keys(bucket) == {}
+    assert moto.uploads(bucket) == []
