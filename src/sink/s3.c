@@ -33,6 +33,7 @@ typedef struct s3_store {
     char ak[256], sk[256], token[4096];
     size_t part_size;
     int inflight, max_attempts;
+    int list_max_keys; /* keys per ListObjectsV2 page (S3's own maximum: 1000) */
     long base_ms, timeout;
     char sse[32], kms[256], ca[1024];
     CURLSH *share;
@@ -891,7 +892,8 @@ static sl_code st_list(sl_store *st, const char *prefix, sl_store_list_cb cb, vo
     d.s = s;
     d.cb = cb;
     d.ud = ud;
-    const char *maxkeys = getenv("SLUICE_S3_LIST_MAX_KEYS"); /* tests: force pagination */
+    char maxkeys[16];
+    snprintf(maxkeys, sizeof maxkeys, "%d", s->list_max_keys);
     sl_buf out;
     sl_buf_init(&out, (size_t)64 << 20);
     sl_code rc = SL_OK;
@@ -901,7 +903,7 @@ static sl_code st_list(sl_store *st, const char *prefix, sl_store_list_cb cb, vo
         const char *q[8] = {"list-type", "2", "prefix", full};
         int nq = 2;
         if (tok[0]) q[2 * nq] = "continuation-token", q[2 * nq + 1] = tok, nq++;
-        if (maxkeys) q[2 * nq] = "max-keys", q[2 * nq + 1] = maxkeys, nq++;
+        if (s->list_max_keys != 1000) q[2 * nq] = "max-keys", q[2 * nq + 1] = maxkeys, nq++;
         out.len = 0;
         s3_req r = {"GET", NULL, q, nq, NULL, 0, 0, 0, NULL, &out};
         s3_resp resp;
@@ -1170,6 +1172,8 @@ sl_store *sl_store_s3_open(const char *url, const sl_config *cfg, sl_err *err)
     s->base_ms = (long)v;
     if (rc == SL_OK) rc = cfg_size(cfg, "S3_TIMEOUT", 300, 1, 86400, &v, err);
     s->timeout = (long)v;
+    if (rc == SL_OK) rc = cfg_size(cfg, "S3_LIST_MAX_KEYS", 1000, 1, 1000, &v, err);
+    s->list_max_keys = (int)v;
     const char *sse = sl_config_get_or(cfg, "S3_SSE", "");
     if (rc == SL_OK && sse[0] && strcmp(sse, "AES256") != 0 && strcmp(sse, "aws:kms") != 0)
         rc = sl_err_set(err, SL_E_CONFIG, "S3_SSE takes AES256 or aws:kms, not '%s'", sse);

@@ -21,6 +21,8 @@
  *   S3_RETRY_BASE_MS     backoff base, default 500: the delay before attempt n+1 is
  *                        random(0,1) * min(base * 2^n, 20 s) ("full jitter")
  *   S3_TIMEOUT           seconds per request, default 300 (connect: 10)
+ *   S3_LIST_MAX_KEYS     keys per ListObjectsV2 page, 1 to 1000 (default; tests lower it
+ *                        to exercise continuation tokens)
  *   S3_SSE               AES256 or aws:kms; S3_SSE_KMS_KEY_ID for the latter
  *   S3_CA_FILE           a CA bundle instead of the system's (TLS is always verified)
  */

@@ -12,6 +12,7 @@ import os
 import random
 import signal
 import subprocess
+import sys
 import time
 
 import duckdb
@@ -78,7 +79,7 @@ def test_abort_leaves_no_upload(moto, bucket, tmp_path):
 
 
 def test_list_paginates_and_remove(moto, bucket, tmp_path):
-    env = clean_env(moto.env(SLUICE_S3_LIST_MAX_KEYS=2))
+    env = clean_env(moto.env(S3_LIST_MAX_KEYS=2))
     f = tmp_path / "f"
     f.write_bytes(b"x" * 10)
     names = [f"a/{i:02d} é+x" for i in range(7)] + ["b/other"]
@@ -440,3 +441,59 @@ def test_complete_retry_answered_no_such_upload(moto, bucket, fault_proxy, tmp_p
         assert "NoSuchUpload" in p.stderr and f"s3://{bucket}/obj" in p.stderr
         assert moto.keys(bucket) == {}
     assert moto.uploads(bucket) == []
+
+
+def test_memory_is_bounded_by_parts_in_flight(moto, bucket, tmp_path):
+    """64 MiB through 5 MiB parts, 2 in flight: the tool's peak RSS stays near
+    3 x 5 MiB plus the libraries, far below the file's size."""
+    env = clean_env(moto.env(S3_PART_SIZE=5 * MIB, S3_MAX_INFLIGHT=2))
+    f = tmp_path / "f"
+    f.write_bytes(os.urandom(64 * MIB))
+    # a fresh parent, so RUSAGE_CHILDREN holds the tool alone
+    probe = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
+             "print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    p = subprocess.run([sys.executable, "-c", probe, str(TOOL), "put", f"s3://{bucket}", "big", str(f)], env=env,
+                       capture_output=True, text=True, timeout=300)
+    rc, maxrss_kib = map(int, p.stdout.split()[-2:])
+    assert rc == 0, p.stderr
+    assert maxrss_kib < 40 * 1024, f"peak RSS {maxrss_kib} KiB"
+    assert moto.client.head_object(Bucket=bucket, Key="big")["ContentLength"] == 64 * MIB
+
+
+def test_timeouts_and_resets_are_retried(moto, bucket, fault_proxy, tmp_path):
+    """A part whose answer takes longer than S3_TIMEOUT, a dropped connection and a 500
+    on other requests: all retried, the object is whole."""
+    env = clean_env(moto.env(fault_proxy.endpoint, S3_TIMEOUT=1, S3_MAX_ATTEMPTS=3, S3_PART_SIZE=5 * MIB,
+                             S3_MAX_INFLIGHT=1))
+    hit = {}
+
+    def rule(n, method, path):
+        for what, match, action in (("slow", "partNumber=1&", ("delay", 2.5)), ("drop", "partNumber=2&", "drop"),
+                                    ("err", "partNumber=3&", "500")):
+            if match in path and what not in hit:
+                hit[what] = n
+                return action
+        return None
+
+    fault_proxy.rule = rule
+    f = tmp_path / "f"
+    f.write_bytes(os.urandom(12 * MIB))
+    p = s3_tool(env, "put", f"s3://{bucket}", "obj", f)
+    assert p.returncode == 0, p.stderr
+    assert set(hit) == {"slow", "drop", "err"}, fault_proxy.log
+    assert moto.client.get_object(Bucket=bucket, Key="obj")["Body"].read() == f.read_bytes()
+    assert moto.uploads(bucket) == []
+
+
+def test_sse_kms_single_and_multipart(moto, bucket, tmp_path):
+    env = clean_env(moto.env(S3_SSE="aws:kms", S3_SSE_KMS_KEY_ID="alias/sluice-test", S3_PART_SIZE=5 * MIB))
+    small, big = tmp_path / "small", tmp_path / "big"
+    small.write_bytes(b"kms data")
+    big.write_bytes(os.urandom(6 * MIB))
+    for f in (small, big):
+        assert s3_tool(env, "put", f"s3://{bucket}", f.name, f).returncode == 0
+        h = moto.client.head_object(Bucket=bucket, Key=f.name)
+        assert h.get("ServerSideEncryption") == "aws:kms", (f.name, h)
+        assert "alias/sluice-test" in h.get("SSEKMSKeyId", ""), (f.name, h)
+    p = s3_tool(clean_env(moto.env(S3_SSE_KMS_KEY_ID="k")), "put", f"s3://{bucket}", "x", small)
+    assert p.returncode == 3 and "S3_SSE=aws:kms" in p.stderr
