@@ -129,9 +129,14 @@ int s3_retryable(int curl_code, long status, const char *code)
         }
     }
     if (status == 500 || status == 502 || status == 503 || status == 504 || status == 429) return 1;
-    static const char *const codes[] = {"RequestTimeout", "SlowDown", "Throttling", "ThrottlingException",
-                                        "RequestThrottled", "InternalError", "ServiceUnavailable",
-                                        "RequestTimeTooSkewed", "RequestLimitExceeded", "TooManyRequestsException"};
+    /* The SDKs' standard mode: transient and throttling codes (RequestTimeTooSkewed too:
+     * the SDKs retry it after correcting their clock; here a retry only helps a request
+     * that was delayed on its way). */
+    static const char *const codes[] = {"RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete",
+                                        "SlowDown", "Throttling", "ThrottlingException", "ThrottledException",
+                                        "RequestThrottled", "RequestThrottledException", "BandwidthLimitExceeded",
+                                        "InternalError", "ServiceUnavailable", "RequestTimeTooSkewed",
+                                        "RequestLimitExceeded", "TooManyRequestsException"};
     for (size_t i = 0; code && i < sizeof codes / sizeof codes[0]; i++)
         if (strcmp(code, codes[i]) == 0) return 1;
     return 0;
@@ -506,9 +511,15 @@ static sl_code s3_do(s3_store *s, const s3_req *r, s3_resp *resp, sl_err *err)
                            (!strcmp(resp->code, "InvalidAccessKeyId") || !strcmp(resp->code, "SignatureDoesNotMatch") ||
                             !strcmp(resp->code, "AccessDenied") || !strcmp(resp->code, "ExpiredToken") ||
                             !strcmp(resp->code, "InvalidToken") || !resp->code[0]);
-                const char *hint = !strcmp(resp->code, "NoSuchBucket") ? " (the bucket does not exist)"
-                                   : auth ? " (check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)"
-                                          : "";
+                const char *c = resp->code;
+                const char *hint =
+                    !strcmp(c, "NoSuchBucket") ? " (the bucket does not exist)"
+                    : auth ? " (check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)"
+                    : !strcmp(c, "RequestTimeTooSkewed") ? " (this machine's clock is off by more than 15 minutes)"
+                    : !strcmp(c, "PermanentRedirect") || !strcmp(c, "AuthorizationHeaderMalformed") ||
+                              resp->status == 301 || resp->status == 307
+                        ? " (check AWS_REGION: the bucket is in another region)"
+                        : "";
                 rc = sl_err_set(err, auth ? SL_E_STORAGE_AUTH : SL_E_STORAGE, "%s: HTTP %ld %s: %s%s%s%s%s", what,
                                 resp->status, resp->code[0] ? resp->code : "", resp->msg, hint,
                                 resp->request_id[0] ? " (request id " : "", resp->request_id,

@@ -317,6 +317,15 @@ static void retry_rules(void)
     CHECK(s3_retryable(0, 504, ""));
     CHECK(s3_retryable(0, 400, "RequestTimeout"));
     CHECK(s3_retryable(0, 400, "Throttling"));
+    CHECK(s3_retryable(0, 400, "ThrottlingException"));
+    CHECK(s3_retryable(0, 400, "RequestThrottledException"));
+    CHECK(s3_retryable(0, 400, "PriorRequestNotComplete"));
+    CHECK(s3_retryable(0, 429, ""));
+    CHECK(s3_retryable(0, 200, "InternalError")); /* an error document inside a 200 */
+    CHECK(!s3_retryable(0, 200, "AccessDenied"));
+    CHECK(!s3_retryable(0, 404, "NoSuchUpload"));
+    CHECK(!s3_retryable(0, 400, "InvalidDigest"));
+    CHECK(!s3_retryable(0, 400, "BadDigest"));
     CHECK(!s3_retryable(0, 403, "SignatureDoesNotMatch"));
     CHECK(!s3_retryable(0, 404, "NoSuchBucket"));
     CHECK(!s3_retryable(0, 400, "EntityTooSmall"));
