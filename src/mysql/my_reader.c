@@ -42,6 +42,7 @@ typedef struct colbind {
 } colbind;
 
 struct my_reader {
+    MYSQL *conn;
     MYSQL_STMT *st;
     sl_schema *schema;
     sl_batch *batch;
@@ -203,6 +204,7 @@ my_reader *my_reader_open(MYSQL *m, const char *sql, const my_read_opts *opts, s
     else my_read_opts_default(&r->opts);
     if (!r->opts.batch_rows) r->opts.batch_rows = 65536;
     if (!r->opts.batch_bytes_max) r->opts.batch_bytes_max = (size_t)64 << 20;
+    r->conn = m;
     r->st = mysql_stmt_init(m);
     if (!r->st) {
         my_error(m, err, "preparing the read");
@@ -461,11 +463,19 @@ sl_code my_reader_next(my_reader *r, sl_batch **out, sl_err *err)
             break;
         }
         if (rc == 1) {
+            /* Connector/C reports a failed row read (a dropped connection, a KILL) on the
+             * connection, not on the statement: stmt_unbuffered_fetch returns 1 without
+             * copying net.last_errno. Take whichever holds the error; a failure with no
+             * error code at all is taken for a lost stream, never for the end. */
             unsigned e = mysql_stmt_errno(r->st);
-            /* A dropped stream ends the fetch loop like the last row: never take it for the end. */
-            return sl_err_set(err, my_classify(e) == SL_E_DB ? SL_E_DB : my_classify(e),
-                              "%s: reading rows after row %lld: %s (MySQL error %u)", tname(r), (long long)r->rows,
-                              mysql_stmt_error(r->st), e);
+            const char *msg = mysql_stmt_error(r->st);
+            if (e == 0) {
+                e = mysql_errno(r->conn);
+                msg = mysql_error(r->conn);
+            }
+            sl_code code = e == 0 ? SL_E_DB_LOST : my_classify(e);
+            return sl_err_set(err, code, "%s: reading rows after row %lld: %s (MySQL error %u)", tname(r),
+                              (long long)r->rows, e == 0 ? "the row stream ended with an error" : msg, e);
         }
         /* rc == 0 or MYSQL_DATA_TRUNCATED (long values are fetched again in convert_row) */
         SL_TRY(convert_row(r, b->nrows, err));
