@@ -43,6 +43,10 @@ struct sl_commit {
     int refs; /* the handle, plus one per file sink not yet released */
     cfile **files;
     size_t nfiles, cap;
+    /* Failed attempts of files created again (a retried read): out of the commit, kept
+     * only because their sinks may still point at them; freed with the commit. */
+    cfile **retired;
+    size_t nretired;
 };
 
 /* Keys the commit writes into the manifest itself; `extra` may not set them. */
@@ -115,6 +119,12 @@ static void commit_destroy(sl_commit *c)
         sl_free(c->files[i]);
     }
     sl_free(c->files);
+    for (size_t i = 0; i < c->nretired; i++) {
+        sl_free(c->retired[i]->name);
+        sl_free(c->retired[i]->key);
+        sl_free(c->retired[i]);
+    }
+    sl_free(c->retired);
     sl_free(c->prefix);
     sl_free(c->run_id);
     sl_free(c->manifest_key);
@@ -253,7 +263,7 @@ static sl_code cs_finish(sl_sink *s, sl_err *err)
     if (rc != SL_OK) return rc;
     pthread_mutex_lock(&c->mu);
     st = c->state;
-    if (st == C_ACTIVE) {
+    if (st == C_ACTIVE && f->state == F_WRITING) {
         f->state = F_DONE;
         f->bytes = cs->hash->bytes;
         memcpy(f->checksum, sum, sizeof sum);
@@ -335,9 +345,25 @@ sl_sink *sl_commit_create_file(sl_commit *c, const char *name, sl_err *err)
     f->state = F_WRITING;
 
     pthread_mutex_lock(&c->mu);
-    if (c->state != C_ACTIVE) {
+    cfile *old = c->state == C_ACTIVE ? find_file(c, name) : NULL;
+    if (old && old->state == F_FAILED) {
+        /* A failed file created again (a read retried from its start): the new attempt
+         * replaces it. The failed one's sink aborted it, so nothing of it is stored. */
+        cfile **nr = sl_realloc(c->retired, (c->nretired + 1) * sizeof *nr);
+        if (!nr) {
+            rc = sl_err_set(err, SL_E_NOMEM, "out of memory adding %s to a commit", f->key);
+        } else {
+            c->retired = nr;
+            c->retired[c->nretired++] = old;
+            for (size_t i = 0; i < c->nfiles; i++)
+                if (c->files[i] == old) c->files[i] = c->files[--c->nfiles];
+            old = NULL;
+        }
+    }
+    if (rc != SL_OK) {
+    } else if (c->state != C_ACTIVE) {
         rc = sl_err_set(err, SL_E_INTERNAL, "file %s: the commit is already %s", f->key, state_name(c->state));
-    } else if (find_file(c, name)) {
+    } else if (old) {
         rc = sl_err_set(err, SL_E_USAGE, "file %s is already part of this commit", f->key);
     } else if (c->nfiles == c->cap) {
         size_t ncap = c->cap ? c->cap * 2 : 16;
@@ -415,10 +441,10 @@ void sl_commit_abort(sl_commit *c)
     pthread_mutex_unlock(&c->mu);
     /* No file is added once aborted, and names never change: the list is stable.
      * Every file is deleted, done or not: a failed completion may still have stored it. */
-    for (size_t i = 0; i < c->nfiles; i++) {
+    for (size_t i = 0; i < c->nfiles + c->nretired; i++) {
         sl_err e;
-        if (sl_store_remove(c->st, c->files[i]->key, &e) != SL_OK)
-            sl_warn("aborting the commit of %s: %s", c->prefix, e.msg);
+        const cfile *f = i < c->nfiles ? c->files[i] : c->retired[i - c->nfiles];
+        if (sl_store_remove(c->st, f->key, &e) != SL_OK) sl_warn("aborting the commit of %s: %s", c->prefix, e.msg);
     }
 }
 

@@ -929,6 +929,66 @@ static void commit_failed_file_means_no_manifest(void)
     rm_rf(fs.root);
 }
 
+/* A failed file created again (export retrying a read from its start) replaces the
+ * failed attempt; a file still open or complete cannot be created twice. */
+static void commit_failed_file_created_again(void)
+{
+    char root[64];
+    sl_err e;
+    sl_store *st;
+    sl_commit *c;
+    sl_sink *first, *open, *again;
+    json_t *m;
+    make_root(root, sizeof root);
+    st = sl_store_local_open(root, &e);
+    CHECK(st);
+    CHECK_EQ_INT(commit_two(st, RUN_A), SL_OK);
+    c = sl_commit_begin(st, PART, RUN_B, "2026-12-02", &e);
+    CHECK(c);
+    first = sl_commit_create_file(c, "part-00000-" RUN_B ".zstd.parquet", &e);
+    CHECK(first);
+    CHECK_EQ_INT(sl_sink_write(first, "partial", 7, &e), SL_OK);
+    /* still open: a second sink for it is refused */
+    CHECK(!sl_commit_create_file(c, "part-00000-" RUN_B ".zstd.parquet", &e));
+    CHECK_EQ_INT(e.code, SL_E_USAGE);
+    sl_sink_abort(first); /* the read failed; the old sink is released only later */
+    again = sl_commit_create_file(c, "part-00000-" RUN_B ".zstd.parquet", &e);
+    CHECK(again);
+    CHECK_EQ_INT(sl_sink_write(again, "whole", 5, &e), SL_OK);
+    CHECK_EQ_INT(sl_sink_finish(again, &e), SL_OK);
+    sl_sink_release(again);
+    sl_sink_release(first);
+    CHECK_EQ_INT(sl_commit_set_rows(c, "part-00000-" RUN_B ".zstd.parquet", 5, &e), SL_OK);
+    CHECK_EQ_INT(add_file(c, "part-00001-" RUN_B ".zstd.parquet", "b1", 1), SL_OK);
+    /* complete: refused */
+    open = sl_commit_create_file(c, "part-00001-" RUN_B ".zstd.parquet", &e);
+    CHECK(!open);
+    CHECK_EQ_INT(e.code, SL_E_USAGE);
+    CHECK_EQ_INT(sl_commit_finish(c, NULL, &e), SL_OK);
+    sl_commit_free(c);
+    CHECK_STR(files_under(root), ONLY_RUN(RUN_B));
+    m = manifest_on_disk(root);
+    CHECK(m);
+    CHECK_EQ_INT(json_array_size(json_object_get(m, "files")), 2);
+    CHECK_EQ_INT(json_integer_value(json_object_get(json_array_get(json_object_get(m, "files"), 0), "bytes")), 5);
+    CHECK(manifest_files_intact(root, m));
+    json_decref(m);
+
+    /* A retried file whose commit then aborts: nothing of either attempt stays. */
+    c = sl_commit_begin(st, PART, RUN_C, "2026-12-02", &e);
+    CHECK(c);
+    first = sl_commit_create_file(c, "part-00000-" RUN_C ".zstd.parquet", &e);
+    CHECK(first);
+    sl_sink_abort(first);
+    sl_sink_release(first);
+    CHECK_EQ_INT(add_file(c, "part-00000-" RUN_C ".zstd.parquet", "c0", 1), SL_OK);
+    sl_commit_abort(c);
+    sl_commit_free(c);
+    CHECK_STR(files_under(root), ONLY_RUN(RUN_B));
+    sl_store_free(st);
+    rm_rf(root);
+}
+
 static void commit_failed_manifest_write_keeps_previous(void)
 {
     fault_store fs;
@@ -1348,6 +1408,7 @@ T_SUITE(suite_store) = {
     {"commit_crashed_run_keeps_previous_and_is_cleaned", commit_crashed_run_keeps_previous_and_is_cleaned},
     {"commit_abort_removes_this_runs_files", commit_abort_removes_this_runs_files},
     {"commit_failed_file_means_no_manifest", commit_failed_file_means_no_manifest},
+    {"commit_failed_file_created_again", commit_failed_file_created_again},
     {"commit_failed_manifest_write_keeps_previous", commit_failed_manifest_write_keeps_previous},
     {"commit_manifest_outcome_unknown", commit_manifest_outcome_unknown},
     {"commit_refuses_incomplete_files", commit_refuses_incomplete_files},
