@@ -10,7 +10,9 @@
 # SLUICE_MARIADB_PORT say otherwise; buffer pool SLUICE_MARIADB_BUFFER_POOL, default 4G so
 # scale 5 stays in memory), kept for the next run unless --reseed. Then, R times in turn,
 # the floor and sluice (/usr/bin/time -v: wall, user+sys CPU, max RSS), after one untimed
-# warm-up read; prints every run and the medians.
+# warm-up read; prints every run, and the medians of wall, CPU and of each run's ratio
+# (sluice over the floor run just before it, which shares its share of the machine).
+# SLUICE_BIN picks another sluice binary (default build/sluice).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -28,6 +30,7 @@ done
 export SLUICE_VAR="${SLUICE_VAR:-$ROOT/var/bench}" SLUICE_MARIADB_PORT="${SLUICE_MARIADB_PORT:-3317}"
 export SLUICE_MARIADB_BUFFER_POOL="${SLUICE_MARIADB_BUFFER_POOL:-4G}"
 make -s build/sluice bench >/dev/null
+SLUICE_BIN="${SLUICE_BIN:-build/sluice}"
 bash scripts/mariadb-local.sh start
 set -a; eval "$(bash scripts/mariadb-local.sh env)"; set +a
 DB="bench_export_s$(echo "$SCALE" | tr . _)"
@@ -64,7 +67,7 @@ run_floor() {
 }
 run_sluice() {
     rm -rf "$OUT"
-    /usr/bin/time -v -o "$TMP/time" build/sluice -q export "${TABLES[@]/#/--table=}" --partitions "$PARTS" \
+    /usr/bin/time -v -o "$TMP/time" "$SLUICE_BIN" -q export "${TABLES[@]/#/--table=}" --partitions "$PARTS" \
         --output "$OUT" --date 2026-12-01 --progress off
     rows=$(cat "$OUT"/raw/*/2026-12-01/_SUCCESS | grep -o '"total_rows": *[0-9]*' | awk -F: '{ s += $2 } END { print s }')
     [ "$rows" = "$((n_orders + n_items))" ] || { echo "sluice committed $rows rows" >&2; exit 1; }
@@ -72,21 +75,25 @@ run_sluice() {
 }
 
 echo "scale $SCALE: orders $n_orders rows, order_items $n_items rows; $PARTS partitions; $(nproc) cores" >&2
+LOAD0="$(cut -d' ' -f1-3 /proc/loadavg)"
 run_floor > /dev/null    # warm-up: the buffer pool and the page cache
-printf "%-4s %-7s %9s %9s %9s\n" run reader wall_s cpu_s rss_mb
-: > "$TMP/sluice" ; : > "$TMP/floor"
+printf "%-4s %-7s %9s %9s %9s %7s\n" run reader wall_s cpu_s rss_mb ratio
+: > "$TMP/sluice" ; : > "$TMP/floor"; : > "$TMP/ratio"
 for i in $(seq 1 "$REPEAT"); do
-    read -r w c r < <(run_floor); echo "$w $c $r" >> "$TMP/floor"; printf "%-4s %-7s %9.2f %9.2f %9.1f\n" "$i" floor "$w" "$c" "$r"
-    read -r w c r < <(run_sluice); echo "$w $c $r" >> "$TMP/sluice"; printf "%-4s %-7s %9.2f %9.2f %9.1f\n" "$i" sluice "$w" "$c" "$r"
+    read -r fw fc fr < <(run_floor); echo "$fw $fc $fr" >> "$TMP/floor"
+    printf "%-4s %-7s %9.2f %9.2f %9.1f\n" "$i" floor "$fw" "$fc" "$fr"
+    read -r w c r < <(run_sluice); echo "$w $c $r" >> "$TMP/sluice"
+    q=$(awk -v a="$w" -v b="$fw" 'BEGIN { printf "%.3f", a / b }'); echo "$q" >> "$TMP/ratio"
+    printf "%-4s %-7s %9.2f %9.2f %9.1f %7.2f\n" "$i" sluice "$w" "$c" "$r" "$q"
 done
 median() { sort -n -k"$2" "$1" | awk -v k="$2" '{ v[NR] = $k } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 sw=$(median "$TMP/sluice" 1) sc=$(median "$TMP/sluice" 2) sr=$(sort -n -k3 "$TMP/sluice" | tail -1 | awk '{ print $3 }')
-fw=$(median "$TMP/floor" 1) fc=$(median "$TMP/floor" 2)
+fw=$(median "$TMP/floor" 1) fc=$(median "$TMP/floor" 2) ratio=$(median "$TMP/ratio" 1)
 rows=$((n_orders + n_items))
 echo
+echo "load average before: $LOAD0; after: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf "| scale | rows | partitions | sluice wall s | sluice CPU s | sluice peak RSS MB | floor wall s | floor CPU s | wall sluice/floor | target |\n"
 printf "|---|---|---|---|---|---|---|---|---|---|\n"
-awk -v s="$SCALE" -v n="$rows" -v p="$PARTS" -v sw="$sw" -v sc="$sc" -v sr="$sr" -v fw="$fw" -v fc="$fc" 'BEGIN {
-    ratio = sw / fw
+awk -v s="$SCALE" -v n="$rows" -v p="$PARTS" -v sw="$sw" -v sc="$sc" -v sr="$sr" -v fw="$fw" -v fc="$fc" -v ratio="$ratio" 'BEGIN {
     printf "| %s | %d | %d | %.2f | %.2f | %.1f | %.2f | %.2f | %.2f | ratio <= 1.25: %s, RSS < 256 MB: %s |\n",
         s, n, p, sw, sc, sr, fw, fc, ratio, ratio <= 1.25 ? "met" : "MISSED", sr < 256 ? "met" : "MISSED" }'
