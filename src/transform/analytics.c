@@ -833,16 +833,14 @@ static sl_code finish_products(tf_state *st, sl_err *err)
         put_i64(o, 5, hand);
         /* turnover_rate = units_sold / on_hand, NULL when on_hand <= 0;
          * days_of_supply = on_hand / (units_sold / window_days), NULL when units_sold = 0;
-         * needs_restock = days_of_supply < 7 or (on_hand <= 0 and units_sold > 0). */
+         * needs_restock = days_of_supply < 7 or (on_hand <= 0 and units_sold > 0).
+         * The comparison with 7 is made on integers, on_hand * window < 7 * units_sold
+         * (> for negative units): in doubles 9 / (9 / 7.0) is 6.999999999999999. */
         if (hand > 0) put_f64(o, 6, (double)sold / (double)hand); else put_null(o, 6);
-        double dos = 0;
-        if (sold != 0) {
-            dos = (double)hand / ((double)sold / window);
-            put_f64(o, 7, dos);
-        } else {
-            put_null(o, 7);
-        }
-        put_bool(o, 8, (sold != 0 && dos < 7) || (hand <= 0 && sold > 0));
+        if (sold != 0) put_f64(o, 7, (double)hand / ((double)sold / window)); else put_null(o, 7);
+        __int128 hw = (__int128)hand * st->p.window_days, s7 = (__int128)sold * 7;
+        int short_supply = sold > 0 ? hw < s7 : sold < 0 ? hw > s7 : 0;
+        put_bool(o, 8, short_supply || (hand <= 0 && sold > 0));
         rc = end_row(st, TF_PRODUCT_TURNOVER, 9, err);
     }
     sl_free(ord);

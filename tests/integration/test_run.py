@@ -555,6 +555,7 @@ EDGE = {
     "exclude_two": Params(E_AS_OF, exclude=("cancelled", "returned")),
     "window_14_optimal_0.6_vip_50": Params(E_AS_OF, restock="0.3", overstock="0.75", optimal="0.6", window=14,
                                            vip="50"),
+    "window_7": Params(E_AS_OF, window=7),
     "vip_100": Params(E_AS_OF, vip="100"),
     "vip_tiny": Params(E_AS_OF, vip="0.5"),
     "old_as_of": Params("2026-05-03 14:59:59"),
@@ -651,6 +652,18 @@ def test_edge_cases_spelled_out(mariadb, edge_db, tmp_path):
     seg = {r["frequency_segment"]: r for r in t["customer_segments"].to_pylist()}
     assert set(seg) == {"one-time", "occasional", "regular", "frequent"}
     assert seg["occasional"]["customer_count"] == 4 and seg["occasional"]["vip_count"] == 1
+
+
+def test_needs_restock_exactly_seven_days(mariadb, edge_db, tmp_path):
+    """9 on hand, 9 sold in a 7-day window: exactly 7 days of supply, which is not < 7
+    (9 / (9 / 7) is 6.999999999999999 in binary doubles)."""
+    _, t = load_after(mariadb, edge_db, tmp_path, Params(E_AS_OF, window=7))
+    pt = {r["product_id"]: r for r in t["product_turnover"].to_pylist()}
+    assert (pt[8]["units_sold"], pt[8]["on_hand"]) == (9, 9)
+    assert math.isclose(pt[8]["days_of_supply"], 7.0)
+    assert pt[8]["needs_restock"] is False
+
+
 
 
 def test_empty_tables(mariadb, fresh_db, tmp_path):
