@@ -556,6 +556,7 @@ EDGE = {
     "window_14_optimal_0.6_vip_50": Params(E_AS_OF, restock="0.3", overstock="0.75", optimal="0.6", window=14,
                                            vip="50"),
     "window_7": Params(E_AS_OF, window=7),
+    "optimal_0.7": Params(E_AS_OF, optimal="0.7", restock="0.3", overstock="0.75"),
     "vip_100": Params(E_AS_OF, vip="100"),
     "vip_tiny": Params(E_AS_OF, vip="0.5"),
     "old_as_of": Params("2026-05-03 14:59:59"),
@@ -652,6 +653,18 @@ def test_edge_cases_spelled_out(mariadb, edge_db, tmp_path):
     seg = {r["frequency_segment"]: r for r in t["customer_segments"].to_pylist()}
     assert set(seg) == {"one-time", "occasional", "regular", "frequent"}
     assert seg["occasional"]["customer_count"] == 4 and seg["occasional"]["vip_count"] == 1
+
+
+def test_optimal_quantity_rounds_exact_halves(mariadb, edge_db, tmp_path):
+    """round(capacity * O) rounds the exact product: with O = 0.7, capacity 45 gives 31.5
+    -> 32 and 85 gives 59.5 -> 60 (45 * 0.7 is 31.499999999999996 in binary doubles)."""
+    _, t = load_after(mariadb, edge_db, tmp_path, Params(E_AS_OF, optimal="0.7"))
+    inv = {r["inventory_id"]: r for r in t["inventory_analytics"].to_pylist()}
+    assert inv[20]["optimal_quantity"] == 32 and inv[20]["reorder_quantity"] == 32
+    assert inv[21]["optimal_quantity"] == 60 and inv[21]["reorder_quantity"] == 0
+    assert inv[15]["optimal_quantity"] == 1 and inv[19]["optimal_quantity"] == 6  # 0.7, 6.3
+
+
 
 
 def test_needs_restock_exactly_seven_days(mariadb, edge_db, tmp_path):
