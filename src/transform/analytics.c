@@ -89,10 +89,10 @@ typedef struct wh_agg {
 
 struct tf_state {
     tf_params p;
-    /* --optimal-utilization as the decimal it was given as, m / pow10 (exact: 0 when
-     * there is none), for the rounding of optimal_quantity */
-    int opt_exact;
-    int64_t opt_m, opt_p;
+    /* --optimal-utilization and --vip-percentile as the decimals they were given as,
+     * m / pow10 (exact: 0), for the rounding and the rank they decide */
+    int opt_exact, vip_exact;
+    int64_t opt_m, opt_p, vip_m, vip_p;
     char **exclude;
     tf_emit_fn emit;
     void *ud;
@@ -203,6 +203,7 @@ tf_state *tf_create(const tf_params *p, tf_emit_fn emit, void *ud, sl_err *err)
     }
     st->p = *p;
     st->opt_exact = dec_of(p->optimal, &st->opt_m, &st->opt_p);
+    st->vip_exact = dec_of(p->vip_percentile, &st->vip_m, &st->vip_p);
     st->emit = emit;
     st->ud = ud;
     st->customers.k = 4;
@@ -760,8 +761,16 @@ static sl_code finish_orders(tf_state *st, sl_err *err)
         if (!sorted) return sl_err_set(err, SL_E_NOMEM, "out of memory for the VIP percentile");
         for (size_t i = 0; i < st->ncust; i++) sorted[i] = st->cust[i].spent;
         qsort(sorted, st->ncust, sizeof *sorted, cmp_i64);
-        double rank = ceil(st->p.vip_percentile * (double)st->ncust / 100.0);
-        size_t k = rank < 1 ? 1 : rank > (double)st->ncust ? st->ncust : (size_t)rank;
+        size_t k;
+        if (st->vip_exact) {
+            /* on the decimal P was given as: in doubles 1.1 * 3000 / 100 is 33.000000000000004 */
+            __int128 den = (__int128)st->vip_p * 100, num = (__int128)st->vip_m * (__int128)st->ncust;
+            __int128 rank = num > 0 ? (num + den - 1) / den : 0;
+            k = rank < 1 ? 1 : rank > (__int128)st->ncust ? st->ncust : (size_t)rank;
+        } else {
+            double rank = ceil(st->p.vip_percentile * (double)st->ncust / 100.0);
+            k = rank < 1 ? 1 : rank > (double)st->ncust ? st->ncust : (size_t)rank;
+        }
         threshold = sorted[k - 1];
         sl_free(sorted);
     }

@@ -679,6 +679,20 @@ def test_needs_restock_exactly_seven_days(mariadb, edge_db, tmp_path):
 
 
 
+def test_vip_rank_is_exact(mariadb, fresh_db, tmp_path):
+    """Nearest rank ceil(P/100 * n) with P = 1.1 and n = 3000 is exactly 33 (1.1 * 3000 / 100
+    is 33.000000000000004 in binary doubles): 2968 customers reach the 33rd smallest total."""
+    create_schema(mariadb, fresh_db)
+    with mariadb.connect(fresh_db) as c, c.cursor() as cur:
+        cur.execute("INSERT INTO orders SELECT seq, seq, '2026-06-01 10:00:00', seq / 100, 'paid' "
+                    "FROM seq_1_to_3000")
+    p = Params(E_AS_OF, vip="1.1")
+    _, t = check_run(mariadb, fresh_db, tmp_path, p)
+    assert sum(t["order_analytics"].column("is_vip").to_pylist()) == 2968
+
+
+
+
 def test_empty_tables(mariadb, fresh_db, tmp_path):
     """All six tables empty: hourly_orders still has 24 rows of zeros; the other datasets
     have files with their schema and no rows."""
