@@ -693,6 +693,22 @@ def test_vip_rank_is_exact(mariadb, fresh_db, tmp_path):
 
 
 
+def test_as_of_epoch_and_default(mariadb, edge_db, tmp_path):
+    """--as-of 1970-01-01 00:00:00 (0 s) is an as-of like any other, not "now"; without
+    --as-of the date folder is today's (UTC)."""
+    sluice_run(mariadb, edge_db, tmp_path / "epoch", "--as-of", "1970-01-01 00:00:00")
+    m, t = load(tmp_path / "epoch", "1970-01-01")
+    assert t["order_analytics"].num_rows == 0 and t["inventory_analytics"].num_rows == len(EDGE_INVENTORY)
+    assert t["hourly_orders"].column("as_of").to_pylist()[0] == datetime(1970, 1, 1, tzinfo=timezone.utc)
+    before = datetime.now(timezone.utc)
+    sluice_run(mariadb, edge_db, tmp_path / "now")
+    after = datetime.now(timezone.utc)
+    (date,) = [d.name for d in (tmp_path / "now" / "business_insights").iterdir()]
+    assert date in (before.strftime("%Y-%m-%d"), after.strftime("%Y-%m-%d"))
+    as_of = load(tmp_path / "now", date)[1]["hourly_orders"].column("as_of").to_pylist()[0]
+    assert before - timedelta(seconds=1) <= as_of <= after
+
+
 def test_empty_tables(mariadb, fresh_db, tmp_path):
     """All six tables empty: hourly_orders still has 24 rows of zeros; the other datasets
     have files with their schema and no rows."""
