@@ -269,7 +269,7 @@ sl_code sl_run_pipeline(const sl_config *cfg, const sl_run_opts *o, sl_run_resul
     int started = 0;
     sl_code rc;
 
-    if (!run.tf.as_of_us) run.tf.as_of_us = sl_now_us();
+    if (!o->as_of_given) run.tf.as_of_us = sl_now_us(); /* 0 is a valid as-of: 1970-01-01 */
     {
         int64_t days = run.tf.as_of_us / 86400000000LL;
         if (run.tf.as_of_us < 0 && run.tf.as_of_us % 86400000000LL) days--;

@@ -42,7 +42,7 @@ typedef struct colbind {
 } colbind;
 
 struct my_reader {
-    MYSQL *conn;
+    MYSQL *m;
     MYSQL_STMT *st;
     sl_schema *schema;
     sl_batch *batch;
@@ -204,7 +204,7 @@ my_reader *my_reader_open(MYSQL *m, const char *sql, const my_read_opts *opts, s
     else my_read_opts_default(&r->opts);
     if (!r->opts.batch_rows) r->opts.batch_rows = 65536;
     if (!r->opts.batch_bytes_max) r->opts.batch_bytes_max = (size_t)64 << 20;
-    r->conn = m;
+    r->m = m;
     r->st = mysql_stmt_init(m);
     if (!r->st) {
         my_error(m, err, "preparing the read");
@@ -294,6 +294,32 @@ int64_t my_reader_rows(const my_reader *r) { return r->rows; }
 /* "-123.4500" -> unscaled integer at `scale`, as int64 or big-endian two's complement. */
 static sl_code parse_decimal(const char *s, size_t n, const sl_type *t, uint8_t *out, int64_t *out64)
 {
+    if (t->precision <= 18) {
+        /* At most 18 digits: the unscaled value fits int64 exactly, no wide arithmetic. */
+        size_t i = 0;
+        int neg = 0, frac = -1;
+        int64_t v = 0;
+        if (i < n && (s[i] == '-' || s[i] == '+')) neg = s[i++] == '-';
+        if (i == n) return SL_E_DATA;
+        int digits = 0;
+        for (; i < n; i++) {
+            if (s[i] == '.') {
+                if (frac >= 0) return SL_E_DATA;
+                frac = 0;
+                continue;
+            }
+            if (s[i] < '0' || s[i] > '9') return SL_E_DATA;
+            if (frac >= 0 && frac++ >= t->scale) continue;
+            if (++digits > 18) return SL_E_DATA;
+            v = v * 10 + (s[i] - '0');
+        }
+        for (int f = frac < 0 ? 0 : frac; f < t->scale; f++) {
+            if (++digits > 18) return SL_E_DATA;
+            v *= 10;
+        }
+        *out64 = neg ? -v : v;
+        return SL_OK;
+    }
     int neg = 0, frac = -1, width = sl_decimal_width(t->precision);
     uint8_t mag[40] = {0};
     size_t i = 0;
@@ -463,19 +489,20 @@ sl_code my_reader_next(my_reader *r, sl_batch **out, sl_err *err)
             break;
         }
         if (rc == 1) {
-            /* Connector/C reports a failed row read (a dropped connection, a KILL) on the
-             * connection, not on the statement: stmt_unbuffered_fetch returns 1 without
-             * copying net.last_errno. Take whichever holds the error; a failure with no
-             * error code at all is taken for a lost stream, never for the end. */
+            /* A dropped stream ends the fetch loop like the last row: never take it for the end.
+             * After a KILL, Connector/C may leave the statement's error empty and only the
+             * connection's set, or neither: an error without a code is a lost stream too. */
             unsigned e = mysql_stmt_errno(r->st);
             const char *msg = mysql_stmt_error(r->st);
-            if (e == 0) {
-                e = mysql_errno(r->conn);
-                msg = mysql_error(r->conn);
+            if (e == 0 && r->m) {
+                e = mysql_errno(r->m);
+                msg = mysql_error(r->m);
             }
             sl_code code = e == 0 ? SL_E_DB_LOST : my_classify(e);
             return sl_err_set(err, code, "%s: reading rows after row %lld: %s (MySQL error %u)", tname(r),
-                              (long long)r->rows, e == 0 ? "the row stream ended with an error" : msg, e);
+                              (long long)r->rows,
+                              msg && msg[0] ? msg : "the stream ended with an error and no message: connection lost",
+                              e);
         }
         /* rc == 0 or MYSQL_DATA_TRUNCATED (long values are fetched again in convert_row) */
         SL_TRY(convert_row(r, b->nrows, err));

@@ -26,6 +26,7 @@ typedef struct cfile {
     char *name; /* relative to the partition */
     char *key;  /* relative to the store root */
     int state;
+    int open; /* a sink for it exists (not yet released) */
     int has_rows;
     int64_t rows;
     uint64_t bytes;
@@ -43,10 +44,6 @@ struct sl_commit {
     int refs; /* the handle, plus one per file sink not yet released */
     cfile **files;
     size_t nfiles, cap;
-    /* Failed attempts of files created again (a retried read): out of the commit, kept
-     * only because their sinks may still point at them; freed with the commit. */
-    cfile **retired;
-    size_t nretired;
 };
 
 /* Keys the commit writes into the manifest itself; `extra` may not set them. */
@@ -119,12 +116,6 @@ static void commit_destroy(sl_commit *c)
         sl_free(c->files[i]);
     }
     sl_free(c->files);
-    for (size_t i = 0; i < c->nretired; i++) {
-        sl_free(c->retired[i]->name);
-        sl_free(c->retired[i]->key);
-        sl_free(c->retired[i]);
-    }
-    sl_free(c->retired);
     sl_free(c->prefix);
     sl_free(c->run_id);
     sl_free(c->manifest_key);
@@ -263,7 +254,7 @@ static sl_code cs_finish(sl_sink *s, sl_err *err)
     if (rc != SL_OK) return rc;
     pthread_mutex_lock(&c->mu);
     st = c->state;
-    if (st == C_ACTIVE && f->state == F_WRITING) {
+    if (st == C_ACTIVE) {
         f->state = F_DONE;
         f->bytes = cs->hash->bytes;
         memcpy(f->checksum, sum, sizeof sum);
@@ -291,6 +282,9 @@ static void cs_release(sl_sink *s)
 {
     commit_sink *cs = (commit_sink *)s;
     sl_sink_release(cs->hash);
+    pthread_mutex_lock(&cs->c->mu);
+    cs->f->open = 0;
+    pthread_mutex_unlock(&cs->c->mu);
     commit_unref(cs->c);
     sl_free(cs);
 }
@@ -346,22 +340,20 @@ sl_sink *sl_commit_create_file(sl_commit *c, const char *name, sl_err *err)
 
     pthread_mutex_lock(&c->mu);
     cfile *old = c->state == C_ACTIVE ? find_file(c, name) : NULL;
-    if (old && old->state == F_FAILED) {
-        /* A failed file created again (a read retried from its start): the new attempt
-         * replaces it. The failed one's sink aborted it, so nothing of it is stored. */
-        cfile **nr = sl_realloc(c->retired, (c->nretired + 1) * sizeof *nr);
-        if (!nr) {
-            rc = sl_err_set(err, SL_E_NOMEM, "out of memory adding %s to a commit", f->key);
-        } else {
-            c->retired = nr;
-            c->retired[c->nretired++] = old;
-            for (size_t i = 0; i < c->nfiles; i++)
-                if (c->files[i] == old) c->files[i] = c->files[--c->nfiles];
-            old = NULL;
-        }
+    if (old && old->state == F_FAILED && !old->open) {
+        /* A retry: the earlier attempt failed and its sink is gone; write it again. */
+        sl_free(f->name);
+        sl_free(f->key);
+        sl_free(f);
+        f = old;
+        f->state = F_WRITING;
+        f->has_rows = 0;
+        f->open = 1;
+        c->refs++;
+        pthread_mutex_unlock(&c->mu);
+        goto make_sink;
     }
-    if (rc != SL_OK) {
-    } else if (c->state != C_ACTIVE) {
+    if (c->state != C_ACTIVE) {
         rc = sl_err_set(err, SL_E_INTERNAL, "file %s: the commit is already %s", f->key, state_name(c->state));
     } else if (old) {
         rc = sl_err_set(err, SL_E_USAGE, "file %s is already part of this commit", f->key);
@@ -376,11 +368,13 @@ sl_sink *sl_commit_create_file(sl_commit *c, const char *name, sl_err *err)
     }
     if (rc == SL_OK) {
         c->files[c->nfiles++] = f; /* owned by the commit from here on */
+        f->open = 1;
         c->refs++;
     }
     pthread_mutex_unlock(&c->mu);
     if (rc != SL_OK) goto fail;
 
+make_sink:
     cs->base.vt = &commit_sink_vt;
     cs->c = c;
     cs->f = f;
@@ -441,10 +435,10 @@ void sl_commit_abort(sl_commit *c)
     pthread_mutex_unlock(&c->mu);
     /* No file is added once aborted, and names never change: the list is stable.
      * Every file is deleted, done or not: a failed completion may still have stored it. */
-    for (size_t i = 0; i < c->nfiles + c->nretired; i++) {
+    for (size_t i = 0; i < c->nfiles; i++) {
         sl_err e;
-        const cfile *f = i < c->nfiles ? c->files[i] : c->retired[i - c->nfiles];
-        if (sl_store_remove(c->st, f->key, &e) != SL_OK) sl_warn("aborting the commit of %s: %s", c->prefix, e.msg);
+        if (sl_store_remove(c->st, c->files[i]->key, &e) != SL_OK)
+            sl_warn("aborting the commit of %s: %s", c->prefix, e.msg);
     }
 }
 

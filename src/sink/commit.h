@@ -48,13 +48,13 @@ sl_commit *sl_commit_begin(sl_store *st, const char *partition, const char *run_
 
 /* A sink for the data file <partition><name>. name is a valid key relative to the
  * partition (it may have folders: "daily_sales/part-00000-<run>.parquet"), contains the
- * run id, does not start a segment with "_SUCCESS", and is new in this commit, or names
- * a file of it that failed (a retry: the new attempt replaces the failed one). The
+ * run id, does not start a segment with "_SUCCESS", and is new in this commit - or its
+ * earlier sink failed (or was aborted) and has been released: that is a retry, and the
+ * file is written again from its start. The
  * bytes pass through SHA-256; when the sink finishes, the file is recorded with its
  * size and checksum. Abort (or release before finish) marks it failed: the commit can
- * then only abort, unless the file is created again. The caller owns the sink and
- * releases it as usual; it may do so before or after the commit is finished, aborted
- * or freed. Thread-safe. */
+ * then only abort. The caller owns the sink and releases it as usual; it may do so
+ * before or after the commit is finished, aborted or freed. Thread-safe. */
 sl_sink *sl_commit_create_file(sl_commit *c, const char *name, sl_err *err);
 
 /* Rows of a file of this commit, before or after its sink finishes; required for every

@@ -857,6 +857,45 @@ static void commit_abort_removes_this_runs_files(void)
     rm_rf(root);
 }
 
+/* A file whose first attempt failed may be written again (export retries a range). */
+static void commit_retry_of_a_failed_file(void)
+{
+    char root[64];
+    sl_err e;
+    sl_store *st;
+    sl_commit *c;
+    sl_sink *s, *s2;
+    make_root(root, sizeof root);
+    st = sl_store_local_open(root, &e);
+    CHECK(st);
+    c = sl_commit_begin(st, PART, RUN_A, "2026-12-02", &e);
+    CHECK(c);
+    s = sl_commit_create_file(c, "part-00000-" RUN_A ".zstd.parquet", &e);
+    CHECK(s);
+    CHECK_EQ_INT(sl_sink_write(s, "half", 4, &e), SL_OK);
+    /* while the failed attempt's sink is still open, the name is taken */
+    sl_sink_abort(s);
+    CHECK(!sl_commit_create_file(c, "part-00000-" RUN_A ".zstd.parquet", &e));
+    CHECK(strstr(e.msg, "already part of this commit"));
+    sl_sink_release(s);
+    s2 = sl_commit_create_file(c, "part-00000-" RUN_A ".zstd.parquet", &e);
+    CHECK(s2);
+    CHECK_EQ_INT(sl_sink_write(s2, "whole file", 10, &e), SL_OK);
+    CHECK_EQ_INT(sl_sink_finish(s2, &e), SL_OK);
+    sl_sink_release(s2);
+    CHECK_EQ_INT(sl_commit_set_rows(c, "part-00000-" RUN_A ".zstd.parquet", 3, &e), SL_OK);
+    CHECK_EQ_INT(sl_commit_finish(c, NULL, &e), SL_OK);
+    json_t *m = manifest_on_disk(root);
+    CHECK(m);
+    CHECK_EQ_INT(json_array_size(json_object_get(m, "files")), 1);
+    CHECK_EQ_INT(json_integer_value(json_object_get(json_array_get(json_object_get(m, "files"), 0), "bytes")), 10);
+    CHECK(manifest_files_intact(root, m));
+    json_decref(m);
+    sl_commit_free(c);
+    sl_store_free(st);
+    rm_rf(root);
+}
+
 static void commit_failed_file_means_no_manifest(void)
 {
     fault_store fs;
@@ -927,66 +966,6 @@ static void commit_failed_file_means_no_manifest(void)
     }
     sl_store_free(&fs.base);
     rm_rf(fs.root);
-}
-
-/* A failed file created again (export retrying a read from its start) replaces the
- * failed attempt; a file still open or complete cannot be created twice. */
-static void commit_failed_file_created_again(void)
-{
-    char root[64];
-    sl_err e;
-    sl_store *st;
-    sl_commit *c;
-    sl_sink *first, *open, *again;
-    json_t *m;
-    make_root(root, sizeof root);
-    st = sl_store_local_open(root, &e);
-    CHECK(st);
-    CHECK_EQ_INT(commit_two(st, RUN_A), SL_OK);
-    c = sl_commit_begin(st, PART, RUN_B, "2026-12-02", &e);
-    CHECK(c);
-    first = sl_commit_create_file(c, "part-00000-" RUN_B ".zstd.parquet", &e);
-    CHECK(first);
-    CHECK_EQ_INT(sl_sink_write(first, "partial", 7, &e), SL_OK);
-    /* still open: a second sink for it is refused */
-    CHECK(!sl_commit_create_file(c, "part-00000-" RUN_B ".zstd.parquet", &e));
-    CHECK_EQ_INT(e.code, SL_E_USAGE);
-    sl_sink_abort(first); /* the read failed; the old sink is released only later */
-    again = sl_commit_create_file(c, "part-00000-" RUN_B ".zstd.parquet", &e);
-    CHECK(again);
-    CHECK_EQ_INT(sl_sink_write(again, "whole", 5, &e), SL_OK);
-    CHECK_EQ_INT(sl_sink_finish(again, &e), SL_OK);
-    sl_sink_release(again);
-    sl_sink_release(first);
-    CHECK_EQ_INT(sl_commit_set_rows(c, "part-00000-" RUN_B ".zstd.parquet", 5, &e), SL_OK);
-    CHECK_EQ_INT(add_file(c, "part-00001-" RUN_B ".zstd.parquet", "b1", 1), SL_OK);
-    /* complete: refused */
-    open = sl_commit_create_file(c, "part-00001-" RUN_B ".zstd.parquet", &e);
-    CHECK(!open);
-    CHECK_EQ_INT(e.code, SL_E_USAGE);
-    CHECK_EQ_INT(sl_commit_finish(c, NULL, &e), SL_OK);
-    sl_commit_free(c);
-    CHECK_STR(files_under(root), ONLY_RUN(RUN_B));
-    m = manifest_on_disk(root);
-    CHECK(m);
-    CHECK_EQ_INT(json_array_size(json_object_get(m, "files")), 2);
-    CHECK_EQ_INT(json_integer_value(json_object_get(json_array_get(json_object_get(m, "files"), 0), "bytes")), 5);
-    CHECK(manifest_files_intact(root, m));
-    json_decref(m);
-
-    /* A retried file whose commit then aborts: nothing of either attempt stays. */
-    c = sl_commit_begin(st, PART, RUN_C, "2026-12-02", &e);
-    CHECK(c);
-    first = sl_commit_create_file(c, "part-00000-" RUN_C ".zstd.parquet", &e);
-    CHECK(first);
-    sl_sink_abort(first);
-    sl_sink_release(first);
-    CHECK_EQ_INT(add_file(c, "part-00000-" RUN_C ".zstd.parquet", "c0", 1), SL_OK);
-    sl_commit_abort(c);
-    sl_commit_free(c);
-    CHECK_STR(files_under(root), ONLY_RUN(RUN_B));
-    sl_store_free(st);
-    rm_rf(root);
 }
 
 static void commit_failed_manifest_write_keeps_previous(void)
@@ -1407,8 +1386,8 @@ T_SUITE(suite_store) = {
     {"commit_rerun_deletes_old_files_after_new_manifest", commit_rerun_deletes_old_files_after_new_manifest},
     {"commit_crashed_run_keeps_previous_and_is_cleaned", commit_crashed_run_keeps_previous_and_is_cleaned},
     {"commit_abort_removes_this_runs_files", commit_abort_removes_this_runs_files},
+    {"commit_retry_of_a_failed_file", commit_retry_of_a_failed_file},
     {"commit_failed_file_means_no_manifest", commit_failed_file_means_no_manifest},
-    {"commit_failed_file_created_again", commit_failed_file_created_again},
     {"commit_failed_manifest_write_keeps_previous", commit_failed_manifest_write_keeps_previous},
     {"commit_manifest_outcome_unknown", commit_manifest_outcome_unknown},
     {"commit_refuses_incomplete_files", commit_refuses_incomplete_files},
