@@ -351,6 +351,7 @@ static sl_code run_task(ex_worker *wk, const ex_task *task, sl_err *err)
     ro.batch_bytes_max = (size_t)32 << 20;
     ro.zero_dates_error = run->o->zero_dates_error;
     ro.table = t->name;
+    ro.key_column = t->key;
     rd = my_reader_open(wk->conn, (const char *)sql.data, &ro, err);
     if (!rd) {
         rc = err->code ? err->code : SL_E_DB;
@@ -694,6 +695,10 @@ done:
     sl_free(run.tasks);
     sl_store_free(run.store);
     pthread_mutex_destroy(&run.mu);
+    if (rc == SL_E_IO) { /* a local output folder failed: an output storage failure (exit 7) */
+        rc = SL_E_STORAGE;
+        if (err) err->code = SL_E_STORAGE;
+    }
     snprintf(res->run_id, sizeof res->run_id, "%s", run.run_id);
     res->consistency = run.mode == MY_SNAPSHOT ? "snapshot" : "none";
     res->seconds = sl_mono_seconds() - t0;

@@ -421,6 +421,10 @@ done:
     tf_free(run.st);
     sl_store_free(run.store);
     pthread_mutex_destroy(&run.mu);
+    if (rc == SL_E_IO) { /* a local output folder failed: an output storage failure (exit 7) */
+        rc = SL_E_STORAGE;
+        if (err) err->code = SL_E_STORAGE;
+    }
     snprintf(res->run_id, sizeof res->run_id, "%s", run.run_id);
     snprintf(res->date, sizeof res->date, "%s", run.date);
     res->consistency = run.mode == MY_SNAPSHOT ? "snapshot" : "none";
