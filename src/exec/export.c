@@ -85,14 +85,12 @@ typedef struct ex_run {
     char date[16];
     sl_store *store;
     pq_options pq;
-    sl_progress *progress;
 } ex_run;
 
 typedef struct ex_worker {
     ex_run *run;
     int index;
     MYSQL *conn;
-    pthread_t thread;
 } ex_worker;
 
 /* ---------------------------------------------------------------------------------- */
@@ -633,21 +631,13 @@ sl_code sl_export_run(const sl_config *cfg, const sl_export_opts *o, sl_export_r
         }
     }
 
-    sl_progress_mode pm = o->progress;
-    if (pm == SL_PROGRESS_AUTO) pm = isatty(2) ? SL_PROGRESS_BAR : SL_PROGRESS_LOG;
-    run.progress = sl_progress_start(pm, run.ntables, progress_rows, &run);
-    for (int i = 0; i < nworkers; i++) {
-        if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0) {
-            sl_err e = {0};
-            sl_err_set(&e, SL_E_INTERNAL, "cannot start worker thread %d", i);
-            fail_run(&run, &e);
-            break;
-        }
-        started++;
+    started = sl_exec_run_threads(nworkers, worker_main, workers, sizeof *workers, o->progress, run.ntables,
+                                  progress_rows, &run);
+    if (started < nworkers) {
+        sl_err e = {0};
+        sl_err_set(&e, SL_E_INTERNAL, "could start only %d of %d worker threads", started, nworkers);
+        fail_run(&run, &e);
     }
-    for (int i = 0; i < started; i++) pthread_join(workers[i].thread, NULL);
-    sl_progress_stop(run.progress);
-    run.progress = NULL;
     if (atomic_load(&run.failed)) {
         *err = run.first_err;
         rc = err->code ? err->code : SL_E_INTERNAL;
