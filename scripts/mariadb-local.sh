@@ -11,6 +11,9 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VAR="${SLUICE_VAR:-$ROOT/var}"
+# A relative SLUICE_VAR is relative to the caller's folder; mariadbd and its clients need
+# absolute paths (mariadb-install-db resolves a relative --datadir against its basedir).
+case "$VAR" in /*) ;; *) VAR="$PWD/$VAR" ;; esac
 PORT="${SLUICE_MARIADB_PORT:-3307}"
 DIR="$VAR/mariadb"
 DATA="$DIR/data"

@@ -82,6 +82,7 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
                 rc = cli_usage_error("run", "--as-of: %s", err.msg);
                 goto out;
             }
+            o.as_of_given = 1;
             break;
         case O_EXCL: {
             sl_free(excl_buf);

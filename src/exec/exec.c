@@ -1,7 +1,11 @@
 /* exec.c - worker connections in one snapshot (see exec.h). */
 #include "exec.h"
 
+#include <pthread.h>
 #include <stdio.h>
+#include <unistd.h>
+
+#include "../common/sl_alloc.h"
 
 #include "../common/sl_log.h"
 
@@ -42,4 +46,22 @@ json_t *sl_exec_schema_json(const sl_schema *s)
                                            f->nullable, "mysql_type", f->origin));
     }
     return a;
+}
+
+int sl_exec_run_threads(int n, void *(*fn)(void *), void *base, size_t stride, sl_progress_mode mode, int nitems,
+                        sl_progress_fn pfn, void *pud)
+{
+    pthread_t *th = sl_calloc((size_t)(n > 0 ? n : 1), sizeof *th);
+    if (!th) return 0;
+    if (mode == SL_PROGRESS_AUTO) mode = isatty(2) ? SL_PROGRESS_BAR : SL_PROGRESS_LOG;
+    sl_progress *prog = sl_progress_start(mode, nitems, pfn, pud);
+    int started = 0;
+    for (int i = 0; i < n; i++) {
+        if (pthread_create(&th[i], NULL, fn, (char *)base + (size_t)i * stride) != 0) break;
+        started++;
+    }
+    for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
+    sl_progress_stop(prog);
+    sl_free(th);
+    return started;
 }

@@ -11,6 +11,7 @@
 #include "../common/sl_error.h"
 #include "../mysql/my_conn.h"
 #include "../mysql/my_plan.h"
+#include "progress.h"
 
 /* Opens n connections and starts their transactions in *mode. When the snapshot is
  * refused for lack of privilege and !explicit_mode, warns, sets *mode to MY_NONE and
@@ -21,5 +22,11 @@ sl_code sl_exec_connect(const my_params *mp, MYSQL **conns, int n, my_consistenc
 
 /* A schema for a manifest: [{"name", "type", "nullable", "mysql_type"}, ...]. */
 json_t *sl_exec_schema_json(const sl_schema *s);
+
+/* Runs fn on n threads (thread i gets (char *)base + i * stride) while a progress
+ * display of the resolved mode (SL_PROGRESS_AUTO: a bar on a terminal, log lines
+ * otherwise) polls pfn; returns when all have ended, with how many could start. */
+int sl_exec_run_threads(int n, void *(*fn)(void *), void *base, size_t stride, sl_progress_mode mode, int nitems,
+                        sl_progress_fn pfn, void *pud);
 
 #endif

@@ -85,14 +85,12 @@ typedef struct ex_run {
     char date[16];
     sl_store *store;
     pq_options pq;
-    sl_progress *progress;
 } ex_run;
 
 typedef struct ex_worker {
     ex_run *run;
     int index;
     MYSQL *conn;
-    pthread_t thread;
 } ex_worker;
 
 /* ---------------------------------------------------------------------------------- */
@@ -351,6 +349,7 @@ static sl_code run_task(ex_worker *wk, const ex_task *task, sl_err *err)
     ro.batch_bytes_max = (size_t)32 << 20;
     ro.zero_dates_error = run->o->zero_dates_error;
     ro.table = t->name;
+    ro.key_column = t->key;
     rd = my_reader_open(wk->conn, (const char *)sql.data, &ro, err);
     if (!rd) {
         rc = err->code ? err->code : SL_E_DB;
@@ -632,21 +631,13 @@ sl_code sl_export_run(const sl_config *cfg, const sl_export_opts *o, sl_export_r
         }
     }
 
-    sl_progress_mode pm = o->progress;
-    if (pm == SL_PROGRESS_AUTO) pm = isatty(2) ? SL_PROGRESS_BAR : SL_PROGRESS_LOG;
-    run.progress = sl_progress_start(pm, run.ntables, progress_rows, &run);
-    for (int i = 0; i < nworkers; i++) {
-        if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0) {
-            sl_err e = {0};
-            sl_err_set(&e, SL_E_INTERNAL, "cannot start worker thread %d", i);
-            fail_run(&run, &e);
-            break;
-        }
-        started++;
+    started = sl_exec_run_threads(nworkers, worker_main, workers, sizeof *workers, o->progress, run.ntables,
+                                  progress_rows, &run);
+    if (started < nworkers) {
+        sl_err e = {0};
+        sl_err_set(&e, SL_E_INTERNAL, "could start only %d of %d worker threads", started, nworkers);
+        fail_run(&run, &e);
     }
-    for (int i = 0; i < started; i++) pthread_join(workers[i].thread, NULL);
-    sl_progress_stop(run.progress);
-    run.progress = NULL;
     if (atomic_load(&run.failed)) {
         *err = run.first_err;
         rc = err->code ? err->code : SL_E_INTERNAL;
@@ -694,6 +685,10 @@ done:
     sl_free(run.tasks);
     sl_store_free(run.store);
     pthread_mutex_destroy(&run.mu);
+    if (rc == SL_E_IO) { /* a local output folder failed: an output storage failure (exit 7) */
+        rc = SL_E_STORAGE;
+        if (err) err->code = SL_E_STORAGE;
+    }
     snprintf(res->run_id, sizeof res->run_id, "%s", run.run_id);
     res->consistency = run.mode == MY_SNAPSHOT ? "snapshot" : "none";
     res->seconds = sl_mono_seconds() - t0;

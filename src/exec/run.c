@@ -195,7 +195,6 @@ typedef struct rn_seq {
     MYSQL *conn;
     tf_source src[3];
     int n;
-    pthread_t thread;
 } rn_seq;
 
 static void *seq_main(void *arg)
@@ -269,7 +268,7 @@ sl_code sl_run_pipeline(const sl_config *cfg, const sl_run_opts *o, sl_run_resul
     int started = 0;
     sl_code rc;
 
-    if (!run.tf.as_of_us) run.tf.as_of_us = sl_now_us();
+    if (!o->as_of_given) run.tf.as_of_us = sl_now_us(); /* 0 is a valid as-of: 1970-01-01 */
     {
         int64_t days = run.tf.as_of_us / 86400000000LL;
         if (run.tf.as_of_us < 0 && run.tf.as_of_us % 86400000000LL) days--;
@@ -331,24 +330,15 @@ sl_code sl_run_pipeline(const sl_config *cfg, const sl_run_opts *o, sl_run_resul
 
     /* Reads: three sequences on three connections, one snapshot. */
     double tr = sl_mono_seconds();
-    seqs[0] = (rn_seq){&run, conns[0], {TF_CUSTOMERS}, 1, 0};
-    seqs[1] = (rn_seq){&run, conns[1], {TF_PRODUCTS, TF_WAREHOUSES, TF_INVENTORY}, 3, 0};
-    seqs[2] = (rn_seq){&run, conns[2], {TF_ORDERS, TF_ORDER_ITEMS}, 2, 0};
-    sl_progress_mode pm = o->progress;
-    if (pm == SL_PROGRESS_AUTO) pm = isatty(2) ? SL_PROGRESS_BAR : SL_PROGRESS_LOG;
-    sl_progress *prog = sl_progress_start(pm, TF__SOURCES, progress_rows, &run);
-    for (int i = 0; i < 3; i++) {
-        if (pthread_create(&seqs[i].thread, NULL, seq_main, &seqs[i]) != 0) {
-            sl_err e = {0};
-            sl_err_set(&e, SL_E_INTERNAL, "cannot start reader thread %d", i);
-            fail_run(&run, &e);
-            break;
-        }
-        started++;
+    seqs[0] = (rn_seq){&run, conns[0], {TF_CUSTOMERS}, 1};
+    seqs[1] = (rn_seq){&run, conns[1], {TF_PRODUCTS, TF_WAREHOUSES, TF_INVENTORY}, 3};
+    seqs[2] = (rn_seq){&run, conns[2], {TF_ORDERS, TF_ORDER_ITEMS}, 2};
+    started = sl_exec_run_threads(3, seq_main, seqs, sizeof seqs[0], o->progress, TF__SOURCES, progress_rows, &run);
+    if (started < 3) {
+        sl_err e = {0};
+        sl_err_set(&e, SL_E_INTERNAL, "could start only %d of 3 reader threads", started);
+        fail_run(&run, &e);
     }
-    for (int i = 0; i < started; i++) pthread_join(seqs[i].thread, NULL);
-    started = 0;
-    sl_progress_stop(prog);
     res->read_seconds = sl_mono_seconds() - tr;
     if (atomic_load(&run.failed)) {
         *err = run.first_err;
@@ -421,6 +411,10 @@ done:
     tf_free(run.st);
     sl_store_free(run.store);
     pthread_mutex_destroy(&run.mu);
+    if (rc == SL_E_IO) { /* a local output folder failed: an output storage failure (exit 7) */
+        rc = SL_E_STORAGE;
+        if (err) err->code = SL_E_STORAGE;
+    }
     snprintf(res->run_id, sizeof res->run_id, "%s", run.run_id);
     snprintf(res->date, sizeof res->date, "%s", run.date);
     res->consistency = run.mode == MY_SNAPSHOT ? "snapshot" : "none";

@@ -16,7 +16,8 @@
 #include "export.h"
 
 typedef struct sl_run_opts {
-    tf_params tf;              /* as_of_us 0 = the moment the run starts */
+    tf_params tf;              /* tf.as_of_us is used when as_of_given */
+    int as_of_given;           /* 0: as of the moment the run starts */
     const char *output;
     int raw;
     my_consistency consistency;

@@ -43,6 +43,7 @@ typedef struct colbind {
 
 struct my_reader {
     MYSQL *m;
+    int key_col; /* opts.key_column's index when it is an integer column, else -1 */
     MYSQL_STMT *st;
     sl_schema *schema;
     sl_batch *batch;
@@ -280,6 +281,11 @@ my_reader *my_reader_open(MYSQL *m, const char *sql, const my_read_opts *opts, s
     }
     r->batch = sl_batch_create(r->schema, r->opts.batch_rows, r->opts.batch_bytes_max, err);
     if (!r->batch) goto fail;
+    r->key_col = -1;
+    if (r->opts.key_column) {
+        int k = sl_schema_find(r->schema, r->opts.key_column);
+        if (k >= 0 && r->cols[k].cv == CV_INT) r->key_col = k;
+    }
     return r;
 fail:
     if (meta) mysql_free_result(meta);
@@ -426,12 +432,23 @@ static sl_code convert_row(my_reader *r, size_t row, sl_err *err)
         case CV_DATETIME: {
             const MYSQL_TIME *tm = &c->v.t;
             if (tm->year == 0 || tm->month == 0 || tm->day == 0 || !sl_date_valid((int)tm->year, tm->month, tm->day)) {
-                if (r->opts.zero_dates_error)
+                if (r->opts.zero_dates_error) {
+                    char key[200] = "";
+                    int k = r->key_col;
+                    if (k >= 0 && !r->cols[k].is_null) {
+                        if (r->schema->fields[k].type.id == SL_UINT64)
+                            snprintf(key, sizeof key, ", key %s = %llu", r->schema->fields[k].name,
+                                     (unsigned long long)r->cols[k].v.i);
+                        else
+                            snprintf(key, sizeof key, ", key %s = %lld", r->schema->fields[k].name,
+                                     (long long)r->cols[k].v.i);
+                    }
                     return sl_err_set(err, SL_E_DATA,
-                                      "%s: column %s holds the zero or partial date '%04u-%02u-%02u' at row %lld "
+                                      "%s: column %s holds the zero or partial date '%04u-%02u-%02u' at row %lld%s "
                                       "(--zero-dates=null turns such dates into NULL)",
                                       tname(r), r->schema->fields[i].name, tm->year, tm->month, tm->day,
-                                      (long long)(r->rows + 1));
+                                      (long long)(r->rows + 1), key);
+                }
                 r->zero_dates[i]++;
                 memset(dst, 0, w);
                 sl_col_set_null(col, row);

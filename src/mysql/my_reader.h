@@ -26,6 +26,7 @@ typedef struct my_read_opts {
     size_t batch_bytes_max; /* cap on each variable-width column's bytes per batch, default 64 MiB */
     int zero_dates_error;   /* 1: a zero/partial date fails the read (SL_E_DATA) instead of NULL */
     const char *table;      /* for messages and zero-date reports; may be NULL */
+    const char *key_column; /* an integer column whose value names the row in errors; may be NULL */
 } my_read_opts;
 
 void my_read_opts_default(my_read_opts *o);

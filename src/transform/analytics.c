@@ -89,6 +89,10 @@ typedef struct wh_agg {
 
 struct tf_state {
     tf_params p;
+    /* --optimal-utilization and --vip-percentile as the decimals they were given as,
+     * m / pow10 (exact: 0), for the rounding and the rank they decide */
+    int opt_exact, vip_exact;
+    int64_t opt_m, opt_p, vip_m, vip_p;
     char **exclude;
     tf_emit_fn emit;
     void *ud;
@@ -170,6 +174,24 @@ static sl_schema *make_schema(const out_col *c, sl_err *err)
 }
 
 const sl_schema *tf_schema(const tf_state *st, tf_dataset d) { return st->schemas[d]; }
+
+/* The decimal v was written as: v == m / pow10 with the fewest decimals (at most 9). An
+ * option typed as 0.7 is the double nearest 7/10, and 7 / 10.0 is that same double.
+ * Returns 0 when there is no such decimal (the callers then work in doubles). */
+static int dec_of(double v, int64_t *m, int64_t *pow10)
+{
+    double p = 1;
+    for (int i = 0; i <= 9; i++, p *= 10) {
+        double r = round(v * p);
+        if (!(fabs(r) < 9e15)) return 0;
+        if (r / p == v) {
+            *m = (int64_t)r;
+            *pow10 = (int64_t)p;
+            return 1;
+        }
+    }
+    return 0;
+}
 int64_t tf_rows(const tf_state *st, tf_dataset d) { return st->rows[d]; }
 
 tf_state *tf_create(const tf_params *p, tf_emit_fn emit, void *ud, sl_err *err)
@@ -180,6 +202,8 @@ tf_state *tf_create(const tf_params *p, tf_emit_fn emit, void *ud, sl_err *err)
         return NULL;
     }
     st->p = *p;
+    st->opt_exact = dec_of(p->optimal, &st->opt_m, &st->opt_p);
+    st->vip_exact = dec_of(p->vip_percentile, &st->vip_m, &st->vip_p);
     st->emit = emit;
     st->ud = ud;
     st->customers.k = 4;
@@ -482,6 +506,19 @@ static sl_code grow_i64(int64_t **a, size_t *cap, size_t need, sl_err *err)
     return SL_OK;
 }
 
+/* optimal_quantity = round(capacity * optimal), halves away from zero, computed on the
+ * decimal the option was given as: in doubles 45 * 0.7 is 31.499999999999996, which
+ * would round to 31 instead of 32. */
+static int64_t optimal_quantity(const tf_state *st, int64_t cap)
+{
+    if (st->opt_exact) {
+        __int128 n = (__int128)cap * st->opt_m, q = n / st->opt_p, r = n % st->opt_p;
+        if (2 * (r < 0 ? -r : r) >= st->opt_p) q += n < 0 ? -1 : 1;
+        if (q >= INT64_MIN && q <= INT64_MAX) return (int64_t)q;
+    }
+    return (int64_t)round((double)cap * st->p.optimal);
+}
+
 static sl_code add_inventory(tf_state *st, const sl_batch *b, sl_err *err)
 {
     in_cols in;
@@ -526,8 +563,7 @@ static sl_code add_inventory(tf_state *st, const sl_batch *b, sl_err *err)
         if (v.has_ratio && v.has_days) put_f64(o, 14, v.score); else put_null(o, 14);
         SL_TRY(put_cstr(o, 15, v.status, err));
         if (v.has_ratio) {
-            /* optimal_quantity = round(capacity * optimal), halves away from zero (C's round) */
-            int64_t opt = (int64_t)round((double)cap * st->p.optimal);
+            int64_t opt = optimal_quantity(st, cap);
             put_i64(o, 16, opt);
             put_i64(o, 17, opt - q > 0 ? opt - q : 0);
         } else {
@@ -725,8 +761,16 @@ static sl_code finish_orders(tf_state *st, sl_err *err)
         if (!sorted) return sl_err_set(err, SL_E_NOMEM, "out of memory for the VIP percentile");
         for (size_t i = 0; i < st->ncust; i++) sorted[i] = st->cust[i].spent;
         qsort(sorted, st->ncust, sizeof *sorted, cmp_i64);
-        double rank = ceil(st->p.vip_percentile * (double)st->ncust / 100.0);
-        size_t k = rank < 1 ? 1 : rank > (double)st->ncust ? st->ncust : (size_t)rank;
+        size_t k;
+        if (st->vip_exact) {
+            /* on the decimal P was given as: in doubles 1.1 * 3000 / 100 is 33.000000000000004 */
+            __int128 den = (__int128)st->vip_p * 100, num = (__int128)st->vip_m * (__int128)st->ncust;
+            __int128 rank = num > 0 ? (num + den - 1) / den : 0;
+            k = rank < 1 ? 1 : rank > (__int128)st->ncust ? st->ncust : (size_t)rank;
+        } else {
+            double rank = ceil(st->p.vip_percentile * (double)st->ncust / 100.0);
+            k = rank < 1 ? 1 : rank > (double)st->ncust ? st->ncust : (size_t)rank;
+        }
         threshold = sorted[k - 1];
         sl_free(sorted);
     }
@@ -833,16 +877,14 @@ static sl_code finish_products(tf_state *st, sl_err *err)
         put_i64(o, 5, hand);
         /* turnover_rate = units_sold / on_hand, NULL when on_hand <= 0;
          * days_of_supply = on_hand / (units_sold / window_days), NULL when units_sold = 0;
-         * needs_restock = days_of_supply < 7 or (on_hand <= 0 and units_sold > 0). */
+         * needs_restock = days_of_supply < 7 or (on_hand <= 0 and units_sold > 0).
+         * The comparison with 7 is made on integers, on_hand * window < 7 * units_sold
+         * (> for negative units): in doubles 9 / (9 / 7.0) is 6.999999999999999. */
         if (hand > 0) put_f64(o, 6, (double)sold / (double)hand); else put_null(o, 6);
-        double dos = 0;
-        if (sold != 0) {
-            dos = (double)hand / ((double)sold / window);
-            put_f64(o, 7, dos);
-        } else {
-            put_null(o, 7);
-        }
-        put_bool(o, 8, (sold != 0 && dos < 7) || (hand <= 0 && sold > 0));
+        if (sold != 0) put_f64(o, 7, (double)hand / ((double)sold / window)); else put_null(o, 7);
+        __int128 hw = (__int128)hand * st->p.window_days, s7 = (__int128)sold * 7;
+        int short_supply = sold > 0 ? hw < s7 : sold < 0 ? hw > s7 : 0;
+        put_bool(o, 8, short_supply || (hand <= 0 && sold > 0));
         rc = end_row(st, TF_PRODUCT_TURNOVER, 9, err);
     }
     sl_free(ord);

@@ -100,8 +100,8 @@ def sluice():
 @pytest.fixture(scope="session")
 def moto():
     """moto's S3 server with signature checking (tests/integration/s3_fixtures.py)."""
-    from s3_fixtures import Moto
-    m = Moto(int(os.environ.get("SLUICE_TEST_MOTO_PORT", "5310")))
+    from s3_fixtures import Moto, free_port
+    m = Moto(int(os.environ.get("SLUICE_TEST_MOTO_PORT") or free_port()))
     yield m
     m.stop()
 

@@ -3,7 +3,7 @@
 and its access key; every request after that must be signed with that key), and a
 small fault-injecting reverse proxy placed between sluice and moto.
 
-Settings: SLUICE_TEST_MOTO_PORT (default 5310)."""
+Settings: SLUICE_TEST_MOTO_PORT (default: a free port)."""
 import base64
 import hashlib
 import http.client

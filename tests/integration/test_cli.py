@@ -2,6 +2,7 @@
 real MariaDB (wrong password, unreachable server, missing column)."""
 import os
 import socket
+import subprocess
 
 from conftest import ROOT, run_sluice
 
@@ -99,3 +100,16 @@ def test_missing_env_file_is_configuration_error(tmp_path):
     p = run_sluice(["--env-file", str(tmp_path / "nope.env"), "check"], env={"PATH": os.environ["PATH"]})
     assert p.returncode == 3
     assert "nope.env" in p.stderr
+
+
+def test_mariadb_local_relative_var(mariadb):
+    """SLUICE_VAR may be relative (to the caller's folder): the paths the script uses and
+    prints are absolute (a relative one made mariadb-install-db fail under /usr)."""
+    rel = os.path.relpath(mariadb.var_dir, ROOT)
+    env = dict(mariadb.script_env, SLUICE_VAR=rel)
+    p = subprocess.run(["bash", str(mariadb.script), "env"], env=env, cwd=ROOT, capture_output=True, text=True,
+                       check=True)
+    sock = dict(l.split("=", 1) for l in p.stdout.splitlines())["MYSQL_SOCKET"]
+    assert os.path.isabs(sock) and os.path.exists(sock), sock
+    s = subprocess.run(["bash", str(mariadb.script), "status"], env=env, cwd=ROOT, capture_output=True, text=True)
+    assert s.returncode == 0 and "running" in s.stdout
