@@ -65,3 +65,27 @@ int sl_exec_run_threads(int n, void *(*fn)(void *), void *base, size_t stride, s
     sl_free(th);
     return started;
 }
+
+sl_code sl_exec_open_parquet(sl_commit *c, const char *name, const sl_schema *schema, const pq_options *base,
+                             const char *source, const char *run_id, const char *as_of, my_consistency mode,
+                             sl_sink **sink, pq_writer **w, sl_err *err)
+{
+    pq_kv kv[] = {{"sluice.source", source}, {"sluice.run_id", run_id}, {"sluice.as_of", as_of},
+                  {"sluice.consistency", mode == MY_SNAPSHOT ? "snapshot" : "none"}};
+    pq_options po = *base;
+    po.kv = kv;
+    po.kv_count = (int)(sizeof kv / sizeof kv[0]);
+    *w = NULL;
+    *sink = sl_commit_create_file(c, name, err);
+    if (!*sink) return err && err->code ? err->code : SL_E_STORAGE;
+    *w = pq_writer_open(*sink, schema, &po, err);
+    if (!*w) return err && err->code ? err->code : SL_E_INTERNAL;
+    return SL_OK;
+}
+
+sl_code sl_exec_output_failure(sl_code rc, sl_err *err)
+{
+    if (rc != SL_E_IO) return rc;
+    if (err) err->code = SL_E_STORAGE;
+    return SL_E_STORAGE;
+}

@@ -11,6 +11,8 @@
 #include "../common/sl_error.h"
 #include "../mysql/my_conn.h"
 #include "../mysql/my_plan.h"
+#include "../parquet/parquet.h"
+#include "../sink/commit.h"
 #include "progress.h"
 
 /* Opens n connections and starts their transactions in *mode. When the snapshot is
@@ -19,6 +21,17 @@
  * them with my_close in every case). */
 sl_code sl_exec_connect(const my_params *mp, MYSQL **conns, int n, my_consistency *mode, int explicit_mode,
                         const char **fallback, sl_err *err);
+
+/* A Parquet file of a run: a sink for `name` in commit c and a writer on it, whose
+ * footer carries sluice.source, sluice.run_id, sluice.as_of and sluice.consistency.
+ * On failure *sink and *w hold what was opened (free them as usual). */
+sl_code sl_exec_open_parquet(sl_commit *c, const char *name, const sl_schema *schema, const pq_options *base,
+                             const char *source, const char *run_id, const char *as_of, my_consistency mode,
+                             sl_sink **sink, pq_writer **w, sl_err *err);
+
+/* A run's failure code for the CLI: a local output folder that failed (SL_E_IO) is an
+ * output storage failure (exit 7), as S3's are. */
+sl_code sl_exec_output_failure(sl_code rc, sl_err *err);
 
 /* A schema for a manifest: [{"name", "type", "nullable", "mysql_type"}, ...]. */
 json_t *sl_exec_schema_json(const sl_schema *s);

@@ -358,21 +358,8 @@ static sl_code run_task(ex_worker *wk, const ex_task *task, sl_err *err)
     const sl_schema *schema = my_reader_schema(rd);
     char source[600];
     snprintf(source, sizeof source, "mysql:%s/%s", run->mp.database, t->name);
-    pq_kv kv[] = {{"sluice.source", source}, {"sluice.run_id", run->run_id}, {"sluice.as_of", run->date},
-                  {"sluice.consistency", run->mode == MY_SNAPSHOT ? "snapshot" : "none"}};
-    pq_options po = run->pq;
-    po.kv = kv;
-    po.kv_count = (int)(sizeof kv / sizeof kv[0]);
-    sink = sl_commit_create_file(t->commit, name, err);
-    if (!sink) {
-        rc = err->code ? err->code : SL_E_STORAGE;
-        goto done;
-    }
-    w = pq_writer_open(sink, schema, &po, err);
-    if (!w) {
-        rc = err->code ? err->code : SL_E_INTERNAL;
-        goto done;
-    }
+    SL_TRY_GOTO(rc, sl_exec_open_parquet(t->commit, name, schema, &run->pq, source, run->run_id, run->date, run->mode,
+                                         &sink, &w, err), done);
     for (;;) {
         sl_batch *b;
         if (atomic_load(&run->failed)) {
@@ -685,10 +672,7 @@ done:
     sl_free(run.tasks);
     sl_store_free(run.store);
     pthread_mutex_destroy(&run.mu);
-    if (rc == SL_E_IO) { /* a local output folder failed: an output storage failure (exit 7) */
-        rc = SL_E_STORAGE;
-        if (err) err->code = SL_E_STORAGE;
-    }
+    rc = sl_exec_output_failure(rc, err);
     snprintf(res->run_id, sizeof res->run_id, "%s", run.run_id);
     res->consistency = run.mode == MY_SNAPSHOT ? "snapshot" : "none";
     res->seconds = sl_mono_seconds() - t0;

@@ -88,16 +88,8 @@ static sl_code open_out(rn_run *run, sl_commit *c, out_file *f, const char *name
                         const char *source, sl_err *err)
 {
     snprintf(f->name, sizeof f->name, "%s", name);
-    pq_kv kv[] = {{"sluice.source", source}, {"sluice.run_id", run->run_id}, {"sluice.as_of", run->date},
-                  {"sluice.consistency", run->mode == MY_SNAPSHOT ? "snapshot" : "none"}};
-    pq_options po = run->pq;
-    po.kv = kv;
-    po.kv_count = (int)(sizeof kv / sizeof kv[0]);
-    f->sink = sl_commit_create_file(c, name, err);
-    if (!f->sink) return err->code ? err->code : SL_E_STORAGE;
-    f->w = pq_writer_open(f->sink, schema, &po, err);
-    if (!f->w) return err->code ? err->code : SL_E_INTERNAL;
-    return SL_OK;
+    return sl_exec_open_parquet(c, name, schema, &run->pq, source, run->run_id, run->date, run->mode, &f->sink, &f->w,
+                                err);
 }
 
 static sl_code close_out(out_file *f, sl_commit *c, sl_err *err)
@@ -411,10 +403,7 @@ done:
     tf_free(run.st);
     sl_store_free(run.store);
     pthread_mutex_destroy(&run.mu);
-    if (rc == SL_E_IO) { /* a local output folder failed: an output storage failure (exit 7) */
-        rc = SL_E_STORAGE;
-        if (err) err->code = SL_E_STORAGE;
-    }
+    rc = sl_exec_output_failure(rc, err);
     snprintf(res->run_id, sizeof res->run_id, "%s", run.run_id);
     snprintf(res->date, sizeof res->date, "%s", run.date);
     res->consistency = run.mode == MY_SNAPSHOT ? "snapshot" : "none";
