@@ -47,6 +47,9 @@ static void usage(FILE *out)
           "  --date YYYY-MM-DD     the date partition to write (default: today, UTC)\n"
           "  --zero-dates MODE     null (default: zero dates become NULL, counted in the manifest)\n"
           "                        or error (fail, naming table, column and row)\n"
+          "  --wide-decimal MODE   a DECIMAL of more than 38 digits as: string (default: its exact\n"
+          "                        digits as UTF-8 text, which Spark, Polars and DuckDB open) or\n"
+          "                        decimal (FIXED_LEN_BYTE_ARRAY DECIMAL(p>38): pyarrow only)\n"
           "  --progress MODE       bar, log or off (default: bar on a terminal, else log)\n"
           "  -h, --help            this help\n",
           out);
@@ -85,7 +88,7 @@ static int parse_int(const char *s, long lo, long hi, long *out)
 int cmd_export(cli_ctx *ctx, int argc, char **argv)
 {
     enum { O_TABLE = 256, O_QUERY, O_NAME, O_WHERE, O_COLUMNS, O_OUTPUT, O_COMP, O_ZSTD, O_PARTS, O_PCOL, O_CONS,
-           O_RG, O_PAGE, O_BATCH, O_DATE, O_ZERO, O_PROGRESS };
+           O_RG, O_PAGE, O_BATCH, O_DATE, O_ZERO, O_PROGRESS, O_WIDE };
     static const struct option opts[] = {
         {"table", required_argument, NULL, O_TABLE}, {"query", required_argument, NULL, O_QUERY},
         {"name", required_argument, NULL, O_NAME}, {"where", required_argument, NULL, O_WHERE},
@@ -95,7 +98,8 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
         {"consistency", required_argument, NULL, O_CONS}, {"row-group-size", required_argument, NULL, O_RG},
         {"page-size", required_argument, NULL, O_PAGE}, {"batch-rows", required_argument, NULL, O_BATCH},
         {"date", required_argument, NULL, O_DATE}, {"zero-dates", required_argument, NULL, O_ZERO},
-        {"progress", required_argument, NULL, O_PROGRESS}, {"help", no_argument, NULL, 'h'},
+        {"progress", required_argument, NULL, O_PROGRESS}, {"wide-decimal", required_argument, NULL, O_WIDE},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     sl_err err = {0};
     sl_export_opts o;
@@ -160,6 +164,9 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
             if (strcmp(optarg, "null") == 0) o.zero_dates_error = 0;
             else if (strcmp(optarg, "error") == 0) o.zero_dates_error = 1;
             else { rc = cli_usage_error("export", "--zero-dates takes null or error, not '%s'", optarg); goto out; }
+            break;
+        case O_WIDE:
+            if ((rc = cli_parse_wide_decimal("export", optarg, &o.wide_decimal_string)) != 0) goto out;
             break;
         case O_PROGRESS: {
             int m = 0;

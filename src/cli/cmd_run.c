@@ -39,6 +39,8 @@ static void usage(FILE *out)
           "                             `sluice export` does, from the same reads\n"
           "  --compression C            snappy (default), zstd, gzip or none\n"
           "  --consistency MODE         snapshot (default, with fallback; see `sluice export --help`) or none\n"
+          "  --wide-decimal MODE        --raw tables' DECIMAL of more than 38 digits as string (default,\n"
+          "                             exact digits as text) or decimal (see `sluice export --help`)\n"
           "  --progress MODE            bar, log or off (default: bar on a terminal, else log)\n"
           "  -h, --help                 this help\n",
           out);
@@ -57,7 +59,7 @@ static int parse_ratio(const char *s, double lo, double hi, double *out)
 
 int cmd_run(cli_ctx *ctx, int argc, char **argv)
 {
-    enum { O_OUTPUT = 256, O_ASOF, O_EXCL, O_RESTOCK, O_OVER, O_OPT, O_WINDOW, O_VIP, O_RAW, O_COMP, O_CONS, O_PROG };
+    enum { O_OUTPUT = 256, O_ASOF, O_EXCL, O_RESTOCK, O_OVER, O_OPT, O_WINDOW, O_VIP, O_RAW, O_COMP, O_CONS, O_PROG, O_WIDE };
     static const struct option opts[] = {
         {"output", required_argument, NULL, O_OUTPUT}, {"as-of", required_argument, NULL, O_ASOF},
         {"exclude-status", required_argument, NULL, O_EXCL}, {"restock-below", required_argument, NULL, O_RESTOCK},
@@ -65,6 +67,7 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
         {"sales-window-days", required_argument, NULL, O_WINDOW}, {"vip-percentile", required_argument, NULL, O_VIP},
         {"raw", no_argument, NULL, O_RAW}, {"compression", required_argument, NULL, O_COMP},
         {"consistency", required_argument, NULL, O_CONS}, {"progress", required_argument, NULL, O_PROG},
+        {"wide-decimal", required_argument, NULL, O_WIDE},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     sl_err err = {0};
     sl_run_opts o;
@@ -124,6 +127,9 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
             o.consistency_explicit = 1;
             break;
         }
+        case O_WIDE:
+            if ((rc = cli_parse_wide_decimal("run", optarg, &o.wide_decimal_string)) != 0) goto out;
+            break;
         case O_PROG: {
             int m = 0;
             if ((rc = cli_parse_progress("run", optarg, &m)) != 0) goto out;

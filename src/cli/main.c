@@ -37,6 +37,14 @@ int cli_parse_consistency(const char *cmd, const char *arg, int *mode)
     return 0;
 }
 
+int cli_parse_wide_decimal(const char *cmd, const char *arg, int *as_string)
+{
+    if (strcmp(arg, "string") == 0) *as_string = 1;
+    else if (strcmp(arg, "decimal") == 0) *as_string = 0;
+    else return cli_usage_error(cmd, "--wide-decimal takes string or decimal, not '%s'", arg);
+    return 0;
+}
+
 void cli_print_global_help(FILE *out)
 {
     fputs("\nGlobal options (anywhere on the line):\n"

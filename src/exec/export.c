@@ -38,6 +38,7 @@ void sl_export_opts_default(sl_export_opts *o)
     pq_options_default(&o->pq);
     o->batch_rows = 16384;
     o->max_attempts = 3;
+    o->wide_decimal_string = 1;
 }
 
 typedef struct ex_file {
@@ -348,6 +349,7 @@ static sl_code run_task(ex_worker *wk, const ex_task *task, sl_err *err)
     ro.batch_rows = run->o->batch_rows;
     ro.batch_bytes_max = (size_t)32 << 20;
     ro.zero_dates_error = run->o->zero_dates_error;
+    ro.wide_decimal_string = run->o->wide_decimal_string;
     ro.table = t->name;
     ro.key_column = t->key;
     rd = my_reader_open(wk->conn, (const char *)sql.data, &ro, err);

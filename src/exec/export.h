@@ -31,6 +31,7 @@ typedef struct sl_export_opts {
     my_consistency consistency;   /* --consistency */
     int consistency_explicit;     /* given on the command line: no silent fallback */
     int zero_dates_error;         /* --zero-dates=error */
+    int wide_decimal_string;      /* --wide-decimal string (default 1): DECIMAL above 38 digits as text */
     int row_group_explicit;       /* --row-group-size given: no memory-based default */
     pq_options pq;                /* codec, sizes */
     size_t batch_rows;            /* rows per read batch, default 16384 */

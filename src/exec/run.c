@@ -32,6 +32,7 @@ void sl_run_opts_default(sl_run_opts *o)
     pq_options_default(&o->pq);
     o->pq.row_group_size = (size_t)64 << 20;
     o->batch_rows = 16384;
+    o->wide_decimal_string = 1;
 }
 
 typedef struct out_file {
@@ -140,6 +141,7 @@ static sl_code read_source(rn_run *run, MYSQL *m, tf_source s, sl_err *err)
     ro.batch_rows = run->o->batch_rows;
     ro.batch_bytes_max = (size_t)32 << 20;
     ro.table = tf_source_name(s);
+    ro.wide_decimal_string = run->o->wide_decimal_string;
     rd = my_reader_open(m, (const char *)sql.data, &ro, err);
     if (!rd) {
         rc = err->code ? err->code : SL_E_DB;

@@ -20,6 +20,7 @@ typedef struct sl_run_opts {
     int as_of_given;           /* 0: as of the moment the run starts */
     const char *output;
     int raw;
+    int wide_decimal_string;   /* --wide-decimal string (default 1): raw DECIMAL above 38 digits as text */
     my_consistency consistency;
     int consistency_explicit;
     pq_options pq;
