@@ -7,7 +7,9 @@
 
 #include "../common/sl_alloc.h"
 #include "../exec/export.h"
+#include "../common/sl_log.h"
 #include "cli.h"
+#include "job.h"
 
 static void usage(FILE *out)
 {
@@ -51,6 +53,12 @@ static void usage(FILE *out)
           "                        digits as UTF-8 text, which Spark, Polars and DuckDB open) or\n"
           "                        decimal (FIXED_LEN_BYTE_ARRAY DECIMAL(p>38): pyarrow only)\n"
           "  --progress MODE       bar, log or off (default: bar on a terminal, else log)\n"
+          "  --dry-run             connect and plan, then print what would be read (tables, key\n"
+          "                        ranges, estimated rows, the snapshot lock) and written (paths);\n"
+          "                        writes nothing\n"
+          "  --metrics-file PATH   write the run's figures in Prometheus text format to PATH at the\n"
+          "                        end, success or failure, atomically (node_exporter's textfile\n"
+          "                        collector); not with --dry-run\n"
           "  -h, --help            this help\n",
           out);
     cli_print_global_help(out);
@@ -88,7 +96,7 @@ static int parse_int(const char *s, long lo, long hi, long *out)
 int cmd_export(cli_ctx *ctx, int argc, char **argv)
 {
     enum { O_TABLE = 256, O_QUERY, O_NAME, O_WHERE, O_COLUMNS, O_OUTPUT, O_COMP, O_ZSTD, O_PARTS, O_PCOL, O_CONS,
-           O_RG, O_PAGE, O_BATCH, O_DATE, O_ZERO, O_PROGRESS, O_WIDE };
+           O_RG, O_PAGE, O_BATCH, O_DATE, O_ZERO, O_PROGRESS, O_WIDE, O_DRY, O_METRICS };
     static const struct option opts[] = {
         {"table", required_argument, NULL, O_TABLE}, {"query", required_argument, NULL, O_QUERY},
         {"name", required_argument, NULL, O_NAME}, {"where", required_argument, NULL, O_WHERE},
@@ -99,6 +107,7 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
         {"page-size", required_argument, NULL, O_PAGE}, {"batch-rows", required_argument, NULL, O_BATCH},
         {"date", required_argument, NULL, O_DATE}, {"zero-dates", required_argument, NULL, O_ZERO},
         {"progress", required_argument, NULL, O_PROGRESS}, {"wide-decimal", required_argument, NULL, O_WIDE},
+        {"dry-run", no_argument, NULL, O_DRY}, {"metrics-file", required_argument, NULL, O_METRICS},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     sl_err err = {0};
@@ -108,6 +117,8 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
     if (!tables) return cli_fail("export", &(sl_err){SL_E_NOMEM, "out of memory"});
     int c, rc = 0;
     long v;
+    const char *metrics_file = NULL;
+    cli_job job = {0};
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -165,6 +176,8 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
             else if (strcmp(optarg, "error") == 0) o.zero_dates_error = 1;
             else { rc = cli_usage_error("export", "--zero-dates takes null or error, not '%s'", optarg); goto out; }
             break;
+        case O_DRY: o.dry_run = 1; break;
+        case O_METRICS: metrics_file = optarg; break;
         case O_WIDE:
             if ((rc = cli_parse_wide_decimal("export", optarg, &o.wide_decimal_string)) != 0) goto out;
             break;
@@ -186,18 +199,29 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
         goto out;
     }
     if (o.query && !o.query[0]) { rc = cli_usage_error("export", "--query needs an SQL statement"); goto out; }
+    if (metrics_file && !metrics_file[0]) { rc = cli_usage_error("export", "--metrics-file needs a path"); goto out; }
     if (ctx->quiet) o.progress = SL_PROGRESS_OFF;
     o.tables = tables;
-    if (cli_load_config(ctx, "export", &err) != 0) { rc = cli_fail("export", &err); goto out; }
+    if ((rc = cli_job_begin(&job, "export", metrics_file, o.dry_run)) != 0) goto out;
+    o.run_id = job.run_id;
+    o.metrics = job.metrics;
     sl_export_result res;
-    if (sl_export_run(ctx->cfg, &o, &res, &err) != SL_OK) {
-        rc = cli_fail("export", &err);
+    if (cli_load_config(ctx, "export", &err) != 0 || sl_export_run(ctx->cfg, &o, &res, &err) != SL_OK) {
+        rc = cli_job_end(&job, cli_fail("export", &err));
         goto out;
     }
+    if (o.dry_run) goto out;
+    sl_log_event(SL_LOG_INFO, "run_done",
+                 json_pack("{s:s, s:s, s:i, s:I, s:i, s:I, s:f, s:s, s:s}", "command", "export", "date", res.date,
+                           "tables", res.tables, "rows", (json_int_t)res.rows, "files", res.files, "bytes",
+                           (json_int_t)res.bytes, "seconds", res.seconds, "consistency", res.consistency, "output",
+                           o.output),
+                 "exported %d table%s, %lld rows", res.tables, res.tables == 1 ? "" : "s", (long long)res.rows);
     if (!ctx->quiet)
         printf("exported %d table%s, %lld rows, %d files, %.1f MB in %.1f s (run %s, consistency %s) to %s\n",
                res.tables, res.tables == 1 ? "" : "s", (long long)res.rows, res.files, (double)res.bytes / 1e6,
                res.seconds, res.run_id, res.consistency, o.output);
+    rc = cli_job_end(&job, 0);
 out:
     sl_free(tables);
     return rc;

@@ -27,7 +27,9 @@
 #include "../mysql/my_reader.h"
 #include "../sink/commit.h"
 #include "../sink/store.h"
+#include "dryrun.h"
 #include "exec.h"
+#include "metrics.h"
 #include "progress.h"
 
 void sl_export_opts_default(sl_export_opts *o)
@@ -521,6 +523,63 @@ static json_t *table_manifest(const ex_run *run, const ex_table *t, double start
                      "started_at", started, "seconds", t->t_end > t->t_start ? t->t_end - t->t_start : 0.0);
 }
 
+/* --dry-run: what the run would read and write, printed on stdout. */
+static sl_code dry_run(const ex_run *run, MYSQL *ctl, int nworkers, sl_err *err)
+{
+    char who[512];
+    sl_code rc = SL_OK;
+    sl_buf sql;
+    sl_buf_init(&sql, 0);
+    json_t *snap = sl_dryrun_snapshot(ctl, run->mode, nworkers, err);
+    if (!snap) return err && err->code ? err->code : SL_E_DB;
+    json_t *plan = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:[], s:[]}", "command", "export", "run_id",
+                             run->run_id, "date", run->date, "output", run->o->output, "source",
+                             my_params_describe(&run->mp, who, sizeof who), "snapshot", snap, "reads", "writes");
+    for (int i = 0; plan && i < run->ntables; i++) {
+        const ex_table *t = &run->tables[i];
+        json_t *queries = json_array(), *files = json_array();
+        for (int p = 0; p < t->nranges; p++) {
+            char name[256];
+            SL_TRY_GOTO(rc, build_sql(run, t, p, &sql, err), done);
+            json_array_append_new(queries, json_string((const char *)sql.data));
+            file_name(run, p, name, sizeof name);
+            json_array_append_new(files, json_string(name));
+        }
+        char seg[800], prefix[900];
+        path_segment(t->name, seg, sizeof seg);
+        snprintf(prefix, sizeof prefix, "raw/%s/%s/", seg, run->date);
+        json_array_append_new(json_object_get(plan, "reads"),
+                              json_pack("{s:s, s:I, s:s?, s:o}", "table", t->name, "estimated_rows",
+                                        (json_int_t)t->estimate, "partition_column", t->key, "queries", queries));
+        json_array_append_new(json_object_get(plan, "writes"),
+                              json_pack("{s:s, s:o}", "partition", prefix, "files", files));
+    }
+    if (!plan) rc = sl_err_set(err, SL_E_NOMEM, "out of memory describing the plan");
+    else sl_dryrun_print(stdout, plan);
+done:
+    json_decref(plan);
+    sl_buf_free(&sql);
+    return rc;
+}
+
+/* The figures of a committed run for --metrics-file. */
+static void record_metrics(const ex_run *run, sl_metrics *m)
+{
+    int64_t retries = 0;
+    for (int i = 0; m && i < run->ntables; i++) {
+        const ex_table *t = &run->tables[i];
+        int64_t rows = 0, bytes = 0, zero = 0;
+        for (int p = 0; p < t->nranges; p++) {
+            rows += t->files[p].rows;
+            bytes += (int64_t)t->files[p].bytes;
+            if (t->files[p].attempts > 1) retries += t->files[p].attempts - 1;
+        }
+        for (size_t c = 0; t->zero_dates && c < json_array_size(t->schema); c++) zero += t->zero_dates[c];
+        sl_metrics_table(m, t->name, rows, bytes, t->t_end > t->t_start ? t->t_end - t->t_start : 0.0, zero);
+    }
+    sl_metrics_retries(m, "partition", retries);
+}
+
 static void progress_rows(void *ud, int i, const char **name, long long *done, long long *estimate, int *finished)
 {
     ex_run *run = ud;
@@ -563,7 +622,9 @@ sl_code sl_export_run(const sl_config *cfg, const sl_export_opts *o, sl_export_r
     } else {
         sl_date_format((int32_t)(sl_now_us() / 86400000000LL), run.date, sizeof run.date);
     }
-    if (sl_run_id(run.run_id, err) != SL_OK) return err->code;
+    if (o->run_id && o->run_id[0]) snprintf(run.run_id, sizeof run.run_id, "%s", o->run_id);
+    else if (sl_run_id(run.run_id, err) != SL_OK) return err->code;
+    double t_stage = sl_mono_seconds();
 
     SL_TRY_GOTO(rc, my_params_from_config(cfg, &run.mp, 0, err), done);
     ctl = my_connect(&run.mp, 0, err);
@@ -574,12 +635,18 @@ sl_code sl_export_run(const sl_config *cfg, const sl_export_opts *o, sl_export_r
     int nparts = o->partitions > 0 ? o->partitions : default_partitions();
     SL_TRY_GOTO(rc, plan(&run, ctl, nparts, err), done);
     SL_TRY_GOTO(rc, make_tasks(&run, err), done);
-    my_close(ctl);
-    ctl = NULL;
-
-    /* Worker connections and their shared snapshot. */
     nworkers = nparts < run.ntasks ? nparts : run.ntasks;
     if (nworkers < 1) nworkers = 1;
+    if (o->dry_run) {
+        rc = dry_run(&run, ctl, nworkers, err);
+        goto done;
+    }
+    my_close(ctl);
+    ctl = NULL;
+    sl_metrics_stage(o->metrics, "plan", sl_mono_seconds() - t_stage);
+    t_stage = sl_mono_seconds();
+
+    /* Worker connections and their shared snapshot. */
     workers = sl_calloc((size_t)nworkers, sizeof *workers);
     MYSQL **conns = sl_calloc((size_t)nworkers, sizeof *conns);
     if (!workers || !conns) {
@@ -595,6 +662,7 @@ sl_code sl_export_run(const sl_config *cfg, const sl_export_opts *o, sl_export_r
     for (int i = 0; i < nworkers; i++) workers[i].conn = conns[i];
     sl_free(conns);
     if (rc != SL_OK) goto done;
+    sl_metrics_stage(o->metrics, "snapshot", sl_mono_seconds() - t_stage);
 
     /* Row groups share the memory budget: one row group per file being written. */
     if (!o->row_group_explicit) {
@@ -620,8 +688,10 @@ sl_code sl_export_run(const sl_config *cfg, const sl_export_opts *o, sl_export_r
         }
     }
 
+    t_stage = sl_mono_seconds();
     started = sl_exec_run_threads(nworkers, worker_main, workers, sizeof *workers, o->progress, run.ntables,
                                   progress_rows, &run);
+    sl_metrics_stage(o->metrics, "read_and_write", sl_mono_seconds() - t_stage);
     if (started < nworkers) {
         sl_err e = {0};
         sl_err_set(&e, SL_E_INTERNAL, "could start only %d of %d worker threads", started, nworkers);
@@ -634,6 +704,7 @@ sl_code sl_export_run(const sl_config *cfg, const sl_export_opts *o, sl_export_r
     }
 
     /* Every file is complete: commit each table's partition, manifest last. */
+    t_stage = sl_mono_seconds();
     for (int i = 0; i < run.ntables; i++) {
         ex_table *t = &run.tables[i];
         json_t *extra = table_manifest(&run, t, started_us, nworkers);
@@ -650,6 +721,9 @@ sl_code sl_export_run(const sl_config *cfg, const sl_export_opts *o, sl_export_r
         res->files += t->nranges;
         res->tables++;
     }
+    sl_metrics_stage(o->metrics, "commit", sl_mono_seconds() - t_stage);
+    record_metrics(&run, o->metrics);
+    sl_metrics_files(o->metrics, res->files);
     rc = SL_OK;
 done:
     if (ctl) my_close(ctl);
@@ -676,7 +750,9 @@ done:
     pthread_mutex_destroy(&run.mu);
     rc = sl_exec_output_failure(rc, err);
     snprintf(res->run_id, sizeof res->run_id, "%s", run.run_id);
+    snprintf(res->date, sizeof res->date, "%s", run.date);
     res->consistency = run.mode == MY_SNAPSHOT ? "snapshot" : "none";
     res->seconds = sl_mono_seconds() - t0;
+    sl_metrics_set_run(o->metrics, run.run_id, run.date, res->consistency);
     return rc;
 }

@@ -37,6 +37,9 @@ typedef struct sl_export_opts {
     size_t batch_rows;            /* rows per read batch, default 16384 */
     int max_attempts;             /* per task without a snapshot, default 3 */
     sl_progress_mode progress;
+    const char *run_id;           /* the run's id (the CLI logs it from the start); NULL: a new one */
+    int dry_run;                  /* --dry-run: connect, plan, print the plan on stdout, write nothing */
+    struct sl_metrics *metrics;   /* figures for --metrics-file, filled at the end; may be NULL */
 } sl_export_opts;
 
 void sl_export_opts_default(sl_export_opts *o);
@@ -48,6 +51,7 @@ typedef struct sl_export_result {
     uint64_t bytes;
     const char *consistency; /* "snapshot" or "none" (static) */
     double seconds;
+    char date[16];           /* the date partition */
 } sl_export_result;
 
 sl_code sl_export_run(const sl_config *cfg, const sl_export_opts *o, sl_export_result *res, sl_err *err);

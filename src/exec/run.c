@@ -21,7 +21,9 @@
 #include "../mysql/my_reader.h"
 #include "../sink/commit.h"
 #include "../sink/store.h"
+#include "dryrun.h"
 #include "exec.h"
+#include "metrics.h"
 #include "progress.h"
 
 void sl_run_opts_default(sl_run_opts *o)
@@ -167,11 +169,13 @@ static sl_code read_source(rn_run *run, MYSQL *m, tf_source s, sl_err *err)
         SL_TRY_GOTO(rc, tf_add(run->st, s, b, err), done);
         atomic_fetch_add(&run->rows_read[s], (long long)b->nrows);
     }
+    {
+        const sl_schema *sc = my_reader_schema(rd);
+        for (int i = 0; i < sc->ncols; i++) run->raw_zero_dates[s] += my_reader_zero_dates(rd, i);
+    }
     if (raw) {
         SL_TRY_GOTO(rc, close_out(raw, run->raw[s], err), done);
-        const sl_schema *sc = my_reader_schema(rd);
-        run->raw_schema[s] = sl_exec_schema_json(sc);
-        for (int i = 0; i < sc->ncols; i++) run->raw_zero_dates[s] += my_reader_zero_dates(rd, i);
+        run->raw_schema[s] = sl_exec_schema_json(my_reader_schema(rd));
     }
     run->read_seconds[s] = sl_mono_seconds() - t0;
 done:
@@ -246,6 +250,68 @@ static json_t *params_json(const rn_run *run)
                      run->tf.vip_percentile);
 }
 
+/* --dry-run: what the run would read and write, printed on stdout. */
+static sl_code dry_run(rn_run *run, MYSQL *ctl, sl_err *err)
+{
+    char who[512], asof[40];
+    sl_code rc = SL_OK;
+    json_t *snap = sl_dryrun_snapshot(ctl, run->mode, 3, err);
+    if (!snap) return err && err->code ? err->code : SL_E_DB;
+    sl_ts_format(run->tf.as_of_us, asof, sizeof asof);
+    json_t *plan = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:[], s:[]}", "command", "run", "run_id",
+                             run->run_id, "date", run->date, "as_of", asof, "output", run->o->output, "source",
+                             my_params_describe(&run->mp, who, sizeof who), "snapshot", snap, "reads", "writes");
+    json_t *files = json_array();
+    for (int s = 0; plan && s < TF__SOURCES; s++) {
+        sl_buf sql;
+        sl_buf_init(&sql, 0);
+        rc = select_sql(run, s, &sql, err);
+        if (rc == SL_OK)
+            json_array_append_new(json_object_get(plan, "reads"),
+                                  json_pack("{s:s, s:I, s:[s]}", "table", tf_source_name(s), "estimated_rows",
+                                            (json_int_t)run->estimate[s], "queries", (const char *)sql.data));
+        sl_buf_free(&sql);
+        if (rc != SL_OK) goto done;
+    }
+    for (int d = 0; d < TF__DATASETS; d++) {
+        char name[256];
+        snprintf(name, sizeof name, "%s/part-00000-%s.%s.parquet", tf_dataset_name(d), run->run_id,
+                 pq_codec_name(run->pq.codec));
+        json_array_append_new(files, json_string(name));
+    }
+    char prefix[300];
+    snprintf(prefix, sizeof prefix, "business_insights/%s/", run->date);
+    json_array_append_new(json_object_get(plan, "writes"), json_pack("{s:s, s:O}", "partition", prefix, "files", files));
+    for (int s = 0; run->o->raw && s < TF__SOURCES; s++) {
+        char name[256];
+        snprintf(prefix, sizeof prefix, "raw/%s/%s/", tf_source_name(s), run->date);
+        snprintf(name, sizeof name, "part-00000-%s.%s.parquet", run->run_id, pq_codec_name(run->pq.codec));
+        json_array_append_new(json_object_get(plan, "writes"),
+                              json_pack("{s:s, s:[s]}", "partition", prefix, "files", name));
+    }
+    if (!plan) rc = sl_err_set(err, SL_E_NOMEM, "out of memory describing the plan");
+    else sl_dryrun_print(stdout, plan);
+done:
+    json_decref(files);
+    json_decref(plan);
+    return rc;
+}
+
+/* The figures of a committed run for --metrics-file. */
+static void record_metrics(const rn_run *run, const sl_run_result *res, sl_metrics *m)
+{
+    if (!m) return;
+    for (int s = 0; s < TF__SOURCES; s++)
+        sl_metrics_table(m, tf_source_name(s), atomic_load(&run->rows_read[s]),
+                         run->o->raw ? (int64_t)run->rawf[s].info.bytes : -1, run->read_seconds[s],
+                         run->raw_zero_dates[s]);
+    for (int d = 0; d < TF__DATASETS; d++) sl_metrics_dataset(m, tf_dataset_name(d), res->rows[d], (int64_t)res->bytes[d]);
+    sl_metrics_stage(m, "read", res->read_seconds);
+    sl_metrics_stage(m, "compute_and_write", res->finish_seconds);
+    sl_metrics_stage(m, "commit", res->commit_seconds);
+    sl_metrics_files(m, res->files);
+}
+
 sl_code sl_run_pipeline(const sl_config *cfg, const sl_run_opts *o, sl_run_result *res, sl_err *err)
 {
     rn_run run;
@@ -268,7 +334,9 @@ sl_code sl_run_pipeline(const sl_config *cfg, const sl_run_opts *o, sl_run_resul
         if (run.tf.as_of_us < 0 && run.tf.as_of_us % 86400000000LL) days--;
         sl_date_format((int32_t)days, run.date, sizeof run.date);
     }
-    SL_TRY_GOTO(rc, sl_run_id(run.run_id, err), done);
+    if (o->run_id && o->run_id[0]) snprintf(run.run_id, sizeof run.run_id, "%s", o->run_id);
+    else SL_TRY_GOTO(rc, sl_run_id(run.run_id, err), done);
+    double t_stage = sl_mono_seconds();
     run.tf.run_id = run.run_id;
 
     SL_TRY_GOTO(rc, my_params_from_config(cfg, &run.mp, 0, err), done);
@@ -280,10 +348,17 @@ sl_code sl_run_pipeline(const sl_config *cfg, const sl_run_opts *o, sl_run_resul
     SL_TRY_GOTO(rc, check_sources(ctl, err), done);
     for (int s = 0; s < TF__SOURCES; s++)
         SL_TRY_GOTO(rc, my_catalog_row_estimate(ctl, tf_source_name(s), &run.estimate[s], err), done);
+    if (o->dry_run) {
+        rc = dry_run(&run, ctl, err);
+        goto done;
+    }
     my_close(ctl);
     ctl = NULL;
+    sl_metrics_stage(o->metrics, "plan", sl_mono_seconds() - t_stage);
 
+    t_stage = sl_mono_seconds();
     SL_TRY_GOTO(rc, sl_exec_connect(&run.mp, conns, 3, &run.mode, o->consistency_explicit, &run.fallback, err), done);
+    sl_metrics_stage(o->metrics, "snapshot", sl_mono_seconds() - t_stage);
 
     run.st = tf_create(&run.tf, emit, &run, err);
     if (!run.st) {
@@ -385,6 +460,8 @@ sl_code sl_run_pipeline(const sl_config *cfg, const sl_run_opts *o, sl_run_resul
     if (rc != SL_OK) goto done;
     res->files += TF__DATASETS;
     res->commit_seconds = sl_mono_seconds() - tc;
+    for (int s = 0; s < TF__SOURCES; s++) res->source_rows[s] = atomic_load(&run.rows_read[s]);
+    record_metrics(&run, res, o->metrics);
     rc = SL_OK;
 done:
     if (ctl) my_close(ctl);
@@ -410,5 +487,6 @@ done:
     snprintf(res->date, sizeof res->date, "%s", run.date);
     res->consistency = run.mode == MY_SNAPSHOT ? "snapshot" : "none";
     res->seconds = sl_mono_seconds() - t0;
+    sl_metrics_set_run(o->metrics, run.run_id, run.date, res->consistency);
     return rc;
 }

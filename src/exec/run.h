@@ -26,6 +26,9 @@ typedef struct sl_run_opts {
     pq_options pq;
     size_t batch_rows;
     sl_progress_mode progress;
+    const char *run_id;        /* the run's id (the CLI logs it from the start); NULL: a new one */
+    int dry_run;               /* --dry-run: connect, check, print the plan on stdout, write nothing */
+    struct sl_metrics *metrics; /* figures for --metrics-file, filled at the end; may be NULL */
 } sl_run_opts;
 
 void sl_run_opts_default(sl_run_opts *o);
@@ -38,6 +41,7 @@ typedef struct sl_run_result {
     int files;
     const char *consistency;
     double read_seconds, finish_seconds, commit_seconds, seconds;
+    int64_t source_rows[TF__SOURCES]; /* rows read per source table */
 } sl_run_result;
 
 sl_code sl_run_pipeline(const sl_config *cfg, const sl_run_opts *o, sl_run_result *res, sl_err *err);

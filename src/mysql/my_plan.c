@@ -91,6 +91,21 @@ void my_range_where(const my_range *r, const char *qc, char *buf, unsigned long 
         snprintf(buf, cap, "1=1");
 }
 
+void my_snapshot_describe(my_consistency mode, int n, char *buf, unsigned long cap)
+{
+    if (mode == MY_NONE)
+        snprintf(buf, cap, "no lock: each of the %d connection%s reads its own snapshot (START TRANSACTION READ ONLY)",
+                 n, n == 1 ? "" : "s");
+    else if (n == 1)
+        snprintf(buf, cap, "no lock: one connection, START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY");
+    else
+        snprintf(buf, cap,
+                 "FLUSH TABLES WITH READ LOCK (needs RELOAD), held while the %d connections run START "
+                 "TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY, then UNLOCK TABLES; taking it waits for "
+                 "running write statements, and writes on the server wait while it is pending or held",
+                 n);
+}
+
 sl_code my_snapshot_begin(MYSQL **conns, int n, my_consistency mode, sl_err *err)
 {
     sl_code rc = SL_OK;

@@ -33,4 +33,8 @@ typedef enum my_consistency { MY_SNAPSHOT = 0, MY_NONE = 1 } my_consistency;
  * (--consistency=none). With MY_NONE each connection just starts its own transaction. */
 sl_code my_snapshot_begin(MYSQL **conns, int n, my_consistency mode, sl_err *err);
 
+/* What my_snapshot_begin does on the source for (mode, n), in words, for --dry-run:
+ * which lock it takes and what that blocks. Keep it in step with my_snapshot_begin. */
+void my_snapshot_describe(my_consistency mode, int n, char *buf, unsigned long cap);
+
 #endif
