@@ -175,7 +175,10 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
         rc = cli_job_end(&job, cli_fail("run", &err));
         goto out;
     }
-    if (o.dry_run) goto out;
+    if (o.dry_run) {
+        rc = cli_job_end(&job, 0);
+        goto out;
+    }
     {
         json_t *ds = json_object();
         for (int d = 0; d < TF__DATASETS; d++) json_object_set_new(ds, tf_dataset_name(d), json_integer(res.rows[d]));

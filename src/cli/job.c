@@ -12,11 +12,12 @@ int cli_job_begin(cli_job *j, const char *cmd, const char *metrics_file, int dry
 {
     sl_err err = {0};
     j->cmd = cmd;
-    j->metrics_file = dry_run ? NULL : metrics_file; /* a dry run writes nothing */
+    j->metrics_file = metrics_file;
+    j->dry_run = dry_run;
     j->metrics = NULL;
     if (sl_run_id(j->run_id, &err) != SL_OK) return cli_fail(cmd, &err);
     sl_log_set_run_id(j->run_id);
-    if (j->metrics_file) {
+    if (j->metrics_file && !dry_run) { /* a dry run writes nothing */
         if (sl_metrics_check_path(j->metrics_file, &err) != SL_OK) return cli_fail(cmd, &err);
         j->metrics = sl_metrics_create(cmd, &err);
         if (!j->metrics) return cli_fail(cmd, &err);
@@ -28,6 +29,10 @@ int cli_job_begin(cli_job *j, const char *cmd, const char *metrics_file, int dry
 
 int cli_job_end(cli_job *j, int rc)
 {
+    if (j->dry_run && j->metrics_file && rc == 0) {
+        printf("  %s (the metrics file; not written by a dry run)\n", j->metrics_file);
+        fflush(stdout);
+    }
     if (j->metrics) {
         sl_err err = {0};
         if (sl_metrics_write(j->metrics, j->metrics_file, rc, &err) != SL_OK) {

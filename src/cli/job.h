@@ -9,7 +9,8 @@
 typedef struct cli_job {
     const char *cmd;
     char run_id[64];
-    const char *metrics_file; /* NULL: none (or a dry run) */
+    const char *metrics_file; /* NULL: none */
+    int dry_run;              /* the metrics file is only named, not written */
     sl_metrics *metrics;      /* pass to the run's options; NULL without --metrics-file */
 } cli_job;
 

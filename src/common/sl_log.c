@@ -9,10 +9,12 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 static sl_log_level current = SL_LOG_INFO;
 static sl_log_format format = SL_LOG_TEXT;
 static char run_id[64];
+static int tty = -1; /* whether stderr is a terminal; -1 until asked */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static const char *const tags[] = {"error", "warning", "info", "debug"};
 
@@ -101,6 +103,10 @@ static void vlog_event(sl_log_level level, const char *event, json_t *fields, co
         json_decref(o);
     } else {
         strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        /* On a terminal a progress line may be on screen: erase it first (it is
+         * redrawn at its next tick), so a log line never lands after its text. */
+        if (tty < 0) tty = isatty(2);
+        if (tty) fputs("\r\033[K", stderr);
         fprintf(stderr, "sluice: %s %s: ", stamp, tags[level]);
         if (run_id[0]) fprintf(stderr, "[%s] ", run_id);
         fputs(msg, stderr);

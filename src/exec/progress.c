@@ -93,6 +93,8 @@ static void draw(sl_progress *p, int final)
     double rate = el > 0 ? (double)done / el : 0;
     int pct = !unknown && est > 0 ? (int)(100.0 * (double)done / (double)est) : -1;
     if (pct > 100) pct = 100;
+    /* Estimates are information_schema's (and a --where reads less): a finished run says so. */
+    if (final && finished_all && pct >= 0) pct = 100;
     char rows[32], rs[32], eta[32] = "";
     human(done, rows, sizeof rows);
     human((long long)rate, rs, sizeof rs);
