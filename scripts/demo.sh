@@ -18,7 +18,7 @@ mkdir -p "$OUT"
 # The run's summary on stdout (run.txt), its log as JSON lines (run.log.json), its
 # Prometheus metrics (sluice.prom).
 "$SLUICE" --log-format json run --output "$OUT" --raw --progress log --metrics-file "$OUT/sluice.prom" \
-    2> "$OUT/run.log.json" | tee "$OUT/run.txt"
+    2> "$OUT/run.log.json" | tee "$OUT/run.txt" || { cat "$OUT/run.log.json" >&2; exit 1; }
 DATE="$(sed -n 's/^run [^ ]*: business_insights\/\([0-9-]*\) .*/\1/p' "$OUT/run.txt" | head -1)"
 INSIGHTS="$OUT/business_insights/$DATE"
 for d in inventory_analytics order_analytics hourly_orders warehouse_utilization product_turnover customer_segments; do
