@@ -63,6 +63,26 @@ static void text_value(FILE *out, json_t *v)
     free(s);
 }
 
+/* Replaces, in place, every byte that is not part of well-formed UTF-8 by '?': JSON
+ * text must be UTF-8, and a server's message or a file name need not be. */
+static void utf8_clean(char *s)
+{
+    unsigned char *p = (unsigned char *)s;
+    while (*p) {
+        int n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 && *p >= 0xc2 ? 1 : (*p & 0xf0) == 0xe0 ? 2
+                : (*p & 0xf8) == 0xf0 && *p <= 0xf4 ? 3 : -1;
+        int ok = n >= 0;
+        for (int i = 1; ok && i <= n; i++) ok = (p[i] & 0xc0) == 0x80;
+        if (ok && n == 2) ok = !(p[0] == 0xe0 && p[1] < 0xa0) && !(p[0] == 0xed && p[1] >= 0xa0); /* overlong, surrogates */
+        if (ok && n == 3) ok = !(p[0] == 0xf0 && p[1] < 0x90) && !(p[0] == 0xf4 && p[1] >= 0x90);
+        if (!ok) {
+            *p++ = '?';
+            continue;
+        }
+        p += n + 1;
+    }
+}
+
 static void vlog_event(sl_log_level level, const char *event, json_t *fields, const char *fmt, va_list ap)
 {
     char msg[2048], stamp[40];
@@ -85,9 +105,8 @@ static void vlog_event(sl_log_level level, const char *event, json_t *fields, co
         json_object_set_new(o, "level", json_string(tags[level]));
         json_object_set_new(o, "run_id", run_id[0] ? json_string(run_id) : json_null());
         json_object_set_new(o, "event", json_string(event));
-        /* A message that is not UTF-8 (a server's error text) is kept, escaped. */
-        json_t *m = json_string(msg);
-        json_object_set_new(o, "msg", m ? m : json_stringn_nocheck(msg, strlen(msg)));
+        utf8_clean(msg);
+        json_object_set_new(o, "msg", json_string(msg));
         const char *k;
         json_t *v;
         json_object_foreach(fields, k, v) if (!json_object_get(o, k)) json_object_set(o, k, v);
