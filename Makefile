@@ -4,6 +4,7 @@
 #   make asan       build the sanitizer variants under build/asan/
 #   make demo       install, build, start a local MariaDB, seed, run the pipeline
 #   make bench      build the benchmark programs (see bench/README.md)
+#   make install    install the binary and its manual page under PREFIX (default /usr/local)
 
 CC      ?= cc
 PKGS    := libmariadb libcurl openssl libzstd zlib jansson expat snappy
@@ -38,7 +39,7 @@ SAN      :=
 
 OBJ = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
-.PHONY: all asan test unit unit-asan pytest deps demo bench clean mariadb-start mariadb-stop tools
+.PHONY: all asan test unit unit-asan pytest deps demo bench clean mariadb-start mariadb-stop tools install uninstall
 all: $(B)/sluice $(B)/libsluice.a tools
 
 $(B)/obj/%.o: %.c
@@ -103,6 +104,17 @@ mariadb-start:
 	bash scripts/mariadb-local.sh start
 mariadb-stop:
 	bash scripts/mariadb-local.sh stop
+
+# DESTDIR for packaging; the manual is man/sluice.1 (roff).
+PREFIX  ?= /usr/local
+DESTDIR ?=
+install: $(B)/sluice
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 $(B)/sluice $(DESTDIR)$(PREFIX)/bin/sluice
+	install -m 644 man/sluice.1 $(DESTDIR)$(PREFIX)/share/man/man1/sluice.1
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/sluice $(DESTDIR)$(PREFIX)/share/man/man1/sluice.1
 
 clean:
 	rm -rf build
