@@ -13,8 +13,9 @@ DEB_PACKAGES=(
     libcurl4-openssl-dev libssl-dev libzstd-dev libsnappy-dev zlib1g-dev
     libjansson-dev libexpat1-dev
     python3 python3-venv
+    openjdk-17-jre-headless man-db groff-base
 )
-PY_PACKAGES=(pytest pyarrow duckdb pymysql boto3 "moto[server]")
+PY_PACKAGES=(pytest pyarrow duckdb pymysql boto3 "moto[server]" prometheus_client polars pyspark)
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"
