@@ -18,7 +18,8 @@ static void usage(FILE *out)
     fputs("Usage: sluice run --output DIR|s3://BUCKET/PREFIX [--as-of 'YYYY-MM-DD HH:MM:SS'] [--raw]\n"
           "                  [--exclude-status a,b] [--restock-below R] [--overstock-above R]\n"
           "                  [--optimal-utilization R] [--sales-window-days N] [--vip-percentile P]\n"
-          "                  [--compression snappy|zstd|gzip|none] [--consistency snapshot|none]\n\n"
+          "                  [--compression snappy|zstd|gzip|none] [--consistency snapshot|none]\n"
+          "                  [--layout date|hive]\n\n"
           "Reads customers, products, warehouses, inventory, orders and order_items of\n"
           "MYSQL_DATABASE in one snapshot, computes the six datasets (README, \"Analytics\n"
           "definitions\") and writes them as\n"
@@ -50,6 +51,9 @@ static void usage(FILE *out)
           "  --metrics-file PATH        write the run's figures in Prometheus text format to PATH at\n"
           "                             the end, success or failure, atomically (for node_exporter's\n"
           "                             textfile collector); not with --dry-run\n"
+          "  --layout L                 date (default): business_insights/<YYYY-MM-DD>/<dataset>/;\n"
+          "                             hive: business_insights/date=<YYYY-MM-DD>/<dataset>/ (and\n"
+          "                             raw/<table>/date=<YYYY-MM-DD>/ with --raw)\n"
           "  -h, --help                 this help\n",
           out);
     cli_print_global_help(out);
@@ -67,7 +71,8 @@ static int parse_ratio(const char *s, double lo, double hi, double *out)
 
 int cmd_run(cli_ctx *ctx, int argc, char **argv)
 {
-    enum { O_OUTPUT = 256, O_ASOF, O_EXCL, O_RESTOCK, O_OVER, O_OPT, O_WINDOW, O_VIP, O_RAW, O_COMP, O_CONS, O_PROG, O_WIDE, O_DRY, O_METRICS };
+    enum { O_OUTPUT = 256, O_ASOF, O_EXCL, O_RESTOCK, O_OVER, O_OPT, O_WINDOW, O_VIP, O_RAW, O_COMP, O_CONS, O_PROG, O_WIDE,
+           O_DRY, O_METRICS, O_LAYOUT };
     static const struct option opts[] = {
         {"output", required_argument, NULL, O_OUTPUT}, {"as-of", required_argument, NULL, O_ASOF},
         {"exclude-status", required_argument, NULL, O_EXCL}, {"restock-below", required_argument, NULL, O_RESTOCK},
@@ -77,6 +82,7 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
         {"consistency", required_argument, NULL, O_CONS}, {"progress", required_argument, NULL, O_PROG},
         {"wide-decimal", required_argument, NULL, O_WIDE}, {"dry-run", no_argument, NULL, O_DRY},
         {"metrics-file", required_argument, NULL, O_METRICS},
+        {"layout", required_argument, NULL, O_LAYOUT},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     sl_err err = {0};
     sl_run_opts o;
@@ -149,6 +155,9 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
             o.progress = (sl_progress_mode)m;
             break;
         }
+        case O_LAYOUT:
+            if (sl_layout_parse(optarg, &o.layout, &err) != SL_OK) { rc = cli_usage_error("run", "%s", err.msg); goto out; }
+            break;
         case 'h': usage(stdout); goto out;
         default: rc = cli_usage_error("run", "unknown option"); goto out;
         }
@@ -189,13 +198,15 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
                      "business_insights/%s committed", res.date);
     }
     if (!ctx->quiet) {
-        printf("run %s: business_insights/%s (consistency %s)\n", res.run_id, res.date, res.consistency);
+        char part[64];
+        sl_layout_partition(o.layout, "business_insights", res.date, part, sizeof part);
+        printf("run %s: %s (consistency %s)\n", res.run_id, part, res.consistency);
         for (int d = 0; d < TF__DATASETS; d++)
             printf("  %-22s %10lld rows %12.1f kB\n", tf_dataset_name(d), (long long)res.rows[d],
                    (double)res.bytes[d] / 1e3);
         printf("  %d files; read %.2f s, compute+write %.2f s, commit %.2f s, total %.2f s\n", res.files,
                res.read_seconds, res.finish_seconds, res.commit_seconds, res.seconds);
-        printf("  output: %s/business_insights/%s/ (manifest: _SUCCESS)\n", o.output, res.date);
+        printf("  output: %s/%s/ (manifest: _SUCCESS)\n", o.output, part);
     }
     rc = cli_job_end(&job, 0);
 out:

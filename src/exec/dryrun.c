@@ -60,6 +60,7 @@ void sl_dryrun_print(FILE *out, const json_t *plan)
             fputs("rows unknown", out);
         if (json_array_size(q) > 1) fprintf(out, ", %zu key ranges on %s", json_array_size(q), key);
         fputc('\n', out);
+        if (json_object_get(v, "incremental")) fprintf(out, "    incremental: %s\n", str(v, "incremental"));
         json_array_foreach(q, j, s) fprintf(out, "    %s\n", json_string_value(s));
     }
     fprintf(out, "\nWould write (under %s):\n", output);

@@ -279,12 +279,15 @@ static sl_code dry_run(rn_run *run, MYSQL *ctl, sl_err *err)
                  pq_codec_name(run->pq.codec));
         json_array_append_new(files, json_string(name));
     }
-    char prefix[300];
-    snprintf(prefix, sizeof prefix, "business_insights/%s/", run->date);
+    char prefix[300], base[200];
+    sl_layout_partition(run->o->layout, "business_insights", run->date, prefix, sizeof prefix - 1);
+    strcat(prefix, "/");
     json_array_append_new(json_object_get(plan, "writes"), json_pack("{s:s, s:O}", "partition", prefix, "files", files));
     for (int s = 0; run->o->raw && s < TF__SOURCES; s++) {
         char name[256];
-        snprintf(prefix, sizeof prefix, "raw/%s/%s/", tf_source_name(s), run->date);
+        snprintf(base, sizeof base, "raw/%s", tf_source_name(s));
+        sl_layout_partition(run->o->layout, base, run->date, prefix, sizeof prefix - 1);
+        strcat(prefix, "/");
         snprintf(name, sizeof name, "part-00000-%s.%s.parquet", run->run_id, pq_codec_name(run->pq.codec));
         json_array_append_new(json_object_get(plan, "writes"),
                               json_pack("{s:s, s:[s]}", "partition", prefix, "files", name));
@@ -372,7 +375,7 @@ sl_code sl_run_pipeline(const sl_config *cfg, const sl_run_opts *o, sl_run_resul
     }
     {
         char prefix[64];
-        snprintf(prefix, sizeof prefix, "business_insights/%s", run.date);
+        sl_layout_partition(o->layout, "business_insights", run.date, prefix, sizeof prefix);
         run.insights = sl_commit_begin(run.store, prefix, run.run_id, run.date, err);
         if (!run.insights) {
             rc = err->code ? err->code : SL_E_STORAGE;
@@ -388,8 +391,9 @@ sl_code sl_run_pipeline(const sl_config *cfg, const sl_run_opts *o, sl_run_resul
     }
     if (o->raw)
         for (int s = 0; s < TF__SOURCES; s++) {
-            char prefix[300];
-            snprintf(prefix, sizeof prefix, "raw/%s/%s", tf_source_name(s), run.date);
+            char prefix[300], base[100];
+            snprintf(base, sizeof base, "raw/%s", tf_source_name(s));
+            sl_layout_partition(o->layout, base, run.date, prefix, sizeof prefix);
             run.raw[s] = sl_commit_begin(run.store, prefix, run.run_id, run.date, err);
             if (!run.raw[s]) {
                 rc = err->code ? err->code : SL_E_STORAGE;

@@ -29,6 +29,7 @@ typedef struct sl_run_opts {
     const char *run_id;        /* the run's id (the CLI logs it from the start); NULL: a new one */
     int dry_run;               /* --dry-run: connect, check, print the plan on stdout, write nothing */
     struct sl_metrics *metrics; /* figures for --metrics-file, filled at the end; may be NULL */
+    sl_layout layout; /* --layout date|hive */
 } sl_run_opts;
 
 void sl_run_opts_default(sl_run_opts *o);

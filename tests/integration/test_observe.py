@@ -429,3 +429,30 @@ def test_json_logs_on_a_terminal_have_no_progress_bar(mariadb, shop, tmp_path):
     assert rc == 0 and "\x1b" not in term and "\r" not in term
     lines = json_lines(term)
     assert {"run_start", "table_done", "run_done"} <= {o["event"] for o in lines}
+
+
+def test_dry_run_follows_the_layout_and_the_incremental_watermark(mariadb, shop, tmp_path):
+    """The plan is the real one: hive folders with --layout hive, and for --incremental
+    the watermark of the committed runs (after a first run, the printed query reads
+    nothing, checked by running it)."""
+    env = mariadb.sluice_env(shop)
+    out = tmp_path / "out"
+    args = ["export", "--output", str(out), "--table", "orders", "--incremental", "order_date", "--layout", "hive",
+            "--date", DATE, "--partitions", "2"]
+    p = run_sluice([*args, "--dry-run"], env=env, check=0)
+    assert not out.exists()
+    run_id = re.search(r"run id\s+(\S+)", p.stdout).group(1)
+    assert f"{out}/raw/orders/date={DATE}/part-00000-{run_id}.snappy.parquet" in p.stdout
+    assert re.search(r"^    incremental: .*order_date", p.stdout, re.M), p.stdout
+    queries = re.findall(r"^    (SELECT .* FROM `orders`.*)$", p.stdout, re.M)
+    assert len(queries) == 2 and all("order_date" in q for q in queries)
+    assert sum(count(mariadb, shop, f"SELECT COUNT(*) FROM ({q}) x") for q in queries) == \
+        count(mariadb, shop, "SELECT COUNT(*) FROM orders")
+    run_sluice([*args, "--progress", "off"], env=env, check=0)
+    before = tree(out)
+    p = run_sluice([*args, "--dry-run"], env=env, check=0)
+    assert tree(out) == before
+    queries = re.findall(r"^    (SELECT .* FROM `orders`.*)$", p.stdout, re.M)
+    assert queries and sum(count(mariadb, shop, f"SELECT COUNT(*) FROM ({q}) x") for q in queries) == 0
+    p = run_sluice([*run_args(out, "--dry-run", "--layout", "hive")], env=env, check=0)
+    assert f"{out}/business_insights/date={DATE}/_SUCCESS" in p.stdout
