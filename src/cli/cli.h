@@ -7,6 +7,7 @@
 
 #include "../common/sl_config.h"
 #include "../common/sl_error.h"
+#include "../mysql/my_lock.h"
 
 #ifndef SLUICE_VERSION
 #define SLUICE_VERSION "0.1.0"
@@ -19,6 +20,7 @@ typedef struct cli_ctx {
     sl_config *cfg;
     const char *env_file; /* --env-file, or NULL for ./.env */
     const char *s3_endpoint; /* --s3-endpoint: S3_ENDPOINT as a flag, or NULL */
+    const char *settings[4]; /* --mysql-ssl-mode/-ca/-cert/-key (main.c's setting_flags), or NULL */
     int quiet;
     int verbose;
 } cli_ctx;
@@ -47,6 +49,10 @@ void cli_print_global_help(FILE *out);
 /* Shared option values of the run commands (export, run): 0, or a usage error's exit code. */
 int cli_parse_progress(const char *cmd, const char *arg, int *mode);       /* sl_progress_mode */
 int cli_parse_consistency(const char *cmd, const char *arg, int *mode);    /* my_consistency */
+/* --lock-wait-timeout, --lock-retries or --snapshot-lock (flag names it) into *lo. */
+int cli_parse_lock(const char *cmd, const char *flag, const char *arg, my_lock_opts *lo);
+/* Their --help lines, shared by export and run. */
+extern const char cli_lock_help[];
 
 /* Commands. */
 int cmd_check(cli_ctx *ctx, int argc, char **argv);

@@ -14,7 +14,8 @@ static void usage(FILE *out)
     fputs("Usage: sluice export [--table T]... | --query SQL [--name NAME]  --output DIR|s3://BUCKET/PREFIX\n"
           "                     [--where COND] [--columns C,...] [--compression snappy|zstd|gzip|none]\n"
           "                     [--partitions N] [--partition-column C] [--consistency snapshot|none]\n"
-          "                     [--row-group-size BYTES] [--date YYYY-MM-DD] [--zero-dates null|error]\n\n"
+          "                     [--row-group-size BYTES] [--date YYYY-MM-DD] [--zero-dates null|error]\n"
+          "                     [--lock-wait-timeout S] [--lock-retries N] [--snapshot-lock auto|backup-stage|ftwrl]\n\n"
           "Copies tables of MYSQL_DATABASE (every base table when no --table is given), or the\n"
           "result of one query, to Parquet, value for value (README, \"Type mapping\"). Each table is\n"
           "written as\n"
@@ -36,7 +37,7 @@ static void usage(FILE *out)
           "  --partition-column C  the integer column to cut ranges on (default: an integer\n"
           "                        single-column primary key; tables without one are read whole)\n"
           "  --consistency MODE    snapshot (default): every connection reads one snapshot, aligned\n"
-          "                        by a brief FLUSH TABLES WITH READ LOCK (needs RELOAD); without\n"
+          "                        by a brief, bounded lock (below; needs RELOAD); without\n"
           "                        the privilege sluice warns and falls back to none, unless the\n"
           "                        option was given. none: each connection its own snapshot, and a\n"
           "                        partition whose connection drops is retried from its start.\n"
@@ -50,6 +51,7 @@ static void usage(FILE *out)
           "  --progress MODE       bar, log or off (default: bar on a terminal, else log)\n"
           "  -h, --help            this help\n",
           out);
+    fputs(cli_lock_help, out);
     cli_print_global_help(out);
 }
 
@@ -85,7 +87,7 @@ static int parse_int(const char *s, long lo, long hi, long *out)
 int cmd_export(cli_ctx *ctx, int argc, char **argv)
 {
     enum { O_TABLE = 256, O_QUERY, O_NAME, O_WHERE, O_COLUMNS, O_OUTPUT, O_COMP, O_ZSTD, O_PARTS, O_PCOL, O_CONS,
-           O_RG, O_PAGE, O_BATCH, O_DATE, O_ZERO, O_PROGRESS };
+           O_RG, O_PAGE, O_BATCH, O_DATE, O_ZERO, O_PROGRESS, O_LOCK_WAIT, O_LOCK_RETRIES, O_LOCK_KIND };
     static const struct option opts[] = {
         {"table", required_argument, NULL, O_TABLE}, {"query", required_argument, NULL, O_QUERY},
         {"name", required_argument, NULL, O_NAME}, {"where", required_argument, NULL, O_WHERE},
@@ -96,6 +98,8 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
         {"page-size", required_argument, NULL, O_PAGE}, {"batch-rows", required_argument, NULL, O_BATCH},
         {"date", required_argument, NULL, O_DATE}, {"zero-dates", required_argument, NULL, O_ZERO},
         {"progress", required_argument, NULL, O_PROGRESS}, {"help", no_argument, NULL, 'h'},
+        {"lock-wait-timeout", required_argument, NULL, O_LOCK_WAIT}, {"lock-retries", required_argument, NULL, O_LOCK_RETRIES},
+        {"snapshot-lock", required_argument, NULL, O_LOCK_KIND},
         {NULL, 0, NULL, 0}};
     sl_err err = {0};
     sl_export_opts o;
@@ -105,7 +109,8 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
     int c, rc = 0;
     long v;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    int opt_index = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, &opt_index)) != -1) {
         switch (c) {
         case O_TABLE:
             if (!optarg[0]) { rc = cli_usage_error("export", "--table needs a name"); goto out; }
@@ -167,6 +172,9 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
             o.progress = (sl_progress_mode)m;
             break;
         }
+        case O_LOCK_WAIT: case O_LOCK_RETRIES: case O_LOCK_KIND:
+            if ((rc = cli_parse_lock("export", opts[opt_index].name, optarg, &o.lock)) != 0) goto out;
+            break;
         case 'h': usage(stdout); goto out;
         default: rc = cli_usage_error("export", "unknown option"); goto out;
         }

@@ -16,7 +16,8 @@ static void usage(FILE *out)
     fputs("Usage: sluice run --output DIR|s3://BUCKET/PREFIX [--as-of 'YYYY-MM-DD HH:MM:SS'] [--raw]\n"
           "                  [--exclude-status a,b] [--restock-below R] [--overstock-above R]\n"
           "                  [--optimal-utilization R] [--sales-window-days N] [--vip-percentile P]\n"
-          "                  [--compression snappy|zstd|gzip|none] [--consistency snapshot|none]\n\n"
+          "                  [--compression snappy|zstd|gzip|none] [--consistency snapshot|none]\n"
+          "                  [--lock-wait-timeout S] [--lock-retries N] [--snapshot-lock auto|backup-stage|ftwrl]\n\n"
           "Reads customers, products, warehouses, inventory, orders and order_items of\n"
           "MYSQL_DATABASE in one snapshot, computes the six datasets (README, \"Analytics\n"
           "definitions\") and writes them as\n"
@@ -42,6 +43,7 @@ static void usage(FILE *out)
           "  --progress MODE            bar, log or off (default: bar on a terminal, else log)\n"
           "  -h, --help                 this help\n",
           out);
+    fputs(cli_lock_help, out);
     cli_print_global_help(out);
 }
 
@@ -57,7 +59,7 @@ static int parse_ratio(const char *s, double lo, double hi, double *out)
 
 int cmd_run(cli_ctx *ctx, int argc, char **argv)
 {
-    enum { O_OUTPUT = 256, O_ASOF, O_EXCL, O_RESTOCK, O_OVER, O_OPT, O_WINDOW, O_VIP, O_RAW, O_COMP, O_CONS, O_PROG };
+    enum { O_OUTPUT = 256, O_ASOF, O_EXCL, O_RESTOCK, O_OVER, O_OPT, O_WINDOW, O_VIP, O_RAW, O_COMP, O_CONS, O_PROG, O_LOCK_WAIT, O_LOCK_RETRIES, O_LOCK_KIND };
     static const struct option opts[] = {
         {"output", required_argument, NULL, O_OUTPUT}, {"as-of", required_argument, NULL, O_ASOF},
         {"exclude-status", required_argument, NULL, O_EXCL}, {"restock-below", required_argument, NULL, O_RESTOCK},
@@ -65,6 +67,8 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
         {"sales-window-days", required_argument, NULL, O_WINDOW}, {"vip-percentile", required_argument, NULL, O_VIP},
         {"raw", no_argument, NULL, O_RAW}, {"compression", required_argument, NULL, O_COMP},
         {"consistency", required_argument, NULL, O_CONS}, {"progress", required_argument, NULL, O_PROG},
+        {"lock-wait-timeout", required_argument, NULL, O_LOCK_WAIT}, {"lock-retries", required_argument, NULL, O_LOCK_RETRIES},
+        {"snapshot-lock", required_argument, NULL, O_LOCK_KIND},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     sl_err err = {0};
     sl_run_opts o;
@@ -74,7 +78,8 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
     int c, rc = 0;
     double v;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    int opt_index = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, &opt_index)) != -1) {
         switch (c) {
         case O_OUTPUT: o.output = optarg; break;
         case O_ASOF:
@@ -130,6 +135,9 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
             o.progress = (sl_progress_mode)m;
             break;
         }
+        case O_LOCK_WAIT: case O_LOCK_RETRIES: case O_LOCK_KIND:
+            if ((rc = cli_parse_lock("run", opts[opt_index].name, optarg, &o.lock)) != 0) goto out;
+            break;
         case 'h': usage(stdout); goto out;
         default: rc = cli_usage_error("run", "unknown option"); goto out;
         }

@@ -3,26 +3,37 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "../common/sl_alloc.h"
 
 #include "../common/sl_log.h"
 
-/* ER_SPECIFIC_ACCESS_DENIED_ERROR, ER_DBACCESS_DENIED_ERROR, ER_TABLEACCESS_DENIED_ERROR */
-static int is_privilege_error(unsigned e) { return e == 1227 || e == 1044 || e == 1142; }
-
 sl_code sl_exec_connect(const my_params *mp, MYSQL **conns, int n, my_consistency *mode, int explicit_mode,
-                        const char **fallback, sl_err *err)
+                        const char **fallback, const my_lock_opts *lo, my_lock_info *li, sl_err *err)
 {
+    my_lock_info dummy;
+    MYSQL *lock = NULL;
+    if (!li) li = &dummy;
+    memset(li, 0, sizeof *li);
+    li->kind = MY_LOCK_NONE;
     *fallback = NULL;
     for (int i = 0; i < n; i++) {
         conns[i] = my_connect(mp, 0, err);
         if (!conns[i]) return err && err->code ? err->code : SL_E_DB_CONNECT;
     }
-    sl_code rc = my_snapshot_begin(conns, n, *mode, err);
-    if (rc != SL_OK && *mode == MY_SNAPSHOT && !explicit_mode && is_privilege_error(mysql_errno(conns[0]))) {
-        *fallback = "the user may not take the global read lock (RELOAD privilege); each connection reads its own "
+    if (*mode == MY_SNAPSHOT && n > 1) {
+        lock = my_connect(mp, 0, err);
+        if (!lock) return err && err->code ? err->code : SL_E_DB_CONNECT;
+    }
+    sl_code rc = my_snapshot_begin_locked(lock, conns, n, *mode, lo, li, err);
+    my_close(lock);
+    if (rc == SL_OK && li->kind != MY_LOCK_NONE)
+        sl_info("snapshot lock %s: %d attempt%s, waited %.3f s, held %.3f s", my_lock_kind_name(li->kind),
+                li->attempts, li->attempts == 1 ? "" : "s", li->wait_seconds, li->held_seconds);
+    if (rc != SL_OK && *mode == MY_SNAPSHOT && !explicit_mode && li->denied) {
+        *fallback = "the user may not take the snapshot lock (RELOAD privilege); each connection reads its own "
                     "snapshot";
         sl_warn("no shared snapshot: %s. Falling back to --consistency=none (reported in the manifest); grant "
                 "RELOAD to the user for one consistent snapshot across connections.", err ? err->msg : "");
@@ -32,6 +43,27 @@ sl_code sl_exec_connect(const my_params *mp, MYSQL **conns, int n, my_consistenc
         rc = my_snapshot_begin(conns, n, MY_NONE, err);
     }
     return rc;
+}
+
+json_t *sl_exec_snapshot_json(my_consistency mode, int connections, const char *fallback, const my_lock_opts *lo,
+                              const my_lock_info *li)
+{
+    json_t *snap = json_pack("{s:s, s:i}", "consistency", mode == MY_SNAPSHOT ? "snapshot" : "none", "connections",
+                             connections);
+    if (!snap) return NULL;
+    if (fallback) json_object_set_new(snap, "fallback_reason", json_string(fallback));
+    if (li) {
+        json_t *l = json_pack("{s:s, s:i, s:f, s:f, s:f}", "kind", my_lock_kind_name(li->kind), "attempts",
+                              li->attempts, "wait_seconds", li->wait_seconds, "held_seconds", li->held_seconds,
+                              "writes_blocked_seconds", li->blocked_seconds);
+        if (l && lo) {
+            json_object_set_new(l, "lock_wait_timeout", json_integer(lo->wait_timeout));
+            json_object_set_new(l, "lock_retries", json_integer(lo->retries));
+        }
+        if (l && li->blocker[0]) json_object_set_new(l, "blocked_by", json_string(li->blocker));
+        json_object_set_new(snap, "lock", l);
+    }
+    return snap;
 }
 
 json_t *sl_exec_schema_json(const sl_schema *s)

@@ -38,6 +38,7 @@ void sl_export_opts_default(sl_export_opts *o)
     pq_options_default(&o->pq);
     o->batch_rows = 16384;
     o->max_attempts = 3;
+    my_lock_opts_default(&o->lock);
 }
 
 typedef struct ex_file {
@@ -81,6 +82,7 @@ typedef struct ex_run {
     sl_err first_err;
     my_consistency mode;
     const char *fallback;
+    const my_lock_info *lock; /* the snapshot lock's figures (in the result) */
     char run_id[64];
     char date[16];
     sl_store *store;
@@ -509,9 +511,7 @@ static json_t *table_manifest(const ex_run *run, const ex_table *t, double start
     if (run->o->query) json_object_set_new(src, "query", json_string(run->o->query));
     if (run->o->where) json_object_set_new(src, "where", json_string(run->o->where));
     if (t->key) json_object_set_new(src, "partition_column", json_string(t->key));
-    json_t *snap = json_pack("{s:s, s:i}", "consistency", run->mode == MY_SNAPSHOT ? "snapshot" : "none",
-                             "connections", connections);
-    if (run->fallback) json_object_set_new(snap, "fallback_reason", json_string(run->fallback));
+    json_t *snap = sl_exec_snapshot_json(run->mode, connections, run->fallback, &run->o->lock, run->lock);
     json_t *schema = t->schema ? json_incref(t->schema) : json_array();
     return json_pack("{s:s, s:o, s:o, s:I, s:o, s:o, s:s, s:o, s:{s:s, s:f}}", "kind", "export", "source", src,
                      "schema", schema, "rows", (json_int_t)rows, "partitions", parts,
@@ -548,6 +548,7 @@ sl_code sl_export_run(const sl_config *cfg, const sl_export_opts *o, sl_export_r
     sl_code rc;
 
     memset(res, 0, sizeof *res);
+    run.lock = &res->lock;
     if (o->date) {
         int32_t days;
         int y;
@@ -589,7 +590,8 @@ sl_code sl_export_run(const sl_config *cfg, const sl_export_opts *o, sl_export_r
         workers[i].run = &run;
         workers[i].index = i;
     }
-    rc = sl_exec_connect(&run.mp, conns, nworkers, &run.mode, o->consistency_explicit, &run.fallback, err);
+    rc = sl_exec_connect(&run.mp, conns, nworkers, &run.mode, o->consistency_explicit, &run.fallback, &o->lock,
+                         &res->lock, err);
     for (int i = 0; i < nworkers; i++) workers[i].conn = conns[i];
     sl_free(conns);
     if (rc != SL_OK) goto done;

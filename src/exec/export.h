@@ -35,6 +35,7 @@ typedef struct sl_export_opts {
     pq_options pq;                /* codec, sizes */
     size_t batch_rows;            /* rows per read batch, default 16384 */
     int max_attempts;             /* per task without a snapshot, default 3 */
+    my_lock_opts lock;            /* --lock-wait-timeout, --lock-retries, --snapshot-lock */
     sl_progress_mode progress;
 } sl_export_opts;
 
@@ -46,6 +47,7 @@ typedef struct sl_export_result {
     int64_t rows;
     uint64_t bytes;
     const char *consistency; /* "snapshot" or "none" (static) */
+    my_lock_info lock;       /* the snapshot lock: which, how long it waited and blocked writes */
     double seconds;
 } sl_export_result;
 

@@ -29,6 +29,7 @@ void sl_run_opts_default(sl_run_opts *o)
     memset(o, 0, sizeof *o);
     tf_params_default(&o->tf);
     o->consistency = MY_SNAPSHOT;
+    my_lock_opts_default(&o->lock);
     pq_options_default(&o->pq);
     o->pq.row_group_size = (size_t)64 << 20;
     o->batch_rows = 16384;
@@ -281,7 +282,8 @@ sl_code sl_run_pipeline(const sl_config *cfg, const sl_run_opts *o, sl_run_resul
     my_close(ctl);
     ctl = NULL;
 
-    SL_TRY_GOTO(rc, sl_exec_connect(&run.mp, conns, 3, &run.mode, o->consistency_explicit, &run.fallback, err), done);
+    SL_TRY_GOTO(rc, sl_exec_connect(&run.mp, conns, 3, &run.mode, o->consistency_explicit, &run.fallback, &o->lock,
+                                            &res->lock, err), done);
 
     run.st = tf_create(&run.tf, emit, &run, err);
     if (!run.st) {
@@ -345,9 +347,7 @@ sl_code sl_run_pipeline(const sl_config *cfg, const sl_run_opts *o, sl_run_resul
 
     /* Commit: raw tables first, then the insights' _SUCCESS. */
     double tc = sl_mono_seconds();
-    json_t *snap = json_pack("{s:s, s:i}", "consistency", run.mode == MY_SNAPSHOT ? "snapshot" : "none",
-                             "connections", 3);
-    if (run.fallback) json_object_set_new(snap, "fallback_reason", json_string(run.fallback));
+    json_t *snap = sl_exec_snapshot_json(run.mode, 3, run.fallback, &o->lock, &res->lock);
     for (int s = 0; o->raw && s < TF__SOURCES; s++) {
         json_t *extra = json_pack("{s:s, s:{s:s, s:s}, s:O, s:o, s:O, s:I, s:s}", "kind", "export", "source",
                                   "database", run.mp.database, "table", tf_source_name(s), "schema",

@@ -25,6 +25,7 @@ typedef struct sl_run_opts {
     pq_options pq;
     size_t batch_rows;
     sl_progress_mode progress;
+    my_lock_opts lock;         /* --lock-wait-timeout, --lock-retries, --snapshot-lock */
 } sl_run_opts;
 
 void sl_run_opts_default(sl_run_opts *o);
@@ -36,6 +37,7 @@ typedef struct sl_run_result {
     uint64_t bytes[TF__DATASETS];
     int files;
     const char *consistency;
+    my_lock_info lock;         /* the snapshot lock: which, how long it waited and blocked writes */
     double read_seconds, finish_seconds, commit_seconds, seconds;
 } sl_run_result;
 
