@@ -96,11 +96,11 @@ sl_code my_classify(unsigned e)
     case CR_CONN_HOST_ERROR:
     case CR_UNKNOWN_HOST:
     case CR_IPSOCK_ERROR:
-    case CR_SSL_CONNECTION_ERROR:
     case 5010: /* CR_PLUGIN_NOT_ALLOWED: refused a password plugin (restricted_auth) */
         return SL_E_DB_CONNECT;
     case CR_SERVER_GONE_ERROR:
     case CR_SERVER_LOST:
+    case CR_SSL_CONNECTION_ERROR: /* on an open connection: the TLS stream broke (a killed connection) */
     case 1927: /* ER_CONNECTION_KILLED */
     case ER_QUERY_INTERRUPTED:
         return SL_E_DB_LOST;
@@ -188,6 +188,13 @@ static void connect_error(MYSQL *m, const my_params *p, sl_err *err)
                    "clear text (mysql_clear_password or dialog), which sluice sends only over a connection verified "
                    "before authentication: set MYSQL_SSL_MODE=VERIFY_IDENTITY with MYSQL_SSL_CA (MySQL error %u)",
                    who, e);
+    else if (e == CR_SSL_CONNECTION_ERROR && strstr(mysql_error(m), "Validation of SSL server certificate failed"))
+        /* Connector/C's words when the chain is good but no name of the certificate is the host. */
+        sl_err_set(err, SL_E_DB_CONNECT,
+                   "TLS to %s failed (MYSQL_SSL_MODE=%s): the server's certificate does not carry the host name "
+                   "'%s' that sluice connected to (MYSQL_HOST; over a socket the name is 'localhost'): connect with a "
+                   "name the certificate carries, or use VERIFY_CA (MySQL error %u: %s)",
+                   who, my_ssl_mode_name(p->ssl_mode), p->host, e, mysql_error(m));
     else if (e == CR_SSL_CONNECTION_ERROR)
         sl_err_set(err, SL_E_DB_CONNECT,
                    "TLS to %s failed (MYSQL_SSL_MODE=%s): %s (MySQL error %u); check MYSQL_SSL_CA against the "
