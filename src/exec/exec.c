@@ -38,6 +38,8 @@ sl_code sl_exec_connect(const my_params *mp, MYSQL **conns, int n, my_consistenc
         sl_warn("no shared snapshot: %s. Falling back to --consistency=none (reported in the manifest); grant "
                 "RELOAD to the user for one consistent snapshot across connections.", err ? err->msg : "");
         *mode = MY_NONE;
+        memset(li, 0, sizeof *li);
+        li->kind = MY_LOCK_NONE;
         for (int i = 0; i < n; i++) my_exec(conns[i], "ROLLBACK", NULL);
         sl_err_clear(err);
         rc = my_snapshot_begin(conns, n, MY_NONE, err);
