@@ -4,7 +4,6 @@
  * another connection, retries with backoff, and the blocker named from the processlist. */
 #include "my_lock.h"
 
-#include <errno.h>
 #include <mysqld_error.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -52,10 +51,12 @@ static int is_privilege_error(unsigned e) { return e == 1227 || e == 1044 || e =
 /* ER_LOCK_WAIT_TIMEOUT, ER_QUERY_INTERRUPTED (the watchdog), ER_STATEMENT_TIMEOUT */
 static int is_timeout_error(unsigned e) { return e == 1205 || e == 1317 || e == 1969; }
 
+/* One nanosleep: a signal (a stop asked for) cuts the backoff short rather than being
+ * slept through. */
 static void sleep_seconds(double s)
 {
     struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+    nanosleep(&ts, NULL);
 }
 
 /* ---- the watchdog: kills the lock statement if the server lets it wait too long ---- */

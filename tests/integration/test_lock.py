@@ -301,3 +301,49 @@ def test_help_mentions_the_lock_flags():
         p = run_sluice([cmd, "--help"], env={})
         for word in ("--lock-wait-timeout", "--lock-retries", "--snapshot-lock", "BACKUP STAGE", "RELOAD"):
             assert word in p.stdout, (cmd, word)
+
+
+# ---------------------------------------------------------------------------------------
+# the S3 actions the README lists, and no others
+
+S3_ACTIONS = ["s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:ListBucket", "s3:ListBucketMultipartUploads",
+              "s3:AbortMultipartUpload"]
+# moto authorizes ListObjectsV2 as "s3:ListObjectsV2", an action AWS's IAM does not have
+# (AWS checks s3:ListBucket); the test grants both, the README names AWS's.
+MOTO_NAMES = ["s3:ListObjectsV2"]
+
+
+def s3_user(moto, bucket, actions):
+    """An IAM user of moto (which checks policies once signatures are on) allowed `actions` only."""
+    import boto3
+    iam = boto3.client("iam", endpoint_url=moto.endpoint, region_name="us-east-1",
+                       aws_access_key_id=moto.access_key, aws_secret_access_key=moto.secret_key)
+    name = "u" + uuid.uuid4().hex[:10]
+    iam.create_user(UserName=name)
+    iam.put_user_policy(UserName=name, PolicyName="sluice", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": actions,
+                       "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]}]}))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
+
+
+def test_s3_output_with_only_the_documented_actions(mariadb, seeded_small, moto, bucket):
+    creds = s3_user(moto, bucket, S3_ACTIONS + MOTO_NAMES)
+    env = mariadb.sluice_env(seeded_small, **moto.env(**creds))
+    for attempt in range(2):  # the second run replaces the partition: lists, reads and deletes
+        p = run_sluice(["export", "--table", "orders", "--partitions", "2", "--date", DATE, "--output",
+                        f"s3://{bucket}/e"], env=env, timeout=300)
+        assert p.returncode == 0, p.stderr
+        p = run_sluice(["run", "--as-of", "2024-06-30 00:00:00", "--output", f"s3://{bucket}/r", "--progress", "off"],
+                       env=env, timeout=300)
+        assert p.returncode == 0, p.stderr
+    keys = moto.keys(bucket)
+    assert f"e/raw/orders/{DATE}/_SUCCESS" in keys and "r/business_insights/2024-06-30/_SUCCESS" in keys
+    assert len([k for k in keys if k.startswith("e/") and k.endswith(".parquet")]) == 2  # the first run's replaced
+    assert moto.uploads(bucket) == []
+    # the control: moto does enforce the policy (without PutObject nothing can be written)
+    creds = s3_user(moto, bucket, [a for a in S3_ACTIONS + MOTO_NAMES if a != "s3:PutObject"])
+    p = run_sluice(["export", "--table", "orders", "--date", DATE, "--output", f"s3://{bucket}/x"],
+                   env=mariadb.sluice_env(seeded_small, **moto.env(**creds)), timeout=300)
+    assert p.returncode == 7 and "AccessDenied" in p.stderr, p.stderr
