@@ -63,6 +63,7 @@ int cli_parse_lock(const char *cmd, const char *flag, const char *arg, my_lock_o
 }
 
 const char cli_lock_help[] =
+    "\nThe snapshot lock (README, \"The snapshot lock\"):\n"
     "  --lock-wait-timeout S      seconds the snapshot lock may wait, blocking writes meanwhile\n"
     "                             (default 5); then it is abandoned and writes resume at once\n"
     "  --lock-retries N           attempts after the first, 1, 2, 4 ... s apart (default 3); then\n"

@@ -26,6 +26,7 @@ typedef struct sl_run_opts {
     size_t batch_rows;
     sl_progress_mode progress;
     my_lock_opts lock;         /* --lock-wait-timeout, --lock-retries, --snapshot-lock */
+    sl_layout layout; /* --layout date|hive */
 } sl_run_opts;
 
 void sl_run_opts_default(sl_run_opts *o);
