@@ -559,7 +559,7 @@ sl_code sl_export_run(const sl_config *cfg, const sl_export_opts *o, sl_export_r
         (void)days;
         snprintf(run.date, sizeof run.date, "%s", o->date);
     } else {
-        sl_date_format((int32_t)(sl_now_us() / 86400000000LL), run.date, sizeof run.date);
+        sl_date_format((int32_t)sl_day_floor(sl_now_us(), NULL), run.date, sizeof run.date);
     }
     if (sl_run_id(run.run_id, err) != SL_OK) return err->code;
 

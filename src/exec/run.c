@@ -261,11 +261,7 @@ sl_code sl_run_pipeline(const sl_config *cfg, const sl_run_opts *o, sl_run_resul
     sl_code rc;
 
     if (!o->as_of_given) run.tf.as_of_us = sl_now_us(); /* 0 is a valid as-of: 1970-01-01 */
-    {
-        int64_t days = run.tf.as_of_us / 86400000000LL;
-        if (run.tf.as_of_us < 0 && run.tf.as_of_us % 86400000000LL) days--;
-        sl_date_format((int32_t)days, run.date, sizeof run.date);
-    }
+    sl_date_format((int32_t)sl_day_floor(run.tf.as_of_us, NULL), run.date, sizeof run.date);
     SL_TRY_GOTO(rc, sl_run_id(run.run_id, err), done);
     run.tf.run_id = run.run_id;
 

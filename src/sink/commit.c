@@ -55,9 +55,9 @@ static const char *const reserved[] = {"manifest_version", "sluice_version", "ru
 sl_code sl_run_id(char out[SL_RUN_ID_SIZE], sl_err *err)
 {
     unsigned char r[4];
-    int64_t now = sl_now_us(), secs = now / 1000000;
-    int32_t days = (int32_t)(secs / 86400);
-    int64_t sod = secs % 86400;
+    int64_t us_of_day;
+    int32_t days = (int32_t)sl_day_floor(sl_now_us(), &us_of_day);
+    int64_t sod = us_of_day / 1000000;
     int y;
     unsigned m, d;
     if (RAND_bytes(r, sizeof r) != 1) return sl_err_set(err, SL_E_INTERNAL, "no random bytes for a run id (OpenSSL)");
@@ -69,11 +69,12 @@ sl_code sl_run_id(char out[SL_RUN_ID_SIZE], sl_err *err)
 
 static void utc_now_iso(char buf[32])
 {
-    int64_t secs = sl_now_us() / 1000000;
-    int64_t sod = secs % 86400;
+    int64_t us_of_day;
+    int32_t days = (int32_t)sl_day_floor(sl_now_us(), &us_of_day);
+    int64_t sod = us_of_day / 1000000;
     int y;
     unsigned m, d;
-    sl_civil_from_days((int32_t)(secs / 86400), &y, &m, &d);
+    sl_civil_from_days(days, &y, &m, &d);
     snprintf(buf, 32, "%04d-%02u-%02uT%02d:%02d:%02dZ", y, m, d, (int)(sod / 3600), (int)(sod / 60 % 60),
              (int)(sod % 60));
 }

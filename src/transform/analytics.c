@@ -13,9 +13,10 @@
 
 #include "../common/sl_alloc.h"
 #include "../common/sl_buf.h"
+#include "../common/sl_time.h"
 #include "tf_map.h"
 
-#define US_PER_DAY 86400000000LL
+#define US_PER_DAY SL_US_PER_DAY
 #define US_PER_HOUR 3600000000LL
 #define MONEY_MAX 999999999999999999LL /* DECIMAL(18,2) holds 16 integer digits: 10^18 - 1 cents */
 #define OUT_ROWS 8192
@@ -479,8 +480,7 @@ static void inv_compute(const tf_state *st, int qn, int64_t q, int cn, int64_t c
     o->has_days = !ln;
     if (o->has_days) {
         int64_t diff = st->p.as_of_us - lu;
-        int64_t days = diff / US_PER_DAY;
-        if (diff % US_PER_DAY != 0 && diff < 0) days--; /* floor */
+        int64_t days = sl_day_floor(diff, NULL);
         o->days = days < 0 ? 0 : days;
     }
     if (o->has_ratio && o->has_days) {
@@ -610,9 +610,9 @@ static int excluded(const tf_state *st, const uint8_t *s, uint32_t n)
 
 static int64_t hour_of(int64_t ts)
 {
-    int64_t m = ts % US_PER_DAY;
-    if (m < 0) m += US_PER_DAY;
-    return m / US_PER_HOUR;
+    int64_t us_of_day;
+    sl_day_floor(ts, &us_of_day);
+    return us_of_day / US_PER_HOUR;
 }
 
 static sl_code money_add(int64_t *acc, int64_t v, const char *what, sl_err *err)
