@@ -61,6 +61,18 @@ sl_sink *sl_commit_create_file(sl_commit *c, const char *name, sl_err *err);
  * file before sl_commit_finish. Thread-safe. */
 sl_code sl_commit_set_rows(sl_commit *c, const char *name, int64_t rows, sl_err *err);
 
+/* The size and checksum ("sha256:<hex>") of a file of this commit whose sink finished;
+ * SL_E_INTERNAL for a file that is not (yet) complete. Thread-safe. */
+sl_code sl_commit_file_info(sl_commit *c, const char *name, uint64_t *bytes, char checksum[SL_SHA256_TEXT_SIZE],
+                            sl_err *err);
+
+/* Records a file another process wrote and completed under this partition (a task of
+ * exec/task.h), with the size, rows and checksum that process measured. Checked like
+ * every file at finish (present, same size); deleted by abort. The name follows the
+ * rules of sl_commit_create_file. Not concurrently with finish. */
+sl_code sl_commit_add_file(sl_commit *c, const char *name, uint64_t bytes, int64_t rows, const char *checksum,
+                           sl_err *err);
+
 /* Completes the partition. Fails (writing no "_SUCCESS") if a file is still open,
  * failed, has no row count, or is missing from the store or of another size than was
  * written; the commit is then aborted (this run's files deleted, best effort).

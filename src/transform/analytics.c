@@ -110,6 +110,7 @@ struct tf_state {
     cust_agg *cust;
     size_t ncust, cust_cap;
     int64_t hour_count[24], hour_revenue[24];
+    tf_segment_sums seg; /* filled by tf_finish_orders, or merged */
     tf_map window_orders; /* counted orders with as_of - window < order_date <= as_of */
     tf_map sold_ids;      /* product id -> units_sold slot */
     int64_t *sold;
@@ -385,7 +386,7 @@ static int64_t get_cents(const sl_column *c, size_t r)
 /* ---------------------------------------------------------------------------------- */
 /* dimensions */
 
-static sl_code dim_add(dim *d, uint64_t id, const sl_column *const *strs, size_t r, const char *what, sl_err *err)
+static sl_code dim_add_text(dim *d, uint64_t id, const tf_text *strs, const char *what, sl_err *err)
 {
     uint32_t idx;
     int added;
@@ -404,20 +405,35 @@ static sl_code dim_add(dim *d, uint64_t id, const sl_column *const *strs, size_t
     d->id[d->n] = id;
     for (int j = 0; j < d->k; j++) {
         str_ref *s = &d->strs[d->n * (size_t)d->k + (size_t)j];
-        if (is_null(strs[j], r)) {
+        if (!strs[j].p) {
             s->off = 0;
             s->len = UINT32_MAX;
             continue;
         }
-        uint32_t len;
-        const uint8_t *p = sl_col_bytes(strs[j], r, &len);
-        if (d->pool.len + len > UINT32_MAX) return sl_err_set(err, SL_E_LIMIT, "%s: names over 4 GiB", what);
+        if (d->pool.len + strs[j].n > UINT32_MAX || strs[j].n >= UINT32_MAX)
+            return sl_err_set(err, SL_E_LIMIT, "%s: names over 4 GiB", what);
         s->off = (uint32_t)d->pool.len;
-        s->len = len;
-        SL_TRY(sl_buf_append(&d->pool, p, len, err));
+        s->len = (uint32_t)strs[j].n;
+        SL_TRY(sl_buf_append(&d->pool, strs[j].p, strs[j].n, err));
     }
     d->n++;
     return SL_OK;
+}
+
+static sl_code dim_add(dim *d, uint64_t id, const sl_column *const *strs, size_t r, const char *what, sl_err *err)
+{
+    tf_text t[8];
+    for (int j = 0; j < d->k; j++) {
+        if (is_null(strs[j], r)) {
+            t[j].p = NULL;
+            t[j].n = 0;
+            continue;
+        }
+        uint32_t len;
+        t[j].p = (const char *)sl_col_bytes(strs[j], r, &len);
+        t[j].n = len;
+    }
+    return dim_add_text(d, id, t, what, err);
 }
 
 static sl_code add_dim(tf_state *st, tf_source src, dim *d, const sl_batch *b, sl_err *err)
@@ -792,31 +808,38 @@ static ord_idx *dim_order(const dim *d, sl_err *err)
     return o;
 }
 
-static sl_code finish_orders(tf_state *st, sl_err *err)
+sl_code tf_spends(const tf_state *st, int64_t **sorted, size_t *n, sl_err *err)
+{
+    *sorted = sl_malloc((st->ncust ? st->ncust : 1) * sizeof **sorted);
+    if (!*sorted) return sl_err_set(err, SL_E_NOMEM, "out of memory for the VIP percentile");
+    for (size_t i = 0; i < st->ncust; i++) (*sorted)[i] = st->cust[i].spent;
+    qsort(*sorted, st->ncust, sizeof **sorted, cmp_i64);
+    *n = st->ncust;
+    return SL_OK;
+}
+
+int64_t tf_vip_threshold(const tf_state *st, const int64_t *sorted, size_t n)
 {
     /* is_vip: total_spent >= the nearest-rank percentile, the value at rank
-     * ceil(p / 100 * n) (1-based) of the ascending totals of all customers here. */
-    int64_t threshold = 0;
-    if (st->ncust) {
-        int64_t *sorted = sl_malloc(st->ncust * sizeof *sorted);
-        if (!sorted) return sl_err_set(err, SL_E_NOMEM, "out of memory for the VIP percentile");
-        for (size_t i = 0; i < st->ncust; i++) sorted[i] = st->cust[i].spent;
-        qsort(sorted, st->ncust, sizeof *sorted, cmp_i64);
-        size_t k;
-        if (st->vip_exact) {
-            /* on the decimal P was given as: in doubles 1.1 * 3000 / 100 is 33.000000000000004 */
-            __int128 den = (__int128)st->vip_p * 100, num = (__int128)st->vip_m * (__int128)st->ncust;
-            __int128 rank = num > 0 ? (num + den - 1) / den : 0;
-            k = rank < 1 ? 1 : rank > (__int128)st->ncust ? st->ncust : (size_t)rank;
-        } else {
-            double rank = ceil(st->p.vip_percentile * (double)st->ncust / 100.0);
-            k = rank < 1 ? 1 : rank > (double)st->ncust ? st->ncust : (size_t)rank;
-        }
-        threshold = sorted[k - 1];
-        sl_free(sorted);
+     * ceil(p / 100 * n) (1-based) of the ascending totals of all customers. */
+    if (n == 0) return 0;
+    size_t k;
+    if (st->vip_exact) {
+        /* on the decimal P was given as: in doubles 1.1 * 3000 / 100 is 33.000000000000004 */
+        __int128 den = (__int128)st->vip_p * 100, num = (__int128)st->vip_m * (__int128)n;
+        __int128 rank = num > 0 ? (num + den - 1) / den : 0;
+        k = rank < 1 ? 1 : rank > (__int128)n ? n : (size_t)rank;
+    } else {
+        double rank = ceil(st->p.vip_percentile * (double)n / 100.0);
+        k = rank < 1 ? 1 : rank > (double)n ? n : (size_t)rank;
     }
+    return sorted[k - 1];
+}
+
+sl_code tf_finish_orders(tf_state *st, int64_t threshold, sl_err *err)
+{
     qsort(st->cust, st->ncust, sizeof *st->cust, cmp_cust);
-    int64_t seg_n[4] = {0}, seg_vip[4] = {0}, seg_spent[4] = {0}, seg_orders[4] = {0};
+    tf_segment_sums *sg = &st->seg;
     sl_batch *o = st->out[TF_ORDER_ANALYTICS];
     for (size_t i = 0; i < st->ncust; i++) {
         const cust_agg *a = &st->cust[i];
@@ -842,22 +865,49 @@ static sl_code finish_orders(tf_state *st, sl_err *err)
         put_bool(o, OA_IS_VIP, vip);
         SL_TRY(end_row(st, TF_ORDER_ANALYTICS, err));
         int s = segment_index(a->orders);
-        seg_n[s]++;
-        seg_vip[s] += vip;
-        seg_orders[s] += a->orders;
-        SL_TRY(money_add(&seg_spent[s], a->spent, "a segment's total_spent", err));
+        sg->customers[s]++;
+        sg->vips[s] += vip;
+        sg->orders[s] += a->orders;
+        SL_TRY(money_add(&sg->spent[s], a->spent, "a segment's total_spent", err));
     }
-    SL_TRY(flush_out(st, TF_ORDER_ANALYTICS, err));
+    return flush_out(st, TF_ORDER_ANALYTICS, err);
+}
 
-    static const char *const segs[4] = {"one-time", "occasional", "regular", "frequent"};
-    o = st->out[TF_CUSTOMER_SEGMENTS];
+sl_code tf_merge_orders(tf_state *st, const tf_order_sums *p, sl_err *err)
+{
+    for (int h = 0; h < 24; h++) {
+        if (__builtin_add_overflow(st->hour_count[h], p->hour_count[h], &st->hour_count[h]))
+            return sl_err_set(err, SL_E_DATA, "an hour's order count overflows int64");
+        SL_TRY(money_add(&st->hour_revenue[h], p->hour_revenue[h], "an hour's revenue", err));
+    }
     for (int s = 0; s < 4; s++) {
-        if (!seg_n[s]) continue; /* one row per segment present */
+        st->seg.customers[s] += p->seg.customers[s];
+        st->seg.vips[s] += p->seg.vips[s];
+        st->seg.orders[s] += p->seg.orders[s];
+        SL_TRY(money_add(&st->seg.spent[s], p->seg.spent[s], "a segment's total_spent", err));
+    }
+    return SL_OK;
+}
+
+void tf_order_sums_get(const tf_state *st, tf_order_sums *p)
+{
+    memcpy(p->hour_count, st->hour_count, sizeof p->hour_count);
+    memcpy(p->hour_revenue, st->hour_revenue, sizeof p->hour_revenue);
+    p->seg = st->seg;
+}
+
+static sl_code finish_totals(tf_state *st, sl_err *err)
+{
+    static const char *const segs[4] = {"one-time", "occasional", "regular", "frequent"};
+    const tf_segment_sums *sg = &st->seg;
+    sl_batch *o = st->out[TF_CUSTOMER_SEGMENTS];
+    for (int s = 0; s < 4; s++) {
+        if (!sg->customers[s]) continue; /* one row per segment present */
         SL_TRY(put_cstr(o, CS_FREQUENCY_SEGMENT, segs[s], err));
-        put_i64(o, CS_CUSTOMER_COUNT, seg_n[s]);
-        put_i64(o, CS_VIP_COUNT, seg_vip[s]);
-        put_i64(o, CS_TOTAL_SPENT, seg_spent[s]);
-        put_f64(o, CS_AVG_ORDER_VALUE, (double)seg_spent[s] / 100.0 / (double)seg_orders[s]);
+        put_i64(o, CS_CUSTOMER_COUNT, sg->customers[s]);
+        put_i64(o, CS_VIP_COUNT, sg->vips[s]);
+        put_i64(o, CS_TOTAL_SPENT, sg->spent[s]);
+        put_f64(o, CS_AVG_ORDER_VALUE, (double)sg->spent[s] / 100.0 / (double)sg->orders[s]);
         SL_TRY(end_row(st, TF_CUSTOMER_SEGMENTS, err));
     }
     SL_TRY(flush_out(st, TF_CUSTOMER_SEGMENTS, err));
@@ -943,10 +993,82 @@ static sl_code finish_products(tf_state *st, sl_err *err)
     return flush_out(st, TF_PRODUCT_TURNOVER, err);
 }
 
-sl_code tf_finish(tf_state *st, sl_err *err)
+sl_code tf_finish_inventory(tf_state *st, sl_err *err)
 {
     SL_TRY(flush_out(st, TF_INVENTORY_ANALYTICS, err));
-    SL_TRY(finish_orders(st, err));
-    SL_TRY(finish_warehouses(st, err));
+    return finish_warehouses(st, err);
+}
+
+sl_code tf_finish_totals(tf_state *st, sl_err *err)
+{
+    SL_TRY(finish_totals(st, err));
     return finish_products(st, err);
+}
+
+sl_code tf_finish(tf_state *st, sl_err *err)
+{
+    int64_t *sorted;
+    size_t n;
+    SL_TRY(tf_spends(st, &sorted, &n, err));
+    int64_t threshold = tf_vip_threshold(st, sorted, n);
+    sl_free(sorted);
+    SL_TRY(tf_finish_inventory(st, err));
+    SL_TRY(tf_finish_orders(st, threshold, err));
+    return tf_finish_totals(st, err);
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* the parts of a run in tasks */
+
+sl_code tf_add_sold(tf_state *st, int64_t product_id, int64_t units, sl_err *err)
+{
+    uint32_t slot;
+    SL_TRY(tf_map_put(&st->sold_ids, (uint64_t)product_id, &slot, NULL, err));
+    SL_TRY(grow_i64(&st->sold, &st->sold_cap, (size_t)slot + 1, err));
+    if (__builtin_add_overflow(st->sold[slot], units, &st->sold[slot]))
+        return sl_err_set(err, SL_E_DATA, "units sold of product %lld overflow int64", (long long)product_id);
+    return SL_OK;
+}
+
+sl_code tf_each_sold(const tf_state *st, sl_code (*fn)(void *ud, int64_t product_id, int64_t units, sl_err *err),
+                     void *ud, sl_err *err)
+{
+    for (size_t i = 0; i < st->sold_ids.cap; i++) {
+        if (!st->sold_ids.vals[i]) continue; /* an empty slot */
+        SL_TRY(fn(ud, (int64_t)st->sold_ids.keys[i], st->sold[st->sold_ids.vals[i] - 1], err));
+    }
+    return SL_OK;
+}
+
+sl_code tf_add_product(tf_state *st, int64_t product_id, const tf_text *strs, int has_on_hand, int64_t on_hand,
+                       sl_err *err)
+{
+    dim *d = &st->products;
+    SL_TRY(dim_add_text(d, (uint64_t)product_id, strs, "products", err));
+    if (has_on_hand) {
+        uint32_t slot;
+        SL_TRY(tf_map_put(&st->hand_ids, (uint64_t)product_id, &slot, NULL, err));
+        SL_TRY(grow_i64(&st->hand, &st->hand_cap, (size_t)slot + 1, err));
+        st->hand[slot] += on_hand;
+    }
+    return SL_OK;
+}
+
+sl_code tf_each_product(const tf_state *st,
+                        sl_code (*fn)(void *ud, int64_t product_id, const tf_text *strs, int has_on_hand,
+                                      int64_t on_hand, sl_err *err),
+                        void *ud, sl_err *err)
+{
+    const dim *d = &st->products;
+    for (size_t i = 0; i < d->n; i++) {
+        tf_text t[3];
+        for (int j = 0; j < 3; j++) {
+            const str_ref *r = &d->strs[i * (size_t)d->k + (size_t)j];
+            t[j].p = r->len == UINT32_MAX ? NULL : (const char *)d->pool.data + r->off;
+            t[j].n = r->len == UINT32_MAX ? 0 : r->len;
+        }
+        int64_t h = tf_map_get(&st->hand_ids, d->id[i]);
+        SL_TRY(fn(ud, (int64_t)d->id[i], t, h >= 0, h >= 0 ? st->hand[h] : 0, err));
+    }
+    return SL_OK;
 }
