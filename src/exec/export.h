@@ -8,6 +8,7 @@
 #ifndef SL_EXPORT_H
 #define SL_EXPORT_H
 
+#include <jansson.h>
 #include <stdint.h>
 
 #include "../common/sl_config.h"
@@ -49,6 +50,10 @@ typedef struct sl_export_result {
     double seconds;
 } sl_export_result;
 
+/* Step 1 of task.h: the plan of an export (JSON; json_decref it). */
+sl_code sl_export_plan(const sl_config *cfg, const sl_export_opts *o, json_t **plan, sl_err *err);
+
+/* Plan, tasks on threads, commit (task.h), in this process. */
 sl_code sl_export_run(const sl_config *cfg, const sl_export_opts *o, sl_export_result *res, sl_err *err);
 
 #endif
