@@ -491,15 +491,6 @@ json_t *sl_result_engine_json(const json_t *result)
     return o;
 }
 
-static json_t *snapshot_json(const json_t *plan)
-{
-    json_t *snap = json_pack("{s:s, s:I}", "consistency", sl_plan_str(plan, "consistency"), "connections",
-                             (json_int_t)sl_plan_int(plan, "connections", 1));
-    const json_t *fb = json_object_get(plan, "fallback_reason");
-    if (json_is_string(fb)) json_object_set(snap, "fallback_reason", (json_t *)fb);
-    return snap;
-}
-
 static json_t *table_manifest(const json_t *plan, int ti, json_t *const *chosen, const sl_commit_info *info)
 {
     const json_t *ex = json_object_get(plan, "export");
@@ -546,7 +537,7 @@ static json_t *table_manifest(const json_t *plan, int ti, json_t *const *chosen,
     json_t *m = json_pack("{s:s, s:o, s:o, s:I, s:o, s:o, s:s, s:o, s:{s:s, s:f}}", "kind", "export", "source", src,
                           "schema", schema ? json_incref(schema) : json_array(), "rows", (json_int_t)rows, "partitions", parts,
                           "zero_dates", zd, "compression", sl_plan_str(json_object_get(plan, "writer"), "compression"),
-                          "snapshot", snapshot_json(plan), "timings", "started_at", sl_plan_str(plan, "created_at"),
+                          "snapshot", sl_plan_snapshot_json(plan), "timings", "started_at", sl_plan_str(plan, "created_at"),
                           "seconds", t1 > t0 ? (double)(t1 - t0) / 1e6 : 0.0);
     if (info && info->engine) json_object_update(m, (json_t *)info->engine);
     return m;

@@ -1,9 +1,8 @@
 /* export.h - `sluice export`: tables or a query of the source database to Parquet,
  * exactly as they are (raw ingestion). The run is a plan of independent tasks - one
- * per (table, key range) - read by worker threads on connections that share one
- * snapshot, each task writing one Parquet file; every table's date partition is then
- * committed with its _SUCCESS manifest (sink/commit.h).
- *
+ * per (table, key range) - each writing one Parquet file, run by worker threads on
+ * connections that share one snapshot, or by other processes (task.h); every table's
+ * date partition is then committed with its _SUCCESS manifest (sink/commit.h). *
  * Layout: <output>/raw/<table>/<YYYY-MM-DD>/part-<NNNNN>-<run-id>.<codec>.parquet */
 #ifndef SL_EXPORT_H
 #define SL_EXPORT_H

@@ -239,7 +239,7 @@ typedef struct rn_task {
 static sl_code emit(void *ud, tf_dataset d, const sl_batch *b, sl_err *err)
 {
     rn_task *t = ud;
-    if (!t->out[d].w) return sl_err_set(err, SL_E_INTERNAL, "dataset %s is not written by this task", tf_dataset_name(d));
+    if (!t->out[d].w) return sl_err_set(err, SL_E_INTERNAL, "dataset %s is not written here", tf_dataset_name(d));
     sl_code rc = pq_writer_write(t->out[d].w, b, err);
     if (rc != SL_OK) sl_err_prefix(err, "dataset %s: ", tf_dataset_name(d));
     return rc;
@@ -499,19 +499,6 @@ done:
 /* ---------------------------------------------------------------------------------- */
 /* the commit */
 
-typedef struct rn_commit {
-    sl_commit *c;
-    rn_out out[TF__DATASETS];
-    const json_t *plan;
-} rn_commit;
-
-static sl_code commit_emit(void *ud, tf_dataset d, const sl_batch *b, sl_err *err)
-{
-    rn_commit *rc = ud;
-    if (!rc->out[d].w) return sl_err_set(err, SL_E_INTERNAL, "dataset %s is not written by the commit", tf_dataset_name(d));
-    return pq_writer_write(rc->out[d].w, b, err);
-}
-
 static sl_code merge_results(tf_state *st, json_t *const *chosen, int ntasks, sl_err *err)
 {
     for (int k = 0; k < ntasks; k++) {
@@ -550,15 +537,6 @@ static sl_code merge_results(tf_state *st, json_t *const *chosen, int ntasks, sl
     return SL_OK;
 }
 
-static json_t *snapshot_json(const json_t *plan)
-{
-    json_t *snap = json_pack("{s:s, s:I}", "consistency", sl_plan_str(plan, "consistency"), "connections",
-                             (json_int_t)sl_plan_int(plan, "connections", 1));
-    const json_t *fb = json_object_get(plan, "fallback_reason");
-    if (json_is_string(fb)) json_object_set(snap, "fallback_reason", (json_t *)fb);
-    return snap;
-}
-
 static sl_code commit_raw(const json_t *plan, json_t *const *chosen, int ntasks, sl_store *st,
                           const sl_commit_info *info, sl_err *err)
 {
@@ -584,7 +562,7 @@ static sl_code commit_raw(const json_t *plan, json_t *const *chosen, int ntasks,
             json_t *extra = json_pack("{s:s, s:{s:s, s:s}, s:O, s:I, s:o, s:I, s:s}", "kind", "export", "source",
                                       "database", sl_plan_str(plan, "database"), "table", name, "schema",
                                       schema ? schema : json_null(), "rows_read", (json_int_t)rows, "snapshot",
-                                      snapshot_json(plan), "zero_dates_total", (json_int_t)zd, "compression",
+                                      sl_plan_snapshot_json(plan), "zero_dates_total", (json_int_t)zd, "compression",
                                       sl_plan_str(json_object_get(plan, "writer"), "compression"));
             if (info && info->engine) json_object_update(extra, (json_t *)info->engine);
             rc = sl_commit_finish(c, extra, err);
@@ -603,24 +581,25 @@ sl_code sl_run_commit(const json_t *plan, json_t *const *chosen, sl_store *st, c
 {
     int ntasks = sl_plan_ntasks(plan), files = 0;
     rn_params rp = {0};
-    rn_commit cm = {NULL, {{0}}, plan};
+    rn_task cm = {plan, NULL, NULL, {{0}}, sl_plan_str(plan, "prefix")}; /* writes with emit, as a task */
+    sl_commit *c = NULL;
     tf_state *tf = NULL;
     pq_options po;
     sl_plan_pq_options(plan, &po);
-    const char *prefix = sl_plan_str(plan, "prefix");
+    const char *prefix = cm.prefix;
     double t0 = sl_mono_seconds();
     json_t *merged_files = json_array();
     sl_code rc;
     SL_TRY_GOTO(rc, params_from_plan(plan, &rp, err), done);
     if (json_is_true(json_object_get(plan, "raw")))
         SL_TRY_GOTO(rc, commit_raw(plan, chosen, ntasks, st, info, err), done);
-    cm.c = sl_commit_begin(st, prefix, sl_plan_str(plan, "run_id"), sl_plan_str(plan, "date"), err);
-    if (!cm.c) {
+    c = sl_commit_begin(st, prefix, sl_plan_str(plan, "run_id"), sl_plan_str(plan, "date"), err);
+    if (!c) {
         rc = err && err->code ? err->code : SL_E_STORAGE;
         goto done;
     }
-    for (int k = 0; k < ntasks; k++) SL_TRY_GOTO(rc, sl_result_add_files(cm.c, prefix, chosen[k], err), done);
-    tf = tf_create(&rp.tf, commit_emit, &cm, err);
+    for (int k = 0; k < ntasks; k++) SL_TRY_GOTO(rc, sl_result_add_files(c, prefix, chosen[k], err), done);
+    tf = tf_create(&rp.tf, emit, &cm, err);
     if (!tf) {
         rc = err && err->code ? err->code : SL_E_NOMEM;
         goto done;
@@ -633,7 +612,7 @@ sl_code sl_run_commit(const json_t *plan, json_t *const *chosen, sl_store *st, c
         snprintf(cm.out[d].name, sizeof cm.out[d].name, "%s/part-00000-%s.%s.parquet", tf_dataset_name(d),
                  sl_plan_str(plan, "run_id"), pq_codec_name(po.codec));
         snprintf(source, sizeof source, "sluice run: %s", tf_dataset_name(d));
-        SL_TRY_GOTO(rc, sl_exec_open_parquet(cm.c, cm.out[d].name, tf_schema(tf, d), &po, source,
+        SL_TRY_GOTO(rc, sl_exec_open_parquet(c, cm.out[d].name, tf_schema(tf, d), &po, source,
                                              sl_plan_str(plan, "run_id"), sl_plan_str(plan, "date"),
                                              sl_plan_consistency(plan), &cm.out[d].sink, &cm.out[d].w, err), done);
     }
@@ -642,10 +621,10 @@ sl_code sl_run_commit(const json_t *plan, json_t *const *chosen, sl_store *st, c
         tf_dataset d = merged[i];
         pq_file_info fi;
         SL_TRY_GOTO(rc, pq_writer_close(cm.out[d].w, &fi, err), done);
-        SL_TRY_GOTO(rc, sl_commit_set_rows(cm.c, cm.out[d].name, fi.rows, err), done);
+        SL_TRY_GOTO(rc, sl_commit_set_rows(c, cm.out[d].name, fi.rows, err), done);
         uint64_t bytes;
         char sum[SL_SHA256_TEXT_SIZE];
-        SL_TRY_GOTO(rc, sl_commit_file_info(cm.c, cm.out[d].name, &bytes, sum, err), done);
+        SL_TRY_GOTO(rc, sl_commit_file_info(c, cm.out[d].name, &bytes, sum, err), done);
         /* listed with the tasks' files below, as the commit's own result */
         json_array_append_new(merged_files, json_pack("{s:s, s:s, s:I, s:I, s:s}", "partition", prefix, "name",
                                                       cm.out[d].name, "rows", (json_int_t)fi.rows, "bytes",
@@ -702,10 +681,10 @@ sl_code sl_run_commit(const json_t *plan, json_t *const *chosen, sl_store *st, c
         json_object_set(v, "file", json_array_get(json_object_get(v, "files"), 0));
     json_t *extra = json_pack("{s:s, s:O, s:o, s:o, s:o, s:{s:f, s:f}, s:O}", "kind", "business_insights",
                               "parameters", json_object_get(plan, "parameters"), "datasets", datasets, "sources", reads,
-                              "snapshot", snapshot_json(plan), "timings", "read_seconds", read_s,
+                              "snapshot", sl_plan_snapshot_json(plan), "timings", "read_seconds", read_s,
                               "compute_and_write_seconds", fin_s + commit_compute, "tasks", tasks);
     if (info && info->engine) json_object_update(extra, (json_t *)info->engine);
-    rc = sl_commit_finish(cm.c, extra, err);
+    rc = sl_commit_finish(c, extra, err);
     json_object_set(summary, "datasets", datasets);
     json_decref(extra);
     json_decref(tasks);
@@ -719,9 +698,9 @@ done:
         pq_writer_free(cm.out[d].w);
         sl_sink_release(cm.out[d].sink);
     }
-    if (cm.c) {
-        if (rc != SL_OK) sl_commit_abort(cm.c);
-        sl_commit_free(cm.c);
+    if (c) {
+        if (rc != SL_OK) sl_commit_abort(c);
+        sl_commit_free(c);
     }
     tf_free(tf);
     sl_free(rp.excl);

@@ -87,6 +87,15 @@ json_t *sl_plan_envelope(const char *command, const char *run_id, const char *da
                      database ? database : "", "created_at", created, "writer", sl_plan_writer_json(po), "tasks");
 }
 
+json_t *sl_plan_snapshot_json(const json_t *plan)
+{
+    json_t *snap = json_pack("{s:s, s:I}", "consistency", sl_plan_str(plan, "consistency"), "connections",
+                             (json_int_t)sl_plan_int(plan, "connections", 1));
+    const json_t *fb = json_object_get(plan, "fallback_reason");
+    if (json_is_string(fb)) json_object_set(snap, "fallback_reason", (json_t *)fb);
+    return snap;
+}
+
 sl_code sl_task_begin(const json_t *plan, MYSQL *conn, sl_err *err)
 {
     return my_snapshot_begin(&conn, 1, sl_plan_consistency(plan), err);

@@ -14,6 +14,8 @@ long long sl_plan_int(const json_t *o, const char *key, long long dflt);
 json_t *sl_plan_envelope(const char *command, const char *run_id, const char *date, const char *output,
                          my_consistency mode, int explicit_mode, const char *database, const pq_options *po);
 json_t *sl_plan_writer_json(const pq_options *po);
+/* The manifests' "snapshot": {"consistency", "connections", "fallback_reason"?}. */
+json_t *sl_plan_snapshot_json(const json_t *plan);
 
 /* Deletes the files a result lists (best effort: failures are warnings). */
 void sl_result_delete_files(sl_store *st, const json_t *result);
