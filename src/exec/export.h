@@ -2,7 +2,8 @@
  * exactly as they are (raw ingestion). The run is a plan of independent tasks - one
  * per (table, key range) - each writing one Parquet file, run by worker threads on
  * connections that share one snapshot, or by other processes (task.h); every table's
- * date partition is then committed with its _SUCCESS manifest (sink/commit.h). *
+ * date partition is then committed with its _SUCCESS manifest (sink/commit.h).
+ *
  * Layout: <output>/raw/<table>/<YYYY-MM-DD>/part-<NNNNN>-<run-id>.<codec>.parquet */
 #ifndef SL_EXPORT_H
 #define SL_EXPORT_H
