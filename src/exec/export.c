@@ -46,6 +46,7 @@ typedef struct ex_table {
     my_range *ranges;
     int nranges;
     long long estimate;
+    sl_incr *incr; /* --incremental: the table's watermark and read condition */
 } ex_table;
 
 typedef struct ex_task {
@@ -92,6 +93,10 @@ static sl_code plan_table(ex_run *run, MYSQL *m, ex_table *t, sl_err *err)
     sl_buf_init(&sql, 0);
     sl_code rc = my_catalog_columns(m, t->name, &cols, &ncols, err);
     if (rc != SL_OK) goto done;
+    if (o->incr.column && !(t->incr = sl_incr_create(&o->incr, t->name, cols, ncols, err))) {
+        rc = err->code;
+        goto done;
+    }
     SL_TRY_GOTO(rc, sl_buf_append(&sql, "SELECT ", 7, err), done);
     if (o->columns && o->columns[0]) {
         const char *p = o->columns;
@@ -267,7 +272,8 @@ static sl_code build_sql(const ex_run *run, const ex_table *t, int part, sl_buf 
     const my_range *r = &t->ranges[part];
     int has_range = t->key_quoted && (r->has_lo || r->has_hi);
     const char *where = run->o->where && run->o->where[0] ? run->o->where : NULL;
-    if (has_range || where) SL_TRY(sl_buf_append(sql, " WHERE ", 7, err));
+    const char *incr = t->incr ? sl_incr_condition(t->incr) : NULL;
+    if (has_range || where || incr) SL_TRY(sl_buf_append(sql, " WHERE ", 7, err));
     if (has_range) {
         char cond[2200];
         my_range_where(r, t->key_quoted, cond, sizeof cond);
@@ -275,6 +281,8 @@ static sl_code build_sql(const ex_run *run, const ex_table *t, int part, sl_buf 
     }
     if (has_range && where) SL_TRY(sl_buf_append(sql, " AND ", 5, err));
     if (where) SL_TRY(sl_buf_printf(sql, err, "(%s)", where));
+    /* The incremental range is one more condition on each key range. */
+    if (incr) SL_TRY(sl_buf_printf(sql, err, "%s(%s)", has_range || where ? " AND " : "", incr));
     return sl_buf_cstr(sql, err);
 }
 
@@ -325,11 +333,16 @@ static sl_code plan_json(const ex_run *run, int nworkers, json_t **out, sl_err *
     json_object_set_new(p, "zero_dates_error", json_boolean(o->zero_dates_error));
     for (int i = 0; i < run->ntables; i++) {
         const ex_table *t = &run->tables[i];
-        char seg[800], prefix[900];
+        char seg[800], base[900], prefix[1000];
         path_segment(t->name, seg, sizeof seg);
-        snprintf(prefix, sizeof prefix, "raw/%s/%s/", seg, run->date);
-        json_array_append_new(tables, json_pack("{s:s, s:s, s:s?, s:I}", "name", t->name, "prefix", prefix, "key",
-                                                t->key, "estimate", (json_int_t)t->estimate));
+        snprintf(base, sizeof base, "raw/%s", seg);
+        sl_layout_partition(o->layout, base, run->date, prefix, sizeof prefix - 1);
+        strcat(prefix, "/");
+        /* Incremental runs append to the date's partition: each run's rows are new. */
+        json_array_append_new(tables, json_pack("{s:s, s:s, s:s?, s:I, s:b, s:o?}", "name", t->name, "prefix", prefix,
+                                                "key", t->key, "estimate", (json_int_t)t->estimate, "append",
+                                                t->incr != NULL, "incremental",
+                                                t->incr ? sl_incr_json(t->incr, 0) : NULL));
         json_array_append_new(units, json_pack("{s:s, s:I}", "name", t->name, "estimate", (json_int_t)t->estimate));
     }
     json_t *ex = json_pack("{s:o, s:s?, s:s?}", "tables", tables, "query", o->query, "where", o->where);
@@ -354,6 +367,32 @@ done:
     json_decref(units);
     if (rc == SL_OK) *out = p;
     else json_decref(p);
+    return rc;
+}
+
+/* --incremental: each table's watermark from its committed manifests, and the upper
+ * bound it reads to, in one transaction of the planning connection. The bound is read
+ * before the tasks' snapshot: a row that moves past it meanwhile is read by the next
+ * run, whose watermark is this bound; one visible at or under it is read now. */
+static sl_code incremental_bounds(ex_run *run, const sl_config *cfg, MYSQL *ctl, sl_err *err)
+{
+    const sl_export_opts *o = run->o;
+    if (!o->incr.column) return SL_OK;
+    sl_store *st = sl_store_open(o->output, cfg, err);
+    if (!st) return err && err->code ? err->code : SL_E_STORAGE;
+    sl_code rc = my_snapshot_begin(&ctl, 1, MY_SNAPSHOT, err);
+    for (int i = 0; rc == SL_OK && i < run->ntables; i++) {
+        ex_table *t = &run->tables[i];
+        char seg[800], base[900], what[300];
+        if (!t->incr) continue;
+        path_segment(t->name, seg, sizeof seg);
+        snprintf(base, sizeof base, "raw/%s/", seg);
+        rc = sl_incr_find_watermark(t->incr, st, base, err);
+        if (rc == SL_OK) rc = sl_incr_bound(t->incr, ctl, o->where, err);
+        if (rc == SL_OK) sl_info("table %s: incremental: %s", t->name, sl_incr_describe(t->incr, what, sizeof what));
+    }
+    my_exec(ctl, "COMMIT", NULL);
+    sl_store_free(st);
     return rc;
 }
 
@@ -387,6 +426,7 @@ sl_code sl_export_plan(const sl_config *cfg, const sl_export_opts *o, json_t **o
     }
     int nparts = o->partitions > 0 ? o->partitions : default_partitions();
     SL_TRY_GOTO(rc, plan(&run, ctl, nparts, err), done);
+    SL_TRY_GOTO(rc, incremental_bounds(&run, cfg, ctl, err), done);
     SL_TRY_GOTO(rc, make_tasks(&run, err), done);
     int nworkers = nparts < run.ntasks ? nparts : run.ntasks;
     if (nworkers < 1) nworkers = 1;
@@ -406,6 +446,7 @@ done:
         sl_free(t->sql_base);
         sl_free(t->key);
         sl_free(t->key_quoted);
+        sl_incr_free(t->incr);
         sl_free(t->ranges);
     }
     sl_free(run.tables);
@@ -556,11 +597,14 @@ sl_code sl_export_commit(const json_t *plan, json_t *const *chosen, sl_store *st
     for (ti = 0; ti < ntables && rc == SL_OK; ti++) {
         const json_t *t = json_array_get(tables, (size_t)ti);
         const char *prefix = sl_plan_str(t, "prefix");
-        sl_commit *c = sl_commit_begin(st, prefix, sl_plan_str(plan, "run_id"), sl_plan_str(plan, "date"), err);
+        int append = json_is_true(json_object_get(t, "append"));
+        sl_commit *c = (append ? sl_commit_begin_append : sl_commit_begin)(st, prefix, sl_plan_str(plan, "run_id"),
+                                                                          sl_plan_str(plan, "date"), err);
         if (!c) {
             rc = err && err->code ? err->code : SL_E_STORAGE;
             break;
         }
+        int64_t trows = 0;
         for (int k = 0; k < ntasks && rc == SL_OK; k++) {
             if (sl_plan_int(json_array_get(json_object_get(plan, "tasks"), (size_t)k), "table", -1) != ti) continue;
             rc = sl_result_add_files(c, prefix, chosen[k], err);
@@ -568,6 +612,7 @@ sl_code sl_export_commit(const json_t *plan, json_t *const *chosen, sl_store *st
             json_t *f;
             json_array_foreach(json_object_get(chosen[k], "files"), i, f)
             {
+                trows += sl_plan_int(f, "rows", 0);
                 rows += sl_plan_int(f, "rows", 0);
                 bytes += (uint64_t)sl_plan_int(f, "bytes", 0);
                 files++;
@@ -575,7 +620,13 @@ sl_code sl_export_commit(const json_t *plan, json_t *const *chosen, sl_store *st
         }
         if (rc == SL_OK) {
             json_t *extra = table_manifest(plan, ti, chosen, info);
-            rc = sl_commit_finish(c, extra, err);
+            const json_t *inc = json_object_get(t, "incremental");
+            if (json_is_object(inc)) {
+                json_t *mine = json_deep_copy(inc);
+                json_object_set_new(mine, "rows", json_integer(trows));
+                rc = sl_incr_commit_json(mine, sl_plan_str(t, "name"), c, extra, err);
+            }
+            if (rc == SL_OK) rc = sl_commit_finish(c, extra, err);
             json_decref(extra);
         } else {
             sl_commit_abort(c);

@@ -122,7 +122,7 @@ static sl_code add_task(json_t *tasks, const char *label, const char *kind, int 
 sl_code sl_run_plan(const sl_config *cfg, const sl_run_opts *o, json_t **out, sl_err *err)
 {
     tf_params tf = o->tf;
-    char run_id[64], date[16], prefix[64];
+    char run_id[64], date[16], prefix[80];
     my_params mp;
     MYSQL *ctl = NULL;
     my_range *ranges = NULL;
@@ -159,8 +159,18 @@ sl_code sl_run_plan(const sl_config *cfg, const sl_run_opts *o, json_t **out, sl
         SL_TRY_GOTO(rc, my_plan_partitions(ctl, "customers", "customer_id", o->shards, &ranges, &nranges, err), done);
     }
     if (nranges < 1) nranges = 1;
-    snprintf(prefix, sizeof prefix, "business_insights/%s/", date);
+    sl_layout_partition(o->layout, "business_insights", date, prefix, sizeof prefix - 1);
+    strcat(prefix, "/");
     json_object_set_new(p, "prefix", json_string(prefix));
+    json_t *rawp = json_object();
+    json_object_set_new(p, "raw_prefixes", rawp);
+    for (int s = 0; s < TF__SOURCES; s++) {
+        char base[100], rp[200];
+        snprintf(base, sizeof base, "raw/%s", tf_source_name(s));
+        sl_layout_partition(o->layout, base, date, rp, sizeof rp - 1);
+        strcat(rp, "/");
+        json_object_set_new(rawp, tf_source_name(s), json_string(rp));
+    }
     json_object_set_new(p, "as_of_us", json_integer(tf.as_of_us));
     json_object_set_new(p, "parameters", params_json(&tf));
     json_object_set_new(p, "raw", json_boolean(o->raw));
@@ -284,7 +294,7 @@ static sl_code read_source(rn_task *t, MYSQL *conn, tf_state *st, tf_source s, c
     }
     if (raw) {
         char stem[32], source[600];
-        snprintf(rprefix, sizeof rprefix, "raw/%s/%s/", tf_source_name(s), sl_plan_str(t->plan, "date"));
+        snprintf(rprefix, sizeof rprefix, "%s", sl_plan_str(json_object_get(t->plan, "raw_prefixes"), tf_source_name(s)));
         snprintf(stem, sizeof stem, "part-%05d", shard);
         snprintf(source, sizeof source, "mysql:%s/%s", sl_plan_str(t->plan, "database"), tf_source_name(s));
         SL_TRY_GOTO(rc, sl_task_files_open(t->files, rprefix, stem, my_reader_schema(rd), source, &rsink, &rw, rname,
@@ -541,9 +551,8 @@ static sl_code commit_raw(const json_t *plan, json_t *const *chosen, int ntasks,
                           const sl_commit_info *info, sl_err *err)
 {
     for (int s = 0; s < TF__SOURCES; s++) {
-        char prefix[300];
         const char *name = tf_source_name(s);
-        snprintf(prefix, sizeof prefix, "raw/%s/%s/", name, sl_plan_str(plan, "date"));
+        const char *prefix = sl_plan_str(json_object_get(plan, "raw_prefixes"), name);
         sl_commit *c = sl_commit_begin(st, prefix, sl_plan_str(plan, "run_id"), sl_plan_str(plan, "date"), err);
         if (!c) return err && err->code ? err->code : SL_E_STORAGE;
         sl_code rc = SL_OK;

@@ -28,6 +28,7 @@ typedef struct sl_run_opts {
     size_t batch_rows;
     int shards;                /* customer-id ranges of the orders side, one task each (default 1) */
     sl_progress_mode progress;
+    sl_layout layout; /* --layout date|hive */
 } sl_run_opts;
 
 void sl_run_opts_default(sl_run_opts *o);
