@@ -19,6 +19,7 @@
 #include "../mysql/my_catalog.h"
 #include "../mysql/my_conn.h"
 #include "../mysql/my_reader.h"
+#include "../report/report.h"
 #include "../sink/commit.h"
 #include "../sink/store.h"
 #include "exec.h"
@@ -55,7 +56,8 @@ typedef struct rn_run {
     out_file out[TF__DATASETS];
     out_file rawf[TF__SOURCES];
     json_t *raw_schema[TF__SOURCES];
-    int64_t raw_zero_dates[TF__SOURCES];
+    int64_t zero_dates[TF__SOURCES];  /* zero/partial dates read as NULL, all columns */
+    json_t *zero_cols[TF__SOURCES];   /* {"<table>.<column>": n} for n > 0 */
     atomic_llong rows_read[TF__SOURCES];
     long long estimate[TF__SOURCES];
     int done[TF__SOURCES];
@@ -165,11 +167,18 @@ static sl_code read_source(rn_run *run, MYSQL *m, tf_source s, sl_err *err)
         SL_TRY_GOTO(rc, tf_add(run->st, s, b, err), done);
         atomic_fetch_add(&run->rows_read[s], (long long)b->nrows);
     }
+    const sl_schema *sc = my_reader_schema(rd);
+    run->zero_cols[s] = json_object();
+    for (int i = 0; i < sc->ncols; i++) {
+        int64_t z = my_reader_zero_dates(rd, i);
+        char col[300];
+        run->zero_dates[s] += z;
+        snprintf(col, sizeof col, "%s.%s", tf_source_name(s), sc->fields[i].name);
+        if (z > 0) json_object_set_new(run->zero_cols[s], col, json_integer((json_int_t)z));
+    }
     if (raw) {
         SL_TRY_GOTO(rc, close_out(raw, run->raw[s], err), done);
-        const sl_schema *sc = my_reader_schema(rd);
         run->raw_schema[s] = sl_exec_schema_json(sc);
-        for (int i = 0; i < sc->ncols; i++) run->raw_zero_dates[s] += my_reader_zero_dates(rd, i);
     }
     run->read_seconds[s] = sl_mono_seconds() - t0;
 done:
@@ -242,6 +251,51 @@ static json_t *params_json(const rn_run *run)
                      run->tf.restock_below, "overstock_above", run->tf.overstock_above, "optimal_utilization",
                      run->tf.optimal, "sales_window_days", run->tf.window_days, "vip_percentile",
                      run->tf.vip_percentile);
+}
+
+/* The manifest's "data_quality": zero dates from the readers, the rest counted by the
+ * analytics as the rows streamed (tf_quality). */
+static json_t *quality_json(const rn_run *run)
+{
+    tf_quality q;
+    json_int_t zero = 0;
+    json_t *by = json_object();
+    tf_quality_get(run->st, &q);
+    for (int s = 0; s < TF__SOURCES; s++) {
+        zero += run->zero_dates[s];
+        if (run->zero_cols[s]) json_object_update(by, run->zero_cols[s]);
+    }
+    return json_pack("{s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "zero_dates_replaced", zero,
+                     "zero_dates_by_column", by, "capacity_null", (json_int_t)q.capacity_null, "capacity_zero",
+                     (json_int_t)q.capacity_zero, "quantity_above_capacity", (json_int_t)q.quantity_above_capacity,
+                     "last_updated_in_future", (json_int_t)q.last_updated_future, "inventory_unknown_product",
+                     (json_int_t)q.inventory_unknown_product, "inventory_unknown_warehouse",
+                     (json_int_t)q.inventory_unknown_warehouse, "orders_unknown_customer",
+                     (json_int_t)q.orders_unknown_customer);
+}
+
+/* report.html, rendered from the dataset files as written and the manifest-to-be
+ * (extra plus the commit's own run_id, as_of, partition), handed to the commit to
+ * write just before _SUCCESS. */
+static sl_code add_report(rn_run *run, const json_t *extra, sl_err *err)
+{
+    char part[64];
+    sl_buf html;
+    sl_code rc;
+    json_t *m = json_deep_copy(extra);
+    snprintf(part, sizeof part, "business_insights/%s/", run->date);
+    if (!m || json_object_set_new(m, "run_id", json_string(run->run_id)) ||
+        json_object_set_new(m, "as_of", json_string(run->date)) || json_object_set_new(m, "partition", json_string(part))) {
+        json_decref(m);
+        return sl_err_set(err, SL_E_NOMEM, "out of memory for the run report");
+    }
+    sl_buf_init(&html, (size_t)64 << 20);
+    rc = rp_render(run->store, part, m, &html, err);
+    if (rc == SL_OK) rc = sl_commit_add_fixed(run->insights, RP_REPORT_NAME, html.data, html.len, err);
+    if (rc != SL_OK) sl_err_prefix(err, "writing the run report %s%s: ", part, RP_REPORT_NAME);
+    sl_buf_free(&html);
+    json_decref(m);
+    return rc;
 }
 
 sl_code sl_run_pipeline(const sl_config *cfg, const sl_run_opts *o, sl_run_result *res, sl_err *err)
@@ -353,7 +407,7 @@ sl_code sl_run_pipeline(const sl_config *cfg, const sl_run_opts *o, sl_run_resul
                                   "database", run.mp.database, "table", tf_source_name(s), "schema",
                                   run.raw_schema[s] ? run.raw_schema[s] : json_null(), "rows_read",
                                   json_integer(atomic_load(&run.rows_read[s])), "snapshot", snap, "zero_dates_total",
-                                  (json_int_t)run.raw_zero_dates[s], "compression", pq_codec_name(run.pq.codec));
+                                  (json_int_t)run.zero_dates[s], "compression", pq_codec_name(run.pq.codec));
         rc = sl_commit_finish(run.raw[s], extra, err);
         json_decref(extra);
         if (rc != SL_OK) {
@@ -378,7 +432,9 @@ sl_code sl_run_pipeline(const sl_config *cfg, const sl_run_opts *o, sl_run_resul
     json_t *extra = json_pack("{s:s, s:o, s:o, s:o, s:o, s:{s:f, s:f}}", "kind", "business_insights", "parameters",
                               params_json(&run), "datasets", datasets, "sources", reads, "snapshot", snap, "timings",
                               "read_seconds", res->read_seconds, "compute_and_write_seconds", res->finish_seconds);
-    rc = sl_commit_finish(run.insights, extra, err);
+    json_object_set_new(extra, "data_quality", quality_json(&run));
+    rc = add_report(&run, extra, err);
+    if (rc == SL_OK) rc = sl_commit_finish(run.insights, extra, err);
     json_decref(extra);
     if (rc != SL_OK) goto done;
     res->files += TF__DATASETS;
@@ -395,6 +451,7 @@ done:
             sl_commit_free(run.raw[s]);
         }
         json_decref(run.raw_schema[s]);
+        json_decref(run.zero_cols[s]);
     }
     if (run.insights) {
         if (rc != SL_OK) sl_commit_abort(run.insights);
