@@ -332,7 +332,7 @@ static const char CSS[] =
     "section{background:#fff;border:1px solid var(--line);border-radius:8px;padding:16px 18px;margin:16px 0}"
     ".cols{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,420px),1fr));gap:18px}"
     "figure{margin:0;min-width:0}figcaption{font-weight:600;margin:0 0 4px}"
-    "svg.chart{display:block;width:100%;height:auto;max-width:600px}"
+    "svg.chart{display:block;width:100%;height:auto;max-width:600px}svg.chart.h{max-width:640px}"
     "svg text{fill:var(--ink);font-size:14px}svg .tick{fill:var(--muted);font-size:13px}"
     "svg .axis-title{font-size:13.5px;font-weight:600;fill:var(--muted)}svg .val{font-size:13px}"
     "svg .grid{stroke:#e8ebef}svg .axis{stroke:#8a94a3}"
@@ -342,7 +342,7 @@ static const char CSS[] =
     "svg .mark-note{font-weight:700;fill:#9a4d0b}svg .empty{fill:var(--muted)}"
     "table{border-collapse:collapse;width:100%;font-size:14px;margin:4px 0 10px}"
     "th,td{text-align:left;padding:4px 8px;border-bottom:1px solid var(--line);overflow-wrap:anywhere;vertical-align:top}"
-    "th{font-weight:600;color:var(--muted);font-size:13px}"
+    "th{font-weight:600;color:var(--muted);font-size:13px;overflow-wrap:normal}"
     ".num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}"
     ".kpis{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:10px;margin:16px 0}"
     ".kpi{background:#fff;border:1px solid var(--line);border-radius:8px;padding:10px 12px}"
@@ -354,7 +354,9 @@ static const char CSS[] =
     "tr.warn td{color:#9a3412;font-weight:600}"
     "footer{color:var(--muted);font-size:12.5px;text-align:center;margin-top:20px}"
     "@media (max-width:600px){main{padding:12px 8px}section{padding:12px 10px}table{font-size:13px}"
-    "th,td{padding:3px 4px}table{font-size:12px}h1{font-size:1.25rem}dl{grid-template-columns:1fr}dt{margin-top:4px}}";
+    "th,td{padding:3px 4px}th.num{white-space:normal}table{font-size:12px}h1{font-size:1.25rem}"
+    "svg.chart text{font-size:18px}svg.chart .tick,svg.chart .val{font-size:16px}svg.chart .axis-title{font-size:16px}"
+    "svg.chart.h text{font-size:17px}svg.chart.h .tick,svg.chart.h .val,svg.chart.h .axis-title{font-size:16px}dl{grid-template-columns:1fr}dt{margin-top:4px}}";
 
 typedef struct page {
     sl_buf *o;
@@ -570,7 +572,7 @@ static sl_code section_hours(page *pg, const rp_data *d)
                    .cat_label = "hour of day (UTC)", .val_label = "orders", .kind = RP_BARS_VERTICAL,
                    .label_every = 3, .mark_note = "peak"};
     rp_chart cr = {.id = "revenue-by-hour", .caption = "Revenue by hour of day (UTC)", .cat_label = "hour of day (UTC)",
-                   .val_label = "revenue (sum of total_amount)", .kind = RP_LINE, .label_every = 3, .mark_note = "peak"};
+                   .val_label = "revenue (total_amount)", .kind = RP_LINE, .label_every = 3, .mark_note = "peak"};
     P("<section id=\"hours\"><h2>When customers order</h2><div class=\"cols\"><figure><figcaption>Orders by hour of "
       "day</figcaption>");
     SL_TRY(rp_svg_chart(pg->o, &co, orders, 24, pg->err));

@@ -211,16 +211,18 @@ static sl_code vertical(sl_buf *out, const rp_chart *c, const rp_bar *bars, int 
     return sl_buf_printf(out, err, "</svg>");
 }
 
+/* One row per bar: its label above it (room for long names, and legible when the chart
+ * is scaled down on a narrow screen), the bar, its figure after it, and up to two
+ * columns of text at the right. */
 static sl_code horizontal(sl_buf *out, const rp_chart *c, const rp_bar *bars, int n, double top, double step,
                           sl_err *err)
 {
-    /* wider than the vertical charts: the labels and columns take room beside the bars */
-    const double HW = 640;
+    const double HW = 520;
     int ncols = c->col_titles[1] ? 2 : c->col_titles[0] ? 1 : 0;
-    const double colw = 84, ml = 162, mr = (ncols ? 60 : 130) + colw * ncols, mt = 28, mb = 50, row = 26;
+    const double colw = 78, ml = 12, mr = (ncols ? 62 : 100) + colw * ncols, mt = 26, mb = 48, row = 40;
     const double pw = HW - ml - mr, ph = row * (n ? n : 1), H = mt + ph + mb;
     char t[48];
-    SL_TRY(sl_buf_printf(out, err, "<svg class=\"chart\" id=\"%s\" data-chart=\"%s\" viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"",
+    SL_TRY(sl_buf_printf(out, err, "<svg class=\"chart h\" id=\"%s\" data-chart=\"%s\" viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"",
                          c->id, c->id, HW, H));
     SL_TRY(rp_html_text(out, c->caption, err));
     SL_TRY(sl_buf_printf(out, err, "\">"));
@@ -228,13 +230,13 @@ static sl_code horizontal(sl_buf *out, const rp_chart *c, const rp_bar *bars, in
         double x = ml + v / top * pw;
         SL_TRY(sl_buf_printf(out, err, "<line class=\"grid\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>", x, x, mt,
                              mt + ph));
-        SL_TRY(sl_buf_printf(out, err, "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>", x,
-                             mt + ph + 16, tick_text(c, v, t, sizeof t)));
+        SL_TRY(sl_buf_printf(out, err, "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\">%s</text>", x,
+                             mt + ph + 16, v == 0 ? "start" : "middle", tick_text(c, v, t, sizeof t)));
     }
     SL_TRY(sl_buf_printf(out, err, "<text class=\"axis-title\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">",
                          ml + pw / 2, H - 8));
     SL_TRY(rp_html_text(out, c->val_label, err));
-    SL_TRY(sl_buf_printf(out, err, "</text><text class=\"axis-title\" x=\"%.1f\" y=\"16\" text-anchor=\"end\">", ml - 8));
+    SL_TRY(sl_buf_printf(out, err, "</text><text class=\"axis-title\" x=\"%.1f\" y=\"16\">", ml));
     SL_TRY(rp_html_text(out, c->cat_label, err));
     SL_TRY(sl_buf_printf(out, err, "</text>"));
     for (int k = 0; k < ncols; k++) {
@@ -245,18 +247,18 @@ static sl_code horizontal(sl_buf *out, const rp_chart *c, const rp_bar *bars, in
     }
     for (int i = 0; i < n; i++) {
         const rp_bar *b = &bars[i];
-        double y = mt + row * i, w = clampv(b->value, top) / top * pw, bh = row * 0.66;
+        double y = mt + row * i, w = clampv(b->value, top) / top * pw, bh = 15, by = y + 19;
+        SL_TRY(sl_buf_printf(out, err, "<text class=\"cat\" x=\"%.1f\" y=\"%.1f\">", ml, y + 14));
+        SL_TRY(put_clipped(out, b->label ? b->label : "", 44, err));
+        SL_TRY(sl_buf_printf(out, err, "</text>"));
         for (int k = 0; k < ncols; k++) {
             SL_TRY(sl_buf_printf(out, err, "<text class=\"val col\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">",
-                                 HW - 6 - colw * (ncols - 1 - k), y + row / 2 + 4));
+                                 HW - 6 - colw * (ncols - 1 - k), by + 12));
             SL_TRY(rp_html_text(out, b->cols[k], err));
             SL_TRY(sl_buf_printf(out, err, "</text>"));
         }
-        SL_TRY(sl_buf_printf(out, err, "<text class=\"cat\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">", ml - 8,
-                             y + row / 2 + 4));
-        SL_TRY(put_clipped(out, b->label ? b->label : "", 18, err));
-        SL_TRY(sl_buf_printf(out, err, "</text><rect class=\"bar%s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"",
-                             b->mark ? " mark" : "", ml, y + (row - bh) / 2, w, bh));
+        SL_TRY(sl_buf_printf(out, err, "<rect class=\"bar%s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"",
+                             b->mark ? " mark" : "", ml, by, w, bh));
         SL_TRY(put_data(out, b, err));
         SL_TRY(sl_buf_printf(out, err, ">"));
         SL_TRY(put_title(out, b, err));
@@ -264,11 +266,11 @@ static sl_code horizontal(sl_buf *out, const rp_chart *c, const rp_bar *bars, in
         if (b->part > 0) {
             double pwid = clampv(b->part, top) / top * pw;
             SL_TRY(sl_buf_printf(out, err, "<rect class=\"part\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/>",
-                                 ml, y + (row - bh) / 2, pwid, bh));
+                                 ml, by, pwid, bh));
         }
         if (b->shown) {
-            SL_TRY(sl_buf_printf(out, err, "<text class=\"val\" x=\"%.1f\" y=\"%.1f\">", ml + w + 6, y + row / 2 + 4));
-            SL_TRY(put_clipped(out, b->shown, ncols ? 8 : 24, err));
+            SL_TRY(sl_buf_printf(out, err, "<text class=\"val\" x=\"%.1f\" y=\"%.1f\">", ml + w + 5, by + 12));
+            SL_TRY(put_clipped(out, b->shown, ncols ? 8 : 16, err));
             SL_TRY(sl_buf_printf(out, err, "</text>"));
         }
     }
