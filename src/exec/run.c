@@ -279,11 +279,12 @@ static json_t *quality_json(const rn_run *run)
  * write just before _SUCCESS. */
 static sl_code add_report(rn_run *run, const json_t *extra, sl_err *err)
 {
-    char part[64];
+    char part[80];
     sl_buf html;
     sl_code rc;
     json_t *m = json_deep_copy(extra);
-    snprintf(part, sizeof part, "business_insights/%s/", run->date);
+    sl_layout_partition(run->o->layout, "business_insights", run->date, part, sizeof part - 1);
+    strcat(part, "/"); /* as the commit spells its prefix */
     if (!m || json_object_set_new(m, "run_id", json_string(run->run_id)) ||
         json_object_set_new(m, "as_of", json_string(run->date)) || json_object_set_new(m, "partition", json_string(part))) {
         json_decref(m);
@@ -349,7 +350,7 @@ sl_code sl_run_pipeline(const sl_config *cfg, const sl_run_opts *o, sl_run_resul
     }
     {
         char prefix[64];
-        snprintf(prefix, sizeof prefix, "business_insights/%s", run.date);
+        sl_layout_partition(o->layout, "business_insights", run.date, prefix, sizeof prefix);
         run.insights = sl_commit_begin(run.store, prefix, run.run_id, run.date, err);
         if (!run.insights) {
             rc = err->code ? err->code : SL_E_STORAGE;
@@ -365,8 +366,9 @@ sl_code sl_run_pipeline(const sl_config *cfg, const sl_run_opts *o, sl_run_resul
     }
     if (o->raw)
         for (int s = 0; s < TF__SOURCES; s++) {
-            char prefix[300];
-            snprintf(prefix, sizeof prefix, "raw/%s/%s", tf_source_name(s), run.date);
+            char prefix[300], base[100];
+            snprintf(base, sizeof base, "raw/%s", tf_source_name(s));
+            sl_layout_partition(o->layout, base, run.date, prefix, sizeof prefix);
             run.raw[s] = sl_commit_begin(run.store, prefix, run.run_id, run.date, err);
             if (!run.raw[s]) {
                 rc = err->code ? err->code : SL_E_STORAGE;

@@ -403,8 +403,10 @@ static sl_code section_head(page *pg, const json_t *m, const rp_data *d)
 {
     const json_t *params = json_object_get(m, "parameters"), *snap = json_object_get(m, "snapshot");
     char b1[64], b2[64];
-    P("<header><h1>Run report &middot; business_insights/");
-    ESC(jstr(m, "as_of"));
+    const char *part = jstr(m, "partition");
+    size_t plen = strlen(part);
+    P("<header><h1>Run report &middot; ");
+    SL_TRY(rp_html_escape(pg->o, part, plen && part[plen - 1] == '/' ? plen - 1 : plen, pg->err));
     P("</h1><p class=\"sub\">as of <b>");
     ESC(params && json_is_string(json_object_get(params, "as_of")) ? jstr(params, "as_of") : jstr(m, "as_of"));
     P(" UTC</b> &middot; run <code id=\"run-id\">");
