@@ -543,7 +543,7 @@ static sl_code section_run(page *pg, const json_t *m)
 
 static const char *hour_label(int h, char *buf, size_t cap)
 {
-    snprintf(buf, cap, "%02d", h);
+    snprintf(buf, cap, "%02d", h & 31); /* an hour, 0-23 */
     return buf;
 }
 
