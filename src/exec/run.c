@@ -22,6 +22,7 @@
 #include "../mysql/my_catalog.h"
 #include "../mysql/my_conn.h"
 #include "../mysql/my_reader.h"
+#include "../report/report.h"
 #include "../sink/commit.h"
 #include "../sink/store.h"
 #include "exec.h"
@@ -273,7 +274,8 @@ static sl_code close_dataset(rn_task *t, tf_dataset d, json_t *files, sl_err *er
 
 /* Reads source s into the state (and, with --raw, into its raw file). */
 static sl_code read_source(rn_task *t, MYSQL *conn, tf_state *st, tf_source s, const char *sql, int shard,
-                           json_t *files, json_t *rawinfo, json_t *rows, sl_err *err)
+                           json_t *files, json_t *rawinfo, json_t *rows, json_t *zeros, json_t *zero_totals,
+                           sl_err *err)
 {
     my_reader *rd = NULL;
     sl_sink *rsink = NULL;
@@ -314,13 +316,21 @@ static sl_code read_source(rn_task *t, MYSQL *conn, tf_state *st, tf_source s, c
         if (t->ctx->unit_rows) atomic_fetch_add(&t->ctx->unit_rows[s], (long long)b->nrows);
     }
     json_object_set_new(rows, tf_source_name(s), json_integer(n));
+    /* zero/partial dates read as NULL, per column (the manifest's data_quality) */
+    const sl_schema *sc = my_reader_schema(rd);
+    int64_t zd = 0;
+    for (int i = 0; i < sc->ncols; i++) {
+        int64_t z = my_reader_zero_dates(rd, i);
+        char col[300];
+        zd += z;
+        snprintf(col, sizeof col, "%s.%s", tf_source_name(s), sc->fields[i].name);
+        if (z > 0) json_object_set_new(zeros, col, json_integer((json_int_t)z));
+    }
+    json_object_set_new(zero_totals, tf_source_name(s), json_integer((json_int_t)zd));
     if (rw) {
         pq_file_info info;
-        const sl_schema *sc = my_reader_schema(rd);
-        int64_t zd = 0;
         SL_TRY_GOTO(rc, pq_writer_close(rw, &info, err), done);
         SL_TRY_GOTO(rc, sl_task_files_done(t->files, rprefix, rname, info.rows, files, err), done);
-        for (int i = 0; i < sc->ncols; i++) zd += my_reader_zero_dates(rd, i);
         json_object_set_new(rawinfo, tf_source_name(s),
                             json_pack("{s:o, s:I}", "schema", sl_exec_schema_json(sc), "zero_dates_total",
                                       (json_int_t)zd));
@@ -427,11 +437,12 @@ sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, 
     rn_task t = {plan, ctx, NULL, {{0}}, sl_plan_str(plan, "prefix")};
     tf_state *st = NULL;
     json_t *rows = json_object(), *rawinfo = json_object(), *part = json_object();
+    json_t *zeros = json_object(), *zero_totals = json_object();
     int orders = strcmp(sl_plan_str(task, "kind"), "orders") == 0;
     int shard = (int)sl_plan_int(task, "shard", 0), nshards = (int)sl_plan_int(task, "shards", 1);
     double t0 = sl_mono_seconds(), tread = 0;
     sl_code rc;
-    if (!rows || !rawinfo || !part) {
+    if (!rows || !rawinfo || !part || !zeros || !zero_totals) {
         rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
         goto done;
     }
@@ -458,7 +469,8 @@ sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, 
     json_t *files = json_object_get(result, "files");
     for (int i = 0; i < 3; i++) {
         const char *sql = sl_plan_str(json_object_get(task, "sql"), tf_source_name(srcs[i]));
-        SL_TRY_GOTO(rc, read_source(&t, conn, st, srcs[i], sql, shard, files, rawinfo, rows, err), done);
+        SL_TRY_GOTO(rc, read_source(&t, conn, st, srcs[i], sql, shard, files, rawinfo, rows, zeros, zero_totals, err),
+                    done);
     }
     tread = sl_mono_seconds() - t0;
     if (orders) {
@@ -477,6 +489,10 @@ sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, 
         json_object_set_new(part, "segment_vips", i64_array(sums.seg.vips, 4));
         json_object_set_new(part, "segment_orders", i64_array(sums.seg.orders, 4));
         json_object_set_new(part, "segment_spent", i64_array(sums.seg.spent, 4));
+        tf_quality q;
+        tf_quality_get(st, &q);
+        json_object_set_new(part, "quality", json_pack("{s:I}", "orders_unknown_customer",
+                                                       (json_int_t)q.orders_unknown_customer));
     } else {
         SL_TRY_GOTO(rc, tf_finish_inventory(st, err), done);
         SL_TRY_GOTO(rc, close_dataset(&t, TF_INVENTORY_ANALYTICS, files, err), done);
@@ -484,10 +500,21 @@ sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, 
         json_t *prods = json_array();
         json_object_set_new(part, "products", prods);
         SL_TRY_GOTO(rc, tf_each_product(st, product_json, prods, err), done);
+        tf_quality q;
+        tf_quality_get(st, &q);
+        json_object_set_new(part, "quality",
+                            json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "capacity_null", (json_int_t)q.capacity_null,
+                                      "capacity_zero", (json_int_t)q.capacity_zero, "quantity_above_capacity",
+                                      (json_int_t)q.quantity_above_capacity, "last_updated_in_future",
+                                      (json_int_t)q.last_updated_future, "inventory_unknown_product",
+                                      (json_int_t)q.inventory_unknown_product, "inventory_unknown_warehouse",
+                                      (json_int_t)q.inventory_unknown_warehouse));
     }
     json_object_set_new(part, "kind", json_string(orders ? "orders" : "inventory"));
     json_object_set(part, "rows_read", rows);
     json_object_set(part, "raw", rawinfo);
+    json_object_set(part, "zero_dates_by_column", zeros);
+    json_object_set(part, "zero_dates", zero_totals);
     json_object_set_new(part, "read_seconds", json_real(tread));
     json_object_set_new(part, "finish_seconds", json_real(sl_mono_seconds() - t0 - tread));
     json_object_set(result, "run", part);
@@ -503,6 +530,8 @@ done:
     json_decref(rows);
     json_decref(rawinfo);
     json_decref(part);
+    json_decref(zeros);
+    json_decref(zero_totals);
     return rc;
 }
 
@@ -583,6 +612,53 @@ static sl_code commit_raw(const json_t *plan, json_t *const *chosen, int ntasks,
         if (rc != SL_OK) return rc;
     }
     return SL_OK;
+}
+
+/* The manifest's "data_quality": zero dates from every task's readers, the inventory
+ * counts of the inventory task, the orders of unknown customers summed over shards. */
+static json_t *quality_json(json_t *const *chosen, int ntasks)
+{
+    static const char *const keys[] = {"capacity_null", "capacity_zero", "quantity_above_capacity",
+                                       "last_updated_in_future", "inventory_unknown_product",
+                                       "inventory_unknown_warehouse", "orders_unknown_customer"};
+    int64_t sums[7] = {0}, zero = 0;
+    json_t *by = json_object();
+    for (int k = 0; k < ntasks; k++) {
+        const json_t *part = json_object_get(chosen[k], "run");
+        const char *key;
+        json_t *v;
+        for (int i = 0; i < 7; i++) sums[i] += sl_plan_int(json_object_get(part, "quality"), keys[i], 0);
+        json_object_foreach((json_t *)json_object_get(part, "zero_dates"), key, v) zero += json_integer_value(v);
+        json_object_foreach((json_t *)json_object_get(part, "zero_dates_by_column"), key, v)
+            json_object_set_new(by, key, json_integer(sl_plan_int(by, key, 0) + json_integer_value(v)));
+    }
+    json_t *q = json_pack("{s:I, s:o}", "zero_dates_replaced", (json_int_t)zero, "zero_dates_by_column", by);
+    for (int i = 0; i < 7; i++) json_object_set_new(q, keys[i], json_integer(sums[i]));
+    return q;
+}
+
+/* report.html, rendered from the dataset files as written and the manifest-to-be
+ * (extra plus the commit's own run_id, as_of, partition), handed to the commit to
+ * write just before _SUCCESS. */
+static sl_code add_report(sl_store *st, sl_commit *c, const json_t *plan, const char *prefix, const json_t *extra,
+                          sl_err *err)
+{
+    sl_buf html;
+    sl_code rc;
+    json_t *m = json_deep_copy(extra);
+    if (!m || json_object_set_new(m, "run_id", json_string(sl_plan_str(plan, "run_id"))) ||
+        json_object_set_new(m, "as_of", json_string(sl_plan_str(plan, "date"))) ||
+        json_object_set_new(m, "partition", json_string(prefix))) {
+        json_decref(m);
+        return sl_err_set(err, SL_E_NOMEM, "out of memory for the run report");
+    }
+    sl_buf_init(&html, (size_t)64 << 20);
+    rc = rp_render(st, prefix, m, &html, err);
+    if (rc == SL_OK) rc = sl_commit_add_fixed(c, RP_REPORT_NAME, html.data, html.len, err);
+    if (rc != SL_OK) sl_err_prefix(err, "writing the run report %s%s: ", prefix, RP_REPORT_NAME);
+    sl_buf_free(&html);
+    json_decref(m);
+    return rc;
 }
 
 sl_code sl_run_commit(const json_t *plan, json_t *const *chosen, sl_store *st, const sl_commit_info *info,
@@ -693,7 +769,9 @@ sl_code sl_run_commit(const json_t *plan, json_t *const *chosen, sl_store *st, c
                               "snapshot", sl_plan_snapshot_json(plan), "timings", "read_seconds", read_s,
                               "compute_and_write_seconds", fin_s + commit_compute, "tasks", tasks);
     if (info && info->engine) json_object_update(extra, (json_t *)info->engine);
-    rc = sl_commit_finish(c, extra, err);
+    json_object_set_new(extra, "data_quality", quality_json(chosen, ntasks));
+    rc = add_report(st, c, plan, prefix, extra, err);
+    if (rc == SL_OK) rc = sl_commit_finish(c, extra, err);
     json_object_set(summary, "datasets", datasets);
     json_decref(extra);
     json_decref(tasks);

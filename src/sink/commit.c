@@ -32,7 +32,14 @@ typedef struct cfile {
     int64_t rows;
     uint64_t bytes;
     char checksum[SL_SHA256_TEXT_SIZE];
+    int fixed; /* sl_commit_add_fixed: shared name, never deleted by abort */
 } cfile;
+
+typedef struct fixed_file {
+    char *name;
+    uint8_t *data;
+    size_t len;
+} fixed_file;
 
 struct sl_commit {
     sl_store *st;
@@ -45,6 +52,8 @@ struct sl_commit {
     int refs; /* the handle, plus one per file sink not yet released */
     cfile **files;
     size_t nfiles, cap;
+    fixed_file *fixed; /* written by finish, just before the manifest */
+    size_t nfixed;
     int append;        /* sl_commit_begin_append */
     json_t *base;      /* append: the manifest committed when the run began, or NULL */
     json_t *run_info;  /* fields of this run's "runs" entry (sl_commit_set_run_info) */
@@ -123,6 +132,11 @@ static void commit_destroy(sl_commit *c)
         sl_free(c->files[i]);
     }
     sl_free(c->files);
+    for (size_t i = 0; i < c->nfixed; i++) {
+        sl_free(c->fixed[i].name);
+        sl_free(c->fixed[i].data);
+    }
+    sl_free(c->fixed);
     sl_free(c->kept);
     json_decref(c->base);
     json_decref(c->run_info);
@@ -526,6 +540,46 @@ sl_code sl_commit_file_info(sl_commit *c, const char *name, uint64_t *bytes, cha
     return rc;
 }
 
+sl_code sl_commit_add_fixed(sl_commit *c, const char *name, const void *data, size_t len, sl_err *err)
+{
+    fixed_file *nf;
+    sl_code rc = SL_OK;
+    if (sl_store_key_check(name, err) != SL_OK) return sl_err_prefix(err, "partition %s: ", c->prefix);
+    if (segment_is_manifest(name))
+        return sl_err_set(err, SL_E_USAGE, "file name %s%s is reserved for the manifest", c->prefix, name);
+    pthread_mutex_lock(&c->mu);
+    if (c->append) /* the base would list the name too */
+        rc = sl_err_set(err, SL_E_USAGE, "file %s%s: an appending commit takes no fixed-name file", c->prefix, name);
+    else if (c->state != C_ACTIVE)
+        rc = sl_err_set(err, SL_E_INTERNAL, "file %s%s: the commit is already %s", c->prefix, name, state_name(c->state));
+    else if (find_file(c, name))
+        rc = sl_err_set(err, SL_E_USAGE, "file %s%s is already part of this commit", c->prefix, name);
+    for (size_t i = 0; rc == SL_OK && i < c->nfixed; i++)
+        if (strcmp(c->fixed[i].name, name) == 0)
+            rc = sl_err_set(err, SL_E_USAGE, "file %s%s is already part of this commit", c->prefix, name);
+    if (rc == SL_OK) {
+        nf = sl_realloc(c->fixed, (c->nfixed + 1) * sizeof *nf);
+        if (!nf) rc = sl_err_set(err, SL_E_NOMEM, "out of memory adding %s%s to a commit", c->prefix, name);
+        else {
+            c->fixed = nf;
+            fixed_file *f = &c->fixed[c->nfixed];
+            f->name = sl_strdup(name);
+            f->data = sl_malloc(len ? len : 1);
+            f->len = len;
+            if (!f->name || !f->data) {
+                sl_free(f->name);
+                sl_free(f->data);
+                rc = sl_err_set(err, SL_E_NOMEM, "out of memory adding %s%s to a commit", c->prefix, name);
+            } else {
+                if (len) memcpy(f->data, data, len);
+                c->nfixed++;
+            }
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
 static int checksum_valid(const char *s)
 {
     if (!s || strncmp(s, "sha256:", 7) != 0 || strlen(s) != 7 + 64) return 0;
@@ -555,6 +609,55 @@ sl_code sl_commit_add_file(sl_commit *c, const char *name, uint64_t bytes, int64
     return SL_OK;
 }
 
+static int cmp_cfile(const void *a, const void *b);
+
+/* Writes the fixed-name files (atomically, through SHA-256) and lists them as done. */
+static sl_code write_fixed(sl_commit *c, sl_err *err)
+{
+    for (size_t i = 0; i < c->nfixed; i++) {
+        const fixed_file *x = &c->fixed[i];
+        cfile *f = sl_calloc(1, sizeof *f);
+        char *key = concat(c->prefix, x->name, "");
+        if (!f || !key || !(f->name = sl_strdup(x->name))) {
+            sl_free(f);
+            sl_free(key);
+            return sl_err_set(err, SL_E_NOMEM, "out of memory writing %s%s", c->prefix, x->name);
+        }
+        f->key = key;
+        sl_sink *inner = sl_store_create(c->st, key, err);
+        sl_sink *h = inner ? sl_sink_hash_open(inner, err) : NULL;
+        sl_code rc = h ? sl_sink_write(h, x->data, x->len, err) : err->code;
+        if (rc == SL_OK) rc = sl_sink_finish(h, err);
+        if (rc == SL_OK) rc = sl_sink_hash_result(h, NULL, f->checksum, err);
+        if (rc == SL_OK) f->bytes = h->bytes;
+        sl_sink_release(h);
+        if (rc == SL_OK && c->nfiles == c->cap) {
+            size_t ncap = c->cap ? c->cap * 2 : 16;
+            cfile **nf = sl_realloc(c->files, ncap * sizeof *nf);
+            if (!nf) rc = sl_err_set(err, SL_E_NOMEM, "out of memory writing %s", key);
+            else {
+                c->files = nf;
+                c->cap = ncap;
+            }
+        }
+        if (rc != SL_OK) {
+            sl_err_prefix(err, "writing %s: ", key);
+            sl_free(f->name);
+            sl_free(f->key);
+            sl_free(f);
+            return rc;
+        }
+        f->state = F_DONE;
+        f->has_rows = 1;
+        f->fixed = 1;
+        pthread_mutex_lock(&c->mu);
+        c->files[c->nfiles++] = f;
+        pthread_mutex_unlock(&c->mu);
+    }
+    if (c->nfiles) qsort(c->files, c->nfiles, sizeof *c->files, cmp_cfile);
+    return SL_OK;
+}
+
 /* ---- abort ---- */
 
 void sl_commit_abort(sl_commit *c)
@@ -571,6 +674,7 @@ void sl_commit_abort(sl_commit *c)
      * Every file is deleted, done or not: a failed completion may still have stored it. */
     for (size_t i = 0; i < c->nfiles; i++) {
         sl_err e;
+        if (c->files[i]->fixed) continue; /* the previous run's name too: see sl_commit_add_fixed */
         if (sl_store_remove(c->st, c->files[i]->key, &e) != SL_OK)
             sl_warn("aborting the commit of %s: %s", c->prefix, e.msg);
     }
@@ -823,7 +927,7 @@ static int dump_to_buf(const char *p, size_t n, void *ud)
     return d->failed ? -1 : 0;
 }
 
-static sl_code write_manifest(sl_commit *c, const json_t *m, sl_err *err)
+static sl_code manifest_put(sl_store *st, const char *prefix, const char *key, const json_t *m, sl_err *err)
 {
     dump_buf d = {.failed = 0};
     sl_buf text;
@@ -834,9 +938,9 @@ static sl_code write_manifest(sl_commit *c, const json_t *m, sl_err *err)
     text = d.b;
     if (!dumped || sl_buf_append(&text, "\n", 1, err) != SL_OK) {
         sl_buf_free(&text);
-        return sl_err_set(err, SL_E_NOMEM, "out of memory writing the manifest of %s", c->prefix);
+        return sl_err_set(err, SL_E_NOMEM, "out of memory writing the manifest of %s", prefix);
     }
-    s = sl_store_create(c->st, c->manifest_key, err);
+    s = sl_store_create(st, key, err);
     if (!s) {
         sl_buf_free(&text);
         return err->code;
@@ -845,6 +949,24 @@ static sl_code write_manifest(sl_commit *c, const json_t *m, sl_err *err)
     if (rc == SL_OK) rc = sl_sink_finish(s, err);
     sl_sink_release(s);
     sl_buf_free(&text);
+    return rc;
+}
+
+static sl_code write_manifest(sl_commit *c, const json_t *m, sl_err *err)
+{
+    return manifest_put(c->st, c->prefix, c->manifest_key, m, err);
+}
+
+sl_code sl_manifest_write(sl_store *st, const char *partition, const json_t *m, sl_err *err)
+{
+    size_t n = partition ? strlen(partition) : 0;
+    if (!n) return sl_err_set(err, SL_E_USAGE, "writing a manifest needs a partition prefix");
+    SL_TRY(sl_store_prefix_check(partition, err));
+    char *key = concat(partition, partition[n - 1] == '/' ? "" : "/", SL_MANIFEST_NAME);
+    if (!key) return sl_err_set(err, SL_E_NOMEM, "out of memory writing a manifest");
+    sl_code rc = manifest_put(st, partition, key, m, err);
+    if (rc != SL_OK) sl_err_prefix(err, "writing %s: ", key);
+    sl_free(key);
     return rc;
 }
 
@@ -975,6 +1097,7 @@ sl_code sl_commit_finish(sl_commit *c, const json_t *extra, sl_err *err)
             rc = sl_err_set(err, SL_E_STORAGE, "file %s holds %llu bytes, %llu were written; not committed", f->key,
                             (unsigned long long)x->size, (unsigned long long)f->bytes);
     }
+    if (rc == SL_OK) rc = write_fixed(c, err);
     m = rc == SL_OK ? build_manifest(c, extra, err) : NULL;
     if (m) {
         tried_manifest = 1;

@@ -121,6 +121,14 @@ struct tf_state {
     size_t hand_cap;
     wh_agg *wh; /* parallel to warehouses */
     size_t wh_cap;
+    /* data quality: the inventory sequence writes q's inventory fields; the orders
+     * sequence counts orders per customer id (all rows, counted or not), which
+     * tf_finish checks against the customers once every sequence has ended */
+    tf_quality q;
+    tf_map order_cust_ids;
+    int64_t *order_cust_n;
+    size_t order_cust_cap;
+    int64_t orders_null_customer;
 };
 
 /* ---------------------------------------------------------------------------------- */
@@ -260,6 +268,7 @@ tf_state *tf_create(const tf_params *p, tf_emit_fn emit, void *ud, sl_err *err)
     tf_map_init(&st->window_orders);
     tf_map_init(&st->sold_ids);
     tf_map_init(&st->hand_ids);
+    tf_map_init(&st->order_cust_ids);
     st->exclude = sl_calloc((size_t)(p->nexclude > 0 ? p->nexclude : 1), sizeof *st->exclude);
     if (!st->exclude) goto nomem;
     for (int i = 0; i < p->nexclude; i++)
@@ -307,6 +316,8 @@ void tf_free(tf_state *st)
     tf_map_free(&st->hand_ids);
     sl_free(st->hand);
     sl_free(st->wh);
+    tf_map_free(&st->order_cust_ids);
+    sl_free(st->order_cust_n);
     sl_free(st);
 }
 
@@ -602,6 +613,12 @@ static sl_code add_inventory(tf_state *st, const sl_batch *b, sl_err *err)
         inv_compute(st, qn, q, cn, cap, ln, lu, &v);
         int64_t prow = pn ? -1 : tf_map_get(&st->products.ids, (uint64_t)pid);
         int64_t wrow = wn ? -1 : tf_map_get(&st->warehouses.ids, (uint64_t)wid);
+        st->q.capacity_null += cn;
+        st->q.capacity_zero += !cn && cap <= 0;
+        st->q.quantity_above_capacity += !qn && !cn && cap > 0 && q > cap;
+        st->q.last_updated_future += !ln && lu > st->p.as_of_us;
+        st->q.inventory_unknown_product += prow < 0;
+        st->q.inventory_unknown_warehouse += wrow < 0;
 
         put_i64(o, IA_INVENTORY_ID, inv_id);
         put_i64(o, IA_PRODUCT_ID, pid);
@@ -681,12 +698,30 @@ static sl_code money_add(int64_t *acc, int64_t v, const char *what, sl_err *err)
     return SL_OK;
 }
 
+/* Every orders row, for the data-quality count of orders of unknown customers: the
+ * customers stream on another thread, so the ids are checked at tf_finish. */
+static sl_code count_order_customer(tf_state *st, const sl_column *c, size_t r, sl_err *err)
+{
+    int64_t cid;
+    uint32_t slot;
+    if (is_null(c, r)) {
+        st->orders_null_customer++;
+        return SL_OK;
+    }
+    SL_TRY(get_int(c, r, &cid, TF_ORDERS, err));
+    SL_TRY(tf_map_put(&st->order_cust_ids, (uint64_t)cid, &slot, NULL, err));
+    SL_TRY(grow_i64(&st->order_cust_n, &st->order_cust_cap, (size_t)slot + 1, err));
+    st->order_cust_n[slot]++;
+    return SL_OK;
+}
+
 static sl_code add_orders(tf_state *st, const sl_batch *b, sl_err *err)
 {
     in_cols in;
     SL_TRY(bind(TF_ORDERS, b, &in, err));
     int64_t as_of = st->p.as_of_us, from = as_of - (int64_t)st->p.window_days * US_PER_DAY;
     for (size_t r = 0; r < b->nrows; r++) {
+        SL_TRY(count_order_customer(st, in.c[1], r, err));
         /* Counted: order_date <= as_of and a status outside the excluded list. */
         if (is_null(in.c[2], r) || is_null(in.c[1], r) || is_null(in.c[3], r)) continue;
         int64_t ts = get_ts(in.c[2], r);
@@ -836,8 +871,11 @@ int64_t tf_vip_threshold(const tf_state *st, const int64_t *sorted, size_t n)
     return sorted[k - 1];
 }
 
+static void finish_quality(tf_state *st);
+
 sl_code tf_finish_orders(tf_state *st, int64_t threshold, sl_err *err)
 {
+    finish_quality(st); /* the shard's customers are all here: its orders' are known or not */
     qsort(st->cust, st->ncust, sizeof *st->cust, cmp_cust);
     tf_segment_sums *sg = &st->seg;
     sl_batch *o = st->out[TF_ORDER_ANALYTICS];
@@ -991,6 +1029,17 @@ static sl_code finish_products(tf_state *st, sl_err *err)
     sl_free(ord);
     SL_TRY(rc);
     return flush_out(st, TF_PRODUCT_TURNOVER, err);
+}
+
+void tf_quality_get(const tf_state *st, tf_quality *q) { *q = st->q; }
+
+static void finish_quality(tf_state *st)
+{
+    int64_t n = st->orders_null_customer;
+    const tf_map *m = &st->order_cust_ids;
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->vals[i] && tf_map_get(&st->customers.ids, m->keys[i]) < 0) n += st->order_cust_n[m->vals[i] - 1];
+    st->q.orders_unknown_customer = n;
 }
 
 sl_code tf_finish_inventory(tf_state *st, sl_err *err)

@@ -113,6 +113,22 @@ sl_code tf_finish_totals(tf_state *st, sl_err *err);
 
 /* Rows emitted so far per dataset. */
 int64_t tf_rows(const tf_state *st, tf_dataset d);
+
+/* Data-quality counts of the source rows that streamed through (the run report and the
+ * manifest's "data_quality"). Inventory counts are of all inventory rows; "unknown"
+ * means no row of that id in products / warehouses / customers (a NULL id included, as
+ * a LEFT JOIN finds nothing for it). Orders of unknown customers count every orders row,
+ * counted or not. Valid after tf_finish (inventory counts after tf_finish_inventory, the
+ * orders' after tf_finish_orders; a shard counts the orders of its own customer range). */
+typedef struct tf_quality {
+    int64_t capacity_null;           /* inventory.capacity IS NULL */
+    int64_t capacity_zero;           /* inventory.capacity <= 0 (0, or negative in a signed column) */
+    int64_t quantity_above_capacity; /* quantity > capacity, both present, capacity > 0 */
+    int64_t last_updated_future;     /* last_updated > as_of */
+    int64_t inventory_unknown_product, inventory_unknown_warehouse;
+    int64_t orders_unknown_customer;
+} tf_quality;
+void tf_quality_get(const tf_state *st, tf_quality *q);
 void tf_free(tf_state *st);
 
 #endif

@@ -110,13 +110,18 @@ def manifest(out, date):
     return json.loads((Path(out) / "business_insights" / date / "_SUCCESS").read_text())
 
 
+def data_files(m):
+    """The manifest's Parquet files: every entry but the run report (report.html)."""
+    return [f for f in m["files"] if f["name"] != "report.html"]
+
+
 def load(out, date, shards=1):
     """The manifest of business_insights/<date>/ and each dataset as a pyarrow table: one
     file each, except order_analytics, one file per shard (concatenated in name order)."""
     m = manifest(out, date)
     part = Path(out) / "business_insights" / date
     files = {}
-    for f in m["files"]:
+    for f in data_files(m):
         files.setdefault(f["name"].split("/")[0], []).append(f["name"])
     assert set(files) == set(DATASETS)
     for ds, names in files.items():
@@ -722,7 +727,7 @@ def test_empty_tables(mariadb, fresh_db, tmp_path):
     have files with their schema and no rows."""
     create_schema(mariadb, fresh_db)
     m, t = check_run(mariadb, fresh_db, tmp_path, Params(E_AS_OF))
-    assert {f["name"].split("/")[0]: f["rows"] for f in m["files"]} == {
+    assert {f["name"].split("/")[0]: f["rows"] for f in data_files(m)} == {
         ds: 24 if ds == "hourly_orders" else 0 for ds in DATASETS}
     h = t["hourly_orders"].to_pylist()
     assert sorted(r["hour"] for r in h) == list(range(24))
@@ -758,13 +763,18 @@ def test_layout_and_manifest(mariadb, seeded, tmp_path):
     m = manifest(tmp_path, date)
     run_id = m["run_id"]
     assert re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{8}", run_id) and run_id in proc.stdout
-    want = sorted([f"business_insights/{date}/_SUCCESS"] +
+    want = sorted([f"business_insights/{date}/_SUCCESS", f"business_insights/{date}/report.html"] +
                   [f"business_insights/{date}/{ds}/part-00000-{run_id}.snappy.parquet" for ds in DATASETS])
     assert parquet_files(tmp_path) == want  # nothing else: no temporaries, no raw/
     assert m["as_of"] == date and m["partition"] == f"business_insights/{date}/"
-    assert [f["name"] for f in m["files"]] == sorted(f"{ds}/part-00000-{run_id}.snappy.parquet" for ds in DATASETS)
-    total_rows = total_bytes = 0
-    for f in m["files"]:
+    assert [f["name"] for f in m["files"]] == sorted(["report.html"] + [f"{ds}/part-00000-{run_id}.snappy.parquet"
+                                                                        for ds in DATASETS])
+    report = next(f for f in m["files"] if f["name"] == "report.html")
+    data = (part / "report.html").read_bytes()
+    assert report["rows"] == 0 and report["bytes"] == len(data)
+    assert report["checksum"] == "sha256:" + hashlib.sha256(data).hexdigest()
+    total_rows, total_bytes = 0, len(data)
+    for f in data_files(m):
         path = part / f["name"]
         data = path.read_bytes()
         assert f["key"] == f"business_insights/{date}/{f['name']}"
@@ -792,12 +802,12 @@ def test_rerun_replaces_the_date(mariadb, seeded, tmp_path):
     assert second["run_id"] != first["run_id"]
     files = parquet_files(tmp_path / "business_insights" / "2026-06-29")
     assert files == sorted(["_SUCCESS"] + [f["name"] for f in second["files"]])
-    assert all(second["run_id"] in f for f in files if f != "_SUCCESS")
+    assert all(second["run_id"] in f for f in files if f not in ("_SUCCESS", "report.html"))
     assert not any(first["run_id"] in f for f in files)
     assert second["parameters"]["as_of"] == "2026-06-29 06:00:00"
     # the other date is untouched
     assert manifest(tmp_path, "2026-06-28")["parameters"]["as_of"] == "2026-06-28 10:00:00"
-    assert len(parquet_files(tmp_path / "business_insights" / "2026-06-28")) == 7
+    assert len(parquet_files(tmp_path / "business_insights" / "2026-06-28")) == 8  # 6 datasets, report, _SUCCESS
 
 
 def pyrows(table):
@@ -851,7 +861,7 @@ def test_raw_tables(mariadb, edge_db, seeded, tmp_path, which):
             assert len(m["files"]) == int(shards or 1), table
     # the insights are there too, from the same reads
     m = manifest(tmp_path, date)
-    assert len(m["files"]) == 5 + int(shards or 1)
+    assert len(data_files(m)) == 5 + int(shards or 1) and len(m["files"]) == len(data_files(m)) + 1  # report.html
 
 
 # ------------------------------------------------------------------------------------
@@ -872,7 +882,7 @@ def test_duckdb_reads_every_dataset(mariadb, seeded, tmp_path):
     m, tables = load(tmp_path, p.as_of[:10])
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    for f in m["files"]:
+    for f in data_files(m):
         ds = f["name"].split("/")[0]
         path = str(tmp_path / "business_insights" / p.as_of[:10] / f["name"])
         n, s, d, nulls, ts = con.execute(
