@@ -3,6 +3,7 @@
 #ifndef SL_CLI_H
 #define SL_CLI_H
 
+#include <jansson.h>
 #include <stdio.h>
 
 #include "../common/sl_config.h"
@@ -23,6 +24,8 @@ typedef struct cli_ctx {
     const char *settings[4]; /* --mysql-ssl-mode/-ca/-cert/-key (main.c's setting_flags), or NULL */
     int quiet;
     int verbose;
+    int plan_only; /* `sluice plan run|export`: plan, print, do not run */
+    int plan_json; /* ... as JSON (--json) */
 } cli_ctx;
 
 typedef struct cli_command {
@@ -54,11 +57,18 @@ int cli_parse_lock(const char *cmd, const char *flag, const char *arg, my_lock_o
 /* Their --help lines, shared by export and run. */
 extern const char cli_lock_help[];
 
+/* `sluice plan`'s output: the plan as one JSON line (--json) or a summary. */
+int cli_print_plan(cli_ctx *ctx, json_t *plan);
+
 /* Commands. */
 int cmd_check(cli_ctx *ctx, int argc, char **argv);
 int cmd_seed(cli_ctx *ctx, int argc, char **argv);
 int cmd_inspect(cli_ctx *ctx, int argc, char **argv);
 int cmd_export(cli_ctx *ctx, int argc, char **argv);
 int cmd_run(cli_ctx *ctx, int argc, char **argv);
+int cmd_plan(cli_ctx *ctx, int argc, char **argv);
+int cmd_task(cli_ctx *ctx, int argc, char **argv);
+int cmd_commit(cli_ctx *ctx, int argc, char **argv);
+int cmd_report(cli_ctx *ctx, int argc, char **argv);
 
 #endif

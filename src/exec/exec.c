@@ -47,25 +47,52 @@ sl_code sl_exec_connect(const my_params *mp, MYSQL **conns, int n, my_consistenc
     return rc;
 }
 
-json_t *sl_exec_snapshot_json(my_consistency mode, int connections, const char *fallback, const my_lock_opts *lo,
-                              const my_lock_info *li)
+json_t *sl_exec_lock_json(const my_lock_opts *lo, const my_lock_info *li)
 {
-    json_t *snap = json_pack("{s:s, s:i}", "consistency", mode == MY_SNAPSHOT ? "snapshot" : "none", "connections",
-                             connections);
-    if (!snap) return NULL;
-    if (fallback) json_object_set_new(snap, "fallback_reason", json_string(fallback));
-    if (li) {
-        json_t *l = json_pack("{s:s, s:i, s:f, s:f, s:f}", "kind", my_lock_kind_name(li->kind), "attempts",
-                              li->attempts, "wait_seconds", li->wait_seconds, "held_seconds", li->held_seconds,
-                              "writes_blocked_seconds", li->blocked_seconds);
-        if (l && lo) {
-            json_object_set_new(l, "lock_wait_timeout", json_integer(lo->wait_timeout));
-            json_object_set_new(l, "lock_retries", json_integer(lo->retries));
-        }
-        if (l && li->blocker[0]) json_object_set_new(l, "blocked_by", json_string(li->blocker));
-        json_object_set_new(snap, "lock", l);
-    }
-    return snap;
+    json_t *l = json_pack("{s:s, s:i, s:f, s:f, s:f, s:i, s:i}", "kind", my_lock_kind_name(li->kind), "attempts",
+                          li->attempts, "wait_seconds", li->wait_seconds, "held_seconds", li->held_seconds,
+                          "writes_blocked_seconds", li->blocked_seconds, "lock_wait_timeout", lo->wait_timeout,
+                          "lock_retries", lo->retries);
+    if (l && li->blocker[0]) json_object_set_new(l, "blocked_by", json_string(li->blocker));
+    return l;
+}
+
+void sl_exec_plan_set_lock(json_t *plan, const my_lock_opts *lo)
+{
+    json_object_set_new(plan, "lock", json_pack("{s:i, s:i, s:s}", "wait_timeout", lo->wait_timeout, "retries",
+                                                 lo->retries, "kind", my_lock_kind_name(lo->kind)));
+}
+
+void sl_exec_plan_lock_opts(const json_t *plan, my_lock_opts *lo)
+{
+    const json_t *l = json_object_get(plan, "lock");
+    my_lock_opts_default(lo);
+    if (!json_is_object(l)) return;
+    const json_t *t = json_object_get(l, "wait_timeout"), *r = json_object_get(l, "retries");
+    if (json_is_integer(t) && json_integer_value(t) >= 1 && json_integer_value(t) <= 3600)
+        lo->wait_timeout = (int)json_integer_value(t);
+    if (json_is_integer(r) && json_integer_value(r) >= 0 && json_integer_value(r) <= 100)
+        lo->retries = (int)json_integer_value(r);
+    const char *k = json_string_value(json_object_get(l, "kind"));
+    if (k) my_lock_kind_parse(k, &lo->kind, NULL);
+}
+
+void sl_exec_plan_lock_info(const json_t *plan, my_lock_info *li)
+{
+    const json_t *l = json_object_get(plan, "lock_used");
+    memset(li, 0, sizeof *li);
+    li->kind = MY_LOCK_NONE;
+    if (!json_is_object(l)) return;
+    const char *k = json_string_value(json_object_get(l, "kind"));
+    li->kind = k && strcmp(k, "backup_stage") == 0 ? MY_LOCK_BACKUP_STAGE
+               : k && strcmp(k, "ftwrl") == 0     ? MY_LOCK_FTWRL
+                                                  : MY_LOCK_NONE;
+    li->attempts = (int)json_integer_value(json_object_get(l, "attempts"));
+    li->wait_seconds = json_number_value(json_object_get(l, "wait_seconds"));
+    li->held_seconds = json_number_value(json_object_get(l, "held_seconds"));
+    li->blocked_seconds = json_number_value(json_object_get(l, "writes_blocked_seconds"));
+    const char *b = json_string_value(json_object_get(l, "blocked_by"));
+    if (b) snprintf(li->blocker, sizeof li->blocker, "%s", b);
 }
 
 json_t *sl_exec_schema_json(const sl_schema *s)
