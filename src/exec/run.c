@@ -274,31 +274,6 @@ static json_t *quality_json(const rn_run *run)
                      (json_int_t)q.orders_unknown_customer);
 }
 
-/* report.html, rendered from the dataset files as written and the manifest-to-be
- * (extra plus the commit's own run_id, as_of, partition), handed to the commit to
- * write just before _SUCCESS. */
-static sl_code add_report(rn_run *run, const json_t *extra, sl_err *err)
-{
-    char part[80];
-    sl_buf html;
-    sl_code rc;
-    json_t *m = json_deep_copy(extra);
-    sl_layout_partition(run->o->layout, "business_insights", run->date, part, sizeof part - 1);
-    strcat(part, "/"); /* as the commit spells its prefix */
-    if (!m || json_object_set_new(m, "run_id", json_string(run->run_id)) ||
-        json_object_set_new(m, "as_of", json_string(run->date)) || json_object_set_new(m, "partition", json_string(part))) {
-        json_decref(m);
-        return sl_err_set(err, SL_E_NOMEM, "out of memory for the run report");
-    }
-    sl_buf_init(&html, (size_t)64 << 20);
-    rc = rp_render(run->store, part, m, &html, err);
-    if (rc == SL_OK) rc = sl_commit_add_fixed(run->insights, RP_REPORT_NAME, html.data, html.len, err);
-    if (rc != SL_OK) sl_err_prefix(err, "writing the run report %s%s: ", part, RP_REPORT_NAME);
-    sl_buf_free(&html);
-    json_decref(m);
-    return rc;
-}
-
 sl_code sl_run_pipeline(const sl_config *cfg, const sl_run_opts *o, sl_run_result *res, sl_err *err)
 {
     rn_run run;
@@ -435,7 +410,7 @@ sl_code sl_run_pipeline(const sl_config *cfg, const sl_run_opts *o, sl_run_resul
                               params_json(&run), "datasets", datasets, "sources", reads, "snapshot", snap, "timings",
                               "read_seconds", res->read_seconds, "compute_and_write_seconds", res->finish_seconds);
     json_object_set_new(extra, "data_quality", quality_json(&run));
-    rc = add_report(&run, extra, err);
+    rc = rp_commit_report(run.insights, run.store, run.run_id, run.date, extra, err);
     if (rc == SL_OK) rc = sl_commit_finish(run.insights, extra, err);
     json_decref(extra);
     if (rc != SL_OK) goto done;

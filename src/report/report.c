@@ -862,3 +862,28 @@ sl_code rp_render(sl_store *st, const char *prefix, const json_t *manifest, sl_b
     data_free(&d);
     return rc;
 }
+
+sl_code rp_commit_report(sl_commit *c, sl_store *st, const char *run_id, const char *as_of, const json_t *extra,
+                         sl_err *err)
+{
+    /* the partition as the commit spells it: its manifest key without "_SUCCESS" */
+    const char *key = sl_commit_manifest_key(c);
+    size_t n = strlen(key) - strlen(SL_MANIFEST_NAME);
+    char part[SL_STORE_KEY_MAX + 1];
+    sl_buf html;
+    sl_code rc;
+    snprintf(part, sizeof part, "%.*s", (int)n, key);
+    json_t *m = json_deep_copy(extra);
+    if (!m || json_object_set_new(m, "run_id", json_string(run_id)) || json_object_set_new(m, "as_of", json_string(as_of)) ||
+        json_object_set_new(m, "partition", json_string(part))) {
+        json_decref(m);
+        return sl_err_set(err, SL_E_NOMEM, "out of memory for the run report");
+    }
+    sl_buf_init(&html, (size_t)64 << 20);
+    rc = rp_render(st, part, m, &html, err);
+    if (rc == SL_OK) rc = sl_commit_add_fixed(c, RP_REPORT_NAME, html.data, html.len, err);
+    if (rc != SL_OK) sl_err_prefix(err, "writing the run report %s%s: ", part, RP_REPORT_NAME);
+    sl_buf_free(&html);
+    json_decref(m);
+    return rc;
+}

@@ -299,3 +299,44 @@ def test_report_on_s3(mariadb, source, moto, bucket, tmp_path):
     assert m["run_id"].encode() in page
     p = run_sluice(["report", f"s3://{bucket}/{key}", "--output", "-"], env=env, check=0)
     assert p.stdout.encode() == page
+
+
+def test_failed_runs_and_the_committed_report(mariadb, source, moto, bucket, fault_proxy):
+    """A run that fails before its commit never touches the committed report.html; one
+    whose _SUCCESS cannot be written leaves its own complete page in place (the one
+    documented exception, as a kill at that moment would), which the previous
+    manifest's checksum tells apart and `sluice report` puts right."""
+    ok = {**mariadb.sluice_env(source), **moto.env()}
+    args = ["run", "--output", f"s3://{bucket}/n", "--as-of", AS_OF, "--progress", "off"]
+    run_sluice(args, env=ok, check=0)
+    key = f"n/business_insights/{DATE}/"
+
+    def get(name):
+        return moto.client.get_object(Bucket=bucket, Key=key + name)["Body"].read()
+
+    page, manifest = get("report.html"), get("_SUCCESS")
+    m = json.loads(manifest)
+    faulty = {**mariadb.sluice_env(source), **moto.env(fault_proxy.endpoint, S3_MAX_ATTEMPTS=2)}
+
+    fault_proxy.rule = lambda n, method, path: "500" if method == "PUT" and "/hourly_orders/" in path else None
+    p = run_sluice(args, env=faulty)
+    assert p.returncode == 7, p.stderr
+    assert get("report.html") == page and get("_SUCCESS") == manifest
+
+    fault_proxy.rule = lambda n, method, path: "500" if method == "PUT" and path.split("?")[0].endswith(
+        "/_SUCCESS") else None
+    p = run_sluice(args, env=faulty)
+    assert p.returncode == 7, p.stderr
+    assert get("_SUCCESS") == manifest
+    theirs = get("report.html")
+    entry = next(f for f in m["files"] if f["name"] == "report.html")
+    assert theirs != page and "sha256:" + hashlib.sha256(theirs).hexdigest() != entry["checksum"]
+    assert theirs.startswith(b"<!DOCTYPE html>") and theirs.endswith(b"</html>\n")
+    assert m["run_id"].encode() not in theirs
+    for f in m["files"]:
+        if f["name"] != "report.html":
+            assert "sha256:" + hashlib.sha256(get(f["name"])).hexdigest() == f["checksum"], f["name"]
+
+    fault_proxy.rule = None
+    run_sluice(["report", f"s3://{bucket}/{key}"], env=ok, check=0)
+    assert get("report.html") == page and get("_SUCCESS") == manifest
