@@ -556,6 +556,8 @@ static sl_code section_hours(page *pg, const rp_data *d)
         if (d->hours[h].count > d->hours[po].count) po = h; /* ties: the earliest hour */
         if (d->hours[h].cents > d->hours[pr].cents) pr = h;
     }
+    if (d->hours[po].count <= 0) po = -1; /* no orders: no peak */
+    if (d->hours[pr].cents <= 0) pr = -1;
     for (int h = 0; h < 24; h++) {
         const hour_row *r = &d->hours[h];
         char b[48];
@@ -572,7 +574,7 @@ static sl_code section_hours(page *pg, const rp_data *d)
     }
     rp_chart co = {.id = "orders-by-hour", .caption = "Counted orders by hour of day (UTC)",
                    .cat_label = "hour of day (UTC)", .val_label = "orders", .kind = RP_BARS_VERTICAL,
-                   .label_every = 3, .mark_note = "peak"};
+                   .label_every = 3, .mark_note = "peak", .integer = 1};
     rp_chart cr = {.id = "revenue-by-hour", .caption = "Revenue by hour of day (UTC)", .cat_label = "hour of day (UTC)",
                    .val_label = "revenue (total_amount)", .kind = RP_LINE, .label_every = 3, .mark_note = "peak"};
     P("<section id=\"hours\"><h2>When customers order</h2><div class=\"cols\"><figure><figcaption>Orders by hour of "
@@ -599,7 +601,8 @@ static sl_code section_inventory(page *pg, const rp_data *d)
                            .title = titles[i]};
     }
     rp_chart c = {.id = "inventory-scores", .caption = "Distribution of inventory_score", .cat_label =
-                  "inventory score (0-100, 100 best)", .val_label = "inventory rows", .kind = RP_BARS_VERTICAL};
+                  "inventory score (0-100, 100 best)", .val_label = "inventory rows", .kind = RP_BARS_VERTICAL,
+                  .integer = 1};
     char b1[32], b2[32], b3[32], b4[32], b5[32], b6[32];
     P("<section id=\"inventory\"><h2>Inventory health</h2><div class=\"cols\"><figure><figcaption>Inventory score "
       "distribution</figcaption>");
@@ -700,7 +703,7 @@ static sl_code section_segments(page *pg, const rp_data *d)
                            .title = titles[i], .part = (double)s->vip, .part_text = parts[i]};
     }
     rp_chart c = {.id = "customer-segments", .caption = "Customers per frequency segment, VIPs in red",
-                  .cat_label = "segment", .val_label = "customers", .kind = RP_BARS_HORIZONTAL};
+                  .cat_label = "segment", .val_label = "customers", .kind = RP_BARS_HORIZONTAL, .integer = 1};
     P("<section id=\"segments\"><h2>Customer segments</h2><figure><figcaption>Customers per "
       "segment <span class=\"legend note\"><i style=\"background:var(--bar)\"></i>customers<i "
       "style=\"background:var(--part)\"></i>VIP</span></figcaption>");

@@ -340,3 +340,20 @@ def test_failed_runs_and_the_committed_report(mariadb, source, moto, bucket, fau
     fault_proxy.rule = None
     run_sluice(["report", f"s3://{bucket}/{key}"], env=ok, check=0)
     assert get("report.html") == page and get("_SUCCESS") == manifest
+
+
+def test_report_of_empty_tables(mariadb, fresh_db, tmp_path, browser):
+    """No rows at all: every chart is there with its bars, all zero, and no peak is marked."""
+    from test_run import create_schema
+    create_schema(mariadb, fresh_db)
+    part, m = run(mariadb, fresh_db, tmp_path / "out")
+    browser.open((part / "report.html").as_uri(), 800)
+    marks = browser.eval(MARKS)
+    assert {k: len(v) for k, v in marks.items()} == {
+        "orders-by-hour": 24, "revenue-by-hour": 24, "inventory-scores": 10, "warehouse-utilization": 0,
+        "customer-segments": 0}
+    assert not any(b["mark"] for v in marks.values() for b in v)
+    assert all(float(b["value"]) == 0 for k in ("orders-by-hour", "revenue-by-hour", "inventory-scores")
+               for b in marks[k])
+    assert browser.eval("document.getElementById('restock-none').textContent") == "No product needs restock."
+    assert browser.eval(CELLS)["quality"] == {k: "0" for k in quality_oracle(mariadb, fresh_db)}
