@@ -207,6 +207,7 @@ static sl_code row_warehouse(rp_data *d, char *const *c, sl_err *err)
     size_t need = (c[1] ? strlen(c[1]) : 0) + (c[2] ? strlen(c[2]) : 0) + sizeof w->id + 16;
     w->label = sl_malloc(need);
     if (!w->label) return sl_err_set(err, SL_E_NOMEM, "out of memory for warehouse rows");
+    d->nwh++; /* data_free frees its strings from here on */
     if (c[1]) snprintf(w->label, need, "%s", c[1]);
     else snprintf(w->label, need, "warehouse %s", w->id);
     w->city = c[2] ? sl_strdup(c[2]) : NULL;
@@ -217,7 +218,6 @@ static sl_code row_warehouse(rp_data *d, char *const *c, sl_err *err)
     w->restock = to_i64(c[4]);
     w->overstock = to_i64(c[5]);
     w->items = to_i64(c[6]);
-    d->nwh++;
     return SL_OK;
 }
 
@@ -802,7 +802,7 @@ static sl_code section_quality(page *pg, const json_t *m)
     }
     P("<table id=\"data-quality\"><thead><tr><th>what the source rows held</th><th class=\"num\">rows</th></tr>"
       "</thead><tbody>");
-    SL_TRY(quality_row(pg, q, "zero_dates_replaced", "zero or partial dates read as NULL (all columns read)"));
+    SL_TRY(quality_row(pg, q, "zero_dates_replaced", "zero or partial dates read as NULL (in the columns the run read)"));
     SL_TRY(quality_row(pg, q, "capacity_null", "inventory rows with a NULL capacity"));
     SL_TRY(quality_row(pg, q, "capacity_zero", "inventory rows with a capacity of 0 (or below)"));
     SL_TRY(quality_row(pg, q, "quantity_above_capacity", "inventory rows holding more than their capacity"));
