@@ -17,16 +17,13 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from chromium_cdp import Chromium, chromium_path
+from chromium_cdp import Chromium
 from conftest import run_sluice
 
 ANCHOR = "2026-06-30 00:00:00"
 AS_OF = "2026-06-29 18:00:00"
 DATE = AS_OF[:10]
 NASTY = "<script>alert(1)</script> & \"Q\" 'é'"
-
-pytestmark = pytest.mark.skipif(chromium_path() is None, reason="chromium is not installed (scripts/install-deps.sh)")
-
 
 def sql(mariadb, db, *stmts, mode=None):
     with mariadb.connect(db) as c, c.cursor() as cur:
