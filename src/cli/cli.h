@@ -3,6 +3,7 @@
 #ifndef SL_CLI_H
 #define SL_CLI_H
 
+#include <jansson.h>
 #include <stdio.h>
 
 #include "../common/sl_config.h"
@@ -21,6 +22,8 @@ typedef struct cli_ctx {
     const char *s3_endpoint; /* --s3-endpoint: S3_ENDPOINT as a flag, or NULL */
     int quiet;
     int verbose;
+    int plan_only; /* `sluice plan run|export`: plan, print, do not run */
+    int plan_json; /* ... as JSON (--json) */
 } cli_ctx;
 
 typedef struct cli_command {
@@ -48,12 +51,18 @@ void cli_print_global_help(FILE *out);
 int cli_parse_progress(const char *cmd, const char *arg, int *mode);       /* sl_progress_mode */
 int cli_parse_consistency(const char *cmd, const char *arg, int *mode);    /* my_consistency */
 
+/* `sluice plan`'s output: the plan as one JSON line (--json) or a summary. */
+int cli_print_plan(cli_ctx *ctx, json_t *plan);
+
 /* Commands. */
 int cmd_check(cli_ctx *ctx, int argc, char **argv);
 int cmd_seed(cli_ctx *ctx, int argc, char **argv);
 int cmd_inspect(cli_ctx *ctx, int argc, char **argv);
 int cmd_export(cli_ctx *ctx, int argc, char **argv);
 int cmd_run(cli_ctx *ctx, int argc, char **argv);
+int cmd_plan(cli_ctx *ctx, int argc, char **argv);
+int cmd_task(cli_ctx *ctx, int argc, char **argv);
+int cmd_commit(cli_ctx *ctx, int argc, char **argv);
 int cmd_report(cli_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -230,6 +230,13 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
     if (ctx->quiet) o.progress = SL_PROGRESS_OFF;
     o.tables = tables;
     if (cli_load_config(ctx, "export", &err) != 0) { rc = cli_fail("export", &err); goto out; }
+    if (ctx->plan_only) {
+        json_t *plan = NULL;
+        if (sl_export_plan(ctx->cfg, &o, &plan, &err) != SL_OK) rc = cli_fail("plan", &err);
+        else rc = cli_print_plan(ctx, plan);
+        json_decref(plan);
+        goto out;
+    }
     sl_export_result res;
     if (sl_export_run(ctx->cfg, &o, &res, &err) != SL_OK) {
         rc = cli_fail("export", &err);

@@ -17,7 +17,7 @@ static void usage(FILE *out)
           "                  [--exclude-status a,b] [--restock-below R] [--overstock-above R]\n"
           "                  [--optimal-utilization R] [--sales-window-days N] [--vip-percentile P]\n"
           "                  [--compression snappy|zstd|gzip|none] [--consistency snapshot|none]\n"
-          "                  [--layout date|hive]\n\n"
+          "                  [--layout date|hive] [--shards N]\n\n"
           "Reads customers, products, warehouses, inventory, orders and order_items of\n"
           "MYSQL_DATABASE in one snapshot, computes the six datasets (README, \"Analytics\n"
           "definitions\") and writes them as\n"
@@ -41,6 +41,9 @@ static void usage(FILE *out)
           "                             `sluice export` does, from the same reads\n"
           "  --compression C            snappy (default), zstd, gzip or none\n"
           "  --consistency MODE         snapshot (default, with fallback; see `sluice export --help`) or none\n"
+          "  --shards N                 read customers, orders and order_items in N customer-id ranges,\n"
+          "                             one task (and connection) each, merged exactly (default 1);\n"
+          "                             order_analytics then has one file per range\n"
           "  --progress MODE            bar, log or off (default: bar on a terminal, else log)\n"
           "  --layout L                 date (default): business_insights/<YYYY-MM-DD>/<dataset>/;\n"
           "                             hive: business_insights/date=<YYYY-MM-DD>/<dataset>/ (and\n"
@@ -62,7 +65,8 @@ static int parse_ratio(const char *s, double lo, double hi, double *out)
 
 int cmd_run(cli_ctx *ctx, int argc, char **argv)
 {
-    enum { O_OUTPUT = 256, O_ASOF, O_EXCL, O_RESTOCK, O_OVER, O_OPT, O_WINDOW, O_VIP, O_RAW, O_COMP, O_CONS, O_PROG, O_LAYOUT };
+    enum { O_OUTPUT = 256, O_ASOF, O_EXCL, O_RESTOCK, O_OVER, O_OPT, O_WINDOW, O_VIP, O_RAW, O_COMP, O_CONS, O_PROG, O_LAYOUT,
+           O_SHARDS };
     static const struct option opts[] = {
         {"output", required_argument, NULL, O_OUTPUT}, {"as-of", required_argument, NULL, O_ASOF},
         {"exclude-status", required_argument, NULL, O_EXCL}, {"restock-below", required_argument, NULL, O_RESTOCK},
@@ -70,7 +74,7 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
         {"sales-window-days", required_argument, NULL, O_WINDOW}, {"vip-percentile", required_argument, NULL, O_VIP},
         {"raw", no_argument, NULL, O_RAW}, {"compression", required_argument, NULL, O_COMP},
         {"consistency", required_argument, NULL, O_CONS}, {"progress", required_argument, NULL, O_PROG},
-        {"layout", required_argument, NULL, O_LAYOUT},
+        {"layout", required_argument, NULL, O_LAYOUT}, {"shards", required_argument, NULL, O_SHARDS},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     sl_err err = {0};
     sl_run_opts o;
@@ -120,6 +124,10 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
             if (parse_ratio(optarg, 0, 100, &o.tf.vip_percentile) || o.tf.vip_percentile <= 0) { rc = cli_usage_error("run", "--vip-percentile takes a number above 0 and at most 100, not '%s'", optarg); goto out; }
             break;
         case O_RAW: o.raw = 1; break;
+        case O_SHARDS:
+            if (parse_ratio(optarg, 1, 256, &v) || v != floor(v)) { rc = cli_usage_error("run", "--shards takes a whole number from 1 to 256, not '%s'", optarg); goto out; }
+            o.shards = (int)v;
+            break;
         case O_COMP:
             if (pq_codec_parse(optarg, &o.pq.codec, &err) != SL_OK) { rc = cli_usage_error("run", "--compression: %s", err.msg); goto out; }
             break;
@@ -153,6 +161,13 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
     if (!o.output) o.output = sl_config_get(ctx->cfg, "SLUICE_OUTPUT");
     if (!o.output || !o.output[0]) { rc = cli_usage_error("run", "--output is required (or set SLUICE_OUTPUT)"); goto out; }
     if (ctx->quiet) o.progress = SL_PROGRESS_OFF;
+    if (ctx->plan_only) {
+        json_t *plan = NULL;
+        if (sl_run_plan(ctx->cfg, &o, &plan, &err) != SL_OK) rc = cli_fail("plan", &err);
+        else rc = cli_print_plan(ctx, plan);
+        json_decref(plan);
+        goto out;
+    }
     sl_run_result res;
     if (sl_run_pipeline(ctx->cfg, &o, &res, &err) != SL_OK) {
         rc = cli_fail("run", &err);

@@ -15,6 +15,9 @@ static const cli_command commands[] = {
     {"export", "copy tables or a query to Parquet, partitioned by date, with a _SUCCESS manifest", cmd_export},
     {"report", "regenerate report.html of a business_insights/<date>/ partition from its datasets", cmd_report},
     {"inspect", "print a Parquet file's schema, metadata, row groups, statistics and first rows", cmd_inspect},
+    {"plan", "plan a run or export as independent tasks without running it (--json)", cmd_plan},
+    {"task", "run one task of a plan and print its result (JSON)", cmd_task},
+    {"commit", "commit a plan's task results: one per task, _SUCCESS last", cmd_commit},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

@@ -1,8 +1,8 @@
 /* export.h - `sluice export`: tables or a query of the source database to Parquet,
  * exactly as they are (raw ingestion). The run is a plan of independent tasks - one
- * per (table, key range) - read by worker threads on connections that share one
- * snapshot, each task writing one Parquet file; every table's date partition is then
- * committed with its _SUCCESS manifest (sink/commit.h).
+ * per (table, key range) - each writing one Parquet file, run by worker threads on
+ * connections that share one snapshot, or by other processes (task.h); every table's
+ * date partition is then committed with its _SUCCESS manifest (sink/commit.h).
  *
  * Layout: <output>/raw/<table>/<YYYY-MM-DD>/part-<NNNNN>-<run-id>.<codec>.parquet
  * (raw/<table>/date=<YYYY-MM-DD>/ with --layout hive). With --incremental COLUMN a
@@ -11,6 +11,7 @@
 #ifndef SL_EXPORT_H
 #define SL_EXPORT_H
 
+#include <jansson.h>
 #include <stdint.h>
 
 #include "../common/sl_config.h"
@@ -56,6 +57,10 @@ typedef struct sl_export_result {
     double seconds;
 } sl_export_result;
 
+/* Step 1 of task.h: the plan of an export (JSON; json_decref it). */
+sl_code sl_export_plan(const sl_config *cfg, const sl_export_opts *o, json_t **plan, sl_err *err);
+
+/* Plan, tasks on threads, commit (task.h), in this process. */
 sl_code sl_export_run(const sl_config *cfg, const sl_export_opts *o, sl_export_result *res, sl_err *err);
 
 #endif

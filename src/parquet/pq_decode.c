@@ -84,22 +84,11 @@ static sl_code fmt_decimal_int(int64_t v, int32_t scale, sl_buf *out, sl_err *er
  * +-2e9 days (5 million years) we print the raw number instead of a date. */
 #define CIVIL_DAYS_MAX 2000000000LL
 
-static int64_t floor_div(int64_t a, int64_t b, int64_t *rem)
-{
-    int64_t q = a / b, r = a % b;
-    if (r < 0) {
-        r += b;
-        q--;
-    }
-    *rem = r;
-    return q;
-}
-
 /* per_sec: 1000, 1000000 or 1000000000; digits after the point follow the unit. */
 static sl_code fmt_timestamp(int64_t v, int64_t per_sec, sl_buf *out, sl_err *err)
 {
-    int64_t frac, secs = floor_div(v, per_sec, &frac), sod;
-    int64_t days = floor_div(secs, 86400, &sod);
+    int64_t frac, secs = sl_floor_div(v, per_sec, &frac), sod;
+    int64_t days = sl_floor_div(secs, 86400, &sod);
     int y;
     unsigned m, d;
     int w = per_sec == 1000 ? 3 : per_sec == 1000000 ? 6 : 9;
@@ -111,7 +100,7 @@ static sl_code fmt_timestamp(int64_t v, int64_t per_sec, sl_buf *out, sl_err *er
 
 static sl_code fmt_time(int64_t v, int64_t per_sec, sl_buf *out, sl_err *err)
 {
-    int64_t frac, secs = floor_div(v, per_sec, &frac);
+    int64_t frac, secs = sl_floor_div(v, per_sec, &frac);
     int w = per_sec == 1000 ? 3 : per_sec == 1000000 ? 6 : 9;
     return sl_buf_printf(out, err, "%02" PRId64 ":%02d:%02d.%0*" PRId64, secs / 3600, (int)(secs / 60 % 60),
                          (int)(secs % 60), w, frac);

@@ -167,11 +167,15 @@ static sl_code row_hourly(rp_data *d, char *const *c, sl_err *err)
     int64_t h = to_i64(c[0]);
     if (!c[0] || h < 0 || h > 23) return sl_err_set(err, SL_E_FORMAT, "hourly_orders: hour %s is not 0-23", c[0] ? c[0] : "NULL");
     hour_row *r = &d->hours[h];
+    /* added up, should a run ever write an hour in several files; the exact figures are
+     * printed from the sums (DECIMAL(18,2): cents) */
     r->set = 1;
-    r->count = to_i64(c[1]);
-    r->cents = to_cents(c[2]);
-    copy_text(r->count_text, sizeof r->count_text, c[1]);
-    copy_text(r->revenue_text, sizeof r->revenue_text, c[2]);
+    r->count += to_i64(c[1]);
+    r->cents += to_cents(c[2]);
+    int64_t a = r->cents < 0 ? -r->cents : r->cents;
+    snprintf(r->count_text, sizeof r->count_text, "%" PRId64, r->count);
+    snprintf(r->revenue_text, sizeof r->revenue_text, "%s%" PRId64 ".%02d", r->cents < 0 ? "-" : "", a / 100,
+             (int)(a % 100));
     return SL_OK;
 }
 
@@ -280,12 +284,22 @@ static sl_code row_segment(rp_data *d, char *const *c, sl_err *err)
     return SL_OK;
 }
 
-static sl_code dataset_key(const char *prefix, const json_t *m, const char *ds, char *key, size_t cap, sl_err *err)
+/* The files of a dataset: "files" (a list, when the run wrote several, e.g. one per
+ * shard) or "file". */
+static sl_code dataset_files(const json_t *m, const char *ds, const json_t **one, const json_t **list, sl_err *err)
 {
-    const char *file = json_string_value(json_object_get(json_object_get(json_object_get(m, "datasets"), ds), "file"));
-    if (!file) return sl_err_set(err, SL_E_FORMAT, "the manifest names no file for dataset %s", ds);
-    if ((size_t)snprintf(key, cap, "%s%s", prefix, file) >= cap)
-        return sl_err_set(err, SL_E_FORMAT, "the key of dataset %s is too long", ds);
+    const json_t *d = json_object_get(json_object_get(m, "datasets"), ds);
+    *list = json_object_get(d, "files");
+    *one = json_object_get(d, "file");
+    if (json_is_array(*list) && json_array_size(*list)) {
+        for (size_t i = 0; i < json_array_size(*list); i++)
+            if (!json_is_string(json_array_get(*list, i)))
+                return sl_err_set(err, SL_E_FORMAT, "the manifest's files of dataset %s are not names", ds);
+        *one = NULL;
+        return SL_OK;
+    }
+    *list = NULL;
+    if (!json_is_string(*one)) return sl_err_set(err, SL_E_FORMAT, "the manifest names no file for dataset %s", ds);
     return SL_OK;
 }
 
@@ -311,8 +325,15 @@ static sl_code gather(sl_store *st, const char *prefix, const json_t *m, rp_data
                 {"customer_segments", seg, 5, row_segment}};
     char key[2048];
     for (size_t i = 0; i < sizeof plan / sizeof plan[0]; i++) {
-        SL_TRY(dataset_key(prefix, m, plan[i].ds, key, sizeof key, err));
-        SL_TRY(read_dataset(st, key, plan[i].cols, plan[i].n, plan[i].fn, d, err));
+        const json_t *one, *list;
+        SL_TRY(dataset_files(m, plan[i].ds, &one, &list, err));
+        size_t n = list ? json_array_size(list) : 1;
+        for (size_t k = 0; k < n; k++) {
+            const char *file = json_string_value(list ? json_array_get(list, k) : one);
+            if ((size_t)snprintf(key, sizeof key, "%s%s", prefix, file) >= sizeof key)
+                return sl_err_set(err, SL_E_FORMAT, "the key of dataset %s is too long", plan[i].ds);
+            SL_TRY(read_dataset(st, key, plan[i].cols, plan[i].n, plan[i].fn, d, err));
+        }
     }
     return SL_OK;
 }

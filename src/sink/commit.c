@@ -70,9 +70,9 @@ static const char *const reserved[] = {"manifest_version", "sluice_version", "ru
 sl_code sl_run_id(char out[SL_RUN_ID_SIZE], sl_err *err)
 {
     unsigned char r[4];
-    int64_t now = sl_now_us(), secs = now / 1000000;
-    int32_t days = (int32_t)(secs / 86400);
-    int64_t sod = secs % 86400;
+    int64_t us_of_day;
+    int32_t days = (int32_t)sl_day_floor(sl_now_us(), &us_of_day);
+    int64_t sod = us_of_day / 1000000;
     int y;
     unsigned m, d;
     if (RAND_bytes(r, sizeof r) != 1) return sl_err_set(err, SL_E_INTERNAL, "no random bytes for a run id (OpenSSL)");
@@ -84,11 +84,12 @@ sl_code sl_run_id(char out[SL_RUN_ID_SIZE], sl_err *err)
 
 static void utc_now_iso(char buf[32])
 {
-    int64_t secs = sl_now_us() / 1000000;
-    int64_t sod = secs % 86400;
+    int64_t us_of_day;
+    int32_t days = (int32_t)sl_day_floor(sl_now_us(), &us_of_day);
+    int64_t sod = us_of_day / 1000000;
     int y;
     unsigned m, d;
-    sl_civil_from_days((int32_t)(secs / 86400), &y, &m, &d);
+    sl_civil_from_days(days, &y, &m, &d);
     snprintf(buf, 32, "%04d-%02u-%02uT%02d:%02d:%02dZ", y, m, d, (int)(sod / 3600), (int)(sod / 60 % 60),
              (int)(sod % 60));
 }
@@ -397,11 +398,12 @@ static cfile *find_file(const sl_commit *c, const char *name)
     return NULL;
 }
 
-sl_sink *sl_commit_create_file(sl_commit *c, const char *name, sl_err *err)
+/* Checks name and registers it as a file being written (f->open set, one more
+ * reference): a new entry, or the entry of an earlier attempt that failed and was
+ * released (a retry, written again from its start). */
+static cfile *register_file(sl_commit *c, const char *name, sl_err *err)
 {
     cfile *f = NULL;
-    commit_sink *cs = NULL;
-    sl_sink *inner;
     sl_code rc = SL_OK;
     if (sl_store_key_check(name, err) != SL_OK) {
         sl_err_prefix(err, "partition %s: ", c->prefix);
@@ -418,8 +420,7 @@ sl_sink *sl_commit_create_file(sl_commit *c, const char *name, sl_err *err)
         return NULL;
     }
     f = sl_calloc(1, sizeof *f);
-    cs = sl_calloc(1, sizeof *cs);
-    if (!f || !cs) goto nomem;
+    if (!f) goto nomem;
     f->name = sl_strdup(name);
     f->key = concat(c->prefix, name, "");
     if (!f->name || !f->key) goto nomem;
@@ -439,7 +440,7 @@ sl_sink *sl_commit_create_file(sl_commit *c, const char *name, sl_err *err)
         f->open = 1;
         c->refs++;
         pthread_mutex_unlock(&c->mu);
-        goto make_sink;
+        return f;
     }
     if (c->state != C_ACTIVE) {
         rc = sl_err_set(err, SL_E_INTERNAL, "file %s: the commit is already %s", f->key, state_name(c->state));
@@ -461,8 +462,32 @@ sl_sink *sl_commit_create_file(sl_commit *c, const char *name, sl_err *err)
     }
     pthread_mutex_unlock(&c->mu);
     if (rc != SL_OK) goto fail;
+    return f;
+nomem:
+    sl_err_set(err, SL_E_NOMEM, "out of memory adding %s%s to a commit", c->prefix, name);
+fail:
+    if (f) {
+        sl_free(f->name);
+        sl_free(f->key);
+        sl_free(f);
+    }
+    return NULL;
+}
 
-make_sink:
+sl_sink *sl_commit_create_file(sl_commit *c, const char *name, sl_err *err)
+{
+    sl_sink *inner;
+    commit_sink *cs = sl_calloc(1, sizeof *cs);
+    if (!cs) {
+        sl_err_set(err, SL_E_NOMEM, "out of memory adding %s%s to a commit", c->prefix, name);
+        return NULL;
+    }
+    cfile *f = register_file(c, name, err);
+    if (!f) {
+        sl_free(cs);
+        return NULL;
+    }
+
     cs->base.vt = &commit_sink_vt;
     cs->c = c;
     cs->f = f;
@@ -478,16 +503,6 @@ make_sink:
         return NULL;
     }
     return &cs->base;
-nomem:
-    sl_err_set(err, SL_E_NOMEM, "out of memory adding %s%s to a commit", c->prefix, name);
-fail:
-    if (f) {
-        sl_free(f->name);
-        sl_free(f->key);
-        sl_free(f);
-    }
-    sl_free(cs);
-    return NULL;
 }
 
 sl_code sl_commit_set_rows(sl_commit *c, const char *name, int64_t rows, sl_err *err)
@@ -504,6 +519,22 @@ sl_code sl_commit_set_rows(sl_commit *c, const char *name, int64_t rows, sl_err 
     else {
         f->rows = rows;
         f->has_rows = 1;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+sl_code sl_commit_file_info(sl_commit *c, const char *name, uint64_t *bytes, char checksum[SL_SHA256_TEXT_SIZE],
+                            sl_err *err)
+{
+    sl_code rc = SL_OK;
+    pthread_mutex_lock(&c->mu);
+    cfile *f = find_file(c, name);
+    if (!f || f->state != F_DONE) {
+        rc = sl_err_set(err, SL_E_INTERNAL, "file %s%s is not a complete file of this commit", c->prefix, name);
+    } else {
+        *bytes = f->bytes;
+        memcpy(checksum, f->checksum, SL_SHA256_TEXT_SIZE);
     }
     pthread_mutex_unlock(&c->mu);
     return rc;
@@ -547,6 +578,35 @@ sl_code sl_commit_add_fixed(sl_commit *c, const char *name, const void *data, si
     }
     pthread_mutex_unlock(&c->mu);
     return rc;
+}
+
+static int checksum_valid(const char *s)
+{
+    if (!s || strncmp(s, "sha256:", 7) != 0 || strlen(s) != 7 + 64) return 0;
+    for (const char *p = s + 7; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'))) return 0;
+    return 1;
+}
+
+sl_code sl_commit_add_file(sl_commit *c, const char *name, uint64_t bytes, int64_t rows, const char *checksum,
+                           sl_err *err)
+{
+    if (!checksum_valid(checksum))
+        return sl_err_set(err, SL_E_FORMAT, "file %s%s: the checksum is not sha256:<64 lowercase hex>", c->prefix,
+                          name);
+    if (rows < 0) return sl_err_set(err, SL_E_FORMAT, "file %s%s: negative row count", c->prefix, name);
+    cfile *f = register_file(c, name, err);
+    if (!f) return err && err->code ? err->code : SL_E_INTERNAL;
+    pthread_mutex_lock(&c->mu);
+    f->state = F_DONE;
+    f->bytes = bytes;
+    f->rows = rows;
+    f->has_rows = 1;
+    f->open = 0;
+    memcpy(f->checksum, checksum, SL_SHA256_TEXT_SIZE);
+    c->refs--; /* no sink holds it */
+    pthread_mutex_unlock(&c->mu);
+    return SL_OK;
 }
 
 static int cmp_cfile(const void *a, const void *b);

@@ -82,6 +82,18 @@ sl_sink *sl_commit_create_file(sl_commit *c, const char *name, sl_err *err);
  * file before sl_commit_finish. Thread-safe. */
 sl_code sl_commit_set_rows(sl_commit *c, const char *name, int64_t rows, sl_err *err);
 
+/* The size and checksum ("sha256:<hex>") of a file of this commit whose sink finished;
+ * SL_E_INTERNAL for a file that is not (yet) complete. Thread-safe. */
+sl_code sl_commit_file_info(sl_commit *c, const char *name, uint64_t *bytes, char checksum[SL_SHA256_TEXT_SIZE],
+                            sl_err *err);
+
+/* Records a file another process wrote and completed under this partition (a task of
+ * exec/task.h), with the size, rows and checksum that process measured. Checked like
+ * every file at finish (present, same size); deleted by abort. The name follows the
+ * rules of sl_commit_create_file. Not concurrently with finish. */
+sl_code sl_commit_add_file(sl_commit *c, const char *name, uint64_t bytes, int64_t rows, const char *checksum,
+                           sl_err *err);
+
 /* A small file under a fixed name the partition keeps from run to run (the run report,
  * "report.html"): `data` (copied) is written by sl_commit_finish once every data file
  * is checked, atomically, just before "_SUCCESS", and listed in the manifest with 0

@@ -354,3 +354,21 @@ def test_report_of_empty_tables(mariadb, fresh_db, tmp_path, browser):
                for b in marks[k])
     assert browser.eval("document.getElementById('restock-none').textContent") == "No product needs restock."
     assert browser.eval(CELLS)["quality"] == {k: "0" for k in quality_oracle(mariadb, fresh_db)}
+
+
+def test_report_of_a_sharded_run(mariadb, source, tmp_path):
+    """--shards 2 (order_analytics in two files): the same figures as one task, and
+    `sluice report` regenerates the very page."""
+    import re
+    pages = []
+    for shards in ("1", "2"):
+        out = tmp_path / f"s{shards}"
+        run_sluice(["run", "--output", str(out), "--as-of", AS_OF, "--progress", "off", "--shards", shards],
+                   env=mariadb.sluice_env(source), check=0)
+        part = out / "business_insights" / DATE
+        page = (part / "report.html").read_text()
+        assert run_sluice(["report", str(part), "--output", "-"], env={}, check=0).stdout == page
+        pages.append(page)
+    values = [re.findall(r'<(?:rect class="bar|circle class="point)[^>]*data-label="([^"]*)" data-value="([^"]*)"', p)
+              for p in pages]
+    assert len(values[0]) > 60 and values[0] == values[1]
