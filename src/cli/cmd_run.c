@@ -24,8 +24,9 @@ static void usage(FILE *out)
           "definitions\") and writes them as\n"
           "  <output>/business_insights/<YYYY-MM-DD>/<dataset>/part-00000-<run-id>.<codec>.parquet\n"
           "with one _SUCCESS manifest for the date, written last (rows, bytes and SHA-256 per file,\n"
-          "parameters, timings). The date folder is the as-of date. A rerun of the same date\n"
-          "replaces it; a failed run leaves the previous one intact.\n\n"
+          "parameters, timings, data-quality counts), and report.html, the run report (charts of\n"
+          "the datasets; `sluice report --help`), just before it. The date folder is the as-of\n"
+          "date. A rerun of the same date replaces it; a failed run leaves the previous one intact.\n\n"
           "Options:\n"
           "  --output DIR               a local folder or s3://bucket/prefix (or SLUICE_OUTPUT)\n"
           "  --as-of TS                 UTC time the figures are as of (default: now); orders after\n"
@@ -189,7 +190,7 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
                    (double)res.bytes[d] / 1e3);
         printf("  %d files; read %.2f s, compute+write %.2f s, commit %.2f s, total %.2f s\n", res.files,
                res.read_seconds, res.finish_seconds, res.commit_seconds, res.seconds);
-        printf("  output: %s/%s/ (manifest: _SUCCESS)\n", o.output, part);
+        printf("  output: %s/%s/ (manifest: _SUCCESS, run report: report.html)\n", o.output, part);
     }
 out:
     sl_free(excl_buf);

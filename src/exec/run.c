@@ -639,30 +639,6 @@ static json_t *quality_json(json_t *const *chosen, int ntasks)
     return q;
 }
 
-/* report.html, rendered from the dataset files as written and the manifest-to-be
- * (extra plus the commit's own run_id, as_of, partition), handed to the commit to
- * write just before _SUCCESS. */
-static sl_code add_report(sl_store *st, sl_commit *c, const json_t *plan, const char *prefix, const json_t *extra,
-                          sl_err *err)
-{
-    sl_buf html;
-    sl_code rc;
-    json_t *m = json_deep_copy(extra);
-    if (!m || json_object_set_new(m, "run_id", json_string(sl_plan_str(plan, "run_id"))) ||
-        json_object_set_new(m, "as_of", json_string(sl_plan_str(plan, "date"))) ||
-        json_object_set_new(m, "partition", json_string(prefix))) {
-        json_decref(m);
-        return sl_err_set(err, SL_E_NOMEM, "out of memory for the run report");
-    }
-    sl_buf_init(&html, (size_t)64 << 20);
-    rc = rp_render(st, prefix, m, &html, err);
-    if (rc == SL_OK) rc = sl_commit_add_fixed(c, RP_REPORT_NAME, html.data, html.len, err);
-    if (rc != SL_OK) sl_err_prefix(err, "writing the run report %s%s: ", prefix, RP_REPORT_NAME);
-    sl_buf_free(&html);
-    json_decref(m);
-    return rc;
-}
-
 sl_code sl_run_commit(const json_t *plan, json_t *const *chosen, sl_store *st, const sl_commit_info *info,
                       json_t *summary, sl_err *err)
 {
@@ -772,7 +748,7 @@ sl_code sl_run_commit(const json_t *plan, json_t *const *chosen, sl_store *st, c
                               "compute_and_write_seconds", fin_s + commit_compute, "tasks", tasks);
     if (info && info->engine) json_object_update(extra, (json_t *)info->engine);
     json_object_set_new(extra, "data_quality", quality_json(chosen, ntasks));
-    rc = add_report(st, c, plan, prefix, extra, err);
+    rc = rp_commit_report(c, st, sl_plan_str(plan, "run_id"), sl_plan_str(plan, "date"), extra, err);
     if (rc == SL_OK) rc = sl_commit_finish(c, extra, err);
     json_object_set(summary, "datasets", datasets);
     json_decref(extra);
