@@ -18,7 +18,8 @@ static void usage(FILE *out)
           "                     [--partitions N] [--partition-column C] [--consistency snapshot|none]\n"
           "                     [--row-group-size BYTES] [--date YYYY-MM-DD] [--zero-dates null|error]\n"
           "                     [--layout date|hive] [--incremental COLUMN [--lookback DURATION|N]\n"
-          "                     [--incremental-nulls error|include|skip] [--full]]\n\n"
+          "                     [--incremental-nulls error|include|skip] [--full]]\n"
+          "                     [--lock-wait-timeout S] [--lock-retries N] [--snapshot-lock auto|backup-stage|ftwrl]\n\n"
           "Copies tables of MYSQL_DATABASE (every base table when no --table is given), or the\n"
           "result of one query, to Parquet, value for value (README, \"Type mapping\"). Each table is\n"
           "written as\n"
@@ -40,7 +41,7 @@ static void usage(FILE *out)
           "  --partition-column C  the integer column to cut ranges on (default: an integer\n"
           "                        single-column primary key; tables without one are read whole)\n"
           "  --consistency MODE    snapshot (default): every connection reads one snapshot, aligned\n"
-          "                        by a brief FLUSH TABLES WITH READ LOCK (needs RELOAD); without\n"
+          "                        by a brief, bounded lock (below; needs RELOAD); without\n"
           "                        the privilege sluice warns and falls back to none, unless the\n"
           "                        option was given. none: each connection its own snapshot, and a\n"
           "                        partition whose connection drops is retried from its start.\n"
@@ -79,6 +80,7 @@ static void usage(FILE *out)
           "  --full                copy everything and restart the watermark at MAX(COLUMN)\n"
           "  -h, --help            this help\n",
           out);
+    fputs(cli_lock_help, out);
     cli_print_global_help(out);
 }
 
@@ -114,8 +116,8 @@ static int parse_int(const char *s, long lo, long hi, long *out)
 int cmd_export(cli_ctx *ctx, int argc, char **argv)
 {
     enum { O_TABLE = 256, O_QUERY, O_NAME, O_WHERE, O_COLUMNS, O_OUTPUT, O_COMP, O_ZSTD, O_PARTS, O_PCOL, O_CONS,
-           O_RG, O_PAGE, O_BATCH, O_DATE, O_ZERO, O_PROGRESS, O_WIDE, O_DRY, O_METRICS, O_INCR, O_LOOKBACK,
-           O_FULL, O_INULLS, O_LAYOUT };
+           O_RG, O_PAGE, O_BATCH, O_DATE, O_ZERO, O_PROGRESS, O_WIDE, O_DRY, O_METRICS, O_LOCK_WAIT, O_LOCK_RETRIES,
+           O_LOCK_KIND, O_INCR, O_LOOKBACK, O_FULL, O_INULLS, O_LAYOUT };
     static const struct option opts[] = {
         {"table", required_argument, NULL, O_TABLE}, {"query", required_argument, NULL, O_QUERY},
         {"name", required_argument, NULL, O_NAME}, {"where", required_argument, NULL, O_WHERE},
@@ -128,6 +130,8 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
         {"progress", required_argument, NULL, O_PROGRESS}, {"wide-decimal", required_argument, NULL, O_WIDE},
         {"dry-run", no_argument, NULL, O_DRY}, {"metrics-file", required_argument, NULL, O_METRICS},
         {"help", no_argument, NULL, 'h'},
+        {"lock-wait-timeout", required_argument, NULL, O_LOCK_WAIT}, {"lock-retries", required_argument, NULL, O_LOCK_RETRIES},
+        {"snapshot-lock", required_argument, NULL, O_LOCK_KIND},
         {"incremental", required_argument, NULL, O_INCR}, {"lookback", required_argument, NULL, O_LOOKBACK},
         {"full", no_argument, NULL, O_FULL}, {"incremental-nulls", required_argument, NULL, O_INULLS},
         {"layout", required_argument, NULL, O_LAYOUT},
@@ -142,7 +146,8 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
     const char *metrics_file = NULL;
     cli_job job = {0};
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    int opt_index = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, &opt_index)) != -1) {
         switch (c) {
         case O_TABLE:
             if (!optarg[0]) { rc = cli_usage_error("export", "--table needs a name"); goto out; }
@@ -209,6 +214,9 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
             o.progress = (sl_progress_mode)m;
             break;
         }
+        case O_LOCK_WAIT: case O_LOCK_RETRIES: case O_LOCK_KIND:
+            if ((rc = cli_parse_lock("export", opts[opt_index].name, optarg, &o.lock)) != 0) goto out;
+            break;
         case O_INCR:
             if (!optarg[0]) { rc = cli_usage_error("export", "--incremental needs a column name"); goto out; }
             o.incr.column = optarg;
@@ -251,6 +259,14 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
     }
     if (ctx->quiet) o.progress = SL_PROGRESS_OFF;
     o.tables = tables;
+    if (ctx->plan_only) {
+        json_t *plan = NULL;
+        if (cli_load_config(ctx, "export", &err) != 0) { rc = cli_fail("export", &err); goto out; }
+        if (sl_export_plan(ctx->cfg, &o, &plan, &err) != SL_OK) rc = cli_fail("plan", &err);
+        else rc = cli_print_plan(ctx, plan);
+        json_decref(plan);
+        goto out;
+    }
     if ((rc = cli_job_begin(&job, "export", metrics_file, o.dry_run)) != 0) goto out;
     o.run_id = job.run_id;
     o.metrics = job.metrics;

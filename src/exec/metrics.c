@@ -76,9 +76,9 @@ void sl_metrics_table(sl_metrics *m, const char *table, int64_t rows, int64_t by
                       int64_t zero_dates)
 {
     if (!m) return;
-    json_t *o = json_pack("{s:I, s:f, s:I}", "rows", (json_int_t)rows, "seconds", seconds, "zero_dates",
-                          (json_int_t)zero_dates);
+    json_t *o = json_pack("{s:I, s:I}", "rows", (json_int_t)rows, "zero_dates", (json_int_t)zero_dates);
     if (o && bytes >= 0) json_object_set_new(o, "bytes", json_integer(bytes));
+    if (o && seconds >= 0) json_object_set_new(o, "seconds", json_real(seconds));
     json_object_set_new(m->tables, table, o);
 }
 
@@ -101,9 +101,57 @@ void sl_metrics_retries(sl_metrics *m, const char *kind, int64_t n)
     json_object_set_new(m->retries, kind, json_integer(had + n));
 }
 
-void sl_metrics_lock_wait(sl_metrics *m, const char *lock, double seconds)
+void sl_metrics_lock(sl_metrics *m, const char *lock, double wait, double held, double blocked)
 {
-    if (m) json_object_set_new(m->locks, lock, json_real(seconds));
+    if (m) json_object_set_new(m->locks, lock, json_pack("{s:f, s:f, s:f}", "wait", wait, "held", held, "blocked",
+                                                         blocked));
+}
+
+static double num(const json_t *o, const char *k)
+{
+    return json_number_value(json_object_get(o, k));
+}
+
+void sl_metrics_add_run(sl_metrics *m, const json_t *plan, const json_t *summary)
+{
+    const char *k;
+    json_t *v;
+    if (!m || !plan) return;
+    sl_metrics_set_run(m, json_string_value(json_object_get(plan, "run_id")),
+                       json_string_value(json_object_get(plan, "date")),
+                       json_string_value(json_object_get(plan, "consistency")));
+    const json_t *lk = json_object_get(plan, "lock_used");
+    const char *kind = json_string_value(json_object_get(lk, "kind"));
+    if (kind && strcmp(kind, "none") != 0)
+        sl_metrics_lock(m, kind, num(lk, "wait_seconds"), num(lk, "held_seconds"), num(lk, "writes_blocked_seconds"));
+    const json_t *tu = json_object_get(plan, "timings_used");
+    if (json_is_object(tu)) sl_metrics_stage(m, "snapshot", num(tu, "snapshot_seconds"));
+    if (!summary) return;
+    int is_run = json_object_get(summary, "datasets") != NULL;
+    if (is_run) {
+        sl_metrics_stage(m, "read", num(summary, "read_seconds"));
+        sl_metrics_stage(m, "compute_and_write", num(summary, "finish_seconds"));
+        sl_metrics_stage(m, "commit", num(summary, "commit_seconds"));
+    } else if (json_is_object(tu)) {
+        sl_metrics_stage(m, "read_and_write", num(tu, "tasks_seconds"));
+        sl_metrics_stage(m, "commit", num(tu, "commit_seconds"));
+    }
+    json_object_foreach((json_t *)json_object_get(summary, "table_figures"), k, v) {
+        sl_metrics_table(m, k, json_integer_value(json_object_get(v, "rows")),
+                         json_integer_value(json_object_get(v, "bytes")), num(v, "seconds"),
+                         json_integer_value(json_object_get(v, "zero_dates")));
+        sl_metrics_retries(m, "partition", json_integer_value(json_object_get(v, "retries")));
+    }
+    json_object_foreach((json_t *)json_object_get(summary, "sources"), k, v) {
+        const json_t *b = json_object_get(v, "bytes");
+        sl_metrics_table(m, k, json_integer_value(json_object_get(v, "rows")), b ? json_integer_value(b) : -1, -1,
+                         json_integer_value(json_object_get(v, "zero_dates")));
+    }
+    json_object_foreach((json_t *)json_object_get(summary, "datasets"), k, v)
+        sl_metrics_dataset(m, k, json_integer_value(json_object_get(v, "rows")),
+                           json_integer_value(json_object_get(v, "bytes")));
+    if (json_is_integer(json_object_get(summary, "files")))
+        sl_metrics_files(m, json_integer_value(json_object_get(summary, "files")));
 }
 
 void sl_metrics_files(sl_metrics *m, int64_t files)
@@ -198,8 +246,13 @@ static sl_code render(sl_metrics *m, int exit_code, sl_buf *b, sl_err *err)
     sl_metrics_retries(m, "partition", 0);
     SL_TRY(per_member(m, b, m->retries, NULL, "sluice_retries", "kind",
                       "Retries in the last run: S3 requests sent again, key ranges read again.", err));
-    SL_TRY(per_member(m, b, m->locks, NULL, "sluice_lock_wait_seconds", "lock",
-                      "Seconds the last run held or waited for a lock on the source.", err));
+    SL_TRY(per_member(m, b, m->locks, "wait", "sluice_lock_wait_seconds", "lock",
+                      "Seconds the last run waited for its snapshot lock on the source.", err));
+    SL_TRY(per_member(m, b, m->locks, "held", "sluice_lock_held_seconds", "lock",
+                      "Seconds the last run held its snapshot lock.", err));
+    SL_TRY(per_member(m, b, m->locks, "blocked", "sluice_lock_writes_blocked_seconds", "lock",
+                      "Seconds other sessions' writes (FTWRL) or commits (BACKUP STAGE) could be blocked by the "
+                      "lock.", err));
     if (m->files >= 0) {
         SL_TRY(family(b, "sluice_files_written", "Parquet files the last run committed.", err));
         SL_TRY(sample(m, b, "sluice_files_written", NULL, NULL, (double)m->files, err));

@@ -6,6 +6,7 @@
 #ifndef SL_METRICS_H
 #define SL_METRICS_H
 
+#include <jansson.h>
 #include <stdint.h>
 
 #include "../common/sl_error.h"
@@ -22,7 +23,7 @@ sl_code sl_metrics_check_path(const char *path, sl_err *err);
 
 void sl_metrics_set_run(sl_metrics *m, const char *run_id, const char *date, const char *consistency);
 /* A source table: rows read, bytes written (its raw Parquet files; -1 when none were
- * written), seconds reading it, zero dates turned into NULL. */
+ * written), seconds reading it (-1: not measured), zero dates turned into NULL. */
 void sl_metrics_table(sl_metrics *m, const char *table, int64_t rows, int64_t bytes, double seconds,
                       int64_t zero_dates);
 /* A dataset written by `run`. */
@@ -32,9 +33,16 @@ void sl_metrics_stage(sl_metrics *m, const char *stage, double seconds);
 /* Retries of a kind ("partition": a key range read again after a lost connection). S3
  * request retries are added by sl_metrics_write from the S3 client's own count. */
 void sl_metrics_retries(sl_metrics *m, const char *kind, int64_t n);
-/* Seconds a lock was held or waited for (lock: e.g. "snapshot"). */
-void sl_metrics_lock_wait(sl_metrics *m, const char *lock, double seconds);
+/* The snapshot lock of kind `lock` ("backup_stage", "ftwrl"): seconds waiting for it,
+ * holding it, and seconds other sessions' writes (or commits) could be blocked. */
+void sl_metrics_lock(sl_metrics *m, const char *lock, double wait, double held, double blocked);
 void sl_metrics_files(sl_metrics *m, int64_t files);
+
+/* Everything a run's plan (task.h: run id, date, consistency, "lock_used",
+ * "timings_used") and its commit summary (NULL after a failure: only the plan's part)
+ * tell: "table_figures" (export), "sources" and "datasets" (run), "files". Accepts a
+ * NULL m or plan. */
+void sl_metrics_add_run(sl_metrics *m, const json_t *plan, const json_t *summary);
 
 /* Writes the exposition file: the figures collected, success (exit_code == 0), the
  * exit code, the run's start/end time and duration. */

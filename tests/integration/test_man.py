@@ -58,7 +58,10 @@ def test_exit_codes_and_settings_are_documented():
     status = text.split(".SH EXIT STATUS", 1)[1].split(".SH ", 1)[0]
     assert re.findall(r"^\.B (\d)$", status, re.M) == [str(i) for i in range(9)]
     readme = (ROOT / "README.md").read_text()
-    settings = set(re.findall(r"^\| `([A-Z][A-Z0-9_]+)`", readme, re.M))
+    settings = set()
+    for block in re.findall(r"^\| setting \|.*?\n((?:\|.*\n)+)", readme, re.M):   # the README's settings tables
+        for line in block.splitlines():
+            settings |= set(re.findall(r"`([A-Z][A-Z0-9_]+)`", line.split("|")[1]))
     assert {"MYSQL_HOST", "MYSQL_PASSWORD", "S3_ENDPOINT", "SLUICE_OUTPUT"} <= settings
     assert sorted(s for s in settings if s not in text) == []
     version = subprocess.run([str(SLUICE), "--version"], capture_output=True, text=True).stdout.split()[2]

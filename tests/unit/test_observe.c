@@ -140,7 +140,7 @@ static void test_metrics_file(void)
     sl_metrics_stage(m, "commit", 1.5);
     sl_metrics_retries(m, "partition", 2);
     sl_metrics_retries(m, "partition", 1);
-    sl_metrics_lock_wait(m, "snapshot", 0.125);
+    sl_metrics_lock(m, "ftwrl", 0.125, 0.5, 0.625);
     sl_code rc = sl_metrics_write(m, path, 6, &err);
     sl_metrics_free(m);
     CHECK(rc == SL_OK);
@@ -156,7 +156,9 @@ static void test_metrics_file(void)
              strstr(text, "sluice_stage_duration_seconds{command=\"export\",stage=\"commit\"} 1.5\n") &&
              strstr(text, "sluice_retries{command=\"export\",kind=\"partition\"} 3\n") &&
              strstr(text, "sluice_retries{command=\"export\",kind=\"s3_request\"} 0\n") &&
-             strstr(text, "sluice_lock_wait_seconds{command=\"export\",lock=\"snapshot\"} 0.125\n") &&
+             strstr(text, "sluice_lock_wait_seconds{command=\"export\",lock=\"ftwrl\"} 0.125\n") &&
+             strstr(text, "sluice_lock_held_seconds{command=\"export\",lock=\"ftwrl\"} 0.5\n") &&
+             strstr(text, "sluice_lock_writes_blocked_seconds{command=\"export\",lock=\"ftwrl\"} 0.625\n") &&
              !strstr(text, "sluice_files_written") && !strstr(text, "old");
     free(text);
     CHECK(ok);
