@@ -183,10 +183,12 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
     o.tables = tables;
     if (cli_load_config(ctx, "export", &err) != 0) { rc = cli_fail("export", &err); goto out; }
     sl_export_result res;
+    if ((rc = cli_stop_install("export")) != 0) goto out;
     if (sl_export_run(ctx->cfg, &o, &res, &err) != SL_OK) {
         rc = cli_fail("export", &err);
         goto out;
     }
+    cli_stop_late("export");
     if (!ctx->quiet)
         printf("exported %d table%s, %lld rows, %d files, %.1f MB in %.1f s (run %s, consistency %s) to %s\n",
                res.tables, res.tables == 1 ? "" : "s", (long long)res.rows, res.files, (double)res.bytes / 1e6,

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../common/sl_log.h"
+#include "../common/sl_stop.h"
 #include "../exec/export.h"
 #include "cli.h"
 
@@ -46,7 +47,9 @@ void cli_print_global_help(FILE *out)
           "  -v, --verbose     debug log lines on stderr\n"
           "\nExit codes: 0 success, 1 runtime failure, 2 usage error, 3 configuration error,\n"
           "  4 database unreachable or credentials refused, 5 source table or column missing,\n"
-          "  6 source value cannot be represented, 7 output storage failed, 8 invalid input file.\n",
+          "  6 source value cannot be represented, 7 output storage failed, 8 invalid input file,\n"
+          "  130 / 143 run or export stopped by SIGINT / SIGTERM: reading stops, uploads are aborted,\n"
+          "  this run's files are removed, no _SUCCESS is written (a second signal exits at once).\n",
           out);
 }
 
@@ -65,6 +68,11 @@ static void print_help(FILE *out)
 
 int cli_fail(const char *cmd, const sl_err *err)
 {
+    if (err->code == SL_E_STOPPED) {
+        fprintf(stderr, "sluice %s: %s: nothing was committed; this run's files and uploads were removed and the "
+                "previous output is as it was\n", cmd, err->msg);
+        return sl_exit_code(err->code);
+    }
     fprintf(stderr, "sluice %s: error: %s\n", cmd, err->msg[0] ? err->msg : sl_strerror(err->code));
     return sl_exit_code(err->code);
 }
@@ -78,6 +86,21 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "\nTry 'sluice %s --help'.\n", cmd);
     return SL_EXIT_USAGE;
+}
+
+int cli_stop_install(const char *cmd)
+{
+    sl_err err = {0};
+    if (sl_stop_install(&err) != SL_OK) return cli_fail(cmd, &err);
+    return 0;
+}
+
+void cli_stop_late(const char *cmd)
+{
+    int s = sl_stop_requested();
+    if (s)
+        sl_warn("sluice %s: %s came after the output was committed: the run is complete", cmd,
+                s == 15 ? "SIGTERM" : s == 2 ? "SIGINT" : "a stop signal");
 }
 
 int cli_load_config(cli_ctx *ctx, const char *cmd, sl_err *err)
@@ -145,6 +168,7 @@ int main(int argc, char **argv)
             return cli_fail(cmd, &err);
         }
         rc = commands[i].run(&ctx, argc - 1, argv + 1);
+        sl_stop_uninstall(); /* its hooks borrow the settings */
         sl_config_free(ctx.cfg);
         return rc;
     }

@@ -21,6 +21,7 @@
 #include "../common/sl_alloc.h"
 #include "../common/sl_buf.h"
 #include "../common/sl_log.h"
+#include "../common/sl_stop.h"
 #include "../common/sl_time.h"
 #include "../mysql/my_catalog.h"
 #include "../mysql/my_conn.h"
@@ -366,6 +367,7 @@ static sl_code run_task(ex_worker *wk, const ex_task *task, sl_err *err)
             rc = sl_err_set(err, SL_E_INTERNAL, "stopped: another task failed");
             goto done;
         }
+        SL_TRY_GOTO(rc, sl_stop_check(err), done); /* SIGINT/SIGTERM: between batches */
         SL_TRY_GOTO(rc, my_reader_next(rd, &b, err), done);
         if (!b) break;
         SL_TRY_GOTO(rc, pq_writer_write(w, b, err), done);
@@ -406,7 +408,7 @@ static void *worker_main(void *arg)
     ex_worker *wk = arg;
     ex_run *run = wk->run;
     mysql_thread_init();
-    while (!atomic_load(&run->failed)) {
+    while (!atomic_load(&run->failed) && !sl_stop_requested()) {
         pthread_mutex_lock(&run->mu);
         int k = run->next_task < run->ntasks ? run->next_task++ : -1;
         pthread_mutex_unlock(&run->mu);
@@ -422,7 +424,7 @@ static void *worker_main(void *arg)
             if (t->t_start == 0) t->t_start = sl_mono_seconds();
             pthread_mutex_unlock(&run->mu);
             rc = run_task(wk, task, &err);
-            if (rc != SL_E_DB_LOST || atomic_load(&run->failed)) break;
+            if (rc != SL_E_DB_LOST || atomic_load(&run->failed) || sl_stop_requested()) break;
             if (run->mode == MY_SNAPSHOT) {
                 sl_err_prefix(&err,
                               "the connection was lost inside the shared snapshot, which a new connection cannot "
@@ -517,6 +519,24 @@ static json_t *table_manifest(const ex_run *run, const ex_table *t, double start
                      "schema", schema, "rows", (json_int_t)rows, "partitions", parts,
                      "zero_dates", zd, "compression", pq_codec_name(run->pq.codec), "snapshot", snap, "timings",
                      "started_at", started, "seconds", t->t_end > t->t_start ? t->t_end - t->t_start : 0.0);
+}
+
+/* The tables' commits as one (sink/commit.h: a failure or a stop on any table puts
+ * back the manifests already written and removes this run's files everywhere). */
+static sl_code commit_tables(ex_run *run, double started_us, int nworkers, sl_err *err)
+{
+    sl_commit **cs = sl_calloc((size_t)run->ntables + 1, sizeof *cs);
+    json_t **extras = sl_calloc((size_t)run->ntables + 1, sizeof *extras);
+    sl_code rc = cs && extras ? SL_OK : sl_err_set(err, SL_E_NOMEM, "out of memory committing the tables");
+    for (int i = 0; rc == SL_OK && i < run->ntables; i++) {
+        cs[i] = run->tables[i].commit;
+        extras[i] = table_manifest(run, &run->tables[i], started_us, nworkers);
+    }
+    if (rc == SL_OK) rc = sl_commit_finish_all(cs, (const json_t *const *)extras, (size_t)run->ntables, err);
+    for (int i = 0; extras && i < run->ntables; i++) json_decref(extras[i]);
+    sl_free(extras);
+    sl_free(cs);
+    return rc;
 }
 
 static void progress_rows(void *ud, int i, const char **name, long long *done, long long *estimate, int *finished)
@@ -631,16 +651,12 @@ sl_code sl_export_run(const sl_config *cfg, const sl_export_opts *o, sl_export_r
         goto done;
     }
 
-    /* Every file is complete: commit each table's partition, manifest last. */
+    /* Every file is complete: every table's partition is committed as one, all or
+     * nothing (sink/commit.h, sl_commit_finish_all), manifests last. */
+    rc = commit_tables(&run, started_us, nworkers, err);
+    if (rc != SL_OK) goto done;
     for (int i = 0; i < run.ntables; i++) {
         ex_table *t = &run.tables[i];
-        json_t *extra = table_manifest(&run, t, started_us, nworkers);
-        rc = sl_commit_finish(t->commit, extra, err);
-        json_decref(extra);
-        if (rc != SL_OK) {
-            sl_err_prefix(err, "table %s: ", t->name);
-            goto done;
-        }
         for (int p = 0; p < t->nranges; p++) {
             res->rows += t->files[p].rows;
             res->bytes += t->files[p].bytes;
@@ -672,7 +688,7 @@ done:
     sl_free(run.tasks);
     sl_store_free(run.store);
     pthread_mutex_destroy(&run.mu);
-    rc = sl_exec_output_failure(rc, err);
+    rc = sl_exec_output_failure(sl_stop_override(rc, err), err);
     snprintf(res->run_id, sizeof res->run_id, "%s", run.run_id);
     res->consistency = run.mode == MY_SNAPSHOT ? "snapshot" : "none";
     res->seconds = sl_mono_seconds() - t0;

@@ -15,6 +15,7 @@
 #include "../common/sl_alloc.h"
 #include "../common/sl_buf.h"
 #include "../common/sl_log.h"
+#include "../common/sl_stop.h"
 #include "../common/sl_time.h"
 #include "../mysql/my_catalog.h"
 #include "../mysql/my_conn.h"
@@ -79,6 +80,7 @@ static void fail_run(rn_run *run, const sl_err *err)
 static sl_code emit(void *ud, tf_dataset d, const sl_batch *b, sl_err *err)
 {
     rn_run *run = ud;
+    SL_TRY(sl_stop_check(err)); /* the datasets are written batch by batch: a stop lands between them */
     sl_code rc = pq_writer_write(run->out[d].w, b, err);
     if (rc != SL_OK) sl_err_prefix(err, "dataset %s: ", tf_dataset_name(d));
     return rc;
@@ -159,6 +161,7 @@ static sl_code read_source(rn_run *run, MYSQL *m, tf_source s, sl_err *err)
             rc = sl_err_set(err, SL_E_INTERNAL, "stopped: another stage failed");
             goto done;
         }
+        SL_TRY_GOTO(rc, sl_stop_check(err), done); /* SIGINT/SIGTERM: between batches */
         SL_TRY_GOTO(rc, my_reader_next(rd, &b, err), done);
         if (!b) break;
         if (raw) SL_TRY_GOTO(rc, pq_writer_write(raw->w, b, err), done);
@@ -173,7 +176,7 @@ static sl_code read_source(rn_run *run, MYSQL *m, tf_source s, sl_err *err)
     }
     run->read_seconds[s] = sl_mono_seconds() - t0;
 done:
-    if (rc != SL_OK && rc != SL_E_INTERNAL) sl_err_prefix(err, "reading %s: ", tf_source_name(s));
+    if (rc != SL_OK && rc != SL_E_INTERNAL && rc != SL_E_STOPPED) sl_err_prefix(err, "reading %s: ", tf_source_name(s));
     pthread_mutex_lock(&run->mu);
     run->done[s] = 1;
     pthread_mutex_unlock(&run->mu);
@@ -193,7 +196,7 @@ static void *seq_main(void *arg)
 {
     rn_seq *q = arg;
     mysql_thread_init();
-    for (int i = 0; i < q->n && !atomic_load(&q->run->failed); i++) {
+    for (int i = 0; i < q->n && !atomic_load(&q->run->failed) && !sl_stop_requested(); i++) {
         sl_err err = {0};
         if (read_source(q->run, q->conn, q->src[i], &err) != SL_OK) {
             if (q->run->mode == MY_SNAPSHOT && err.code == SL_E_DB_LOST)
@@ -348,19 +351,18 @@ sl_code sl_run_pipeline(const sl_config *cfg, const sl_run_opts *o, sl_run_resul
     json_t *snap = json_pack("{s:s, s:i}", "consistency", run.mode == MY_SNAPSHOT ? "snapshot" : "none",
                              "connections", 3);
     if (run.fallback) json_object_set_new(snap, "fallback_reason", json_string(run.fallback));
+    /* The raw tables and the insights are committed as one (sink/commit.h,
+     * sl_commit_finish_all), the insights' _SUCCESS last. */
+    sl_commit *cs[TF__SOURCES + 1];
+    json_t *extras[TF__SOURCES + 1];
+    size_t nc = 0;
     for (int s = 0; o->raw && s < TF__SOURCES; s++) {
-        json_t *extra = json_pack("{s:s, s:{s:s, s:s}, s:O, s:o, s:O, s:I, s:s}", "kind", "export", "source",
-                                  "database", run.mp.database, "table", tf_source_name(s), "schema",
-                                  run.raw_schema[s] ? run.raw_schema[s] : json_null(), "rows_read",
-                                  json_integer(atomic_load(&run.rows_read[s])), "snapshot", snap, "zero_dates_total",
-                                  (json_int_t)run.raw_zero_dates[s], "compression", pq_codec_name(run.pq.codec));
-        rc = sl_commit_finish(run.raw[s], extra, err);
-        json_decref(extra);
-        if (rc != SL_OK) {
-            json_decref(snap);
-            goto done;
-        }
-        res->files++;
+        extras[nc] = json_pack("{s:s, s:{s:s, s:s}, s:O, s:o, s:O, s:I, s:s}", "kind", "export", "source",
+                               "database", run.mp.database, "table", tf_source_name(s), "schema",
+                               run.raw_schema[s] ? run.raw_schema[s] : json_null(), "rows_read",
+                               json_integer(atomic_load(&run.rows_read[s])), "snapshot", snap, "zero_dates_total",
+                               (json_int_t)run.raw_zero_dates[s], "compression", pq_codec_name(run.pq.codec));
+        cs[nc++] = run.raw[s];
     }
     json_t *datasets = json_object();
     for (int d = 0; d < TF__DATASETS; d++) {
@@ -375,12 +377,14 @@ sl_code sl_run_pipeline(const sl_config *cfg, const sl_run_opts *o, sl_run_resul
         json_object_set_new(reads, tf_source_name(s),
                             json_pack("{s:I, s:f}", "rows", (json_int_t)atomic_load(&run.rows_read[s]), "seconds",
                                       run.read_seconds[s]));
-    json_t *extra = json_pack("{s:s, s:o, s:o, s:o, s:o, s:{s:f, s:f}}", "kind", "business_insights", "parameters",
-                              params_json(&run), "datasets", datasets, "sources", reads, "snapshot", snap, "timings",
-                              "read_seconds", res->read_seconds, "compute_and_write_seconds", res->finish_seconds);
-    rc = sl_commit_finish(run.insights, extra, err);
-    json_decref(extra);
+    extras[nc] = json_pack("{s:s, s:o, s:o, s:o, s:o, s:{s:f, s:f}}", "kind", "business_insights", "parameters",
+                           params_json(&run), "datasets", datasets, "sources", reads, "snapshot", snap, "timings",
+                           "read_seconds", res->read_seconds, "compute_and_write_seconds", res->finish_seconds);
+    cs[nc++] = run.insights;
+    rc = sl_commit_finish_all(cs, (const json_t *const *)extras, nc, err);
+    for (size_t i = 0; i < nc; i++) json_decref(extras[i]);
     if (rc != SL_OK) goto done;
+    if (o->raw) res->files += TF__SOURCES;
     res->files += TF__DATASETS;
     res->commit_seconds = sl_mono_seconds() - tc;
     rc = SL_OK;
@@ -403,7 +407,7 @@ done:
     tf_free(run.st);
     sl_store_free(run.store);
     pthread_mutex_destroy(&run.mu);
-    rc = sl_exec_output_failure(rc, err);
+    rc = sl_exec_output_failure(sl_stop_override(rc, err), err);
     snprintf(res->run_id, sizeof res->run_id, "%s", run.run_id);
     snprintf(res->date, sizeof res->date, "%s", run.date);
     res->consistency = run.mode == MY_SNAPSHOT ? "snapshot" : "none";

@@ -21,7 +21,8 @@ typedef struct my_params {
 
 enum {
     MY_NO_DATABASE = 1, /* connect without selecting the database */
-    MY_LOCAL_INFILE = 2 /* allow LOAD DATA LOCAL INFILE (seed) */
+    MY_LOCAL_INFILE = 2, /* allow LOAD DATA LOCAL INFILE (seed) */
+    MY_UNWATCHED = 4     /* not cut by a stop (my_stop.h): the connection that KILLs */
 };
 
 /* Pointers in p borrow from cfg, which must outlive p. */
@@ -29,6 +30,8 @@ sl_code my_params_from_config(const sl_config *cfg, my_params *p, int flags, sl_
 /* "user@host:port" or "user@localhost (socket)", for messages. */
 const char *my_params_describe(const my_params *p, char *buf, unsigned long cap);
 
+/* Once a stop is requested (common/sl_stop.h) no new connection opens (SL_E_STOPPED),
+ * and the open ones are cut (my_stop.h). */
 MYSQL *my_connect(const my_params *p, int flags, sl_err *err);
 void my_close(MYSQL *m);
 
