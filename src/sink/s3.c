@@ -565,6 +565,7 @@ static sl_code s3_do(s3_store *s, const s3_req *r, s3_resp *resp, sl_err *err)
                          cmsg, sizeof cmsg, err, &rc);
         if (rc != SL_OK) goto done;
         if (r->work && (cc == CURLE_ABORTED_BY_CALLBACK || sl_stop_interrupts())) {
+            if (cc) resp->ambiguous = ++ambiguous; /* cut in flight: it may have been done */
             rc = sl_stop_error(err);
             sl_err_prefix(err, "%s: ", what);
             goto done;
@@ -728,7 +729,9 @@ static sl_code start_upload(s3_upload *u, sl_err *err)
     const char *q[] = {"uploads", ""};
     sl_buf out;
     sl_buf_init(&out, (size_t)1 << 20);
-    s3_req r = {"POST", u->key, q, 1, NULL, 0, 0, 1, NULL, &out, 1};
+    /* Not cut by a stop: an upload the server started but whose id we never read
+     * could only be found again by listing. */
+    s3_req r = {"POST", u->key, q, 1, NULL, 0, 0, 1, NULL, &out, 0};
     s3_resp resp;
     sl_code rc = s3_do(u->s, &r, &resp, err);
     u->lost_creates += resp.ambiguous;

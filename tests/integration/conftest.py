@@ -106,6 +106,16 @@ def moto():
     m.stop()
 
 
+@pytest.fixture(scope="session")
+def moto_small():
+    """A second moto server that takes 64 KiB parts (S3_UPLOAD_PART_MIN_SIZE), so that
+    small outputs upload in many parts; sluice then needs S3_MIN_PART_SIZE=65536."""
+    from s3_fixtures import Moto, free_port
+    m = Moto(free_port(), S3_UPLOAD_PART_MIN_SIZE=64 << 10)
+    yield m
+    m.stop()
+
+
 @pytest.fixture
 def bucket(moto):
     return moto.new_bucket()
