@@ -82,6 +82,13 @@ def fresh_db(mariadb):
     mariadb.drop_database(name)
 
 
+def clean_env(extra):
+    """The process environment without MYSQL_/AWS_/S3_ settings, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "S3_", "MYSQL_"))}
+    env.update(extra)
+    return env
+
+
 def run_sluice(args, env, cwd=None, timeout=600, check=None):
     """Runs build/sluice; returns the CompletedProcess (text mode)."""
     assert SLUICE.exists(), f"{SLUICE} is not built; run make"

@@ -8,7 +8,6 @@ several tables is all or nothing (a failure injected on the second table's manif
 and an upload of more than 130 parts under ASan."""
 import hashlib
 import json
-import os
 import random
 import signal
 import subprocess
@@ -17,18 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SLUICE, run_sluice
+from conftest import ROOT, SLUICE, clean_env, run_sluice
 
 ANCHOR = "2026-06-30 00:00:00"
 DATE = "2026-06-30"
 AS_OF = "2026-06-29 12:00:00"
 KIB = 1 << 10
-
-
-def clean_env(extra):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "S3_", "MYSQL_"))}
-    env.update(extra)
-    return env
 
 
 @pytest.fixture(scope="module")
@@ -217,11 +210,24 @@ def test_stop_cuts_a_blocked_fetch(mariadb, source, tmp_path):
     assert not [q for q in (tmp_path / "o").rglob("*") if q.is_file()]
 
 
+def export_failing_second_manifest(mariadb, source, moto, bucket, args):
+    """Runs args through a proxy that answers 500 to every PUT of the products table's
+    _SUCCESS; returns the process and the proxy (stopped, its request log kept)."""
+    from s3_fixtures import FaultProxy
+    proxy = FaultProxy(moto.port)
+    try:
+        target = f"/{bucket}/out/raw/products/{DATE}/_SUCCESS"
+        proxy.rule = lambda n, method, path: "500" if method == "PUT" and path == target else None
+        env = clean_env({**mariadb.sluice_env(source), **s3_env(moto, proxy.endpoint, S3_MAX_ATTEMPTS=2)})
+        return run_sluice(args, env=env), proxy
+    finally:
+        proxy.stop()
+
+
 def test_multi_table_commit_is_all_or_nothing(mariadb, source, moto_small):
     """The second table's _SUCCESS cannot be written (a proxy answers 500 to every
     attempt): the first table's manifest, already written, is put back byte for byte,
     this run's files are removed from both, exit 7."""
-    from s3_fixtures import FaultProxy
     bucket = moto_small.new_bucket()
     env = clean_env({**mariadb.sluice_env(source), **s3_env(moto_small)})
     args = ["export", "--table", "warehouses", "--table", "products", "--output", f"s3://{bucket}/out", "--progress",
@@ -229,32 +235,19 @@ def test_multi_table_commit_is_all_or_nothing(mariadb, source, moto_small):
     out = S3Out(moto_small, bucket)
     run_sluice(args, env=env, check=0)
     before = out.state()
-    proxy = FaultProxy(moto_small.port)
-    try:
-        target = f"/{bucket}/out/raw/products/{DATE}/_SUCCESS"
-        proxy.rule = lambda n, method, path: "500" if method == "PUT" and path == target else None
-        penv = clean_env({**mariadb.sluice_env(source), **s3_env(moto_small, proxy.endpoint, S3_MAX_ATTEMPTS=2)})
-        p = run_sluice(args, env=penv)
-        assert p.returncode == 7, p.stderr
-        assert "raw/products" in p.stderr and "put back" in p.stderr, p.stderr
-        # the first table's manifest was written (its PUT went through), then put back
-        puts = [r for r in proxy.requests if r["method"] == "PUT" and r["path"].endswith("_SUCCESS")]
-        assert [r["path"] for r in puts][:1] == [f"/{bucket}/out/raw/warehouses/{DATE}/_SUCCESS"]
-    finally:
-        proxy.stop()
+    p, proxy = export_failing_second_manifest(mariadb, source, moto_small, bucket, args)
+    assert p.returncode == 7, p.stderr
+    assert "raw/products" in p.stderr and "put back" in p.stderr, p.stderr
+    # the first table's manifest was written (its PUT went through), then put back
+    puts = [r["path"] for r in proxy.requests if r["method"] == "PUT" and r["path"].endswith("_SUCCESS")]
+    assert puts[:1] == [f"/{bucket}/out/raw/warehouses/{DATE}/_SUCCESS"]
     assert out.state() == before
     assert out.leftovers() == []
     # With no earlier output, a failure leaves no _SUCCESS at all.
     bucket2 = moto_small.new_bucket()
-    proxy = FaultProxy(moto_small.port)
-    try:
-        target = f"/{bucket2}/out/raw/products/{DATE}/_SUCCESS"
-        proxy.rule = lambda n, method, path: "500" if method == "PUT" and path == target else None
-        penv = clean_env({**mariadb.sluice_env(source), **s3_env(moto_small, proxy.endpoint, S3_MAX_ATTEMPTS=2)})
-        p = run_sluice([a.replace(bucket, bucket2) for a in args], env=penv)
-        assert p.returncode == 7, p.stderr
-    finally:
-        proxy.stop()
+    p, _ = export_failing_second_manifest(mariadb, source, moto_small, bucket2,
+                                          [a.replace(bucket, bucket2) for a in args])
+    assert p.returncode == 7, p.stderr
     assert moto_small.keys(bucket2) == {}
 
 

@@ -12,17 +12,11 @@ import time
 
 import pytest
 
-from conftest import ROOT, run_sluice
+from conftest import ROOT, clean_env, run_sluice
 
 pytestmark = pytest.mark.skipif(os.environ.get("SLUICE_TSAN") != "1", reason="make tsan runs these")
 TSAN = ROOT / "build" / "tsan"
 KIB = 1 << 10
-
-
-def clean_env(extra):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "S3_", "MYSQL_"))}
-    env.update(extra)
-    return env
 
 
 @pytest.fixture(scope="module")
