@@ -231,7 +231,6 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
     o.tables = tables;
     if (cli_load_config(ctx, "export", &err) != 0) { rc = cli_fail("export", &err); goto out; }
     sl_export_result res;
-    if ((rc = cli_stop_install("export")) != 0) goto out;
     if (sl_export_run(ctx->cfg, &o, &res, &err) != SL_OK) {
         rc = cli_fail("export", &err);
         goto out;

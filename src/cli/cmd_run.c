@@ -153,7 +153,6 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
     if (!o.output || !o.output[0]) { rc = cli_usage_error("run", "--output is required (or set SLUICE_OUTPUT)"); goto out; }
     if (ctx->quiet) o.progress = SL_PROGRESS_OFF;
     sl_run_result res;
-    if ((rc = cli_stop_install("run")) != 0) goto out;
     if (sl_run_pipeline(ctx->cfg, &o, &res, &err) != SL_OK) {
         rc = cli_fail("run", &err);
         goto out;

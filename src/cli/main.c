@@ -167,6 +167,11 @@ int main(int argc, char **argv)
             sl_config_free(ctx.cfg);
             return cli_fail(cmd, &err);
         }
+        /* The run commands stop cleanly on SIGINT/SIGTERM from their first moment on. */
+        if ((commands[i].run == cmd_run || commands[i].run == cmd_export) && cli_stop_install(cmd) != 0) {
+            sl_config_free(ctx.cfg);
+            return SL_EXIT_FAILURE;
+        }
         rc = commands[i].run(&ctx, argc - 1, argv + 1);
         sl_stop_uninstall(); /* its hooks borrow the settings */
         sl_config_free(ctx.cfg);

@@ -111,7 +111,7 @@ def test_signal_at_random_points(mariadb, source, moto_small, tmp_path, where, c
     rng = random.Random(f"{where}-{cmd}-{int(sig)}")  # seeded: a failure can be replayed
     stopped = 0
     for attempt in range(3):
-        delay = rng.uniform(0.05, max(0.1, 0.5 * took))
+        delay = rng.uniform(0.1, max(0.15, 0.5 * took))
         p = subprocess.Popen([str(SLUICE), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         time.sleep(delay)
         p.send_signal(sig)
