@@ -112,7 +112,12 @@ static void print_help(FILE *out)
 
 int cli_fail(const char *cmd, const sl_err *err)
 {
-    if (err->code == SL_E_STOPPED) {
+    if (err->code == SL_E_STOPPED || sl_stop_requested()) { /* a failure a stop caused is the stop */
+        sl_err stopped;
+        if (err->code != SL_E_STOPPED) {
+            sl_stop_error(&stopped);
+            err = &stopped;
+        }
         fprintf(stderr, "sluice %s: %s: nothing was committed; this run's files and uploads were removed and the "
                 "previous output is as it was\n", cmd, err->msg);
         return sl_exit_code(err->code);

@@ -18,6 +18,7 @@
 #include "../common/sl_alloc.h"
 #include "../common/sl_buf.h"
 #include "../common/sl_log.h"
+#include "../common/sl_stop.h"
 #include "../common/sl_time.h"
 #include "../mysql/my_catalog.h"
 #include "../mysql/my_conn.h"
@@ -685,5 +686,5 @@ sl_code sl_export_run(const sl_config *cfg, const sl_export_opts *o, sl_export_r
     json_decref(sum);
     json_decref(plan);
     res->seconds = sl_mono_seconds() - t0;
-    return rc;
+    return sl_stop_override(rc, err); /* planning cut by a stop is the stop too */
 }

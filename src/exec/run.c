@@ -814,5 +814,5 @@ sl_code sl_run_pipeline(const sl_config *cfg, const sl_run_opts *o, sl_run_resul
     json_decref(sum);
     json_decref(plan);
     res->seconds = sl_mono_seconds() - t0;
-    return rc;
+    return sl_stop_override(rc, err); /* planning cut by a stop is the stop too */
 }
