@@ -279,6 +279,7 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
         rc = cli_job_end(&job, 0);
         goto out;
     }
+    cli_stop_late("export");
     sl_log_event(SL_LOG_INFO, "run_done",
                  json_pack("{s:s, s:s, s:i, s:I, s:i, s:I, s:f, s:s, s:s}", "command", "export", "date", res.date,
                            "tables", res.tables, "rows", (json_int_t)res.rows, "files", res.files, "bytes",

@@ -220,6 +220,7 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
                                o.output),
                      "business_insights/%s committed", res.date);
     }
+    cli_stop_late("run");
     if (!ctx->quiet) {
         char part[64];
         sl_layout_partition(o.layout, "business_insights", res.date, part, sizeof part);

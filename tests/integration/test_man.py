@@ -56,8 +56,10 @@ def test_every_command_and_option_is_documented():
 def test_exit_codes_and_settings_are_documented():
     text = man_source_text()
     status = text.split(".SH EXIT STATUS", 1)[1].split(".SH ", 1)[0]
-    assert re.findall(r"^\.B (\d)$", status, re.M) == [str(i) for i in range(9)]
     readme = (ROOT / "README.md").read_text()
+    codes = re.findall(r"^\| (\d+) \|", readme.split("\n## Exit codes\n", 1)[1].split("\n## ", 1)[0], re.M)
+    assert codes[:9] == [str(i) for i in range(9)]
+    assert re.findall(r"^\.B (\d+)$", status, re.M) == codes
     settings = set()
     for block in re.findall(r"^\| setting \|.*?\n((?:\|.*\n)+)", readme, re.M):   # the README's settings tables
         for line in block.splitlines():
