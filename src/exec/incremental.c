@@ -72,7 +72,7 @@ sl_code sl_incr_lookback_parse(const char *s, sl_incr_lookback *out, sl_err *err
         default: goto bad;
         }
         /* 100 years is more than any column's history; also keeps the sum far from overflow. */
-        if (errno || n > 36500ULL * 86400 || (int64_t)n * unit > 36500LL * DAY_US - out->us) goto bad;
+        if (errno || n > (unsigned long long)((36500LL * DAY_US - out->us) / unit)) goto bad;
         out->us += (int64_t)n * unit;
         p = end + 1;
     }

@@ -13,6 +13,7 @@ extern const t_case suite_pqread[];
 extern const t_case suite_pqwrite[];
 extern const t_case suite_store[];
 extern const t_case suite_s3[];
+extern const t_case suite_incremental[];
 
 static const struct {
     const char *name;
@@ -26,6 +27,7 @@ static const struct {
     {"pqwrite", suite_pqwrite},
     {"store", suite_store},
     {"s3", suite_s3},
+    {"incremental", suite_incremental},
 };
 
 int t_failed_current;
