@@ -427,7 +427,7 @@ def test_run_with_hive_layout(mariadb, fresh_db, tmp_path):
     assert got == [(datetime.date(2026, 6, 29),)]
 
 
-def test_s3_behaves_the_same(mariadb, moto, bucket, fresh_db, tmp_path):
+def test_s3_behaves_the_same(mariadb, moto, bucket, fault_proxy, fresh_db, tmp_path):
     db = fresh_db
     make_table(mariadb, db, 1000)
     env = moto.env()
@@ -450,4 +450,18 @@ def test_s3_behaves_the_same(mariadb, moto, bucket, fresh_db, tmp_path):
     assert m["incremental"]["from"] == "2026-01-01 00:16:40"
     second = pa.concat_tables([pq.read_table(tmp_path / n) for n in m["runs"][1]["files"]])
     assert ids_of(second) == list(range(50, 1001, 50))
+    assert moto.uploads(bucket) == []
+
+    # a run whose manifest cannot be written (every PUT of _SUCCESS fails) moves nothing
+    before = get(f"raw/t/{DATE}/_SUCCESS")
+    sql(mariadb, db, "UPDATE t SET updated_at = updated_at + INTERVAL 2 DAY WHERE id % 100 = 1")
+    fault_proxy.rule = lambda n, method, path: "500" if method == "PUT" and path.endswith("/_SUCCESS") else None
+    p = export(mariadb, db, url, "--table", "t", "--incremental", "updated_at",
+               env=moto.env(endpoint=fault_proxy.endpoint, S3_MAX_ATTEMPTS=2), check=7)
+    assert "_SUCCESS" in p.stderr
+    assert get(f"raw/t/{DATE}/_SUCCESS") == before and moto.keys(bucket, "lake/") == keys
+    export(mariadb, db, url, "--table", "t", "--incremental", "updated_at", env=env)
+    m = json.loads(get(f"raw/t/{DATE}/_SUCCESS"))
+    assert m["incremental"]["from"] == json.loads(before)["incremental"]["to"]
+    assert [r["rows"] for r in m["runs"]] == [1000, 20, 10]
     assert moto.uploads(bucket) == []
