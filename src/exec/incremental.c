@@ -523,6 +523,18 @@ sl_code sl_incr_commit_info(const sl_incr *x, sl_commit *c, json_t *extra, int64
                     (json_int_t)x->reread_rows, "null_rows", (json_int_t)x->null_rows, "nulls",
                     nulls_name(x->o.nulls), "rows", (json_int_t)rows, "sequence", (json_int_t)x->seq,
                     "previous_run", x->prev_run[0] ? x->prev_run : NULL);
+    {
+        /* Runs of one date share a partition: if the columns changed since the runs
+         * before, its files now hold two schemas, which readers must merge by name. */
+        const json_t *base = sl_commit_base(c), *was = base ? json_object_get(base, "schema") : NULL;
+        const json_t *now = json_object_get(extra, "schema");
+        if (inc && was && now && !json_equal((json_t *)was, (json_t *)now)) {
+            sl_warn("table %s: the columns changed since run %s of this date: the partition's files now have "
+                    "different schemas (read them with DuckDB's union_by_name = true)",
+                    x->table, json_string_value(json_object_get(base, "run_id")));
+            json_object_set_new(inc, "schema_changed", json_true());
+        }
+    }
     info = inc ? json_pack("{s:O}", "incremental", inc) : NULL;
     if (!info || json_object_set(extra, "incremental", inc) != 0) {
         json_decref(inc);

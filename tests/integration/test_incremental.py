@@ -358,6 +358,23 @@ def test_full_restarts_and_a_new_column_needs_it(mariadb, fresh_db, tmp_path):
     assert ids_of(run_table(out, m, m["run_id"])) == [101]
 
 
+def test_columns_changed_within_a_date(mariadb, fresh_db, tmp_path):
+    """A column added between two runs of one date: the run is flagged and warned about,
+    and DuckDB with union_by_name reads both schemas."""
+    db, out = fresh_db, tmp_path / "out"
+    make_table(mariadb, db, 10)
+    export(mariadb, db, out, "--table", "t", "--incremental", "updated_at")
+    sql(mariadb, db, "ALTER TABLE t ADD COLUMN note VARCHAR(10) NULL")
+    sql(mariadb, db, "INSERT INTO t VALUES (11, 'v11', '2026-02-01 00:00:00', 'added')")
+    p = export(mariadb, db, out, "--table", "t", "--incremental", "updated_at")
+    assert "columns changed" in p.stderr
+    m = manifest(out)
+    assert m["incremental"]["schema_changed"] is True and "schema_changed" not in m["runs"][0]["incremental"]
+    got = duckdb.connect().execute(f"SELECT count(*), count(note) FROM read_parquet('{out}/raw/t/{DATE}/*.parquet', "
+                                   "union_by_name = true)").fetchone()
+    assert got == (11, 1)
+
+
 def test_errors(mariadb, fresh_db, tmp_path):
     db, out = fresh_db, tmp_path / "out"
     sql(mariadb, db, "CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(10), ts DATETIME)")
