@@ -27,7 +27,8 @@ LIBS    = $(PKG_LIBS) -lpthread -lm
 
 # The library is every stage below the CLI; the binary adds src/cli/.
 LIB_SRC  := $(sort $(wildcard src/common/*.c src/batch/*.c src/parquet/*.c src/sink/*.c \
-                              src/mysql/*.c src/transform/*.c src/exec/*.c src/seed/*.c))
+                              src/mysql/*.c src/transform/*.c src/report/*.c src/exec/*.c \
+                              src/seed/*.c))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 TOOL_SRC := $(sort $(wildcard tests/tools/*.c))

@@ -16,7 +16,8 @@ static void usage(FILE *out)
           "                     [--partitions N] [--partition-column C] [--consistency snapshot|none]\n"
           "                     [--row-group-size BYTES] [--date YYYY-MM-DD] [--zero-dates null|error]\n"
           "                     [--layout date|hive] [--incremental COLUMN [--lookback DURATION|N]\n"
-          "                     [--incremental-nulls error|include|skip] [--full]]\n\n"
+          "                     [--incremental-nulls error|include|skip] [--full]]\n"
+          "                     [--lock-wait-timeout S] [--lock-retries N] [--snapshot-lock auto|backup-stage|ftwrl]\n\n"
           "Copies tables of MYSQL_DATABASE (every base table when no --table is given), or the\n"
           "result of one query, to Parquet, value for value (README, \"Type mapping\"). Each table is\n"
           "written as\n"
@@ -38,7 +39,7 @@ static void usage(FILE *out)
           "  --partition-column C  the integer column to cut ranges on (default: an integer\n"
           "                        single-column primary key; tables without one are read whole)\n"
           "  --consistency MODE    snapshot (default): every connection reads one snapshot, aligned\n"
-          "                        by a brief FLUSH TABLES WITH READ LOCK (needs RELOAD); without\n"
+          "                        by a brief, bounded lock (below; needs RELOAD); without\n"
           "                        the privilege sluice warns and falls back to none, unless the\n"
           "                        option was given. none: each connection its own snapshot, and a\n"
           "                        partition whose connection drops is retried from its start.\n"
@@ -68,6 +69,7 @@ static void usage(FILE *out)
           "  --full                copy everything and restart the watermark at MAX(COLUMN)\n"
           "  -h, --help            this help\n",
           out);
+    fputs(cli_lock_help, out);
     cli_print_global_help(out);
 }
 
@@ -103,7 +105,8 @@ static int parse_int(const char *s, long lo, long hi, long *out)
 int cmd_export(cli_ctx *ctx, int argc, char **argv)
 {
     enum { O_TABLE = 256, O_QUERY, O_NAME, O_WHERE, O_COLUMNS, O_OUTPUT, O_COMP, O_ZSTD, O_PARTS, O_PCOL, O_CONS,
-           O_RG, O_PAGE, O_BATCH, O_DATE, O_ZERO, O_PROGRESS, O_INCR, O_LOOKBACK, O_FULL, O_INULLS, O_LAYOUT };
+           O_RG, O_PAGE, O_BATCH, O_DATE, O_ZERO, O_PROGRESS, O_LOCK_WAIT, O_LOCK_RETRIES, O_LOCK_KIND,
+           O_INCR, O_LOOKBACK, O_FULL, O_INULLS, O_LAYOUT };
     static const struct option opts[] = {
         {"table", required_argument, NULL, O_TABLE}, {"query", required_argument, NULL, O_QUERY},
         {"name", required_argument, NULL, O_NAME}, {"where", required_argument, NULL, O_WHERE},
@@ -114,6 +117,8 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
         {"page-size", required_argument, NULL, O_PAGE}, {"batch-rows", required_argument, NULL, O_BATCH},
         {"date", required_argument, NULL, O_DATE}, {"zero-dates", required_argument, NULL, O_ZERO},
         {"progress", required_argument, NULL, O_PROGRESS}, {"help", no_argument, NULL, 'h'},
+        {"lock-wait-timeout", required_argument, NULL, O_LOCK_WAIT}, {"lock-retries", required_argument, NULL, O_LOCK_RETRIES},
+        {"snapshot-lock", required_argument, NULL, O_LOCK_KIND},
         {"incremental", required_argument, NULL, O_INCR}, {"lookback", required_argument, NULL, O_LOOKBACK},
         {"full", no_argument, NULL, O_FULL}, {"incremental-nulls", required_argument, NULL, O_INULLS},
         {"layout", required_argument, NULL, O_LAYOUT},
@@ -126,7 +131,8 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
     int c, rc = 0, nulls_given = 0;
     long v;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    int opt_index = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, &opt_index)) != -1) {
         switch (c) {
         case O_TABLE:
             if (!optarg[0]) { rc = cli_usage_error("export", "--table needs a name"); goto out; }
@@ -188,6 +194,9 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
             o.progress = (sl_progress_mode)m;
             break;
         }
+        case O_LOCK_WAIT: case O_LOCK_RETRIES: case O_LOCK_KIND:
+            if ((rc = cli_parse_lock("export", opts[opt_index].name, optarg, &o.lock)) != 0) goto out;
+            break;
         case O_INCR:
             if (!optarg[0]) { rc = cli_usage_error("export", "--incremental needs a column name"); goto out; }
             o.incr.column = optarg;
@@ -230,6 +239,13 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
     if (ctx->quiet) o.progress = SL_PROGRESS_OFF;
     o.tables = tables;
     if (cli_load_config(ctx, "export", &err) != 0) { rc = cli_fail("export", &err); goto out; }
+    if (ctx->plan_only) {
+        json_t *plan = NULL;
+        if (sl_export_plan(ctx->cfg, &o, &plan, &err) != SL_OK) rc = cli_fail("plan", &err);
+        else rc = cli_print_plan(ctx, plan);
+        json_decref(plan);
+        goto out;
+    }
     sl_export_result res;
     if (sl_export_run(ctx->cfg, &o, &res, &err) != SL_OK) {
         rc = cli_fail("export", &err);

@@ -32,7 +32,14 @@ typedef struct cfile {
     int64_t rows;
     uint64_t bytes;
     char checksum[SL_SHA256_TEXT_SIZE];
+    int fixed; /* sl_commit_add_fixed: shared name, never deleted by abort */
 } cfile;
+
+typedef struct fixed_file {
+    char *name;
+    uint8_t *data;
+    size_t len;
+} fixed_file;
 
 struct sl_commit {
     sl_store *st;
@@ -45,6 +52,8 @@ struct sl_commit {
     int refs; /* the handle, plus one per file sink not yet released */
     cfile **files;
     size_t nfiles, cap;
+    fixed_file *fixed; /* written by finish, just before the manifest */
+    size_t nfixed;
     int append;        /* sl_commit_begin_append */
     json_t *base;      /* append: the manifest committed when the run began, or NULL */
     json_t *run_info;  /* fields of this run's "runs" entry (sl_commit_set_run_info) */
@@ -61,9 +70,9 @@ static const char *const reserved[] = {"manifest_version", "sluice_version", "ru
 sl_code sl_run_id(char out[SL_RUN_ID_SIZE], sl_err *err)
 {
     unsigned char r[4];
-    int64_t now = sl_now_us(), secs = now / 1000000;
-    int32_t days = (int32_t)(secs / 86400);
-    int64_t sod = secs % 86400;
+    int64_t us_of_day;
+    int32_t days = (int32_t)sl_day_floor(sl_now_us(), &us_of_day);
+    int64_t sod = us_of_day / 1000000;
     int y;
     unsigned m, d;
     if (RAND_bytes(r, sizeof r) != 1) return sl_err_set(err, SL_E_INTERNAL, "no random bytes for a run id (OpenSSL)");
@@ -75,11 +84,12 @@ sl_code sl_run_id(char out[SL_RUN_ID_SIZE], sl_err *err)
 
 static void utc_now_iso(char buf[32])
 {
-    int64_t secs = sl_now_us() / 1000000;
-    int64_t sod = secs % 86400;
+    int64_t us_of_day;
+    int32_t days = (int32_t)sl_day_floor(sl_now_us(), &us_of_day);
+    int64_t sod = us_of_day / 1000000;
     int y;
     unsigned m, d;
-    sl_civil_from_days((int32_t)(secs / 86400), &y, &m, &d);
+    sl_civil_from_days(days, &y, &m, &d);
     snprintf(buf, 32, "%04d-%02u-%02uT%02d:%02d:%02dZ", y, m, d, (int)(sod / 3600), (int)(sod / 60 % 60),
              (int)(sod % 60));
 }
@@ -122,6 +132,11 @@ static void commit_destroy(sl_commit *c)
         sl_free(c->files[i]);
     }
     sl_free(c->files);
+    for (size_t i = 0; i < c->nfixed; i++) {
+        sl_free(c->fixed[i].name);
+        sl_free(c->fixed[i].data);
+    }
+    sl_free(c->fixed);
     sl_free(c->kept);
     json_decref(c->base);
     json_decref(c->run_info);
@@ -385,11 +400,12 @@ static cfile *find_file(const sl_commit *c, const char *name)
     return NULL;
 }
 
-sl_sink *sl_commit_create_file(sl_commit *c, const char *name, sl_err *err)
+/* Checks name and registers it as a file being written (f->open set, one more
+ * reference): a new entry, or the entry of an earlier attempt that failed and was
+ * released (a retry, written again from its start). */
+static cfile *register_file(sl_commit *c, const char *name, sl_err *err)
 {
     cfile *f = NULL;
-    commit_sink *cs = NULL;
-    sl_sink *inner;
     sl_code rc = SL_OK;
     if (sl_store_key_check(name, err) != SL_OK) {
         sl_err_prefix(err, "partition %s: ", c->prefix);
@@ -406,8 +422,7 @@ sl_sink *sl_commit_create_file(sl_commit *c, const char *name, sl_err *err)
         return NULL;
     }
     f = sl_calloc(1, sizeof *f);
-    cs = sl_calloc(1, sizeof *cs);
-    if (!f || !cs) goto nomem;
+    if (!f) goto nomem;
     f->name = sl_strdup(name);
     f->key = concat(c->prefix, name, "");
     if (!f->name || !f->key) goto nomem;
@@ -427,7 +442,7 @@ sl_sink *sl_commit_create_file(sl_commit *c, const char *name, sl_err *err)
         f->open = 1;
         c->refs++;
         pthread_mutex_unlock(&c->mu);
-        goto make_sink;
+        return f;
     }
     if (c->state != C_ACTIVE) {
         rc = sl_err_set(err, SL_E_INTERNAL, "file %s: the commit is already %s", f->key, state_name(c->state));
@@ -449,8 +464,32 @@ sl_sink *sl_commit_create_file(sl_commit *c, const char *name, sl_err *err)
     }
     pthread_mutex_unlock(&c->mu);
     if (rc != SL_OK) goto fail;
+    return f;
+nomem:
+    sl_err_set(err, SL_E_NOMEM, "out of memory adding %s%s to a commit", c->prefix, name);
+fail:
+    if (f) {
+        sl_free(f->name);
+        sl_free(f->key);
+        sl_free(f);
+    }
+    return NULL;
+}
 
-make_sink:
+sl_sink *sl_commit_create_file(sl_commit *c, const char *name, sl_err *err)
+{
+    sl_sink *inner;
+    commit_sink *cs = sl_calloc(1, sizeof *cs);
+    if (!cs) {
+        sl_err_set(err, SL_E_NOMEM, "out of memory adding %s%s to a commit", c->prefix, name);
+        return NULL;
+    }
+    cfile *f = register_file(c, name, err);
+    if (!f) {
+        sl_free(cs);
+        return NULL;
+    }
+
     cs->base.vt = &commit_sink_vt;
     cs->c = c;
     cs->f = f;
@@ -466,16 +505,6 @@ make_sink:
         return NULL;
     }
     return &cs->base;
-nomem:
-    sl_err_set(err, SL_E_NOMEM, "out of memory adding %s%s to a commit", c->prefix, name);
-fail:
-    if (f) {
-        sl_free(f->name);
-        sl_free(f->key);
-        sl_free(f);
-    }
-    sl_free(cs);
-    return NULL;
 }
 
 sl_code sl_commit_set_rows(sl_commit *c, const char *name, int64_t rows, sl_err *err)
@@ -497,6 +526,140 @@ sl_code sl_commit_set_rows(sl_commit *c, const char *name, int64_t rows, sl_err 
     return rc;
 }
 
+sl_code sl_commit_file_info(sl_commit *c, const char *name, uint64_t *bytes, char checksum[SL_SHA256_TEXT_SIZE],
+                            sl_err *err)
+{
+    sl_code rc = SL_OK;
+    pthread_mutex_lock(&c->mu);
+    cfile *f = find_file(c, name);
+    if (!f || f->state != F_DONE) {
+        rc = sl_err_set(err, SL_E_INTERNAL, "file %s%s is not a complete file of this commit", c->prefix, name);
+    } else {
+        *bytes = f->bytes;
+        memcpy(checksum, f->checksum, SL_SHA256_TEXT_SIZE);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+sl_code sl_commit_add_fixed(sl_commit *c, const char *name, const void *data, size_t len, sl_err *err)
+{
+    fixed_file *nf;
+    sl_code rc = SL_OK;
+    if (sl_store_key_check(name, err) != SL_OK) return sl_err_prefix(err, "partition %s: ", c->prefix);
+    if (segment_is_manifest(name))
+        return sl_err_set(err, SL_E_USAGE, "file name %s%s is reserved for the manifest", c->prefix, name);
+    pthread_mutex_lock(&c->mu);
+    if (c->append) /* the base would list the name too */
+        rc = sl_err_set(err, SL_E_USAGE, "file %s%s: an appending commit takes no fixed-name file", c->prefix, name);
+    else if (c->state != C_ACTIVE)
+        rc = sl_err_set(err, SL_E_INTERNAL, "file %s%s: the commit is already %s", c->prefix, name, state_name(c->state));
+    else if (find_file(c, name))
+        rc = sl_err_set(err, SL_E_USAGE, "file %s%s is already part of this commit", c->prefix, name);
+    for (size_t i = 0; rc == SL_OK && i < c->nfixed; i++)
+        if (strcmp(c->fixed[i].name, name) == 0)
+            rc = sl_err_set(err, SL_E_USAGE, "file %s%s is already part of this commit", c->prefix, name);
+    if (rc == SL_OK) {
+        nf = sl_realloc(c->fixed, (c->nfixed + 1) * sizeof *nf);
+        if (!nf) rc = sl_err_set(err, SL_E_NOMEM, "out of memory adding %s%s to a commit", c->prefix, name);
+        else {
+            c->fixed = nf;
+            fixed_file *f = &c->fixed[c->nfixed];
+            f->name = sl_strdup(name);
+            f->data = sl_malloc(len ? len : 1);
+            f->len = len;
+            if (!f->name || !f->data) {
+                sl_free(f->name);
+                sl_free(f->data);
+                rc = sl_err_set(err, SL_E_NOMEM, "out of memory adding %s%s to a commit", c->prefix, name);
+            } else {
+                if (len) memcpy(f->data, data, len);
+                c->nfixed++;
+            }
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+static int checksum_valid(const char *s)
+{
+    if (!s || strncmp(s, "sha256:", 7) != 0 || strlen(s) != 7 + 64) return 0;
+    for (const char *p = s + 7; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'))) return 0;
+    return 1;
+}
+
+sl_code sl_commit_add_file(sl_commit *c, const char *name, uint64_t bytes, int64_t rows, const char *checksum,
+                           sl_err *err)
+{
+    if (!checksum_valid(checksum))
+        return sl_err_set(err, SL_E_FORMAT, "file %s%s: the checksum is not sha256:<64 lowercase hex>", c->prefix,
+                          name);
+    if (rows < 0) return sl_err_set(err, SL_E_FORMAT, "file %s%s: negative row count", c->prefix, name);
+    cfile *f = register_file(c, name, err);
+    if (!f) return err && err->code ? err->code : SL_E_INTERNAL;
+    pthread_mutex_lock(&c->mu);
+    f->state = F_DONE;
+    f->bytes = bytes;
+    f->rows = rows;
+    f->has_rows = 1;
+    f->open = 0;
+    memcpy(f->checksum, checksum, SL_SHA256_TEXT_SIZE);
+    c->refs--; /* no sink holds it */
+    pthread_mutex_unlock(&c->mu);
+    return SL_OK;
+}
+
+static int cmp_cfile(const void *a, const void *b);
+
+/* Writes the fixed-name files (atomically, through SHA-256) and lists them as done. */
+static sl_code write_fixed(sl_commit *c, sl_err *err)
+{
+    for (size_t i = 0; i < c->nfixed; i++) {
+        const fixed_file *x = &c->fixed[i];
+        cfile *f = sl_calloc(1, sizeof *f);
+        char *key = concat(c->prefix, x->name, "");
+        if (!f || !key || !(f->name = sl_strdup(x->name))) {
+            sl_free(f);
+            sl_free(key);
+            return sl_err_set(err, SL_E_NOMEM, "out of memory writing %s%s", c->prefix, x->name);
+        }
+        f->key = key;
+        sl_sink *inner = sl_store_create(c->st, key, err);
+        sl_sink *h = inner ? sl_sink_hash_open(inner, err) : NULL;
+        sl_code rc = h ? sl_sink_write(h, x->data, x->len, err) : err->code;
+        if (rc == SL_OK) rc = sl_sink_finish(h, err);
+        if (rc == SL_OK) rc = sl_sink_hash_result(h, NULL, f->checksum, err);
+        if (rc == SL_OK) f->bytes = h->bytes;
+        sl_sink_release(h);
+        if (rc == SL_OK && c->nfiles == c->cap) {
+            size_t ncap = c->cap ? c->cap * 2 : 16;
+            cfile **nf = sl_realloc(c->files, ncap * sizeof *nf);
+            if (!nf) rc = sl_err_set(err, SL_E_NOMEM, "out of memory writing %s", key);
+            else {
+                c->files = nf;
+                c->cap = ncap;
+            }
+        }
+        if (rc != SL_OK) {
+            sl_err_prefix(err, "writing %s: ", key);
+            sl_free(f->name);
+            sl_free(f->key);
+            sl_free(f);
+            return rc;
+        }
+        f->state = F_DONE;
+        f->has_rows = 1;
+        f->fixed = 1;
+        pthread_mutex_lock(&c->mu);
+        c->files[c->nfiles++] = f;
+        pthread_mutex_unlock(&c->mu);
+    }
+    if (c->nfiles) qsort(c->files, c->nfiles, sizeof *c->files, cmp_cfile);
+    return SL_OK;
+}
+
 /* ---- abort ---- */
 
 void sl_commit_abort(sl_commit *c)
@@ -513,6 +676,7 @@ void sl_commit_abort(sl_commit *c)
      * Every file is deleted, done or not: a failed completion may still have stored it. */
     for (size_t i = 0; i < c->nfiles; i++) {
         sl_err e;
+        if (c->files[i]->fixed) continue; /* the previous run's name too: see sl_commit_add_fixed */
         if (sl_store_remove(c->st, c->files[i]->key, &e) != SL_OK)
             sl_warn("aborting the commit of %s: %s", c->prefix, e.msg);
     }
@@ -765,7 +929,7 @@ static int dump_to_buf(const char *p, size_t n, void *ud)
     return d->failed ? -1 : 0;
 }
 
-static sl_code write_manifest(sl_commit *c, const json_t *m, sl_err *err)
+static sl_code manifest_put(sl_store *st, const char *prefix, const char *key, const json_t *m, sl_err *err)
 {
     dump_buf d = {.failed = 0};
     sl_buf text;
@@ -776,9 +940,9 @@ static sl_code write_manifest(sl_commit *c, const json_t *m, sl_err *err)
     text = d.b;
     if (!dumped || sl_buf_append(&text, "\n", 1, err) != SL_OK) {
         sl_buf_free(&text);
-        return sl_err_set(err, SL_E_NOMEM, "out of memory writing the manifest of %s", c->prefix);
+        return sl_err_set(err, SL_E_NOMEM, "out of memory writing the manifest of %s", prefix);
     }
-    s = sl_store_create(c->st, c->manifest_key, err);
+    s = sl_store_create(st, key, err);
     if (!s) {
         sl_buf_free(&text);
         return err->code;
@@ -787,6 +951,24 @@ static sl_code write_manifest(sl_commit *c, const json_t *m, sl_err *err)
     if (rc == SL_OK) rc = sl_sink_finish(s, err);
     sl_sink_release(s);
     sl_buf_free(&text);
+    return rc;
+}
+
+static sl_code write_manifest(sl_commit *c, const json_t *m, sl_err *err)
+{
+    return manifest_put(c->st, c->prefix, c->manifest_key, m, err);
+}
+
+sl_code sl_manifest_write(sl_store *st, const char *partition, const json_t *m, sl_err *err)
+{
+    size_t n = partition ? strlen(partition) : 0;
+    if (!n) return sl_err_set(err, SL_E_USAGE, "writing a manifest needs a partition prefix");
+    SL_TRY(sl_store_prefix_check(partition, err));
+    char *key = concat(partition, partition[n - 1] == '/' ? "" : "/", SL_MANIFEST_NAME);
+    if (!key) return sl_err_set(err, SL_E_NOMEM, "out of memory writing a manifest");
+    sl_code rc = manifest_put(st, partition, key, m, err);
+    if (rc != SL_OK) sl_err_prefix(err, "writing %s: ", key);
+    sl_free(key);
     return rc;
 }
 
@@ -917,6 +1099,7 @@ sl_code sl_commit_finish(sl_commit *c, const json_t *extra, sl_err *err)
             rc = sl_err_set(err, SL_E_STORAGE, "file %s holds %llu bytes, %llu were written; not committed", f->key,
                             (unsigned long long)x->size, (unsigned long long)f->bytes);
     }
+    if (rc == SL_OK) rc = write_fixed(c, err);
     m = rc == SL_OK ? build_manifest(c, extra, err) : NULL;
     if (m) {
         tried_manifest = 1;

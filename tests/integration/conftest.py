@@ -18,12 +18,14 @@ TOOLS = ROOT / "build" / "tools"
 
 
 class MariaDB:
-    def __init__(self, var_dir: Path, port: int):
+    def __init__(self, var_dir: Path, port: int, tls=True, buffer_pool="256M"):
         self.var_dir = var_dir
         self.port = port
         self.script = ROOT / "scripts" / "mariadb-local.sh"
         self.script_env = dict(os.environ, SLUICE_VAR=str(var_dir), SLUICE_MARIADB_PORT=str(port),
-                               SLUICE_MARIADB_BUFFER_POOL="256M")
+                               SLUICE_MARIADB_BUFFER_POOL=buffer_pool, SLUICE_MARIADB_TLS="1" if tls else "0")
+        # the test CA, server and client certificates the script makes (scripts/mariadb-local.sh)
+        self.tls_dir = var_dir / "mariadb" / "tls"
 
     def run_script(self, *args):
         return subprocess.run(["bash", str(self.script), *args], env=self.script_env,

@@ -14,6 +14,8 @@ extern const t_case suite_pqwrite[];
 extern const t_case suite_store[];
 extern const t_case suite_s3[];
 extern const t_case suite_incremental[];
+extern const t_case suite_mysql[];
+extern const t_case suite_report[];
 
 static const struct {
     const char *name;
@@ -28,6 +30,8 @@ static const struct {
     {"store", suite_store},
     {"s3", suite_s3},
     {"incremental", suite_incremental},
+    {"mysql", suite_mysql},
+    {"report", suite_report},
 };
 
 int t_failed_current;

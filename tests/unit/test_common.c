@@ -103,7 +103,39 @@ static void timestamps_parse_and_format(void)
     CHECK_STR(buf, "1969-12-31");
 }
 
+static void day_floor_negative_values(void)
+{
+    /* Expected days from the calendar, not from the code: 1969-12-31 is day -1,
+     * 1900-01-01 is day -25567 (70 years, 17 of them leap). */
+    int64_t r = -7;
+    CHECK_EQ_INT(sl_day_floor(0, &r), 0);
+    CHECK_EQ_INT(r, 0);
+    CHECK_EQ_INT(sl_day_floor(-1, &r), -1); /* 1969-12-31 23:59:59.999999 */
+    CHECK_EQ_INT(r, SL_US_PER_DAY - 1);
+    CHECK_EQ_INT(sl_day_floor(-SL_US_PER_DAY, &r), -1);
+    CHECK_EQ_INT(r, 0);
+    CHECK_EQ_INT(sl_day_floor(-SL_US_PER_DAY - 1, &r), -2);
+    CHECK_EQ_INT(r, SL_US_PER_DAY - 1);
+    CHECK_EQ_INT(sl_day_floor(SL_US_PER_DAY - 1, NULL), 0);
+    CHECK_EQ_INT(sl_day_floor(SL_US_PER_DAY, NULL), 1);
+    /* 1900-01-01 12:00:00 */
+    CHECK_EQ_INT(sl_day_floor(-25567 * SL_US_PER_DAY + SL_US_PER_DAY / 2, &r), -25567);
+    CHECK_EQ_INT(r, SL_US_PER_DAY / 2);
+    CHECK_EQ_INT(sl_day_floor(INT64_MIN, &r), -106751992); /* no overflow at the type's edge */
+    CHECK(r >= 0 && r < SL_US_PER_DAY);
+    CHECK_EQ_INT(sl_floor_div(-7, 2, &r), -4);
+    CHECK_EQ_INT(r, 1);
+    CHECK_EQ_INT(sl_floor_div(7, 2, &r), 3);
+    CHECK_EQ_INT(r, 1);
+    for (int64_t us = -3 * SL_US_PER_DAY; us <= 3 * SL_US_PER_DAY; us += 3600000000LL - 1) {
+        int64_t d = sl_day_floor(us, &r);
+        CHECK(r >= 0 && r < SL_US_PER_DAY);
+        CHECK_EQ_INT(d * SL_US_PER_DAY + r, us);
+    }
+}
+
 T_SUITE(suite_common) = {
+    {"day_floor_negative_values", day_floor_negative_values},
     {"error_messages_and_exit_codes", error_messages_and_exit_codes},
     {"buffer_cap_is_enforced", buffer_cap_is_enforced},
     {"allocation_failure_is_reported", allocation_failure_is_reported},

@@ -896,6 +896,70 @@ static void commit_retry_of_a_failed_file(void)
     rm_rf(root);
 }
 
+/* A file written and completed by another process (a task of exec/task.h) joins a
+ * commit with the size and checksum that process measured; finish checks the size. */
+static void commit_adds_files_written_elsewhere(void)
+{
+    char root[64];
+    sl_err e;
+    sl_store *st;
+    sl_commit *task, *c;
+    sl_sink *s;
+    uint64_t bytes = 0;
+    char sum[SL_SHA256_TEXT_SIZE], want[72];
+    const char *name = "part-00000-" RUN_A "-attempt1.zstd.parquet";
+    make_root(root, sizeof root);
+    st = sl_store_local_open(root, &e);
+    CHECK(st);
+    task = sl_commit_begin(st, PART, RUN_A, "2026-12-02", &e); /* the task's: never finished */
+    CHECK(task);
+    s = sl_commit_create_file(task, name, &e);
+    CHECK(s);
+    CHECK_EQ_INT(sl_sink_write(s, "from a task", 11, &e), SL_OK);
+    CHECK_EQ_INT(sl_commit_file_info(task, name, &bytes, sum, &e), SL_E_INTERNAL); /* not complete yet */
+    CHECK_EQ_INT(sl_sink_finish(s, &e), SL_OK);
+    sl_sink_release(s);
+    CHECK_EQ_INT(sl_commit_file_info(task, name, &bytes, sum, &e), SL_OK);
+    CHECK_EQ_INT(bytes, 11);
+    sha256_text("from a task", 11, want);
+    CHECK_STR(sum, want);
+    sl_commit_free(task); /* the file stays */
+    CHECK(exists(root, PART "part-00000-" RUN_A "-attempt1.zstd.parquet"));
+
+    c = sl_commit_begin(st, PART, RUN_A, "2026-12-02", &e);
+    CHECK(c);
+    CHECK_EQ_INT(sl_commit_add_file(c, name, bytes, 4, "sha256:xyz", &e), SL_E_FORMAT);
+    CHECK_EQ_INT(sl_commit_add_file(c, "part-1-otherrun.parquet", bytes, 4, sum, &e), SL_E_USAGE);
+    CHECK_EQ_INT(sl_commit_add_file(c, name, bytes, 4, sum, &e), SL_OK);
+    CHECK_EQ_INT(sl_commit_add_file(c, name, bytes, 4, sum, &e), SL_E_USAGE); /* once */
+    CHECK_EQ_INT(sl_commit_finish(c, NULL, &e), SL_OK);
+    sl_commit_free(c);
+    json_t *m = manifest_on_disk(root);
+    CHECK(m);
+    json_t *f = json_array_get(json_object_get(m, "files"), 0);
+    CHECK_EQ_INT(json_array_size(json_object_get(m, "files")), 1);
+    CHECK_STR(json_string_value(json_object_get(f, "checksum")), want);
+    CHECK_EQ_INT(json_integer_value(json_object_get(f, "rows")), 4);
+    CHECK(manifest_files_intact(root, m));
+    json_decref(m);
+
+    /* a size that is not what the store holds: no manifest, the file is deleted */
+    c = sl_commit_begin(st, "raw/other/2026-12-02/", RUN_B, "2026-12-02", &e);
+    CHECK(c);
+    s = sl_commit_create_file(c, "a-" RUN_B, &e);
+    CHECK(s);
+    CHECK_EQ_INT(sl_sink_finish(s, &e), SL_OK);
+    sl_sink_release(s);
+    CHECK_EQ_INT(sl_commit_set_rows(c, "a-" RUN_B, 0, &e), SL_OK);
+    CHECK_EQ_INT(sl_commit_add_file(c, "b-" RUN_B, 5, 1, want, &e), SL_OK); /* never written */
+    CHECK(sl_commit_finish(c, NULL, &e) != SL_OK);
+    CHECK(!exists(root, "raw/other/2026-12-02/_SUCCESS"));
+    CHECK(!exists(root, "raw/other/2026-12-02/a-" RUN_B));
+    sl_commit_free(c);
+    sl_store_free(st);
+    rm_rf(root);
+}
+
 static void commit_failed_file_means_no_manifest(void)
 {
     fault_store fs;
@@ -1619,6 +1683,7 @@ T_SUITE(suite_store) = {
     {"commit_crashed_run_keeps_previous_and_is_cleaned", commit_crashed_run_keeps_previous_and_is_cleaned},
     {"commit_abort_removes_this_runs_files", commit_abort_removes_this_runs_files},
     {"commit_retry_of_a_failed_file", commit_retry_of_a_failed_file},
+    {"commit_adds_files_written_elsewhere", commit_adds_files_written_elsewhere},
     {"commit_failed_file_means_no_manifest", commit_failed_file_means_no_manifest},
     {"commit_failed_manifest_write_keeps_previous", commit_failed_manifest_write_keeps_previous},
     {"commit_manifest_outcome_unknown", commit_manifest_outcome_unknown},
