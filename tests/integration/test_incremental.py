@@ -225,9 +225,9 @@ def test_failed_run_leaves_the_watermark(mariadb, fresh_db, tmp_path):
 
 
 def test_reads_inside_the_snapshot(mariadb, fresh_db, tmp_path):
-    """watermark_to is read in the run's snapshot: rows written while the run reads (an
-    insert past the maximum, an update moving a row forward) are neither read nor counted
-    under the watermark, and the next run reads them."""
+    """Rows written while the run reads (an insert past the maximum, an update moving a
+    row forward) are neither read (the readers' snapshot) nor hidden under the watermark
+    (it is the maximum before them), and the next run reads them."""
     db, out = fresh_db, tmp_path / "out"
     make_table(mariadb, db, 200)
     lock = "sl_incr_" + uuid.uuid4().hex[:10]
