@@ -43,6 +43,11 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 #endif
     ;
 
+/* The run commands' clean stops (common/sl_stop.h): 0, or the exit code of a failure.
+ * cli_stop_late warns when a stop came too late to stop anything (after the commit). */
+int cli_stop_install(const char *cmd);
+void cli_stop_late(const char *cmd);
+
 /* Loads ./.env (or --env-file) into ctx->cfg; called by commands that need settings. */
 int cli_load_config(cli_ctx *ctx, const char *cmd, sl_err *err);
 

@@ -251,6 +251,7 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
         rc = cli_fail("export", &err);
         goto out;
     }
+    cli_stop_late("export");
     if (!ctx->quiet)
         printf("exported %d table%s, %lld rows, %d files, %.1f MB in %.1f s (run %s, consistency %s) to %s\n",
                res.tables, res.tables == 1 ? "" : "s", (long long)res.rows, res.files, (double)res.bytes / 1e6,

@@ -190,6 +190,7 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
         rc = cli_fail("run", &err);
         goto out;
     }
+    cli_stop_late("run");
     if (!ctx->quiet) {
         char part[64];
         sl_layout_partition(o.layout, "business_insights", res.date, part, sizeof part);

@@ -18,6 +18,7 @@
 #include "../common/sl_alloc.h"
 #include "../common/sl_buf.h"
 #include "../common/sl_log.h"
+#include "../common/sl_stop.h"
 #include "../common/sl_time.h"
 #include "../mysql/my_catalog.h"
 #include "../mysql/my_conn.h"
@@ -521,10 +522,7 @@ sl_code sl_export_task(const json_t *plan, int k, const json_t *task, MYSQL *con
     SL_TRY_GOTO(rc, sl_task_files_open(files, prefix, stem, schema, source, &sink, &w, name, sizeof name, err), done);
     for (;;) {
         sl_batch *b;
-        if (ctx->stop && atomic_load(ctx->stop)) {
-            rc = sl_err_set(err, SL_E_INTERNAL, "stopped: another task failed");
-            goto done;
-        }
+        SL_TRY_GOTO(rc, sl_task_check_stop(ctx, err), done); /* a stop or another task's failure */
         SL_TRY_GOTO(rc, my_reader_next(rd, &b, err), done);
         if (!b) break;
         SL_TRY_GOTO(rc, pq_writer_write(w, b, err), done);
@@ -636,6 +634,11 @@ sl_code sl_export_commit(const json_t *plan, json_t *const *chosen, sl_store *st
     int files = 0;
     sl_code rc = SL_OK;
     int ti;
+    /* Every table's commit is begun and filled first, then all finish as one
+     * (sink/commit.h, sl_commit_finish_all): all or nothing across tables. */
+    sl_commit **cs = sl_calloc((size_t)ntables + 1, sizeof *cs);
+    json_t **extras = sl_calloc((size_t)ntables + 1, sizeof *extras);
+    if (!cs || !extras) rc = sl_err_set(err, SL_E_NOMEM, "out of memory committing the tables");
     for (ti = 0; ti < ntables && rc == SL_OK; ti++) {
         const json_t *t = json_array_get(tables, (size_t)ti);
         const char *prefix = sl_plan_str(t, "prefix");
@@ -644,8 +647,10 @@ sl_code sl_export_commit(const json_t *plan, json_t *const *chosen, sl_store *st
                                                                           sl_plan_str(plan, "date"), err);
         if (!c) {
             rc = err && err->code ? err->code : SL_E_STORAGE;
+            sl_err_prefix(err, "table %s: ", sl_plan_str(t, "name"));
             break;
         }
+        cs[ti] = c;
         int64_t trows = 0;
         for (int k = 0; k < ntasks && rc == SL_OK; k++) {
             if (sl_plan_int(json_array_get(json_object_get(plan, "tasks"), (size_t)k), "table", -1) != ti) continue;
@@ -661,28 +666,34 @@ sl_code sl_export_commit(const json_t *plan, json_t *const *chosen, sl_store *st
             }
         }
         if (rc == SL_OK) {
-            json_t *extra = table_manifest(plan, ti, chosen, info);
+            extras[ti] = table_manifest(plan, ti, chosen, info);
             const json_t *inc = json_object_get(t, "incremental");
             if (json_is_object(inc)) {
                 json_t *mine = json_deep_copy(inc);
                 json_object_set_new(mine, "rows", json_integer(trows));
-                rc = sl_incr_commit_json(mine, sl_plan_str(t, "name"), c, extra, err);
+                rc = sl_incr_commit_json(mine, sl_plan_str(t, "name"), c, extras[ti], err);
             }
-            if (rc == SL_OK) rc = sl_commit_finish(c, extra, err);
-            json_decref(extra);
-        } else {
-            sl_commit_abort(c);
         }
-        sl_commit_free(c);
-        if (rc != SL_OK) sl_err_prefix(err, "table %s: ", sl_plan_str(t, "name"));
+        if (rc != SL_OK) {
+            sl_err_prefix(err, "table %s: ", sl_plan_str(t, "name"));
+            break;
+        }
     }
-    if (rc != SL_OK) {
-        /* The tables after the one that failed keep no files. */
+    if (rc == SL_OK) rc = sl_commit_finish_all(cs, (const json_t *const *)extras, (size_t)ntables, err);
+    else {
+        for (int i = 0; i < ntables && cs; i++) sl_commit_abort(cs[i]);
+        /* Files of the tables whose commit was never begun or filled go too. */
         for (int k = 0; k < ntasks; k++)
             if (sl_plan_int(json_array_get(json_object_get(plan, "tasks"), (size_t)k), "table", -1) >= ti)
                 sl_result_delete_files(st, chosen[k]);
-        return rc;
     }
+    for (int i = 0; i < ntables && cs; i++) {
+        sl_commit_free(cs[i]);
+        json_decref(extras ? extras[i] : NULL);
+    }
+    sl_free(cs);
+    sl_free(extras);
+    if (rc != SL_OK) return rc;
     json_object_set_new(summary, "tables", json_integer(ntables));
     json_object_set_new(summary, "files", json_integer(files));
     json_object_set_new(summary, "rows", json_integer(rows));
@@ -715,5 +726,5 @@ sl_code sl_export_run(const sl_config *cfg, const sl_export_opts *o, sl_export_r
     json_decref(sum);
     json_decref(plan);
     res->seconds = sl_mono_seconds() - t0;
-    return rc;
+    return sl_stop_override(rc, err); /* planning cut by a stop is the stop too */
 }

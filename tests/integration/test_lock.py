@@ -347,3 +347,20 @@ def test_s3_output_with_only_the_documented_actions(mariadb, seeded_small, moto,
     p = run_sluice(["export", "--table", "orders", "--date", DATE, "--output", f"s3://{bucket}/x"],
                    env=mariadb.sluice_env(seeded_small, **moto.env(**creds)), timeout=300)
     assert p.returncode == 7 and "AccessDenied" in p.stderr, p.stderr
+
+
+def test_watchdog_kills_a_statement_that_outlives_its_bound(mariadb, lockdb):
+    """The lock's last resort, should the server not honour lock_wait_timeout: the statement
+    is killed from a second connection (my_exec_bounded, through build/tools/my_exec)."""
+    from conftest import TOOLS
+    env = mariadb.sluice_env(lockdb)
+    t0 = time.monotonic()
+    p = subprocess.run([str(TOOLS / "my_exec"), "--bounded", "1", "DO SLEEP(20)"], env=env, capture_output=True,
+                       text=True, timeout=60)
+    took = time.monotonic() - t0
+    assert "killed" in p.stdout.split() and took < 8, (p.stdout, p.stderr, took)
+    # (an interrupted SLEEP() ends without an error; FTWRL would fail with 1317)
+    # the control: a statement within its bound is left alone
+    p = subprocess.run([str(TOOLS / "my_exec"), "--bounded", "5", "DO SLEEP(0.2)"], env=env, capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 0 and "not killed" in p.stdout, (p.stdout, p.stderr)
