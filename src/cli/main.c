@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../common/sl_log.h"
+#include "../common/sl_stop.h"
 #include "../exec/export.h"
 #include "cli.h"
 
@@ -22,6 +23,25 @@ static const cli_command commands[] = {
     {"commit", "commit a plan's task results: one per task, _SUCCESS last", cmd_commit},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+/* "128M", "64MiB", "1G", "1048576" -> bytes. */
+int cli_parse_size(const char *s, size_t *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || !(v > 0)) return -1;
+    double mult = 1;
+    if (*end == 'k' || *end == 'K') mult = 1024, end++;
+    else if (*end == 'm' || *end == 'M') mult = 1024.0 * 1024, end++;
+    else if (*end == 'g' || *end == 'G') mult = 1024.0 * 1024 * 1024, end++;
+    if (mult > 1 && (strcmp(end, "iB") == 0 || strcmp(end, "B") == 0)) end += strlen(end);
+    if (*end) return -1;
+    v *= mult;
+    if (v > 64.0 * 1024 * 1024 * 1024) return -1;
+    *out = (size_t)v;
+    return 0;
+}
 
 int cli_parse_progress(const char *cmd, const char *arg, int *mode)
 {
@@ -81,15 +101,19 @@ void cli_print_global_help(FILE *out)
     fputs("\nGlobal options (anywhere on the line):\n"
           "  --env-file PATH   read settings from PATH instead of ./.env\n"
           "  --s3-endpoint URL S3-compatible endpoint, http(s)://host[:port] (the S3_ENDPOINT setting)\n"
-          "  --mysql-ssl-mode M  TLS to MySQL: DISABLED, PREFERRED (default), REQUIRED, VERIFY_CA or\n"
+          "  --mysql-ssl-mode M TLS to MySQL: DISABLED, PREFERRED (default), REQUIRED, VERIFY_CA or\n"
           "                    VERIFY_IDENTITY (the MYSQL_SSL_MODE setting; README \"TLS to MySQL\")\n"
           "  --mysql-ssl-ca F  CA file the server's certificate is checked against (MYSQL_SSL_CA)\n"
-          "  --mysql-ssl-cert F, --mysql-ssl-key F  client certificate and key (MYSQL_SSL_CERT/_KEY)\n"
+          "  --mysql-ssl-cert F  client certificate (MYSQL_SSL_CERT) for REQUIRE X509 accounts,\n"
+          "  --mysql-ssl-key F   with its private key (MYSQL_SSL_KEY)\n"
           "  -q, --quiet       only errors on stderr\n"
           "  -v, --verbose     debug log lines on stderr\n"
           "\nExit codes: 0 success, 1 runtime failure, 2 usage error, 3 configuration error,\n"
           "  4 database unreachable or credentials refused, 5 source table or column missing,\n"
-          "  6 source value cannot be represented, 7 output storage failed, 8 invalid input file.\n",
+          "  6 source value cannot be represented, 7 output storage failed, 8 invalid input file,\n"
+          "  130 / 143 stopped by SIGINT / SIGTERM (run, export, task, commit): reading stops,\n"
+          "  uploads are aborted, this run's files are removed, no _SUCCESS is written\n"
+          "  (a second signal exits at once).\n",
           out);
 }
 
@@ -108,6 +132,16 @@ static void print_help(FILE *out)
 
 int cli_fail(const char *cmd, const sl_err *err)
 {
+    if (err->code == SL_E_STOPPED || sl_stop_requested()) { /* a failure a stop caused is the stop */
+        sl_err stopped;
+        if (err->code != SL_E_STOPPED) {
+            sl_stop_error(&stopped);
+            err = &stopped;
+        }
+        fprintf(stderr, "sluice %s: %s: nothing was committed; this run's files and uploads were removed and the "
+                "previous output is as it was\n", cmd, err->msg);
+        return sl_exit_code(err->code);
+    }
     fprintf(stderr, "sluice %s: error: %s\n", cmd, err->msg[0] ? err->msg : sl_strerror(err->code));
     return sl_exit_code(err->code);
 }
@@ -121,6 +155,21 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "\nTry 'sluice %s --help'.\n", cmd);
     return SL_EXIT_USAGE;
+}
+
+int cli_stop_install(const char *cmd)
+{
+    sl_err err = {0};
+    if (sl_stop_install(&err) != SL_OK) return cli_fail(cmd, &err);
+    return 0;
+}
+
+void cli_stop_late(const char *cmd)
+{
+    int s = sl_stop_requested();
+    if (s)
+        sl_warn("sluice %s: %s came after the output was committed: the run is complete", cmd,
+                s == 15 ? "SIGTERM" : s == 2 ? "SIGINT" : "a stop signal");
 }
 
 int cli_load_config(cli_ctx *ctx, const char *cmd, sl_err *err)
@@ -227,7 +276,16 @@ int main(int argc, char **argv)
                 sl_config_free(ctx.cfg);
                 return cli_fail(cmd, &err);
             }
+        /* The commands that write output stop cleanly on SIGINT/SIGTERM from their first
+         * moment on (README "Clean stops"). */
+        if ((commands[i].run == cmd_run || commands[i].run == cmd_export || commands[i].run == cmd_task ||
+             commands[i].run == cmd_commit) &&
+            cli_stop_install(cmd) != 0) {
+            sl_config_free(ctx.cfg);
+            return SL_EXIT_FAILURE;
+        }
         rc = commands[i].run(&ctx, argc - 1, argv + 1);
+        sl_stop_uninstall(); /* its hooks borrow the settings */
         sl_config_free(ctx.cfg);
         return rc;
     }

@@ -11,6 +11,7 @@
 
 #include "../common/sl_alloc.h"
 #include "../common/sl_log.h"
+#include "../common/sl_stop.h"
 #include "../common/sl_time.h"
 #include "../mysql/my_conn.h"
 #include "exec.h"
@@ -42,12 +43,14 @@ void sl_plan_pq_options(const json_t *plan, pq_options *po)
     po->zstd_level = (int)sl_plan_int(w, "zstd_level", po->zstd_level);
     po->page_size = (size_t)sl_plan_int(w, "page_size", (long long)po->page_size);
     po->row_group_size = (size_t)sl_plan_int(w, "row_group_size", (long long)po->row_group_size);
+    po->dictionary_max = (size_t)sl_plan_int(w, "dictionary_max", (long long)po->dictionary_max);
 }
 
 json_t *sl_plan_writer_json(const pq_options *po)
 {
-    return json_pack("{s:s, s:i, s:I, s:I}", "compression", pq_codec_name(po->codec), "zstd_level", po->zstd_level,
-                     "page_size", (json_int_t)po->page_size, "row_group_size", (json_int_t)po->row_group_size);
+    return json_pack("{s:s, s:i, s:I, s:I, s:I}", "compression", pq_codec_name(po->codec), "zstd_level",
+                     po->zstd_level, "page_size", (json_int_t)po->page_size, "row_group_size",
+                     (json_int_t)po->row_group_size, "dictionary_max", (json_int_t)po->dictionary_max);
 }
 
 my_consistency sl_plan_consistency(const json_t *plan)
@@ -101,6 +104,13 @@ json_t *sl_plan_snapshot_json(const json_t *plan)
 sl_code sl_task_begin(const json_t *plan, MYSQL *conn, sl_err *err)
 {
     return my_snapshot_begin(&conn, 1, sl_plan_consistency(plan), err);
+}
+
+sl_code sl_task_check_stop(const sl_task_ctx *ctx, sl_err *err)
+{
+    SL_TRY(sl_stop_check(err));
+    if (ctx->stop && atomic_load(ctx->stop)) return sl_err_set(err, SL_E_INTERNAL, "stopped: another task failed");
+    return SL_OK;
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -417,7 +427,7 @@ static void *px_worker_main(void *arg)
     px_worker *wk = arg;
     px_run *run = wk->run;
     mysql_thread_init();
-    while (!atomic_load(&run->failed)) {
+    while (!atomic_load(&run->failed) && !sl_stop_requested()) {
         pthread_mutex_lock(&run->mu);
         int k = run->next < run->ntasks ? run->next++ : -1;
         pthread_mutex_unlock(&run->mu);
@@ -431,7 +441,7 @@ static void *px_worker_main(void *arg)
         for (;;) {
             attempt++;
             rc = sl_task_execute(run->plan, k, wk->conn, &ctx, &res, &err);
-            if (rc != SL_E_DB_LOST || atomic_load(&run->failed)) break;
+            if (rc != SL_E_DB_LOST || atomic_load(&run->failed) || sl_stop_requested()) break;
             if (run->mode == MY_SNAPSHOT) {
                 sl_err_prefix(&err, "the connection was lost inside the shared snapshot, which a new connection "
                                     "cannot rejoin, so the run stops with nothing marked complete (rerun it, or "
@@ -471,6 +481,11 @@ static void *px_worker_main(void *arg)
             if (x >= 0 && x < run->nunits) run->unit_left[x]--;
         }
         pthread_mutex_unlock(&run->mu);
+    }
+    if (sl_stop_requested()) { /* wakes the tasks waiting to gather with this one's shard */
+        sl_err e;
+        sl_stop_error(&e);
+        px_fail(run, &e);
     }
     mysql_thread_end();
     return NULL;
@@ -580,5 +595,6 @@ done:
     pthread_cond_destroy(&run.g.cv);
     pthread_mutex_destroy(&run.g.mu);
     pthread_mutex_destroy(&run.mu);
-    return sl_exec_output_failure(rc, err);
+    /* A failure a stop caused (a socket the watcher cut) is reported as the stop. */
+    return sl_exec_output_failure(sl_stop_override(rc, err), err);
 }

@@ -17,6 +17,10 @@ json_t *sl_plan_writer_json(const pq_options *po);
 /* The manifests' "snapshot": {"consistency", "connections", "fallback_reason"?, "lock"?}. */
 json_t *sl_plan_snapshot_json(const json_t *plan);
 
+/* Between batches of a task: SL_E_STOPPED after SIGINT/SIGTERM (common/sl_stop.h), or
+ * SL_E_INTERNAL once another task failed (ctx->stop). */
+sl_code sl_task_check_stop(const sl_task_ctx *ctx, sl_err *err);
+
 /* Deletes the files a result lists (best effort: failures are warnings). */
 void sl_result_delete_files(sl_store *st, const json_t *result);
 /* Adds the result's files of `partition` to commit c (sl_commit_add_file). */

@@ -56,6 +56,9 @@ static sl_code ssl_from_config(const sl_config *cfg, my_params *p, sl_err *err)
     return SL_OK;
 }
 
+#include "../common/sl_stop.h"
+#include "my_stop.h"
+
 sl_code my_params_from_config(const sl_config *cfg, my_params *p, int flags, sl_err *err)
 {
     int64_t port, timeout;
@@ -213,6 +216,11 @@ MYSQL *my_connect(const my_params *p, int flags, sl_err *err)
     MYSQL *m = mysql_init(NULL);
     unsigned timeout = p->connect_timeout;
     const char *host = p->host;
+    if (!(flags & MY_UNWATCHED) && sl_stop_requested()) {
+        if (m) mysql_close(m);
+        sl_stop_error(err);
+        return NULL;
+    }
     if (!m) {
         sl_err_set(err, SL_E_NOMEM, "out of memory creating a MySQL handle");
         return NULL;
@@ -249,12 +257,15 @@ MYSQL *my_connect(const my_params *p, int flags, sl_err *err)
         mysql_close(m);
         return NULL;
     }
+    if (!(flags & MY_UNWATCHED)) my_stop_watch(m, p);
     return m;
 }
 
 void my_close(MYSQL *m)
 {
-    if (m) mysql_close(m);
+    if (!m) return;
+    my_stop_unwatch(m);
+    mysql_close(m);
 }
 
 sl_code my_quote_ident(const char *ident, char *buf, unsigned long cap, sl_err *err)

@@ -34,7 +34,8 @@ typedef struct my_params {
 
 enum {
     MY_NO_DATABASE = 1, /* connect without selecting the database */
-    MY_LOCAL_INFILE = 2 /* allow LOAD DATA LOCAL INFILE (seed) */
+    MY_LOCAL_INFILE = 2, /* allow LOAD DATA LOCAL INFILE (seed) */
+    MY_UNWATCHED = 4     /* not cut by a stop (my_stop.h): the connection that KILLs */
 };
 
 /* Pointers in p borrow from cfg, which must outlive p. */
@@ -51,7 +52,9 @@ const char *my_params_describe(const my_params *p, char *buf, unsigned long cap)
  * plugins that send the password in clear text (mysql_clear_password, dialog) are
  * refused unless the connection is TLS-verified before authentication (VERIFY_IDENTITY):
  * only then can no one in the middle strip TLS and read the password. One statement per
- * query: multi-statements are off, so no text sent can smuggle a second statement. */
+ * query: multi-statements are off, so no text sent can smuggle a second statement.
+ * Once a stop is requested (common/sl_stop.h) no new connection opens (SL_E_STOPPED),
+ * and the open ones are cut (my_stop.h). */
 MYSQL *my_connect(const my_params *p, int flags, sl_err *err);
 void my_close(MYSQL *m);
 
