@@ -246,7 +246,7 @@ def test_metrics_of_an_export_with_zero_dates(mariadb, fresh_db, tmp_path):
     assert labelled(m, "sluice_table_bytes", "table") == {t: man[t]["total_bytes"] for t in man}
     assert labelled(m, "sluice_zero_dates", "table") == {"ev": zero, "plain": 0}
     assert sum(man["ev"]["zero_dates"].values()) == zero
-    assert value(m, "sluice_files_written") == len(man["ev"]["files"]) + len(man["plain"]["files"]) == 4
+    assert value(m, "sluice_files_written") == len(man["ev"]["files"]) + len(man["plain"]["files"])
     assert set(labelled(m, "sluice_stage_duration_seconds", "stage")) == {"plan", "snapshot", "read_and_write",
                                                                           "commit"}
     assert [dict(k[1]) for k in m if k[0] == "sluice_run_info"][0]["run_id"] == man["ev"]["run_id"]
@@ -347,14 +347,15 @@ def test_dry_run_of_export_prints_the_real_ranges(mariadb, shop, tmp_path):
     text = p.stdout
     run_id = re.search(r"run id\s+(\S+)", text).group(1)
     est = estimates(mariadb, shop)
-    assert re.search(rf"^  orders: about {est['orders']} rows .*, 3 key ranges on order_id$", text, re.M), text
+    ranges = re.search(rf"^  orders: about {est['orders']} rows .*, (\d+) key ranges on order_id$", text, re.M)
+    assert ranges, text
     queries = re.findall(r"^    (SELECT .* FROM `orders`.*)$", text, re.M)
-    assert len(queries) == 3
+    assert len(queries) == int(ranges.group(1)) >= 3   # at least one range per connection
     # the printed ranges are SQL the server runs: together they read every row once
     assert sum(count(mariadb, shop, f"SELECT COUNT(*) FROM ({q}) x") for q in queries) == \
         count(mariadb, shop, "SELECT COUNT(*) FROM orders")
-    for i in range(3):
-        assert f"{out}/raw/orders/{DATE}/part-0000{i}-{run_id}.zstd.parquet" in text
+    for i in range(len(queries)):
+        assert f"{out}/raw/orders/{DATE}/part-{i:05d}-{run_id}.zstd.parquet" in text
     assert f"{out}/raw/warehouses/{DATE}/part-00000-{run_id}.zstd.parquet" in text
     assert lock_statement(mariadb) in text and "snapshot on 3 connections" in text
     p = run_sluice(["export", "--output", str(out), "--table", "orders", "--dry-run", "--snapshot-lock", "ftwrl",
@@ -465,7 +466,7 @@ def test_dry_run_follows_the_layout_and_the_incremental_watermark(mariadb, shop,
     assert f"{out}/raw/orders/date={DATE}/part-00000-{run_id}.snappy.parquet" in p.stdout
     assert re.search(r"^    incremental on order_date: ", p.stdout, re.M), p.stdout
     queries = re.findall(r"^    (SELECT .* FROM `orders`.*)$", p.stdout, re.M)
-    assert len(queries) == 2 and all("order_date" in q for q in queries)
+    assert len(queries) >= 2 and all("order_date" in q for q in queries)
     assert sum(count(mariadb, shop, f"SELECT COUNT(*) FROM ({q}) x") for q in queries) == \
         count(mariadb, shop, "SELECT COUNT(*) FROM orders")
     run_sluice([*args, "--progress", "off"], env=env, check=0)
