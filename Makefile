@@ -3,6 +3,7 @@
 #   make test       install what is missing, run C unit tests (plain and ASan+UBSan) and pytest
 #   make asan       build the sanitizer variants under build/asan/
 #   make demo       install, build, start a local MariaDB, seed, run the pipeline
+#   make demo-spark the same pipeline scheduled by a local Spark cluster (master + 2 workers)
 #   make bench      build the benchmark programs (see bench/README.md)
 
 CC      ?= cc
@@ -39,7 +40,7 @@ SAN      :=
 
 OBJ = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
-.PHONY: all asan test unit unit-asan pytest deps demo bench clean mariadb-start mariadb-stop tools
+.PHONY: all asan test unit unit-asan pytest deps demo demo-spark bench clean mariadb-start mariadb-stop tools
 all: $(B)/sluice $(B)/libsluice.a tools
 
 $(B)/obj/%.o: %.c
@@ -99,6 +100,10 @@ test: deps
 demo: deps
 	$(MAKE) all
 	bash scripts/demo.sh
+
+demo-spark: deps
+	$(MAKE) all
+	bash scripts/demo-spark.sh
 
 mariadb-start:
 	bash scripts/mariadb-local.sh start
