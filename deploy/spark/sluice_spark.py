@@ -241,8 +241,10 @@ def main(argv):
     if any(f in ("-h", "--help") for f in flags):
         print(__doc__)
         return 0
+    t_start = time.monotonic()
     from pyspark import SparkContext
     sc = SparkContext.getOrCreate()
+    t_ctx = time.monotonic()
     binary = sluice_bin(sc.getConf())
     if not os.access(binary, os.X_OK):
         sys.stderr.write(f"sluice_spark: the sluice binary {binary} is not executable here (set spark.sluice.bin)\n")
@@ -259,6 +261,7 @@ def main(argv):
         return p.returncode
     plan_text = p.stdout
     plan = json.loads(plan_text)
+    t_plan = time.monotonic()
     ntasks = len(plan["tasks"])
     snapshot = plan["consistency"] == "snapshot" and ntasks > 1
     barrier = snapshot or plan.get("shards", 1) > 1
@@ -286,8 +289,8 @@ def main(argv):
         Path(res_path).write_text("\n".join(lines) + "\n")
         c = subprocess.run([binary, *gflags, "commit", plan_path, res_path, "--engine", "spark",
                             "--application-id", sc.applicationId], env=driver_env)
-    print(f"sluice_spark: tasks {t1 - t0:.1f} s, commit {time.monotonic() - t1:.1f} s; "
-          f"application {sc.applicationId}", flush=True)
+    print(f"sluice_spark: Spark context {t_ctx - t_start:.1f} s, plan {t_plan - t0:.1f} s, tasks {t1 - t_plan:.1f} s, "
+          f"commit {time.monotonic() - t1:.1f} s; application {sc.applicationId}", flush=True)
     return c.returncode
 
 
