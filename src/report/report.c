@@ -167,11 +167,15 @@ static sl_code row_hourly(rp_data *d, char *const *c, sl_err *err)
     int64_t h = to_i64(c[0]);
     if (!c[0] || h < 0 || h > 23) return sl_err_set(err, SL_E_FORMAT, "hourly_orders: hour %s is not 0-23", c[0] ? c[0] : "NULL");
     hour_row *r = &d->hours[h];
+    /* added up, should a run ever write an hour in several files; the exact figures are
+     * printed from the sums (DECIMAL(18,2): cents) */
     r->set = 1;
-    r->count = to_i64(c[1]);
-    r->cents = to_cents(c[2]);
-    copy_text(r->count_text, sizeof r->count_text, c[1]);
-    copy_text(r->revenue_text, sizeof r->revenue_text, c[2]);
+    r->count += to_i64(c[1]);
+    r->cents += to_cents(c[2]);
+    int64_t a = r->cents < 0 ? -r->cents : r->cents;
+    snprintf(r->count_text, sizeof r->count_text, "%" PRId64, r->count);
+    snprintf(r->revenue_text, sizeof r->revenue_text, "%s%" PRId64 ".%02d", r->cents < 0 ? "-" : "", a / 100,
+             (int)(a % 100));
     return SL_OK;
 }
 
@@ -207,6 +211,7 @@ static sl_code row_warehouse(rp_data *d, char *const *c, sl_err *err)
     size_t need = (c[1] ? strlen(c[1]) : 0) + (c[2] ? strlen(c[2]) : 0) + sizeof w->id + 16;
     w->label = sl_malloc(need);
     if (!w->label) return sl_err_set(err, SL_E_NOMEM, "out of memory for warehouse rows");
+    d->nwh++; /* data_free frees its strings from here on */
     if (c[1]) snprintf(w->label, need, "%s", c[1]);
     else snprintf(w->label, need, "warehouse %s", w->id);
     w->city = c[2] ? sl_strdup(c[2]) : NULL;
@@ -217,7 +222,6 @@ static sl_code row_warehouse(rp_data *d, char *const *c, sl_err *err)
     w->restock = to_i64(c[4]);
     w->overstock = to_i64(c[5]);
     w->items = to_i64(c[6]);
-    d->nwh++;
     return SL_OK;
 }
 
@@ -280,12 +284,22 @@ static sl_code row_segment(rp_data *d, char *const *c, sl_err *err)
     return SL_OK;
 }
 
-static sl_code dataset_key(const char *prefix, const json_t *m, const char *ds, char *key, size_t cap, sl_err *err)
+/* The files of a dataset: "files" (a list, when the run wrote several, e.g. one per
+ * shard) or "file". */
+static sl_code dataset_files(const json_t *m, const char *ds, const json_t **one, const json_t **list, sl_err *err)
 {
-    const char *file = json_string_value(json_object_get(json_object_get(json_object_get(m, "datasets"), ds), "file"));
-    if (!file) return sl_err_set(err, SL_E_FORMAT, "the manifest names no file for dataset %s", ds);
-    if ((size_t)snprintf(key, cap, "%s%s", prefix, file) >= cap)
-        return sl_err_set(err, SL_E_FORMAT, "the key of dataset %s is too long", ds);
+    const json_t *d = json_object_get(json_object_get(m, "datasets"), ds);
+    *list = json_object_get(d, "files");
+    *one = json_object_get(d, "file");
+    if (json_is_array(*list) && json_array_size(*list)) {
+        for (size_t i = 0; i < json_array_size(*list); i++)
+            if (!json_is_string(json_array_get(*list, i)))
+                return sl_err_set(err, SL_E_FORMAT, "the manifest's files of dataset %s are not names", ds);
+        *one = NULL;
+        return SL_OK;
+    }
+    *list = NULL;
+    if (!json_is_string(*one)) return sl_err_set(err, SL_E_FORMAT, "the manifest names no file for dataset %s", ds);
     return SL_OK;
 }
 
@@ -311,8 +325,15 @@ static sl_code gather(sl_store *st, const char *prefix, const json_t *m, rp_data
                 {"customer_segments", seg, 5, row_segment}};
     char key[2048];
     for (size_t i = 0; i < sizeof plan / sizeof plan[0]; i++) {
-        SL_TRY(dataset_key(prefix, m, plan[i].ds, key, sizeof key, err));
-        SL_TRY(read_dataset(st, key, plan[i].cols, plan[i].n, plan[i].fn, d, err));
+        const json_t *one, *list;
+        SL_TRY(dataset_files(m, plan[i].ds, &one, &list, err));
+        size_t n = list ? json_array_size(list) : 1;
+        for (size_t k = 0; k < n; k++) {
+            const char *file = json_string_value(list ? json_array_get(list, k) : one);
+            if ((size_t)snprintf(key, sizeof key, "%s%s", prefix, file) >= sizeof key)
+                return sl_err_set(err, SL_E_FORMAT, "the key of dataset %s is too long", plan[i].ds);
+            SL_TRY(read_dataset(st, key, plan[i].cols, plan[i].n, plan[i].fn, d, err));
+        }
     }
     return SL_OK;
 }
@@ -556,6 +577,8 @@ static sl_code section_hours(page *pg, const rp_data *d)
         if (d->hours[h].count > d->hours[po].count) po = h; /* ties: the earliest hour */
         if (d->hours[h].cents > d->hours[pr].cents) pr = h;
     }
+    if (d->hours[po].count <= 0) po = -1; /* no orders: no peak */
+    if (d->hours[pr].cents <= 0) pr = -1;
     for (int h = 0; h < 24; h++) {
         const hour_row *r = &d->hours[h];
         char b[48];
@@ -572,7 +595,7 @@ static sl_code section_hours(page *pg, const rp_data *d)
     }
     rp_chart co = {.id = "orders-by-hour", .caption = "Counted orders by hour of day (UTC)",
                    .cat_label = "hour of day (UTC)", .val_label = "orders", .kind = RP_BARS_VERTICAL,
-                   .label_every = 3, .mark_note = "peak"};
+                   .label_every = 3, .mark_note = "peak", .integer = 1};
     rp_chart cr = {.id = "revenue-by-hour", .caption = "Revenue by hour of day (UTC)", .cat_label = "hour of day (UTC)",
                    .val_label = "revenue (total_amount)", .kind = RP_LINE, .label_every = 3, .mark_note = "peak"};
     P("<section id=\"hours\"><h2>When customers order</h2><div class=\"cols\"><figure><figcaption>Orders by hour of "
@@ -599,7 +622,8 @@ static sl_code section_inventory(page *pg, const rp_data *d)
                            .title = titles[i]};
     }
     rp_chart c = {.id = "inventory-scores", .caption = "Distribution of inventory_score", .cat_label =
-                  "inventory score (0-100, 100 best)", .val_label = "inventory rows", .kind = RP_BARS_VERTICAL};
+                  "inventory score (0-100, 100 best)", .val_label = "inventory rows", .kind = RP_BARS_VERTICAL,
+                  .integer = 1};
     char b1[32], b2[32], b3[32], b4[32], b5[32], b6[32];
     P("<section id=\"inventory\"><h2>Inventory health</h2><div class=\"cols\"><figure><figcaption>Inventory score "
       "distribution</figcaption>");
@@ -700,7 +724,7 @@ static sl_code section_segments(page *pg, const rp_data *d)
                            .title = titles[i], .part = (double)s->vip, .part_text = parts[i]};
     }
     rp_chart c = {.id = "customer-segments", .caption = "Customers per frequency segment, VIPs in red",
-                  .cat_label = "segment", .val_label = "customers", .kind = RP_BARS_HORIZONTAL};
+                  .cat_label = "segment", .val_label = "customers", .kind = RP_BARS_HORIZONTAL, .integer = 1};
     P("<section id=\"segments\"><h2>Customer segments</h2><figure><figcaption>Customers per "
       "segment <span class=\"legend note\"><i style=\"background:var(--bar)\"></i>customers<i "
       "style=\"background:var(--part)\"></i>VIP</span></figcaption>");
@@ -799,7 +823,7 @@ static sl_code section_quality(page *pg, const json_t *m)
     }
     P("<table id=\"data-quality\"><thead><tr><th>what the source rows held</th><th class=\"num\">rows</th></tr>"
       "</thead><tbody>");
-    SL_TRY(quality_row(pg, q, "zero_dates_replaced", "zero or partial dates read as NULL (all columns read)"));
+    SL_TRY(quality_row(pg, q, "zero_dates_replaced", "zero or partial dates read as NULL (in the columns the run read)"));
     SL_TRY(quality_row(pg, q, "capacity_null", "inventory rows with a NULL capacity"));
     SL_TRY(quality_row(pg, q, "capacity_zero", "inventory rows with a capacity of 0 (or below)"));
     SL_TRY(quality_row(pg, q, "quantity_above_capacity", "inventory rows holding more than their capacity"));
@@ -860,5 +884,30 @@ sl_code rp_render(sl_store *st, const char *prefix, const json_t *manifest, sl_b
         rc = write_page(&pg, manifest, &d);
     }
     data_free(&d);
+    return rc;
+}
+
+sl_code rp_commit_report(sl_commit *c, sl_store *st, const char *run_id, const char *as_of, const json_t *extra,
+                         sl_err *err)
+{
+    /* the partition as the commit spells it: its manifest key without "_SUCCESS" */
+    const char *key = sl_commit_manifest_key(c);
+    size_t n = strlen(key) - strlen(SL_MANIFEST_NAME);
+    char part[SL_STORE_KEY_MAX + 1];
+    sl_buf html;
+    sl_code rc;
+    snprintf(part, sizeof part, "%.*s", (int)n, key);
+    json_t *m = json_deep_copy(extra);
+    if (!m || json_object_set_new(m, "run_id", json_string(run_id)) || json_object_set_new(m, "as_of", json_string(as_of)) ||
+        json_object_set_new(m, "partition", json_string(part))) {
+        json_decref(m);
+        return sl_err_set(err, SL_E_NOMEM, "out of memory for the run report");
+    }
+    sl_buf_init(&html, (size_t)64 << 20);
+    rc = rp_render(st, part, m, &html, err);
+    if (rc == SL_OK) rc = sl_commit_add_fixed(c, RP_REPORT_NAME, html.data, html.len, err);
+    if (rc != SL_OK) sl_err_prefix(err, "writing the run report %s%s: ", part, RP_REPORT_NAME);
+    sl_buf_free(&html);
+    json_decref(m);
     return rc;
 }

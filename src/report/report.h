@@ -9,6 +9,7 @@
 
 #include "../common/sl_buf.h"
 #include "../common/sl_error.h"
+#include "../sink/commit.h"
 #include "../sink/store.h"
 
 #define RP_REPORT_NAME "report.html"
@@ -23,5 +24,13 @@
  * A dataset missing from the manifest or its file, or a file that is not the dataset
  * (a column missing, not Parquet) is SL_E_FORMAT naming the key. */
 sl_code rp_render(sl_store *st, const char *prefix, const json_t *manifest, sl_buf *html, sl_err *err);
+
+/* The commit step of `sluice run`: renders the report of the partition commit c (on
+ * store st) is about to complete - its dataset files, already finished, and the
+ * manifest to be (`extra`, the fields the run adds, plus the commit's own run_id,
+ * as_of and partition) - and hands it to c as the fixed-name file report.html, written
+ * just before "_SUCCESS" (sl_commit_add_fixed). Call right before sl_commit_finish. */
+sl_code rp_commit_report(sl_commit *c, sl_store *st, const char *run_id, const char *as_of, const json_t *extra,
+                         sl_err *err);
 
 #endif

@@ -288,6 +288,10 @@ sl_code rp_svg_chart(sl_buf *out, const rp_chart *c, const rp_bar *bars, int n, 
     for (int i = 0; i < n; i++)
         if (bars[i].value > m) m = bars[i].value;
     nice_axis(m, &top, &step);
+    if (c->integer && step < 1) { /* counts of 0 to 4: ticks 0, 1, ... */
+        step = 1;
+        top = m > 1 ? ceil(m) : 1;
+    }
     return c->kind == RP_BARS_HORIZONTAL ? horizontal(out, c, bars, n, top, step, err)
                                          : vertical(out, c, bars, n, top, step, err);
 }

@@ -44,6 +44,7 @@ typedef struct rp_chart {
     int label_every;        /* vertical: label every n-th category (0 or 1: all) */
     double max;             /* value axis maximum; 0: a round number above the largest value */
     int percent;            /* value ticks as percentages of 1.0 */
+    int integer;            /* counts: ticks on whole numbers only */
     const char *mark_note;  /* text next to the marked bar/point ("peak"); NULL: none */
     const char *col_titles[2]; /* horizontal: up to two columns of text right of the bars */
 } rp_chart;

@@ -17,16 +17,13 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from chromium_cdp import Chromium, chromium_path
+from chromium_cdp import Chromium
 from conftest import run_sluice
 
 ANCHOR = "2026-06-30 00:00:00"
 AS_OF = "2026-06-29 18:00:00"
 DATE = AS_OF[:10]
 NASTY = "<script>alert(1)</script> & \"Q\" 'é'"
-
-pytestmark = pytest.mark.skipif(chromium_path() is None, reason="chromium is not installed (scripts/install-deps.sh)")
-
 
 def sql(mariadb, db, *stmts, mode=None):
     with mariadb.connect(db) as c, c.cursor() as cur:
@@ -299,3 +296,79 @@ def test_report_on_s3(mariadb, source, moto, bucket, tmp_path):
     assert m["run_id"].encode() in page
     p = run_sluice(["report", f"s3://{bucket}/{key}", "--output", "-"], env=env, check=0)
     assert p.stdout.encode() == page
+
+
+def test_failed_runs_and_the_committed_report(mariadb, source, moto, bucket, fault_proxy):
+    """A run that fails before its commit never touches the committed report.html; one
+    whose _SUCCESS cannot be written leaves its own complete page in place (the one
+    documented exception, as a kill at that moment would), which the previous
+    manifest's checksum tells apart and `sluice report` puts right."""
+    ok = {**mariadb.sluice_env(source), **moto.env()}
+    args = ["run", "--output", f"s3://{bucket}/n", "--as-of", AS_OF, "--progress", "off"]
+    run_sluice(args, env=ok, check=0)
+    key = f"n/business_insights/{DATE}/"
+
+    def get(name):
+        return moto.client.get_object(Bucket=bucket, Key=key + name)["Body"].read()
+
+    page, manifest = get("report.html"), get("_SUCCESS")
+    m = json.loads(manifest)
+    faulty = {**mariadb.sluice_env(source), **moto.env(fault_proxy.endpoint, S3_MAX_ATTEMPTS=2)}
+
+    fault_proxy.rule = lambda n, method, path: "500" if method == "PUT" and "/hourly_orders/" in path else None
+    p = run_sluice(args, env=faulty)
+    assert p.returncode == 7, p.stderr
+    assert get("report.html") == page and get("_SUCCESS") == manifest
+
+    fault_proxy.rule = lambda n, method, path: "500" if method == "PUT" and path.split("?")[0].endswith(
+        "/_SUCCESS") else None
+    p = run_sluice(args, env=faulty)
+    assert p.returncode == 7, p.stderr
+    assert get("_SUCCESS") == manifest
+    theirs = get("report.html")
+    entry = next(f for f in m["files"] if f["name"] == "report.html")
+    assert theirs != page and "sha256:" + hashlib.sha256(theirs).hexdigest() != entry["checksum"]
+    assert theirs.startswith(b"<!DOCTYPE html>") and theirs.endswith(b"</html>\n")
+    assert m["run_id"].encode() not in theirs
+    for f in m["files"]:
+        if f["name"] != "report.html":
+            assert "sha256:" + hashlib.sha256(get(f["name"])).hexdigest() == f["checksum"], f["name"]
+
+    fault_proxy.rule = None
+    run_sluice(["report", f"s3://{bucket}/{key}"], env=ok, check=0)
+    assert get("report.html") == page and get("_SUCCESS") == manifest
+
+
+def test_report_of_empty_tables(mariadb, fresh_db, tmp_path, browser):
+    """No rows at all: every chart is there with its bars, all zero, and no peak is marked."""
+    from test_run import create_schema
+    create_schema(mariadb, fresh_db)
+    part, m = run(mariadb, fresh_db, tmp_path / "out")
+    browser.open((part / "report.html").as_uri(), 800)
+    marks = browser.eval(MARKS)
+    assert {k: len(v) for k, v in marks.items()} == {
+        "orders-by-hour": 24, "revenue-by-hour": 24, "inventory-scores": 10, "warehouse-utilization": 0,
+        "customer-segments": 0}
+    assert not any(b["mark"] for v in marks.values() for b in v)
+    assert all(float(b["value"]) == 0 for k in ("orders-by-hour", "revenue-by-hour", "inventory-scores")
+               for b in marks[k])
+    assert browser.eval("document.getElementById('restock-none').textContent") == "No product needs restock."
+    assert browser.eval(CELLS)["quality"] == {k: "0" for k in quality_oracle(mariadb, fresh_db)}
+
+
+def test_report_of_a_sharded_run(mariadb, source, tmp_path):
+    """--shards 2 (order_analytics in two files): the same figures as one task, and
+    `sluice report` regenerates the very page."""
+    import re
+    pages = []
+    for shards in ("1", "2"):
+        out = tmp_path / f"s{shards}"
+        run_sluice(["run", "--output", str(out), "--as-of", AS_OF, "--progress", "off", "--shards", shards],
+                   env=mariadb.sluice_env(source), check=0)
+        part = out / "business_insights" / DATE
+        page = (part / "report.html").read_text()
+        assert run_sluice(["report", str(part), "--output", "-"], env={}, check=0).stdout == page
+        pages.append(page)
+    values = [re.findall(r'<(?:rect class="bar|circle class="point)[^>]*data-label="([^"]*)" data-value="([^"]*)"', p)
+              for p in pages]
+    assert len(values[0]) > 60 and values[0] == values[1]
