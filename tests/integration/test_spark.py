@@ -215,8 +215,8 @@ def test_sharded_run_and_export_to_s3(spark, mariadb, seeded, moto, bucket, tmp_
         a, ta = datasets((moto, bucket, "xspark"), p)
         b, tb = datasets((moto, bucket, "xone"), p)
         assert rows_of(ta["table"], key) == rows_of(tb["table"], key) and ta["table"].num_rows > 1000
-        assert a["engine"] == "spark" and len(a["partitions"]) == 3
-        assert len({x["executor"] for x in a["partitions"]}) >= 1
+        assert a["engine"] == "spark" and len(a["partitions"]) == len(a["files"]) >= 3
+        assert all(x["executor"] and x["attempts"] == 1 for x in a["partitions"])
     assert moto.uploads(bucket) == []
 
 
@@ -271,7 +271,8 @@ def test_a_killed_task_is_retried_exactly(spark, mariadb, big, tmp_path):
     assert p.returncode == 0, p.stderr[-4000:]
     folder = out / "raw" / "big" / DATE
     m = json.loads((folder / "_SUCCESS").read_text())
-    assert sorted(x["attempts"] for x in m["partitions"]) == [1, 2]
+    attempts = sorted(x["attempts"] for x in m["partitions"])
+    assert attempts[-1] == 2 and attempts[:-1] == [1] * (len(attempts) - 1)   # the killed task, once more
     assert sorted(f.name for f in folder.iterdir()) == sorted(["_SUCCESS"] + [f["name"] for f in m["files"]])
     got = duckdb.connect().execute("SELECT count(*), sum(amount), count(DISTINCT id) FROM read_parquet(?)",
                                    [[str(folder / f["name"]) for f in m["files"]]]).fetchone()
@@ -293,7 +294,8 @@ def test_every_attempt_failing_commits_nothing(spark, mariadb, big, tmp_path):
                conf=("--conf", "spark.task.maxFailures=2"), check=None)
     assert p.returncode != 0
     text = p.stdout + p.stderr
-    assert "nothing was committed" in text and "sluice task 1 exited 6" in text and "0000-00-00" in text, text[-3000:]
+    assert "nothing was committed" in text and re.search(r"sluice task \d+ exited 6", text), text[-3000:]
+    assert "0000-00-00" in text and "id = 50000" in text
     assert not list(out.rglob("_SUCCESS"))
 
 
@@ -365,7 +367,7 @@ def test_one_snapshot_across_executors_under_a_writer(spark, mariadb, fresh_db, 
             time.sleep(0.01)
         m, t = spark_gated_export(spark, mariadb, fresh_db, tmp_path / "snap", "snapshot", writer)
         ids = sorted(t.column("id").to_pylist())
-        assert m["snapshot"]["consistency"] == "snapshot" and m["engine"] == "spark" and len(m["files"]) == 2
+        assert m["snapshot"]["consistency"] == "snapshot" and m["engine"] == "spark" and len(m["files"]) >= 2
         assert sum(t.column("amount").to_pylist()) == total
         assert ids == list(range(1, len(ids) + 1)) and len(ids) > n_acc
         # the control: the same job without a shared snapshot sees two moments
