@@ -15,6 +15,7 @@ DEB_PACKAGES=(
     python3 python3-venv
     openjdk-17-jre-headless man-db groff-base
     chromium
+    openjdk-17-jre-headless
 )
 PY_PACKAGES=(pytest pyarrow duckdb pymysql boto3 "moto[server]" prometheus_client polars pyspark)
 
