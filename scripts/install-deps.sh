@@ -13,7 +13,7 @@ DEB_PACKAGES=(
     libcurl4-openssl-dev libssl-dev openssl libzstd-dev libsnappy-dev zlib1g-dev
     libjansson-dev libexpat1-dev
     python3 python3-venv
-    openjdk-17-jre-headless man-db groff-base
+    man-db groff-base
     chromium
     openjdk-17-jre-headless
 )
