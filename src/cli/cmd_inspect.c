@@ -242,10 +242,68 @@ static const char *js(json_t *o, const char *k)
     return s ? s : "";
 }
 
+/* Writes n bytes of a string from the file for a terminal: control characters (C0, DEL,
+ * C1), Unicode line separators and bidirectional overrides become \xHH or \uHHHH, and
+ * '\' becomes "\\", so a file can neither drive the terminal (escape sequences, titles,
+ * hyperlinks) nor disguise a value or break the one-line layout. Bytes that are not UTF-8
+ * (in error messages) become \xHH too. --json carries strings exactly. */
+/* Length of the UTF-8 character at s (lead byte and continuation bytes), 0 if invalid. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    size_t k = s[0] >= 0xc2 && s[0] <= 0xdf ? 2 : s[0] >= 0xe0 && s[0] <= 0xef ? 3 : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0;
+    if (k == 0 || k > n) return 0;
+    for (size_t j = 1; j < k; j++)
+        if ((s[j] & 0xc0) != 0x80) return 0;
+    return k;
+}
+
+static void put_text_n(FILE *out, const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    for (size_t i = 0; i < n; i++) {
+        unsigned c = s[i];
+        unsigned cp = 0;
+        size_t seq = 0;
+        if (c == 0xc2 && i + 1 < n && s[i + 1] >= 0x80 && s[i + 1] <= 0x9f) { /* U+0080..U+009F */
+            cp = s[i + 1];
+            seq = 2;
+        } else if (c == 0xe2 && i + 2 < n) { /* U+200E/F, U+2028..U+202E, U+2066..U+2069 */
+            unsigned u = 0x2000 | (unsigned)(s[i + 1] & 0x3f) << 6 | (unsigned)(s[i + 2] & 0x3f);
+            if ((s[i + 1] & 0xc0) == 0x80 && (s[i + 2] & 0xc0) == 0x80 && s[i + 1] <= 0x81 &&
+                (u == 0x200e || u == 0x200f || (u >= 0x2028 && u <= 0x202e) || (u >= 0x2066 && u <= 0x2069))) {
+                cp = u;
+                seq = 3;
+            }
+        }
+        if (seq) {
+            fprintf(out, "\\u%04x", cp);
+            i += seq - 1;
+        } else if (c == '\\') {
+            fputs("\\\\", out);
+        } else if (c == '\n') {
+            fputs("\\n", out);
+        } else if (c == '\t') {
+            fputs("\\t", out);
+        } else if (c == '\r') {
+            fputs("\\r", out);
+        } else if (c < 0x20 || c == 0x7f || (c >= 0x80 && !utf8_len(s + i, n - i))) {
+            fprintf(out, "\\x%02x", c);
+        } else if (c >= 0x80) {
+            size_t k = utf8_len(s + i, n - i);
+            fwrite(s + i, 1, k, out);
+            i += k - 1;
+        } else {
+            fputc((int)c, out);
+        }
+    }
+}
+
+static void put_text(FILE *out, const char *s) { put_text_n(out, s, strlen(s)); }
+
 /* Prints a JSON scalar as plain text. */
 static void put_scalar(FILE *out, json_t *v)
 {
-    if (json_is_string(v)) fputs(json_string_value(v), out);
+    if (json_is_string(v)) put_text_n(out, json_string_value(v), json_string_length(v));
     else if (json_is_integer(v)) fprintf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
     else if (json_is_true(v)) fputs("true", out);
     else if (json_is_false(v)) fputs("false", out);
@@ -256,16 +314,23 @@ static void print_text(FILE *out, json_t *o)
 {
     size_t i, k;
     json_t *v, *w;
-    fprintf(out, "file: %s (%" JSON_INTEGER_FORMAT " bytes)\n", js(o, "file"),
-            json_integer_value(json_object_get(o, "file_size")));
+    fputs("file: ", out);
+    put_text(out, js(o, "file"));
+    fprintf(out, " (%" JSON_INTEGER_FORMAT " bytes)\n", json_integer_value(json_object_get(o, "file_size")));
     fprintf(out, "version: %" JSON_INTEGER_FORMAT "\n", json_integer_value(json_object_get(o, "version")));
     fprintf(out, "num_rows: %" JSON_INTEGER_FORMAT "\n", json_integer_value(json_object_get(o, "num_rows")));
-    fprintf(out, "created_by: %s\n", json_is_string(json_object_get(o, "created_by")) ? js(o, "created_by") : "(none)");
+    fputs("created_by: ", out);
+    put_text(out, json_is_string(json_object_get(o, "created_by")) ? js(o, "created_by") : "(none)");
+    fputc('\n', out);
     fprintf(out, "schema:\n");
     json_array_foreach(json_object_get(o, "schema"), i, v)
     {
         json_t *lt = json_object_get(v, "logical_type");
-        fprintf(out, "  %-24s %s", js(v, "name"), json_is_string(json_object_get(v, "physical_type")) ? js(v, "physical_type") : "group");
+        size_t nl = strlen(js(v, "name"));
+        fputs("  ", out);
+        put_text(out, js(v, "name"));
+        fprintf(out, "%*s %s", nl < 24 ? (int)(24 - nl) : 0, "",
+                json_is_string(json_object_get(v, "physical_type")) ? js(v, "physical_type") : "group");
         if (json_object_get(v, "type_length")) fprintf(out, "(%" JSON_INTEGER_FORMAT ")", json_integer_value(json_object_get(v, "type_length")));
         if (json_object_get(v, "repetition")) fprintf(out, " %s", js(v, "repetition"));
         if (json_object_get(v, "num_children"))
@@ -284,7 +349,7 @@ static void print_text(FILE *out, json_t *o)
             if (!first) fputc(')', out);
         }
         if (json_object_get(v, "converted_type")) fprintf(out, " converted=%s", js(v, "converted_type"));
-        if (json_object_get(v, "origin")) fprintf(out, " origin=%s", js(v, "origin"));
+        if (json_object_get(v, "origin")) fputs(" origin=", out), put_text(out, js(v, "origin"));
         fputc('\n', out);
     }
     json_t *kv = json_object_get(o, "key_value_metadata");
@@ -293,9 +358,21 @@ static void print_text(FILE *out, json_t *o)
     {
         json_t *val = json_object_get(v, "value");
         const char *s = json_string_value(val);
-        if (!s) fprintf(out, "  %s (no value)\n", js(v, "key"));
-        else if (strlen(s) > KV_TEXT_MAX) fprintf(out, "  %s = %.*s... (%zu bytes)\n", js(v, "key"), KV_TEXT_MAX, s, strlen(s));
-        else fprintf(out, "  %s = %s\n", js(v, "key"), s);
+        fputs("  ", out);
+        put_text(out, js(v, "key"));
+        if (!s) {
+            fputs(" (no value)\n", out);
+        } else if (strlen(s) > KV_TEXT_MAX) {
+            size_t cut = KV_TEXT_MAX;
+            while (cut > 0 && ((unsigned char)s[cut] & 0xc0) == 0x80) cut--; /* not inside a UTF-8 character */
+            fputs(" = ", out);
+            put_text_n(out, s, cut);
+            fprintf(out, "... (%zu bytes)\n", strlen(s));
+        } else {
+            fputs(" = ", out);
+            put_text(out, s);
+            fputc('\n', out);
+        }
     }
     json_t *rgs = json_object_get(o, "row_groups");
     fprintf(out, "row_groups: %zu\n", json_array_size(rgs));
@@ -307,7 +384,9 @@ static void print_text(FILE *out, json_t *o)
         {
             json_t *e, *st = json_object_get(w, "statistics");
             size_t q;
-            fprintf(out, "  column %s: %s %s encodings=", js(w, "path"), js(w, "physical_type"), js(w, "codec"));
+            fputs("  column ", out);
+            put_text(out, js(w, "path"));
+            fprintf(out, ": %s %s encodings=", js(w, "physical_type"), js(w, "codec"));
             json_array_foreach(json_object_get(w, "encodings"), q, e)
             {
                 if (q) fputc(',', out);
@@ -389,12 +468,20 @@ int cmd_inspect(cli_ctx *ctx, int argc, char **argv)
         json_t *o = rd ? file_json(rd, head, &err) : NULL;
         pq_reader_close(rd);
         if (!o) {
-            int x = cli_fail("inspect", &err);
-            if (!rc) rc = x;
+            /* Messages quote names from the file: escaped like the text output. */
+            char msg[4 * sizeof err.msg + 64];
+            FILE *m = fmemopen(msg, sizeof msg, "w");
+            msg[0] = 0;
+            if (m) {
+                put_text(m, err.msg[0] ? err.msg : sl_strerror(err.code));
+                fclose(m);
+            }
+            fprintf(stderr, "sluice inspect: error: %s\n", msg);
+            if (!rc) rc = sl_exit_code(err.code);
             if (as_json) {
                 o = json_object();
-                json_object_set_new(o, "file", json_string(argv[i]));
-                json_object_set_new(o, "error", json_string(err.msg));
+                json_object_set_new(o, "file", jbytes((const uint8_t *)argv[i], strlen(argv[i])));
+                json_object_set_new(o, "error", json_string(msg));
                 json_array_append_new(files, o);
             }
             continue;
@@ -405,12 +492,18 @@ int cmd_inspect(cli_ctx *ctx, int argc, char **argv)
             if (i > optind) fputc('\n', stdout);
             print_text(stdout, o);
             json_decref(o);
+            if (ferror(stdout)) break; /* reported below */
         }
     }
-    if (as_json) {
-        json_dumpf(doc, stdout, JSON_INDENT(1) | JSON_ENSURE_ASCII);
-        fputc('\n', stdout);
-    }
+    if (as_json && json_dumpf(doc, stdout, JSON_INDENT(1) | JSON_ENSURE_ASCII) == 0) fputc('\n', stdout);
     json_decref(doc);
+    /* Output that did not reach its destination (a full disk, a closed pipe) is a failure:
+     * a script must not take a cut listing for a whole one. */
+    errno = 0;
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "sluice inspect: error: cannot write the output: %s\n",
+                errno ? strerror(errno) : "write error");
+        if (!rc) rc = SL_EXIT_FAILURE;
+    }
     return rc;
 }
