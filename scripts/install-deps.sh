@@ -13,6 +13,8 @@ DEB_PACKAGES=(
     libcurl4-openssl-dev libssl-dev libzstd-dev libsnappy-dev zlib1g-dev
     libjansson-dev libexpat1-dev
     python3 python3-venv
+    clang libclang-rt-14-dev   # make fuzz: clang 14's libFuzzer (libclang_rt.fuzzer) and sanitizers
+    time                       # /usr/bin/time: peak RSS of one process in tests
 )
 PY_PACKAGES=(pytest pyarrow duckdb pymysql boto3 "moto[server]")
 

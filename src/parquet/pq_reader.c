@@ -3,6 +3,7 @@
  * parquet.thrift). Unknown fields are skipped; a known field of the wrong wire type fails. */
 #include "pq_reader.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -407,7 +408,8 @@ void pq_meta_free(pq_file_meta *m)
     memset(m, 0, sizeof *m);
 }
 
-pq_reader *pq_reader_open(const char *path, sl_err *err)
+/* Opens path, or the n bytes at data when data is not NULL. */
+static pq_reader *reader_open(const char *path, const void *data, size_t n, sl_err *err)
 {
     pq_reader *rd = sl_calloc(1, sizeof *rd);
     uint8_t tail[8], head[4];
@@ -417,7 +419,11 @@ pq_reader *pq_reader_open(const char *path, sl_err *err)
         sl_err_set(err, SL_E_NOMEM, "out of memory opening %s", path);
         return NULL;
     }
-    rd->f = fopen(path, "rb");
+    rd->f = data ? (n ? fmemopen((void *)(uintptr_t)data, n, "rb") : NULL) : fopen(path, "rb");
+    if (!rd->f && data && n == 0) {
+        sl_err_set(err, SL_E_FORMAT, "%s: not a Parquet file (0 bytes)", path);
+        goto fail;
+    }
     if (!rd->f) {
         sl_err_set(err, SL_E_IO, "%s: cannot open: %m", path);
         goto fail;
@@ -462,6 +468,13 @@ pq_reader *pq_reader_open(const char *path, sl_err *err)
 fail:
     pq_reader_close(rd);
     return NULL;
+}
+
+pq_reader *pq_reader_open(const char *path, sl_err *err) { return reader_open(path, NULL, 0, err); }
+
+pq_reader *pq_reader_open_buffer(const void *data, size_t n, const char *name, sl_err *err)
+{
+    return reader_open(name, data ? data : "", n, err);
 }
 
 void pq_reader_close(pq_reader *rd)
