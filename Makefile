@@ -97,7 +97,7 @@ fuzz: fuzz-build
 	    mkdir -p build/fuzz/corpus/$$t || exit 1; \
 	    echo "fuzz: $$t for $(FUZZ_TIME) s"; \
 	    ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	    build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=1024 -max_len=65536 \
+	    build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_TIME) -timeout=30 -rss_limit_mb=1024 -max_len=65536 \
 	        -artifact_prefix=build/fuzz/$$t- -print_final_stats=1 \
 	        build/fuzz/corpus/$$t tests/fuzz/corpus/$$t 2>build/fuzz/$$t.log \
 	        || { tail -n 60 build/fuzz/$$t.log; echo "fuzz: $$t FAILED (input in build/fuzz/$$t-*)"; exit 1; }; \

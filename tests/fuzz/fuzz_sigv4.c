@@ -1,5 +1,6 @@
 /* fuzz_sigv4.c - libFuzzer harness for SigV4 canonicalisation (s3_sign.h). The input is
- * lines: method, object key, region, then "h:name:value" headers and "k=v" query pairs.
+ * lines: method, object key, region, then "date:X" (the x-amz-date, any text),
+ * "h:name:value" headers and "k=v" query pairs.
  * Properties checked, from the SigV4 specification rather than from our code:
  *  - s3_uri_encode leaves only unreserved characters (and '/' when asked) and %XX with
  *    upper-case hex, and decoding its output gives the input back;
@@ -75,8 +76,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
     int nq = 0, nh = 0;
     hs[nh].name = "host";
     hs[nh++].value = "bucket.s3.amazonaws.com";
+    const char *amz_date = "20261206T120000Z";
     for (int i = 3; i < nf; i++) {
-        if (strncmp(f[i], "h:", 2) == 0) {
+        if (strncmp(f[i], "date:", 5) == 0) {
+            amz_date = f[i] + 5;
+        } else if (strncmp(f[i], "h:", 2) == 0) {
             char *colon = strchr(f[i] + 2, ':');
             if (!colon || colon == f[i] + 2 || (size_t)(colon - f[i] - 2) >= sizeof hname[0]) continue;
             memcpy(hname[nh], f[i] + 2, (size_t)(colon - f[i] - 2));
@@ -126,7 +130,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
     sl_buf_cstr(&path, NULL);
     s3_sign_in in = {method, (const char *)path.data, q.len ? (const char *)q.data : "", hs, nh,
                      "UNSIGNED-PAYLOAD", "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", region, "s3",
-                     "20261206T120000Z"};
+                     amz_date};
     sl_err e = {0};
     sl_code rc = s3_sign(&in, &auth, &canon, &e);
     if (rc == SL_OK) {
