@@ -22,7 +22,7 @@
  * pages at most a few MiB, so these refuse only bombs and exotic files, with a message. */
 #define PAGE_MAX ((int64_t)16 << 20)        /* largest page we will decompress */
 #define DICT_MAX ((uint32_t)1 << 21)        /* dictionary entries (16 bytes each) */
-#define HEAD_TEXT_MAX ((size_t)64 << 20)    /* text of all the cells --head returns */
+#define HEAD_TEXT_MAX ((size_t)32 << 20)    /* text of all the cells --head returns */
 #define HEADER_WINDOW ((size_t)64 << 10)
 #define HEADER_WINDOW_MAX ((size_t)16 << 20)
 
@@ -718,11 +718,14 @@ static sl_code read_chunk(pq_reader *rd, const pq_column_chunk *cc, const pq_sch
         page_hdr h;
         size_t hlen = 0;
         /* Headers are parsed from a window of the file kept across pages, so a chunk of
-         * many small pages costs one read per window, not one per page. */
-        for (size_t win = HEADER_WINDOW;; win *= 16) { /* wider: a header with large statistics */
-            if (win > HEADER_WINDOW_MAX) win = HEADER_WINDOW_MAX;
-            if (win > end - pos) win = (size_t)(end - pos);
-            if (pos < hoff || pos + win > hoff + hn) {
+         * many small pages costs one read per window, not one per page. A header cut by
+         * the window's end (or one with large statistics) is read again, 16 times wider. */
+        for (size_t want = 1;;) {
+            size_t have = pos >= hoff && pos - hoff < hn ? (size_t)(hoff + hn - pos) : 0;
+            if (have < want) {
+                size_t win = want < HEADER_WINDOW ? HEADER_WINDOW : want;
+                if (win > HEADER_WINDOW_MAX) win = HEADER_WINDOW_MAX;
+                if (win > end - pos) win = (size_t)(end - pos);
                 sl_free(hbuf);
                 hn = 0;
                 hbuf = sl_malloc(win ? win : 1);
@@ -732,10 +735,11 @@ static sl_code read_chunk(pq_reader *rd, const pq_column_chunk *cc, const pq_sch
                 }
                 SL_TRY_GOTO(rc, pq_reader_read_at(rd, pos, win, hbuf, err), done);
                 hoff = pos;
-                hn = win;
+                hn = have = win;
             }
-            rc = parse_page_hdr(hbuf + (pos - hoff), (size_t)(hoff + hn - pos), &h, &hlen, err);
-            if (rc == SL_OK || win >= end - pos || win >= HEADER_WINDOW_MAX) break;
+            rc = parse_page_hdr(hbuf + (pos - hoff), have, &h, &hlen, err);
+            if (rc == SL_OK || have >= end - pos || have >= HEADER_WINDOW_MAX) break;
+            want = have * 16;
         }
         if (rc != SL_OK) {
             sl_err_prefix(err, "page header at %" PRIu64 ": ", pos);

@@ -56,6 +56,22 @@ def test_crafted_file_is_valid_parquet(tmp_path):
     assert rc == 0, err
 
 
+def test_many_small_pages_read_across_header_windows(tmp_path):
+    """20,000 one-value pages (400 KB of chunk): page headers straddle the reader's 64 KiB
+    windows; every value comes back as pyarrow reads it."""
+    n = 20000
+    pages = b"".join(C.page(C.DATA_PAGE, struct.pack("<q", i * 7919 - 10**6), 1) for i in range(n))
+    f = tmp_path / "pages.parquet"
+    f.write_bytes(C.one_chunk_file("x", C.INT64, pages, n))
+    want = pq.read_table(f).column("x").to_pylist()
+    assert len(want) == n
+    rc, out, err, secs, _ = run_wait4(["inspect", "--json", "--head", str(n), str(f)])
+    assert rc == 0, err
+    import json
+    rows = json.loads(out)["files"][0]["head"]["rows"]
+    assert [int(r[0]) for r in rows] == want
+
+
 def bomb_delta_zero_width():
     """DELTA_BINARY_PACKED declaring 2^40 values in blocks of 2^20 zero-width deltas: two bytes
     per block, so 2 MB of page (a few hundred bytes of zstd) hold 10^12 values."""
