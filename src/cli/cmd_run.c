@@ -16,7 +16,8 @@ static void usage(FILE *out)
     fputs("Usage: sluice run --output DIR|s3://BUCKET/PREFIX [--as-of 'YYYY-MM-DD HH:MM:SS'] [--raw]\n"
           "                  [--exclude-status a,b] [--restock-below R] [--overstock-above R]\n"
           "                  [--optimal-utilization R] [--sales-window-days N] [--vip-percentile P]\n"
-          "                  [--compression snappy|zstd|gzip|none] [--consistency snapshot|none]\n\n"
+          "                  [--compression snappy|zstd|gzip|none] [--consistency snapshot|none]\n"
+          "                  [--layout date|hive]\n\n"
           "Reads customers, products, warehouses, inventory, orders and order_items of\n"
           "MYSQL_DATABASE in one snapshot, computes the six datasets (README, \"Analytics\n"
           "definitions\") and writes them as\n"
@@ -40,6 +41,9 @@ static void usage(FILE *out)
           "  --compression C            snappy (default), zstd, gzip or none\n"
           "  --consistency MODE         snapshot (default, with fallback; see `sluice export --help`) or none\n"
           "  --progress MODE            bar, log or off (default: bar on a terminal, else log)\n"
+          "  --layout L                 date (default): business_insights/<YYYY-MM-DD>/<dataset>/;\n"
+          "                             hive: business_insights/date=<YYYY-MM-DD>/<dataset>/ (and\n"
+          "                             raw/<table>/date=<YYYY-MM-DD>/ with --raw)\n"
           "  -h, --help                 this help\n",
           out);
     cli_print_global_help(out);
@@ -57,7 +61,7 @@ static int parse_ratio(const char *s, double lo, double hi, double *out)
 
 int cmd_run(cli_ctx *ctx, int argc, char **argv)
 {
-    enum { O_OUTPUT = 256, O_ASOF, O_EXCL, O_RESTOCK, O_OVER, O_OPT, O_WINDOW, O_VIP, O_RAW, O_COMP, O_CONS, O_PROG };
+    enum { O_OUTPUT = 256, O_ASOF, O_EXCL, O_RESTOCK, O_OVER, O_OPT, O_WINDOW, O_VIP, O_RAW, O_COMP, O_CONS, O_PROG, O_LAYOUT };
     static const struct option opts[] = {
         {"output", required_argument, NULL, O_OUTPUT}, {"as-of", required_argument, NULL, O_ASOF},
         {"exclude-status", required_argument, NULL, O_EXCL}, {"restock-below", required_argument, NULL, O_RESTOCK},
@@ -65,6 +69,7 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
         {"sales-window-days", required_argument, NULL, O_WINDOW}, {"vip-percentile", required_argument, NULL, O_VIP},
         {"raw", no_argument, NULL, O_RAW}, {"compression", required_argument, NULL, O_COMP},
         {"consistency", required_argument, NULL, O_CONS}, {"progress", required_argument, NULL, O_PROG},
+        {"layout", required_argument, NULL, O_LAYOUT},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     sl_err err = {0};
     sl_run_opts o;
@@ -130,6 +135,9 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
             o.progress = (sl_progress_mode)m;
             break;
         }
+        case O_LAYOUT:
+            if (sl_layout_parse(optarg, &o.layout, &err) != SL_OK) { rc = cli_usage_error("run", "%s", err.msg); goto out; }
+            break;
         case 'h': usage(stdout); goto out;
         default: rc = cli_usage_error("run", "unknown option"); goto out;
         }
@@ -150,13 +158,15 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
         goto out;
     }
     if (!ctx->quiet) {
-        printf("run %s: business_insights/%s (consistency %s)\n", res.run_id, res.date, res.consistency);
+        char part[64];
+        sl_layout_partition(o.layout, "business_insights", res.date, part, sizeof part);
+        printf("run %s: %s (consistency %s)\n", res.run_id, part, res.consistency);
         for (int d = 0; d < TF__DATASETS; d++)
             printf("  %-22s %10lld rows %12.1f kB\n", tf_dataset_name(d), (long long)res.rows[d],
                    (double)res.bytes[d] / 1e3);
         printf("  %d files; read %.2f s, compute+write %.2f s, commit %.2f s, total %.2f s\n", res.files,
                res.read_seconds, res.finish_seconds, res.commit_seconds, res.seconds);
-        printf("  output: %s/business_insights/%s/ (manifest: _SUCCESS)\n", o.output, res.date);
+        printf("  output: %s/%s/ (manifest: _SUCCESS)\n", o.output, part);
     }
 out:
     sl_free(excl_buf);

@@ -59,6 +59,7 @@ typedef struct ex_table {
     int64_t *zero_dates; /* per column, summed over files */
     json_t *schema;      /* from the first file's reader */
     sl_commit *commit;
+    sl_incr *incr;       /* --incremental: the table's watermark and read condition */
     atomic_llong rows_done;
     int tasks_left;
     double t_start, t_end;
@@ -120,6 +121,10 @@ static sl_code plan_table(ex_run *run, MYSQL *m, ex_table *t, sl_err *err)
     sl_buf_init(&sql, 0);
     sl_code rc = my_catalog_columns(m, t->name, &cols, &ncols, err);
     if (rc != SL_OK) goto done;
+    if (o->incr.column && !(t->incr = sl_incr_create(&o->incr, t->name, cols, ncols, err))) {
+        rc = err->code;
+        goto done;
+    }
     SL_TRY_GOTO(rc, sl_buf_append(&sql, "SELECT ", 7, err), done);
     if (o->columns && o->columns[0]) {
         const char *p = o->columns;
@@ -315,7 +320,8 @@ static sl_code build_sql(const ex_run *run, const ex_table *t, int part, sl_buf 
     const my_range *r = &t->ranges[part];
     int has_range = t->key_quoted && (r->has_lo || r->has_hi);
     const char *where = run->o->where && run->o->where[0] ? run->o->where : NULL;
-    if (has_range || where) SL_TRY(sl_buf_append(sql, " WHERE ", 7, err));
+    const char *incr = t->incr ? sl_incr_condition(t->incr) : NULL;
+    if (has_range || where || incr) SL_TRY(sl_buf_append(sql, " WHERE ", 7, err));
     if (has_range) {
         char cond[2200];
         my_range_where(r, t->key_quoted, cond, sizeof cond);
@@ -323,6 +329,8 @@ static sl_code build_sql(const ex_run *run, const ex_table *t, int part, sl_buf 
     }
     if (has_range && where) SL_TRY(sl_buf_append(sql, " AND ", 5, err));
     if (where) SL_TRY(sl_buf_printf(sql, err, "(%s)", where));
+    /* The incremental range is one more condition on each key range. */
+    if (incr) SL_TRY(sl_buf_printf(sql, err, "%s(%s)", has_range || where ? " AND " : "", incr));
     return sl_buf_cstr(sql, err);
 }
 
@@ -608,13 +616,25 @@ sl_code sl_export_run(const sl_config *cfg, const sl_export_opts *o, sl_export_r
         goto done;
     }
     for (int i = 0; i < run.ntables; i++) {
-        char seg[800], prefix[900];
-        path_segment(run.tables[i].name, seg, sizeof seg);
-        snprintf(prefix, sizeof prefix, "raw/%s/%s", seg, run.date);
-        run.tables[i].commit = sl_commit_begin(run.store, prefix, run.run_id, run.date, err);
-        if (!run.tables[i].commit) {
+        ex_table *t = &run.tables[i];
+        char seg[800], base[900], prefix[1000];
+        path_segment(t->name, seg, sizeof seg);
+        snprintf(base, sizeof base, "raw/%s", seg);
+        sl_layout_partition(o->layout, base, run.date, prefix, sizeof prefix);
+        /* Incremental runs append to the date's partition: each run's rows are new. */
+        t->commit = (t->incr ? sl_commit_begin_append : sl_commit_begin)(run.store, prefix, run.run_id, run.date, err);
+        if (!t->commit) {
             rc = err->code ? err->code : SL_E_STORAGE;
             goto done;
+        }
+        if (t->incr) {
+            /* The watermark from the committed manifests, then its upper bound read
+             * inside the snapshot the workers share, before any of them reads. */
+            char what[300];
+            snprintf(base + strlen(base), sizeof base - strlen(base), "/");
+            SL_TRY_GOTO(rc, sl_incr_find_watermark(t->incr, run.store, base, err), done);
+            SL_TRY_GOTO(rc, sl_incr_bound(t->incr, workers[0].conn, o->where, err), done);
+            sl_info("table %s: incremental: %s", t->name, sl_incr_describe(t->incr, what, sizeof what));
         }
     }
 
@@ -635,7 +655,10 @@ sl_code sl_export_run(const sl_config *cfg, const sl_export_opts *o, sl_export_r
     for (int i = 0; i < run.ntables; i++) {
         ex_table *t = &run.tables[i];
         json_t *extra = table_manifest(&run, t, started_us, nworkers);
-        rc = sl_commit_finish(t->commit, extra, err);
+        int64_t trows = 0;
+        for (int p = 0; p < t->nranges; p++) trows += t->files[p].rows;
+        rc = t->incr ? sl_incr_commit_info(t->incr, t->commit, extra, trows, err) : SL_OK;
+        if (rc == SL_OK) rc = sl_commit_finish(t->commit, extra, err);
         json_decref(extra);
         if (rc != SL_OK) {
             sl_err_prefix(err, "table %s: ", t->name);
@@ -663,6 +686,7 @@ done:
         sl_free(t->sql_base);
         sl_free(t->key);
         sl_free(t->key_quoted);
+        sl_incr_free(t->incr);
         sl_free(t->ranges);
         sl_free(t->files);
         sl_free(t->zero_dates);

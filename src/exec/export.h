@@ -4,7 +4,10 @@
  * snapshot, each task writing one Parquet file; every table's date partition is then
  * committed with its _SUCCESS manifest (sink/commit.h).
  *
- * Layout: <output>/raw/<table>/<YYYY-MM-DD>/part-<NNNNN>-<run-id>.<codec>.parquet */
+ * Layout: <output>/raw/<table>/<YYYY-MM-DD>/part-<NNNNN>-<run-id>.<codec>.parquet
+ * (raw/<table>/date=<YYYY-MM-DD>/ with --layout hive). With --incremental COLUMN a
+ * table reads only what moved past its watermark (incremental.h) and its commit appends
+ * to the date partition instead of replacing it. */
 #ifndef SL_EXPORT_H
 #define SL_EXPORT_H
 
@@ -14,6 +17,8 @@
 #include "../common/sl_error.h"
 #include "../mysql/my_plan.h"
 #include "../parquet/parquet.h"
+#include "incremental.h"
+#include "layout.h"
 
 typedef enum sl_progress_mode { SL_PROGRESS_AUTO = 0, SL_PROGRESS_BAR, SL_PROGRESS_LOG, SL_PROGRESS_OFF } sl_progress_mode;
 
@@ -36,6 +41,8 @@ typedef struct sl_export_opts {
     size_t batch_rows;            /* rows per read batch, default 16384 */
     int max_attempts;             /* per task without a snapshot, default 3 */
     sl_progress_mode progress;
+    sl_incr_opts incr;            /* --incremental COLUMN and its options */
+    sl_layout layout;             /* --layout date|hive */
 } sl_export_opts;
 
 void sl_export_opts_default(sl_export_opts *o);

@@ -295,7 +295,7 @@ sl_code sl_run_pipeline(const sl_config *cfg, const sl_run_opts *o, sl_run_resul
     }
     {
         char prefix[64];
-        snprintf(prefix, sizeof prefix, "business_insights/%s", run.date);
+        sl_layout_partition(o->layout, "business_insights", run.date, prefix, sizeof prefix);
         run.insights = sl_commit_begin(run.store, prefix, run.run_id, run.date, err);
         if (!run.insights) {
             rc = err->code ? err->code : SL_E_STORAGE;
@@ -311,8 +311,9 @@ sl_code sl_run_pipeline(const sl_config *cfg, const sl_run_opts *o, sl_run_resul
     }
     if (o->raw)
         for (int s = 0; s < TF__SOURCES; s++) {
-            char prefix[300];
-            snprintf(prefix, sizeof prefix, "raw/%s/%s", tf_source_name(s), run.date);
+            char prefix[300], base[100];
+            snprintf(base, sizeof base, "raw/%s", tf_source_name(s));
+            sl_layout_partition(o->layout, base, run.date, prefix, sizeof prefix);
             run.raw[s] = sl_commit_begin(run.store, prefix, run.run_id, run.date, err);
             if (!run.raw[s]) {
                 rc = err->code ? err->code : SL_E_STORAGE;

@@ -25,6 +25,7 @@ typedef struct sl_run_opts {
     pq_options pq;
     size_t batch_rows;
     sl_progress_mode progress;
+    sl_layout layout; /* --layout date|hive */
 } sl_run_opts;
 
 void sl_run_opts_default(sl_run_opts *o);

@@ -1,6 +1,7 @@
 /* commit.c - the commit protocol over any store (commit.h): data files under unique
  * per-run names, hashed as they are written; a "_SUCCESS" manifest written last; then
- * deletion of everything in the partition the manifest does not list. */
+ * deletion of everything in the partition the manifest does not list. An appending
+ * commit's manifest also lists the files of the runs committed before it. */
 #include "commit.h"
 
 #include <openssl/rand.h>
@@ -44,11 +45,16 @@ struct sl_commit {
     int refs; /* the handle, plus one per file sink not yet released */
     cfile **files;
     size_t nfiles, cap;
+    int append;        /* sl_commit_begin_append */
+    json_t *base;      /* append: the manifest committed when the run began, or NULL */
+    json_t *run_info;  /* fields of this run's "runs" entry (sl_commit_set_run_info) */
+    const char **kept; /* append: the base's file names, sorted (strings owned by base) */
+    size_t nkept;
 };
 
 /* Keys the commit writes into the manifest itself; `extra` may not set them. */
 static const char *const reserved[] = {"manifest_version", "sluice_version", "run_id",      "as_of", "created_at",
-                                       "partition",        "total_rows",     "total_bytes", "files"};
+                                       "partition",        "total_rows",     "total_bytes", "files", "runs"};
 
 /* ---- run ids ---- */
 
@@ -116,6 +122,9 @@ static void commit_destroy(sl_commit *c)
         sl_free(c->files[i]);
     }
     sl_free(c->files);
+    sl_free(c->kept);
+    json_decref(c->base);
+    json_decref(c->run_info);
     sl_free(c->prefix);
     sl_free(c->run_id);
     sl_free(c->manifest_key);
@@ -144,22 +153,53 @@ static char *concat(const char *a, const char *b, const char *cc)
     return p;
 }
 
+/* Whether run `id` is one the manifest m records: its own run or one of its "runs". */
+static int manifest_has_run(const json_t *m, const char *id)
+{
+    size_t i;
+    json_t *r;
+    if (!m) return 0;
+    if (strcmp(json_string_value(json_object_get(m, "run_id")), id) == 0) return 1;
+    json_array_foreach(json_object_get(m, "runs"), i, r)
+    {
+        const char *rid = json_string_value(json_object_get(r, "run_id"));
+        if (rid && strcmp(rid, id) == 0) return 1;
+    }
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+
 /* A run id is used once per partition: a second commit under the id the current
- * "_SUCCESS" names would overwrite that manifest's own files before replacing it. */
+ * "_SUCCESS" names would overwrite that manifest's own files before replacing it.
+ * An appending commit keeps the manifest (and the sorted names of its files): finish
+ * carries them into the new one. */
 static sl_code check_not_committed(sl_commit *c, sl_err *err)
 {
-    json_t *m = NULL, *id;
+    json_t *m = NULL, *f;
+    size_t i;
     sl_code rc = sl_manifest_read(c->st, c->prefix, &m, err);
     if (rc != SL_OK) return sl_err_prefix(err, "starting a commit of %s: ", c->prefix);
-    id = json_object_get(m, "run_id");
-    if (m && strcmp(json_string_value(id), c->run_id) == 0)
+    if (manifest_has_run(m, c->run_id))
         rc = sl_err_set(err, SL_E_USAGE, "partition %s is already committed by run %s; a new run needs a new run id",
                         c->prefix, c->run_id);
+    if (rc == SL_OK && c->append && m) {
+        json_t *files = json_object_get(m, "files");
+        c->kept = sl_malloc((json_array_size(files) + 1) * sizeof *c->kept);
+        if (!c->kept) rc = sl_err_set(err, SL_E_NOMEM, "out of memory starting a commit of %s", c->prefix);
+        json_array_foreach(files, i, f) if (c->kept) c->kept[c->nkept++] = json_string_value(json_object_get(f, "name"));
+        if (c->nkept) qsort(c->kept, c->nkept, sizeof *c->kept, cmp_str);
+        if (rc == SL_OK) {
+            c->base = m; /* owned by the commit from here on */
+            m = NULL;
+        }
+    }
     json_decref(m);
     return rc;
 }
 
-sl_commit *sl_commit_begin(sl_store *st, const char *partition, const char *run_id, const char *as_of, sl_err *err)
+static sl_commit *commit_begin(sl_store *st, const char *partition, const char *run_id, const char *as_of, int append,
+                               sl_err *err)
 {
     sl_commit *c;
     size_t n;
@@ -179,6 +219,7 @@ sl_commit *sl_commit_begin(sl_store *st, const char *partition, const char *run_
     }
     c->st = st;
     c->refs = 1;
+    c->append = append;
     n = strlen(partition);
     c->prefix = concat(partition, partition[n - 1] == '/' ? "" : "/", "");
     c->run_id = sl_strdup(run_id);
@@ -195,6 +236,39 @@ nomem:
     if (c) commit_destroy(c);
     sl_err_set(err, SL_E_NOMEM, "out of memory starting a commit of %s", partition);
     return NULL;
+}
+
+sl_commit *sl_commit_begin(sl_store *st, const char *partition, const char *run_id, const char *as_of, sl_err *err)
+{
+    return commit_begin(st, partition, run_id, as_of, 0, err);
+}
+
+sl_commit *sl_commit_begin_append(sl_store *st, const char *partition, const char *run_id, const char *as_of,
+                                  sl_err *err)
+{
+    return commit_begin(st, partition, run_id, as_of, 1, err);
+}
+
+sl_code sl_commit_set_run_info(sl_commit *c, const json_t *info, sl_err *err)
+{
+    const char *k;
+    json_t *v, *copy;
+    if (!json_is_object(info))
+        return sl_err_set(err, SL_E_INTERNAL, "commit of %s: the run's fields are not a JSON object", c->prefix);
+    json_object_foreach((json_t *)info, k, v)
+    {
+        if (strcmp(k, "run_id") == 0 || strcmp(k, "created_at") == 0 || strcmp(k, "rows") == 0 ||
+            strcmp(k, "bytes") == 0 || strcmp(k, "files") == 0)
+            return sl_err_set(err, SL_E_INTERNAL, "commit of %s: run field \"%s\" is written by the commit itself",
+                              c->prefix, k);
+    }
+    copy = json_deep_copy(info);
+    if (!copy) return sl_err_set(err, SL_E_NOMEM, "out of memory in the commit of %s", c->prefix);
+    pthread_mutex_lock(&c->mu);
+    json_decref(c->run_info);
+    c->run_info = copy;
+    pthread_mutex_unlock(&c->mu);
+    return SL_OK;
 }
 
 void sl_commit_free(sl_commit *c)
@@ -515,22 +589,104 @@ static sl_code list_partition(sl_commit *c, listing *l, sl_err *err)
     return SL_OK;
 }
 
+static int cmp_json_name(const void *a, const void *b)
+{
+    return strcmp(json_string_value(json_object_get(*(json_t *const *)a, "name")),
+                  json_string_value(json_object_get(*(json_t *const *)b, "name")));
+}
+
+/* Names of a list of file objects, as a JSON array. */
+static json_t *names_of(json_t *const *v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++)
+        if (json_array_append(a, json_object_get(v[i], "name")) != 0) {
+            json_decref(a);
+            return NULL;
+        }
+    return a;
+}
+
+/* The manifest's "runs": every committed run of the partition, oldest first, each with
+ * its run id, commit time, rows, bytes, file names and the caller's run fields. A
+ * replacing commit lists itself alone; an appending one the base's runs, then itself
+ * (a base written before manifests had "runs" counts as one run). */
+static json_t *build_runs(sl_commit *c, const char *created, json_t *const *mine, size_t nmine, int64_t rows,
+                          uint64_t bytes)
+{
+    json_t *runs = NULL, *me = NULL, *names = names_of(mine, nmine);
+    const json_t *base_runs = c->base ? json_object_get(c->base, "runs") : NULL;
+    int bad = !names;
+    if (!bad) runs = json_is_array(base_runs) ? json_deep_copy(base_runs) : json_array();
+    bad |= !runs;
+    if (!bad && c->base && !json_is_array(base_runs)) {
+        json_t *files = json_object_get(c->base, "files"), *old, *f;
+        json_t *old_names = json_array();
+        size_t i;
+        json_array_foreach(files, i, f) bad |= !old_names || json_array_append(old_names, json_object_get(f, "name"));
+        old = bad ? NULL
+                  : json_pack("{s:O, s:O*, s:O*, s:O*, s:o}", "run_id", json_object_get(c->base, "run_id"),
+                              "created_at", json_object_get(c->base, "created_at"), "rows",
+                              json_object_get(c->base, "total_rows"), "bytes", json_object_get(c->base, "total_bytes"),
+                              "files", json_incref(old_names));
+        bad |= !old || json_array_append_new(runs, old) != 0;
+        json_decref(old_names);
+    }
+    if (!bad) me = c->run_info ? json_deep_copy(c->run_info) : json_object();
+    bad |= !me;
+    if (!bad) {
+        bad |= json_object_set_new(me, "run_id", json_string(c->run_id)) != 0;
+        bad |= json_object_set_new(me, "created_at", json_string(created)) != 0;
+        bad |= json_object_set_new(me, "rows", json_integer(rows)) != 0;
+        bad |= json_object_set_new(me, "bytes", json_integer((json_int_t)bytes)) != 0;
+        bad |= json_object_set(me, "files", names) != 0;
+        bad |= json_array_append(runs, me) != 0;
+    }
+    json_decref(me);
+    json_decref(names);
+    if (bad) {
+        json_decref(runs);
+        return NULL;
+    }
+    return runs;
+}
+
 static json_t *build_manifest(sl_commit *c, const json_t *extra, sl_err *err)
 {
-    json_t *m = json_object(), *files = json_array();
+    json_t *m = json_object(), *files = json_array(), *runs = NULL;
+    json_t **all = NULL; /* this run's file objects, then the base's, then sorted by name */
+    size_t nall = 0, nbase = c->base ? json_array_size(json_object_get(c->base, "files")) : 0;
     char created[32];
-    int64_t total_rows = 0;
-    uint64_t total_bytes = 0;
+    int64_t total_rows = 0, my_rows = 0;
+    uint64_t total_bytes = 0, my_bytes = 0;
     int bad = !m || !files;
     utc_now_iso(created);
+    if (!bad) bad = !(all = sl_malloc((c->nfiles + nbase + 1) * sizeof *all));
     for (size_t i = 0; !bad && i < c->nfiles; i++) {
         const cfile *f = c->files[i];
         json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:s}", "name", f->name, "key", f->key, "bytes",
                               (json_int_t)f->bytes, "rows", (json_int_t)f->rows, "checksum", f->checksum);
-        bad = !o || json_array_append_new(files, o) != 0;
-        total_rows += f->rows;
-        total_bytes += f->bytes;
+        bad = !o;
+        if (o) all[nall++] = o;
+        my_rows += f->rows;
+        my_bytes += f->bytes;
     }
+    if (!bad) runs = build_runs(c, created, all, nall, my_rows, my_bytes);
+    bad |= !runs;
+    total_rows = my_rows;
+    total_bytes = my_bytes;
+    for (size_t i = 0; !bad && i < nbase; i++) {
+        json_t *o = json_array_get(json_object_get(c->base, "files"), i);
+        all[nall++] = json_incref(o);
+        total_rows += json_integer_value(json_object_get(o, "rows"));
+        total_bytes += (uint64_t)json_integer_value(json_object_get(o, "bytes"));
+    }
+    if (!bad && nall) qsort(all, nall, sizeof *all, cmp_json_name);
+    for (size_t i = 0; i < nall; i++) {
+        if (!bad) bad = json_array_append(files, all[i]) != 0;
+        json_decref(all[i]);
+    }
+    sl_free(all);
     if (!bad) {
         bad |= json_object_set_new(m, "manifest_version", json_integer(SL_MANIFEST_VERSION)) != 0;
         bad |= json_object_set_new(m, "sluice_version", json_string(SLUICE_VERSION)) != 0;
@@ -541,8 +697,10 @@ static json_t *build_manifest(sl_commit *c, const json_t *extra, sl_err *err)
         bad |= json_object_set_new(m, "total_rows", json_integer(total_rows)) != 0;
         bad |= json_object_set_new(m, "total_bytes", json_integer((json_int_t)total_bytes)) != 0;
         bad |= json_object_set(m, "files", files) != 0;
+        bad |= json_object_set(m, "runs", runs) != 0;
     }
     json_decref(files);
+    json_decref(runs);
     if (bad) {
         json_decref(m);
         sl_err_set(err, SL_E_NOMEM, "out of memory writing the manifest of %s", c->prefix);
@@ -590,18 +748,31 @@ static int manifest_is_ours(sl_commit *c)
     return r;
 }
 
+typedef struct {
+    sl_buf b;
+    int failed;
+} dump_buf;
+
+/* Once an append fails every later one fails too: jansson (2.14) ignores the callback's
+ * failure while it writes an object's key and goes on, so a later, smaller piece that
+ * fits would otherwise land after a gap and make a manifest that is not JSON. */
 static int dump_to_buf(const char *p, size_t n, void *ud)
 {
-    return sl_buf_append(ud, p, n, NULL) == SL_OK ? 0 : -1;
+    dump_buf *d = ud;
+    if (!d->failed && sl_buf_append(&d->b, p, n, NULL) != SL_OK) d->failed = 1;
+    return d->failed ? -1 : 0;
 }
 
 static sl_code write_manifest(sl_commit *c, const json_t *m, sl_err *err)
 {
+    dump_buf d = {.failed = 0};
     sl_buf text;
     sl_sink *s;
     sl_code rc;
-    sl_buf_init(&text, MANIFEST_MAX);
-    if (json_dump_callback(m, dump_to_buf, &text, JSON_INDENT(2)) != 0 || sl_buf_append(&text, "\n", 1, err) != SL_OK) {
+    sl_buf_init(&d.b, MANIFEST_MAX);
+    int dumped = json_dump_callback(m, dump_to_buf, &d, JSON_INDENT(2)) == 0 && !d.failed;
+    text = d.b;
+    if (!dumped || sl_buf_append(&text, "\n", 1, err) != SL_OK) {
         sl_buf_free(&text);
         return sl_err_set(err, SL_E_NOMEM, "out of memory writing the manifest of %s", c->prefix);
     }
@@ -643,6 +814,37 @@ static int under_nested(const listing *l, const size_t *nested, size_t nn, const
     return 0;
 }
 
+/* An appending commit adds to the manifest it read when it began: if another run
+ * committed the partition since, that run's files would be dropped from the listing
+ * (and deleted by the cleanup), so the commit stops instead. */
+static sl_code check_base_unchanged(sl_commit *c, sl_err *err)
+{
+    json_t *now = NULL;
+    const char *a, *b;
+    int same;
+    SL_TRY(sl_manifest_read(c->st, c->prefix, &now, err));
+    a = c->base ? json_string_value(json_object_get(c->base, "created_at")) : NULL;
+    b = now ? json_string_value(json_object_get(now, "created_at")) : NULL;
+    same = (!c->base && !now) ||
+           (c->base && now &&
+            strcmp(json_string_value(json_object_get(c->base, "run_id")),
+                   json_string_value(json_object_get(now, "run_id"))) == 0 &&
+            ((!a && !b) || (a && b && strcmp(a, b) == 0)));
+    if (!same)
+        sl_err_set(err, SL_E_STORAGE,
+                   "partition %s was committed by run %s while run %s was writing (two runs at once are not "
+                   "supported); nothing was appended, rerun",
+                   c->prefix, now ? json_string_value(json_object_get(now, "run_id")) : "(none: it was removed)",
+                   c->run_id);
+    json_decref(now);
+    return same ? SL_OK : SL_E_STORAGE;
+}
+
+static int is_kept(const sl_commit *c, const char *name)
+{
+    return c->nkept && bsearch(&name, c->kept, c->nkept, sizeof *c->kept, cmp_str) != NULL;
+}
+
 static sl_code finish_fail(sl_commit *c, sl_code rc)
 {
     sl_commit_abort(c);
@@ -682,8 +884,27 @@ sl_code sl_commit_finish(sl_commit *c, const json_t *extra, sl_err *err)
     pthread_mutex_unlock(&c->mu);
     if (rc != SL_OK) return finish_fail(c, rc);
 
+    if (c->append && (rc = check_base_unchanged(c, err)) != SL_OK) return finish_fail(c, rc);
     /* Every file must be in the store, whole, before the manifest may name it. */
     if ((rc = list_partition(c, &l, err)) != SL_OK) return finish_fail(c, rc);
+    if (c->base) {
+        /* The files of the runs appended to are named again: they must still be there. */
+        size_t i;
+        json_t *f;
+        json_array_foreach(json_object_get(c->base, "files"), i, f)
+        {
+            char *key = concat(c->prefix, json_string_value(json_object_get(f, "name")), "");
+            const listed *x = key ? find_listed(&l, key) : NULL;
+            if (!key) rc = sl_err_set(err, SL_E_NOMEM, "out of memory committing %s", c->prefix);
+            else if (!x || (json_int_t)x->size != json_integer_value(json_object_get(f, "bytes")))
+                rc = sl_err_set(err, SL_E_STORAGE,
+                                "file %s, listed by the committed manifest of %s, is %s; nothing was appended (a "
+                                "run that does not append replaces the partition)",
+                                key, c->prefix, x ? "of another size than listed" : "missing");
+            sl_free(key);
+            if (rc != SL_OK) break;
+        }
+    }
     for (size_t i = 0; i < c->nfiles && rc == SL_OK; i++) {
         const cfile *f = c->files[i];
         const listed *x = find_listed(&l, f->key);
@@ -743,6 +964,7 @@ sl_code sl_commit_finish(sl_commit *c, const json_t *extra, sl_err *err)
         if (strcmp(k, c->manifest_key) == 0) continue;
         probe.name = (char *)k + strlen(c->prefix);
         if (c->nfiles && bsearch(&pp, c->files, c->nfiles, sizeof *c->files, cmp_cfile)) continue;
+        if (is_kept(c, probe.name)) continue;
         if (under_nested(&l, nested, nn, k)) {
             skipped++;
             continue;

@@ -15,6 +15,12 @@
  *   or sl_commit_abort            deletes this run's files; the previous output stays
  *   4. sl_commit_free
  *
+ * An appending commit (sl_commit_begin_append, for incremental loads: several runs of
+ * one date) takes the same steps; its "_SUCCESS" lists the files of every run already
+ * committed to the partition plus its own, and its cleanup keeps them. The previous
+ * manifest is only ever replaced by a superset of itself, in one atomic write, so the
+ * crash guarantee below holds unchanged.
+ *
  * A crash at any point leaves the previous "_SUCCESS" and every file it lists in place
  * (plus this run's leftovers, which the next successful commit deletes). Concurrent
  * runs on one partition are not supported (no lock), and partitions must not nest:
@@ -45,6 +51,21 @@ typedef struct sl_commit sl_commit;
  * to refuse a run id already committed to this partition (SL_E_USAGE); writes nothing. */
 sl_commit *sl_commit_begin(sl_store *st, const char *partition, const char *run_id, const char *as_of,
                            sl_err *err);
+
+/* As sl_commit_begin, but the commit appends: it keeps the manifest it reads here (the
+ * "base", if the partition is committed) and its finish writes a manifest listing the
+ * base's files and this run's, with "runs" extended by this run; the base's files are
+ * not deleted. Finish fails (SL_E_STORAGE, nothing written, this run's files deleted)
+ * if the partition's manifest changed since begin (another run committed it) or if a
+ * file the base lists is missing or of another size. A run id that the base records
+ * among its runs is refused. */
+sl_commit *sl_commit_begin_append(sl_store *st, const char *partition, const char *run_id, const char *as_of,
+                                  sl_err *err);
+
+/* Fields for this run's entry in the manifest's "runs" list (a JSON object, copied;
+ * e.g. {"incremental": {...}}); the entry's run_id, created_at, rows, bytes and files
+ * are the commit's own and are refused here. Call before sl_commit_finish. */
+sl_code sl_commit_set_run_info(sl_commit *c, const json_t *info, sl_err *err);
 
 /* A sink for the data file <partition><name>. name is a valid key relative to the
  * partition (it may have folders: "daily_sales/part-00000-<run>.parquet"), contains the
@@ -78,6 +99,9 @@ sl_code sl_commit_set_rows(sl_commit *c, const char *name, int64_t rows, sl_err 
  *    "files": [{"name": relative to the partition, "key": relative to the store root,
  *               "bytes": N, "rows": N, "checksum": "sha256:<64 lowercase hex>"}, ...]
  *               (sorted by name; the checksum is of the exact bytes stored),
+ *    "runs": [{"run_id", "created_at", "rows", "bytes", "files": [names], ...run info}]
+ *               (every run whose files the manifest lists, oldest first: this run alone
+ *               unless the commit appends; total_rows/total_bytes cover all of them),
  *    ...extra} */
 sl_code sl_commit_finish(sl_commit *c, const json_t *extra, sl_err *err);
 

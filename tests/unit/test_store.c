@@ -1373,6 +1373,238 @@ static void commit_alloc_failures(void)
     sl_log_set_level(SL_LOG_INFO);
 }
 
+/* ---- appending commits (incremental loads: several runs of one date) ---- */
+
+/* commit_two, appending, with run fields {"n": n}. */
+static sl_code append_two(sl_store *st, const char *run, int n)
+{
+    char n0[128], n1[128], d0[128], d1[128];
+    sl_err e;
+    sl_commit *c = sl_commit_begin_append(st, PART, run, "2026-12-02", &e);
+    sl_code rc;
+    json_t *info = json_pack("{s:i}", "n", n);
+    if (!c) {
+        json_decref(info);
+        return e.code;
+    }
+    snprintf(n0, sizeof n0, "part-00000-%s.zstd.parquet", run);
+    snprintf(n1, sizeof n1, "part-00001-%s.zstd.parquet", run);
+    snprintf(d0, sizeof d0, "first file of %s", run);
+    snprintf(d1, sizeof d1, "second file of %s, longer", run);
+    rc = sl_commit_set_run_info(c, info, &e);
+    json_decref(info);
+    if (rc == SL_OK) rc = add_file(c, n0, d0, 10);
+    if (rc == SL_OK) rc = add_file(c, n1, d1, 20);
+    if (rc == SL_OK) rc = sl_commit_finish(c, NULL, &e);
+    else sl_commit_abort(c);
+    sl_commit_free(c);
+    return rc;
+}
+
+/* Listed in byte order, as files_under sorts: every run's part-00000, then the part-00001s. */
+#define P0(r) PART "part-00000-" r ".zstd.parquet\n"
+#define P1(r) PART "part-00001-" r ".zstd.parquet\n"
+
+/* The run ids of a manifest's "runs", space separated. */
+static const char *runs_of(json_t *m)
+{
+    static char buf[512];
+    size_t i, n = 0;
+    json_t *r;
+    buf[0] = 0;
+    json_array_foreach(json_object_get(m, "runs"), i, r)
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%s", i ? " " : "",
+                              json_string_value(json_object_get(r, "run_id")));
+    return buf;
+}
+
+static void commit_append_lists_every_run(void)
+{
+    char root[64];
+    sl_err e;
+    sl_store *st;
+    json_t *m, *r;
+    make_root(root, sizeof root);
+    st = sl_store_local_open(root, &e);
+    CHECK(st);
+    /* a replacing commit lists itself as the only run */
+    CHECK_EQ_INT(commit_two(st, RUN_A), SL_OK);
+    m = manifest_on_disk(root);
+    CHECK(m);
+    CHECK_STR(runs_of(m), RUN_A);
+    r = json_array_get(json_object_get(m, "runs"), 0);
+    CHECK_EQ_INT(json_integer_value(json_object_get(r, "rows")), 30);
+    CHECK_STR(json_string_value(json_array_get(json_object_get(r, "files"), 1)), "part-00001-" RUN_A ".zstd.parquet");
+    json_decref(m);
+    /* two appends: every run's files stay and are listed, sorted by name */
+    CHECK_EQ_INT(append_two(st, RUN_B, 2), SL_OK);
+    CHECK_EQ_INT(append_two(st, RUN_C, 3), SL_OK);
+    CHECK_STR(files_under(root), PART "_SUCCESS\n" P0(RUN_A) P0(RUN_B) P0(RUN_C) P1(RUN_A) P1(RUN_B) P1(RUN_C));
+    m = manifest_on_disk(root);
+    CHECK(m);
+    CHECK(manifest_files_intact(root, m));
+    CHECK_STR(json_string_value(json_object_get(m, "run_id")), RUN_C);
+    CHECK_EQ_INT(json_array_size(json_object_get(m, "files")), 6);
+    CHECK_STR(json_string_value(json_object_get(json_array_get(json_object_get(m, "files"), 0), "name")),
+              "part-00000-" RUN_A ".zstd.parquet");
+    CHECK_STR(json_string_value(json_object_get(json_array_get(json_object_get(m, "files"), 5), "name")),
+              "part-00001-" RUN_C ".zstd.parquet");
+    CHECK_EQ_INT(json_integer_value(json_object_get(m, "total_rows")), 90);
+    CHECK_STR(runs_of(m), RUN_A " " RUN_B " " RUN_C);
+    r = json_array_get(json_object_get(m, "runs"), 1);
+    CHECK_EQ_INT(json_integer_value(json_object_get(r, "n")), 2);
+    CHECK_EQ_INT(json_integer_value(json_object_get(r, "rows")), 30);
+    CHECK_STR(json_string_value(json_array_get(json_object_get(r, "files"), 0)), "part-00000-" RUN_B ".zstd.parquet");
+    json_decref(m);
+    /* a run id recorded among the runs is refused */
+    CHECK(!sl_commit_begin_append(st, PART, RUN_B, "2026-12-02", &e));
+    CHECK_EQ_INT(e.code, SL_E_USAGE);
+    /* a replacing commit drops them all again */
+    CHECK_EQ_INT(commit_two(st, "20261202T040000Z-dddddddd"), SL_OK);
+    CHECK_STR(files_under(root), ONLY_RUN("20261202T040000Z-dddddddd"));
+    sl_store_free(st);
+    rm_rf(root);
+}
+
+/* A manifest written before "runs" existed counts as one run when appended to. */
+static void commit_append_to_a_manifest_without_runs(void)
+{
+    char root[64], path[256];
+    sl_err e;
+    sl_store *st;
+    json_t *m;
+    FILE *f;
+    make_root(root, sizeof root);
+    st = sl_store_local_open(root, &e);
+    CHECK(st);
+    CHECK_EQ_INT(commit_two(st, RUN_A), SL_OK);
+    m = manifest_on_disk(root);
+    CHECK(m);
+    json_object_del(m, "runs");
+    snprintf(path, sizeof path, "%s/" PART "_SUCCESS", root);
+    f = fopen(path, "w");
+    CHECK(f);
+    json_dumpf(m, f, 0);
+    fclose(f);
+    json_decref(m);
+    CHECK_EQ_INT(append_two(st, RUN_B, 2), SL_OK);
+    m = manifest_on_disk(root);
+    CHECK(m);
+    CHECK_STR(runs_of(m), RUN_A " " RUN_B);
+    CHECK_EQ_INT(json_integer_value(json_object_get(json_array_get(json_object_get(m, "runs"), 0), "rows")), 30);
+    CHECK_EQ_INT(json_array_size(json_object_get(json_array_get(json_object_get(m, "runs"), 0), "files")), 2);
+    CHECK(manifest_files_intact(root, m));
+    json_decref(m);
+    sl_store_free(st);
+    rm_rf(root);
+}
+
+/* The base changed under a running append (another run committed), or one of its files
+ * is gone: nothing is written, the append's files are deleted, the manifest on disk
+ * stays as it was. */
+static void commit_append_refuses_a_changed_base(void)
+{
+    char root[64], path[256];
+    sl_err e;
+    sl_store *st;
+    sl_commit *c;
+    make_root(root, sizeof root);
+    st = sl_store_local_open(root, &e);
+    CHECK(st);
+    CHECK_EQ_INT(commit_two(st, RUN_A), SL_OK);
+    c = sl_commit_begin_append(st, PART, RUN_C, "2026-12-02", &e);
+    CHECK(c);
+    CHECK_EQ_INT(add_file(c, "part-00000-" RUN_C ".zstd.parquet", "c0", 1), SL_OK);
+    CHECK_EQ_INT(append_two(st, RUN_B, 2), SL_OK); /* commits in between */
+    CHECK_EQ_INT(sl_commit_finish(c, NULL, &e), SL_E_STORAGE);
+    CHECK(strstr(e.msg, RUN_B));
+    sl_commit_free(c);
+    CHECK_STR(manifest_run(root), RUN_B);
+    CHECK_STR(files_under(root), PART "_SUCCESS\n" P0(RUN_A) P0(RUN_B) P1(RUN_A) P1(RUN_B));
+
+    /* a base file vanished */
+    c = sl_commit_begin_append(st, PART, RUN_C, "2026-12-02", &e);
+    CHECK(c);
+    CHECK_EQ_INT(add_file(c, "part-00000-" RUN_C ".zstd.parquet", "c0", 1), SL_OK);
+    snprintf(path, sizeof path, "%s/" PART "part-00001-" RUN_A ".zstd.parquet", root);
+    CHECK_EQ_INT(remove(path), 0);
+    CHECK_EQ_INT(sl_commit_finish(c, NULL, &e), SL_E_STORAGE);
+    CHECK(strstr(e.msg, "part-00001-" RUN_A ".zstd.parquet"));
+    CHECK(strstr(e.msg, "missing"));
+    sl_commit_free(c);
+    CHECK_STR(manifest_run(root), RUN_B);
+    CHECK(!exists(root, PART "part-00000-" RUN_C ".zstd.parquet"));
+    sl_store_free(st);
+    rm_rf(root);
+}
+
+/* A crashed append (freed without finishing) leaves the previous runs as they were; the
+ * next append lists the runs before it, and deletes the crashed run's file. */
+static void commit_append_crash_then_next(void)
+{
+    char root[64];
+    sl_err e;
+    sl_store *st;
+    sl_commit *c;
+    json_t *m;
+    make_root(root, sizeof root);
+    st = sl_store_local_open(root, &e);
+    CHECK(st);
+    CHECK_EQ_INT(append_two(st, RUN_A, 1), SL_OK);
+    c = sl_commit_begin_append(st, PART, RUN_B, "2026-12-02", &e);
+    CHECK(c);
+    CHECK_EQ_INT(add_file(c, "part-00000-" RUN_B ".zstd.parquet", "crashed", 1), SL_OK);
+    sl_commit_free(c); /* "killed" */
+    CHECK_STR(manifest_run(root), RUN_A);
+    CHECK_EQ_INT(append_two(st, RUN_C, 3), SL_OK);
+    CHECK_STR(files_under(root), PART "_SUCCESS\n" P0(RUN_A) P0(RUN_C) P1(RUN_A) P1(RUN_C));
+    m = manifest_on_disk(root);
+    CHECK(m);
+    CHECK_STR(runs_of(m), RUN_A " " RUN_C);
+    CHECK(manifest_files_intact(root, m));
+    json_decref(m);
+    sl_store_free(st);
+    rm_rf(root);
+}
+
+/* Each allocation of an append fails in turn (after runs A and B are committed): the
+ * partition always holds A and B complete, plus C when the append reported success. */
+static void commit_append_alloc_failures(void)
+{
+    char root[64];
+    sl_err e;
+    long total;
+    sl_log_set_level(SL_LOG_ERROR);
+    for (long n = -1;; n++) {
+        sl_store *st;
+        sl_code rc;
+        json_t *m;
+        make_root(root, sizeof root);
+        st = sl_store_local_open(root, &e);
+        CHECK(st);
+        CHECK_EQ_INT(commit_two(st, RUN_A), SL_OK);
+        CHECK_EQ_INT(append_two(st, RUN_B, 2), SL_OK);
+        sl_alloc_fail_after(n);
+        rc = append_two(st, RUN_C, 3);
+        total = sl_alloc_fail_after(-1);
+        m = manifest_on_disk(root);
+        CHECK(m);
+        CHECK_STR(runs_of(m), rc == SL_OK ? RUN_A " " RUN_B " " RUN_C : RUN_A " " RUN_B);
+        CHECK(manifest_files_intact(root, m));
+        json_decref(m);
+        if (rc == SL_OK) CHECK_STR(files_under(root), PART "_SUCCESS\n" P0(RUN_A) P0(RUN_B) P0(RUN_C) P1(RUN_A) P1(RUN_B) P1(RUN_C));
+        sl_store_free(st);
+        rm_rf(root);
+        if (n == -1) {
+            CHECK_EQ_INT(rc, SL_OK);
+            CHECK(total > 10);
+        } else if (n >= total) {
+            break;
+        }
+    }
+    sl_log_set_level(SL_LOG_INFO);
+}
+
 T_SUITE(suite_store) = {
     {"local_create_read_list_remove", local_create_read_list_remove},
     {"local_lists_temporaries", local_lists_temporaries},
@@ -1398,5 +1630,10 @@ T_SUITE(suite_store) = {
     {"run_id_format", run_id_format},
     {"manifest_read_checks", manifest_read_checks},
     {"commit_alloc_failures", commit_alloc_failures},
+    {"commit_append_lists_every_run", commit_append_lists_every_run},
+    {"commit_append_to_a_manifest_without_runs", commit_append_to_a_manifest_without_runs},
+    {"commit_append_refuses_a_changed_base", commit_append_refuses_a_changed_base},
+    {"commit_append_crash_then_next", commit_append_crash_then_next},
+    {"commit_append_alloc_failures", commit_append_alloc_failures},
     T_END,
 };
