@@ -1,8 +1,8 @@
 /* export.h - `sluice export`: tables or a query of the source database to Parquet,
  * exactly as they are (raw ingestion). The run is a plan of independent tasks - one
- * per (table, key range) - read by worker threads on connections that share one
- * snapshot, each task writing one Parquet file; every table's date partition is then
- * committed with its _SUCCESS manifest (sink/commit.h).
+ * per (table, key range) - each writing one Parquet file, run by worker threads on
+ * connections that share one snapshot, or by other processes (task.h); every table's
+ * date partition is then committed with its _SUCCESS manifest (sink/commit.h).
  *
  * Layout: <output>/raw/<table>/<YYYY-MM-DD>/part-<NNNNN>-<run-id>.<codec>.parquet
  * (raw/<table>/date=<YYYY-MM-DD>/ with --layout hive). With --incremental COLUMN a
@@ -11,6 +11,7 @@
 #ifndef SL_EXPORT_H
 #define SL_EXPORT_H
 
+#include <jansson.h>
 #include <stdint.h>
 
 #include "../common/sl_config.h"
@@ -37,9 +38,12 @@ typedef struct sl_export_opts {
     int consistency_explicit;     /* given on the command line: no silent fallback */
     int zero_dates_error;         /* --zero-dates=error */
     int row_group_explicit;       /* --row-group-size given: no memory-based default */
+    int page_explicit;            /* --page-size given */
+    size_t memory_limit;          /* --memory-limit, bytes; 0 = SL_MEMORY_LIMIT_DEFAULT */
     pq_options pq;                /* codec, sizes */
     size_t batch_rows;            /* rows per read batch, default 16384 */
     int max_attempts;             /* per task without a snapshot, default 3 */
+    my_lock_opts lock;            /* --lock-wait-timeout, --lock-retries, --snapshot-lock */
     sl_progress_mode progress;
     sl_incr_opts incr;            /* --incremental COLUMN and its options */
     sl_layout layout;             /* --layout date|hive */
@@ -53,9 +57,14 @@ typedef struct sl_export_result {
     int64_t rows;
     uint64_t bytes;
     const char *consistency; /* "snapshot" or "none" (static) */
+    my_lock_info lock;       /* the snapshot lock: which, how long it waited and blocked writes */
     double seconds;
 } sl_export_result;
 
+/* Step 1 of task.h: the plan of an export (JSON; json_decref it). */
+sl_code sl_export_plan(const sl_config *cfg, const sl_export_opts *o, json_t **plan, sl_err *err);
+
+/* Plan, tasks on threads, commit (task.h), in this process. */
 sl_code sl_export_run(const sl_config *cfg, const sl_export_opts *o, sl_export_result *res, sl_err *err);
 
 #endif

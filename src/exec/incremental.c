@@ -511,11 +511,9 @@ const char *sl_incr_describe(const sl_incr *x, char *buf, size_t cap)
     return buf;
 }
 
-sl_code sl_incr_commit_info(const sl_incr *x, sl_commit *c, json_t *extra, int64_t rows, sl_err *err)
+json_t *sl_incr_json(const sl_incr *x, int64_t rows)
 {
-    json_t *inc, *info;
-    sl_code rc;
-    inc = json_pack("{s:s, s:s, s:s, s:s*, s:o, s:o, s:s*, s:o, s:I, s:I, s:s, s:I, s:I, s:s*}", "column", x->column,
+    return json_pack("{s:s, s:s, s:s, s:s*, s:o, s:o, s:s*, s:o, s:I, s:I, s:s, s:I, s:I, s:s*}", "column", x->column,
                     "type", x->type, "mode", x->from.has ? "incremental" : "full", "full_reason",
                     x->from.has ? NULL : x->full_reason, "from", value_json(x->k, &x->from), "to",
                     value_json(x->k, &x->to), "lookback", x->o.lookback.given ? x->o.lookback.text : NULL,
@@ -523,11 +521,22 @@ sl_code sl_incr_commit_info(const sl_incr *x, sl_commit *c, json_t *extra, int64
                     (json_int_t)x->reread_rows, "null_rows", (json_int_t)x->null_rows, "nulls",
                     nulls_name(x->o.nulls), "rows", (json_int_t)rows, "sequence", (json_int_t)x->seq,
                     "previous_run", x->prev_run[0] ? x->prev_run : NULL);
+}
+
+sl_code sl_incr_commit_info(const sl_incr *x, sl_commit *c, json_t *extra, int64_t rows, sl_err *err)
+{
+    return sl_incr_commit_json(sl_incr_json(x, rows), x->table, c, extra, err);
+}
+
+sl_code sl_incr_commit_json(json_t *inc, const char *table, sl_commit *c, json_t *extra, sl_err *err)
+{
+    json_t *info;
+    sl_code rc;
     info = inc ? json_pack("{s:O}", "incremental", inc) : NULL;
     if (!info || json_object_set(extra, "incremental", inc) != 0) {
         json_decref(inc);
         json_decref(info);
-        return sl_err_set(err, SL_E_NOMEM, "out of memory writing the manifest of %s", x->table);
+        return sl_err_set(err, SL_E_NOMEM, "out of memory writing the manifest of %s", table);
     }
     rc = sl_commit_set_run_info(c, info, err);
     json_decref(inc);

@@ -84,5 +84,9 @@ const char *sl_incr_describe(const sl_incr *x, char *buf, size_t cap);
  *    "lookback", "reread_from", "reread_rows", "null_rows", "nulls", "rows",
  *    "sequence", "previous_run"} */
 sl_code sl_incr_commit_info(const sl_incr *x, sl_commit *c, json_t *extra, int64_t rows, sl_err *err);
+/* The fragment alone (a new reference), and sl_incr_commit_info's second half for a
+ * fragment that travelled in a plan (exec/task.h; takes a reference to inc). */
+json_t *sl_incr_json(const sl_incr *x, int64_t rows);
+sl_code sl_incr_commit_json(json_t *inc, const char *table, sl_commit *c, json_t *extra, sl_err *err);
 
 #endif

@@ -12,6 +12,7 @@
 
 #include "../common/sl_alloc.h"
 #include "../common/sl_log.h"
+#include "../common/sl_stop.h"
 #include "../common/sl_time.h"
 
 #ifndef SLUICE_VERSION
@@ -32,7 +33,14 @@ typedef struct cfile {
     int64_t rows;
     uint64_t bytes;
     char checksum[SL_SHA256_TEXT_SIZE];
+    int fixed; /* sl_commit_add_fixed: shared name, never deleted by abort */
 } cfile;
+
+typedef struct fixed_file {
+    char *name;
+    uint8_t *data;
+    size_t len;
+} fixed_file;
 
 struct sl_commit {
     sl_store *st;
@@ -45,11 +53,15 @@ struct sl_commit {
     int refs; /* the handle, plus one per file sink not yet released */
     cfile **files;
     size_t nfiles, cap;
+    fixed_file *fixed; /* written by finish, just before the manifest */
+    size_t nfixed;
     int append;        /* sl_commit_begin_append */
     json_t *base;      /* append: the manifest committed when the run began, or NULL */
     json_t *run_info;  /* fields of this run's "runs" entry (sl_commit_set_run_info) */
     const char **kept; /* append: the base's file names, sorted (strings owned by base) */
     size_t nkept;
+    sl_buf prev;   /* the "_SUCCESS" in place when the commit began, byte for byte */
+    int had_prev;  /* there was one (prev may be empty only if the file was) */
 };
 
 /* Keys the commit writes into the manifest itself; `extra` may not set them. */
@@ -61,9 +73,9 @@ static const char *const reserved[] = {"manifest_version", "sluice_version", "ru
 sl_code sl_run_id(char out[SL_RUN_ID_SIZE], sl_err *err)
 {
     unsigned char r[4];
-    int64_t now = sl_now_us(), secs = now / 1000000;
-    int32_t days = (int32_t)(secs / 86400);
-    int64_t sod = secs % 86400;
+    int64_t us_of_day;
+    int32_t days = (int32_t)sl_day_floor(sl_now_us(), &us_of_day);
+    int64_t sod = us_of_day / 1000000;
     int y;
     unsigned m, d;
     if (RAND_bytes(r, sizeof r) != 1) return sl_err_set(err, SL_E_INTERNAL, "no random bytes for a run id (OpenSSL)");
@@ -75,11 +87,12 @@ sl_code sl_run_id(char out[SL_RUN_ID_SIZE], sl_err *err)
 
 static void utc_now_iso(char buf[32])
 {
-    int64_t secs = sl_now_us() / 1000000;
-    int64_t sod = secs % 86400;
+    int64_t us_of_day;
+    int32_t days = (int32_t)sl_day_floor(sl_now_us(), &us_of_day);
+    int64_t sod = us_of_day / 1000000;
     int y;
     unsigned m, d;
-    sl_civil_from_days((int32_t)(secs / 86400), &y, &m, &d);
+    sl_civil_from_days(days, &y, &m, &d);
     snprintf(buf, 32, "%04d-%02u-%02uT%02d:%02d:%02dZ", y, m, d, (int)(sod / 3600), (int)(sod / 60 % 60),
              (int)(sod % 60));
 }
@@ -122,12 +135,18 @@ static void commit_destroy(sl_commit *c)
         sl_free(c->files[i]);
     }
     sl_free(c->files);
+    for (size_t i = 0; i < c->nfixed; i++) {
+        sl_free(c->fixed[i].name);
+        sl_free(c->fixed[i].data);
+    }
+    sl_free(c->fixed);
     sl_free(c->kept);
     json_decref(c->base);
     json_decref(c->run_info);
     sl_free(c->prefix);
     sl_free(c->run_id);
     sl_free(c->manifest_key);
+    sl_buf_free(&c->prev);
     pthread_mutex_destroy(&c->mu);
     sl_free(c);
 }
@@ -153,6 +172,8 @@ static char *concat(const char *a, const char *b, const char *cc)
     return p;
 }
 
+static sl_code manifest_parse(const char *key, const sl_buf *b, json_t **out, sl_err *err);
+
 /* Whether run `id` is one the manifest m records: its own run or one of its "runs". */
 static int manifest_has_run(const json_t *m, const char *id)
 {
@@ -173,12 +194,22 @@ static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *c
 /* A run id is used once per partition: a second commit under the id the current
  * "_SUCCESS" names would overwrite that manifest's own files before replacing it.
  * An appending commit keeps the manifest (and the sorted names of its files): finish
- * carries them into the new one. */
+ * carries them into the new one. The current manifest's bytes are kept too: a
+ * multi-partition commit that fails half-way puts them back (sl_commit_finish_all). */
 static sl_code check_not_committed(sl_commit *c, sl_err *err)
 {
     json_t *m = NULL, *f;
     size_t i;
-    sl_code rc = sl_manifest_read(c->st, c->prefix, &m, err);
+    sl_err e;
+    sl_code rc = sl_store_read(c->st, c->manifest_key, &c->prev, &e);
+    if (rc != SL_OK) {
+        c->prev.len = 0;
+        if (sl_store_is_not_found(&e)) return SL_OK;
+        if (err) *err = e;
+        return sl_err_prefix(err, "starting a commit of %s: ", c->prefix);
+    }
+    c->had_prev = 1;
+    rc = manifest_parse(c->manifest_key, &c->prev, &m, err);
     if (rc != SL_OK) return sl_err_prefix(err, "starting a commit of %s: ", c->prefix);
     if (manifest_has_run(m, c->run_id))
         rc = sl_err_set(err, SL_E_USAGE, "partition %s is already committed by run %s; a new run needs a new run id",
@@ -220,6 +251,7 @@ static sl_commit *commit_begin(sl_store *st, const char *partition, const char *
     c->st = st;
     c->refs = 1;
     c->append = append;
+    sl_buf_init(&c->prev, MANIFEST_MAX);
     n = strlen(partition);
     c->prefix = concat(partition, partition[n - 1] == '/' ? "" : "/", "");
     c->run_id = sl_strdup(run_id);
@@ -383,11 +415,12 @@ static cfile *find_file(const sl_commit *c, const char *name)
     return NULL;
 }
 
-sl_sink *sl_commit_create_file(sl_commit *c, const char *name, sl_err *err)
+/* Checks name and registers it as a file being written (f->open set, one more
+ * reference): a new entry, or the entry of an earlier attempt that failed and was
+ * released (a retry, written again from its start). */
+static cfile *register_file(sl_commit *c, const char *name, sl_err *err)
 {
     cfile *f = NULL;
-    commit_sink *cs = NULL;
-    sl_sink *inner;
     sl_code rc = SL_OK;
     if (sl_store_key_check(name, err) != SL_OK) {
         sl_err_prefix(err, "partition %s: ", c->prefix);
@@ -404,8 +437,7 @@ sl_sink *sl_commit_create_file(sl_commit *c, const char *name, sl_err *err)
         return NULL;
     }
     f = sl_calloc(1, sizeof *f);
-    cs = sl_calloc(1, sizeof *cs);
-    if (!f || !cs) goto nomem;
+    if (!f) goto nomem;
     f->name = sl_strdup(name);
     f->key = concat(c->prefix, name, "");
     if (!f->name || !f->key) goto nomem;
@@ -425,7 +457,7 @@ sl_sink *sl_commit_create_file(sl_commit *c, const char *name, sl_err *err)
         f->open = 1;
         c->refs++;
         pthread_mutex_unlock(&c->mu);
-        goto make_sink;
+        return f;
     }
     if (c->state != C_ACTIVE) {
         rc = sl_err_set(err, SL_E_INTERNAL, "file %s: the commit is already %s", f->key, state_name(c->state));
@@ -447,8 +479,32 @@ sl_sink *sl_commit_create_file(sl_commit *c, const char *name, sl_err *err)
     }
     pthread_mutex_unlock(&c->mu);
     if (rc != SL_OK) goto fail;
+    return f;
+nomem:
+    sl_err_set(err, SL_E_NOMEM, "out of memory adding %s%s to a commit", c->prefix, name);
+fail:
+    if (f) {
+        sl_free(f->name);
+        sl_free(f->key);
+        sl_free(f);
+    }
+    return NULL;
+}
 
-make_sink:
+sl_sink *sl_commit_create_file(sl_commit *c, const char *name, sl_err *err)
+{
+    sl_sink *inner;
+    commit_sink *cs = sl_calloc(1, sizeof *cs);
+    if (!cs) {
+        sl_err_set(err, SL_E_NOMEM, "out of memory adding %s%s to a commit", c->prefix, name);
+        return NULL;
+    }
+    cfile *f = register_file(c, name, err);
+    if (!f) {
+        sl_free(cs);
+        return NULL;
+    }
+
     cs->base.vt = &commit_sink_vt;
     cs->c = c;
     cs->f = f;
@@ -464,16 +520,6 @@ make_sink:
         return NULL;
     }
     return &cs->base;
-nomem:
-    sl_err_set(err, SL_E_NOMEM, "out of memory adding %s%s to a commit", c->prefix, name);
-fail:
-    if (f) {
-        sl_free(f->name);
-        sl_free(f->key);
-        sl_free(f);
-    }
-    sl_free(cs);
-    return NULL;
 }
 
 sl_code sl_commit_set_rows(sl_commit *c, const char *name, int64_t rows, sl_err *err)
@@ -495,6 +541,140 @@ sl_code sl_commit_set_rows(sl_commit *c, const char *name, int64_t rows, sl_err 
     return rc;
 }
 
+sl_code sl_commit_file_info(sl_commit *c, const char *name, uint64_t *bytes, char checksum[SL_SHA256_TEXT_SIZE],
+                            sl_err *err)
+{
+    sl_code rc = SL_OK;
+    pthread_mutex_lock(&c->mu);
+    cfile *f = find_file(c, name);
+    if (!f || f->state != F_DONE) {
+        rc = sl_err_set(err, SL_E_INTERNAL, "file %s%s is not a complete file of this commit", c->prefix, name);
+    } else {
+        *bytes = f->bytes;
+        memcpy(checksum, f->checksum, SL_SHA256_TEXT_SIZE);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+sl_code sl_commit_add_fixed(sl_commit *c, const char *name, const void *data, size_t len, sl_err *err)
+{
+    fixed_file *nf;
+    sl_code rc = SL_OK;
+    if (sl_store_key_check(name, err) != SL_OK) return sl_err_prefix(err, "partition %s: ", c->prefix);
+    if (segment_is_manifest(name))
+        return sl_err_set(err, SL_E_USAGE, "file name %s%s is reserved for the manifest", c->prefix, name);
+    pthread_mutex_lock(&c->mu);
+    if (c->append) /* the base would list the name too */
+        rc = sl_err_set(err, SL_E_USAGE, "file %s%s: an appending commit takes no fixed-name file", c->prefix, name);
+    else if (c->state != C_ACTIVE)
+        rc = sl_err_set(err, SL_E_INTERNAL, "file %s%s: the commit is already %s", c->prefix, name, state_name(c->state));
+    else if (find_file(c, name))
+        rc = sl_err_set(err, SL_E_USAGE, "file %s%s is already part of this commit", c->prefix, name);
+    for (size_t i = 0; rc == SL_OK && i < c->nfixed; i++)
+        if (strcmp(c->fixed[i].name, name) == 0)
+            rc = sl_err_set(err, SL_E_USAGE, "file %s%s is already part of this commit", c->prefix, name);
+    if (rc == SL_OK) {
+        nf = sl_realloc(c->fixed, (c->nfixed + 1) * sizeof *nf);
+        if (!nf) rc = sl_err_set(err, SL_E_NOMEM, "out of memory adding %s%s to a commit", c->prefix, name);
+        else {
+            c->fixed = nf;
+            fixed_file *f = &c->fixed[c->nfixed];
+            f->name = sl_strdup(name);
+            f->data = sl_malloc(len ? len : 1);
+            f->len = len;
+            if (!f->name || !f->data) {
+                sl_free(f->name);
+                sl_free(f->data);
+                rc = sl_err_set(err, SL_E_NOMEM, "out of memory adding %s%s to a commit", c->prefix, name);
+            } else {
+                if (len) memcpy(f->data, data, len);
+                c->nfixed++;
+            }
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+static int checksum_valid(const char *s)
+{
+    if (!s || strncmp(s, "sha256:", 7) != 0 || strlen(s) != 7 + 64) return 0;
+    for (const char *p = s + 7; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'))) return 0;
+    return 1;
+}
+
+sl_code sl_commit_add_file(sl_commit *c, const char *name, uint64_t bytes, int64_t rows, const char *checksum,
+                           sl_err *err)
+{
+    if (!checksum_valid(checksum))
+        return sl_err_set(err, SL_E_FORMAT, "file %s%s: the checksum is not sha256:<64 lowercase hex>", c->prefix,
+                          name);
+    if (rows < 0) return sl_err_set(err, SL_E_FORMAT, "file %s%s: negative row count", c->prefix, name);
+    cfile *f = register_file(c, name, err);
+    if (!f) return err && err->code ? err->code : SL_E_INTERNAL;
+    pthread_mutex_lock(&c->mu);
+    f->state = F_DONE;
+    f->bytes = bytes;
+    f->rows = rows;
+    f->has_rows = 1;
+    f->open = 0;
+    memcpy(f->checksum, checksum, SL_SHA256_TEXT_SIZE);
+    c->refs--; /* no sink holds it */
+    pthread_mutex_unlock(&c->mu);
+    return SL_OK;
+}
+
+static int cmp_cfile(const void *a, const void *b);
+
+/* Writes the fixed-name files (atomically, through SHA-256) and lists them as done. */
+static sl_code write_fixed(sl_commit *c, sl_err *err)
+{
+    for (size_t i = 0; i < c->nfixed; i++) {
+        const fixed_file *x = &c->fixed[i];
+        cfile *f = sl_calloc(1, sizeof *f);
+        char *key = concat(c->prefix, x->name, "");
+        if (!f || !key || !(f->name = sl_strdup(x->name))) {
+            sl_free(f);
+            sl_free(key);
+            return sl_err_set(err, SL_E_NOMEM, "out of memory writing %s%s", c->prefix, x->name);
+        }
+        f->key = key;
+        sl_sink *inner = sl_store_create(c->st, key, err);
+        sl_sink *h = inner ? sl_sink_hash_open(inner, err) : NULL;
+        sl_code rc = h ? sl_sink_write(h, x->data, x->len, err) : err->code;
+        if (rc == SL_OK) rc = sl_sink_finish(h, err);
+        if (rc == SL_OK) rc = sl_sink_hash_result(h, NULL, f->checksum, err);
+        if (rc == SL_OK) f->bytes = h->bytes;
+        sl_sink_release(h);
+        if (rc == SL_OK && c->nfiles == c->cap) {
+            size_t ncap = c->cap ? c->cap * 2 : 16;
+            cfile **nf = sl_realloc(c->files, ncap * sizeof *nf);
+            if (!nf) rc = sl_err_set(err, SL_E_NOMEM, "out of memory writing %s", key);
+            else {
+                c->files = nf;
+                c->cap = ncap;
+            }
+        }
+        if (rc != SL_OK) {
+            sl_err_prefix(err, "writing %s: ", key);
+            sl_free(f->name);
+            sl_free(f->key);
+            sl_free(f);
+            return rc;
+        }
+        f->state = F_DONE;
+        f->has_rows = 1;
+        f->fixed = 1;
+        pthread_mutex_lock(&c->mu);
+        c->files[c->nfiles++] = f;
+        pthread_mutex_unlock(&c->mu);
+    }
+    if (c->nfiles) qsort(c->files, c->nfiles, sizeof *c->files, cmp_cfile);
+    return SL_OK;
+}
+
 /* ---- abort ---- */
 
 void sl_commit_abort(sl_commit *c)
@@ -511,6 +691,7 @@ void sl_commit_abort(sl_commit *c)
      * Every file is deleted, done or not: a failed completion may still have stored it. */
     for (size_t i = 0; i < c->nfiles; i++) {
         sl_err e;
+        if (c->files[i]->fixed) continue; /* the previous run's name too: see sl_commit_add_fixed */
         if (sl_store_remove(c->st, c->files[i]->key, &e) != SL_OK)
             sl_warn("aborting the commit of %s: %s", c->prefix, e.msg);
     }
@@ -763,7 +944,7 @@ static int dump_to_buf(const char *p, size_t n, void *ud)
     return d->failed ? -1 : 0;
 }
 
-static sl_code write_manifest(sl_commit *c, const json_t *m, sl_err *err)
+static sl_code manifest_put(sl_store *st, const char *prefix, const char *key, const json_t *m, sl_err *err)
 {
     dump_buf d = {.failed = 0};
     sl_buf text;
@@ -774,9 +955,9 @@ static sl_code write_manifest(sl_commit *c, const json_t *m, sl_err *err)
     text = d.b;
     if (!dumped || sl_buf_append(&text, "\n", 1, err) != SL_OK) {
         sl_buf_free(&text);
-        return sl_err_set(err, SL_E_NOMEM, "out of memory writing the manifest of %s", c->prefix);
+        return sl_err_set(err, SL_E_NOMEM, "out of memory writing the manifest of %s", prefix);
     }
-    s = sl_store_create(c->st, c->manifest_key, err);
+    s = sl_store_create(st, key, err);
     if (!s) {
         sl_buf_free(&text);
         return err->code;
@@ -785,6 +966,24 @@ static sl_code write_manifest(sl_commit *c, const json_t *m, sl_err *err)
     if (rc == SL_OK) rc = sl_sink_finish(s, err);
     sl_sink_release(s);
     sl_buf_free(&text);
+    return rc;
+}
+
+static sl_code write_manifest(sl_commit *c, const json_t *m, sl_err *err)
+{
+    return manifest_put(c->st, c->prefix, c->manifest_key, m, err);
+}
+
+sl_code sl_manifest_write(sl_store *st, const char *partition, const json_t *m, sl_err *err)
+{
+    size_t n = partition ? strlen(partition) : 0;
+    if (!n) return sl_err_set(err, SL_E_USAGE, "writing a manifest needs a partition prefix");
+    SL_TRY(sl_store_prefix_check(partition, err));
+    char *key = concat(partition, partition[n - 1] == '/' ? "" : "/", SL_MANIFEST_NAME);
+    if (!key) return sl_err_set(err, SL_E_NOMEM, "out of memory writing a manifest");
+    sl_code rc = manifest_put(st, partition, key, m, err);
+    if (rc != SL_OK) sl_err_prefix(err, "writing %s: ", key);
+    sl_free(key);
     return rc;
 }
 
@@ -851,16 +1050,12 @@ static sl_code finish_fail(sl_commit *c, sl_code rc)
     return rc;
 }
 
-sl_code sl_commit_finish(sl_commit *c, const json_t *extra, sl_err *err)
+/* Step 1 of a finish: every file complete, in the store and of its size; the manifest
+ * built (*m) and the partition's listing (*l) kept for the cleanup. Aborts on failure. */
+static sl_code prepare(sl_commit *c, const json_t *extra, listing *l, json_t **m, sl_err *err)
 {
-    listing l;
-    json_t *m;
-    sl_err local;
     sl_code rc = SL_OK;
-    size_t *nested, nn, skipped = 0;
-    int tried_manifest = 0;
-    if (!err) err = &local;
-
+    *m = NULL;
     pthread_mutex_lock(&c->mu);
     if (c->state != C_ACTIVE) {
         int st = c->state;
@@ -886,7 +1081,7 @@ sl_code sl_commit_finish(sl_commit *c, const json_t *extra, sl_err *err)
 
     if (c->append && (rc = check_base_unchanged(c, err)) != SL_OK) return finish_fail(c, rc);
     /* Every file must be in the store, whole, before the manifest may name it. */
-    if ((rc = list_partition(c, &l, err)) != SL_OK) return finish_fail(c, rc);
+    if ((rc = list_partition(c, l, err)) != SL_OK) return finish_fail(c, rc);
     if (c->base) {
         /* The files of the runs appended to are named again: they must still be there. */
         size_t i;
@@ -894,7 +1089,7 @@ sl_code sl_commit_finish(sl_commit *c, const json_t *extra, sl_err *err)
         json_array_foreach(json_object_get(c->base, "files"), i, f)
         {
             char *key = concat(c->prefix, json_string_value(json_object_get(f, "name")), "");
-            const listed *x = key ? find_listed(&l, key) : NULL;
+            const listed *x = key ? find_listed(l, key) : NULL;
             if (!key) rc = sl_err_set(err, SL_E_NOMEM, "out of memory committing %s", c->prefix);
             else if (!x || (json_int_t)x->size != json_integer_value(json_object_get(f, "bytes")))
                 rc = sl_err_set(err, SL_E_STORAGE,
@@ -907,7 +1102,7 @@ sl_code sl_commit_finish(sl_commit *c, const json_t *extra, sl_err *err)
     }
     for (size_t i = 0; i < c->nfiles && rc == SL_OK; i++) {
         const cfile *f = c->files[i];
-        const listed *x = find_listed(&l, f->key);
+        const listed *x = find_listed(l, f->key);
         if (!x)
             rc = sl_err_set(err, SL_E_STORAGE, "file %s is missing from %s after it was written; not committed", f->key,
                             c->st->url);
@@ -915,57 +1110,86 @@ sl_code sl_commit_finish(sl_commit *c, const json_t *extra, sl_err *err)
             rc = sl_err_set(err, SL_E_STORAGE, "file %s holds %llu bytes, %llu were written; not committed", f->key,
                             (unsigned long long)x->size, (unsigned long long)f->bytes);
     }
-    m = rc == SL_OK ? build_manifest(c, extra, err) : NULL;
-    if (m) {
-        tried_manifest = 1;
-        rc = write_manifest(c, m, err);
-        json_decref(m);
-    } else if (rc == SL_OK) {
-        rc = err->code;
-    }
-    if (rc != SL_OK && tried_manifest) {
-        int ours = manifest_is_ours(c);
-        if (ours == 1) {
-            sl_warn("writing %s reported a failure, but the manifest is in place: committed", c->manifest_key);
-            rc = SL_OK;
-        } else if (ours == -1) {
-            /* Whether readers can see our manifest is unknown: deleting our files could
-             * leave a visible manifest naming missing files, so keep everything. */
-            listing_free(&l);
-            sl_err_prefix(err, "writing %s (state unknown, so this run's files were kept): ", c->manifest_key);
-            pthread_mutex_lock(&c->mu);
-            c->state = C_ABORTED;
-            pthread_mutex_unlock(&c->mu);
-            return rc;
-        } else {
-            sl_err_prefix(err, "writing %s: ", c->manifest_key);
-        }
+    if (rc == SL_OK) rc = write_fixed(c, err);
+    if (rc == SL_OK) {
+        *m = build_manifest(c, extra, err);
+        if (!*m) rc = err->code ? err->code : SL_E_NOMEM;
     }
     if (rc != SL_OK) {
-        listing_free(&l);
+        listing_free(l);
         return finish_fail(c, rc);
     }
-    pthread_mutex_lock(&c->mu);
-    c->state = C_FINISHED;
-    pthread_mutex_unlock(&c->mu);
+    return SL_OK;
+}
 
-    /* Committed. Now everything the new manifest does not list goes: earlier runs' files,
-     * crashed runs' files and temporaries. */
-    nn = find_nested(&l, c, &nested);
-    if (nn == (size_t)-1) {
-        sl_warn("after committing %s: out of memory; old files were left for the next run", c->prefix);
-        listing_free(&l);
+/* Step 2: "_SUCCESS" written. Returns SL_OK when it is in place (even if the write
+ * reported an error, as an S3 PUT can after storing the object); otherwise *state is
+ * 0 when the previous manifest is certainly still in place, -1 when it is unknown. */
+static sl_code publish(sl_commit *c, const json_t *m, int *state, sl_err *err)
+{
+    sl_stop_shield(1); /* a stop is checked before, never in the middle of the write */
+    sl_code rc = write_manifest(c, m, err);
+    sl_stop_shield(0);
+    *state = 0;
+    if (rc == SL_OK) return SL_OK;
+    int ours = manifest_is_ours(c);
+    if (ours == 1) {
+        sl_warn("writing %s reported a failure, but the manifest is in place: committed", c->manifest_key);
+        sl_err_clear(err);
         return SL_OK;
     }
-    for (size_t i = 0; i < l.n; i++) {
-        const char *k = l.v[i].key;
+    *state = ours;
+    return sl_err_prefix(err, "writing %s%s: ", c->manifest_key,
+                         ours == -1 ? " (state unknown)" : "");
+}
+
+/* Puts back the manifest that was in place when the commit began (its exact bytes),
+ * or removes ours when there was none. 0 when done. */
+static int restore_previous(sl_commit *c)
+{
+    sl_err e = {0};
+    sl_code rc;
+    sl_stop_shield(1); /* undoing is what a stop wants: never cut */
+    if (c->had_prev) {
+        sl_sink *s = sl_store_create(c->st, c->manifest_key, &e);
+        rc = s ? sl_sink_write(s, c->prev.data ? (const void *)c->prev.data : "", c->prev.len, &e) : e.code;
+        if (rc == SL_OK) rc = sl_sink_finish(s, &e);
+        sl_sink_release(s);
+    } else {
+        rc = sl_store_remove(c->st, c->manifest_key, &e);
+    }
+    sl_stop_shield(0);
+    if (rc != SL_OK) {
+        sl_error_log("could not put back the previous %s (%s): partition %s stays committed by run %s, whose "
+                     "files are kept", c->manifest_key, e.msg, c->prefix, c->run_id);
+        return -1;
+    }
+    return 0;
+}
+
+/* Step 3: everything the new manifest does not list goes: earlier runs' files, crashed
+ * runs' files and temporaries. Left for the next run when a stop was requested. */
+static void cleanup(sl_commit *c, listing *l)
+{
+    size_t *nested, nn, skipped = 0;
+    if (sl_stop_requested()) {
+        sl_info("partition %s is committed; its older files are left for the next run (stopping)", c->prefix);
+        return;
+    }
+    nn = find_nested(l, c, &nested);
+    if (nn == (size_t)-1) {
+        sl_warn("after committing %s: out of memory; old files were left for the next run", c->prefix);
+        return;
+    }
+    for (size_t i = 0; i < l->n; i++) {
+        const char *k = l->v[i].key;
         cfile probe, *pp = &probe;
         sl_err e;
         if (strcmp(k, c->manifest_key) == 0) continue;
         probe.name = (char *)k + strlen(c->prefix);
         if (c->nfiles && bsearch(&pp, c->files, c->nfiles, sizeof *c->files, cmp_cfile)) continue;
         if (is_kept(c, probe.name)) continue;
-        if (under_nested(&l, nested, nn, k)) {
+        if (under_nested(l, nested, nn, k)) {
             skipped++;
             continue;
         }
@@ -982,8 +1206,86 @@ sl_code sl_commit_finish(sl_commit *c, const json_t *extra, sl_err *err)
                 "(partitions should not nest)",
                 c->prefix, skipped, SL_MANIFEST_NAME);
     sl_free(nested);
-    listing_free(&l);
-    return SL_OK;
+}
+
+static void set_state(sl_commit *c, int st)
+{
+    pthread_mutex_lock(&c->mu);
+    c->state = st;
+    pthread_mutex_unlock(&c->mu);
+}
+
+sl_code sl_commit_finish_all(sl_commit *const *cs, const json_t *const *extras, size_t n, sl_err *err)
+{
+    sl_err local;
+    sl_code rc = SL_OK;
+    listing *ls = NULL;
+    json_t **ms = NULL;
+    size_t prepared = 0, published = 0;
+    int state = 0;
+    if (!err) err = &local;
+    if (n == 0) return SL_OK;
+    ls = sl_calloc(n, sizeof *ls);
+    ms = sl_calloc(n, sizeof *ms);
+    if (!ls || !ms) rc = sl_err_set(err, SL_E_NOMEM, "out of memory committing %zu partitions", n);
+
+    /* 1. Check every partition before any manifest is written. */
+    for (; rc == SL_OK && prepared < n; prepared++) {
+        rc = sl_stop_check(err);
+        if (rc == SL_OK) rc = prepare(cs[prepared], extras ? extras[prepared] : NULL, &ls[prepared], &ms[prepared], err);
+        else sl_commit_abort(cs[prepared]);
+        if (rc != SL_OK) break; /* prepare aborted cs[prepared] */
+    }
+    /* 2. The manifests, one after another; a stop between them undoes the ones written. */
+    for (; rc == SL_OK && published < n; published++) {
+        rc = sl_stop_check(err);
+        if (rc == SL_OK) rc = publish(cs[published], ms[published], &state, err);
+        if (rc != SL_OK) break;
+    }
+    if (rc != SL_OK) {
+        /* Back to the previous output: restore the manifests written, then delete this
+         * run's files - except where a manifest may still name them (its restore failed,
+         * or its write left the state unknown and there is nothing to restore it with). */
+        size_t restored = 0, kept = 0;
+        for (size_t i = 0; i < n; i++) {
+            int keep = 0;
+            if (i < published) {
+                keep = restore_previous(cs[i]) != 0;
+                restored += !keep;
+            } else if (i == published && i < prepared && state == -1) {
+                /* Alone, an unknown outcome is left as it is (the manifest, if it landed,
+                 * names files that are kept); with other partitions, it is put back too. */
+                keep = n == 1 || restore_previous(cs[i]) != 0;
+            }
+            kept += keep;
+            if (i < prepared) {
+                if (keep) set_state(cs[i], C_ABORTED);
+                else sl_commit_abort(cs[i]);
+                listing_free(&ls[i]);
+            } else if (i > prepared) {
+                sl_commit_abort(cs[i]); /* never prepared; cs[prepared] was aborted by prepare */
+            }
+        }
+        if (published)
+            sl_err_prefix(err, "%zu of %zu partitions had their manifest written; %zu put back as they were%s: ",
+                          published, n, restored, kept ? ", the others keep this run's files (see the log)" : "");
+    } else {
+        for (size_t i = 0; i < n; i++) set_state(cs[i], C_FINISHED);
+        /* 3. Only now do the old files go: until here any partition could be put back. */
+        for (size_t i = 0; i < n; i++) {
+            cleanup(cs[i], &ls[i]);
+            listing_free(&ls[i]);
+        }
+    }
+    for (size_t i = 0; ms && i < n; i++) json_decref(ms[i]);
+    sl_free(ms);
+    sl_free(ls);
+    return rc;
+}
+
+sl_code sl_commit_finish(sl_commit *c, const json_t *extra, sl_err *err)
+{
+    return sl_commit_finish_all(&c, &extra, 1, err);
 }
 
 /* ---- reading ---- */
@@ -993,36 +1295,16 @@ static sl_code bad_manifest(sl_err *err, const char *key, const char *what)
     return sl_err_set(err, SL_E_FORMAT, "manifest %s: %s", key, what);
 }
 
-sl_code sl_manifest_read(sl_store *st, const char *partition, json_t **out, sl_err *err)
+/* Parses and checks a manifest's text (key names it in errors). */
+static sl_code manifest_parse(const char *key, const sl_buf *b, json_t **out, sl_err *err)
 {
-    sl_buf b;
-    sl_err e;
     json_t *m, *files, *v;
     json_error_t je;
-    char *key;
-    size_t n, i;
+    size_t i;
     sl_code rc;
     *out = NULL;
-    if (!partition || !*partition) return sl_err_set(err, SL_E_USAGE, "reading a manifest needs a partition prefix");
-    SL_TRY(sl_store_prefix_check(partition, err));
-    n = strlen(partition);
-    key = concat(partition, partition[n - 1] == '/' ? "" : "/", SL_MANIFEST_NAME);
-    if (!key) return sl_err_set(err, SL_E_NOMEM, "out of memory reading a manifest");
-    sl_buf_init(&b, MANIFEST_MAX);
-    rc = sl_store_read(st, key, &b, &e);
-    if (rc != SL_OK) {
-        sl_buf_free(&b);
-        sl_free(key);
-        if (sl_store_is_not_found(&e)) return SL_OK;
-        if (err) *err = e;
-        return rc;
-    }
-    m = json_loadb(b.len ? (const char *)b.data : "", b.len, JSON_REJECT_DUPLICATES, &je);
-    sl_buf_free(&b);
-    if (!m) {
-        rc = sl_err_set(err, SL_E_FORMAT, "manifest %s: not JSON: line %d: %s", key, je.line, je.text);
-        goto done;
-    }
+    m = json_loadb(b->len ? (const char *)b->data : "", b->len, JSON_REJECT_DUPLICATES, &je);
+    if (!m) return sl_err_set(err, SL_E_FORMAT, "manifest %s: not JSON: line %d: %s", key, je.line, je.text);
     rc = SL_E_FORMAT;
     if (!json_is_object(m)) bad_manifest(err, key, "not a JSON object");
     else if (!json_is_string(json_object_get(m, "run_id"))) bad_manifest(err, key, "no \"run_id\" string");
@@ -1045,9 +1327,35 @@ sl_code sl_manifest_read(sl_store *st, const char *partition, json_t **out, sl_e
             }
         }
     }
-done:
     if (rc == SL_OK) *out = m;
     else json_decref(m);
+    return rc;
+}
+
+sl_code sl_manifest_read(sl_store *st, const char *partition, json_t **out, sl_err *err)
+{
+    sl_buf b;
+    sl_err e;
+    char *key;
+    size_t n;
+    sl_code rc;
+    *out = NULL;
+    if (!partition || !*partition) return sl_err_set(err, SL_E_USAGE, "reading a manifest needs a partition prefix");
+    SL_TRY(sl_store_prefix_check(partition, err));
+    n = strlen(partition);
+    key = concat(partition, partition[n - 1] == '/' ? "" : "/", SL_MANIFEST_NAME);
+    if (!key) return sl_err_set(err, SL_E_NOMEM, "out of memory reading a manifest");
+    sl_buf_init(&b, MANIFEST_MAX);
+    rc = sl_store_read(st, key, &b, &e);
+    if (rc != SL_OK) {
+        sl_buf_free(&b);
+        sl_free(key);
+        if (sl_store_is_not_found(&e)) return SL_OK;
+        if (err) *err = e;
+        return rc;
+    }
+    rc = manifest_parse(key, &b, out, err);
+    sl_buf_free(&b);
     sl_free(key);
     return rc;
 }

@@ -82,7 +82,31 @@ sl_sink *sl_commit_create_file(sl_commit *c, const char *name, sl_err *err);
  * file before sl_commit_finish. Thread-safe. */
 sl_code sl_commit_set_rows(sl_commit *c, const char *name, int64_t rows, sl_err *err);
 
-/* Completes the partition. Fails (writing no "_SUCCESS") if a file is still open,
+/* The size and checksum ("sha256:<hex>") of a file of this commit whose sink finished;
+ * SL_E_INTERNAL for a file that is not (yet) complete. Thread-safe. */
+sl_code sl_commit_file_info(sl_commit *c, const char *name, uint64_t *bytes, char checksum[SL_SHA256_TEXT_SIZE],
+                            sl_err *err);
+
+/* Records a file another process wrote and completed under this partition (a task of
+ * exec/task.h), with the size, rows and checksum that process measured. Checked like
+ * every file at finish (present, same size); deleted by abort. The name follows the
+ * rules of sl_commit_create_file. Not concurrently with finish. */
+sl_code sl_commit_add_file(sl_commit *c, const char *name, uint64_t bytes, int64_t rows, const char *checksum,
+                           sl_err *err);
+
+/* A small file under a fixed name the partition keeps from run to run (the run report,
+ * "report.html"): `data` (copied) is written by sl_commit_finish once every data file
+ * is checked, atomically, just before "_SUCCESS", and listed in the manifest with 0
+ * rows. The name follows create_file's rules except that it need not hold the run id.
+ * Since the name is shared with the previous run's file, abort never deletes it: a run
+ * that fails after writing it (only the "_SUCCESS" write remains) or is killed then
+ * leaves its file in place of the previous one, which the previous manifest's checksum
+ * then no longer matches; the data files and the previous "_SUCCESS" are untouched.
+ * Not thread-safe with finish; call before it. */
+sl_code sl_commit_add_fixed(sl_commit *c, const char *name, const void *data, size_t len, sl_err *err);
+
+/* Completes the partition. Fails (writing no "_SUCCESS") if a stop was requested
+ * (SL_E_STOPPED) or a file is still open,
  * failed, has no row count, or is missing from the store or of another size than was
  * written; the commit is then aborted (this run's files deleted, best effort).
  * `extra` (NULL or a JSON object; borrowed) is merged into the manifest's top level:
@@ -105,6 +129,23 @@ sl_code sl_commit_set_rows(sl_commit *c, const char *name, int64_t rows, sl_err 
  *    ...extra} */
 sl_code sl_commit_finish(sl_commit *c, const json_t *extra, sl_err *err);
 
+/* Several partitions committed as one (a multi-table export, a run with --raw), all or
+ * nothing as far as a failure or a stop can be undone:
+ *   1. every commit is checked as sl_commit_finish does and its manifest built; a
+ *      failure aborts them all before any "_SUCCESS" is written;
+ *   2. the manifests are written in the order given, a stop (common/sl_stop.h) checked
+ *      before each; if one fails or a stop comes, the manifests already written are put
+ *      back as they were when the commits began (the previous "_SUCCESS", byte for byte,
+ *      or none), then every commit is aborted (this run's files deleted);
+ *   3. only when all are written are older files deleted, partition by partition (not
+ *      after a stop: the next run does it).
+ * What can still be left: a crash (SIGKILL, power loss) inside step 2 leaves the
+ * partitions written so far on this run and the others on the previous one, each
+ * complete and consistent (its manifest names its run); a restore that fails leaves that
+ * partition on this run (logged, its files kept). `extras` may be NULL; extras[i]
+ * belongs to cs[i]. Returns the first failure (SL_E_STOPPED for a stop). */
+sl_code sl_commit_finish_all(sl_commit *const *cs, const json_t *const *extras, size_t n, sl_err *err);
+
 /* Deletes this run's files (best effort; failures are logged) and leaves everything else.
  * No-op after a successful finish or a previous abort; accepts NULL. */
 void sl_commit_abort(sl_commit *c);
@@ -121,5 +162,10 @@ const char *sl_commit_manifest_key(const sl_commit *c);
  * committed). A manifest that is not JSON or lacks run_id/files/name/bytes/rows/checksum
  * is SL_E_FORMAT naming its key. */
 sl_code sl_manifest_read(sl_store *st, const char *partition, json_t **out, sl_err *err);
+
+/* Replaces a partition's manifest with m (atomically: a reader sees the old one or the
+ * new one), for `sluice report`, which updates the entry of the report it regenerated.
+ * m must be a manifest as sl_manifest_read returns it. */
+sl_code sl_manifest_write(sl_store *st, const char *partition, const json_t *m, sl_err *err);
 
 #endif

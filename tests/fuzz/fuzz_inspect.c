@@ -1,5 +1,5 @@
 /* fuzz_inspect.c - libFuzzer harness for the Parquet reader behind `sluice inspect`:
- * the input is a whole file, read from memory (pq_reader_open_buffer) the way inspect
+ * the input is a whole file, read from memory (pq_reader_open_mem) the way inspect
  * reads it from disk: footer, the JSON document with statistics, the first rows
  * (--head 50) and the escaped text rendering. cmd_inspect.c is compiled in, so the
  * code under test is the command's own, not a copy. Any input must give a document or
@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
     sl_err e = {0};
     pq_reader *rd;
     if (!devnull) devnull = fopen("/dev/null", "w");
-    rd = pq_reader_open_buffer(data, n, "fuzz.parquet", &e);
+    rd = pq_reader_open_mem("fuzz.parquet", data, n, &e);
     if (!rd) {
         if (e.code != SL_E_FORMAT && e.code != SL_E_IO) abort();
         return 0;

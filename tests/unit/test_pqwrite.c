@@ -546,7 +546,7 @@ static void writer_alloc_failures(void)
  * with the error in *rc. */
 static char *head_text(const uint8_t *p, size_t n, sl_code *rc, sl_err *e)
 {
-    pq_reader *rd = pq_reader_open_buffer(p, n, "sweep.parquet", e);
+    pq_reader *rd = pq_reader_open_mem("sweep.parquet", p, n, e);
     pq_head h;
     char *out = NULL;
     size_t len = 0;

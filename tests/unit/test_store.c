@@ -15,6 +15,7 @@
 
 #include "../../src/common/sl_alloc.h"
 #include "../../src/common/sl_log.h"
+#include "../../src/common/sl_stop.h"
 #include "../../src/sink/commit.h"
 #include "../../src/sink/store.h"
 #include "test.h"
@@ -268,6 +269,61 @@ static void local_lists_temporaries(void)
     sl_sink_release(s); /* aborts: the temporary goes */
     CHECK_STR(files_under(root), "");
     sl_store_free(st);
+    rm_rf(root);
+}
+
+/* A link planted at the temporary file's name is never written through: the target
+ * keeps its bytes and the file lands as a regular file. */
+static void file_sink_never_follows_links(void)
+{
+    char root[64], target[128], tmp[256], path[128];
+    sl_err e;
+    struct stat st;
+    make_root(root, sizeof root);
+    CHECK_EQ_INT(write_raw(root, "target", "secret"), 0);
+    CHECK_EQ_INT(write_raw(root, "out/keep", "x"), 0);
+    snprintf(target, sizeof target, "%s/target", root);
+    snprintf(path, sizeof path, "%s/out/f", root);
+    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
+    CHECK_EQ_INT(symlink(target, tmp), 0);
+    sl_sink *s = sl_sink_file_open(path, &e);
+    CHECK(s);
+    CHECK_EQ_INT(sl_sink_write(s, "data", 4, &e), SL_OK);
+    CHECK_EQ_INT(sl_sink_finish(s, &e), SL_OK);
+    sl_sink_release(s);
+    char *t = read_raw(root, "target", NULL);
+    CHECK_STR(t, "secret");
+    free(t);
+    CHECK_EQ_INT(lstat(path, &st), 0);
+    CHECK(S_ISREG(st.st_mode));
+    t = read_raw(root, "out/f", NULL);
+    CHECK_STR(t, "data");
+    free(t);
+    rm_rf(root);
+}
+
+/* Every allocation of a file sink's life (folders, temporary, finish and its folder
+ * fsync) may fail: each failure is an error, never a silent success. */
+static void file_sink_alloc_failures(void)
+{
+    char root[64], path[160];
+    make_root(root, sizeof root);
+    for (long n = 0;; n++) {
+        sl_err e = {0};
+        snprintf(path, sizeof path, "%s/d%ld/e/f", root, n);
+        sl_alloc_fail_after(n);
+        sl_sink *s = sl_sink_file_open(path, &e);
+        sl_code rc = s ? sl_sink_write(s, "data", 4, &e) : e.code;
+        if (rc == SL_OK) rc = sl_sink_finish(s, &e);
+        sl_sink_release(s);
+        long attempted = sl_alloc_fail_after(-1);
+        if (attempted <= n) { /* nothing failed: the loop has covered every allocation */
+            CHECK_EQ_INT(rc, SL_OK);
+            break;
+        }
+        CHECK(rc != SL_OK);
+        CHECK(e.msg[0]);
+    }
     rm_rf(root);
 }
 
@@ -896,6 +952,70 @@ static void commit_retry_of_a_failed_file(void)
     rm_rf(root);
 }
 
+/* A file written and completed by another process (a task of exec/task.h) joins a
+ * commit with the size and checksum that process measured; finish checks the size. */
+static void commit_adds_files_written_elsewhere(void)
+{
+    char root[64];
+    sl_err e;
+    sl_store *st;
+    sl_commit *task, *c;
+    sl_sink *s;
+    uint64_t bytes = 0;
+    char sum[SL_SHA256_TEXT_SIZE], want[72];
+    const char *name = "part-00000-" RUN_A "-attempt1.zstd.parquet";
+    make_root(root, sizeof root);
+    st = sl_store_local_open(root, &e);
+    CHECK(st);
+    task = sl_commit_begin(st, PART, RUN_A, "2026-12-02", &e); /* the task's: never finished */
+    CHECK(task);
+    s = sl_commit_create_file(task, name, &e);
+    CHECK(s);
+    CHECK_EQ_INT(sl_sink_write(s, "from a task", 11, &e), SL_OK);
+    CHECK_EQ_INT(sl_commit_file_info(task, name, &bytes, sum, &e), SL_E_INTERNAL); /* not complete yet */
+    CHECK_EQ_INT(sl_sink_finish(s, &e), SL_OK);
+    sl_sink_release(s);
+    CHECK_EQ_INT(sl_commit_file_info(task, name, &bytes, sum, &e), SL_OK);
+    CHECK_EQ_INT(bytes, 11);
+    sha256_text("from a task", 11, want);
+    CHECK_STR(sum, want);
+    sl_commit_free(task); /* the file stays */
+    CHECK(exists(root, PART "part-00000-" RUN_A "-attempt1.zstd.parquet"));
+
+    c = sl_commit_begin(st, PART, RUN_A, "2026-12-02", &e);
+    CHECK(c);
+    CHECK_EQ_INT(sl_commit_add_file(c, name, bytes, 4, "sha256:xyz", &e), SL_E_FORMAT);
+    CHECK_EQ_INT(sl_commit_add_file(c, "part-1-otherrun.parquet", bytes, 4, sum, &e), SL_E_USAGE);
+    CHECK_EQ_INT(sl_commit_add_file(c, name, bytes, 4, sum, &e), SL_OK);
+    CHECK_EQ_INT(sl_commit_add_file(c, name, bytes, 4, sum, &e), SL_E_USAGE); /* once */
+    CHECK_EQ_INT(sl_commit_finish(c, NULL, &e), SL_OK);
+    sl_commit_free(c);
+    json_t *m = manifest_on_disk(root);
+    CHECK(m);
+    json_t *f = json_array_get(json_object_get(m, "files"), 0);
+    CHECK_EQ_INT(json_array_size(json_object_get(m, "files")), 1);
+    CHECK_STR(json_string_value(json_object_get(f, "checksum")), want);
+    CHECK_EQ_INT(json_integer_value(json_object_get(f, "rows")), 4);
+    CHECK(manifest_files_intact(root, m));
+    json_decref(m);
+
+    /* a size that is not what the store holds: no manifest, the file is deleted */
+    c = sl_commit_begin(st, "raw/other/2026-12-02/", RUN_B, "2026-12-02", &e);
+    CHECK(c);
+    s = sl_commit_create_file(c, "a-" RUN_B, &e);
+    CHECK(s);
+    CHECK_EQ_INT(sl_sink_finish(s, &e), SL_OK);
+    sl_sink_release(s);
+    CHECK_EQ_INT(sl_commit_set_rows(c, "a-" RUN_B, 0, &e), SL_OK);
+    CHECK_EQ_INT(sl_commit_add_file(c, "b-" RUN_B, 5, 1, want, &e), SL_OK); /* never written */
+    CHECK(sl_commit_finish(c, NULL, &e) != SL_OK);
+    CHECK(!exists(root, "raw/other/2026-12-02/_SUCCESS"));
+    CHECK(!exists(root, "raw/other/2026-12-02/a-" RUN_B));
+    sl_commit_free(c);
+    sl_store_free(st);
+    rm_rf(root);
+}
+
 static void commit_failed_file_means_no_manifest(void)
 {
     fault_store fs;
@@ -995,6 +1115,80 @@ static void commit_failed_manifest_write_keeps_previous(void)
     sl_commit_free(c);
     CHECK_STR(manifest_run(fs.root), RUN_A);
     CHECK(!exists(fs.root, PART "part-00000-" RUN_B));
+    sl_store_free(&fs.base);
+    rm_rf(fs.root);
+}
+
+/* Two partitions' commits of one run, each with one file. */
+static sl_code group_two(sl_store *st, const char *p1, const char *p2, const char *run, sl_err *e)
+{
+    const char *parts[2] = {p1, p2};
+    sl_commit *cs[2] = {NULL, NULL};
+    sl_code rc = SL_OK;
+    char name[128];
+    snprintf(name, sizeof name, "part-00000-%s.zstd.parquet", run);
+    for (int i = 0; i < 2 && rc == SL_OK; i++) {
+        cs[i] = sl_commit_begin(st, parts[i], run, "2026-12-02", e);
+        rc = cs[i] ? add_file(cs[i], name, run, 1) : e->code;
+    }
+    if (rc == SL_OK) rc = sl_commit_finish_all(cs, NULL, 2, e);
+    for (int i = 0; i < 2; i++) {
+        if (rc != SL_OK) sl_commit_abort(cs[i]);
+        sl_commit_free(cs[i]);
+    }
+    return rc;
+}
+
+#define GA "raw/a/2026-12-02/"
+#define GB "raw/b/2026-12-02/"
+
+/* Several partitions commit as one: when the second manifest cannot be written, the
+ * first is put back byte for byte (or removed, when there was none) and this run's
+ * files go; a stop before the manifests writes none. */
+static void commit_all_or_nothing(void)
+{
+    fault_store fs;
+    sl_err e;
+    CHECK(fault_open(&fs));
+    sl_log_set_level(SL_LOG_ERROR);
+    /* No previous output: the first partition's new manifest is removed again. */
+    fs.fail_finish = GB "_SUCCESS";
+    CHECK_EQ_INT(group_two(&fs.base, GA, GB, RUN_A, &e), SL_E_STORAGE);
+    CHECK(strstr(e.msg, "1 of 2 partitions"));
+    CHECK(strstr(e.msg, GB "_SUCCESS"));
+    CHECK_STR(files_under(fs.root), "");
+    fs.fail_finish = NULL;
+    /* A complete run A, then run B failing on the second manifest. */
+    CHECK_EQ_INT(group_two(&fs.base, GA, GB, RUN_A, &e), SL_OK);
+    size_t la, lb;
+    char *before_a = read_raw(fs.root, GA "_SUCCESS", &la), *before_b = read_raw(fs.root, GB "_SUCCESS", &lb);
+    CHECK(before_a && before_b);
+    const char *listing_a = files_under(fs.root);
+    char expect[1024];
+    snprintf(expect, sizeof expect, "%s", listing_a);
+    fs.fail_finish = GB "_SUCCESS";
+    CHECK_EQ_INT(group_two(&fs.base, GA, GB, RUN_B, &e), SL_E_STORAGE);
+    fs.fail_finish = NULL;
+    size_t la2, lb2;
+    char *after_a = read_raw(fs.root, GA "_SUCCESS", &la2), *after_b = read_raw(fs.root, GB "_SUCCESS", &lb2);
+    CHECK(after_a && after_b);
+    CHECK(la2 == la && memcmp(after_a, before_a, la) == 0);
+    CHECK(lb2 == lb && memcmp(after_b, before_b, lb) == 0);
+    CHECK_STR(files_under(fs.root), expect);
+    free(before_a);
+    free(before_b);
+    free(after_a);
+    free(after_b);
+    /* A stop requested before the commit: no manifest written, run C's files gone. */
+    sl_stop_request(15);
+    CHECK_EQ_INT(group_two(&fs.base, GA, GB, RUN_C, &e), SL_E_STOPPED);
+    CHECK_EQ_INT(sl_exit_code(e.code), 143);
+    sl_stop_reset();
+    CHECK_STR(files_under(fs.root), expect);
+    /* And a run that succeeds replaces both. */
+    CHECK_EQ_INT(group_two(&fs.base, GA, GB, RUN_C, &e), SL_OK);
+    CHECK(strstr(files_under(fs.root), RUN_C) && !strstr(files_under(fs.root), RUN_A));
+    sl_log_set_level(SL_LOG_INFO);
     sl_store_free(&fs.base);
     rm_rf(fs.root);
 }
@@ -1619,9 +1813,13 @@ T_SUITE(suite_store) = {
     {"commit_crashed_run_keeps_previous_and_is_cleaned", commit_crashed_run_keeps_previous_and_is_cleaned},
     {"commit_abort_removes_this_runs_files", commit_abort_removes_this_runs_files},
     {"commit_retry_of_a_failed_file", commit_retry_of_a_failed_file},
+    {"commit_adds_files_written_elsewhere", commit_adds_files_written_elsewhere},
     {"commit_failed_file_means_no_manifest", commit_failed_file_means_no_manifest},
     {"commit_failed_manifest_write_keeps_previous", commit_failed_manifest_write_keeps_previous},
     {"commit_manifest_outcome_unknown", commit_manifest_outcome_unknown},
+    {"commit_all_or_nothing", commit_all_or_nothing},
+    {"file_sink_never_follows_links", file_sink_never_follows_links},
+    {"file_sink_alloc_failures", file_sink_alloc_failures},
     {"commit_refuses_incomplete_files", commit_refuses_incomplete_files},
     {"commit_validates_names", commit_validates_names},
     {"commit_same_run_id_twice_refused", commit_same_run_id_twice_refused},
