@@ -902,6 +902,8 @@ sl_code pq_group_read(pq_reader *rd, uint32_t g, const uint32_t *cols, uint32_t 
         pq_head_free(h);
         return sl_err_set(err, SL_E_NOMEM, "out of memory for %" PRId64 " rows", rg->num_rows);
     }
+    /* Whole row groups of sluice's own datasets (the report): no --head text budget. */
+    size_t text_left = SIZE_MAX;
     for (uint32_t i = 0; i < ncols && rc == SL_OK; i++) {
         int64_t got = 0;
         if (cols[i] >= rg->n_columns) {
@@ -910,7 +912,7 @@ sl_code pq_group_read(pq_reader *rd, uint32_t g, const uint32_t *cols, uint32_t 
         }
         h->cols[i] = &m->schema[cols[i] + 1];
         if (h->nrows == 0) continue;
-        rc = read_chunk(rd, &rg->columns[cols[i]], h->cols[i], h->nrows, h->cells + i, ncols, &got, err);
+        rc = read_chunk(rd, &rg->columns[cols[i]], h->cols[i], h->nrows, h->cells + i, ncols, &text_left, &got, err);
         if (rc == SL_OK && got < h->nrows)
             rc = sl_err_set(err, SL_E_FORMAT, "column '%.*s' ends after %" PRId64 " of %" PRId64 " rows",
                             (int)h->cols[i]->name.len, (const char *)h->cols[i]->name.p, got, h->nrows);
