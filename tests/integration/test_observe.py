@@ -202,7 +202,9 @@ def test_metrics_of_a_run(mariadb, shop, tmp_path):
     assert 0 < duration <= t1 - t0 + 0.5
     stages = labelled(m, "sluice_stage_duration_seconds", "stage")
     assert set(stages) == {"plan", "snapshot", "read", "compute_and_write", "commit"}
-    assert all(v >= 0 for v in stages.values()) and sum(stages.values()) <= duration
+    # the stages follow one another, but a run's tasks read and compute side by side
+    assert all(0 <= v <= duration for v in stages.values())
+    assert stages["plan"] + stages["snapshot"] + stages["commit"] <= duration
     assert labelled(m, "sluice_dataset_rows", "dataset") == {d: v["rows"] for d, v in man["datasets"].items()}
     assert labelled(m, "sluice_dataset_bytes", "dataset") == {d: v["bytes"] for d, v in man["datasets"].items()}
     by_file = {f["name"].split("/")[0]: f["bytes"] for f in man["files"] if f["name"].endswith(".parquet")}
