@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "../common/sl_log.h"
+#include "../common/sl_stop.h"
 #include "../common/sl_time.h"
 #include "my_conn.h"
 
@@ -51,8 +52,8 @@ static int is_privilege_error(unsigned e) { return e == 1227 || e == 1044 || e =
 /* ER_LOCK_WAIT_TIMEOUT, ER_QUERY_INTERRUPTED (the watchdog), ER_STATEMENT_TIMEOUT */
 static int is_timeout_error(unsigned e) { return e == 1205 || e == 1317 || e == 1969; }
 
-/* One nanosleep: a signal (a stop asked for) cuts the backoff short rather than being
- * slept through. */
+/* One nanosleep: a signal (a stop asked for, common/sl_stop.h) cuts the backoff short
+ * rather than being slept through; the loop then checks for the stop. */
 static void sleep_seconds(double s)
 {
     struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
@@ -242,6 +243,7 @@ sl_code my_lock_acquire(MYSQL *lock, MYSQL *watch, const unsigned long *own, int
             if (guard_hits) li->guard_seconds += backoff;
             backoff = backoff * 2 > 30 ? 30 : backoff * 2;
         }
+        SL_TRY(sl_stop_check(err)); /* a stop asked for during the backoff: no further attempt */
         li->attempts = a + 1;
         guard_hits = 0;
         /* The guard: FTWRL would queue behind a running write and block every other

@@ -367,3 +367,21 @@ def test_watchdog_kills_a_statement_that_outlives_its_bound(mariadb, lockdb):
     p = subprocess.run([str(TOOLS / "my_exec"), "--bounded", "5", "DO SLEEP(0.2)"], env=env, capture_output=True,
                        text=True, timeout=60)
     assert p.returncode == 0 and "not killed" in p.stdout, (p.stdout, p.stderr)
+
+
+def test_sigterm_while_retrying_the_lock_stops_at_once(mariadb, lockdb, tmp_path):
+    upd = LongUpdate(mariadb, lockdb)
+    try:
+        sl = start_export(mariadb, lockdb, tmp_path, "--snapshot-lock", "ftwrl", "--lock-wait-timeout", 1,
+                          "--lock-retries", 10)  # backoffs of 1, 2, 4 ... s: a minute of retries
+        time.sleep(2.5)  # past the first attempt, inside the backoff or the second attempt
+        t0 = time.monotonic()
+        sl.terminate()
+        out, err = sl.communicate(timeout=30)
+        assert sl.returncode == 143, err
+        assert time.monotonic() - t0 < 3, "the stop waited for the backoff or the lock"
+        assert not list(tmp_path.rglob("*.parquet")) and not list(tmp_path.rglob("_SUCCESS"))
+        assert upd.running()
+        assert not any(r[1] == "FLUSH TABLES WITH READ LOCK" for r in processlist(mariadb))
+    finally:
+        upd.stop()
