@@ -530,8 +530,10 @@ static sl_code section_run(page *pg, const json_t *m)
         ESC(k);
         P("\"><td>");
         ESC(k);
-        P("</td><td class=\"num\" data-value=\"%" JSON_INTEGER_FORMAT "\">%s</td><td class=\"num\">%s</td></tr>", rows,
-          rp_fmt_int(rows, b1, sizeof b1), fmt_seconds(json_number_value(json_object_get(v, "seconds")), b2, sizeof b2));
+        double secs = json_number_value(json_object_get(v, "seconds"));
+        P("</td><td class=\"num\" data-value=\"%" JSON_INTEGER_FORMAT "\">%s</td><td class=\"num\" data-value=\"%.17g\">%s"
+          "</td></tr>",
+          rows, rp_fmt_int(rows, b1, sizeof b1), secs, fmt_seconds(secs, b2, sizeof b2));
     }
     P("</tbody></table>");
     P("<h3>Time per stage</h3><table id=\"stages\"><thead><tr><th>stage</th><th class=\"num\">seconds</th></tr></thead>"
