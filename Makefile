@@ -2,7 +2,9 @@
 #   make            build build/sluice and build/libsluice.a
 #   make test       install what is missing, run C unit tests (plain and ASan+UBSan) and pytest
 #   make asan       build the sanitizer variants under build/asan/
+#   make tsan       ThreadSanitizer build (build/tsan/): unit tests, a run and an export to S3
 #   make demo       install, build, start a local MariaDB, seed, run the pipeline
+#   make demo-spark the same pipeline scheduled by a local Spark cluster (master + 2 workers)
 #   make bench      build the benchmark programs (see bench/README.md)
 
 CC      ?= cc
@@ -39,7 +41,9 @@ SAN      :=
 
 OBJ = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
-.PHONY: all asan test unit unit-asan pytest deps demo bench clean mariadb-start mariadb-stop tools
+
+.PHONY: tsan
+.PHONY: all asan test unit unit-asan pytest deps demo demo-spark bench clean mariadb-start mariadb-stop tools
 all: $(B)/sluice $(B)/libsluice.a tools
 
 $(B)/obj/%.o: %.c
@@ -78,6 +82,20 @@ asan:
 	$(MAKE) B=build/asan SAN='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined' \
 	        OPT='-O1 -g' build/asan/sluice build/asan/unit-tests build/asan/libsluice.a tools
 
+# ThreadSanitizer: the unit tests (the threaded commit, sink and stop tests among them),
+# then tests/integration/test_tsan.py: one `run` and one `export` to S3 (moto) end to end
+# and a 135-part upload, all with the build/tsan binaries. Any report fails the target
+# (halt_on_error, exit code 66). Suppressions: tests/tsan.supp, each one explained there.
+# Warnings are the plain and ASan builds' business (-Werror there in CI); this build's
+# different inlining only adds spurious -Wformat-truncation ones, so no -Werror here.
+TSAN_OPTIONS_ALL := halt_on_error=1 exitcode=66 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp
+tsan:
+	$(MAKE) B=build/tsan SAN='-fsanitize=thread -fno-omit-frame-pointer' OPT='-O1 -g' CI= WERROR= \
+	        build/tsan/sluice build/tsan/unit-tests tools
+	TSAN_OPTIONS='$(TSAN_OPTIONS_ALL)' build/tsan/unit-tests
+	SLUICE_TSAN=1 TSAN_OPTIONS='$(TSAN_OPTIONS_ALL)' $${SLUICE_VENV:-.venv}/bin/python -m pytest -q \
+	        tests/integration/test_tsan.py
+
 deps:
 	@bash scripts/install-deps.sh
 
@@ -94,11 +112,16 @@ test: deps
 	$(MAKE) all build/unit-tests
 	build/unit-tests
 	$(MAKE) unit-asan
+	$(MAKE) tsan
 	bash scripts/run-pytest.sh
 
 demo: deps
 	$(MAKE) all
 	bash scripts/demo.sh
+
+demo-spark: deps
+	$(MAKE) all
+	bash scripts/demo-spark.sh
 
 mariadb-start:
 	bash scripts/mariadb-local.sh start

@@ -8,6 +8,7 @@
 
 #include "../common/sl_alloc.h"
 #include "../common/sl_time.h"
+#include "../exec/exec.h"
 #include "../exec/run.h"
 #include "cli.h"
 
@@ -17,7 +18,8 @@ static void usage(FILE *out)
           "                  [--exclude-status a,b] [--restock-below R] [--overstock-above R]\n"
           "                  [--optimal-utilization R] [--sales-window-days N] [--vip-percentile P]\n"
           "                  [--compression snappy|zstd|gzip|none] [--consistency snapshot|none]\n"
-          "                  [--layout date|hive] [--shards N]\n\n"
+          "                  [--layout date|hive] [--shards N] [--memory-limit SIZE]\n"
+          "                  [--lock-wait-timeout S] [--lock-retries N] [--snapshot-lock auto|backup-stage|ftwrl]\n\n"
           "Reads customers, products, warehouses, inventory, orders and order_items of\n"
           "MYSQL_DATABASE in one snapshot, computes the six datasets (README, \"Analytics\n"
           "definitions\") and writes them as\n"
@@ -44,12 +46,16 @@ static void usage(FILE *out)
           "  --shards N                 read customers, orders and order_items in N customer-id ranges,\n"
           "                             one task (and connection) each, merged exactly (default 1);\n"
           "                             order_analytics then has one file per range\n"
+          "  --memory-limit SIZE        memory for batches, row groups, pages and dictionaries\n"
+          "                             (default 256M, at least 32M); the per-customer state of the\n"
+          "                             analytics (about 250 bytes a customer) is not bounded by it\n"
           "  --progress MODE            bar, log or off (default: bar on a terminal, else log)\n"
           "  --layout L                 date (default): business_insights/<YYYY-MM-DD>/<dataset>/;\n"
           "                             hive: business_insights/date=<YYYY-MM-DD>/<dataset>/ (and\n"
           "                             raw/<table>/date=<YYYY-MM-DD>/ with --raw)\n"
           "  -h, --help                 this help\n",
           out);
+    fputs(cli_lock_help, out);
     cli_print_global_help(out);
 }
 
@@ -66,7 +72,7 @@ static int parse_ratio(const char *s, double lo, double hi, double *out)
 int cmd_run(cli_ctx *ctx, int argc, char **argv)
 {
     enum { O_OUTPUT = 256, O_ASOF, O_EXCL, O_RESTOCK, O_OVER, O_OPT, O_WINDOW, O_VIP, O_RAW, O_COMP, O_CONS, O_PROG, O_LAYOUT,
-           O_SHARDS };
+           O_SHARDS, O_LOCK_WAIT, O_LOCK_RETRIES, O_LOCK_KIND, O_MEM };
     static const struct option opts[] = {
         {"output", required_argument, NULL, O_OUTPUT}, {"as-of", required_argument, NULL, O_ASOF},
         {"exclude-status", required_argument, NULL, O_EXCL}, {"restock-below", required_argument, NULL, O_RESTOCK},
@@ -74,7 +80,10 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
         {"sales-window-days", required_argument, NULL, O_WINDOW}, {"vip-percentile", required_argument, NULL, O_VIP},
         {"raw", no_argument, NULL, O_RAW}, {"compression", required_argument, NULL, O_COMP},
         {"consistency", required_argument, NULL, O_CONS}, {"progress", required_argument, NULL, O_PROG},
+        {"lock-wait-timeout", required_argument, NULL, O_LOCK_WAIT}, {"lock-retries", required_argument, NULL, O_LOCK_RETRIES},
+        {"snapshot-lock", required_argument, NULL, O_LOCK_KIND},
         {"layout", required_argument, NULL, O_LAYOUT}, {"shards", required_argument, NULL, O_SHARDS},
+        {"memory-limit", required_argument, NULL, O_MEM},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     sl_err err = {0};
     sl_run_opts o;
@@ -84,7 +93,8 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
     int c, rc = 0;
     double v;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    int opt_index = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, &opt_index)) != -1) {
         switch (c) {
         case O_OUTPUT: o.output = optarg; break;
         case O_ASOF:
@@ -124,6 +134,10 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
             if (parse_ratio(optarg, 0, 100, &o.tf.vip_percentile) || o.tf.vip_percentile <= 0) { rc = cli_usage_error("run", "--vip-percentile takes a number above 0 and at most 100, not '%s'", optarg); goto out; }
             break;
         case O_RAW: o.raw = 1; break;
+        case O_MEM:
+            if (cli_parse_size(optarg, &o.memory_limit)) { rc = cli_usage_error("run", "--memory-limit takes a size such as 256M or 1G, not '%s'", optarg); goto out; }
+            if (sl_exec_memory_check(o.memory_limit, &err) != SL_OK) { rc = cli_usage_error("run", "%s", err.msg); goto out; }
+            break;
         case O_SHARDS:
             if (parse_ratio(optarg, 1, 256, &v) || v != floor(v)) { rc = cli_usage_error("run", "--shards takes a whole number from 1 to 256, not '%s'", optarg); goto out; }
             o.shards = (int)v;
@@ -144,6 +158,9 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
             o.progress = (sl_progress_mode)m;
             break;
         }
+        case O_LOCK_WAIT: case O_LOCK_RETRIES: case O_LOCK_KIND:
+            if ((rc = cli_parse_lock("run", opts[opt_index].name, optarg, &o.lock)) != 0) goto out;
+            break;
         case O_LAYOUT:
             if (sl_layout_parse(optarg, &o.layout, &err) != SL_OK) { rc = cli_usage_error("run", "%s", err.msg); goto out; }
             break;
@@ -173,6 +190,7 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
         rc = cli_fail("run", &err);
         goto out;
     }
+    cli_stop_late("run");
     if (!ctx->quiet) {
         char part[64];
         sl_layout_partition(o.layout, "business_insights", res.date, part, sizeof part);

@@ -18,6 +18,7 @@
 #include "../common/sl_alloc.h"
 #include "../common/sl_buf.h"
 #include "../common/sl_log.h"
+#include "../common/sl_stop.h"
 #include "../common/sl_time.h"
 #include "../mysql/my_catalog.h"
 #include "../mysql/my_conn.h"
@@ -36,6 +37,7 @@ void sl_export_opts_default(sl_export_opts *o)
     pq_options_default(&o->pq);
     o->batch_rows = 16384;
     o->max_attempts = 3;
+    my_lock_opts_default(&o->lock);
 }
 
 typedef struct ex_table {
@@ -43,8 +45,9 @@ typedef struct ex_table {
     char *sql_base;     /* "SELECT <cols> FROM `t`" or the query */
     char *key_quoted;   /* partition column, quoted; NULL when not partitioned */
     char *key;
-    my_range *ranges;
+    my_range *ranges;   /* the plan's chunks: one task each */
     int nranges;
+    json_t *plan;       /* my_plan_json of the chunks, for the manifest */
     long long estimate;
     sl_incr *incr; /* --incremental: the table's watermark and read condition */
 } ex_table;
@@ -64,6 +67,8 @@ typedef struct ex_run {
     char run_id[64];
     char date[16];
     pq_options pq;
+    size_t share;      /* bytes of the memory limit per connection */
+    size_t batch_rows; /* rows per read batch, within the share */
 } ex_run;
 
 /* ---------------------------------------------------------------------------------- */
@@ -226,8 +231,25 @@ static sl_code plan(ex_run *run, MYSQL *m, int nparts, sl_err *err)
         if (rc == SL_OK) rc = plan_table(run, m, t, err);
         if (rc == SL_OK) rc = my_catalog_row_estimate(m, t->name, &t->estimate, err);
         if (rc == SL_OK && t->key && nparts > 1) {
-            rc = my_plan_partitions(m, t->name, t->key, nparts, &t->ranges, &t->nranges, err);
-            if (rc != SL_OK) sl_err_prefix(err, "table %s: ", t->name);
+            /* Chunks from MIN/MAX and the server's estimates (my_plan.h), about 4 per
+             * connection: each is a task the connections take in turn, so skew and gaps
+             * still balance. */
+            my_plan cp;
+            my_plan_opts po;
+            my_plan_opts_default(&po);
+            po.connections = nparts;
+            po.chunks_per_conn = 4;
+            rc = my_plan_chunks(m, t->name, t->key, &po, &cp, err);
+            if (rc == SL_OK) {
+                t->ranges = sl_calloc((size_t)cp.count, sizeof *t->ranges);
+                t->plan = my_plan_json(&cp);
+                if (!t->ranges || !t->plan) rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
+                for (int c = 0; rc == SL_OK && c < cp.count; c++) t->ranges[c] = cp.chunks[c].r;
+                t->nranges = cp.count;
+                sl_debug("table %s: %d chunks on %s from %d queries in %.3f s (estimated %lld rows)", t->name,
+                         cp.count, t->key, cp.probes, cp.seconds, (long long)cp.est_rows);
+            }
+            my_plan_free(&cp);
         } else if (rc == SL_OK) {
             t->ranges = sl_calloc(1, sizeof *t->ranges);
             t->nranges = 1;
@@ -328,8 +350,12 @@ static sl_code plan_json(const ex_run *run, int nworkers, json_t **out, sl_err *
         goto done;
     }
     json_object_set_new(p, "connections", json_integer(nworkers));
+    sl_exec_plan_set_lock(p, &o->lock);
     json_object_set_new(p, "max_attempts", json_integer(o->max_attempts));
-    json_object_set_new(p, "batch_rows", json_integer((json_int_t)o->batch_rows));
+    json_object_set_new(p, "batch_rows", json_integer((json_int_t)run->batch_rows));
+    json_object_set_new(p, "batch_bytes_max", json_integer((json_int_t)(run->share / 8 < ((size_t)32 << 20)
+                                                                            ? run->share / 8
+                                                                            : (size_t)32 << 20)));
     json_object_set_new(p, "zero_dates_error", json_boolean(o->zero_dates_error));
     for (int i = 0; i < run->ntables; i++) {
         const ex_table *t = &run->tables[i];
@@ -339,10 +365,10 @@ static sl_code plan_json(const ex_run *run, int nworkers, json_t **out, sl_err *
         sl_layout_partition(o->layout, base, run->date, prefix, sizeof prefix - 1);
         strcat(prefix, "/");
         /* Incremental runs append to the date's partition: each run's rows are new. */
-        json_array_append_new(tables, json_pack("{s:s, s:s, s:s?, s:I, s:b, s:o?}", "name", t->name, "prefix", prefix,
-                                                "key", t->key, "estimate", (json_int_t)t->estimate, "append",
+        json_array_append_new(tables, json_pack("{s:s, s:s, s:s?, s:I, s:b, s:o?, s:O?}", "name", t->name, "prefix",
+                                                prefix, "key", t->key, "estimate", (json_int_t)t->estimate, "append",
                                                 t->incr != NULL, "incremental",
-                                                t->incr ? sl_incr_json(t->incr, 0) : NULL));
+                                                t->incr ? sl_incr_json(t->incr, 0) : NULL, "plan", t->plan));
         json_array_append_new(units, json_pack("{s:s, s:I}", "name", t->name, "estimate", (json_int_t)t->estimate));
     }
     json_t *ex = json_pack("{s:o, s:s?, s:s?}", "tables", tables, "query", o->query, "where", o->where);
@@ -355,7 +381,7 @@ static sl_code plan_json(const ex_run *run, int nworkers, json_t **out, sl_err *
         const ex_table *t = &run->tables[tk->table];
         char label[600];
         SL_TRY_GOTO(rc, build_sql(run, t, tk->part, &sql, err), done);
-        snprintf(label, sizeof label, "table %s, partition %d", t->name, tk->part);
+        snprintf(label, sizeof label, "table %s, chunk %d", t->name, tk->part);
         json_array_append_new(tasks, json_pack("{s:s, s:i, s:i, s:s, s:o, s:[i]}", "label", label, "table",
                                                tk->table, "part", tk->part, "sql", (const char *)sql.data, "range",
                                                range_json(t, &t->ranges[tk->part]), "units", tk->table));
@@ -405,6 +431,8 @@ sl_code sl_export_plan(const sl_config *cfg, const sl_export_opts *o, json_t **o
     MYSQL *ctl = NULL;
     sl_code rc;
     *out = NULL;
+    if (sl_exec_memory_check(o->memory_limit ? o->memory_limit : SL_MEMORY_LIMIT_DEFAULT, err) != SL_OK)
+        return err->code;
     if (o->date) {
         int y;
         unsigned mo, d;
@@ -430,13 +458,14 @@ sl_code sl_export_plan(const sl_config *cfg, const sl_export_opts *o, json_t **o
     SL_TRY_GOTO(rc, make_tasks(&run, err), done);
     int nworkers = nparts < run.ntasks ? nparts : run.ntasks;
     if (nworkers < 1) nworkers = 1;
-    /* Row groups share the memory budget: one row group per file being written. */
-    if (!o->row_group_explicit) {
-        size_t budget = ((size_t)160 << 20) / (size_t)nworkers;
-        if (budget < ((size_t)16 << 20)) budget = (size_t)16 << 20;
-        if (budget < run.pq.row_group_size) run.pq.row_group_size = budget;
-        if (run.pq.row_group_size < run.pq.page_size) run.pq.row_group_size = run.pq.page_size;
-    }
+    /* The memory limit, shared by the connections: each holds one read batch (at most an
+     * eighth of its share: string columns end a batch at half their cap, fixed-width
+     * values take at most 8 bytes a column, 1 KiB a row for 128 columns) and one file's
+     * row group, pages and dictionaries. */
+    run.share = (o->memory_limit ? o->memory_limit : SL_MEMORY_LIMIT_DEFAULT) / (size_t)nworkers;
+    sl_exec_memory_pq(&run.pq, run.share, o->row_group_explicit, o->page_explicit);
+    run.batch_rows = o->batch_rows;
+    if (run.batch_rows > run.share / 8 / 1024) run.batch_rows = run.share / 8 / 1024 < 256 ? 256 : run.share / 8 / 1024;
     rc = plan_json(&run, nworkers, out, err);
 done:
     if (ctl) my_close(ctl);
@@ -448,6 +477,7 @@ done:
         sl_free(t->key_quoted);
         sl_incr_free(t->incr);
         sl_free(t->ranges);
+        json_decref(t->plan);
     }
     sl_free(run.tables);
     sl_free(run.tasks);
@@ -476,7 +506,7 @@ sl_code sl_export_task(const json_t *plan, int k, const json_t *task, MYSQL *con
     my_read_opts ro;
     my_read_opts_default(&ro);
     ro.batch_rows = (size_t)sl_plan_int(plan, "batch_rows", 16384);
-    ro.batch_bytes_max = (size_t)32 << 20;
+    ro.batch_bytes_max = (size_t)sl_plan_int(plan, "batch_bytes_max", (long long)32 << 20);
     ro.zero_dates_error = json_is_true(json_object_get(plan, "zero_dates_error"));
     ro.table = tname;
     ro.key_column = *key ? key : NULL;
@@ -492,10 +522,7 @@ sl_code sl_export_task(const json_t *plan, int k, const json_t *task, MYSQL *con
     SL_TRY_GOTO(rc, sl_task_files_open(files, prefix, stem, schema, source, &sink, &w, name, sizeof name, err), done);
     for (;;) {
         sl_batch *b;
-        if (ctx->stop && atomic_load(ctx->stop)) {
-            rc = sl_err_set(err, SL_E_INTERNAL, "stopped: another task failed");
-            goto done;
-        }
+        SL_TRY_GOTO(rc, sl_task_check_stop(ctx, err), done); /* a stop or another task's failure */
         SL_TRY_GOTO(rc, my_reader_next(rd, &b, err), done);
         if (!b) break;
         SL_TRY_GOTO(rc, pq_writer_write(w, b, err), done);
@@ -538,6 +565,9 @@ static json_t *table_manifest(const json_t *plan, int ti, json_t *const *chosen,
     const json_t *t = json_array_get(json_object_get(ex, "tables"), (size_t)ti);
     json_t *parts = json_array(), *zd = json_object(), *schema = NULL;
     int64_t rows = 0, t0 = 0, t1 = 0;
+    /* The plan's chunks, each with the rows its task read. */
+    json_t *tplan = json_is_object(json_object_get(t, "plan")) ? json_deep_copy(json_object_get(t, "plan")) : NULL;
+    json_t *plan_chunks = tplan ? json_object_get(tplan, "chunks") : NULL;
     json_t *sums = json_array();
     size_t k;
     json_t *task;
@@ -546,9 +576,15 @@ static json_t *table_manifest(const json_t *plan, int ti, json_t *const *chosen,
         if (sl_plan_int(task, "table", -1) != ti) continue;
         const json_t *r = chosen[k], *rex = json_object_get(r, "export");
         const json_t *f = json_array_get(json_object_get(r, "files"), 0);
-        json_t *pj = json_pack("{s:s, s:I, s:O, s:f}", "file", sl_plan_str(f, "name"), "rows",
+        json_t *chunk = json_deep_copy(json_object_get(task, "range"));
+        json_object_set_new(chunk, "rows", json_integer(sl_plan_int(rex, "rows", 0)));
+        json_t *pj = json_pack("{s:s, s:I, s:O, s:[o], s:f}", "file", sl_plan_str(f, "name"), "rows",
                                (json_int_t)sl_plan_int(rex, "rows", 0), "key_range", json_object_get(task, "range"),
-                               "seconds", json_real_value(json_object_get(r, "seconds")));
+                               "chunks", chunk, "seconds", json_real_value(json_object_get(r, "seconds")));
+        if (plan_chunks) {
+            json_t *pc = json_array_get(plan_chunks, (size_t)sl_plan_int(task, "part", 0));
+            json_object_set_new(pc, "rows", json_integer(sl_plan_int(rex, "rows", 0)));
+        }
         json_t *eng = sl_result_engine_json(r);
         json_object_update(pj, eng);
         json_decref(eng);
@@ -580,6 +616,10 @@ static json_t *table_manifest(const json_t *plan, int ti, json_t *const *chosen,
                           "zero_dates", zd, "compression", sl_plan_str(json_object_get(plan, "writer"), "compression"),
                           "snapshot", sl_plan_snapshot_json(plan), "timings", "started_at", sl_plan_str(plan, "created_at"),
                           "seconds", t1 > t0 ? (double)(t1 - t0) / 1e6 : 0.0);
+    if (tplan) {
+        json_object_set_new(m, "plan", tplan);
+        json_object_set(json_object_get(m, "timings"), "plan_seconds", json_object_get(tplan, "seconds"));
+    }
     if (info && info->engine) json_object_update(m, (json_t *)info->engine);
     return m;
 }
@@ -594,6 +634,11 @@ sl_code sl_export_commit(const json_t *plan, json_t *const *chosen, sl_store *st
     int files = 0;
     sl_code rc = SL_OK;
     int ti;
+    /* Every table's commit is begun and filled first, then all finish as one
+     * (sink/commit.h, sl_commit_finish_all): all or nothing across tables. */
+    sl_commit **cs = sl_calloc((size_t)ntables + 1, sizeof *cs);
+    json_t **extras = sl_calloc((size_t)ntables + 1, sizeof *extras);
+    if (!cs || !extras) rc = sl_err_set(err, SL_E_NOMEM, "out of memory committing the tables");
     for (ti = 0; ti < ntables && rc == SL_OK; ti++) {
         const json_t *t = json_array_get(tables, (size_t)ti);
         const char *prefix = sl_plan_str(t, "prefix");
@@ -602,8 +647,10 @@ sl_code sl_export_commit(const json_t *plan, json_t *const *chosen, sl_store *st
                                                                           sl_plan_str(plan, "date"), err);
         if (!c) {
             rc = err && err->code ? err->code : SL_E_STORAGE;
+            sl_err_prefix(err, "table %s: ", sl_plan_str(t, "name"));
             break;
         }
+        cs[ti] = c;
         int64_t trows = 0;
         for (int k = 0; k < ntasks && rc == SL_OK; k++) {
             if (sl_plan_int(json_array_get(json_object_get(plan, "tasks"), (size_t)k), "table", -1) != ti) continue;
@@ -619,28 +666,34 @@ sl_code sl_export_commit(const json_t *plan, json_t *const *chosen, sl_store *st
             }
         }
         if (rc == SL_OK) {
-            json_t *extra = table_manifest(plan, ti, chosen, info);
+            extras[ti] = table_manifest(plan, ti, chosen, info);
             const json_t *inc = json_object_get(t, "incremental");
             if (json_is_object(inc)) {
                 json_t *mine = json_deep_copy(inc);
                 json_object_set_new(mine, "rows", json_integer(trows));
-                rc = sl_incr_commit_json(mine, sl_plan_str(t, "name"), c, extra, err);
+                rc = sl_incr_commit_json(mine, sl_plan_str(t, "name"), c, extras[ti], err);
             }
-            if (rc == SL_OK) rc = sl_commit_finish(c, extra, err);
-            json_decref(extra);
-        } else {
-            sl_commit_abort(c);
         }
-        sl_commit_free(c);
-        if (rc != SL_OK) sl_err_prefix(err, "table %s: ", sl_plan_str(t, "name"));
+        if (rc != SL_OK) {
+            sl_err_prefix(err, "table %s: ", sl_plan_str(t, "name"));
+            break;
+        }
     }
-    if (rc != SL_OK) {
-        /* The tables after the one that failed keep no files. */
+    if (rc == SL_OK) rc = sl_commit_finish_all(cs, (const json_t *const *)extras, (size_t)ntables, err);
+    else {
+        for (int i = 0; i < ntables && cs; i++) sl_commit_abort(cs[i]);
+        /* Files of the tables whose commit was never begun or filled go too. */
         for (int k = 0; k < ntasks; k++)
             if (sl_plan_int(json_array_get(json_object_get(plan, "tasks"), (size_t)k), "table", -1) >= ti)
                 sl_result_delete_files(st, chosen[k]);
-        return rc;
     }
+    for (int i = 0; i < ntables && cs; i++) {
+        sl_commit_free(cs[i]);
+        json_decref(extras ? extras[i] : NULL);
+    }
+    sl_free(cs);
+    sl_free(extras);
+    if (rc != SL_OK) return rc;
     json_object_set_new(summary, "tables", json_integer(ntables));
     json_object_set_new(summary, "files", json_integer(files));
     json_object_set_new(summary, "rows", json_integer(rows));
@@ -662,6 +715,7 @@ sl_code sl_export_run(const sl_config *cfg, const sl_export_opts *o, sl_export_r
         snprintf(res->run_id, sizeof res->run_id, "%s", sl_plan_str(plan, "run_id"));
         rc = sl_plan_execute(cfg, plan, o->progress, &sum, err);
         res->consistency = sl_plan_consistency(plan) == MY_SNAPSHOT ? "snapshot" : "none";
+        sl_exec_plan_lock_info(plan, &res->lock);
     }
     if (rc == SL_OK) {
         res->tables = (int)sl_plan_int(sum, "tables", 0);
@@ -672,5 +726,5 @@ sl_code sl_export_run(const sl_config *cfg, const sl_export_opts *o, sl_export_r
     json_decref(sum);
     json_decref(plan);
     res->seconds = sl_mono_seconds() - t0;
-    return rc;
+    return sl_stop_override(rc, err); /* planning cut by a stop is the stop too */
 }

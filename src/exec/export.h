@@ -38,9 +38,12 @@ typedef struct sl_export_opts {
     int consistency_explicit;     /* given on the command line: no silent fallback */
     int zero_dates_error;         /* --zero-dates=error */
     int row_group_explicit;       /* --row-group-size given: no memory-based default */
+    int page_explicit;            /* --page-size given */
+    size_t memory_limit;          /* --memory-limit, bytes; 0 = SL_MEMORY_LIMIT_DEFAULT */
     pq_options pq;                /* codec, sizes */
     size_t batch_rows;            /* rows per read batch, default 16384 */
     int max_attempts;             /* per task without a snapshot, default 3 */
+    my_lock_opts lock;            /* --lock-wait-timeout, --lock-retries, --snapshot-lock */
     sl_progress_mode progress;
     sl_incr_opts incr;            /* --incremental COLUMN and its options */
     sl_layout layout;             /* --layout date|hive */
@@ -54,6 +57,7 @@ typedef struct sl_export_result {
     int64_t rows;
     uint64_t bytes;
     const char *consistency; /* "snapshot" or "none" (static) */
+    my_lock_info lock;       /* the snapshot lock: which, how long it waited and blocked writes */
     double seconds;
 } sl_export_result;
 

@@ -18,6 +18,7 @@
 #include "../common/sl_alloc.h"
 #include "../common/sl_buf.h"
 #include "../common/sl_log.h"
+#include "../common/sl_stop.h"
 #include "../common/sl_time.h"
 #include "../mysql/my_catalog.h"
 #include "../mysql/my_conn.h"
@@ -33,6 +34,7 @@ void sl_run_opts_default(sl_run_opts *o)
     memset(o, 0, sizeof *o);
     tf_params_default(&o->tf);
     o->consistency = MY_SNAPSHOT;
+    my_lock_opts_default(&o->lock);
     pq_options_default(&o->pq);
     o->pq.row_group_size = (size_t)64 << 20;
     o->batch_rows = 16384;
@@ -144,11 +146,20 @@ sl_code sl_run_plan(const sl_config *cfg, const sl_run_opts *o, json_t **out, sl
         goto done;
     }
     SL_TRY_GOTO(rc, check_sources(ctl, err), done);
-    p = sl_plan_envelope("run", run_id, date, o->output, o->consistency, o->consistency_explicit, mp.database, &o->pq);
+    /* The memory limit: half for the files being written at once (six datasets, an
+     * order_analytics file per extra shard, six raw tables with --raw), a thirty-second
+     * for each read batch's strings; the rest for the analytics' state and batches. */
+    size_t limit = o->memory_limit ? o->memory_limit : SL_MEMORY_LIMIT_DEFAULT;
+    SL_TRY_GOTO(rc, sl_exec_memory_check(limit, err), done);
+    pq_options pq = o->pq;
+    int writers = TF__DATASETS + (o->shards > 1 ? o->shards - 1 : 0) + (o->raw ? TF__SOURCES : 0);
+    sl_exec_memory_pq(&pq, limit / 2 / (size_t)writers, 0, 0);
+    p = sl_plan_envelope("run", run_id, date, o->output, o->consistency, o->consistency_explicit, mp.database, &pq);
     if (!p) {
         rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
         goto done;
     }
+    sl_exec_plan_set_lock(p, &o->lock);
     json_t *units = json_array();
     json_object_set_new(p, "units", units);
     for (int s = 0; s < TF__SOURCES; s++) {
@@ -157,7 +168,17 @@ sl_code sl_run_plan(const sl_config *cfg, const sl_run_opts *o, json_t **out, sl
         json_array_append_new(units, json_pack("{s:s, s:I}", "name", tf_source_name(s), "estimate", (json_int_t)est));
     }
     if (o->shards > 1) {
-        SL_TRY_GOTO(rc, my_plan_partitions(ctl, "customers", "customer_id", o->shards, &ranges, &nranges, err), done);
+        /* Customer-id ranges of about equal estimated customers, from the chunk planner
+         * (MIN/MAX and the server's estimates: no table scan). */
+        my_plan cp;
+        my_plan_opts po;
+        my_plan_opts_default(&po);
+        po.connections = o->shards;
+        po.min_chunk_rows = 1; /* a few customers still make as many shards as asked */
+        SL_TRY_GOTO(rc, my_plan_chunks(ctl, "customers", "customer_id", &po, &cp, err), done);
+        rc = my_plan_group(&cp, o->shards, &ranges, &nranges, err);
+        my_plan_free(&cp);
+        if (rc != SL_OK) goto done;
     }
     if (nranges < 1) nranges = 1;
     sl_layout_partition(o->layout, "business_insights", date, prefix, sizeof prefix - 1);
@@ -176,6 +197,9 @@ sl_code sl_run_plan(const sl_config *cfg, const sl_run_opts *o, json_t **out, sl
     json_object_set_new(p, "parameters", params_json(&tf));
     json_object_set_new(p, "raw", json_boolean(o->raw));
     json_object_set_new(p, "batch_rows", json_integer((json_int_t)o->batch_rows));
+    json_object_set_new(p, "batch_bytes_max",
+                        json_integer((json_int_t)(limit / 32 < ((size_t)32 << 20) ? limit / 32 : (size_t)32 << 20)));
+    json_object_set_new(p, "memory_limit", json_integer((json_int_t)limit));
     json_object_set_new(p, "shards", json_integer(nranges));
     /* The shards meet to share their totals: every task needs a connection of its own. */
     json_object_set_new(p, "connections", json_integer(nranges + 1));
@@ -251,6 +275,7 @@ static sl_code emit(void *ud, tf_dataset d, const sl_batch *b, sl_err *err)
 {
     rn_task *t = ud;
     if (!t->out[d].w) return sl_err_set(err, SL_E_INTERNAL, "dataset %s is not written here", tf_dataset_name(d));
+    SL_TRY(sl_stop_check(err)); /* datasets are written batch by batch: a stop lands between them */
     sl_code rc = pq_writer_write(t->out[d].w, b, err);
     if (rc != SL_OK) sl_err_prefix(err, "dataset %s: ", tf_dataset_name(d));
     return rc;
@@ -288,7 +313,7 @@ static sl_code read_source(rn_task *t, MYSQL *conn, tf_state *st, tf_source s, c
     my_read_opts ro;
     my_read_opts_default(&ro);
     ro.batch_rows = (size_t)sl_plan_int(t->plan, "batch_rows", 16384);
-    ro.batch_bytes_max = (size_t)32 << 20;
+    ro.batch_bytes_max = (size_t)sl_plan_int(t->plan, "batch_bytes_max", (long long)32 << 20);
     ro.table = tf_source_name(s);
     rd = my_reader_open(conn, sql, &ro, err);
     if (!rd) {
@@ -305,10 +330,7 @@ static sl_code read_source(rn_task *t, MYSQL *conn, tf_state *st, tf_source s, c
     }
     for (;;) {
         sl_batch *b;
-        if (t->ctx->stop && atomic_load(t->ctx->stop)) {
-            rc = sl_err_set(err, SL_E_INTERNAL, "stopped: another task failed");
-            goto done;
-        }
+        SL_TRY_GOTO(rc, sl_task_check_stop(t->ctx, err), done); /* a stop or another task's failure */
         SL_TRY_GOTO(rc, my_reader_next(rd, &b, err), done);
         if (!b) break;
         if (rw) SL_TRY_GOTO(rc, pq_writer_write(rw, b, err), done);
@@ -580,40 +602,37 @@ static sl_code merge_results(tf_state *st, json_t *const *chosen, int ntasks, sl
     return SL_OK;
 }
 
+/* The raw tables' commits, begun and filled with their files and manifests' extra
+ * fields but not finished: sl_run_commit finishes them with the insights, as one. On
+ * failure cs[] holds what was begun (the caller aborts and frees cs[] and extras[]). */
 static sl_code commit_raw(const json_t *plan, json_t *const *chosen, int ntasks, sl_store *st,
-                          const sl_commit_info *info, sl_err *err)
+                          const sl_commit_info *info, sl_commit **cs, json_t **extras, sl_err *err)
 {
     for (int s = 0; s < TF__SOURCES; s++) {
         const char *name = tf_source_name(s);
         const char *prefix = sl_plan_str(json_object_get(plan, "raw_prefixes"), name);
         sl_commit *c = sl_commit_begin(st, prefix, sl_plan_str(plan, "run_id"), sl_plan_str(plan, "date"), err);
         if (!c) return err && err->code ? err->code : SL_E_STORAGE;
-        sl_code rc = SL_OK;
+        cs[s] = c;
         json_t *schema = NULL;
         int64_t rows = 0, zd = 0;
-        for (int k = 0; k < ntasks && rc == SL_OK; k++) {
+        for (int k = 0; k < ntasks; k++) {
             const json_t *part = json_object_get(chosen[k], "run");
             const json_t *ri = json_object_get(json_object_get(part, "raw"), name);
             if (!ri) continue;
             if (!schema) schema = json_object_get(ri, "schema");
             zd += sl_plan_int(ri, "zero_dates_total", 0);
             rows += sl_plan_int(json_object_get(part, "rows_read"), name, 0);
-            rc = sl_result_add_files(c, prefix, chosen[k], err);
+            SL_TRY(sl_result_add_files(c, prefix, chosen[k], err));
         }
-        if (rc == SL_OK) {
-            json_t *extra = json_pack("{s:s, s:{s:s, s:s}, s:O, s:I, s:o, s:I, s:s}", "kind", "export", "source",
-                                      "database", sl_plan_str(plan, "database"), "table", name, "schema",
-                                      schema ? schema : json_null(), "rows_read", (json_int_t)rows, "snapshot",
-                                      sl_plan_snapshot_json(plan), "zero_dates_total", (json_int_t)zd, "compression",
-                                      sl_plan_str(json_object_get(plan, "writer"), "compression"));
-            if (info && info->engine) json_object_update(extra, (json_t *)info->engine);
-            rc = sl_commit_finish(c, extra, err);
-            json_decref(extra);
-        } else {
-            sl_commit_abort(c);
-        }
-        sl_commit_free(c);
-        if (rc != SL_OK) return rc;
+        json_t *extra = json_pack("{s:s, s:{s:s, s:s}, s:O, s:I, s:o, s:I, s:s}", "kind", "export", "source",
+                                  "database", sl_plan_str(plan, "database"), "table", name, "schema",
+                                  schema ? schema : json_null(), "rows_read", (json_int_t)rows, "snapshot",
+                                  sl_plan_snapshot_json(plan), "zero_dates_total", (json_int_t)zd, "compression",
+                                  sl_plan_str(json_object_get(plan, "writer"), "compression"));
+        if (!extra) return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        if (info && info->engine) json_object_update(extra, (json_t *)info->engine);
+        extras[s] = extra;
     }
     return SL_OK;
 }
@@ -655,9 +674,13 @@ sl_code sl_run_commit(const json_t *plan, json_t *const *chosen, sl_store *st, c
     double t0 = sl_mono_seconds();
     json_t *merged_files = json_array();
     sl_code rc;
+    /* The raw tables (with --raw) and the insights commit as one (sink/commit.h,
+     * sl_commit_finish_all): the insights' _SUCCESS last. */
+    sl_commit *all[TF__SOURCES + 1] = {NULL};
+    json_t *extras[TF__SOURCES + 1] = {NULL};
+    int nraw = json_is_true(json_object_get(plan, "raw")) ? TF__SOURCES : 0;
     SL_TRY_GOTO(rc, params_from_plan(plan, &rp, err), done);
-    if (json_is_true(json_object_get(plan, "raw")))
-        SL_TRY_GOTO(rc, commit_raw(plan, chosen, ntasks, st, info, err), done);
+    if (nraw) SL_TRY_GOTO(rc, commit_raw(plan, chosen, ntasks, st, info, all, extras, err), done);
     c = sl_commit_begin(st, prefix, sl_plan_str(plan, "run_id"), sl_plan_str(plan, "date"), err);
     if (!c) {
         rc = err && err->code ? err->code : SL_E_STORAGE;
@@ -755,7 +778,12 @@ sl_code sl_run_commit(const json_t *plan, json_t *const *chosen, sl_store *st, c
     if (info && info->engine) json_object_update(extra, (json_t *)info->engine);
     json_object_set_new(extra, "data_quality", quality_json(chosen, ntasks));
     rc = rp_commit_report(c, st, sl_plan_str(plan, "run_id"), sl_plan_str(plan, "date"), extra, err);
-    if (rc == SL_OK) rc = sl_commit_finish(c, extra, err);
+    if (rc == SL_OK) {
+        all[nraw] = c;
+        extras[nraw] = extra;
+        rc = sl_commit_finish_all(all, (const json_t *const *)extras, (size_t)nraw + 1, err);
+        extras[nraw] = NULL;
+    }
     json_object_set(summary, "datasets", datasets);
     json_decref(extra);
     json_decref(tasks);
@@ -772,6 +800,11 @@ done:
     if (c) {
         if (rc != SL_OK) sl_commit_abort(c);
         sl_commit_free(c);
+    }
+    for (int i = 0; i < nraw; i++) {
+        if (rc != SL_OK) sl_commit_abort(all[i]);
+        sl_commit_free(all[i]);
+        json_decref(extras[i]);
     }
     tf_free(tf);
     sl_free(rp.excl);
@@ -794,6 +827,7 @@ sl_code sl_run_pipeline(const sl_config *cfg, const sl_run_opts *o, sl_run_resul
         snprintf(res->date, sizeof res->date, "%s", sl_plan_str(plan, "date"));
         rc = sl_plan_execute(cfg, plan, o->progress, &sum, err);
         res->consistency = sl_plan_consistency(plan) == MY_SNAPSHOT ? "snapshot" : "none";
+        sl_exec_plan_lock_info(plan, &res->lock);
     }
     if (rc == SL_OK) {
         const json_t *ds = json_object_get(sum, "datasets");
@@ -809,5 +843,5 @@ sl_code sl_run_pipeline(const sl_config *cfg, const sl_run_opts *o, sl_run_resul
     json_decref(sum);
     json_decref(plan);
     res->seconds = sl_mono_seconds() - t0;
-    return rc;
+    return sl_stop_override(rc, err); /* planning cut by a stop is the stop too */
 }

@@ -11,6 +11,7 @@
 
 #include "../common/sl_alloc.h"
 #include "../common/sl_log.h"
+#include "../common/sl_stop.h"
 #include "../common/sl_time.h"
 #include "../mysql/my_conn.h"
 #include "exec.h"
@@ -42,12 +43,14 @@ void sl_plan_pq_options(const json_t *plan, pq_options *po)
     po->zstd_level = (int)sl_plan_int(w, "zstd_level", po->zstd_level);
     po->page_size = (size_t)sl_plan_int(w, "page_size", (long long)po->page_size);
     po->row_group_size = (size_t)sl_plan_int(w, "row_group_size", (long long)po->row_group_size);
+    po->dictionary_max = (size_t)sl_plan_int(w, "dictionary_max", (long long)po->dictionary_max);
 }
 
 json_t *sl_plan_writer_json(const pq_options *po)
 {
-    return json_pack("{s:s, s:i, s:I, s:I}", "compression", pq_codec_name(po->codec), "zstd_level", po->zstd_level,
-                     "page_size", (json_int_t)po->page_size, "row_group_size", (json_int_t)po->row_group_size);
+    return json_pack("{s:s, s:i, s:I, s:I, s:I}", "compression", pq_codec_name(po->codec), "zstd_level",
+                     po->zstd_level, "page_size", (json_int_t)po->page_size, "row_group_size",
+                     (json_int_t)po->row_group_size, "dictionary_max", (json_int_t)po->dictionary_max);
 }
 
 my_consistency sl_plan_consistency(const json_t *plan)
@@ -93,12 +96,21 @@ json_t *sl_plan_snapshot_json(const json_t *plan)
                              (json_int_t)sl_plan_int(plan, "connections", 1));
     const json_t *fb = json_object_get(plan, "fallback_reason");
     if (json_is_string(fb)) json_object_set(snap, "fallback_reason", (json_t *)fb);
+    const json_t *lk = json_object_get(plan, "lock_used"); /* set by sl_plan_execute (exec.h) */
+    if (json_is_object(lk)) json_object_set(snap, "lock", (json_t *)lk);
     return snap;
 }
 
 sl_code sl_task_begin(const json_t *plan, MYSQL *conn, sl_err *err)
 {
     return my_snapshot_begin(&conn, 1, sl_plan_consistency(plan), err);
+}
+
+sl_code sl_task_check_stop(const sl_task_ctx *ctx, sl_err *err)
+{
+    SL_TRY(sl_stop_check(err));
+    if (ctx->stop && atomic_load(ctx->stop)) return sl_err_set(err, SL_E_INTERNAL, "stopped: another task failed");
+    return SL_OK;
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -415,7 +427,7 @@ static void *px_worker_main(void *arg)
     px_worker *wk = arg;
     px_run *run = wk->run;
     mysql_thread_init();
-    while (!atomic_load(&run->failed)) {
+    while (!atomic_load(&run->failed) && !sl_stop_requested()) {
         pthread_mutex_lock(&run->mu);
         int k = run->next < run->ntasks ? run->next++ : -1;
         pthread_mutex_unlock(&run->mu);
@@ -429,7 +441,7 @@ static void *px_worker_main(void *arg)
         for (;;) {
             attempt++;
             rc = sl_task_execute(run->plan, k, wk->conn, &ctx, &res, &err);
-            if (rc != SL_E_DB_LOST || atomic_load(&run->failed)) break;
+            if (rc != SL_E_DB_LOST || atomic_load(&run->failed) || sl_stop_requested()) break;
             if (run->mode == MY_SNAPSHOT) {
                 sl_err_prefix(&err, "the connection was lost inside the shared snapshot, which a new connection "
                                     "cannot rejoin, so the run stops with nothing marked complete (rerun it, or "
@@ -470,6 +482,11 @@ static void *px_worker_main(void *arg)
         }
         pthread_mutex_unlock(&run->mu);
     }
+    if (sl_stop_requested()) { /* wakes the tasks waiting to gather with this one's shard */
+        sl_err e;
+        sl_stop_error(&e);
+        px_fail(run, &e);
+    }
     mysql_thread_end();
     return NULL;
 }
@@ -507,6 +524,9 @@ sl_code sl_plan_execute(const sl_config *cfg, json_t *plan, sl_progress_mode pro
     MYSQL **conns = NULL;
     sl_code rc;
     const char *fallback = NULL;
+    my_lock_opts lock_opts;
+    my_lock_info lock_info;
+    sl_exec_plan_lock_opts(plan, &lock_opts);
     *summary = NULL;
 
     run.nunits = (int)json_array_size(json_object_get(plan, "units"));
@@ -530,9 +550,10 @@ sl_code sl_plan_execute(const sl_config *cfg, json_t *plan, sl_progress_mode pro
     }
     SL_TRY_GOTO(rc, my_params_from_config(cfg, &run.mp, 0, err), done);
     rc = sl_exec_connect(&run.mp, conns, nworkers, &run.mode, json_is_true(json_object_get(plan, "consistency_explicit")),
-                         &fallback, err);
+                         &fallback, &lock_opts, &lock_info, err);
     for (int i = 0; i < nworkers; i++) workers[i] = (px_worker){&run, conns[i]};
     if (rc != SL_OK) goto done;
+    json_object_set_new(plan, "lock_used", sl_exec_lock_json(&lock_opts, &lock_info));
     if (fallback) {
         json_object_set_new(plan, "consistency", json_string("none"));
         json_object_set_new(plan, "fallback_reason", json_string(fallback));
@@ -574,5 +595,6 @@ done:
     pthread_cond_destroy(&run.g.cv);
     pthread_mutex_destroy(&run.g.mu);
     pthread_mutex_destroy(&run.mu);
-    return sl_exec_output_failure(rc, err);
+    /* A failure a stop caused (a socket the watcher cut) is reported as the stop. */
+    return sl_exec_output_failure(sl_stop_override(rc, err), err);
 }

@@ -26,8 +26,9 @@
  * Crash guarantee: a crash anywhere (a task, a process, a machine, the commit) leaves
  * every partition's previous "_SUCCESS" and the files it lists as they were; what a
  * failed or crashed attempt left behind is never listed, and the next commit of the
- * partition deletes it. A run commits several partitions one after another (raw tables,
- * then business_insights): each is complete or untouched. */
+ * partition deletes it. A run or export that commits several partitions (tables; raw
+ * tables and business_insights) commits them as one (sink/commit.h,
+ * sl_commit_finish_all): a failure or a stop puts back the manifests already written. */
 #ifndef SL_TASK_H
 #define SL_TASK_H
 

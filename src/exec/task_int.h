@@ -14,8 +14,12 @@ long long sl_plan_int(const json_t *o, const char *key, long long dflt);
 json_t *sl_plan_envelope(const char *command, const char *run_id, const char *date, const char *output,
                          my_consistency mode, int explicit_mode, const char *database, const pq_options *po);
 json_t *sl_plan_writer_json(const pq_options *po);
-/* The manifests' "snapshot": {"consistency", "connections", "fallback_reason"?}. */
+/* The manifests' "snapshot": {"consistency", "connections", "fallback_reason"?, "lock"?}. */
 json_t *sl_plan_snapshot_json(const json_t *plan);
+
+/* Between batches of a task: SL_E_STOPPED after SIGINT/SIGTERM (common/sl_stop.h), or
+ * SL_E_INTERNAL once another task failed (ctx->stop). */
+sl_code sl_task_check_stop(const sl_task_ctx *ctx, sl_err *err);
 
 /* Deletes the files a result lists (best effort: failures are warnings). */
 void sl_result_delete_files(sl_store *st, const json_t *result);

@@ -12,6 +12,7 @@
 
 #include "../common/sl_alloc.h"
 #include "../common/sl_log.h"
+#include "../common/sl_stop.h"
 #include "../common/sl_time.h"
 
 #ifndef SLUICE_VERSION
@@ -59,6 +60,8 @@ struct sl_commit {
     json_t *run_info;  /* fields of this run's "runs" entry (sl_commit_set_run_info) */
     const char **kept; /* append: the base's file names, sorted (strings owned by base) */
     size_t nkept;
+    sl_buf prev;   /* the "_SUCCESS" in place when the commit began, byte for byte */
+    int had_prev;  /* there was one (prev may be empty only if the file was) */
 };
 
 /* Keys the commit writes into the manifest itself; `extra` may not set them. */
@@ -143,6 +146,7 @@ static void commit_destroy(sl_commit *c)
     sl_free(c->prefix);
     sl_free(c->run_id);
     sl_free(c->manifest_key);
+    sl_buf_free(&c->prev);
     pthread_mutex_destroy(&c->mu);
     sl_free(c);
 }
@@ -168,6 +172,8 @@ static char *concat(const char *a, const char *b, const char *cc)
     return p;
 }
 
+static sl_code manifest_parse(const char *key, const sl_buf *b, json_t **out, sl_err *err);
+
 /* Whether run `id` is one the manifest m records: its own run or one of its "runs". */
 static int manifest_has_run(const json_t *m, const char *id)
 {
@@ -188,12 +194,22 @@ static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *c
 /* A run id is used once per partition: a second commit under the id the current
  * "_SUCCESS" names would overwrite that manifest's own files before replacing it.
  * An appending commit keeps the manifest (and the sorted names of its files): finish
- * carries them into the new one. */
+ * carries them into the new one. The current manifest's bytes are kept too: a
+ * multi-partition commit that fails half-way puts them back (sl_commit_finish_all). */
 static sl_code check_not_committed(sl_commit *c, sl_err *err)
 {
     json_t *m = NULL, *f;
     size_t i;
-    sl_code rc = sl_manifest_read(c->st, c->prefix, &m, err);
+    sl_err e;
+    sl_code rc = sl_store_read(c->st, c->manifest_key, &c->prev, &e);
+    if (rc != SL_OK) {
+        c->prev.len = 0;
+        if (sl_store_is_not_found(&e)) return SL_OK;
+        if (err) *err = e;
+        return sl_err_prefix(err, "starting a commit of %s: ", c->prefix);
+    }
+    c->had_prev = 1;
+    rc = manifest_parse(c->manifest_key, &c->prev, &m, err);
     if (rc != SL_OK) return sl_err_prefix(err, "starting a commit of %s: ", c->prefix);
     if (manifest_has_run(m, c->run_id))
         rc = sl_err_set(err, SL_E_USAGE, "partition %s is already committed by run %s; a new run needs a new run id",
@@ -235,6 +251,7 @@ static sl_commit *commit_begin(sl_store *st, const char *partition, const char *
     c->st = st;
     c->refs = 1;
     c->append = append;
+    sl_buf_init(&c->prev, MANIFEST_MAX);
     n = strlen(partition);
     c->prefix = concat(partition, partition[n - 1] == '/' ? "" : "/", "");
     c->run_id = sl_strdup(run_id);
@@ -292,6 +309,8 @@ void sl_commit_free(sl_commit *c)
 }
 
 const char *sl_commit_manifest_key(const sl_commit *c) { return c->manifest_key; }
+
+const json_t *sl_commit_base(const sl_commit *c) { return c->base; }
 
 static const char *state_name(int s)
 {
@@ -1033,16 +1052,12 @@ static sl_code finish_fail(sl_commit *c, sl_code rc)
     return rc;
 }
 
-sl_code sl_commit_finish(sl_commit *c, const json_t *extra, sl_err *err)
+/* Step 1 of a finish: every file complete, in the store and of its size; the manifest
+ * built (*m) and the partition's listing (*l) kept for the cleanup. Aborts on failure. */
+static sl_code prepare(sl_commit *c, const json_t *extra, listing *l, json_t **m, sl_err *err)
 {
-    listing l;
-    json_t *m;
-    sl_err local;
     sl_code rc = SL_OK;
-    size_t *nested, nn, skipped = 0;
-    int tried_manifest = 0;
-    if (!err) err = &local;
-
+    *m = NULL;
     pthread_mutex_lock(&c->mu);
     if (c->state != C_ACTIVE) {
         int st = c->state;
@@ -1068,7 +1083,7 @@ sl_code sl_commit_finish(sl_commit *c, const json_t *extra, sl_err *err)
 
     if (c->append && (rc = check_base_unchanged(c, err)) != SL_OK) return finish_fail(c, rc);
     /* Every file must be in the store, whole, before the manifest may name it. */
-    if ((rc = list_partition(c, &l, err)) != SL_OK) return finish_fail(c, rc);
+    if ((rc = list_partition(c, l, err)) != SL_OK) return finish_fail(c, rc);
     if (c->base) {
         /* The files of the runs appended to are named again: they must still be there. */
         size_t i;
@@ -1076,7 +1091,7 @@ sl_code sl_commit_finish(sl_commit *c, const json_t *extra, sl_err *err)
         json_array_foreach(json_object_get(c->base, "files"), i, f)
         {
             char *key = concat(c->prefix, json_string_value(json_object_get(f, "name")), "");
-            const listed *x = key ? find_listed(&l, key) : NULL;
+            const listed *x = key ? find_listed(l, key) : NULL;
             if (!key) rc = sl_err_set(err, SL_E_NOMEM, "out of memory committing %s", c->prefix);
             else if (!x || (json_int_t)x->size != json_integer_value(json_object_get(f, "bytes")))
                 rc = sl_err_set(err, SL_E_STORAGE,
@@ -1089,7 +1104,7 @@ sl_code sl_commit_finish(sl_commit *c, const json_t *extra, sl_err *err)
     }
     for (size_t i = 0; i < c->nfiles && rc == SL_OK; i++) {
         const cfile *f = c->files[i];
-        const listed *x = find_listed(&l, f->key);
+        const listed *x = find_listed(l, f->key);
         if (!x)
             rc = sl_err_set(err, SL_E_STORAGE, "file %s is missing from %s after it was written; not committed", f->key,
                             c->st->url);
@@ -1098,57 +1113,85 @@ sl_code sl_commit_finish(sl_commit *c, const json_t *extra, sl_err *err)
                             (unsigned long long)x->size, (unsigned long long)f->bytes);
     }
     if (rc == SL_OK) rc = write_fixed(c, err);
-    m = rc == SL_OK ? build_manifest(c, extra, err) : NULL;
-    if (m) {
-        tried_manifest = 1;
-        rc = write_manifest(c, m, err);
-        json_decref(m);
-    } else if (rc == SL_OK) {
-        rc = err->code;
-    }
-    if (rc != SL_OK && tried_manifest) {
-        int ours = manifest_is_ours(c);
-        if (ours == 1) {
-            sl_warn("writing %s reported a failure, but the manifest is in place: committed", c->manifest_key);
-            rc = SL_OK;
-        } else if (ours == -1) {
-            /* Whether readers can see our manifest is unknown: deleting our files could
-             * leave a visible manifest naming missing files, so keep everything. */
-            listing_free(&l);
-            sl_err_prefix(err, "writing %s (state unknown, so this run's files were kept): ", c->manifest_key);
-            pthread_mutex_lock(&c->mu);
-            c->state = C_ABORTED;
-            pthread_mutex_unlock(&c->mu);
-            return rc;
-        } else {
-            sl_err_prefix(err, "writing %s: ", c->manifest_key);
-        }
+    if (rc == SL_OK) {
+        *m = build_manifest(c, extra, err);
+        if (!*m) rc = err->code ? err->code : SL_E_NOMEM;
     }
     if (rc != SL_OK) {
-        listing_free(&l);
+        listing_free(l);
         return finish_fail(c, rc);
     }
-    pthread_mutex_lock(&c->mu);
-    c->state = C_FINISHED;
-    pthread_mutex_unlock(&c->mu);
+    return SL_OK;
+}
 
-    /* Committed. Now everything the new manifest does not list goes: earlier runs' files,
-     * crashed runs' files and temporaries. */
-    nn = find_nested(&l, c, &nested);
-    if (nn == (size_t)-1) {
-        sl_warn("after committing %s: out of memory; old files were left for the next run", c->prefix);
-        listing_free(&l);
+/* Step 2: "_SUCCESS" written. Returns SL_OK when it is in place (even if the write
+ * reported an error, as an S3 PUT can after storing the object); otherwise *state is
+ * 0 when the previous manifest is certainly still in place, -1 when it is unknown. */
+static sl_code publish(sl_commit *c, const json_t *m, int *state, sl_err *err)
+{
+    sl_stop_shield(1); /* a stop is checked before, never in the middle of the write */
+    sl_code rc = write_manifest(c, m, err);
+    sl_stop_shield(0);
+    *state = 0;
+    if (rc == SL_OK) return SL_OK;
+    int ours = manifest_is_ours(c);
+    if (ours == 1) {
+        sl_warn("writing %s reported a failure, but the manifest is in place: committed", c->manifest_key);
+        sl_err_clear(err);
         return SL_OK;
     }
-    for (size_t i = 0; i < l.n; i++) {
-        const char *k = l.v[i].key;
+    *state = ours;
+    return sl_err_prefix(err, "writing %s%s: ", c->manifest_key,
+                         ours == -1 ? " (state unknown)" : "");
+}
+
+/* Puts back the manifest that was in place when the commit began (its exact bytes),
+ * or removes ours when there was none. 0 when done. */
+static int restore_previous(sl_commit *c)
+{
+    sl_err e = {0};
+    sl_code rc;
+    sl_stop_shield(1); /* undoing is what a stop wants: never cut */
+    if (c->had_prev) {
+        sl_sink *s = sl_store_create(c->st, c->manifest_key, &e);
+        rc = s ? sl_sink_write(s, c->prev.data ? (const void *)c->prev.data : "", c->prev.len, &e) : e.code;
+        if (rc == SL_OK) rc = sl_sink_finish(s, &e);
+        sl_sink_release(s);
+    } else {
+        rc = sl_store_remove(c->st, c->manifest_key, &e);
+    }
+    sl_stop_shield(0);
+    if (rc != SL_OK) {
+        sl_error_log("could not put back the previous %s (%s): partition %s stays committed by run %s, whose "
+                     "files are kept", c->manifest_key, e.msg, c->prefix, c->run_id);
+        return -1;
+    }
+    return 0;
+}
+
+/* Step 3: everything the new manifest does not list goes: earlier runs' files, crashed
+ * runs' files and temporaries. Left for the next run when a stop was requested. */
+static void cleanup(sl_commit *c, listing *l)
+{
+    size_t *nested, nn, skipped = 0;
+    if (sl_stop_requested()) {
+        sl_info("partition %s is committed; its older files are left for the next run (stopping)", c->prefix);
+        return;
+    }
+    nn = find_nested(l, c, &nested);
+    if (nn == (size_t)-1) {
+        sl_warn("after committing %s: out of memory; old files were left for the next run", c->prefix);
+        return;
+    }
+    for (size_t i = 0; i < l->n; i++) {
+        const char *k = l->v[i].key;
         cfile probe, *pp = &probe;
         sl_err e;
         if (strcmp(k, c->manifest_key) == 0) continue;
         probe.name = (char *)k + strlen(c->prefix);
         if (c->nfiles && bsearch(&pp, c->files, c->nfiles, sizeof *c->files, cmp_cfile)) continue;
         if (is_kept(c, probe.name)) continue;
-        if (under_nested(&l, nested, nn, k)) {
+        if (under_nested(l, nested, nn, k)) {
             skipped++;
             continue;
         }
@@ -1165,8 +1208,86 @@ sl_code sl_commit_finish(sl_commit *c, const json_t *extra, sl_err *err)
                 "(partitions should not nest)",
                 c->prefix, skipped, SL_MANIFEST_NAME);
     sl_free(nested);
-    listing_free(&l);
-    return SL_OK;
+}
+
+static void set_state(sl_commit *c, int st)
+{
+    pthread_mutex_lock(&c->mu);
+    c->state = st;
+    pthread_mutex_unlock(&c->mu);
+}
+
+sl_code sl_commit_finish_all(sl_commit *const *cs, const json_t *const *extras, size_t n, sl_err *err)
+{
+    sl_err local;
+    sl_code rc = SL_OK;
+    listing *ls = NULL;
+    json_t **ms = NULL;
+    size_t prepared = 0, published = 0;
+    int state = 0;
+    if (!err) err = &local;
+    if (n == 0) return SL_OK;
+    ls = sl_calloc(n, sizeof *ls);
+    ms = sl_calloc(n, sizeof *ms);
+    if (!ls || !ms) rc = sl_err_set(err, SL_E_NOMEM, "out of memory committing %zu partitions", n);
+
+    /* 1. Check every partition before any manifest is written. */
+    for (; rc == SL_OK && prepared < n; prepared++) {
+        rc = sl_stop_check(err);
+        if (rc == SL_OK) rc = prepare(cs[prepared], extras ? extras[prepared] : NULL, &ls[prepared], &ms[prepared], err);
+        else sl_commit_abort(cs[prepared]);
+        if (rc != SL_OK) break; /* prepare aborted cs[prepared] */
+    }
+    /* 2. The manifests, one after another; a stop between them undoes the ones written. */
+    for (; rc == SL_OK && published < n; published++) {
+        rc = sl_stop_check(err);
+        if (rc == SL_OK) rc = publish(cs[published], ms[published], &state, err);
+        if (rc != SL_OK) break;
+    }
+    if (rc != SL_OK) {
+        /* Back to the previous output: restore the manifests written, then delete this
+         * run's files - except where a manifest may still name them (its restore failed,
+         * or its write left the state unknown and there is nothing to restore it with). */
+        size_t restored = 0, kept = 0;
+        for (size_t i = 0; i < n; i++) {
+            int keep = 0;
+            if (i < published) {
+                keep = restore_previous(cs[i]) != 0;
+                restored += !keep;
+            } else if (i == published && i < prepared && state == -1) {
+                /* Alone, an unknown outcome is left as it is (the manifest, if it landed,
+                 * names files that are kept); with other partitions, it is put back too. */
+                keep = n == 1 || restore_previous(cs[i]) != 0;
+            }
+            kept += keep;
+            if (i < prepared) {
+                if (keep) set_state(cs[i], C_ABORTED);
+                else sl_commit_abort(cs[i]);
+                listing_free(&ls[i]);
+            } else if (i > prepared) {
+                sl_commit_abort(cs[i]); /* never prepared; cs[prepared] was aborted by prepare */
+            }
+        }
+        if (published)
+            sl_err_prefix(err, "%zu of %zu partitions had their manifest written; %zu put back as they were%s: ",
+                          published, n, restored, kept ? ", the others keep this run's files (see the log)" : "");
+    } else {
+        for (size_t i = 0; i < n; i++) set_state(cs[i], C_FINISHED);
+        /* 3. Only now do the old files go: until here any partition could be put back. */
+        for (size_t i = 0; i < n; i++) {
+            cleanup(cs[i], &ls[i]);
+            listing_free(&ls[i]);
+        }
+    }
+    for (size_t i = 0; ms && i < n; i++) json_decref(ms[i]);
+    sl_free(ms);
+    sl_free(ls);
+    return rc;
+}
+
+sl_code sl_commit_finish(sl_commit *c, const json_t *extra, sl_err *err)
+{
+    return sl_commit_finish_all(&c, &extra, 1, err);
 }
 
 /* ---- reading ---- */
@@ -1176,36 +1297,16 @@ static sl_code bad_manifest(sl_err *err, const char *key, const char *what)
     return sl_err_set(err, SL_E_FORMAT, "manifest %s: %s", key, what);
 }
 
-sl_code sl_manifest_read(sl_store *st, const char *partition, json_t **out, sl_err *err)
+/* Parses and checks a manifest's text (key names it in errors). */
+static sl_code manifest_parse(const char *key, const sl_buf *b, json_t **out, sl_err *err)
 {
-    sl_buf b;
-    sl_err e;
     json_t *m, *files, *v;
     json_error_t je;
-    char *key;
-    size_t n, i;
+    size_t i;
     sl_code rc;
     *out = NULL;
-    if (!partition || !*partition) return sl_err_set(err, SL_E_USAGE, "reading a manifest needs a partition prefix");
-    SL_TRY(sl_store_prefix_check(partition, err));
-    n = strlen(partition);
-    key = concat(partition, partition[n - 1] == '/' ? "" : "/", SL_MANIFEST_NAME);
-    if (!key) return sl_err_set(err, SL_E_NOMEM, "out of memory reading a manifest");
-    sl_buf_init(&b, MANIFEST_MAX);
-    rc = sl_store_read(st, key, &b, &e);
-    if (rc != SL_OK) {
-        sl_buf_free(&b);
-        sl_free(key);
-        if (sl_store_is_not_found(&e)) return SL_OK;
-        if (err) *err = e;
-        return rc;
-    }
-    m = json_loadb(b.len ? (const char *)b.data : "", b.len, JSON_REJECT_DUPLICATES, &je);
-    sl_buf_free(&b);
-    if (!m) {
-        rc = sl_err_set(err, SL_E_FORMAT, "manifest %s: not JSON: line %d: %s", key, je.line, je.text);
-        goto done;
-    }
+    m = json_loadb(b->len ? (const char *)b->data : "", b->len, JSON_REJECT_DUPLICATES, &je);
+    if (!m) return sl_err_set(err, SL_E_FORMAT, "manifest %s: not JSON: line %d: %s", key, je.line, je.text);
     rc = SL_E_FORMAT;
     if (!json_is_object(m)) bad_manifest(err, key, "not a JSON object");
     else if (!json_is_string(json_object_get(m, "run_id"))) bad_manifest(err, key, "no \"run_id\" string");
@@ -1228,9 +1329,35 @@ sl_code sl_manifest_read(sl_store *st, const char *partition, json_t **out, sl_e
             }
         }
     }
-done:
     if (rc == SL_OK) *out = m;
     else json_decref(m);
+    return rc;
+}
+
+sl_code sl_manifest_read(sl_store *st, const char *partition, json_t **out, sl_err *err)
+{
+    sl_buf b;
+    sl_err e;
+    char *key;
+    size_t n;
+    sl_code rc;
+    *out = NULL;
+    if (!partition || !*partition) return sl_err_set(err, SL_E_USAGE, "reading a manifest needs a partition prefix");
+    SL_TRY(sl_store_prefix_check(partition, err));
+    n = strlen(partition);
+    key = concat(partition, partition[n - 1] == '/' ? "" : "/", SL_MANIFEST_NAME);
+    if (!key) return sl_err_set(err, SL_E_NOMEM, "out of memory reading a manifest");
+    sl_buf_init(&b, MANIFEST_MAX);
+    rc = sl_store_read(st, key, &b, &e);
+    if (rc != SL_OK) {
+        sl_buf_free(&b);
+        sl_free(key);
+        if (sl_store_is_not_found(&e)) return SL_OK;
+        if (err) *err = e;
+        return rc;
+    }
+    rc = manifest_parse(key, &b, out, err);
+    sl_buf_free(&b);
     sl_free(key);
     return rc;
 }

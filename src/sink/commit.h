@@ -62,6 +62,10 @@ sl_commit *sl_commit_begin(sl_store *st, const char *partition, const char *run_
 sl_commit *sl_commit_begin_append(sl_store *st, const char *partition, const char *run_id, const char *as_of,
                                   sl_err *err);
 
+/* The manifest an appending commit appends to (read by sl_commit_begin_append; NULL for
+ * a replacing commit or a partition not yet committed). Borrowed, valid until free. */
+const json_t *sl_commit_base(const sl_commit *c);
+
 /* Fields for this run's entry in the manifest's "runs" list (a JSON object, copied;
  * e.g. {"incremental": {...}}); the entry's run_id, created_at, rows, bytes and files
  * are the commit's own and are refused here. Call before sl_commit_finish. */
@@ -105,7 +109,8 @@ sl_code sl_commit_add_file(sl_commit *c, const char *name, uint64_t bytes, int64
  * Not thread-safe with finish; call before it. */
 sl_code sl_commit_add_fixed(sl_commit *c, const char *name, const void *data, size_t len, sl_err *err);
 
-/* Completes the partition. Fails (writing no "_SUCCESS") if a file is still open,
+/* Completes the partition. Fails (writing no "_SUCCESS") if a stop was requested
+ * (SL_E_STOPPED) or a file is still open,
  * failed, has no row count, or is missing from the store or of another size than was
  * written; the commit is then aborted (this run's files deleted, best effort).
  * `extra` (NULL or a JSON object; borrowed) is merged into the manifest's top level:
@@ -127,6 +132,23 @@ sl_code sl_commit_add_fixed(sl_commit *c, const char *name, const void *data, si
  *               unless the commit appends; total_rows/total_bytes cover all of them),
  *    ...extra} */
 sl_code sl_commit_finish(sl_commit *c, const json_t *extra, sl_err *err);
+
+/* Several partitions committed as one (a multi-table export, a run with --raw), all or
+ * nothing as far as a failure or a stop can be undone:
+ *   1. every commit is checked as sl_commit_finish does and its manifest built; a
+ *      failure aborts them all before any "_SUCCESS" is written;
+ *   2. the manifests are written in the order given, a stop (common/sl_stop.h) checked
+ *      before each; if one fails or a stop comes, the manifests already written are put
+ *      back as they were when the commits began (the previous "_SUCCESS", byte for byte,
+ *      or none), then every commit is aborted (this run's files deleted);
+ *   3. only when all are written are older files deleted, partition by partition (not
+ *      after a stop: the next run does it).
+ * What can still be left: a crash (SIGKILL, power loss) inside step 2 leaves the
+ * partitions written so far on this run and the others on the previous one, each
+ * complete and consistent (its manifest names its run); a restore that fails leaves that
+ * partition on this run (logged, its files kept). `extras` may be NULL; extras[i]
+ * belongs to cs[i]. Returns the first failure (SL_E_STOPPED for a stop). */
+sl_code sl_commit_finish_all(sl_commit *const *cs, const json_t *const *extras, size_t n, sl_err *err);
 
 /* Deletes this run's files (best effort; failures are logged) and leaves everything else.
  * No-op after a successful finish or a previous abort; accepts NULL. */

@@ -19,7 +19,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import SLUICE, TOOLS, run_sluice
+from conftest import SLUICE, TOOLS, clean_env, run_sluice
 
 TOOL = TOOLS / "s3_tool"
 ANCHOR = "2026-06-30 00:00:00"
@@ -29,12 +29,6 @@ MIB = 1 << 20
 def s3_tool(env, *args):
     assert TOOL.exists(), f"{TOOL} is not built; run make"
     return subprocess.run([str(TOOL), *map(str, args)], env=env, capture_output=True, text=True, timeout=300)
-
-
-def clean_env(extra):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "S3_", "MYSQL_"))}
-    env.update(extra)
-    return env
 
 
 @pytest.fixture(scope="module")

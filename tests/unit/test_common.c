@@ -1,9 +1,13 @@
 /* test_common.c - errors, capped buffers, calendar arithmetic, allocation faults. */
 #include <limits.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <time.h>
 
 #include "../../src/common/sl_alloc.h"
 #include "../../src/common/sl_buf.h"
 #include "../../src/common/sl_error.h"
+#include "../../src/common/sl_stop.h"
 #include "../../src/common/sl_time.h"
 #include "test.h"
 
@@ -24,6 +28,40 @@ static void error_messages_and_exit_codes(void)
     CHECK_EQ_INT(sl_exit_code(SL_E_FORMAT), 8);
     CHECK_EQ_INT(sl_exit_code(SL_E_DB_LOST), 1);
     for (int c = 0; c < SL_E__COUNT; c++) CHECK(strcmp(sl_strerror((sl_code)c), "unknown error") != 0);
+}
+
+static atomic_int hook_runs;
+static void count_hook(void *ud) { atomic_fetch_add((atomic_int *)ud, 1); }
+
+/* A real SIGTERM to this process: the handler records it, the watcher thread runs the
+ * hooks once, the exit code is 143, a shield hides it from the calling thread only. */
+static void stop_on_signal(void)
+{
+    sl_err e = {0};
+    CHECK_EQ_INT(sl_stop_install(&e), SL_OK);
+    CHECK_EQ_INT(sl_stop_hook_add(count_hook, &hook_runs, &e), SL_OK);
+    CHECK_EQ_INT(sl_stop_requested(), 0);
+    CHECK_EQ_INT(sl_stop_check(&e), SL_OK);
+    raise(SIGTERM);
+    for (int i = 0; i < 200 && atomic_load(&hook_runs) == 0; i++) nanosleep(&(struct timespec){0, 10000000}, NULL);
+    CHECK_EQ_INT(atomic_load(&hook_runs), 1);
+    CHECK_EQ_INT(sl_stop_requested(), SIGTERM);
+    CHECK_EQ_INT(sl_stop_check(&e), SL_E_STOPPED);
+    CHECK_STR(e.msg, "stopped by SIGTERM");
+    CHECK_EQ_INT(sl_exit_code(SL_E_STOPPED), 143);
+    CHECK_EQ_INT(sl_stop_override(SL_E_DB_LOST, &e), SL_E_STOPPED);
+    CHECK_EQ_INT(sl_stop_override(SL_OK, &e), SL_OK);
+    CHECK(sl_stop_interrupts());
+    sl_stop_shield(1);
+    CHECK(!sl_stop_interrupts());
+    sl_stop_shield(0);
+    sl_stop_uninstall();
+    sl_stop_reset();
+    CHECK_EQ_INT(sl_stop_requested(), 0);
+    sl_stop_request(SIGINT); /* without a signal: the hooks run on the caller */
+    CHECK_EQ_INT(atomic_load(&hook_runs), 2);
+    CHECK_EQ_INT(sl_exit_code(SL_E_STOPPED), 130);
+    sl_stop_reset();
 }
 
 static void buffer_cap_is_enforced(void)
@@ -141,5 +179,6 @@ T_SUITE(suite_common) = {
     {"allocation_failure_is_reported", allocation_failure_is_reported},
     {"civil_days_round_trip", civil_days_round_trip},
     {"timestamps_parse_and_format", timestamps_parse_and_format},
+    {"stop_on_signal", stop_on_signal},
     T_END,
 };

@@ -15,6 +15,7 @@
 
 #include "../../src/common/sl_alloc.h"
 #include "../../src/common/sl_log.h"
+#include "../../src/common/sl_stop.h"
 #include "../../src/sink/commit.h"
 #include "../../src/sink/store.h"
 #include "test.h"
@@ -268,6 +269,61 @@ static void local_lists_temporaries(void)
     sl_sink_release(s); /* aborts: the temporary goes */
     CHECK_STR(files_under(root), "");
     sl_store_free(st);
+    rm_rf(root);
+}
+
+/* A link planted at the temporary file's name is never written through: the target
+ * keeps its bytes and the file lands as a regular file. */
+static void file_sink_never_follows_links(void)
+{
+    char root[64], target[128], tmp[256], path[128];
+    sl_err e;
+    struct stat st;
+    make_root(root, sizeof root);
+    CHECK_EQ_INT(write_raw(root, "target", "secret"), 0);
+    CHECK_EQ_INT(write_raw(root, "out/keep", "x"), 0);
+    snprintf(target, sizeof target, "%s/target", root);
+    snprintf(path, sizeof path, "%s/out/f", root);
+    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
+    CHECK_EQ_INT(symlink(target, tmp), 0);
+    sl_sink *s = sl_sink_file_open(path, &e);
+    CHECK(s);
+    CHECK_EQ_INT(sl_sink_write(s, "data", 4, &e), SL_OK);
+    CHECK_EQ_INT(sl_sink_finish(s, &e), SL_OK);
+    sl_sink_release(s);
+    char *t = read_raw(root, "target", NULL);
+    CHECK_STR(t, "secret");
+    free(t);
+    CHECK_EQ_INT(lstat(path, &st), 0);
+    CHECK(S_ISREG(st.st_mode));
+    t = read_raw(root, "out/f", NULL);
+    CHECK_STR(t, "data");
+    free(t);
+    rm_rf(root);
+}
+
+/* Every allocation of a file sink's life (folders, temporary, finish and its folder
+ * fsync) may fail: each failure is an error, never a silent success. */
+static void file_sink_alloc_failures(void)
+{
+    char root[64], path[160];
+    make_root(root, sizeof root);
+    for (long n = 0;; n++) {
+        sl_err e = {0};
+        snprintf(path, sizeof path, "%s/d%ld/e/f", root, n);
+        sl_alloc_fail_after(n);
+        sl_sink *s = sl_sink_file_open(path, &e);
+        sl_code rc = s ? sl_sink_write(s, "data", 4, &e) : e.code;
+        if (rc == SL_OK) rc = sl_sink_finish(s, &e);
+        sl_sink_release(s);
+        long attempted = sl_alloc_fail_after(-1);
+        if (attempted <= n) { /* nothing failed: the loop has covered every allocation */
+            CHECK_EQ_INT(rc, SL_OK);
+            break;
+        }
+        CHECK(rc != SL_OK);
+        CHECK(e.msg[0]);
+    }
     rm_rf(root);
 }
 
@@ -1063,6 +1119,80 @@ static void commit_failed_manifest_write_keeps_previous(void)
     rm_rf(fs.root);
 }
 
+/* Two partitions' commits of one run, each with one file. */
+static sl_code group_two(sl_store *st, const char *p1, const char *p2, const char *run, sl_err *e)
+{
+    const char *parts[2] = {p1, p2};
+    sl_commit *cs[2] = {NULL, NULL};
+    sl_code rc = SL_OK;
+    char name[128];
+    snprintf(name, sizeof name, "part-00000-%s.zstd.parquet", run);
+    for (int i = 0; i < 2 && rc == SL_OK; i++) {
+        cs[i] = sl_commit_begin(st, parts[i], run, "2026-12-02", e);
+        rc = cs[i] ? add_file(cs[i], name, run, 1) : e->code;
+    }
+    if (rc == SL_OK) rc = sl_commit_finish_all(cs, NULL, 2, e);
+    for (int i = 0; i < 2; i++) {
+        if (rc != SL_OK) sl_commit_abort(cs[i]);
+        sl_commit_free(cs[i]);
+    }
+    return rc;
+}
+
+#define GA "raw/a/2026-12-02/"
+#define GB "raw/b/2026-12-02/"
+
+/* Several partitions commit as one: when the second manifest cannot be written, the
+ * first is put back byte for byte (or removed, when there was none) and this run's
+ * files go; a stop before the manifests writes none. */
+static void commit_all_or_nothing(void)
+{
+    fault_store fs;
+    sl_err e;
+    CHECK(fault_open(&fs));
+    sl_log_set_level(SL_LOG_ERROR);
+    /* No previous output: the first partition's new manifest is removed again. */
+    fs.fail_finish = GB "_SUCCESS";
+    CHECK_EQ_INT(group_two(&fs.base, GA, GB, RUN_A, &e), SL_E_STORAGE);
+    CHECK(strstr(e.msg, "1 of 2 partitions"));
+    CHECK(strstr(e.msg, GB "_SUCCESS"));
+    CHECK_STR(files_under(fs.root), "");
+    fs.fail_finish = NULL;
+    /* A complete run A, then run B failing on the second manifest. */
+    CHECK_EQ_INT(group_two(&fs.base, GA, GB, RUN_A, &e), SL_OK);
+    size_t la, lb;
+    char *before_a = read_raw(fs.root, GA "_SUCCESS", &la), *before_b = read_raw(fs.root, GB "_SUCCESS", &lb);
+    CHECK(before_a && before_b);
+    const char *listing_a = files_under(fs.root);
+    char expect[1024];
+    snprintf(expect, sizeof expect, "%s", listing_a);
+    fs.fail_finish = GB "_SUCCESS";
+    CHECK_EQ_INT(group_two(&fs.base, GA, GB, RUN_B, &e), SL_E_STORAGE);
+    fs.fail_finish = NULL;
+    size_t la2, lb2;
+    char *after_a = read_raw(fs.root, GA "_SUCCESS", &la2), *after_b = read_raw(fs.root, GB "_SUCCESS", &lb2);
+    CHECK(after_a && after_b);
+    CHECK(la2 == la && memcmp(after_a, before_a, la) == 0);
+    CHECK(lb2 == lb && memcmp(after_b, before_b, lb) == 0);
+    CHECK_STR(files_under(fs.root), expect);
+    free(before_a);
+    free(before_b);
+    free(after_a);
+    free(after_b);
+    /* A stop requested before the commit: no manifest written, run C's files gone. */
+    sl_stop_request(15);
+    CHECK_EQ_INT(group_two(&fs.base, GA, GB, RUN_C, &e), SL_E_STOPPED);
+    CHECK_EQ_INT(sl_exit_code(e.code), 143);
+    sl_stop_reset();
+    CHECK_STR(files_under(fs.root), expect);
+    /* And a run that succeeds replaces both. */
+    CHECK_EQ_INT(group_two(&fs.base, GA, GB, RUN_C, &e), SL_OK);
+    CHECK(strstr(files_under(fs.root), RUN_C) && !strstr(files_under(fs.root), RUN_A));
+    sl_log_set_level(SL_LOG_INFO);
+    sl_store_free(&fs.base);
+    rm_rf(fs.root);
+}
+
 /* The manifest write reports a failure although the manifest was stored (an S3 PUT
  * whose reply was lost): read back, it is ours, so the commit stands. If it cannot be
  * read back, nothing is deleted: a visible manifest must never name deleted files. */
@@ -1687,6 +1817,9 @@ T_SUITE(suite_store) = {
     {"commit_failed_file_means_no_manifest", commit_failed_file_means_no_manifest},
     {"commit_failed_manifest_write_keeps_previous", commit_failed_manifest_write_keeps_previous},
     {"commit_manifest_outcome_unknown", commit_manifest_outcome_unknown},
+    {"commit_all_or_nothing", commit_all_or_nothing},
+    {"file_sink_never_follows_links", file_sink_never_follows_links},
+    {"file_sink_alloc_failures", file_sink_alloc_failures},
     {"commit_refuses_incomplete_files", commit_refuses_incomplete_files},
     {"commit_validates_names", commit_validates_names},
     {"commit_same_run_id_twice_refused", commit_same_run_id_twice_refused},
