@@ -325,9 +325,10 @@ static sl_code close_dataset(rn_task *t, tf_dataset d, json_t *files, sl_err *er
 
 /* Reads source s into the state (and, with --raw, into its raw file). */
 static sl_code read_source(rn_task *t, MYSQL *conn, tf_state *st, tf_source s, const char *sql, int shard,
-                           json_t *files, json_t *rawinfo, json_t *rows, json_t *zeros, json_t *zero_totals,
-                           sl_err *err)
+                           json_t *files, json_t *rawinfo, json_t *rows, json_t *secs, json_t *zeros,
+                           json_t *zero_totals, sl_err *err)
 {
+    double t0 = sl_mono_seconds();
     my_reader *rd = NULL;
     sl_sink *rsink = NULL;
     pq_writer *rw = NULL;
@@ -365,6 +366,7 @@ static sl_code read_source(rn_task *t, MYSQL *conn, tf_state *st, tf_source s, c
         if (t->ctx->unit_rows) atomic_fetch_add(&t->ctx->unit_rows[s], (long long)b->nrows);
     }
     json_object_set_new(rows, tf_source_name(s), json_integer(n));
+    json_object_set_new(secs, tf_source_name(s), json_real(sl_mono_seconds() - t0));
     /* zero/partial dates read as NULL, per column (the manifest's data_quality) */
     const sl_schema *sc = my_reader_schema(rd);
     int64_t zd = 0;
@@ -486,12 +488,12 @@ sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, 
     rn_task t = {plan, ctx, NULL, {{0}}, sl_plan_str(plan, "prefix")};
     tf_state *st = NULL;
     json_t *rows = json_object(), *rawinfo = json_object(), *part = json_object();
-    json_t *zeros = json_object(), *zero_totals = json_object();
+    json_t *zeros = json_object(), *zero_totals = json_object(), *secs = json_object();
     int orders = strcmp(sl_plan_str(task, "kind"), "orders") == 0;
     int shard = (int)sl_plan_int(task, "shard", 0), nshards = (int)sl_plan_int(task, "shards", 1);
     double t0 = sl_mono_seconds(), tread = 0;
     sl_code rc;
-    if (!rows || !rawinfo || !part || !zeros || !zero_totals) {
+    if (!rows || !rawinfo || !part || !zeros || !zero_totals || !secs) {
         rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
         goto done;
     }
@@ -518,7 +520,7 @@ sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, 
     json_t *files = json_object_get(result, "files");
     for (int i = 0; i < 3; i++) {
         const char *sql = sl_plan_str(json_object_get(task, "sql"), tf_source_name(srcs[i]));
-        SL_TRY_GOTO(rc, read_source(&t, conn, st, srcs[i], sql, shard, files, rawinfo, rows, zeros, zero_totals, err),
+        SL_TRY_GOTO(rc, read_source(&t, conn, st, srcs[i], sql, shard, files, rawinfo, rows, secs, zeros, zero_totals, err),
                     done);
     }
     tread = sl_mono_seconds() - t0;
@@ -561,6 +563,7 @@ sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, 
     }
     json_object_set_new(part, "kind", json_string(orders ? "orders" : "inventory"));
     json_object_set(part, "rows_read", rows);
+    json_object_set(part, "read_seconds_by_source", secs);
     json_object_set(part, "raw", rawinfo);
     json_object_set(part, "zero_dates_by_column", zeros);
     json_object_set(part, "zero_dates", zero_totals);
@@ -581,6 +584,7 @@ done:
     json_decref(part);
     json_decref(zeros);
     json_decref(zero_totals);
+    json_decref(secs);
     return rc;
 }
 
@@ -806,6 +810,10 @@ sl_code sl_run_commit(const json_t *plan, json_t *const *chosen, sl_store *st, c
             json_t *e = json_object_get(reads, key);
             if (!e) json_object_set_new(reads, key, e = json_pack("{s:I, s:f}", "rows", (json_int_t)0, "seconds", 0.0));
             json_object_set_new(e, "rows", json_integer(sl_plan_int(e, "rows", 0) + json_integer_value(v)));
+            /* seconds: the longest of the tasks that read the table (shards read it at once) */
+            double sec = json_number_value(json_object_get(json_object_get(part, "read_seconds_by_source"), key));
+            if (sec > json_number_value(json_object_get(e, "seconds")))
+                json_object_set_new(e, "seconds", json_real(sec));
         }
         double rs = json_real_value(json_object_get(part, "read_seconds"));
         double fs = json_real_value(json_object_get(part, "finish_seconds"));
