@@ -165,11 +165,15 @@ def test_full_read_vs_incremental_handler_reads(mariadb, fresh_db, tmp_path):
     before = handler_reads(mariadb)
     export(mariadb, db, out, "--table", "t", "--incremental", "updated_at", "--partitions", 1)
     incremental = handler_reads(mariadb) - before
+    sql(mariadb, db, "UPDATE t SET updated_at = updated_at + INTERVAL 2 DAY WHERE id % 1000 = 1")
+    before = handler_reads(mariadb)
+    export(mariadb, db, out, "--table", "t", "--incremental", "updated_at", "--partitions", 4)
+    chunked = handler_reads(mariadb) - before  # the chunks' plan and reads stay near the changes too
     before = handler_reads(mariadb)
     export(mariadb, db, tmp_path / "full", "--table", "t", "--partitions", 1)
     full = handler_reads(mariadb) - before
-    assert manifest(out)["incremental"]["rows"] == 20
-    assert full >= 20000 and incremental < 1000, (incremental, full)
+    assert [r["rows"] for r in manifest(out)["runs"]] == [20000, 20, 20]
+    assert full >= 20000 and incremental < 1000 and chunked < 1000, (incremental, chunked, full)
 
 
 def test_late_rows_need_the_lookback(mariadb, fresh_db, tmp_path):
