@@ -14,8 +14,11 @@ DEB_PACKAGES=(
     libjansson-dev libexpat1-dev
     python3 python3-venv
     chromium
+    openjdk-17-jre-headless
+    clang libclang-rt-14-dev   # make fuzz: clang 14's libFuzzer (libclang_rt.fuzzer) and sanitizers
+    time                       # /usr/bin/time: peak RSS of one process in tests
 )
-PY_PACKAGES=(pytest pyarrow duckdb pymysql boto3 "moto[server]")
+PY_PACKAGES=(pytest pyarrow duckdb pymysql boto3 "moto[server]" pyspark)
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"
