@@ -165,11 +165,15 @@ def test_full_read_vs_incremental_handler_reads(mariadb, fresh_db, tmp_path):
     before = handler_reads(mariadb)
     export(mariadb, db, out, "--table", "t", "--incremental", "updated_at", "--partitions", 1)
     incremental = handler_reads(mariadb) - before
+    sql(mariadb, db, "UPDATE t SET updated_at = updated_at + INTERVAL 2 DAY WHERE id % 1000 = 1")
+    before = handler_reads(mariadb)
+    export(mariadb, db, out, "--table", "t", "--incremental", "updated_at", "--partitions", 4)
+    chunked = handler_reads(mariadb) - before  # the chunks' plan and reads stay near the changes too
     before = handler_reads(mariadb)
     export(mariadb, db, tmp_path / "full", "--table", "t", "--partitions", 1)
     full = handler_reads(mariadb) - before
-    assert manifest(out)["incremental"]["rows"] == 20
-    assert full >= 20000 and incremental < 1000, (incremental, full)
+    assert [r["rows"] for r in manifest(out)["runs"]] == [20000, 20, 20]
+    assert full >= 20000 and incremental < 1000 and chunked < 1000, (incremental, chunked, full)
 
 
 def test_late_rows_need_the_lookback(mariadb, fresh_db, tmp_path):
@@ -444,6 +448,48 @@ def test_run_with_hive_layout(mariadb, fresh_db, tmp_path):
         f"SELECT DISTINCT date FROM read_parquet('{tmp_path}/business_insights/*/hourly_orders/*.parquet', "
         "hive_partitioning = true)").fetchall()
     assert got == [(datetime.date(2026, 6, 29),)]
+
+
+def test_across_processes_plan_task_commit(mariadb, fresh_db, tmp_path):
+    """The same incremental run split into `sluice plan`, one `sluice task` per chunk and
+    `sluice commit` (what a Spark job runs): it finds the watermark of a run made by
+    `sluice export`, reads only the changes, appends to the date, and a failed commit
+    (a task's result missing) leaves the watermark where it was."""
+    db, out = fresh_db, tmp_path / "out"
+    env = mariadb.sluice_env(db)
+    make_table(mariadb, db, 2000)
+    export(mariadb, db, out, "--table", "t", "--incremental", "updated_at", "--partitions", 2)
+    to1 = manifest(out)["incremental"]["to"]
+    sql(mariadb, db, "UPDATE t SET v = 'spark', updated_at = updated_at + INTERVAL 1 DAY WHERE id % 40 = 0")
+
+    def plan():
+        p = run_sluice(["plan", "export", "--table", "t", "--incremental", "updated_at", "--partitions", "2",
+                        "--output", str(out), "--date", DATE, "--json"], env=env, check=0)
+        path = tmp_path / f"plan-{uuid.uuid4().hex[:6]}.json"
+        path.write_text(p.stdout)
+        return path, json.loads(p.stdout)
+
+    def task(path, k):
+        return run_sluice(["task", str(path), str(k)], env=env, check=0).stdout.strip().splitlines()[-1]
+
+    path, pl = plan()
+    lines = [task(path, k) for k in range(len(pl["tasks"]))]
+    res = tmp_path / "results.jsonl"
+    if len(lines) > 1:  # the commit refuses a run with a task missing: nothing moves
+        res.write_text("\n".join(lines[1:]) + "\n")
+        run_sluice(["commit", str(path), str(res)], env=env, check=1)
+        # the tasks' files stay until the next commit of the date deletes them
+        assert json.loads((out / "raw/t" / DATE / "_SUCCESS").read_text())["incremental"]["to"] == to1
+        path, pl = plan()
+        lines = [task(path, k) for k in range(len(pl["tasks"]))]
+    res.write_text("\n".join(lines) + "\n")
+    run_sluice(["commit", str(path), str(res), "--engine", "spark"], env=env, check=0)
+    m = manifest(out)
+    inc = m["incremental"]
+    assert (inc["mode"], inc["from"], inc["to"], inc["rows"]) == ("incremental", to1, max_ts(mariadb, db), 50)
+    assert ids_of(run_table(out, m, m["run_id"])) == list(range(40, 2001, 40))
+    assert [r["rows"] for r in m["runs"]] == [2000, 50]
+    assert latest_rows(out, "t") == table_rows(mariadb, db)
 
 
 def test_s3_behaves_the_same(mariadb, moto, bucket, fault_proxy, fresh_db, tmp_path):
