@@ -14,8 +14,9 @@ DEB_PACKAGES=(
     libjansson-dev libexpat1-dev
     python3 python3-venv
     chromium
+    openjdk-17-jre-headless
 )
-PY_PACKAGES=(pytest pyarrow duckdb pymysql boto3 "moto[server]")
+PY_PACKAGES=(pytest pyarrow duckdb pymysql boto3 "moto[server]" pyspark)
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"
