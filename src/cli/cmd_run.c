@@ -52,7 +52,7 @@ static void usage(FILE *out)
           "                             order_analytics then has one file per range\n"
           "  --memory-limit SIZE        memory for batches, row groups, pages and dictionaries\n"
           "                             (default 256M, at least 32M); the per-customer state of the\n"
-          "                             analytics (about 250 bytes a customer) is not bounded by it\n"
+          "                             analytics (a few hundred bytes a customer) is not bounded by it\n"
           "  --progress MODE            bar, log or off (default: bar on a terminal, else log)\n"
           "  --dry-run                  connect and check, then print what would be read (tables,\n"
           "                             estimated rows, the snapshot lock) and written (paths);\n"
