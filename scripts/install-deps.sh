@@ -14,6 +14,7 @@ DEB_PACKAGES=(
     libjansson-dev libexpat1-dev
     python3 python3-venv
     chromium
+    strace
 )
 PY_PACKAGES=(pytest pyarrow duckdb pymysql boto3 "moto[server]")
 
