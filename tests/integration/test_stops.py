@@ -330,3 +330,29 @@ def test_new_folders_are_fsynced(mariadb, source, tmp_path):
     assert renamed
     for f in renamed:
         assert os.path.dirname(f) in synced, f"the folder of {f} was never fsynced after the rename"
+
+
+def test_stop_of_a_task_process(mariadb, source, tmp_path):
+    """`sluice task` (the task model's one-task process, e.g. under Spark) stops the same
+    way: exit 143, the files of its attempt deleted, nothing printed as a result."""
+    env = mariadb.sluice_env(source)
+    out = tmp_path / "o"
+    plan = tmp_path / "plan.json"
+    p = run_sluice(["plan", "export", "--table", "order_items", "--output", str(out), "--partitions", "1",
+                    "--batch-rows", "256", "--date", DATE, "--json"], env=env, check=0)
+    plan.write_text(p.stdout)
+    stopped = 0
+    for delay in (0.1, 0.2):
+        before = sorted(f for f in out.rglob("*") if f.is_file())
+        t = subprocess.Popen([str(SLUICE), "task", str(plan), "0"], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        time.sleep(delay)
+        t.send_signal(signal.SIGTERM)
+        stdout, stderr = t.communicate(timeout=60)
+        if t.returncode == 0:  # finished first: its result names its files
+            continue
+        assert t.returncode == 143, stderr
+        assert "stopped by SIGTERM" in stderr and not stdout.strip()
+        stopped += 1
+        assert sorted(f for f in out.rglob("*") if f.is_file()) == before, "a stopped task left files"
+    assert stopped
