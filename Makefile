@@ -4,6 +4,7 @@
 #   make asan       build the sanitizer variants under build/asan/
 #   make tsan       ThreadSanitizer build (build/tsan/): unit tests, a run and an export to S3
 #   make demo       install, build, start a local MariaDB, seed, run the pipeline
+#   make demo-spark the same pipeline scheduled by a local Spark cluster (master + 2 workers)
 #   make bench      build the benchmark programs (see bench/README.md)
 
 CC      ?= cc
@@ -42,7 +43,7 @@ OBJ = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
 
 .PHONY: tsan
-.PHONY: all asan test unit unit-asan pytest deps demo bench clean mariadb-start mariadb-stop tools
+.PHONY: all asan test unit unit-asan pytest deps demo demo-spark bench clean mariadb-start mariadb-stop tools
 all: $(B)/sluice $(B)/libsluice.a tools
 
 $(B)/obj/%.o: %.c
@@ -117,6 +118,10 @@ test: deps
 demo: deps
 	$(MAKE) all
 	bash scripts/demo.sh
+
+demo-spark: deps
+	$(MAKE) all
+	bash scripts/demo-spark.sh
 
 mariadb-start:
 	bash scripts/mariadb-local.sh start

@@ -10,13 +10,14 @@ VENV="${SLUICE_VENV:-$ROOT/.venv}"
 DEB_PACKAGES=(
     build-essential pkg-config make
     libmariadb-dev mariadb-server mariadb-client
-    libcurl4-openssl-dev libssl-dev libzstd-dev libsnappy-dev zlib1g-dev
+    libcurl4-openssl-dev libssl-dev openssl libzstd-dev libsnappy-dev zlib1g-dev
     libjansson-dev libexpat1-dev
     python3 python3-venv
     chromium
+    openjdk-17-jre-headless
     strace
 )
-PY_PACKAGES=(pytest pyarrow duckdb pymysql boto3 "moto[server]")
+PY_PACKAGES=(pytest pyarrow duckdb pymysql boto3 "moto[server]" pyspark)
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"

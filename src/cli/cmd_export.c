@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../common/sl_alloc.h"
+#include "../exec/exec.h"
 #include "../exec/export.h"
 #include "cli.h"
 
@@ -34,10 +35,13 @@ static void usage(FILE *out)
           "  --output DIR          a local folder, or s3://bucket/prefix (required)\n"
           "  --compression C       snappy (default), zstd, gzip or none\n"
           "  --zstd-level N        zstd level, default 3\n"
-          "  --partitions N        key ranges read in parallel, each on its own connection\n"
-          "                        (default: the number of CPUs, at most 16)\n"
-          "  --partition-column C  the integer column to cut ranges on (default: an integer\n"
-          "                        single-column primary key; tables without one are read whole)\n"
+          "  --partitions N        connections reading in parallel (default: the number of CPUs,\n"
+          "                        at most 16); each table is planned from MIN/MAX of its key and\n"
+          "                        the server's estimates into about 4 chunks per connection,\n"
+          "                        taken from one queue, each written as one file in key order\n"
+          "  --partition-column C  the integer column to cut chunks on, ideally indexed (default:\n"
+          "                        an integer single-column primary key; tables without one are\n"
+          "                        read whole)\n"
           "  --consistency MODE    snapshot (default): every connection reads one snapshot, aligned\n"
           "                        by a brief, bounded lock (below; needs RELOAD); without\n"
           "                        the privilege sluice warns and falls back to none, unless the\n"
@@ -47,6 +51,9 @@ static void usage(FILE *out)
           "                        the parallel files together stay near 160 MiB of buffers)\n"
           "  --page-size B         target page size, default 1M\n"
           "  --batch-rows N        rows per read batch, default 16384\n"
+          "  --memory-limit SIZE   memory the export may use beyond a fixed overhead of 32M\n"
+          "                        (default 256M, at least 32M), shared by the connections: read\n"
+          "                        batches, row groups, pages and dictionaries shrink with it\n"
           "  --date YYYY-MM-DD     the date partition to write (default: today, UTC)\n"
           "  --zero-dates MODE     null (default: zero dates become NULL, counted in the manifest)\n"
           "                        or error (fail, naming table, column and row)\n"
@@ -73,24 +80,6 @@ static void usage(FILE *out)
     cli_print_global_help(out);
 }
 
-/* "128M", "64MiB", "1G", "1048576" -> bytes. */
-static int parse_size(const char *s, size_t *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || !(v > 0)) return -1;
-    double mult = 1;
-    if (*end == 'k' || *end == 'K') mult = 1024, end++;
-    else if (*end == 'm' || *end == 'M') mult = 1024.0 * 1024, end++;
-    else if (*end == 'g' || *end == 'G') mult = 1024.0 * 1024 * 1024, end++;
-    if (mult > 1 && (strcmp(end, "iB") == 0 || strcmp(end, "B") == 0)) end += strlen(end);
-    if (*end) return -1;
-    v *= mult;
-    if (v > 64.0 * 1024 * 1024 * 1024) return -1;
-    *out = (size_t)v;
-    return 0;
-}
 
 static int parse_int(const char *s, long lo, long hi, long *out)
 {
@@ -106,7 +95,7 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
 {
     enum { O_TABLE = 256, O_QUERY, O_NAME, O_WHERE, O_COLUMNS, O_OUTPUT, O_COMP, O_ZSTD, O_PARTS, O_PCOL, O_CONS,
            O_RG, O_PAGE, O_BATCH, O_DATE, O_ZERO, O_PROGRESS, O_LOCK_WAIT, O_LOCK_RETRIES, O_LOCK_KIND,
-           O_INCR, O_LOOKBACK, O_FULL, O_INULLS, O_LAYOUT };
+           O_INCR, O_LOOKBACK, O_FULL, O_INULLS, O_LAYOUT, O_MEM };
     static const struct option opts[] = {
         {"table", required_argument, NULL, O_TABLE}, {"query", required_argument, NULL, O_QUERY},
         {"name", required_argument, NULL, O_NAME}, {"where", required_argument, NULL, O_WHERE},
@@ -114,7 +103,7 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
         {"compression", required_argument, NULL, O_COMP}, {"zstd-level", required_argument, NULL, O_ZSTD},
         {"partitions", required_argument, NULL, O_PARTS}, {"partition-column", required_argument, NULL, O_PCOL},
         {"consistency", required_argument, NULL, O_CONS}, {"row-group-size", required_argument, NULL, O_RG},
-        {"page-size", required_argument, NULL, O_PAGE}, {"batch-rows", required_argument, NULL, O_BATCH},
+        {"page-size", required_argument, NULL, O_PAGE}, {"memory-limit", required_argument, NULL, O_MEM}, {"batch-rows", required_argument, NULL, O_BATCH},
         {"date", required_argument, NULL, O_DATE}, {"zero-dates", required_argument, NULL, O_ZERO},
         {"progress", required_argument, NULL, O_PROGRESS}, {"help", no_argument, NULL, 'h'},
         {"lock-wait-timeout", required_argument, NULL, O_LOCK_WAIT}, {"lock-retries", required_argument, NULL, O_LOCK_RETRIES},
@@ -166,15 +155,26 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
             break;
         }
         case O_RG:
-            if (parse_size(optarg, &o.pq.row_group_size) || o.pq.row_group_size < 65536) {
+            if (cli_parse_size(optarg, &o.pq.row_group_size) || o.pq.row_group_size < 65536) {
                 rc = cli_usage_error("export", "--row-group-size takes a size of at least 64K (e.g. 64M), not '%s'", optarg);
                 goto out;
             }
             o.row_group_explicit = 1;
             break;
         case O_PAGE:
-            if (parse_size(optarg, &o.pq.page_size) || o.pq.page_size < 1024) {
+            if (cli_parse_size(optarg, &o.pq.page_size) || o.pq.page_size < 1024) {
                 rc = cli_usage_error("export", "--page-size takes a size of at least 1K (e.g. 1M), not '%s'", optarg);
+                goto out;
+            }
+            o.page_explicit = 1;
+            break;
+        case O_MEM:
+            if (cli_parse_size(optarg, &o.memory_limit)) {
+                rc = cli_usage_error("export", "--memory-limit takes a size such as 256M or 1G, not '%s'", optarg);
+                goto out;
+            }
+            if (sl_exec_memory_check(o.memory_limit, &err) != SL_OK) {
+                rc = cli_usage_error("export", "%s", err.msg);
                 goto out;
             }
             break;

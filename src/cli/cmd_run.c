@@ -8,6 +8,7 @@
 
 #include "../common/sl_alloc.h"
 #include "../common/sl_time.h"
+#include "../exec/exec.h"
 #include "../exec/run.h"
 #include "cli.h"
 
@@ -17,7 +18,7 @@ static void usage(FILE *out)
           "                  [--exclude-status a,b] [--restock-below R] [--overstock-above R]\n"
           "                  [--optimal-utilization R] [--sales-window-days N] [--vip-percentile P]\n"
           "                  [--compression snappy|zstd|gzip|none] [--consistency snapshot|none]\n"
-          "                  [--layout date|hive] [--shards N]\n"
+          "                  [--layout date|hive] [--shards N] [--memory-limit SIZE]\n"
           "                  [--lock-wait-timeout S] [--lock-retries N] [--snapshot-lock auto|backup-stage|ftwrl]\n\n"
           "Reads customers, products, warehouses, inventory, orders and order_items of\n"
           "MYSQL_DATABASE in one snapshot, computes the six datasets (README, \"Analytics\n"
@@ -45,6 +46,9 @@ static void usage(FILE *out)
           "  --shards N                 read customers, orders and order_items in N customer-id ranges,\n"
           "                             one task (and connection) each, merged exactly (default 1);\n"
           "                             order_analytics then has one file per range\n"
+          "  --memory-limit SIZE        memory for batches, row groups, pages and dictionaries\n"
+          "                             (default 256M, at least 32M); the per-customer state of the\n"
+          "                             analytics (about 250 bytes a customer) is not bounded by it\n"
           "  --progress MODE            bar, log or off (default: bar on a terminal, else log)\n"
           "  --layout L                 date (default): business_insights/<YYYY-MM-DD>/<dataset>/;\n"
           "                             hive: business_insights/date=<YYYY-MM-DD>/<dataset>/ (and\n"
@@ -68,7 +72,7 @@ static int parse_ratio(const char *s, double lo, double hi, double *out)
 int cmd_run(cli_ctx *ctx, int argc, char **argv)
 {
     enum { O_OUTPUT = 256, O_ASOF, O_EXCL, O_RESTOCK, O_OVER, O_OPT, O_WINDOW, O_VIP, O_RAW, O_COMP, O_CONS, O_PROG, O_LAYOUT,
-           O_SHARDS, O_LOCK_WAIT, O_LOCK_RETRIES, O_LOCK_KIND };
+           O_SHARDS, O_LOCK_WAIT, O_LOCK_RETRIES, O_LOCK_KIND, O_MEM };
     static const struct option opts[] = {
         {"output", required_argument, NULL, O_OUTPUT}, {"as-of", required_argument, NULL, O_ASOF},
         {"exclude-status", required_argument, NULL, O_EXCL}, {"restock-below", required_argument, NULL, O_RESTOCK},
@@ -79,6 +83,7 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
         {"lock-wait-timeout", required_argument, NULL, O_LOCK_WAIT}, {"lock-retries", required_argument, NULL, O_LOCK_RETRIES},
         {"snapshot-lock", required_argument, NULL, O_LOCK_KIND},
         {"layout", required_argument, NULL, O_LAYOUT}, {"shards", required_argument, NULL, O_SHARDS},
+        {"memory-limit", required_argument, NULL, O_MEM},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     sl_err err = {0};
     sl_run_opts o;
@@ -129,6 +134,10 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
             if (parse_ratio(optarg, 0, 100, &o.tf.vip_percentile) || o.tf.vip_percentile <= 0) { rc = cli_usage_error("run", "--vip-percentile takes a number above 0 and at most 100, not '%s'", optarg); goto out; }
             break;
         case O_RAW: o.raw = 1; break;
+        case O_MEM:
+            if (cli_parse_size(optarg, &o.memory_limit)) { rc = cli_usage_error("run", "--memory-limit takes a size such as 256M or 1G, not '%s'", optarg); goto out; }
+            if (sl_exec_memory_check(o.memory_limit, &err) != SL_OK) { rc = cli_usage_error("run", "%s", err.msg); goto out; }
+            break;
         case O_SHARDS:
             if (parse_ratio(optarg, 1, 256, &v) || v != floor(v)) { rc = cli_usage_error("run", "--shards takes a whole number from 1 to 256, not '%s'", optarg); goto out; }
             o.shards = (int)v;

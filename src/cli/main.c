@@ -24,6 +24,25 @@ static const cli_command commands[] = {
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
+/* "128M", "64MiB", "1G", "1048576" -> bytes. */
+int cli_parse_size(const char *s, size_t *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || !(v > 0)) return -1;
+    double mult = 1;
+    if (*end == 'k' || *end == 'K') mult = 1024, end++;
+    else if (*end == 'm' || *end == 'M') mult = 1024.0 * 1024, end++;
+    else if (*end == 'g' || *end == 'G') mult = 1024.0 * 1024 * 1024, end++;
+    if (mult > 1 && (strcmp(end, "iB") == 0 || strcmp(end, "B") == 0)) end += strlen(end);
+    if (*end) return -1;
+    v *= mult;
+    if (v > 64.0 * 1024 * 1024 * 1024) return -1;
+    *out = (size_t)v;
+    return 0;
+}
+
 int cli_parse_progress(const char *cmd, const char *arg, int *mode)
 {
     static const char *const names[] = {"bar", "log", "off"};
@@ -82,10 +101,11 @@ void cli_print_global_help(FILE *out)
     fputs("\nGlobal options (anywhere on the line):\n"
           "  --env-file PATH   read settings from PATH instead of ./.env\n"
           "  --s3-endpoint URL S3-compatible endpoint, http(s)://host[:port] (the S3_ENDPOINT setting)\n"
-          "  --mysql-ssl-mode M  TLS to MySQL: DISABLED, PREFERRED (default), REQUIRED, VERIFY_CA or\n"
+          "  --mysql-ssl-mode M TLS to MySQL: DISABLED, PREFERRED (default), REQUIRED, VERIFY_CA or\n"
           "                    VERIFY_IDENTITY (the MYSQL_SSL_MODE setting; README \"TLS to MySQL\")\n"
           "  --mysql-ssl-ca F  CA file the server's certificate is checked against (MYSQL_SSL_CA)\n"
-          "  --mysql-ssl-cert F, --mysql-ssl-key F  client certificate and key (MYSQL_SSL_CERT/_KEY)\n"
+          "  --mysql-ssl-cert F  client certificate (MYSQL_SSL_CERT) for REQUIRE X509 accounts,\n"
+          "  --mysql-ssl-key F   with its private key (MYSQL_SSL_KEY)\n"
           "  -q, --quiet       only errors on stderr\n"
           "  -v, --verbose     debug log lines on stderr\n"
           "\nExit codes: 0 success, 1 runtime failure, 2 usage error, 3 configuration error,\n"

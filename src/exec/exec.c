@@ -150,3 +150,22 @@ sl_code sl_exec_output_failure(sl_code rc, sl_err *err)
     if (err) err->code = SL_E_STORAGE;
     return SL_E_STORAGE;
 }
+
+sl_code sl_exec_memory_check(size_t limit, sl_err *err)
+{
+    if (limit < SL_MEMORY_LIMIT_MIN)
+        return sl_err_set(err, SL_E_USAGE,
+                          "--memory-limit %.1fM is too small to work with: sluice needs at least %zuM for its read "
+                          "batches and the row groups, pages and dictionaries of the files it writes",
+                          (double)limit / 1048576.0, SL_MEMORY_LIMIT_MIN >> 20);
+    return SL_OK;
+}
+
+void sl_exec_memory_pq(pq_options *pq, size_t share, int keep_row_group, int keep_page)
+{
+    size_t small = share / 16 < ((size_t)16 << 10) ? (size_t)16 << 10 : share / 16;
+    if (!keep_page && pq->page_size > small) pq->page_size = small;
+    if (pq->dictionary_max > small) pq->dictionary_max = small;
+    if (!keep_row_group && pq->row_group_size > share / 2) pq->row_group_size = share / 2;
+    if (pq->row_group_size < pq->page_size) pq->row_group_size = pq->page_size;
+}

@@ -45,8 +45,9 @@ typedef struct ex_table {
     char *sql_base;     /* "SELECT <cols> FROM `t`" or the query */
     char *key_quoted;   /* partition column, quoted; NULL when not partitioned */
     char *key;
-    my_range *ranges;
+    my_range *ranges;   /* the plan's chunks: one task each */
     int nranges;
+    json_t *plan;       /* my_plan_json of the chunks, for the manifest */
     long long estimate;
     sl_incr *incr; /* --incremental: the table's watermark and read condition */
 } ex_table;
@@ -66,6 +67,8 @@ typedef struct ex_run {
     char run_id[64];
     char date[16];
     pq_options pq;
+    size_t share;      /* bytes of the memory limit per connection */
+    size_t batch_rows; /* rows per read batch, within the share */
 } ex_run;
 
 /* ---------------------------------------------------------------------------------- */
@@ -228,8 +231,25 @@ static sl_code plan(ex_run *run, MYSQL *m, int nparts, sl_err *err)
         if (rc == SL_OK) rc = plan_table(run, m, t, err);
         if (rc == SL_OK) rc = my_catalog_row_estimate(m, t->name, &t->estimate, err);
         if (rc == SL_OK && t->key && nparts > 1) {
-            rc = my_plan_partitions(m, t->name, t->key, nparts, &t->ranges, &t->nranges, err);
-            if (rc != SL_OK) sl_err_prefix(err, "table %s: ", t->name);
+            /* Chunks from MIN/MAX and the server's estimates (my_plan.h), about 4 per
+             * connection: each is a task the connections take in turn, so skew and gaps
+             * still balance. */
+            my_plan cp;
+            my_plan_opts po;
+            my_plan_opts_default(&po);
+            po.connections = nparts;
+            po.chunks_per_conn = 4;
+            rc = my_plan_chunks(m, t->name, t->key, &po, &cp, err);
+            if (rc == SL_OK) {
+                t->ranges = sl_calloc((size_t)cp.count, sizeof *t->ranges);
+                t->plan = my_plan_json(&cp);
+                if (!t->ranges || !t->plan) rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
+                for (int c = 0; rc == SL_OK && c < cp.count; c++) t->ranges[c] = cp.chunks[c].r;
+                t->nranges = cp.count;
+                sl_debug("table %s: %d chunks on %s from %d queries in %.3f s (estimated %lld rows)", t->name,
+                         cp.count, t->key, cp.probes, cp.seconds, (long long)cp.est_rows);
+            }
+            my_plan_free(&cp);
         } else if (rc == SL_OK) {
             t->ranges = sl_calloc(1, sizeof *t->ranges);
             t->nranges = 1;
@@ -332,7 +352,10 @@ static sl_code plan_json(const ex_run *run, int nworkers, json_t **out, sl_err *
     json_object_set_new(p, "connections", json_integer(nworkers));
     sl_exec_plan_set_lock(p, &o->lock);
     json_object_set_new(p, "max_attempts", json_integer(o->max_attempts));
-    json_object_set_new(p, "batch_rows", json_integer((json_int_t)o->batch_rows));
+    json_object_set_new(p, "batch_rows", json_integer((json_int_t)run->batch_rows));
+    json_object_set_new(p, "batch_bytes_max", json_integer((json_int_t)(run->share / 8 < ((size_t)32 << 20)
+                                                                            ? run->share / 8
+                                                                            : (size_t)32 << 20)));
     json_object_set_new(p, "zero_dates_error", json_boolean(o->zero_dates_error));
     for (int i = 0; i < run->ntables; i++) {
         const ex_table *t = &run->tables[i];
@@ -342,10 +365,10 @@ static sl_code plan_json(const ex_run *run, int nworkers, json_t **out, sl_err *
         sl_layout_partition(o->layout, base, run->date, prefix, sizeof prefix - 1);
         strcat(prefix, "/");
         /* Incremental runs append to the date's partition: each run's rows are new. */
-        json_array_append_new(tables, json_pack("{s:s, s:s, s:s?, s:I, s:b, s:o?}", "name", t->name, "prefix", prefix,
-                                                "key", t->key, "estimate", (json_int_t)t->estimate, "append",
+        json_array_append_new(tables, json_pack("{s:s, s:s, s:s?, s:I, s:b, s:o?, s:O?}", "name", t->name, "prefix",
+                                                prefix, "key", t->key, "estimate", (json_int_t)t->estimate, "append",
                                                 t->incr != NULL, "incremental",
-                                                t->incr ? sl_incr_json(t->incr, 0) : NULL));
+                                                t->incr ? sl_incr_json(t->incr, 0) : NULL, "plan", t->plan));
         json_array_append_new(units, json_pack("{s:s, s:I}", "name", t->name, "estimate", (json_int_t)t->estimate));
     }
     json_t *ex = json_pack("{s:o, s:s?, s:s?}", "tables", tables, "query", o->query, "where", o->where);
@@ -358,7 +381,7 @@ static sl_code plan_json(const ex_run *run, int nworkers, json_t **out, sl_err *
         const ex_table *t = &run->tables[tk->table];
         char label[600];
         SL_TRY_GOTO(rc, build_sql(run, t, tk->part, &sql, err), done);
-        snprintf(label, sizeof label, "table %s, partition %d", t->name, tk->part);
+        snprintf(label, sizeof label, "table %s, chunk %d", t->name, tk->part);
         json_array_append_new(tasks, json_pack("{s:s, s:i, s:i, s:s, s:o, s:[i]}", "label", label, "table",
                                                tk->table, "part", tk->part, "sql", (const char *)sql.data, "range",
                                                range_json(t, &t->ranges[tk->part]), "units", tk->table));
@@ -408,6 +431,8 @@ sl_code sl_export_plan(const sl_config *cfg, const sl_export_opts *o, json_t **o
     MYSQL *ctl = NULL;
     sl_code rc;
     *out = NULL;
+    if (sl_exec_memory_check(o->memory_limit ? o->memory_limit : SL_MEMORY_LIMIT_DEFAULT, err) != SL_OK)
+        return err->code;
     if (o->date) {
         int y;
         unsigned mo, d;
@@ -433,13 +458,14 @@ sl_code sl_export_plan(const sl_config *cfg, const sl_export_opts *o, json_t **o
     SL_TRY_GOTO(rc, make_tasks(&run, err), done);
     int nworkers = nparts < run.ntasks ? nparts : run.ntasks;
     if (nworkers < 1) nworkers = 1;
-    /* Row groups share the memory budget: one row group per file being written. */
-    if (!o->row_group_explicit) {
-        size_t budget = ((size_t)160 << 20) / (size_t)nworkers;
-        if (budget < ((size_t)16 << 20)) budget = (size_t)16 << 20;
-        if (budget < run.pq.row_group_size) run.pq.row_group_size = budget;
-        if (run.pq.row_group_size < run.pq.page_size) run.pq.row_group_size = run.pq.page_size;
-    }
+    /* The memory limit, shared by the connections: each holds one read batch (at most an
+     * eighth of its share: string columns end a batch at half their cap, fixed-width
+     * values take at most 8 bytes a column, 1 KiB a row for 128 columns) and one file's
+     * row group, pages and dictionaries. */
+    run.share = (o->memory_limit ? o->memory_limit : SL_MEMORY_LIMIT_DEFAULT) / (size_t)nworkers;
+    sl_exec_memory_pq(&run.pq, run.share, o->row_group_explicit, o->page_explicit);
+    run.batch_rows = o->batch_rows;
+    if (run.batch_rows > run.share / 8 / 1024) run.batch_rows = run.share / 8 / 1024 < 256 ? 256 : run.share / 8 / 1024;
     rc = plan_json(&run, nworkers, out, err);
 done:
     if (ctl) my_close(ctl);
@@ -451,6 +477,7 @@ done:
         sl_free(t->key_quoted);
         sl_incr_free(t->incr);
         sl_free(t->ranges);
+        json_decref(t->plan);
     }
     sl_free(run.tables);
     sl_free(run.tasks);
@@ -479,7 +506,7 @@ sl_code sl_export_task(const json_t *plan, int k, const json_t *task, MYSQL *con
     my_read_opts ro;
     my_read_opts_default(&ro);
     ro.batch_rows = (size_t)sl_plan_int(plan, "batch_rows", 16384);
-    ro.batch_bytes_max = (size_t)32 << 20;
+    ro.batch_bytes_max = (size_t)sl_plan_int(plan, "batch_bytes_max", (long long)32 << 20);
     ro.zero_dates_error = json_is_true(json_object_get(plan, "zero_dates_error"));
     ro.table = tname;
     ro.key_column = *key ? key : NULL;
@@ -538,6 +565,9 @@ static json_t *table_manifest(const json_t *plan, int ti, json_t *const *chosen,
     const json_t *t = json_array_get(json_object_get(ex, "tables"), (size_t)ti);
     json_t *parts = json_array(), *zd = json_object(), *schema = NULL;
     int64_t rows = 0, t0 = 0, t1 = 0;
+    /* The plan's chunks, each with the rows its task read. */
+    json_t *tplan = json_is_object(json_object_get(t, "plan")) ? json_deep_copy(json_object_get(t, "plan")) : NULL;
+    json_t *plan_chunks = tplan ? json_object_get(tplan, "chunks") : NULL;
     json_t *sums = json_array();
     size_t k;
     json_t *task;
@@ -546,9 +576,15 @@ static json_t *table_manifest(const json_t *plan, int ti, json_t *const *chosen,
         if (sl_plan_int(task, "table", -1) != ti) continue;
         const json_t *r = chosen[k], *rex = json_object_get(r, "export");
         const json_t *f = json_array_get(json_object_get(r, "files"), 0);
-        json_t *pj = json_pack("{s:s, s:I, s:O, s:f}", "file", sl_plan_str(f, "name"), "rows",
+        json_t *chunk = json_deep_copy(json_object_get(task, "range"));
+        json_object_set_new(chunk, "rows", json_integer(sl_plan_int(rex, "rows", 0)));
+        json_t *pj = json_pack("{s:s, s:I, s:O, s:[o], s:f}", "file", sl_plan_str(f, "name"), "rows",
                                (json_int_t)sl_plan_int(rex, "rows", 0), "key_range", json_object_get(task, "range"),
-                               "seconds", json_real_value(json_object_get(r, "seconds")));
+                               "chunks", chunk, "seconds", json_real_value(json_object_get(r, "seconds")));
+        if (plan_chunks) {
+            json_t *pc = json_array_get(plan_chunks, (size_t)sl_plan_int(task, "part", 0));
+            json_object_set_new(pc, "rows", json_integer(sl_plan_int(rex, "rows", 0)));
+        }
         json_t *eng = sl_result_engine_json(r);
         json_object_update(pj, eng);
         json_decref(eng);
@@ -580,6 +616,10 @@ static json_t *table_manifest(const json_t *plan, int ti, json_t *const *chosen,
                           "zero_dates", zd, "compression", sl_plan_str(json_object_get(plan, "writer"), "compression"),
                           "snapshot", sl_plan_snapshot_json(plan), "timings", "started_at", sl_plan_str(plan, "created_at"),
                           "seconds", t1 > t0 ? (double)(t1 - t0) / 1e6 : 0.0);
+    if (tplan) {
+        json_object_set_new(m, "plan", tplan);
+        json_object_set(json_object_get(m, "timings"), "plan_seconds", json_object_get(tplan, "seconds"));
+    }
     if (info && info->engine) json_object_update(m, (json_t *)info->engine);
     return m;
 }

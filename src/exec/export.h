@@ -38,6 +38,8 @@ typedef struct sl_export_opts {
     int consistency_explicit;     /* given on the command line: no silent fallback */
     int zero_dates_error;         /* --zero-dates=error */
     int row_group_explicit;       /* --row-group-size given: no memory-based default */
+    int page_explicit;            /* --page-size given */
+    size_t memory_limit;          /* --memory-limit, bytes; 0 = SL_MEMORY_LIMIT_DEFAULT */
     pq_options pq;                /* codec, sizes */
     size_t batch_rows;            /* rows per read batch, default 16384 */
     int max_attempts;             /* per task without a snapshot, default 3 */

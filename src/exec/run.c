@@ -146,7 +146,15 @@ sl_code sl_run_plan(const sl_config *cfg, const sl_run_opts *o, json_t **out, sl
         goto done;
     }
     SL_TRY_GOTO(rc, check_sources(ctl, err), done);
-    p = sl_plan_envelope("run", run_id, date, o->output, o->consistency, o->consistency_explicit, mp.database, &o->pq);
+    /* The memory limit: half for the files being written at once (six datasets, an
+     * order_analytics file per extra shard, six raw tables with --raw), a thirty-second
+     * for each read batch's strings; the rest for the analytics' state and batches. */
+    size_t limit = o->memory_limit ? o->memory_limit : SL_MEMORY_LIMIT_DEFAULT;
+    SL_TRY_GOTO(rc, sl_exec_memory_check(limit, err), done);
+    pq_options pq = o->pq;
+    int writers = TF__DATASETS + (o->shards > 1 ? o->shards - 1 : 0) + (o->raw ? TF__SOURCES : 0);
+    sl_exec_memory_pq(&pq, limit / 2 / (size_t)writers, 0, 0);
+    p = sl_plan_envelope("run", run_id, date, o->output, o->consistency, o->consistency_explicit, mp.database, &pq);
     if (!p) {
         rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
         goto done;
@@ -160,7 +168,17 @@ sl_code sl_run_plan(const sl_config *cfg, const sl_run_opts *o, json_t **out, sl
         json_array_append_new(units, json_pack("{s:s, s:I}", "name", tf_source_name(s), "estimate", (json_int_t)est));
     }
     if (o->shards > 1) {
-        SL_TRY_GOTO(rc, my_plan_partitions(ctl, "customers", "customer_id", o->shards, &ranges, &nranges, err), done);
+        /* Customer-id ranges of about equal estimated customers, from the chunk planner
+         * (MIN/MAX and the server's estimates: no table scan). */
+        my_plan cp;
+        my_plan_opts po;
+        my_plan_opts_default(&po);
+        po.connections = o->shards;
+        po.min_chunk_rows = 1; /* a few customers still make as many shards as asked */
+        SL_TRY_GOTO(rc, my_plan_chunks(ctl, "customers", "customer_id", &po, &cp, err), done);
+        rc = my_plan_group(&cp, o->shards, &ranges, &nranges, err);
+        my_plan_free(&cp);
+        if (rc != SL_OK) goto done;
     }
     if (nranges < 1) nranges = 1;
     sl_layout_partition(o->layout, "business_insights", date, prefix, sizeof prefix - 1);
@@ -179,6 +197,9 @@ sl_code sl_run_plan(const sl_config *cfg, const sl_run_opts *o, json_t **out, sl
     json_object_set_new(p, "parameters", params_json(&tf));
     json_object_set_new(p, "raw", json_boolean(o->raw));
     json_object_set_new(p, "batch_rows", json_integer((json_int_t)o->batch_rows));
+    json_object_set_new(p, "batch_bytes_max",
+                        json_integer((json_int_t)(limit / 32 < ((size_t)32 << 20) ? limit / 32 : (size_t)32 << 20)));
+    json_object_set_new(p, "memory_limit", json_integer((json_int_t)limit));
     json_object_set_new(p, "shards", json_integer(nranges));
     /* The shards meet to share their totals: every task needs a connection of its own. */
     json_object_set_new(p, "connections", json_integer(nranges + 1));
@@ -291,7 +312,7 @@ static sl_code read_source(rn_task *t, MYSQL *conn, tf_state *st, tf_source s, c
     my_read_opts ro;
     my_read_opts_default(&ro);
     ro.batch_rows = (size_t)sl_plan_int(t->plan, "batch_rows", 16384);
-    ro.batch_bytes_max = (size_t)32 << 20;
+    ro.batch_bytes_max = (size_t)sl_plan_int(t->plan, "batch_bytes_max", (long long)32 << 20);
     ro.table = tf_source_name(s);
     rd = my_reader_open(conn, sql, &ro, err);
     if (!rd) {

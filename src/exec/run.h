@@ -28,6 +28,7 @@ typedef struct sl_run_opts {
     size_t batch_rows;
     int shards;                /* customer-id ranges of the orders side, one task each (default 1) */
     sl_progress_mode progress;
+    size_t memory_limit; /* --memory-limit, bytes; 0 = SL_MEMORY_LIMIT_DEFAULT */
     my_lock_opts lock;         /* --lock-wait-timeout, --lock-retries, --snapshot-lock */
     sl_layout layout; /* --layout date|hive */
 } sl_run_opts;

@@ -43,12 +43,14 @@ void sl_plan_pq_options(const json_t *plan, pq_options *po)
     po->zstd_level = (int)sl_plan_int(w, "zstd_level", po->zstd_level);
     po->page_size = (size_t)sl_plan_int(w, "page_size", (long long)po->page_size);
     po->row_group_size = (size_t)sl_plan_int(w, "row_group_size", (long long)po->row_group_size);
+    po->dictionary_max = (size_t)sl_plan_int(w, "dictionary_max", (long long)po->dictionary_max);
 }
 
 json_t *sl_plan_writer_json(const pq_options *po)
 {
-    return json_pack("{s:s, s:i, s:I, s:I}", "compression", pq_codec_name(po->codec), "zstd_level", po->zstd_level,
-                     "page_size", (json_int_t)po->page_size, "row_group_size", (json_int_t)po->row_group_size);
+    return json_pack("{s:s, s:i, s:I, s:I, s:I}", "compression", pq_codec_name(po->codec), "zstd_level",
+                     po->zstd_level, "page_size", (json_int_t)po->page_size, "row_group_size",
+                     (json_int_t)po->row_group_size, "dictionary_max", (json_int_t)po->dictionary_max);
 }
 
 my_consistency sl_plan_consistency(const json_t *plan)

@@ -94,9 +94,7 @@ static void *watchdog_main(void *arg)
     return NULL;
 }
 
-/* Runs sql on m; when watch is set and the statement is still running `limit` seconds
- * later, kills it from watch (the statement then fails with ER_QUERY_INTERRUPTED). */
-static sl_code exec_bounded(MYSQL *m, MYSQL *watch, const char *sql, double limit, sl_err *err)
+sl_code my_exec_bounded(MYSQL *m, MYSQL *watch, const char *sql, double limit, int *killed, sl_err *err)
 {
     watchdog w = {.watch = watch, .victim = mysql_thread_id(m), .deadline = sl_mono_seconds() + limit};
     pthread_t th;
@@ -115,8 +113,8 @@ static sl_code exec_bounded(MYSQL *m, MYSQL *watch, const char *sql, double limi
         if (started) pthread_join(th, NULL);
         pthread_cond_destroy(&w.cv);
         pthread_mutex_destroy(&w.mu);
-        if (w.killed) sl_warn("the snapshot lock statement outlived lock_wait_timeout and was killed");
     }
+    if (killed) *killed = w.killed;
     return rc;
 }
 
@@ -184,6 +182,14 @@ static my_lock_kind resolve(MYSQL *m, my_lock_kind k)
      * does not stop commits), so FTWRL is its consistent choice. */
     if (info && strstr(info, "MariaDB") && mysql_get_server_version(m) >= 100401) return MY_LOCK_BACKUP_STAGE;
     return MY_LOCK_FTWRL;
+}
+
+static sl_code exec_bounded(MYSQL *m, MYSQL *watch, const char *sql, double limit, sl_err *err)
+{
+    int killed = 0;
+    sl_code rc = my_exec_bounded(m, watch, sql, limit, &killed, err);
+    if (killed) sl_warn("the snapshot lock statement (%s) outlived lock_wait_timeout and was killed", sql);
+    return rc;
 }
 
 /* One attempt at the lock, its wait added to li. */
