@@ -58,10 +58,13 @@ static sl_code check_sources(MYSQL *m, sl_err *err)
 }
 
 /* SELECT of source s: its columns (every column with --raw), for the customer-id range r
- * of the orders side when r is given (order_items through their order; items whose
- * order is missing or has no customer fall in the range without lower bound, which
- * also takes NULL keys). */
-static sl_code source_sql(tf_source s, int raw, const my_range *r, sl_buf *sql, sl_err *err)
+ * of the orders side when r is given. A shard's order_items come through their order:
+ * with --raw every item, those whose order is missing or has no customer in the range
+ * without lower bound (which also takes NULL keys); otherwise only the items of its
+ * orders inside the sales window, the only ones the analytics count (order_date in
+ * (as_of - window, as_of], the bounds add_orders applies), so that each shard reads the
+ * window's items of its customers through the orders' index instead of every item. */
+static sl_code source_sql(tf_source s, int raw, const my_range *r, const tf_params *tf, sl_buf *sql, sl_err *err)
 {
     char q[600];
     int items = s == TF_ORDER_ITEMS && r;
@@ -80,13 +83,29 @@ static sl_code source_sql(tf_source s, int raw, const my_range *r, sl_buf *sql, 
     SL_TRY(sl_buf_printf(sql, err, " FROM %s", q));
     if (r) {
         char cond[300];
-        if (items) {
+        if (items && raw) {
             SL_TRY(sl_buf_printf(sql, err, " oi LEFT JOIN `orders` o ON o.`order_id` = oi.`order_id`"));
+            my_range_where(r, "o.`customer_id`", cond, sizeof cond);
+        } else if (items) {
+            SL_TRY(sl_buf_printf(sql, err, " oi JOIN `orders` o ON o.`order_id` = oi.`order_id`"));
             my_range_where(r, "o.`customer_id`", cond, sizeof cond);
         } else {
             my_range_where(r, "`customer_id`", cond, sizeof cond);
         }
         SL_TRY(sl_buf_printf(sql, err, " WHERE %s", cond));
+        if (items && !raw) {
+            /* DATETIME holds years 1000-9999: a bound outside them bounds nothing */
+            int64_t from = tf->as_of_us - (int64_t)tf->window_days * SL_US_PER_DAY;
+            char t[40];
+            if (from >= sl_ts_make(1000, 1, 1, 0, 0, 0, 0)) {
+                sl_ts_format(from, t, sizeof t);
+                SL_TRY(sl_buf_printf(sql, err, " AND o.`order_date` > '%s'", t));
+            }
+            if (tf->as_of_us < sl_ts_make(10000, 1, 1, 0, 0, 0, 0)) {
+                sl_ts_format(tf->as_of_us, t, sizeof t);
+                SL_TRY(sl_buf_printf(sql, err, " AND o.`order_date` <= '%s'", t));
+            }
+        }
     }
     return sl_buf_cstr(sql, err);
 }
@@ -103,7 +122,8 @@ static json_t *params_json(const tf_params *tf)
 }
 
 static sl_code add_task(json_t *tasks, const char *label, const char *kind, int shard, int nshards,
-                        const tf_source *srcs, int n, int raw, const my_range *r, sl_buf *sql, sl_err *err)
+                        const tf_source *srcs, int n, int raw, const my_range *r, const tf_params *tf, sl_buf *sql,
+                        sl_err *err)
 {
     json_t *t = json_pack("{s:s, s:s, s:i, s:i, s:{}, s:[]}", "label", label, "kind", kind, "shard", shard, "shards",
                           nshards, "sql", "units");
@@ -115,7 +135,7 @@ static sl_code add_task(json_t *tasks, const char *label, const char *kind, int 
         json_object_set_new(t, "customer_range", rng);
     }
     for (int i = 0; i < n; i++) {
-        SL_TRY(source_sql(srcs[i], raw, r, sql, err));
+        SL_TRY(source_sql(srcs[i], raw, r, tf, sql, err));
         json_object_set_new(json_object_get(t, "sql"), tf_source_name(srcs[i]), json_string((const char *)sql->data));
         json_array_append_new(json_object_get(t, "units"), json_integer(srcs[i]));
     }
@@ -207,14 +227,15 @@ sl_code sl_run_plan(const sl_config *cfg, const sl_run_opts *o, json_t **out, sl
     json_t *tasks = json_object_get(p, "tasks");
     static const tf_source inv[] = {TF_PRODUCTS, TF_WAREHOUSES, TF_INVENTORY};
     static const tf_source ord[] = {TF_CUSTOMERS, TF_ORDERS, TF_ORDER_ITEMS};
-    SL_TRY_GOTO(rc, add_task(tasks, "products, warehouses, inventory", "inventory", 0, 1, inv, 3, o->raw, NULL, &sql,
+    SL_TRY_GOTO(rc, add_task(tasks, "products, warehouses, inventory", "inventory", 0, 1, inv, 3, o->raw, NULL, &tf, &sql,
                              err), done);
     for (int i = 0; i < nranges; i++) {
         char label[200];
         const my_range *r = ranges ? &ranges[i] : NULL;
         if (r) snprintf(label, sizeof label, "customers, orders, order_items (customer shard %d of %d)", i + 1, nranges);
         else snprintf(label, sizeof label, "customers, orders, order_items");
-        SL_TRY_GOTO(rc, add_task(tasks, label, "orders", i, nranges, ord, 3, o->raw, nranges > 1 ? r : NULL, &sql,
+        SL_TRY_GOTO(rc, add_task(tasks, label, "orders", i, nranges, ord, 3, o->raw, nranges > 1 ? r : NULL, &tf,
+                                 &sql,
                                  err), done);
     }
     rc = SL_OK;

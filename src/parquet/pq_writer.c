@@ -858,7 +858,8 @@ pq_writer *pq_writer_open(sl_sink *sink, const sl_schema *schema, const pq_optio
     w->comp = pq_compressor_create(opt->codec, opt->codec == PQ_CODEC_ZSTD ? opt->zstd_level : opt->gzip_level, err);
     w->cols = sl_calloc((size_t)w->ncols, sizeof *w->cols);
     w->kv = opt->kv_count > 0 ? sl_calloc((size_t)opt->kv_count, sizeof *w->kv) : NULL;
-    if (!w->comp || !w->cols || (opt->kv_count > 0 && !w->kv)) goto fail;
+    if (!w->comp) goto fail; /* pq_compressor_create said why */
+    if (!w->cols || (opt->kv_count > 0 && !w->kv)) goto nomem;
     for (int i = 0; i < opt->kv_count; i++) {
         w->kv[i].key = sl_strdup(opt->kv[i].key ? opt->kv[i].key : "");
         w->kv[i].value = opt->kv[i].value ? sl_strdup(opt->kv[i].value) : NULL;

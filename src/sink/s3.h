@@ -37,6 +37,7 @@
 #include "../common/sl_buf.h"
 #include "../common/sl_config.h"
 #include "../common/sl_error.h"
+#include "s3_xml.h"
 #include "store.h"
 
 /* url: "s3://bucket" or "s3://bucket/prefix". */
@@ -82,8 +83,6 @@ long s3_backoff_cap_ms(long base_ms, int n);
 /* The part size to use for part number n (1-based), from the configured size. */
 size_t s3_part_size_for(size_t base, int n);
 
-/* An S3 error document (<Error><Code/><Message/></Error>) in body: fills code and
- * message, returns 1; 0 when body is not one. Used on CompleteMultipartUpload's 200. */
-int s3_parse_error(const char *body, size_t n, char *code, size_t ccap, char *msg, size_t mcap);
+/* s3_parse_error, the XML answers: s3_xml.h */
 
 #endif
