@@ -129,7 +129,7 @@ def test_signal_at_random_points(mariadb, source, moto_small, tmp_path, where, c
             continue
         assert p.returncode == 128 + sig, where_msg
         assert f"stopped by {signal.Signals(sig).name}" in stderr, where_msg
-        assert time.monotonic() - t_sig < 10, where_msg
+        assert time.monotonic() - t_sig < 30, where_msg  # generous: the machine is shared
         assert after == before, where_msg  # same files, same bytes: nothing of the stopped run
         stopped += 1
     assert stopped >= 2  # the delays above land inside the run
