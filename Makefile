@@ -6,6 +6,7 @@
 #   make demo       install, build, start a local MariaDB, seed, run the pipeline
 #   make demo-spark the same pipeline scheduled by a local Spark cluster (master + 2 workers)
 #   make bench      build the benchmark programs (see bench/README.md)
+#   make install    install the binary and its manual page under PREFIX (default /usr/local)
 #   make fuzz       build the libFuzzer harnesses (clang) and run each for FUZZ_TIME seconds
 
 CC      ?= cc
@@ -44,7 +45,7 @@ OBJ = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
 
 .PHONY: tsan
-.PHONY: all asan test unit unit-asan pytest deps demo demo-spark bench clean mariadb-start mariadb-stop tools fuzz fuzz-build
+.PHONY: all asan test unit unit-asan pytest deps demo demo-spark bench clean mariadb-start mariadb-stop tools fuzz fuzz-build install uninstall
 all: $(B)/sluice $(B)/libsluice.a tools
 
 $(B)/obj/%.o: %.c
@@ -155,6 +156,17 @@ mariadb-start:
 	bash scripts/mariadb-local.sh start
 mariadb-stop:
 	bash scripts/mariadb-local.sh stop
+
+# DESTDIR for packaging; the manual is man/sluice.1 (roff).
+PREFIX  ?= /usr/local
+DESTDIR ?=
+install: $(B)/sluice
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 $(B)/sluice $(DESTDIR)$(PREFIX)/bin/sluice
+	install -m 644 man/sluice.1 $(DESTDIR)$(PREFIX)/share/man/man1/sluice.1
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/sluice $(DESTDIR)$(PREFIX)/share/man/man1/sluice.1
 
 clean:
 	rm -rf build

@@ -115,6 +115,8 @@ int sl_exec_run_threads(int n, void *(*fn)(void *), void *base, size_t stride, s
     pthread_t *th = sl_calloc((size_t)(n > 0 ? n : 1), sizeof *th);
     if (!th) return 0;
     if (mode == SL_PROGRESS_AUTO) mode = isatty(2) ? SL_PROGRESS_BAR : SL_PROGRESS_LOG;
+    /* JSON logs: every stderr line must be an object, so progress goes as log events. */
+    if (sl_log_get_format() == SL_LOG_JSON && mode == SL_PROGRESS_BAR) mode = SL_PROGRESS_LOG;
     sl_progress *prog = sl_progress_start(mode, nitems, pfn, pud);
     int started = 0;
     for (int i = 0; i < n; i++) {

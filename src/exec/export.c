@@ -25,7 +25,9 @@
 #include "../mysql/my_reader.h"
 #include "../sink/commit.h"
 #include "../sink/store.h"
+#include "dryrun.h"
 #include "exec.h"
+#include "metrics.h"
 #include "progress.h"
 #include "task_int.h"
 
@@ -37,6 +39,7 @@ void sl_export_opts_default(sl_export_opts *o)
     pq_options_default(&o->pq);
     o->batch_rows = 16384;
     o->max_attempts = 3;
+    o->wide_decimal_string = 1;
     my_lock_opts_default(&o->lock);
 }
 
@@ -357,6 +360,7 @@ static sl_code plan_json(const ex_run *run, int nworkers, json_t **out, sl_err *
                                                                             ? run->share / 8
                                                                             : (size_t)32 << 20)));
     json_object_set_new(p, "zero_dates_error", json_boolean(o->zero_dates_error));
+    json_object_set_new(p, "wide_decimal_string", json_boolean(o->wide_decimal_string));
     for (int i = 0; i < run->ntables; i++) {
         const ex_table *t = &run->tables[i];
         char seg[800], base[900], prefix[1000];
@@ -444,7 +448,8 @@ sl_code sl_export_plan(const sl_config *cfg, const sl_export_opts *o, json_t **o
     } else {
         sl_date_format((int32_t)sl_day_floor(sl_now_us(), NULL), run.date, sizeof run.date);
     }
-    if (sl_run_id(run.run_id, err) != SL_OK) return err->code;
+    if (o->run_id && o->run_id[0]) snprintf(run.run_id, sizeof run.run_id, "%s", o->run_id);
+    else if (sl_run_id(run.run_id, err) != SL_OK) return err->code;
 
     SL_TRY_GOTO(rc, my_params_from_config(cfg, &run.mp, 0, err), done);
     ctl = my_connect(&run.mp, 0, err);
@@ -508,6 +513,7 @@ sl_code sl_export_task(const json_t *plan, int k, const json_t *task, MYSQL *con
     ro.batch_rows = (size_t)sl_plan_int(plan, "batch_rows", 16384);
     ro.batch_bytes_max = (size_t)sl_plan_int(plan, "batch_bytes_max", (long long)32 << 20);
     ro.zero_dates_error = json_is_true(json_object_get(plan, "zero_dates_error"));
+    ro.wide_decimal_string = json_is_true(json_object_get(plan, "wide_decimal_string"));
     ro.table = tname;
     ro.key_column = *key ? key : NULL;
     rd = my_reader_open(conn, sl_plan_str(task, "sql"), &ro, err);
@@ -624,6 +630,29 @@ static json_t *table_manifest(const json_t *plan, int ti, json_t *const *chosen,
     return m;
 }
 
+/* For the metrics file: summary "tables": {name: {"rows", "bytes", "seconds",
+ * "zero_dates", "retries"}} from the table's manifest fields and its files. */
+static void table_summary(json_t *summary, const char *name, const json_t *manifest, int64_t bytes)
+{
+    json_t *all = json_object_get(summary, "table_figures");
+    if (!all) json_object_set_new(summary, "table_figures", all = json_object());
+    int64_t zero = 0, retries = 0;
+    const char *k;
+    json_t *v;
+    size_t i;
+    json_object_foreach((json_t *)json_object_get(manifest, "zero_dates"), k, v) zero += json_integer_value(v);
+    json_array_foreach(json_object_get(manifest, "partitions"), i, v)
+    {
+        int64_t a = sl_plan_int(v, "attempts", 1);
+        if (a > 1) retries += a - 1;
+    }
+    json_object_set_new(all, name,
+                        json_pack("{s:I, s:I, s:f, s:I, s:I}", "rows", (json_int_t)sl_plan_int(manifest, "rows", 0),
+                                  "bytes", (json_int_t)bytes, "seconds",
+                                  json_real_value(json_object_get(json_object_get(manifest, "timings"), "seconds")),
+                                  "zero_dates", (json_int_t)zero, "retries", (json_int_t)retries));
+}
+
 sl_code sl_export_commit(const json_t *plan, json_t *const *chosen, sl_store *st, const sl_commit_info *info,
                          json_t *summary, sl_err *err)
 {
@@ -651,7 +680,7 @@ sl_code sl_export_commit(const json_t *plan, json_t *const *chosen, sl_store *st
             break;
         }
         cs[ti] = c;
-        int64_t trows = 0;
+        int64_t trows = 0, tbytes = 0;
         for (int k = 0; k < ntasks && rc == SL_OK; k++) {
             if (sl_plan_int(json_array_get(json_object_get(plan, "tasks"), (size_t)k), "table", -1) != ti) continue;
             rc = sl_result_add_files(c, prefix, chosen[k], err);
@@ -662,11 +691,13 @@ sl_code sl_export_commit(const json_t *plan, json_t *const *chosen, sl_store *st
                 trows += sl_plan_int(f, "rows", 0);
                 rows += sl_plan_int(f, "rows", 0);
                 bytes += (uint64_t)sl_plan_int(f, "bytes", 0);
+                tbytes += sl_plan_int(f, "bytes", 0);
                 files++;
             }
         }
         if (rc == SL_OK) {
             extras[ti] = table_manifest(plan, ti, chosen, info);
+            table_summary(summary, sl_plan_str(t, "name"), extras[ti], tbytes);
             const json_t *inc = json_object_get(t, "incremental");
             if (json_is_object(inc)) {
                 json_t *mine = json_deep_copy(inc);
@@ -711,6 +742,12 @@ sl_code sl_export_run(const sl_config *cfg, const sl_export_opts *o, sl_export_r
     memset(res, 0, sizeof *res);
     res->consistency = o->consistency == MY_SNAPSHOT ? "snapshot" : "none";
     sl_code rc = sl_export_plan(cfg, o, &plan, err);
+    sl_metrics_stage(o->metrics, "plan", sl_mono_seconds() - t0);
+    if (rc == SL_OK && o->dry_run) {
+        rc = sl_dryrun_plan(cfg, plan, stdout, err);
+        json_decref(plan);
+        return rc;
+    }
     if (rc == SL_OK) {
         snprintf(res->run_id, sizeof res->run_id, "%s", sl_plan_str(plan, "run_id"));
         rc = sl_plan_execute(cfg, plan, o->progress, &sum, err);
@@ -723,6 +760,8 @@ sl_code sl_export_run(const sl_config *cfg, const sl_export_opts *o, sl_export_r
         res->rows = sl_plan_int(sum, "rows", 0);
         res->bytes = (uint64_t)sl_plan_int(sum, "bytes", 0);
     }
+    if (plan) snprintf(res->date, sizeof res->date, "%s", sl_plan_str(plan, "date"));
+    sl_metrics_add_run(o->metrics, plan, rc == SL_OK ? sum : NULL);
     json_decref(sum);
     json_decref(plan);
     res->seconds = sl_mono_seconds() - t0;

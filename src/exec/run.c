@@ -26,7 +26,9 @@
 #include "../report/report.h"
 #include "../sink/commit.h"
 #include "../sink/store.h"
+#include "dryrun.h"
 #include "exec.h"
+#include "metrics.h"
 #include "task_int.h"
 
 void sl_run_opts_default(sl_run_opts *o)
@@ -39,6 +41,7 @@ void sl_run_opts_default(sl_run_opts *o)
     o->pq.row_group_size = (size_t)64 << 20;
     o->batch_rows = 16384;
     o->shards = 1;
+    o->wide_decimal_string = 1;
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -158,7 +161,8 @@ sl_code sl_run_plan(const sl_config *cfg, const sl_run_opts *o, json_t **out, sl
 
     if (!o->as_of_given) tf.as_of_us = sl_now_us(); /* 0 is a valid as-of: 1970-01-01 */
     sl_date_format((int32_t)sl_day_floor(tf.as_of_us, NULL), date, sizeof date);
-    SL_TRY_GOTO(rc, sl_run_id(run_id, err), done);
+    if (o->run_id && o->run_id[0]) snprintf(run_id, sizeof run_id, "%s", o->run_id);
+    else SL_TRY_GOTO(rc, sl_run_id(run_id, err), done);
     SL_TRY_GOTO(rc, my_params_from_config(cfg, &mp, 0, err), done);
     ctl = my_connect(&mp, 0, err);
     if (!ctl) {
@@ -216,6 +220,7 @@ sl_code sl_run_plan(const sl_config *cfg, const sl_run_opts *o, json_t **out, sl
     json_object_set_new(p, "as_of_us", json_integer(tf.as_of_us));
     json_object_set_new(p, "parameters", params_json(&tf));
     json_object_set_new(p, "raw", json_boolean(o->raw));
+    json_object_set_new(p, "wide_decimal_string", json_boolean(o->wide_decimal_string));
     json_object_set_new(p, "batch_rows", json_integer((json_int_t)o->batch_rows));
     json_object_set_new(p, "batch_bytes_max",
                         json_integer((json_int_t)(limit / 32 < ((size_t)32 << 20) ? limit / 32 : (size_t)32 << 20)));
@@ -335,6 +340,7 @@ static sl_code read_source(rn_task *t, MYSQL *conn, tf_state *st, tf_source s, c
     ro.batch_rows = (size_t)sl_plan_int(t->plan, "batch_rows", 16384);
     ro.batch_bytes_max = (size_t)sl_plan_int(t->plan, "batch_bytes_max", (long long)32 << 20);
     ro.table = tf_source_name(s);
+    ro.wide_decimal_string = json_is_true(json_object_get(t->plan, "wide_decimal_string"));
     rd = my_reader_open(conn, sql, &ro, err);
     if (!rd) {
         rc = err->code ? err->code : SL_E_DB;
@@ -677,6 +683,37 @@ static json_t *quality_json(json_t *const *chosen, int ntasks)
     return q;
 }
 
+/* For the metrics file: per source table the rows read, the zero dates, and (--raw) the
+ * bytes of its files: summary "sources": {table: {"rows", "zero_dates", "bytes"?}}. */
+static void summary_sources(const json_t *plan, json_t *const *chosen, int ntasks, json_t *summary)
+{
+    json_t *src = json_object();
+    const json_t *rawp = json_object_get(plan, "raw_prefixes");
+    int raw = json_is_true(json_object_get(plan, "raw"));
+    for (int s = 0; s < TF__SOURCES; s++) {
+        json_t *e = json_pack("{s:I, s:I}", "rows", (json_int_t)0, "zero_dates", (json_int_t)0);
+        if (raw) json_object_set_new(e, "bytes", json_integer(0));
+        json_object_set_new(src, tf_source_name(s), e);
+    }
+    for (int k = 0; k < ntasks; k++) {
+        const json_t *part = json_object_get(chosen[k], "run");
+        for (int s = 0; s < TF__SOURCES; s++) {
+            const char *name = tf_source_name(s);
+            json_t *e = json_object_get(src, name);
+            json_object_set_new(e, "rows", json_integer(sl_plan_int(e, "rows", 0) +
+                                                        sl_plan_int(json_object_get(part, "rows_read"), name, 0)));
+            json_object_set_new(e, "zero_dates", json_integer(sl_plan_int(e, "zero_dates", 0) +
+                                                              sl_plan_int(json_object_get(part, "zero_dates"), name, 0)));
+            size_t i;
+            json_t *f;
+            json_array_foreach(json_object_get(chosen[k], "files"), i, f)
+            if (raw && strcmp(sl_plan_str(f, "partition"), sl_plan_str(rawp, name)) == 0)
+                json_object_set_new(e, "bytes", json_integer(sl_plan_int(e, "bytes", 0) + sl_plan_int(f, "bytes", 0)));
+        }
+    }
+    json_object_set_new(summary, "sources", src);
+}
+
 sl_code sl_run_commit(const json_t *plan, json_t *const *chosen, sl_store *st, const sl_commit_info *info,
                       json_t *summary, sl_err *err)
 {
@@ -802,6 +839,7 @@ sl_code sl_run_commit(const json_t *plan, json_t *const *chosen, sl_store *st, c
     json_decref(tasks);
     if (rc != SL_OK) goto done;
     json_object_set_new(summary, "files", json_integer(files));
+    summary_sources(plan, chosen, ntasks, summary);
     json_object_set_new(summary, "read_seconds", json_real(read_s));
     json_object_set_new(summary, "finish_seconds", json_real(fin_s + commit_compute));
     json_object_set_new(summary, "commit_seconds", json_real(sl_mono_seconds() - t0 - commit_compute));
@@ -835,6 +873,12 @@ sl_code sl_run_pipeline(const sl_config *cfg, const sl_run_opts *o, sl_run_resul
     memset(res, 0, sizeof *res);
     res->consistency = o->consistency == MY_SNAPSHOT ? "snapshot" : "none";
     sl_code rc = sl_run_plan(cfg, o, &plan, err);
+    sl_metrics_stage(o->metrics, "plan", sl_mono_seconds() - t0);
+    if (rc == SL_OK && o->dry_run) {
+        rc = sl_dryrun_plan(cfg, plan, stdout, err);
+        json_decref(plan);
+        return rc;
+    }
     if (rc == SL_OK) {
         snprintf(res->run_id, sizeof res->run_id, "%s", sl_plan_str(plan, "run_id"));
         snprintf(res->date, sizeof res->date, "%s", sl_plan_str(plan, "date"));
@@ -853,6 +897,7 @@ sl_code sl_run_pipeline(const sl_config *cfg, const sl_run_opts *o, sl_run_resul
         res->finish_seconds = json_real_value(json_object_get(sum, "finish_seconds"));
         res->commit_seconds = json_real_value(json_object_get(sum, "commit_seconds"));
     }
+    sl_metrics_add_run(o->metrics, plan, rc == SL_OK ? sum : NULL);
     json_decref(sum);
     json_decref(plan);
     res->seconds = sl_mono_seconds() - t0;

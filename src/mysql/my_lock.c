@@ -174,7 +174,7 @@ static void note_blocker(my_lock_info *li, const blocker *b)
 
 /* ---- acquire / release ---- */
 
-static my_lock_kind resolve(MYSQL *m, my_lock_kind k)
+my_lock_kind my_lock_resolve(MYSQL *m, my_lock_kind k)
 {
     if (k != MY_LOCK_AUTO) return k;
     const char *info = mysql_get_server_info(m);
@@ -229,7 +229,7 @@ sl_code my_lock_acquire(MYSQL *lock, MYSQL *watch, const unsigned long *own, int
         opts = &dflt;
     }
     memset(li, 0, sizeof *li);
-    li->kind = resolve(lock, opts->kind);
+    li->kind = my_lock_resolve(lock, opts->kind);
     /* The server gives up waiting by itself after lock_wait_timeout (whole seconds). */
     snprintf(sql, sizeof sql, "SET SESSION lock_wait_timeout = %d", opts->wait_timeout);
     SL_TRY(my_exec(lock, sql, err));
@@ -296,4 +296,21 @@ sl_code my_lock_release(MYSQL *lock, my_lock_info *li, sl_err *err)
     li->held_seconds = sl_mono_seconds() - li->locked_at;
     li->blocked_seconds += li->held_seconds;
     return rc;
+}
+
+void my_lock_describe(my_lock_kind k, const my_lock_opts *o, int n, char *buf, size_t cap)
+{
+    char bounds[200];
+    snprintf(bounds, sizeof bounds, "each attempt waits at most %d s (--lock-wait-timeout), then %d more attempt%s "
+             "(--lock-retries)", o->wait_timeout, o->retries, o->retries == 1 ? "" : "s");
+    if (k == MY_LOCK_BACKUP_STAGE)
+        snprintf(buf, cap, "BACKUP STAGE START + BACKUP STAGE BLOCK_COMMIT (needs RELOAD), held while the %d "
+                 "connections run START TRANSACTION WITH CONSISTENT SNAPSHOT, then BACKUP STAGE END; blocks other "
+                 "sessions' commits only, not their running statements; %s", n, bounds);
+    else if (k == MY_LOCK_FTWRL)
+        snprintf(buf, cap, "FLUSH TABLES WITH READ LOCK (needs RELOAD), held while the %d connections run START "
+                 "TRANSACTION WITH CONSISTENT SNAPSHOT, then UNLOCK TABLES; it waits for running writes, and every "
+                 "write on the server waits while it is pending or held; %s", n, bounds);
+    else
+        snprintf(buf, cap, "no lock");
 }

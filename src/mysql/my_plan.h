@@ -97,4 +97,5 @@ sl_code my_snapshot_begin_locked(MYSQL *lock, MYSQL **conns, int n, my_consisten
 /* The same with the default lock options, FTWRL on conns[0]. */
 sl_code my_snapshot_begin(MYSQL **conns, int n, my_consistency mode, sl_err *err);
 
+
 #endif

@@ -963,8 +963,10 @@ static void tw_logical(pq_tw *t, const sl_field *f)
         pq_tw_end(t);
         pq_tw_end(t);
         break;
-    case SL_STRING: pq_tw_struct(t, PQ_LT_STRING); pq_tw_end(t); break;
-    case SL_ENUM: pq_tw_struct(t, PQ_LT_ENUM); pq_tw_end(t); break;
+    /* An ENUM's labels are text: Parquet's ENUM annotation makes pyarrow (so pandas and
+     * Polars) read bytes, so it is written as STRING; sluice.origin.<column> keeps the
+     * MySQL type. */
+    case SL_STRING: case SL_ENUM: pq_tw_struct(t, PQ_LT_STRING); pq_tw_end(t); break;
     case SL_JSON: pq_tw_struct(t, PQ_LT_JSON); pq_tw_end(t); break;
     default: break;
     }
@@ -987,8 +989,7 @@ static int converted(sl_type_id id)
     case SL_DECIMAL: return PQ_CT_DECIMAL;
     case SL_DATE: return PQ_CT_DATE;
     case SL_TIMESTAMP: return PQ_CT_TIMESTAMP_MICROS;
-    case SL_STRING: return PQ_CT_UTF8;
-    case SL_ENUM: return PQ_CT_ENUM;
+    case SL_STRING: case SL_ENUM: return PQ_CT_UTF8;
     case SL_JSON: return PQ_CT_JSON;
     default: return -1; /* TIME without UTC adjustment has no legacy equivalent */
     }

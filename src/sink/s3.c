@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,9 @@
 #include "s3_sign.h"
 #include "s3_xml.h"
 #include "sink.h"
+
+/* Retried requests of the process, for the metrics file (s3_retry_count). */
+static atomic_llong retries;
 
 #define MIN_PART ((size_t)5 << 20)
 #define MAX_PART ((size_t)5 << 30)
@@ -545,6 +549,7 @@ static sl_code s3_do(s3_store *s, const s3_req *r, s3_resp *resp, sl_err *err)
             goto done;
         }
         long delay = (long)(rnd01(s) * (double)s3_backoff_cap_ms(s->base_ms, n));
+        atomic_fetch_add(&retries, 1);
         sl_debug("%s: %s; retrying in %ld ms (attempt %d of %d)", what,
                  cc ? cmsg : resp->code[0] ? resp->code : "server error", delay, n + 1, s->max_attempts);
         for (long left = delay; left > 0 && !(r->work && sl_stop_interrupts()); left -= 50)
@@ -557,6 +562,8 @@ done:
     sl_buf_free(&errbody);
     return rc;
 }
+
+long long s3_retry_count(void) { return atomic_load(&retries); }
 
 static sl_code full_key(const s3_store *s, const char *key, char *out, size_t cap, sl_err *err)
 {

@@ -76,6 +76,9 @@ int s3_endpoint_is_loopback(const char *endpoint);
 /* Whether a response is worth retrying: curl error (0 = none), HTTP status, S3 error code. */
 int s3_retryable(int curl_code, long status, const char *code);
 
+/* Requests sent again after a retryable failure, by every S3 store of this process. */
+long long s3_retry_count(void);
+
 /* The backoff cap before attempt n+1 (n >= 1): min(base_ms * 2^n, 20,000) ms, without
  * overflow for any n. The delay is random(0,1) times this ("full jitter"). */
 long s3_backoff_cap_ms(long base_ms, int n);

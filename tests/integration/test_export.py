@@ -252,6 +252,7 @@ ROWS = [
     " NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
 ]
 DATE_COLS = ["dt"] + [f"dtm{n}" for n in range(7)] + [f"ts{n}" for n in range(7)]
+WIDE_DECIMALS = ["d39", "d65", "d65s"]   # above 38 digits: text by default (--wide-decimal string)
 
 
 def fill_rows(cur, n):
@@ -326,6 +327,8 @@ def expected_value(name, v, row_id, extra):
     """What the export must hold for pymysql's value v of column `name` (pyarrow's view)."""
     if v is None or is_zero_date(v):
         return None
+    if name in WIDE_DECIMALS:
+        return format(v, "f")   # the server's exact text: pymysql's Decimal keeps its exponent
     if name == "f":
         return extra[row_id][0]
     if name == "g":
@@ -354,8 +357,6 @@ def test_every_type_matches_pymysql(alltypes):
         for name, v in zip(alltypes["names"], w):
             e = expected_value(name, v, rid, alltypes["extra"])
             x = g[name]
-            if name == "en" and isinstance(x, bytes):   # see test_enum_reads_as_string_in_pyarrow
-                x = x.decode()
             if name == "js" and e is not None:
                 assert json.loads(x) == json.loads(e), (rid, name)
             assert x == e, (rid, name, x, e)
@@ -364,13 +365,13 @@ def test_every_type_matches_pymysql(alltypes):
 
 def test_every_type_matches_pymysql_through_duckdb(alltypes):
     """The same comparison through DuckDB, for the types DuckDB represents; decimals over
-    38 digits DuckDB reads as DOUBLE (its own limit), compared as floats."""
+    38 digits are text by default, which DuckDB reads as VARCHAR."""
     files = listed_paths(alltypes["folder"], alltypes["manifest"])
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     desc = {r[0]: r[1] for r in con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [files]).fetchall()}
     assert desc["biu"] == "UBIGINT" and desc["bt64"] == "UBIGINT" and desc["tiu"] == "UTINYINT"
-    assert desc["d38"] == "DECIMAL(38,0)" and desc["d65"] == "DOUBLE" and desc["d5"] == "DECIMAL(5,2)"
+    assert desc["d38"] == "DECIMAL(38,0)" and desc["d65"] == "VARCHAR" and desc["d5"] == "DECIMAL(5,2)"
     assert desc["dtm6"] == "TIMESTAMP WITH TIME ZONE" and desc["dt"] == "DATE" and desc["bl"] == "BLOB"
     cols = []
     for name in alltypes["names"]:
@@ -428,8 +429,8 @@ def test_parquet_types_and_origin_metadata(alltypes):
         "ti": pa.int8(), "tiu": pa.uint8(), "b": pa.int8(), "si": pa.int16(), "siu": pa.uint16(),
         "mi": pa.int32(), "miu": pa.uint32(), "i": pa.int32(), "iu": pa.uint32(), "bi": pa.int64(),
         "biu": pa.uint64(), "d5": pa.decimal128(5, 2), "d9": pa.decimal128(9, 4), "d18": pa.decimal128(18, 6),
-        "d30": pa.decimal128(30, 10), "d38": pa.decimal128(38, 0), "d39": pa.decimal256(39, 5),
-        "d65": pa.decimal256(65, 0), "d65s": pa.decimal256(65, 30), "du": pa.decimal128(10, 2),
+        "d30": pa.decimal128(30, 10), "d38": pa.decimal128(38, 0), "d39": pa.string(),
+        "d65": pa.string(), "d65s": pa.string(), "du": pa.decimal128(10, 2),
         "f": pa.float32(), "db": pa.float64(), "bt1": pa.uint64(), "bt13": pa.uint64(), "bt64": pa.uint64(),
         "y": pa.int16(), "tm3": pa.int64(),
         "dt": pa.date32(), "tm": pa.int64(), "tm6": pa.int64(), "c": pa.string(), "vc": pa.string(),
@@ -459,14 +460,52 @@ def test_parquet_types_and_origin_metadata(alltypes):
         assert {k.decode(): v.decode() for k, v in other.metadata.metadata.items()} == kv
 
 
-def test_enum_keeps_the_enum_annotation(alltypes):
-    """MySQL ENUM is written as BYTE_ARRAY with the ENUM logical type (README): pyarrow
-    reads that as binary, DuckDB as a string."""
+def test_enum_is_written_as_string(alltypes):
+    """MySQL ENUM is written as BYTE_ARRAY with the STRING (UTF8) annotation, not Parquet's
+    ENUM (which pyarrow, so pandas and Polars, reads as bytes): every reader sees text; the
+    MySQL type stays in sluice.origin.en."""
     path = alltypes["folder"] / alltypes["manifest"]["files"][0]["name"]
     f = pq.ParquetFile(path)
-    assert f.schema_arrow.field("en").type == pa.binary()
-    assert str(f.schema.column(f.schema_arrow.names.index("en")).logical_type) == "Enum"
+    assert f.schema_arrow.field("en").type == pa.string()
+    col = f.schema.column(f.schema_arrow.names.index("en"))
+    assert str(col.logical_type) == "String" and col.converted_type == "UTF8"
+    kv = {k.decode(): v.decode() for k, v in f.metadata.metadata.items()}
+    assert kv["sluice.origin.en"] == "enum"
     assert duckdb.connect().execute(f"SELECT typeof(en) FROM read_parquet('{path}') LIMIT 1").fetchone()[0] == "VARCHAR"
+
+
+def test_wide_decimals_as_exact_text(alltypes):
+    """--wide-decimal string (the default): a DECIMAL above 38 digits is BYTE_ARRAY with
+    the STRING annotation holding the server's exact digits (compared in
+    test_every_type_matches_pymysql), the MySQL type kept in sluice.origin; 38 digits and
+    fewer stay DECIMAL."""
+    f = pq.ParquetFile(alltypes["folder"] / alltypes["manifest"]["files"][0]["name"])
+    names = f.schema_arrow.names
+    kv = {k.decode(): v.decode() for k, v in f.metadata.metadata.items()}
+    for name, want in [("d39", "decimal(39,5)"), ("d65", "decimal(65,0)"), ("d65s", "decimal(65,30)")]:
+        col = f.schema.column(names.index(name))
+        assert col.physical_type == "BYTE_ARRAY" and str(col.logical_type) == "String", name
+        assert kv[f"sluice.origin.{name}"] == want
+    d38 = f.schema.column(names.index("d38"))
+    assert d38.physical_type == "FIXED_LEN_BYTE_ARRAY" and str(d38.logical_type) == "Decimal(precision=38, scale=0)"
+    schema = {c["name"]: c for c in alltypes["manifest"]["schema"]}
+    assert schema["d65s"]["type"] == "string" and schema["d65s"]["mysql_type"] == "decimal(65,30)"
+
+
+def test_wide_decimal_decimal_keeps_decimal256(alltypes, mariadb, tmp_path):
+    """--wide-decimal decimal keeps FIXED_LEN_BYTE_ARRAY DECIMAL(p > 38), value for value."""
+    p = export(mariadb, alltypes["db"], tmp_path, "--table", "alltypes", "--columns", "id,d39,d65,d65s",
+               "--date", DATE, "--wide-decimal", "decimal", check=0)
+    t = table_of(part_dir(tmp_path, "alltypes")).sort_by("id")
+    assert t.schema.field("d39").type == pa.decimal256(39, 5)
+    assert t.schema.field("d65").type == pa.decimal256(65, 0)
+    assert t.schema.field("d65s").type == pa.decimal256(65, 30)
+    idx = [alltypes["names"].index(n) for n in ("id", "d39", "d65", "d65s")]
+    want = [tuple(None if is_zero_date(r[i]) else r[i] for i in idx) for r in alltypes["rows"]]
+    got = [(r["id"], r["d39"], r["d65"], r["d65s"]) for r in t.to_pylist()]
+    assert got == want
+    bad = export(mariadb, alltypes["db"], tmp_path / "x", "--table", "alltypes", "--wide-decimal", "float")
+    assert bad.returncode == 2 and "--wide-decimal takes string or decimal" in bad.stderr
 
 
 def test_manifest(alltypes, mariadb):
