@@ -18,6 +18,7 @@ DEB_PACKAGES=(
     openjdk-17-jre-headless
     clang libclang-rt-14-dev   # make fuzz: clang 14's libFuzzer (libclang_rt.fuzzer) and sanitizers
     time                       # /usr/bin/time: peak RSS of one process in tests
+    strace                     # tests: the system calls of a local write (fsync of new folders)
 )
 PY_PACKAGES=(pytest pyarrow duckdb pymysql boto3 "moto[server]" prometheus_client polars pyspark)
 

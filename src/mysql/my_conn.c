@@ -227,6 +227,10 @@ MYSQL *my_connect(const my_params *p, int flags, sl_err *err)
     }
     mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
     mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+    if (flags & MY_UNWATCHED) { /* the stop's KILL: a hung server must not hold the exit */
+        mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &timeout);
+        mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &timeout);
+    }
     {
         my_bool on = (flags & MY_LOCAL_INFILE) ? 1 : 0;
         mysql_options(m, MYSQL_OPT_LOCAL_INFILE, &on);

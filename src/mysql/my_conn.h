@@ -35,7 +35,8 @@ typedef struct my_params {
 enum {
     MY_NO_DATABASE = 1, /* connect without selecting the database */
     MY_LOCAL_INFILE = 2, /* allow LOAD DATA LOCAL INFILE (seed) */
-    MY_UNWATCHED = 4     /* not cut by a stop (my_stop.h): the connection that KILLs */
+    MY_UNWATCHED = 4     /* not cut by a stop (my_stop.h): the connection that KILLs; its reads
+                          * and writes time out after connect_timeout seconds too */
 };
 
 /* Pointers in p borrow from cfg, which must outlive p. */

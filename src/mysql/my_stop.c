@@ -9,7 +9,7 @@
 #include "../common/sl_log.h"
 #include "../common/sl_stop.h"
 
-#define MAX_WATCHED 256
+#define MAX_WATCHED 1024 /* --partitions is at most 256, plus control and lock connections */
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static MYSQL *watched[MAX_WATCHED];

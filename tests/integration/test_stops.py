@@ -8,7 +8,10 @@ several tables is all or nothing (a failure injected on the second table's manif
 and an upload of more than 130 parts under ASan."""
 import hashlib
 import json
+import os
 import random
+import re
+import shutil
 import signal
 import subprocess
 import time
@@ -126,7 +129,7 @@ def test_signal_at_random_points(mariadb, source, moto_small, tmp_path, where, c
             continue
         assert p.returncode == 128 + sig, where_msg
         assert f"stopped by {signal.Signals(sig).name}" in stderr, where_msg
-        assert time.monotonic() - t_sig < 10, where_msg
+        assert time.monotonic() - t_sig < 30, where_msg  # generous: the machine is shared
         assert after == before, where_msg  # same files, same bytes: nothing of the stopped run
         stopped += 1
     assert stopped >= 2  # the delays above land inside the run
@@ -287,3 +290,69 @@ def test_plain_http_endpoint_warns_unless_loopback(moto_small, tmp_path):
     p = subprocess.run([str(tool), "put", f"s3://{bucket}", "k2", str(f)], env=clean_env(moto_small.env(ep)),
                        capture_output=True, text=True, timeout=60)
     assert "plain http" in p.stderr and ep in p.stderr, p.stderr
+
+
+def test_new_folders_are_fsynced(mariadb, source, tmp_path):
+    """Every folder a local export creates is made durable by an fsync of the folder
+    holding it, and every file renamed into place by an fsync of its folder: read from
+    the system calls (strace, a log per thread so each reads in order)."""
+    if not shutil.which("strace"):
+        pytest.skip("strace is not installed (scripts/install-deps.sh installs it)")
+    out = tmp_path / "a" / "b"
+    logs = tmp_path / "trace"
+    p = subprocess.run(["strace", "-ff", "-qq", "-e", "trace=mkdir,openat,close,fsync,rename", "-o", str(logs),
+                        str(SLUICE), "export", "--table", "warehouses", "--output", str(out), "--progress", "off",
+                        "--date", DATE], env=mariadb.sluice_env(source), capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    made, renamed, synced = [], [], set()
+    for log in tmp_path.glob("trace.*"):
+        fds = {}
+        for line in log.read_text().splitlines():
+            m = re.match(r'mkdir\("([^"]+)", \d+\)\s+= 0', line)
+            if m:
+                made.append(m.group(1))
+            m = re.match(r'rename\("[^"]+", "([^"]+)"\)\s+= 0', line)
+            if m:
+                renamed.append(m.group(1))
+            m = re.match(r'openat\(AT_FDCWD, "([^"]+)", [^)]*O_DIRECTORY[^)]*\)\s+= (\d+)', line)
+            if m:
+                fds[m.group(2)] = m.group(1)
+            m = re.match(r"fsync\((\d+)\)\s+= 0", line)
+            if m and m.group(1) in fds:
+                synced.add(fds[m.group(1)])
+            m = re.match(r"close\((\d+)\)", line)
+            if m:
+                fds.pop(m.group(1), None)  # the number may next name a file, not this folder
+    inside = [d for d in made if d.startswith(str(tmp_path / "a"))]
+    assert str(out / "raw" / "warehouses" / DATE) in inside
+    for d in inside:
+        assert os.path.dirname(d) in synced, f"the folder holding {d} was never fsynced"
+    assert renamed
+    for f in renamed:
+        assert os.path.dirname(f) in synced, f"the folder of {f} was never fsynced after the rename"
+
+
+def test_stop_of_a_task_process(mariadb, source, tmp_path):
+    """`sluice task` (the task model's one-task process, e.g. under Spark) stops the same
+    way: exit 143, the files of its attempt deleted, nothing printed as a result."""
+    env = mariadb.sluice_env(source)
+    out = tmp_path / "o"
+    plan = tmp_path / "plan.json"
+    p = run_sluice(["plan", "export", "--table", "order_items", "--output", str(out), "--partitions", "1",
+                    "--batch-rows", "256", "--date", DATE, "--json"], env=env, check=0)
+    plan.write_text(p.stdout)
+    stopped = 0
+    for delay in (0.1, 0.2):
+        before = sorted(f for f in out.rglob("*") if f.is_file())
+        t = subprocess.Popen([str(SLUICE), "task", str(plan), "0"], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        time.sleep(delay)
+        t.send_signal(signal.SIGTERM)
+        stdout, stderr = t.communicate(timeout=60)
+        if t.returncode == 0:  # finished first: its result names its files
+            continue
+        assert t.returncode == 143, stderr
+        assert "stopped by SIGTERM" in stderr and not stdout.strip()
+        stopped += 1
+        assert sorted(f for f in out.rglob("*") if f.is_file()) == before, "a stopped task left files"
+    assert stopped
