@@ -2,6 +2,7 @@
 #   make            build build/sluice and build/libsluice.a
 #   make test       install what is missing, run C unit tests (plain and ASan+UBSan) and pytest
 #   make asan       build the sanitizer variants under build/asan/
+#   make tsan       ThreadSanitizer build (build/tsan/): unit tests, a run and an export to S3
 #   make demo       install, build, start a local MariaDB, seed, run the pipeline
 #   make bench      build the benchmark programs (see bench/README.md)
 
@@ -27,7 +28,8 @@ LIBS    = $(PKG_LIBS) -lpthread -lm
 
 # The library is every stage below the CLI; the binary adds src/cli/.
 LIB_SRC  := $(sort $(wildcard src/common/*.c src/batch/*.c src/parquet/*.c src/sink/*.c \
-                              src/mysql/*.c src/transform/*.c src/exec/*.c src/seed/*.c))
+                              src/mysql/*.c src/transform/*.c src/report/*.c src/exec/*.c \
+                              src/seed/*.c))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
@@ -38,6 +40,8 @@ SAN      :=
 
 OBJ = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
+
+.PHONY: tsan
 .PHONY: all asan test unit unit-asan pytest deps demo bench clean mariadb-start mariadb-stop tools
 all: $(B)/sluice $(B)/libsluice.a tools
 
@@ -77,6 +81,20 @@ asan:
 	$(MAKE) B=build/asan SAN='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined' \
 	        OPT='-O1 -g' build/asan/sluice build/asan/unit-tests build/asan/libsluice.a tools
 
+# ThreadSanitizer: the unit tests (the threaded commit, sink and stop tests among them),
+# then tests/integration/test_tsan.py: one `run` and one `export` to S3 (moto) end to end
+# and a 135-part upload, all with the build/tsan binaries. Any report fails the target
+# (halt_on_error, exit code 66). Suppressions: tests/tsan.supp, each one explained there.
+# Warnings are the plain and ASan builds' business (-Werror there in CI); this build's
+# different inlining only adds spurious -Wformat-truncation ones, so no -Werror here.
+TSAN_OPTIONS_ALL := halt_on_error=1 exitcode=66 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp
+tsan:
+	$(MAKE) B=build/tsan SAN='-fsanitize=thread -fno-omit-frame-pointer' OPT='-O1 -g' CI= WERROR= \
+	        build/tsan/sluice build/tsan/unit-tests tools
+	TSAN_OPTIONS='$(TSAN_OPTIONS_ALL)' build/tsan/unit-tests
+	SLUICE_TSAN=1 TSAN_OPTIONS='$(TSAN_OPTIONS_ALL)' $${SLUICE_VENV:-.venv}/bin/python -m pytest -q \
+	        tests/integration/test_tsan.py
+
 deps:
 	@bash scripts/install-deps.sh
 
@@ -93,6 +111,7 @@ test: deps
 	$(MAKE) all build/unit-tests
 	build/unit-tests
 	$(MAKE) unit-asan
+	$(MAKE) tsan
 	bash scripts/run-pytest.sh
 
 demo: deps

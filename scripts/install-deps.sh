@@ -13,6 +13,7 @@ DEB_PACKAGES=(
     libcurl4-openssl-dev libssl-dev libzstd-dev libsnappy-dev zlib1g-dev
     libjansson-dev libexpat1-dev
     python3 python3-venv
+    chromium
 )
 PY_PACKAGES=(pytest pyarrow duckdb pymysql boto3 "moto[server]")
 

@@ -5,8 +5,14 @@
 #
 #   scripts/mariadb-local.sh start|stop|status|env|restart|wipe
 #
-# Settings: SLUICE_VAR (default <repo>/var), SLUICE_MARIADB_PORT (default 3307).
+# Settings: SLUICE_VAR (default <repo>/var), SLUICE_MARIADB_PORT (default 3307),
+# SLUICE_MARIADB_TLS (default 1: TLS with a test CA made here; 0: a server without TLS).
 # `env` prints MYSQL_* lines for `eval "$(scripts/mariadb-local.sh env)"` or a .env.
+#
+# TLS material (openssl, under <var>/mariadb/tls/, made once): ca.pem (the test CA),
+# server-cert.pem for IP 127.0.0.1 only (so a check of the name "localhost" fails, on
+# purpose), client-cert.pem/client-key.pem (CN sluice-client, for REQUIRE X509 users) and
+# other-ca.pem, a second CA that signed nothing here (a wrong CA for tests).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,6 +29,8 @@ LOG="$DIR/mysqld.log"
 PWF="$DIR/password"
 DB="${SLUICE_MARIADB_DATABASE:-sluice}"
 USER_NAME=sluice
+TLS="${SLUICE_MARIADB_TLS:-1}"
+TLSDIR="$DIR/tls"
 
 find_bin() {
     for b in "$@"; do
@@ -47,6 +55,32 @@ client() {
     "$CLIENT" --no-defaults --socket="$SOCK" --user=root "$@"
 }
 
+# A throwaway PKI: RSA 2048, SHA-256, valid 10 years; keys readable by the owner only.
+make_tls() {
+    [ -s "$TLSDIR/client-key.pem" ] && return 0
+    command -v openssl >/dev/null 2>&1 || { echo "mariadb-local: openssl is not installed" >&2; exit 3; }
+    mkdir -p "$TLSDIR"
+    (
+        set -e
+        umask 077
+        cd "$TLSDIR"
+        q() { openssl "$@" >/dev/null 2>&1; }
+        for ca in ca other-ca; do
+            q req -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 -keyout "$ca-key.pem" -out "$ca.pem" \
+                -subj "/CN=sluice test $ca" -addext "basicConstraints=critical,CA:TRUE" \
+                -addext "keyUsage=critical,keyCertSign,cRLSign"
+        done
+        printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > server.ext
+        printf 'extendedKeyUsage=clientAuth\n' > client.ext
+        for who in server client; do
+            q req -newkey rsa:2048 -nodes -sha256 -keyout "$who-key.pem" -out "$who.csr" -subj "/CN=sluice-$who"
+            q x509 -req -in "$who.csr" -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 3650 -sha256 \
+                -extfile "$who.ext" -out "$who-cert.pem"
+        done
+        rm -f ./*.csr ./*.ext ca.srl
+    ) || { echo "mariadb-local: making the test certificates with openssl failed" >&2; exit 1; }
+}
+
 cmd_start() {
     MARIADBD="$(find_bin mariadbd mysqld)"
     INSTALL_DB="$(find_bin mariadb-install-db mysql_install_db)"
@@ -63,15 +97,19 @@ cmd_start() {
             --auth-root-authentication-method=normal --skip-test-db >"$DIR/install.log" 2>&1 || {
             echo "mariadb-local: mariadb-install-db failed; see $DIR/install.log" >&2; exit 1; }
     fi
-    local userarg=()
+    local userarg=() tlsarg=(--skip-ssl)
     [ "$(id -u)" -eq 0 ] && userarg=(--user=root)
+    if [ "$TLS" = 1 ]; then
+        make_tls
+        tlsarg=(--ssl-ca="$TLSDIR/ca.pem" --ssl-cert="$TLSDIR/server-cert.pem" --ssl-key="$TLSDIR/server-key.pem")
+    fi
     # Throwaway server: durability traded for speed (no binlog, lazy log flush).
     setsid "$MARIADBD" --no-defaults --datadir="$DATA" --socket="$SOCK" --port="$PORT" \
         --bind-address=127.0.0.1 --pid-file="$PIDF" --log-error="$LOG" "${userarg[@]}" \
         --skip-log-bin --local-infile=1 --max-allowed-packet=256M \
         --innodb-buffer-pool-size="${SLUICE_MARIADB_BUFFER_POOL:-1G}" --innodb-log-file-size=512M \
         --innodb-flush-log-at-trx-commit=0 --innodb-doublewrite=0 --skip-name-resolve \
-        --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci \
+        --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci "${tlsarg[@]}" \
         </dev/null >/dev/null 2>&1 &
     for _ in $(seq 1 120); do
         if ping_ok; then break; fi

@@ -3,10 +3,12 @@
 #ifndef SL_CLI_H
 #define SL_CLI_H
 
+#include <jansson.h>
 #include <stdio.h>
 
 #include "../common/sl_config.h"
 #include "../common/sl_error.h"
+#include "../mysql/my_lock.h"
 
 #ifndef SLUICE_VERSION
 #define SLUICE_VERSION "0.1.0"
@@ -19,8 +21,11 @@ typedef struct cli_ctx {
     sl_config *cfg;
     const char *env_file; /* --env-file, or NULL for ./.env */
     const char *s3_endpoint; /* --s3-endpoint: S3_ENDPOINT as a flag, or NULL */
+    const char *settings[4]; /* --mysql-ssl-mode/-ca/-cert/-key (main.c's setting_flags), or NULL */
     int quiet;
     int verbose;
+    int plan_only; /* `sluice plan run|export`: plan, print, do not run */
+    int plan_json; /* ... as JSON (--json) */
 } cli_ctx;
 
 typedef struct cli_command {
@@ -38,6 +43,11 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 #endif
     ;
 
+/* The run commands' clean stops (common/sl_stop.h): 0, or the exit code of a failure.
+ * cli_stop_late warns when a stop came too late to stop anything (after the commit). */
+int cli_stop_install(const char *cmd);
+void cli_stop_late(const char *cmd);
+
 /* Loads ./.env (or --env-file) into ctx->cfg; called by commands that need settings. */
 int cli_load_config(cli_ctx *ctx, const char *cmd, sl_err *err);
 
@@ -47,6 +57,13 @@ void cli_print_global_help(FILE *out);
 /* Shared option values of the run commands (export, run): 0, or a usage error's exit code. */
 int cli_parse_progress(const char *cmd, const char *arg, int *mode);       /* sl_progress_mode */
 int cli_parse_consistency(const char *cmd, const char *arg, int *mode);    /* my_consistency */
+/* --lock-wait-timeout, --lock-retries or --snapshot-lock (flag names it) into *lo. */
+int cli_parse_lock(const char *cmd, const char *flag, const char *arg, my_lock_opts *lo);
+/* Their --help lines, shared by export and run. */
+extern const char cli_lock_help[];
+
+/* `sluice plan`'s output: the plan as one JSON line (--json) or a summary. */
+int cli_print_plan(cli_ctx *ctx, json_t *plan);
 
 /* Commands. */
 int cmd_check(cli_ctx *ctx, int argc, char **argv);
@@ -54,5 +71,9 @@ int cmd_seed(cli_ctx *ctx, int argc, char **argv);
 int cmd_inspect(cli_ctx *ctx, int argc, char **argv);
 int cmd_export(cli_ctx *ctx, int argc, char **argv);
 int cmd_run(cli_ctx *ctx, int argc, char **argv);
+int cmd_plan(cli_ctx *ctx, int argc, char **argv);
+int cmd_task(cli_ctx *ctx, int argc, char **argv);
+int cmd_commit(cli_ctx *ctx, int argc, char **argv);
+int cmd_report(cli_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -12,7 +12,8 @@
 static void usage(FILE *out)
 {
     fputs("Usage: sluice check [options]\n\n"
-          "Connects with the MYSQL_* settings, prints the server version, checks that the\n"
+          "Connects with the MYSQL_* settings, prints the server version and the TLS version and\n"
+          "cipher in use (or \"not encrypted\"), checks that the\n"
           "database holds every table and column of the source schema (customers, products,\n"
           "orders, order_items, warehouses, inventory) and prints row estimates.\n"
           "Exits 5 and names what is missing when the schema is incomplete.\n\n"
@@ -44,8 +45,9 @@ int cmd_check(cli_ctx *ctx, int argc, char **argv)
     if (my_params_from_config(ctx->cfg, &p, 0, &err) != SL_OK) return cli_fail("check", &err);
     m = my_connect(&p, 0, &err);
     if (!m) return cli_fail("check", &err);
-    printf("connected: %s\nserver: %s\ndatabase: %s\n", my_params_describe(&p, who, sizeof who),
-           mysql_get_server_info(m), p.database);
+    printf("connected: %s\nserver: %s\n", my_params_describe(&p, who, sizeof who), mysql_get_server_info(m));
+    printf("tls: %s (MYSQL_SSL_MODE=%s)\ndatabase: %s\n", my_tls_describe(m, who, sizeof who),
+           my_ssl_mode_name(p.ssl_mode), p.database);
     sl_buf_init(&missing, 1 << 20);
     if (my_catalog_missing(m, my_source_schema, my_source_schema_count, &missing, &err) != SL_OK) {
         rc = cli_fail("check", &err);

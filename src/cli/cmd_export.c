@@ -14,7 +14,10 @@ static void usage(FILE *out)
     fputs("Usage: sluice export [--table T]... | --query SQL [--name NAME]  --output DIR|s3://BUCKET/PREFIX\n"
           "                     [--where COND] [--columns C,...] [--compression snappy|zstd|gzip|none]\n"
           "                     [--partitions N] [--partition-column C] [--consistency snapshot|none]\n"
-          "                     [--row-group-size BYTES] [--date YYYY-MM-DD] [--zero-dates null|error]\n\n"
+          "                     [--row-group-size BYTES] [--date YYYY-MM-DD] [--zero-dates null|error]\n"
+          "                     [--layout date|hive] [--incremental COLUMN [--lookback DURATION|N]\n"
+          "                     [--incremental-nulls error|include|skip] [--full]]\n"
+          "                     [--lock-wait-timeout S] [--lock-retries N] [--snapshot-lock auto|backup-stage|ftwrl]\n\n"
           "Copies tables of MYSQL_DATABASE (every base table when no --table is given), or the\n"
           "result of one query, to Parquet, value for value (README, \"Type mapping\"). Each table is\n"
           "written as\n"
@@ -36,7 +39,7 @@ static void usage(FILE *out)
           "  --partition-column C  the integer column to cut ranges on (default: an integer\n"
           "                        single-column primary key; tables without one are read whole)\n"
           "  --consistency MODE    snapshot (default): every connection reads one snapshot, aligned\n"
-          "                        by a brief FLUSH TABLES WITH READ LOCK (needs RELOAD); without\n"
+          "                        by a brief, bounded lock (below; needs RELOAD); without\n"
           "                        the privilege sluice warns and falls back to none, unless the\n"
           "                        option was given. none: each connection its own snapshot, and a\n"
           "                        partition whose connection drops is retried from its start.\n"
@@ -48,8 +51,25 @@ static void usage(FILE *out)
           "  --zero-dates MODE     null (default: zero dates become NULL, counted in the manifest)\n"
           "                        or error (fail, naming table, column and row)\n"
           "  --progress MODE       bar, log or off (default: bar on a terminal, else log)\n"
+          "  --layout L            date (default): raw/<table>/<YYYY-MM-DD>/; hive:\n"
+          "                        raw/<table>/date=<YYYY-MM-DD>/ (a `date` partition column for\n"
+          "                        Spark, DuckDB, Athena)\n"
+          "\nIncremental loads (README, \"Incremental loads\"; needs --table):\n"
+          "  --incremental COLUMN  read only rows with watermark_from < COLUMN <= watermark_to: from is\n"
+          "                        the \"to\" of the table's latest committed run under --output (found\n"
+          "                        in its _SUCCESS manifests; none: everything is read), to is\n"
+          "                        MAX(COLUMN) in this run's snapshot. COLUMN: integer, DATE, DATETIME or\n"
+          "                        TIMESTAMP (index it). Runs of one date append their files; the\n"
+          "                        date's _SUCCESS lists every run. A failed run moves nothing.\n"
+          "  --lookback L          also re-read L below the watermark, for rows committed late: a\n"
+          "                        duration (30m, 2h, 1d, 1h30m) for temporal columns, a count of\n"
+          "                        values for integer ones; rows re-read are counted in the manifest\n"
+          "  --incremental-nulls M rows whose COLUMN is NULL: error (default: fail, naming the count),\n"
+          "                        include (read them on every run) or skip; counted in the manifest\n"
+          "  --full                copy everything and restart the watermark at MAX(COLUMN)\n"
           "  -h, --help            this help\n",
           out);
+    fputs(cli_lock_help, out);
     cli_print_global_help(out);
 }
 
@@ -85,7 +105,8 @@ static int parse_int(const char *s, long lo, long hi, long *out)
 int cmd_export(cli_ctx *ctx, int argc, char **argv)
 {
     enum { O_TABLE = 256, O_QUERY, O_NAME, O_WHERE, O_COLUMNS, O_OUTPUT, O_COMP, O_ZSTD, O_PARTS, O_PCOL, O_CONS,
-           O_RG, O_PAGE, O_BATCH, O_DATE, O_ZERO, O_PROGRESS };
+           O_RG, O_PAGE, O_BATCH, O_DATE, O_ZERO, O_PROGRESS, O_LOCK_WAIT, O_LOCK_RETRIES, O_LOCK_KIND,
+           O_INCR, O_LOOKBACK, O_FULL, O_INULLS, O_LAYOUT };
     static const struct option opts[] = {
         {"table", required_argument, NULL, O_TABLE}, {"query", required_argument, NULL, O_QUERY},
         {"name", required_argument, NULL, O_NAME}, {"where", required_argument, NULL, O_WHERE},
@@ -96,16 +117,22 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
         {"page-size", required_argument, NULL, O_PAGE}, {"batch-rows", required_argument, NULL, O_BATCH},
         {"date", required_argument, NULL, O_DATE}, {"zero-dates", required_argument, NULL, O_ZERO},
         {"progress", required_argument, NULL, O_PROGRESS}, {"help", no_argument, NULL, 'h'},
+        {"lock-wait-timeout", required_argument, NULL, O_LOCK_WAIT}, {"lock-retries", required_argument, NULL, O_LOCK_RETRIES},
+        {"snapshot-lock", required_argument, NULL, O_LOCK_KIND},
+        {"incremental", required_argument, NULL, O_INCR}, {"lookback", required_argument, NULL, O_LOOKBACK},
+        {"full", no_argument, NULL, O_FULL}, {"incremental-nulls", required_argument, NULL, O_INULLS},
+        {"layout", required_argument, NULL, O_LAYOUT},
         {NULL, 0, NULL, 0}};
     sl_err err = {0};
     sl_export_opts o;
     sl_export_opts_default(&o);
     const char **tables = sl_calloc((size_t)argc + 1, sizeof *tables);
     if (!tables) return cli_fail("export", &(sl_err){SL_E_NOMEM, "out of memory"});
-    int c, rc = 0;
+    int c, rc = 0, nulls_given = 0;
     long v;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    int opt_index = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, &opt_index)) != -1) {
         switch (c) {
         case O_TABLE:
             if (!optarg[0]) { rc = cli_usage_error("export", "--table needs a name"); goto out; }
@@ -167,6 +194,24 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
             o.progress = (sl_progress_mode)m;
             break;
         }
+        case O_LOCK_WAIT: case O_LOCK_RETRIES: case O_LOCK_KIND:
+            if ((rc = cli_parse_lock("export", opts[opt_index].name, optarg, &o.lock)) != 0) goto out;
+            break;
+        case O_INCR:
+            if (!optarg[0]) { rc = cli_usage_error("export", "--incremental needs a column name"); goto out; }
+            o.incr.column = optarg;
+            break;
+        case O_LOOKBACK:
+            if (sl_incr_lookback_parse(optarg, &o.incr.lookback, &err) != SL_OK) { rc = cli_usage_error("export", "%s", err.msg); goto out; }
+            break;
+        case O_FULL: o.incr.full = 1; break;
+        case O_INULLS:
+            if (sl_incr_nulls_parse(optarg, &o.incr.nulls, &err) != SL_OK) { rc = cli_usage_error("export", "%s", err.msg); goto out; }
+            nulls_given = 1;
+            break;
+        case O_LAYOUT:
+            if (sl_layout_parse(optarg, &o.layout, &err) != SL_OK) { rc = cli_usage_error("export", "%s", err.msg); goto out; }
+            break;
         case 'h': usage(stdout); goto out;
         default: rc = cli_usage_error("export", "unknown option"); goto out;
         }
@@ -179,14 +224,34 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
         goto out;
     }
     if (o.query && !o.query[0]) { rc = cli_usage_error("export", "--query needs an SQL statement"); goto out; }
+    if (!o.incr.column && (o.incr.lookback.given || o.incr.full || nulls_given)) {
+        rc = cli_usage_error("export", "--lookback, --full and --incremental-nulls need --incremental COLUMN");
+        goto out;
+    }
+    if (o.incr.column && (o.query || o.ntables == 0)) {
+        rc = cli_usage_error("export", "--incremental needs the tables named with --table (not --query, not all tables)");
+        goto out;
+    }
+    if (o.incr.full && o.incr.lookback.given) {
+        rc = cli_usage_error("export", "--lookback has no effect with --full, which reads everything");
+        goto out;
+    }
     if (ctx->quiet) o.progress = SL_PROGRESS_OFF;
     o.tables = tables;
     if (cli_load_config(ctx, "export", &err) != 0) { rc = cli_fail("export", &err); goto out; }
+    if (ctx->plan_only) {
+        json_t *plan = NULL;
+        if (sl_export_plan(ctx->cfg, &o, &plan, &err) != SL_OK) rc = cli_fail("plan", &err);
+        else rc = cli_print_plan(ctx, plan);
+        json_decref(plan);
+        goto out;
+    }
     sl_export_result res;
     if (sl_export_run(ctx->cfg, &o, &res, &err) != SL_OK) {
         rc = cli_fail("export", &err);
         goto out;
     }
+    cli_stop_late("export");
     if (!ctx->quiet)
         printf("exported %d table%s, %lld rows, %d files, %.1f MB in %.1f s (run %s, consistency %s) to %s\n",
                res.tables, res.tables == 1 ? "" : "s", (long long)res.rows, res.files, (double)res.bytes / 1e6,

@@ -16,14 +16,17 @@ static void usage(FILE *out)
     fputs("Usage: sluice run --output DIR|s3://BUCKET/PREFIX [--as-of 'YYYY-MM-DD HH:MM:SS'] [--raw]\n"
           "                  [--exclude-status a,b] [--restock-below R] [--overstock-above R]\n"
           "                  [--optimal-utilization R] [--sales-window-days N] [--vip-percentile P]\n"
-          "                  [--compression snappy|zstd|gzip|none] [--consistency snapshot|none]\n\n"
+          "                  [--compression snappy|zstd|gzip|none] [--consistency snapshot|none]\n"
+          "                  [--layout date|hive] [--shards N]\n"
+          "                  [--lock-wait-timeout S] [--lock-retries N] [--snapshot-lock auto|backup-stage|ftwrl]\n\n"
           "Reads customers, products, warehouses, inventory, orders and order_items of\n"
           "MYSQL_DATABASE in one snapshot, computes the six datasets (README, \"Analytics\n"
           "definitions\") and writes them as\n"
           "  <output>/business_insights/<YYYY-MM-DD>/<dataset>/part-00000-<run-id>.<codec>.parquet\n"
           "with one _SUCCESS manifest for the date, written last (rows, bytes and SHA-256 per file,\n"
-          "parameters, timings). The date folder is the as-of date. A rerun of the same date\n"
-          "replaces it; a failed run leaves the previous one intact.\n\n"
+          "parameters, timings, data-quality counts), and report.html, the run report (charts of\n"
+          "the datasets; `sluice report --help`), just before it. The date folder is the as-of\n"
+          "date. A rerun of the same date replaces it; a failed run leaves the previous one intact.\n\n"
           "Options:\n"
           "  --output DIR               a local folder or s3://bucket/prefix (or SLUICE_OUTPUT)\n"
           "  --as-of TS                 UTC time the figures are as of (default: now); orders after\n"
@@ -39,9 +42,16 @@ static void usage(FILE *out)
           "                             `sluice export` does, from the same reads\n"
           "  --compression C            snappy (default), zstd, gzip or none\n"
           "  --consistency MODE         snapshot (default, with fallback; see `sluice export --help`) or none\n"
+          "  --shards N                 read customers, orders and order_items in N customer-id ranges,\n"
+          "                             one task (and connection) each, merged exactly (default 1);\n"
+          "                             order_analytics then has one file per range\n"
           "  --progress MODE            bar, log or off (default: bar on a terminal, else log)\n"
+          "  --layout L                 date (default): business_insights/<YYYY-MM-DD>/<dataset>/;\n"
+          "                             hive: business_insights/date=<YYYY-MM-DD>/<dataset>/ (and\n"
+          "                             raw/<table>/date=<YYYY-MM-DD>/ with --raw)\n"
           "  -h, --help                 this help\n",
           out);
+    fputs(cli_lock_help, out);
     cli_print_global_help(out);
 }
 
@@ -57,7 +67,8 @@ static int parse_ratio(const char *s, double lo, double hi, double *out)
 
 int cmd_run(cli_ctx *ctx, int argc, char **argv)
 {
-    enum { O_OUTPUT = 256, O_ASOF, O_EXCL, O_RESTOCK, O_OVER, O_OPT, O_WINDOW, O_VIP, O_RAW, O_COMP, O_CONS, O_PROG };
+    enum { O_OUTPUT = 256, O_ASOF, O_EXCL, O_RESTOCK, O_OVER, O_OPT, O_WINDOW, O_VIP, O_RAW, O_COMP, O_CONS, O_PROG, O_LAYOUT,
+           O_SHARDS, O_LOCK_WAIT, O_LOCK_RETRIES, O_LOCK_KIND };
     static const struct option opts[] = {
         {"output", required_argument, NULL, O_OUTPUT}, {"as-of", required_argument, NULL, O_ASOF},
         {"exclude-status", required_argument, NULL, O_EXCL}, {"restock-below", required_argument, NULL, O_RESTOCK},
@@ -65,6 +76,9 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
         {"sales-window-days", required_argument, NULL, O_WINDOW}, {"vip-percentile", required_argument, NULL, O_VIP},
         {"raw", no_argument, NULL, O_RAW}, {"compression", required_argument, NULL, O_COMP},
         {"consistency", required_argument, NULL, O_CONS}, {"progress", required_argument, NULL, O_PROG},
+        {"lock-wait-timeout", required_argument, NULL, O_LOCK_WAIT}, {"lock-retries", required_argument, NULL, O_LOCK_RETRIES},
+        {"snapshot-lock", required_argument, NULL, O_LOCK_KIND},
+        {"layout", required_argument, NULL, O_LAYOUT}, {"shards", required_argument, NULL, O_SHARDS},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     sl_err err = {0};
     sl_run_opts o;
@@ -74,7 +88,8 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
     int c, rc = 0;
     double v;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    int opt_index = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, &opt_index)) != -1) {
         switch (c) {
         case O_OUTPUT: o.output = optarg; break;
         case O_ASOF:
@@ -114,6 +129,10 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
             if (parse_ratio(optarg, 0, 100, &o.tf.vip_percentile) || o.tf.vip_percentile <= 0) { rc = cli_usage_error("run", "--vip-percentile takes a number above 0 and at most 100, not '%s'", optarg); goto out; }
             break;
         case O_RAW: o.raw = 1; break;
+        case O_SHARDS:
+            if (parse_ratio(optarg, 1, 256, &v) || v != floor(v)) { rc = cli_usage_error("run", "--shards takes a whole number from 1 to 256, not '%s'", optarg); goto out; }
+            o.shards = (int)v;
+            break;
         case O_COMP:
             if (pq_codec_parse(optarg, &o.pq.codec, &err) != SL_OK) { rc = cli_usage_error("run", "--compression: %s", err.msg); goto out; }
             break;
@@ -130,6 +149,12 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
             o.progress = (sl_progress_mode)m;
             break;
         }
+        case O_LOCK_WAIT: case O_LOCK_RETRIES: case O_LOCK_KIND:
+            if ((rc = cli_parse_lock("run", opts[opt_index].name, optarg, &o.lock)) != 0) goto out;
+            break;
+        case O_LAYOUT:
+            if (sl_layout_parse(optarg, &o.layout, &err) != SL_OK) { rc = cli_usage_error("run", "%s", err.msg); goto out; }
+            break;
         case 'h': usage(stdout); goto out;
         default: rc = cli_usage_error("run", "unknown option"); goto out;
         }
@@ -144,19 +169,29 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
     if (!o.output) o.output = sl_config_get(ctx->cfg, "SLUICE_OUTPUT");
     if (!o.output || !o.output[0]) { rc = cli_usage_error("run", "--output is required (or set SLUICE_OUTPUT)"); goto out; }
     if (ctx->quiet) o.progress = SL_PROGRESS_OFF;
+    if (ctx->plan_only) {
+        json_t *plan = NULL;
+        if (sl_run_plan(ctx->cfg, &o, &plan, &err) != SL_OK) rc = cli_fail("plan", &err);
+        else rc = cli_print_plan(ctx, plan);
+        json_decref(plan);
+        goto out;
+    }
     sl_run_result res;
     if (sl_run_pipeline(ctx->cfg, &o, &res, &err) != SL_OK) {
         rc = cli_fail("run", &err);
         goto out;
     }
+    cli_stop_late("run");
     if (!ctx->quiet) {
-        printf("run %s: business_insights/%s (consistency %s)\n", res.run_id, res.date, res.consistency);
+        char part[64];
+        sl_layout_partition(o.layout, "business_insights", res.date, part, sizeof part);
+        printf("run %s: %s (consistency %s)\n", res.run_id, part, res.consistency);
         for (int d = 0; d < TF__DATASETS; d++)
             printf("  %-22s %10lld rows %12.1f kB\n", tf_dataset_name(d), (long long)res.rows[d],
                    (double)res.bytes[d] / 1e3);
         printf("  %d files; read %.2f s, compute+write %.2f s, commit %.2f s, total %.2f s\n", res.files,
                res.read_seconds, res.finish_seconds, res.commit_seconds, res.seconds);
-        printf("  output: %s/business_insights/%s/ (manifest: _SUCCESS)\n", o.output, res.date);
+        printf("  output: %s/%s/ (manifest: _SUCCESS, run report: report.html)\n", o.output, part);
     }
 out:
     sl_free(excl_buf);

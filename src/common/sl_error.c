@@ -4,7 +4,10 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <signal.h>
 #include <string.h>
+
+#include "sl_stop.h"
 
 static const char *const names[SL_E__COUNT] = {
     [SL_OK] = "ok",
@@ -24,6 +27,7 @@ static const char *const names[SL_E__COUNT] = {
     [SL_E_STORAGE_AUTH] = "storage refused the credentials",
     [SL_E_INTERNAL] = "internal error",
     [SL_E_UNSUPPORTED] = "unsupported",
+    [SL_E_STOPPED] = "stopped by a signal",
 };
 
 const char *sl_strerror(sl_code code)
@@ -83,6 +87,7 @@ int sl_exit_code(sl_code code)
     case SL_E_STORAGE:
     case SL_E_STORAGE_AUTH: return SL_EXIT_STORAGE;
     case SL_E_FORMAT: return SL_EXIT_INPUT;
+    case SL_E_STOPPED: return 128 + (sl_stop_requested() ? sl_stop_requested() : SIGINT);
     default: return SL_EXIT_FAILURE;
     }
 }

@@ -24,6 +24,7 @@ typedef enum sl_code {
     SL_E_STORAGE_AUTH = 14,/* output storage refused the credentials */
     SL_E_INTERNAL = 15,    /* a bug: an invariant did not hold */
     SL_E_UNSUPPORTED = 16, /* a valid input sluice does not handle */
+    SL_E_STOPPED = 17,     /* SIGINT or SIGTERM asked the run to stop (sl_stop.h) */
     SL_E__COUNT
 } sl_code;
 
@@ -63,7 +64,9 @@ enum {
     SL_EXIT_SCHEMA = 5,   /* source table or column missing */
     SL_EXIT_DATA = 6,     /* a source value cannot be represented */
     SL_EXIT_STORAGE = 7,  /* output storage failed */
-    SL_EXIT_INPUT = 8     /* an input file is invalid (not Parquet, corrupt) */
+    SL_EXIT_INPUT = 8,    /* an input file is invalid (not Parquet, corrupt) */
+    SL_EXIT_SIGINT = 130, /* stopped by SIGINT (128 + 2), cleaned up */
+    SL_EXIT_SIGTERM = 143 /* stopped by SIGTERM (128 + 15), cleaned up */
 };
 int sl_exit_code(sl_code code);
 

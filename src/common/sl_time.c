@@ -93,17 +93,23 @@ bad:
     return sl_err_set(err, SL_E_USAGE, "invalid date-time '%s': expected 'YYYY-MM-DD HH:MM:SS' (UTC)", s);
 }
 
-static int64_t floor_div(int64_t a, int64_t b)
+int64_t sl_floor_div(int64_t a, int64_t b, int64_t *rem)
 {
-    int64_t q = a / b;
-    if ((a % b != 0) && ((a < 0) != (b < 0))) q--;
+    int64_t q = a / b, r = a % b;
+    if (r < 0) { /* b > 0: a negative remainder means a < 0 and q was rounded up */
+        r += b;
+        q--;
+    }
+    if (rem) *rem = r;
     return q;
 }
 
+int64_t sl_day_floor(int64_t us, int64_t *us_of_day) { return sl_floor_div(us, SL_US_PER_DAY, us_of_day); }
+
 void sl_ts_format(int64_t ts, char *buf, unsigned long cap)
 {
-    int64_t days = floor_div(ts, 86400LL * 1000000);
-    int64_t rem = ts - days * 86400LL * 1000000;
+    int64_t rem;
+    int64_t days = sl_day_floor(ts, &rem);
     int y;
     unsigned m, d;
     unsigned secs = (unsigned)(rem / 1000000), us = (unsigned)(rem % 1000000);

@@ -13,6 +13,16 @@ int32_t sl_days_from_civil(int y, unsigned m, unsigned d);
 void sl_civil_from_days(int32_t days, int *y, unsigned *m, unsigned *d);
 int sl_date_valid(int y, unsigned m, unsigned d);
 
+#define SL_US_PER_DAY 86400000000LL
+
+/* a / b rounded toward minus infinity (b > 0), and *rem (may be NULL) = a - q * b, in
+ * [0, b): C's `/` rounds toward zero, which puts -1 us on day 0 instead of day -1. */
+int64_t sl_floor_div(int64_t a, int64_t b, int64_t *rem);
+/* The day (days since 1970-01-01) holding the instant `us` (UTC microseconds), and
+ * *us_of_day (may be NULL) the microseconds since that day's midnight, 0 <= x < 1 day.
+ * The one place the floor of a day is computed: instants before 1970 are negative. */
+int64_t sl_day_floor(int64_t us, int64_t *us_of_day);
+
 /* Microseconds since the epoch (UTC). */
 int64_t sl_ts_make(int y, unsigned mo, unsigned d, unsigned h, unsigned mi, unsigned s, unsigned us);
 /* 'YYYY-MM-DD' (time 00:00:00) or 'YYYY-MM-DD HH:MM:SS[.f{1,6}]' (a 'T' is accepted too). */

@@ -3,35 +3,96 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "../common/sl_alloc.h"
 
 #include "../common/sl_log.h"
 
-/* ER_SPECIFIC_ACCESS_DENIED_ERROR, ER_DBACCESS_DENIED_ERROR, ER_TABLEACCESS_DENIED_ERROR */
-static int is_privilege_error(unsigned e) { return e == 1227 || e == 1044 || e == 1142; }
-
 sl_code sl_exec_connect(const my_params *mp, MYSQL **conns, int n, my_consistency *mode, int explicit_mode,
-                        const char **fallback, sl_err *err)
+                        const char **fallback, const my_lock_opts *lo, my_lock_info *li, sl_err *err)
 {
+    my_lock_info dummy;
+    MYSQL *lock = NULL;
+    if (!li) li = &dummy;
+    memset(li, 0, sizeof *li);
+    li->kind = MY_LOCK_NONE;
     *fallback = NULL;
     for (int i = 0; i < n; i++) {
         conns[i] = my_connect(mp, 0, err);
         if (!conns[i]) return err && err->code ? err->code : SL_E_DB_CONNECT;
     }
-    sl_code rc = my_snapshot_begin(conns, n, *mode, err);
-    if (rc != SL_OK && *mode == MY_SNAPSHOT && !explicit_mode && is_privilege_error(mysql_errno(conns[0]))) {
-        *fallback = "the user may not take the global read lock (RELOAD privilege); each connection reads its own "
+    if (*mode == MY_SNAPSHOT && n > 1) {
+        lock = my_connect(mp, 0, err);
+        if (!lock) return err && err->code ? err->code : SL_E_DB_CONNECT;
+    }
+    sl_code rc = my_snapshot_begin_locked(lock, conns, n, *mode, lo, li, err);
+    my_close(lock);
+    if (rc == SL_OK && li->kind != MY_LOCK_NONE)
+        sl_info("snapshot lock %s: %d attempt%s, waited %.3f s, held %.3f s", my_lock_kind_name(li->kind),
+                li->attempts, li->attempts == 1 ? "" : "s", li->wait_seconds, li->held_seconds);
+    if (rc != SL_OK && *mode == MY_SNAPSHOT && !explicit_mode && li->denied) {
+        *fallback = "the user may not take the snapshot lock (RELOAD privilege); each connection reads its own "
                     "snapshot";
         sl_warn("no shared snapshot: %s. Falling back to --consistency=none (reported in the manifest); grant "
                 "RELOAD to the user for one consistent snapshot across connections.", err ? err->msg : "");
         *mode = MY_NONE;
+        memset(li, 0, sizeof *li);
+        li->kind = MY_LOCK_NONE;
         for (int i = 0; i < n; i++) my_exec(conns[i], "ROLLBACK", NULL);
         sl_err_clear(err);
         rc = my_snapshot_begin(conns, n, MY_NONE, err);
     }
     return rc;
+}
+
+json_t *sl_exec_lock_json(const my_lock_opts *lo, const my_lock_info *li)
+{
+    json_t *l = json_pack("{s:s, s:i, s:f, s:f, s:f, s:i, s:i}", "kind", my_lock_kind_name(li->kind), "attempts",
+                          li->attempts, "wait_seconds", li->wait_seconds, "held_seconds", li->held_seconds,
+                          "writes_blocked_seconds", li->blocked_seconds, "lock_wait_timeout", lo->wait_timeout,
+                          "lock_retries", lo->retries);
+    if (l && li->blocker[0]) json_object_set_new(l, "blocked_by", json_string(li->blocker));
+    return l;
+}
+
+void sl_exec_plan_set_lock(json_t *plan, const my_lock_opts *lo)
+{
+    json_object_set_new(plan, "lock", json_pack("{s:i, s:i, s:s}", "wait_timeout", lo->wait_timeout, "retries",
+                                                 lo->retries, "kind", my_lock_kind_name(lo->kind)));
+}
+
+void sl_exec_plan_lock_opts(const json_t *plan, my_lock_opts *lo)
+{
+    const json_t *l = json_object_get(plan, "lock");
+    my_lock_opts_default(lo);
+    if (!json_is_object(l)) return;
+    const json_t *t = json_object_get(l, "wait_timeout"), *r = json_object_get(l, "retries");
+    if (json_is_integer(t) && json_integer_value(t) >= 1 && json_integer_value(t) <= 3600)
+        lo->wait_timeout = (int)json_integer_value(t);
+    if (json_is_integer(r) && json_integer_value(r) >= 0 && json_integer_value(r) <= 100)
+        lo->retries = (int)json_integer_value(r);
+    const char *k = json_string_value(json_object_get(l, "kind"));
+    if (k) my_lock_kind_parse(k, &lo->kind, NULL);
+}
+
+void sl_exec_plan_lock_info(const json_t *plan, my_lock_info *li)
+{
+    const json_t *l = json_object_get(plan, "lock_used");
+    memset(li, 0, sizeof *li);
+    li->kind = MY_LOCK_NONE;
+    if (!json_is_object(l)) return;
+    const char *k = json_string_value(json_object_get(l, "kind"));
+    li->kind = k && strcmp(k, "backup_stage") == 0 ? MY_LOCK_BACKUP_STAGE
+               : k && strcmp(k, "ftwrl") == 0     ? MY_LOCK_FTWRL
+                                                  : MY_LOCK_NONE;
+    li->attempts = (int)json_integer_value(json_object_get(l, "attempts"));
+    li->wait_seconds = json_number_value(json_object_get(l, "wait_seconds"));
+    li->held_seconds = json_number_value(json_object_get(l, "held_seconds"));
+    li->blocked_seconds = json_number_value(json_object_get(l, "writes_blocked_seconds"));
+    const char *b = json_string_value(json_object_get(l, "blocked_by"));
+    if (b) snprintf(li->blocker, sizeof li->blocker, "%s", b);
 }
 
 json_t *sl_exec_schema_json(const sl_schema *s)

@@ -15,12 +15,23 @@
 #include "../sink/commit.h"
 #include "progress.h"
 
-/* Opens n connections and starts their transactions in *mode. When the snapshot is
- * refused for lack of privilege and !explicit_mode, warns, sets *mode to MY_NONE and
- * *fallback to the reason (static text). conns[] is filled (NULLs on failure; close
- * them with my_close in every case). */
+/* Opens n connections and starts their transactions in *mode. A snapshot across several
+ * connections is lined up under the bounded lock of mysql/my_lock.h, taken on one more
+ * connection opened and closed here (lo: its options, NULL for the defaults); what it
+ * cost goes to *li (may be NULL). When the snapshot is refused for lack of privilege and
+ * !explicit_mode, warns, sets *mode to MY_NONE and *fallback to the reason (static
+ * text). conns[] is filled (NULLs on failure; close them with my_close in every case). */
 sl_code sl_exec_connect(const my_params *mp, MYSQL **conns, int n, my_consistency *mode, int explicit_mode,
-                        const char **fallback, sl_err *err);
+                        const char **fallback, const my_lock_opts *lo, my_lock_info *li, sl_err *err);
+
+/* The manifest's snapshot.lock: {"kind", "attempts", "wait_seconds", "held_seconds",
+ * "writes_blocked_seconds", "lock_wait_timeout", "lock_retries", "blocked_by"?}. */
+json_t *sl_exec_lock_json(const my_lock_opts *lo, const my_lock_info *li);
+/* The lock options travel in the plan ("lock": {"wait_timeout", "retries", "kind"}), and
+ * what the lock cost comes back in it ("lock_used", set by sl_plan_execute). */
+void sl_exec_plan_set_lock(json_t *plan, const my_lock_opts *lo);
+void sl_exec_plan_lock_opts(const json_t *plan, my_lock_opts *lo);   /* defaults when absent */
+void sl_exec_plan_lock_info(const json_t *plan, my_lock_info *li);   /* zeros, kind NONE, when absent */
 
 /* A Parquet file of a run: a sink for `name` in commit c and a writer on it, whose
  * footer carries sluice.source, sluice.run_id, sluice.as_of and sluice.consistency.

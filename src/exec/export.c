@@ -1,12 +1,9 @@
-/* export.c - `sluice export` (see export.h).
+/* export.c - `sluice export` (see export.h) in the task model of task.h.
  *
- * Order of a run: plan on a control connection (tables, columns, partition keys, key
- * ranges, row estimates), open the worker connections and start their shared snapshot,
- * run the tasks on worker threads (each: one range of one table, streamed through the
- * reader into one Parquet file of the table's commit), then, only when every task
- * succeeded, commit each table's partition (its _SUCCESS manifest is written last). Any
- * failure aborts every commit: this run's files are removed and earlier complete output
- * stays as it was. */
+ * Plan, on a control connection: tables, columns, partition keys, key ranges, row
+ * estimates; one task per (table, key range), biggest tables first. Task: one range of
+ * one table streamed through the reader into one Parquet file of the table's partition.
+ * Commit: each table's partition with its _SUCCESS manifest, written last. */
 #include "export.h"
 
 #include <jansson.h>
@@ -21,6 +18,7 @@
 #include "../common/sl_alloc.h"
 #include "../common/sl_buf.h"
 #include "../common/sl_log.h"
+#include "../common/sl_stop.h"
 #include "../common/sl_time.h"
 #include "../mysql/my_catalog.h"
 #include "../mysql/my_conn.h"
@@ -29,6 +27,7 @@
 #include "../sink/store.h"
 #include "exec.h"
 #include "progress.h"
+#include "task_int.h"
 
 void sl_export_opts_default(sl_export_opts *o)
 {
@@ -38,14 +37,8 @@ void sl_export_opts_default(sl_export_opts *o)
     pq_options_default(&o->pq);
     o->batch_rows = 16384;
     o->max_attempts = 3;
+    my_lock_opts_default(&o->lock);
 }
-
-typedef struct ex_file {
-    int64_t rows;
-    uint64_t bytes;
-    double seconds;
-    int attempts;
-} ex_file;
 
 typedef struct ex_table {
     char *name;         /* table name, or the --query name */
@@ -55,43 +48,25 @@ typedef struct ex_table {
     my_range *ranges;
     int nranges;
     long long estimate;
-    ex_file *files;
-    int64_t *zero_dates; /* per column, summed over files */
-    json_t *schema;      /* from the first file's reader */
-    sl_commit *commit;
-    atomic_llong rows_done;
-    int tasks_left;
-    double t_start, t_end;
+    sl_incr *incr; /* --incremental: the table's watermark and read condition */
 } ex_table;
 
 typedef struct ex_task {
     int table, part;
 } ex_task;
 
+/* The planning state; the plan itself is JSON (task.h). */
 typedef struct ex_run {
     const sl_export_opts *o;
-    const sl_config *cfg;
     my_params mp;
     ex_table *tables;
     int ntables;
     ex_task *tasks;
-    int ntasks, next_task;
-    pthread_mutex_t mu;
-    atomic_int failed;
-    sl_err first_err;
-    my_consistency mode;
-    const char *fallback;
+    int ntasks;
     char run_id[64];
     char date[16];
-    sl_store *store;
     pq_options pq;
 } ex_run;
-
-typedef struct ex_worker {
-    ex_run *run;
-    int index;
-    MYSQL *conn;
-} ex_worker;
 
 /* ---------------------------------------------------------------------------------- */
 /* planning */
@@ -120,6 +95,10 @@ static sl_code plan_table(ex_run *run, MYSQL *m, ex_table *t, sl_err *err)
     sl_buf_init(&sql, 0);
     sl_code rc = my_catalog_columns(m, t->name, &cols, &ncols, err);
     if (rc != SL_OK) goto done;
+    if (o->incr.column && !(t->incr = sl_incr_create(&o->incr, t->name, cols, ncols, err))) {
+        rc = err->code;
+        goto done;
+    }
     SL_TRY_GOTO(rc, sl_buf_append(&sql, "SELECT ", 7, err), done);
     if (o->columns && o->columns[0]) {
         const char *p = o->columns;
@@ -277,35 +256,15 @@ static sl_code make_tasks(ex_run *run, sl_err *err)
     for (int i = 0; i < run->ntables; i++) n += run->tables[i].nranges;
     run->tasks = sl_calloc((size_t)n, sizeof *run->tasks);
     if (!run->tasks) return sl_err_set(err, SL_E_NOMEM, "out of memory");
-    for (int i = 0; i < run->ntables; i++) {
-        ex_table *t = &run->tables[i];
-        t->files = sl_calloc((size_t)t->nranges, sizeof *t->files);
-        if (!t->files) return sl_err_set(err, SL_E_NOMEM, "out of memory");
-        t->tasks_left = t->nranges;
-        for (int p = 0; p < t->nranges; p++) run->tasks[run->ntasks++] = (ex_task){i, p};
-    }
+    for (int i = 0; i < run->ntables; i++)
+        for (int p = 0; p < run->tables[i].nranges; p++) run->tasks[run->ntasks++] = (ex_task){i, p};
     /* Biggest tables first: the run ends sooner when the long tasks start early. */
     qsort_r(run->tasks, (size_t)run->ntasks, sizeof *run->tasks, by_estimate_desc, run);
     return SL_OK;
 }
 
 /* ---------------------------------------------------------------------------------- */
-/* tasks */
-
-static void fail_run(ex_run *run, const sl_err *err)
-{
-    pthread_mutex_lock(&run->mu);
-    if (!atomic_load(&run->failed)) {
-        run->first_err = *err;
-        atomic_store(&run->failed, 1);
-    }
-    pthread_mutex_unlock(&run->mu);
-}
-
-static void file_name(const ex_run *run, int part, char *buf, size_t cap)
-{
-    snprintf(buf, cap, "part-%05d-%s.%s.parquet", part, run->run_id, pq_codec_name(run->pq.codec));
-}
+/* the plan as JSON */
 
 static sl_code build_sql(const ex_run *run, const ex_table *t, int part, sl_buf *sql, sl_err *err)
 {
@@ -315,7 +274,8 @@ static sl_code build_sql(const ex_run *run, const ex_table *t, int part, sl_buf 
     const my_range *r = &t->ranges[part];
     int has_range = t->key_quoted && (r->has_lo || r->has_hi);
     const char *where = run->o->where && run->o->where[0] ? run->o->where : NULL;
-    if (has_range || where) SL_TRY(sl_buf_append(sql, " WHERE ", 7, err));
+    const char *incr = t->incr ? sl_incr_condition(t->incr) : NULL;
+    if (has_range || where || incr) SL_TRY(sl_buf_append(sql, " WHERE ", 7, err));
     if (has_range) {
         char cond[2200];
         my_range_where(r, t->key_quoted, cond, sizeof cond);
@@ -323,143 +283,10 @@ static sl_code build_sql(const ex_run *run, const ex_table *t, int part, sl_buf 
     }
     if (has_range && where) SL_TRY(sl_buf_append(sql, " AND ", 5, err));
     if (where) SL_TRY(sl_buf_printf(sql, err, "(%s)", where));
+    /* The incremental range is one more condition on each key range. */
+    if (incr) SL_TRY(sl_buf_printf(sql, err, "%s(%s)", has_range || where ? " AND " : "", incr));
     return sl_buf_cstr(sql, err);
 }
-
-static sl_code run_task(ex_worker *wk, const ex_task *task, sl_err *err)
-{
-    ex_run *run = wk->run;
-    ex_table *t = &run->tables[task->table];
-    ex_file *f = &t->files[task->part];
-    sl_buf sql;
-    sl_buf_init(&sql, 0);
-    my_reader *rd = NULL;
-    sl_sink *sink = NULL;
-    pq_writer *w = NULL;
-    sl_code rc;
-    double t0 = sl_mono_seconds();
-    int64_t rows = 0;
-    char name[256];
-    file_name(run, task->part, name, sizeof name);
-
-    SL_TRY_GOTO(rc, build_sql(run, t, task->part, &sql, err), done);
-    my_read_opts ro;
-    my_read_opts_default(&ro);
-    ro.batch_rows = run->o->batch_rows;
-    ro.batch_bytes_max = (size_t)32 << 20;
-    ro.zero_dates_error = run->o->zero_dates_error;
-    ro.table = t->name;
-    ro.key_column = t->key;
-    rd = my_reader_open(wk->conn, (const char *)sql.data, &ro, err);
-    if (!rd) {
-        rc = err->code ? err->code : SL_E_DB;
-        goto done;
-    }
-    const sl_schema *schema = my_reader_schema(rd);
-    char source[600];
-    snprintf(source, sizeof source, "mysql:%s/%s", run->mp.database, t->name);
-    SL_TRY_GOTO(rc, sl_exec_open_parquet(t->commit, name, schema, &run->pq, source, run->run_id, run->date, run->mode,
-                                         &sink, &w, err), done);
-    for (;;) {
-        sl_batch *b;
-        if (atomic_load(&run->failed)) {
-            rc = sl_err_set(err, SL_E_INTERNAL, "stopped: another task failed");
-            goto done;
-        }
-        SL_TRY_GOTO(rc, my_reader_next(rd, &b, err), done);
-        if (!b) break;
-        SL_TRY_GOTO(rc, pq_writer_write(w, b, err), done);
-        rows += (int64_t)b->nrows;
-        atomic_fetch_add(&t->rows_done, (long long)b->nrows);
-    }
-    pq_file_info info;
-    SL_TRY_GOTO(rc, pq_writer_close(w, &info, err), done);
-    SL_TRY_GOTO(rc, sl_commit_set_rows(t->commit, name, info.rows, err), done);
-    pthread_mutex_lock(&run->mu);
-    f->rows = info.rows;
-    f->bytes = info.bytes;
-    f->seconds = sl_mono_seconds() - t0;
-    if (!t->zero_dates) t->zero_dates = sl_calloc((size_t)schema->ncols, sizeof *t->zero_dates);
-    for (int i = 0; t->zero_dates && i < schema->ncols; i++) t->zero_dates[i] += my_reader_zero_dates(rd, i);
-    if (!t->schema) t->schema = sl_exec_schema_json(schema);
-    pthread_mutex_unlock(&run->mu);
-    rc = SL_OK;
-done:
-    if (rc != SL_OK) atomic_fetch_sub(&t->rows_done, (long long)rows);
-    pq_writer_free(w); /* aborts the sink unless closed */
-    sl_sink_release(sink);
-    my_reader_free(rd);
-    sl_buf_free(&sql);
-    return rc;
-}
-
-static sl_code reconnect(ex_worker *wk, sl_err *err)
-{
-    my_close(wk->conn);
-    wk->conn = my_connect(&wk->run->mp, 0, err);
-    if (!wk->conn) return err->code ? err->code : SL_E_DB_CONNECT;
-    return my_snapshot_begin(&wk->conn, 1, MY_NONE, err);
-}
-
-static void *worker_main(void *arg)
-{
-    ex_worker *wk = arg;
-    ex_run *run = wk->run;
-    mysql_thread_init();
-    while (!atomic_load(&run->failed)) {
-        pthread_mutex_lock(&run->mu);
-        int k = run->next_task < run->ntasks ? run->next_task++ : -1;
-        pthread_mutex_unlock(&run->mu);
-        if (k < 0) break;
-        const ex_task *task = &run->tasks[k];
-        ex_table *t = &run->tables[task->table];
-        sl_err err = {0};
-        sl_code rc;
-        int attempt = 0;
-        for (;;) {
-            attempt++;
-            pthread_mutex_lock(&run->mu);
-            if (t->t_start == 0) t->t_start = sl_mono_seconds();
-            pthread_mutex_unlock(&run->mu);
-            rc = run_task(wk, task, &err);
-            if (rc != SL_E_DB_LOST || atomic_load(&run->failed)) break;
-            if (run->mode == MY_SNAPSHOT) {
-                sl_err_prefix(&err,
-                              "the connection was lost inside the shared snapshot, which a new connection cannot "
-                              "rejoin, so the run stops with nothing marked complete (rerun it, or use "
-                              "--consistency=none to let partitions retry): ");
-                break;
-            }
-            if (attempt >= run->o->max_attempts) {
-                sl_err_prefix(&err, "gave up after %d attempts: ", attempt);
-                break;
-            }
-            sl_warn("table %s, partition %d: connection lost (%s); retrying from its start on a new connection "
-                    "(attempt %d of %d)", t->name, task->part, err.msg, attempt + 1, run->o->max_attempts);
-            sl_err e2 = {0};
-            if (reconnect(wk, &e2) != SL_OK) {
-                err = e2;
-                rc = e2.code;
-                break;
-            }
-            sl_err_clear(&err);
-        }
-        if (rc != SL_OK) {
-            if (!atomic_load(&run->failed)) sl_err_prefix(&err, "table %s, partition %d: ", t->name, task->part);
-            fail_run(run, &err);
-            break;
-        }
-        pthread_mutex_lock(&run->mu);
-        t->files[task->part].attempts = attempt;
-        if (--t->tasks_left == 0) t->t_end = sl_mono_seconds();
-        pthread_mutex_unlock(&run->mu);
-    }
-    mysql_thread_end();
-    return NULL;
-}
-
-/* ---------------------------------------------------------------------------------- */
-/* the run */
 
 static void path_segment(const char *name, char *out, size_t cap)
 {
@@ -481,85 +308,116 @@ static void path_segment(const char *name, char *out, size_t cap)
     out[o] = 0;
 }
 
-static json_t *table_manifest(const ex_run *run, const ex_table *t, double started_at_us, int connections)
+static json_t *range_json(const ex_table *t, const my_range *r)
 {
-    json_t *parts = json_array();
-    int64_t rows = 0;
-    for (int p = 0; p < t->nranges; p++) {
-        const my_range *r = &t->ranges[p];
-        char name[256];
-        file_name(run, p, name, sizeof name);
-        json_t *rng = json_object();
-        if (t->key && r->has_lo) json_object_set_new(rng, "from", json_integer(r->lo));
-        if (t->key && r->has_hi) json_object_set_new(rng, "to_before", json_integer(r->hi));
-        json_array_append_new(parts, json_pack("{s:s, s:I, s:o, s:f, s:i}", "file", name, "rows",
-                                               (json_int_t)t->files[p].rows, "key_range", rng, "seconds",
-                                               t->files[p].seconds, "attempts", t->files[p].attempts));
-        rows += t->files[p].rows;
+    json_t *rng = json_object();
+    if (t->key && r->has_lo) json_object_set_new(rng, "from", json_integer(r->lo));
+    if (t->key && r->has_hi) json_object_set_new(rng, "to_before", json_integer(r->hi));
+    return rng;
+}
+
+static sl_code plan_json(const ex_run *run, int nworkers, json_t **out, sl_err *err)
+{
+    const sl_export_opts *o = run->o;
+    json_t *p = sl_plan_envelope("export", run->run_id, run->date, o->output, o->consistency, o->consistency_explicit,
+                                 run->mp.database, &run->pq);
+    json_t *tables = json_array(), *units = json_array();
+    sl_buf sql;
+    sl_buf_init(&sql, 0);
+    sl_code rc = SL_OK;
+    if (!p || !tables || !units) {
+        rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
+        goto done;
     }
-    json_t *zd = json_object();
-    if (t->schema && t->zero_dates)
-        for (size_t i = 0; i < json_array_size(t->schema); i++)
-            if (t->zero_dates[i])
-                json_object_set_new(zd, json_string_value(json_object_get(json_array_get(t->schema, i), "name")),
-                                    json_integer(t->zero_dates[i]));
-    char started[40];
-    sl_ts_format((int64_t)started_at_us, started, sizeof started);
-    json_t *src = json_pack("{s:s, s:s}", "database", run->mp.database, "table", t->name);
-    if (run->o->query) json_object_set_new(src, "query", json_string(run->o->query));
-    if (run->o->where) json_object_set_new(src, "where", json_string(run->o->where));
-    if (t->key) json_object_set_new(src, "partition_column", json_string(t->key));
-    json_t *snap = json_pack("{s:s, s:i}", "consistency", run->mode == MY_SNAPSHOT ? "snapshot" : "none",
-                             "connections", connections);
-    if (run->fallback) json_object_set_new(snap, "fallback_reason", json_string(run->fallback));
-    json_t *schema = t->schema ? json_incref(t->schema) : json_array();
-    return json_pack("{s:s, s:o, s:o, s:I, s:o, s:o, s:s, s:o, s:{s:s, s:f}}", "kind", "export", "source", src,
-                     "schema", schema, "rows", (json_int_t)rows, "partitions", parts,
-                     "zero_dates", zd, "compression", pq_codec_name(run->pq.codec), "snapshot", snap, "timings",
-                     "started_at", started, "seconds", t->t_end > t->t_start ? t->t_end - t->t_start : 0.0);
+    json_object_set_new(p, "connections", json_integer(nworkers));
+    sl_exec_plan_set_lock(p, &o->lock);
+    json_object_set_new(p, "max_attempts", json_integer(o->max_attempts));
+    json_object_set_new(p, "batch_rows", json_integer((json_int_t)o->batch_rows));
+    json_object_set_new(p, "zero_dates_error", json_boolean(o->zero_dates_error));
+    for (int i = 0; i < run->ntables; i++) {
+        const ex_table *t = &run->tables[i];
+        char seg[800], base[900], prefix[1000];
+        path_segment(t->name, seg, sizeof seg);
+        snprintf(base, sizeof base, "raw/%s", seg);
+        sl_layout_partition(o->layout, base, run->date, prefix, sizeof prefix - 1);
+        strcat(prefix, "/");
+        /* Incremental runs append to the date's partition: each run's rows are new. */
+        json_array_append_new(tables, json_pack("{s:s, s:s, s:s?, s:I, s:b, s:o?}", "name", t->name, "prefix", prefix,
+                                                "key", t->key, "estimate", (json_int_t)t->estimate, "append",
+                                                t->incr != NULL, "incremental",
+                                                t->incr ? sl_incr_json(t->incr, 0) : NULL));
+        json_array_append_new(units, json_pack("{s:s, s:I}", "name", t->name, "estimate", (json_int_t)t->estimate));
+    }
+    json_t *ex = json_pack("{s:o, s:s?, s:s?}", "tables", tables, "query", o->query, "where", o->where);
+    tables = NULL;
+    json_object_set_new(p, "export", ex);
+    json_object_set(p, "units", units);
+    json_t *tasks = json_object_get(p, "tasks");
+    for (int k = 0; k < run->ntasks; k++) {
+        const ex_task *tk = &run->tasks[k];
+        const ex_table *t = &run->tables[tk->table];
+        char label[600];
+        SL_TRY_GOTO(rc, build_sql(run, t, tk->part, &sql, err), done);
+        snprintf(label, sizeof label, "table %s, partition %d", t->name, tk->part);
+        json_array_append_new(tasks, json_pack("{s:s, s:i, s:i, s:s, s:o, s:[i]}", "label", label, "table",
+                                               tk->table, "part", tk->part, "sql", (const char *)sql.data, "range",
+                                               range_json(t, &t->ranges[tk->part]), "units", tk->table));
+    }
+    if (sl_plan_ntasks(p) != run->ntasks) rc = sl_err_set(err, SL_E_NOMEM, "out of memory writing the plan");
+done:
+    sl_buf_free(&sql);
+    json_decref(tables);
+    json_decref(units);
+    if (rc == SL_OK) *out = p;
+    else json_decref(p);
+    return rc;
 }
 
-static void progress_rows(void *ud, int i, const char **name, long long *done, long long *estimate, int *finished)
+/* --incremental: each table's watermark from its committed manifests, and the upper
+ * bound it reads to, in one transaction of the planning connection. The bound is read
+ * before the tasks' snapshot: a row that moves past it meanwhile is read by the next
+ * run, whose watermark is this bound; one visible at or under it is read now. */
+static sl_code incremental_bounds(ex_run *run, const sl_config *cfg, MYSQL *ctl, sl_err *err)
 {
-    ex_run *run = ud;
-    ex_table *t = &run->tables[i];
-    *name = t->name;
-    *done = atomic_load(&t->rows_done);
-    *estimate = t->estimate;
-    pthread_mutex_lock(&run->mu);
-    *finished = t->tasks_left == 0;
-    pthread_mutex_unlock(&run->mu);
+    const sl_export_opts *o = run->o;
+    if (!o->incr.column) return SL_OK;
+    sl_store *st = sl_store_open(o->output, cfg, err);
+    if (!st) return err && err->code ? err->code : SL_E_STORAGE;
+    sl_code rc = my_snapshot_begin(&ctl, 1, MY_SNAPSHOT, err);
+    for (int i = 0; rc == SL_OK && i < run->ntables; i++) {
+        ex_table *t = &run->tables[i];
+        char seg[800], base[900], what[300];
+        if (!t->incr) continue;
+        path_segment(t->name, seg, sizeof seg);
+        snprintf(base, sizeof base, "raw/%s/", seg);
+        rc = sl_incr_find_watermark(t->incr, st, base, err);
+        if (rc == SL_OK) rc = sl_incr_bound(t->incr, ctl, o->where, err);
+        if (rc == SL_OK) sl_info("table %s: incremental: %s", t->name, sl_incr_describe(t->incr, what, sizeof what));
+    }
+    my_exec(ctl, "COMMIT", NULL);
+    sl_store_free(st);
+    return rc;
 }
 
-sl_code sl_export_run(const sl_config *cfg, const sl_export_opts *o, sl_export_result *res, sl_err *err)
+sl_code sl_export_plan(const sl_config *cfg, const sl_export_opts *o, json_t **out, sl_err *err)
 {
     ex_run run;
     memset(&run, 0, sizeof run);
     run.o = o;
-    run.cfg = cfg;
-    run.mode = o->consistency;
     run.pq = o->pq;
-    pthread_mutex_init(&run.mu, NULL);
-    double t0 = sl_mono_seconds();
-    double started_us = (double)sl_now_us();
     MYSQL *ctl = NULL;
-    ex_worker *workers = NULL;
-    int nworkers = 0, started = 0;
     sl_code rc;
-
-    memset(res, 0, sizeof *res);
+    *out = NULL;
     if (o->date) {
-        int32_t days;
         int y;
         unsigned mo, d;
         char tail;
         if (strlen(o->date) != 10 || sscanf(o->date, "%4d-%2u-%2u%c", &y, &mo, &d, &tail) != 3 ||
             !sl_date_valid(y, mo, d))
             return sl_err_set(err, SL_E_USAGE, "--date takes YYYY-MM-DD, not '%s'", o->date);
-        (void)days;
         snprintf(run.date, sizeof run.date, "%s", o->date);
     } else {
-        sl_date_format((int32_t)(sl_now_us() / 86400000000LL), run.date, sizeof run.date);
+        sl_date_format((int32_t)sl_day_floor(sl_now_us(), NULL), run.date, sizeof run.date);
     }
     if (sl_run_id(run.run_id, err) != SL_OK) return err->code;
 
@@ -571,29 +429,10 @@ sl_code sl_export_run(const sl_config *cfg, const sl_export_opts *o, sl_export_r
     }
     int nparts = o->partitions > 0 ? o->partitions : default_partitions();
     SL_TRY_GOTO(rc, plan(&run, ctl, nparts, err), done);
+    SL_TRY_GOTO(rc, incremental_bounds(&run, cfg, ctl, err), done);
     SL_TRY_GOTO(rc, make_tasks(&run, err), done);
-    my_close(ctl);
-    ctl = NULL;
-
-    /* Worker connections and their shared snapshot. */
-    nworkers = nparts < run.ntasks ? nparts : run.ntasks;
+    int nworkers = nparts < run.ntasks ? nparts : run.ntasks;
     if (nworkers < 1) nworkers = 1;
-    workers = sl_calloc((size_t)nworkers, sizeof *workers);
-    MYSQL **conns = sl_calloc((size_t)nworkers, sizeof *conns);
-    if (!workers || !conns) {
-        sl_free(conns);
-        rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
-        goto done;
-    }
-    for (int i = 0; i < nworkers; i++) {
-        workers[i].run = &run;
-        workers[i].index = i;
-    }
-    rc = sl_exec_connect(&run.mp, conns, nworkers, &run.mode, o->consistency_explicit, &run.fallback, err);
-    for (int i = 0; i < nworkers; i++) workers[i].conn = conns[i];
-    sl_free(conns);
-    if (rc != SL_OK) goto done;
-
     /* Row groups share the memory budget: one row group per file being written. */
     if (!o->row_group_explicit) {
         size_t budget = ((size_t)160 << 20) / (size_t)nworkers;
@@ -601,80 +440,251 @@ sl_code sl_export_run(const sl_config *cfg, const sl_export_opts *o, sl_export_r
         if (budget < run.pq.row_group_size) run.pq.row_group_size = budget;
         if (run.pq.row_group_size < run.pq.page_size) run.pq.row_group_size = run.pq.page_size;
     }
-
-    run.store = sl_store_open(o->output, cfg, err);
-    if (!run.store) {
-        rc = err->code ? err->code : SL_E_STORAGE;
-        goto done;
-    }
-    for (int i = 0; i < run.ntables; i++) {
-        char seg[800], prefix[900];
-        path_segment(run.tables[i].name, seg, sizeof seg);
-        snprintf(prefix, sizeof prefix, "raw/%s/%s", seg, run.date);
-        run.tables[i].commit = sl_commit_begin(run.store, prefix, run.run_id, run.date, err);
-        if (!run.tables[i].commit) {
-            rc = err->code ? err->code : SL_E_STORAGE;
-            goto done;
-        }
-    }
-
-    started = sl_exec_run_threads(nworkers, worker_main, workers, sizeof *workers, o->progress, run.ntables,
-                                  progress_rows, &run);
-    if (started < nworkers) {
-        sl_err e = {0};
-        sl_err_set(&e, SL_E_INTERNAL, "could start only %d of %d worker threads", started, nworkers);
-        fail_run(&run, &e);
-    }
-    if (atomic_load(&run.failed)) {
-        *err = run.first_err;
-        rc = err->code ? err->code : SL_E_INTERNAL;
-        goto done;
-    }
-
-    /* Every file is complete: commit each table's partition, manifest last. */
-    for (int i = 0; i < run.ntables; i++) {
-        ex_table *t = &run.tables[i];
-        json_t *extra = table_manifest(&run, t, started_us, nworkers);
-        rc = sl_commit_finish(t->commit, extra, err);
-        json_decref(extra);
-        if (rc != SL_OK) {
-            sl_err_prefix(err, "table %s: ", t->name);
-            goto done;
-        }
-        for (int p = 0; p < t->nranges; p++) {
-            res->rows += t->files[p].rows;
-            res->bytes += t->files[p].bytes;
-        }
-        res->files += t->nranges;
-        res->tables++;
-    }
-    rc = SL_OK;
+    rc = plan_json(&run, nworkers, out, err);
 done:
     if (ctl) my_close(ctl);
-    for (int i = 0; workers && i < nworkers; i++) my_close(workers[i].conn);
-    sl_free(workers);
     for (int i = 0; i < run.ntables; i++) {
         ex_table *t = &run.tables[i];
-        if (t->commit) {
-            if (rc != SL_OK) sl_commit_abort(t->commit);
-            sl_commit_free(t->commit);
-        }
         sl_free(t->name);
         sl_free(t->sql_base);
         sl_free(t->key);
         sl_free(t->key_quoted);
+        sl_incr_free(t->incr);
         sl_free(t->ranges);
-        sl_free(t->files);
-        sl_free(t->zero_dates);
-        json_decref(t->schema);
     }
     sl_free(run.tables);
     sl_free(run.tasks);
-    sl_store_free(run.store);
-    pthread_mutex_destroy(&run.mu);
-    rc = sl_exec_output_failure(rc, err);
-    snprintf(res->run_id, sizeof res->run_id, "%s", run.run_id);
-    res->consistency = run.mode == MY_SNAPSHOT ? "snapshot" : "none";
-    res->seconds = sl_mono_seconds() - t0;
     return rc;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* a task: one key range of one table into one file */
+
+sl_code sl_export_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, sl_task_ctx *ctx, json_t *result,
+                       sl_err *err)
+{
+    int ti = (int)sl_plan_int(task, "table", -1), part = (int)sl_plan_int(task, "part", 0);
+    const json_t *t = json_array_get(json_object_get(json_object_get(plan, "export"), "tables"), (size_t)ti);
+    if (!t) return sl_err_set(err, SL_E_FORMAT, "task %d of the plan names no table", k);
+    const char *tname = sl_plan_str(t, "name"), *key = sl_plan_str(t, "key"), *prefix = sl_plan_str(t, "prefix");
+    my_reader *rd = NULL;
+    sl_sink *sink = NULL;
+    pq_writer *w = NULL;
+    int64_t rows = 0;
+    char name[512];
+    sl_code rc;
+    sl_task_files *files = sl_task_files_create(ctx, plan, err);
+    if (!files) return err && err->code ? err->code : SL_E_NOMEM;
+
+    my_read_opts ro;
+    my_read_opts_default(&ro);
+    ro.batch_rows = (size_t)sl_plan_int(plan, "batch_rows", 16384);
+    ro.batch_bytes_max = (size_t)32 << 20;
+    ro.zero_dates_error = json_is_true(json_object_get(plan, "zero_dates_error"));
+    ro.table = tname;
+    ro.key_column = *key ? key : NULL;
+    rd = my_reader_open(conn, sl_plan_str(task, "sql"), &ro, err);
+    if (!rd) {
+        rc = err->code ? err->code : SL_E_DB;
+        goto done;
+    }
+    const sl_schema *schema = my_reader_schema(rd);
+    char source[600], stem[32];
+    snprintf(source, sizeof source, "mysql:%s/%s", sl_plan_str(plan, "database"), tname);
+    snprintf(stem, sizeof stem, "part-%05d", part);
+    SL_TRY_GOTO(rc, sl_task_files_open(files, prefix, stem, schema, source, &sink, &w, name, sizeof name, err), done);
+    for (;;) {
+        sl_batch *b;
+        SL_TRY_GOTO(rc, sl_task_check_stop(ctx, err), done); /* a stop or another task's failure */
+        SL_TRY_GOTO(rc, my_reader_next(rd, &b, err), done);
+        if (!b) break;
+        SL_TRY_GOTO(rc, pq_writer_write(w, b, err), done);
+        rows += (int64_t)b->nrows;
+        if (ctx->unit_rows) atomic_fetch_add(&ctx->unit_rows[ti], (long long)b->nrows);
+    }
+    pq_file_info info;
+    SL_TRY_GOTO(rc, pq_writer_close(w, &info, err), done);
+    SL_TRY_GOTO(rc, sl_task_files_done(files, prefix, name, info.rows, json_object_get(result, "files"), err), done);
+    json_t *zd = json_array();
+    for (int i = 0; i < schema->ncols; i++) json_array_append_new(zd, json_integer(my_reader_zero_dates(rd, i)));
+    json_object_set_new(result, "export",
+                        json_pack("{s:o, s:o, s:I}", "schema", sl_exec_schema_json(schema), "zero_dates", zd, "rows",
+                                  (json_int_t)info.rows));
+    rc = SL_OK;
+done:
+    if (rc != SL_OK && ctx->unit_rows) atomic_fetch_sub(&ctx->unit_rows[ti], (long long)rows);
+    pq_writer_free(w); /* aborts the sink unless closed */
+    sl_sink_release(sink);
+    my_reader_free(rd);
+    sl_task_files_free(files, rc == SL_OK);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* the commit: one partition per table */
+
+json_t *sl_result_engine_json(const json_t *result)
+{
+    json_t *o = json_object();
+    const json_t *ex = json_object_get(result, "executor");
+    if (json_is_string(ex)) json_object_set(o, "executor", (json_t *)ex);
+    json_object_set_new(o, "attempts", json_integer(sl_plan_int(result, "attempts", 1)));
+    return o;
+}
+
+static json_t *table_manifest(const json_t *plan, int ti, json_t *const *chosen, const sl_commit_info *info)
+{
+    const json_t *ex = json_object_get(plan, "export");
+    const json_t *t = json_array_get(json_object_get(ex, "tables"), (size_t)ti);
+    json_t *parts = json_array(), *zd = json_object(), *schema = NULL;
+    int64_t rows = 0, t0 = 0, t1 = 0;
+    json_t *sums = json_array();
+    size_t k;
+    json_t *task;
+    json_array_foreach(json_object_get(plan, "tasks"), k, task)
+    {
+        if (sl_plan_int(task, "table", -1) != ti) continue;
+        const json_t *r = chosen[k], *rex = json_object_get(r, "export");
+        const json_t *f = json_array_get(json_object_get(r, "files"), 0);
+        json_t *pj = json_pack("{s:s, s:I, s:O, s:f}", "file", sl_plan_str(f, "name"), "rows",
+                               (json_int_t)sl_plan_int(rex, "rows", 0), "key_range", json_object_get(task, "range"),
+                               "seconds", json_real_value(json_object_get(r, "seconds")));
+        json_t *eng = sl_result_engine_json(r);
+        json_object_update(pj, eng);
+        json_decref(eng);
+        json_array_append_new(parts, pj);
+        rows += sl_plan_int(rex, "rows", 0);
+        int64_t a = sl_plan_int(r, "started_us", 0), b = sl_plan_int(r, "ended_us", 0);
+        if (!t0 || a < t0) t0 = a;
+        if (b > t1) t1 = b;
+        if (!schema) schema = json_object_get(rex, "schema");
+        size_t i;
+        json_t *z;
+        json_array_foreach(json_object_get(rex, "zero_dates"), i, z)
+        {
+            while (json_array_size(sums) <= i) json_array_append_new(sums, json_integer(0));
+            json_integer_set(json_array_get(sums, i), json_integer_value(json_array_get(sums, i)) + json_integer_value(z));
+        }
+    }
+    for (size_t i = 0; schema && i < json_array_size(sums); i++)
+        if (json_integer_value(json_array_get(sums, i)))
+            json_object_set(zd, json_string_value(json_object_get(json_array_get(schema, i), "name")),
+                            json_array_get(sums, i));
+    json_decref(sums);
+    json_t *src = json_pack("{s:s, s:s}", "database", sl_plan_str(plan, "database"), "table", sl_plan_str(t, "name"));
+    if (json_is_string(json_object_get(ex, "query"))) json_object_set(src, "query", json_object_get(ex, "query"));
+    if (json_is_string(json_object_get(ex, "where"))) json_object_set(src, "where", json_object_get(ex, "where"));
+    if (*sl_plan_str(t, "key")) json_object_set_new(src, "partition_column", json_string(sl_plan_str(t, "key")));
+    json_t *m = json_pack("{s:s, s:o, s:o, s:I, s:o, s:o, s:s, s:o, s:{s:s, s:f}}", "kind", "export", "source", src,
+                          "schema", schema ? json_incref(schema) : json_array(), "rows", (json_int_t)rows, "partitions", parts,
+                          "zero_dates", zd, "compression", sl_plan_str(json_object_get(plan, "writer"), "compression"),
+                          "snapshot", sl_plan_snapshot_json(plan), "timings", "started_at", sl_plan_str(plan, "created_at"),
+                          "seconds", t1 > t0 ? (double)(t1 - t0) / 1e6 : 0.0);
+    if (info && info->engine) json_object_update(m, (json_t *)info->engine);
+    return m;
+}
+
+sl_code sl_export_commit(const json_t *plan, json_t *const *chosen, sl_store *st, const sl_commit_info *info,
+                         json_t *summary, sl_err *err)
+{
+    const json_t *tables = json_object_get(json_object_get(plan, "export"), "tables");
+    int ntables = (int)json_array_size(tables), ntasks = sl_plan_ntasks(plan);
+    int64_t rows = 0;
+    uint64_t bytes = 0;
+    int files = 0;
+    sl_code rc = SL_OK;
+    int ti;
+    /* Every table's commit is begun and filled first, then all finish as one
+     * (sink/commit.h, sl_commit_finish_all): all or nothing across tables. */
+    sl_commit **cs = sl_calloc((size_t)ntables + 1, sizeof *cs);
+    json_t **extras = sl_calloc((size_t)ntables + 1, sizeof *extras);
+    if (!cs || !extras) rc = sl_err_set(err, SL_E_NOMEM, "out of memory committing the tables");
+    for (ti = 0; ti < ntables && rc == SL_OK; ti++) {
+        const json_t *t = json_array_get(tables, (size_t)ti);
+        const char *prefix = sl_plan_str(t, "prefix");
+        int append = json_is_true(json_object_get(t, "append"));
+        sl_commit *c = (append ? sl_commit_begin_append : sl_commit_begin)(st, prefix, sl_plan_str(plan, "run_id"),
+                                                                          sl_plan_str(plan, "date"), err);
+        if (!c) {
+            rc = err && err->code ? err->code : SL_E_STORAGE;
+            sl_err_prefix(err, "table %s: ", sl_plan_str(t, "name"));
+            break;
+        }
+        cs[ti] = c;
+        int64_t trows = 0;
+        for (int k = 0; k < ntasks && rc == SL_OK; k++) {
+            if (sl_plan_int(json_array_get(json_object_get(plan, "tasks"), (size_t)k), "table", -1) != ti) continue;
+            rc = sl_result_add_files(c, prefix, chosen[k], err);
+            size_t i;
+            json_t *f;
+            json_array_foreach(json_object_get(chosen[k], "files"), i, f)
+            {
+                trows += sl_plan_int(f, "rows", 0);
+                rows += sl_plan_int(f, "rows", 0);
+                bytes += (uint64_t)sl_plan_int(f, "bytes", 0);
+                files++;
+            }
+        }
+        if (rc == SL_OK) {
+            extras[ti] = table_manifest(plan, ti, chosen, info);
+            const json_t *inc = json_object_get(t, "incremental");
+            if (json_is_object(inc)) {
+                json_t *mine = json_deep_copy(inc);
+                json_object_set_new(mine, "rows", json_integer(trows));
+                rc = sl_incr_commit_json(mine, sl_plan_str(t, "name"), c, extras[ti], err);
+            }
+        }
+        if (rc != SL_OK) {
+            sl_err_prefix(err, "table %s: ", sl_plan_str(t, "name"));
+            break;
+        }
+    }
+    if (rc == SL_OK) rc = sl_commit_finish_all(cs, (const json_t *const *)extras, (size_t)ntables, err);
+    else {
+        for (int i = 0; i < ntables && cs; i++) sl_commit_abort(cs[i]);
+        /* Files of the tables whose commit was never begun or filled go too. */
+        for (int k = 0; k < ntasks; k++)
+            if (sl_plan_int(json_array_get(json_object_get(plan, "tasks"), (size_t)k), "table", -1) >= ti)
+                sl_result_delete_files(st, chosen[k]);
+    }
+    for (int i = 0; i < ntables && cs; i++) {
+        sl_commit_free(cs[i]);
+        json_decref(extras ? extras[i] : NULL);
+    }
+    sl_free(cs);
+    sl_free(extras);
+    if (rc != SL_OK) return rc;
+    json_object_set_new(summary, "tables", json_integer(ntables));
+    json_object_set_new(summary, "files", json_integer(files));
+    json_object_set_new(summary, "rows", json_integer(rows));
+    json_object_set_new(summary, "bytes", json_integer((json_int_t)bytes));
+    return SL_OK;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* the threaded run */
+
+sl_code sl_export_run(const sl_config *cfg, const sl_export_opts *o, sl_export_result *res, sl_err *err)
+{
+    double t0 = sl_mono_seconds();
+    json_t *plan = NULL, *sum = NULL;
+    memset(res, 0, sizeof *res);
+    res->consistency = o->consistency == MY_SNAPSHOT ? "snapshot" : "none";
+    sl_code rc = sl_export_plan(cfg, o, &plan, err);
+    if (rc == SL_OK) {
+        snprintf(res->run_id, sizeof res->run_id, "%s", sl_plan_str(plan, "run_id"));
+        rc = sl_plan_execute(cfg, plan, o->progress, &sum, err);
+        res->consistency = sl_plan_consistency(plan) == MY_SNAPSHOT ? "snapshot" : "none";
+        sl_exec_plan_lock_info(plan, &res->lock);
+    }
+    if (rc == SL_OK) {
+        res->tables = (int)sl_plan_int(sum, "tables", 0);
+        res->files = (int)sl_plan_int(sum, "files", 0);
+        res->rows = sl_plan_int(sum, "rows", 0);
+        res->bytes = (uint64_t)sl_plan_int(sum, "bytes", 0);
+    }
+    json_decref(sum);
+    json_decref(plan);
+    res->seconds = sl_mono_seconds() - t0;
+    return sl_stop_override(rc, err); /* planning cut by a stop is the stop too */
 }

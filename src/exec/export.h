@@ -1,19 +1,25 @@
 /* export.h - `sluice export`: tables or a query of the source database to Parquet,
  * exactly as they are (raw ingestion). The run is a plan of independent tasks - one
- * per (table, key range) - read by worker threads on connections that share one
- * snapshot, each task writing one Parquet file; every table's date partition is then
- * committed with its _SUCCESS manifest (sink/commit.h).
+ * per (table, key range) - each writing one Parquet file, run by worker threads on
+ * connections that share one snapshot, or by other processes (task.h); every table's
+ * date partition is then committed with its _SUCCESS manifest (sink/commit.h).
  *
- * Layout: <output>/raw/<table>/<YYYY-MM-DD>/part-<NNNNN>-<run-id>.<codec>.parquet */
+ * Layout: <output>/raw/<table>/<YYYY-MM-DD>/part-<NNNNN>-<run-id>.<codec>.parquet
+ * (raw/<table>/date=<YYYY-MM-DD>/ with --layout hive). With --incremental COLUMN a
+ * table reads only what moved past its watermark (incremental.h) and its commit appends
+ * to the date partition instead of replacing it. */
 #ifndef SL_EXPORT_H
 #define SL_EXPORT_H
 
+#include <jansson.h>
 #include <stdint.h>
 
 #include "../common/sl_config.h"
 #include "../common/sl_error.h"
 #include "../mysql/my_plan.h"
 #include "../parquet/parquet.h"
+#include "incremental.h"
+#include "layout.h"
 
 typedef enum sl_progress_mode { SL_PROGRESS_AUTO = 0, SL_PROGRESS_BAR, SL_PROGRESS_LOG, SL_PROGRESS_OFF } sl_progress_mode;
 
@@ -35,7 +41,10 @@ typedef struct sl_export_opts {
     pq_options pq;                /* codec, sizes */
     size_t batch_rows;            /* rows per read batch, default 16384 */
     int max_attempts;             /* per task without a snapshot, default 3 */
+    my_lock_opts lock;            /* --lock-wait-timeout, --lock-retries, --snapshot-lock */
     sl_progress_mode progress;
+    sl_incr_opts incr;            /* --incremental COLUMN and its options */
+    sl_layout layout;             /* --layout date|hive */
 } sl_export_opts;
 
 void sl_export_opts_default(sl_export_opts *o);
@@ -46,9 +55,14 @@ typedef struct sl_export_result {
     int64_t rows;
     uint64_t bytes;
     const char *consistency; /* "snapshot" or "none" (static) */
+    my_lock_info lock;       /* the snapshot lock: which, how long it waited and blocked writes */
     double seconds;
 } sl_export_result;
 
+/* Step 1 of task.h: the plan of an export (JSON; json_decref it). */
+sl_code sl_export_plan(const sl_config *cfg, const sl_export_opts *o, json_t **plan, sl_err *err);
+
+/* Plan, tasks on threads, commit (task.h), in this process. */
 sl_code sl_export_run(const sl_config *cfg, const sl_export_opts *o, sl_export_result *res, sl_err *err);
 
 #endif

@@ -1,223 +1,48 @@
-/* run.c - `sluice run` (see run.h). The three read sequences run on threads of their
- * own; the analytics state is built so that they never touch the same memory
- * (analytics.h). Output writers are opened before the reads start, so inventory rows
- * stream straight to their file; the other datasets are written by tf_finish. Any
- * failure aborts every commit: no _SUCCESS, this run's files removed. */
+/* run.c - `sluice run` (see run.h) in the task model of task.h.
+ *
+ * Plan: the sources checked, their row estimates, and the tasks: the inventory side
+ * (products, warehouses, inventory: inventory_analytics and warehouse_utilization) and
+ * the orders side in customer-id ranges, one task per range (its customers, their
+ * orders, those orders' items: its rows of order_analytics). The shards exchange their
+ * customers' totals, so each applies the VIP threshold of all customers; everything else
+ * they pass on are sums, which the commit merges exactly into hourly_orders,
+ * customer_segments and product_turnover before it writes the _SUCCESS of the date
+ * (after the raw tables' partitions, with --raw). */
 #include "run.h"
 
 #include <jansson.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "../common/sl_alloc.h"
 #include "../common/sl_buf.h"
 #include "../common/sl_log.h"
+#include "../common/sl_stop.h"
 #include "../common/sl_time.h"
 #include "../mysql/my_catalog.h"
 #include "../mysql/my_conn.h"
 #include "../mysql/my_reader.h"
+#include "../report/report.h"
 #include "../sink/commit.h"
 #include "../sink/store.h"
 #include "exec.h"
-#include "progress.h"
+#include "task_int.h"
 
 void sl_run_opts_default(sl_run_opts *o)
 {
     memset(o, 0, sizeof *o);
     tf_params_default(&o->tf);
     o->consistency = MY_SNAPSHOT;
+    my_lock_opts_default(&o->lock);
     pq_options_default(&o->pq);
     o->pq.row_group_size = (size_t)64 << 20;
     o->batch_rows = 16384;
-}
-
-typedef struct out_file {
-    sl_sink *sink;
-    pq_writer *w;
-    char name[256];
-    pq_file_info info;
-} out_file;
-
-typedef struct rn_run {
-    const sl_run_opts *o;
-    my_params mp;
-    tf_params tf;
-    tf_state *st;
-    char run_id[64], date[16];
-    my_consistency mode;
-    const char *fallback;
-    sl_store *store;
-    sl_commit *insights;
-    sl_commit *raw[TF__SOURCES];
-    out_file out[TF__DATASETS];
-    out_file rawf[TF__SOURCES];
-    json_t *raw_schema[TF__SOURCES];
-    int64_t raw_zero_dates[TF__SOURCES];
-    atomic_llong rows_read[TF__SOURCES];
-    long long estimate[TF__SOURCES];
-    int done[TF__SOURCES];
-    double read_seconds[TF__SOURCES];
-    pthread_mutex_t mu;
-    atomic_int failed;
-    sl_err first_err;
-    pq_options pq;
-} rn_run;
-
-static void fail_run(rn_run *run, const sl_err *err)
-{
-    pthread_mutex_lock(&run->mu);
-    if (!atomic_load(&run->failed)) {
-        run->first_err = *err;
-        atomic_store(&run->failed, 1);
-    }
-    pthread_mutex_unlock(&run->mu);
-}
-
-static sl_code emit(void *ud, tf_dataset d, const sl_batch *b, sl_err *err)
-{
-    rn_run *run = ud;
-    sl_code rc = pq_writer_write(run->out[d].w, b, err);
-    if (rc != SL_OK) sl_err_prefix(err, "dataset %s: ", tf_dataset_name(d));
-    return rc;
-}
-
-static sl_code open_out(rn_run *run, sl_commit *c, out_file *f, const char *name, const sl_schema *schema,
-                        const char *source, sl_err *err)
-{
-    snprintf(f->name, sizeof f->name, "%s", name);
-    return sl_exec_open_parquet(c, name, schema, &run->pq, source, run->run_id, run->date, run->mode, &f->sink, &f->w,
-                                err);
-}
-
-static sl_code close_out(out_file *f, sl_commit *c, sl_err *err)
-{
-    SL_TRY(pq_writer_close(f->w, &f->info, err));
-    return sl_commit_set_rows(c, f->name, f->info.rows, err);
-}
-
-static void free_out(out_file *f)
-{
-    pq_writer_free(f->w);
-    sl_sink_release(f->sink);
-    f->w = NULL;
-    f->sink = NULL;
+    o->shards = 1;
 }
 
 /* ---------------------------------------------------------------------------------- */
-/* reading */
-
-static sl_code select_sql(rn_run *run, tf_source s, sl_buf *sql, sl_err *err)
-{
-    char q[600];
-    SL_TRY(sl_buf_append(sql, "SELECT ", 7, err));
-    if (run->o->raw) {
-        SL_TRY(sl_buf_append(sql, "*", 1, err));
-    } else {
-        const char *const *cols = tf_source_columns(s);
-        for (int i = 0; cols[i]; i++) {
-            SL_TRY(my_quote_ident(cols[i], q, sizeof q, err));
-            SL_TRY(sl_buf_printf(sql, err, "%s%s", i ? ", " : "", q));
-        }
-    }
-    SL_TRY(my_quote_ident(tf_source_name(s), q, sizeof q, err));
-    SL_TRY(sl_buf_printf(sql, err, " FROM %s", q));
-    return sl_buf_cstr(sql, err);
-}
-
-static sl_code read_source(rn_run *run, MYSQL *m, tf_source s, sl_err *err)
-{
-    double t0 = sl_mono_seconds();
-    sl_buf sql;
-    sl_buf_init(&sql, 0);
-    my_reader *rd = NULL;
-    sl_code rc = select_sql(run, s, &sql, err);
-    if (rc != SL_OK) goto done;
-    my_read_opts ro;
-    my_read_opts_default(&ro);
-    ro.batch_rows = run->o->batch_rows;
-    ro.batch_bytes_max = (size_t)32 << 20;
-    ro.table = tf_source_name(s);
-    rd = my_reader_open(m, (const char *)sql.data, &ro, err);
-    if (!rd) {
-        rc = err->code ? err->code : SL_E_DB;
-        goto done;
-    }
-    out_file *raw = NULL;
-    if (run->o->raw) {
-        char name[256], source[600];
-        raw = &run->rawf[s];
-        snprintf(name, sizeof name, "part-00000-%s.%s.parquet", run->run_id, pq_codec_name(run->pq.codec));
-        snprintf(source, sizeof source, "mysql:%s/%s", run->mp.database, tf_source_name(s));
-        SL_TRY_GOTO(rc, open_out(run, run->raw[s], raw, name, my_reader_schema(rd), source, err), done);
-    }
-    for (;;) {
-        sl_batch *b;
-        if (atomic_load(&run->failed)) {
-            rc = sl_err_set(err, SL_E_INTERNAL, "stopped: another stage failed");
-            goto done;
-        }
-        SL_TRY_GOTO(rc, my_reader_next(rd, &b, err), done);
-        if (!b) break;
-        if (raw) SL_TRY_GOTO(rc, pq_writer_write(raw->w, b, err), done);
-        SL_TRY_GOTO(rc, tf_add(run->st, s, b, err), done);
-        atomic_fetch_add(&run->rows_read[s], (long long)b->nrows);
-    }
-    if (raw) {
-        SL_TRY_GOTO(rc, close_out(raw, run->raw[s], err), done);
-        const sl_schema *sc = my_reader_schema(rd);
-        run->raw_schema[s] = sl_exec_schema_json(sc);
-        for (int i = 0; i < sc->ncols; i++) run->raw_zero_dates[s] += my_reader_zero_dates(rd, i);
-    }
-    run->read_seconds[s] = sl_mono_seconds() - t0;
-done:
-    if (rc != SL_OK && rc != SL_E_INTERNAL) sl_err_prefix(err, "reading %s: ", tf_source_name(s));
-    pthread_mutex_lock(&run->mu);
-    run->done[s] = 1;
-    pthread_mutex_unlock(&run->mu);
-    my_reader_free(rd);
-    sl_buf_free(&sql);
-    return rc;
-}
-
-typedef struct rn_seq {
-    rn_run *run;
-    MYSQL *conn;
-    tf_source src[3];
-    int n;
-} rn_seq;
-
-static void *seq_main(void *arg)
-{
-    rn_seq *q = arg;
-    mysql_thread_init();
-    for (int i = 0; i < q->n && !atomic_load(&q->run->failed); i++) {
-        sl_err err = {0};
-        if (read_source(q->run, q->conn, q->src[i], &err) != SL_OK) {
-            if (q->run->mode == MY_SNAPSHOT && err.code == SL_E_DB_LOST)
-                sl_err_prefix(&err, "the connection was lost inside the shared snapshot; nothing was committed: ");
-            fail_run(q->run, &err);
-        }
-    }
-    mysql_thread_end();
-    return NULL;
-}
-
-static void progress_rows(void *ud, int i, const char **name, long long *done, long long *estimate, int *finished)
-{
-    rn_run *run = ud;
-    *name = tf_source_name((tf_source)i);
-    *done = atomic_load(&run->rows_read[i]);
-    *estimate = run->estimate[i];
-    pthread_mutex_lock(&run->mu);
-    *finished = run->done[i];
-    pthread_mutex_unlock(&run->mu);
-}
-
-/* ---------------------------------------------------------------------------------- */
-/* the run */
+/* the plan */
 
 static sl_code check_sources(MYSQL *m, sl_err *err)
 {
@@ -232,181 +57,762 @@ static sl_code check_sources(MYSQL *m, sl_err *err)
     return rc;
 }
 
-static json_t *params_json(const rn_run *run)
+/* SELECT of source s: its columns (every column with --raw), for the customer-id range r
+ * of the orders side when r is given (order_items through their order; items whose
+ * order is missing or has no customer fall in the range without lower bound, which
+ * also takes NULL keys). */
+static sl_code source_sql(tf_source s, int raw, const my_range *r, sl_buf *sql, sl_err *err)
 {
-    json_t *ex = json_array();
-    for (int i = 0; i < run->tf.nexclude; i++) json_array_append_new(ex, json_string(run->tf.exclude_status[i]));
-    char asof[40];
-    sl_ts_format(run->tf.as_of_us, asof, sizeof asof);
-    return json_pack("{s:s, s:o, s:f, s:f, s:f, s:i, s:f}", "as_of", asof, "exclude_status", ex, "restock_below",
-                     run->tf.restock_below, "overstock_above", run->tf.overstock_above, "optimal_utilization",
-                     run->tf.optimal, "sales_window_days", run->tf.window_days, "vip_percentile",
-                     run->tf.vip_percentile);
+    char q[600];
+    int items = s == TF_ORDER_ITEMS && r;
+    sql->len = 0;
+    SL_TRY(sl_buf_append(sql, "SELECT ", 7, err));
+    if (raw) {
+        SL_TRY(sl_buf_printf(sql, err, "%s*", items ? "oi." : ""));
+    } else {
+        const char *const *cols = tf_source_columns(s);
+        for (int i = 0; cols[i]; i++) {
+            SL_TRY(my_quote_ident(cols[i], q, sizeof q, err));
+            SL_TRY(sl_buf_printf(sql, err, "%s%s%s", i ? ", " : "", items ? "oi." : "", q));
+        }
+    }
+    SL_TRY(my_quote_ident(tf_source_name(s), q, sizeof q, err));
+    SL_TRY(sl_buf_printf(sql, err, " FROM %s", q));
+    if (r) {
+        char cond[300];
+        if (items) {
+            SL_TRY(sl_buf_printf(sql, err, " oi LEFT JOIN `orders` o ON o.`order_id` = oi.`order_id`"));
+            my_range_where(r, "o.`customer_id`", cond, sizeof cond);
+        } else {
+            my_range_where(r, "`customer_id`", cond, sizeof cond);
+        }
+        SL_TRY(sl_buf_printf(sql, err, " WHERE %s", cond));
+    }
+    return sl_buf_cstr(sql, err);
 }
 
-sl_code sl_run_pipeline(const sl_config *cfg, const sl_run_opts *o, sl_run_result *res, sl_err *err)
+static json_t *params_json(const tf_params *tf)
 {
-    rn_run run;
-    memset(&run, 0, sizeof run);
-    run.o = o;
-    run.tf = o->tf;
-    run.mode = o->consistency;
-    run.pq = o->pq;
-    pthread_mutex_init(&run.mu, NULL);
-    memset(res, 0, sizeof *res);
-    double t0 = sl_mono_seconds();
-    MYSQL *ctl = NULL, *conns[3] = {NULL, NULL, NULL};
-    rn_seq seqs[3];
-    int started = 0;
-    sl_code rc;
+    json_t *ex = json_array();
+    for (int i = 0; i < tf->nexclude; i++) json_array_append_new(ex, json_string(tf->exclude_status[i]));
+    char asof[40];
+    sl_ts_format(tf->as_of_us, asof, sizeof asof);
+    return json_pack("{s:s, s:o, s:f, s:f, s:f, s:i, s:f}", "as_of", asof, "exclude_status", ex, "restock_below",
+                     tf->restock_below, "overstock_above", tf->overstock_above, "optimal_utilization", tf->optimal,
+                     "sales_window_days", tf->window_days, "vip_percentile", tf->vip_percentile);
+}
 
-    if (!o->as_of_given) run.tf.as_of_us = sl_now_us(); /* 0 is a valid as-of: 1970-01-01 */
-    {
-        int64_t days = run.tf.as_of_us / 86400000000LL;
-        if (run.tf.as_of_us < 0 && run.tf.as_of_us % 86400000000LL) days--;
-        sl_date_format((int32_t)days, run.date, sizeof run.date);
+static sl_code add_task(json_t *tasks, const char *label, const char *kind, int shard, int nshards,
+                        const tf_source *srcs, int n, int raw, const my_range *r, sl_buf *sql, sl_err *err)
+{
+    json_t *t = json_pack("{s:s, s:s, s:i, s:i, s:{}, s:[]}", "label", label, "kind", kind, "shard", shard, "shards",
+                          nshards, "sql", "units");
+    if (!t || json_array_append_new(tasks, t) != 0) return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    if (r) {
+        json_t *rng = json_object();
+        if (r->has_lo) json_object_set_new(rng, "from", json_integer(r->lo));
+        if (r->has_hi) json_object_set_new(rng, "to_before", json_integer(r->hi));
+        json_object_set_new(t, "customer_range", rng);
     }
-    SL_TRY_GOTO(rc, sl_run_id(run.run_id, err), done);
-    run.tf.run_id = run.run_id;
+    for (int i = 0; i < n; i++) {
+        SL_TRY(source_sql(srcs[i], raw, r, sql, err));
+        json_object_set_new(json_object_get(t, "sql"), tf_source_name(srcs[i]), json_string((const char *)sql->data));
+        json_array_append_new(json_object_get(t, "units"), json_integer(srcs[i]));
+    }
+    return SL_OK;
+}
 
-    SL_TRY_GOTO(rc, my_params_from_config(cfg, &run.mp, 0, err), done);
-    ctl = my_connect(&run.mp, 0, err);
+sl_code sl_run_plan(const sl_config *cfg, const sl_run_opts *o, json_t **out, sl_err *err)
+{
+    tf_params tf = o->tf;
+    char run_id[64], date[16], prefix[80];
+    my_params mp;
+    MYSQL *ctl = NULL;
+    my_range *ranges = NULL;
+    int nranges = 0;
+    json_t *p = NULL;
+    sl_buf sql;
+    sl_buf_init(&sql, 0);
+    sl_code rc;
+    *out = NULL;
+
+    if (!o->as_of_given) tf.as_of_us = sl_now_us(); /* 0 is a valid as-of: 1970-01-01 */
+    sl_date_format((int32_t)sl_day_floor(tf.as_of_us, NULL), date, sizeof date);
+    SL_TRY_GOTO(rc, sl_run_id(run_id, err), done);
+    SL_TRY_GOTO(rc, my_params_from_config(cfg, &mp, 0, err), done);
+    ctl = my_connect(&mp, 0, err);
     if (!ctl) {
         rc = err->code ? err->code : SL_E_DB_CONNECT;
         goto done;
     }
     SL_TRY_GOTO(rc, check_sources(ctl, err), done);
-    for (int s = 0; s < TF__SOURCES; s++)
-        SL_TRY_GOTO(rc, my_catalog_row_estimate(ctl, tf_source_name(s), &run.estimate[s], err), done);
-    my_close(ctl);
-    ctl = NULL;
-
-    SL_TRY_GOTO(rc, sl_exec_connect(&run.mp, conns, 3, &run.mode, o->consistency_explicit, &run.fallback, err), done);
-
-    run.st = tf_create(&run.tf, emit, &run, err);
-    if (!run.st) {
-        rc = err->code ? err->code : SL_E_NOMEM;
+    p = sl_plan_envelope("run", run_id, date, o->output, o->consistency, o->consistency_explicit, mp.database, &o->pq);
+    if (!p) {
+        rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
         goto done;
     }
-    run.store = sl_store_open(o->output, cfg, err);
-    if (!run.store) {
-        rc = err->code ? err->code : SL_E_STORAGE;
-        goto done;
+    sl_exec_plan_set_lock(p, &o->lock);
+    json_t *units = json_array();
+    json_object_set_new(p, "units", units);
+    for (int s = 0; s < TF__SOURCES; s++) {
+        long long est = -1;
+        SL_TRY_GOTO(rc, my_catalog_row_estimate(ctl, tf_source_name(s), &est, err), done);
+        json_array_append_new(units, json_pack("{s:s, s:I}", "name", tf_source_name(s), "estimate", (json_int_t)est));
     }
-    {
-        char prefix[64];
-        snprintf(prefix, sizeof prefix, "business_insights/%s", run.date);
-        run.insights = sl_commit_begin(run.store, prefix, run.run_id, run.date, err);
-        if (!run.insights) {
-            rc = err->code ? err->code : SL_E_STORAGE;
-            goto done;
-        }
+    if (o->shards > 1) {
+        SL_TRY_GOTO(rc, my_plan_partitions(ctl, "customers", "customer_id", o->shards, &ranges, &nranges, err), done);
     }
-    for (int d = 0; d < TF__DATASETS; d++) {
-        char name[256], source[600];
-        snprintf(name, sizeof name, "%s/part-00000-%s.%s.parquet", tf_dataset_name(d), run.run_id,
-                 pq_codec_name(run.pq.codec));
-        snprintf(source, sizeof source, "sluice run: %s", tf_dataset_name(d));
-        SL_TRY_GOTO(rc, open_out(&run, run.insights, &run.out[d], name, tf_schema(run.st, d), source, err), done);
+    if (nranges < 1) nranges = 1;
+    sl_layout_partition(o->layout, "business_insights", date, prefix, sizeof prefix - 1);
+    strcat(prefix, "/");
+    json_object_set_new(p, "prefix", json_string(prefix));
+    json_t *rawp = json_object();
+    json_object_set_new(p, "raw_prefixes", rawp);
+    for (int s = 0; s < TF__SOURCES; s++) {
+        char base[100], rp[200];
+        snprintf(base, sizeof base, "raw/%s", tf_source_name(s));
+        sl_layout_partition(o->layout, base, date, rp, sizeof rp - 1);
+        strcat(rp, "/");
+        json_object_set_new(rawp, tf_source_name(s), json_string(rp));
     }
-    if (o->raw)
-        for (int s = 0; s < TF__SOURCES; s++) {
-            char prefix[300];
-            snprintf(prefix, sizeof prefix, "raw/%s/%s", tf_source_name(s), run.date);
-            run.raw[s] = sl_commit_begin(run.store, prefix, run.run_id, run.date, err);
-            if (!run.raw[s]) {
-                rc = err->code ? err->code : SL_E_STORAGE;
-                goto done;
-            }
-        }
-
-    /* Reads: three sequences on three connections, one snapshot. */
-    double tr = sl_mono_seconds();
-    seqs[0] = (rn_seq){&run, conns[0], {TF_CUSTOMERS}, 1};
-    seqs[1] = (rn_seq){&run, conns[1], {TF_PRODUCTS, TF_WAREHOUSES, TF_INVENTORY}, 3};
-    seqs[2] = (rn_seq){&run, conns[2], {TF_ORDERS, TF_ORDER_ITEMS}, 2};
-    started = sl_exec_run_threads(3, seq_main, seqs, sizeof seqs[0], o->progress, TF__SOURCES, progress_rows, &run);
-    if (started < 3) {
-        sl_err e = {0};
-        sl_err_set(&e, SL_E_INTERNAL, "could start only %d of 3 reader threads", started);
-        fail_run(&run, &e);
+    json_object_set_new(p, "as_of_us", json_integer(tf.as_of_us));
+    json_object_set_new(p, "parameters", params_json(&tf));
+    json_object_set_new(p, "raw", json_boolean(o->raw));
+    json_object_set_new(p, "batch_rows", json_integer((json_int_t)o->batch_rows));
+    json_object_set_new(p, "shards", json_integer(nranges));
+    /* The shards meet to share their totals: every task needs a connection of its own. */
+    json_object_set_new(p, "connections", json_integer(nranges + 1));
+    json_object_set_new(p, "max_attempts", json_integer(1));
+    json_t *tasks = json_object_get(p, "tasks");
+    static const tf_source inv[] = {TF_PRODUCTS, TF_WAREHOUSES, TF_INVENTORY};
+    static const tf_source ord[] = {TF_CUSTOMERS, TF_ORDERS, TF_ORDER_ITEMS};
+    SL_TRY_GOTO(rc, add_task(tasks, "products, warehouses, inventory", "inventory", 0, 1, inv, 3, o->raw, NULL, &sql,
+                             err), done);
+    for (int i = 0; i < nranges; i++) {
+        char label[200];
+        const my_range *r = ranges ? &ranges[i] : NULL;
+        if (r) snprintf(label, sizeof label, "customers, orders, order_items (customer shard %d of %d)", i + 1, nranges);
+        else snprintf(label, sizeof label, "customers, orders, order_items");
+        SL_TRY_GOTO(rc, add_task(tasks, label, "orders", i, nranges, ord, 3, o->raw, nranges > 1 ? r : NULL, &sql,
+                                 err), done);
     }
-    res->read_seconds = sl_mono_seconds() - tr;
-    if (atomic_load(&run.failed)) {
-        *err = run.first_err;
-        rc = err->code ? err->code : SL_E_INTERNAL;
-        goto done;
-    }
-
-    double tfin = sl_mono_seconds();
-    SL_TRY_GOTO(rc, tf_finish(run.st, err), done);
-    for (int d = 0; d < TF__DATASETS; d++) SL_TRY_GOTO(rc, close_out(&run.out[d], run.insights, err), done);
-    res->finish_seconds = sl_mono_seconds() - tfin;
-
-    /* Commit: raw tables first, then the insights' _SUCCESS. */
-    double tc = sl_mono_seconds();
-    json_t *snap = json_pack("{s:s, s:i}", "consistency", run.mode == MY_SNAPSHOT ? "snapshot" : "none",
-                             "connections", 3);
-    if (run.fallback) json_object_set_new(snap, "fallback_reason", json_string(run.fallback));
-    for (int s = 0; o->raw && s < TF__SOURCES; s++) {
-        json_t *extra = json_pack("{s:s, s:{s:s, s:s}, s:O, s:o, s:O, s:I, s:s}", "kind", "export", "source",
-                                  "database", run.mp.database, "table", tf_source_name(s), "schema",
-                                  run.raw_schema[s] ? run.raw_schema[s] : json_null(), "rows_read",
-                                  json_integer(atomic_load(&run.rows_read[s])), "snapshot", snap, "zero_dates_total",
-                                  (json_int_t)run.raw_zero_dates[s], "compression", pq_codec_name(run.pq.codec));
-        rc = sl_commit_finish(run.raw[s], extra, err);
-        json_decref(extra);
-        if (rc != SL_OK) {
-            json_decref(snap);
-            goto done;
-        }
-        res->files++;
-    }
-    json_t *datasets = json_object();
-    for (int d = 0; d < TF__DATASETS; d++) {
-        res->rows[d] = run.out[d].info.rows;
-        res->bytes[d] = run.out[d].info.bytes;
-        json_object_set_new(datasets, tf_dataset_name(d),
-                            json_pack("{s:I, s:I, s:s}", "rows", (json_int_t)run.out[d].info.rows, "bytes",
-                                      (json_int_t)run.out[d].info.bytes, "file", run.out[d].name));
-    }
-    json_t *reads = json_object();
-    for (int s = 0; s < TF__SOURCES; s++)
-        json_object_set_new(reads, tf_source_name(s),
-                            json_pack("{s:I, s:f}", "rows", (json_int_t)atomic_load(&run.rows_read[s]), "seconds",
-                                      run.read_seconds[s]));
-    json_t *extra = json_pack("{s:s, s:o, s:o, s:o, s:o, s:{s:f, s:f}}", "kind", "business_insights", "parameters",
-                              params_json(&run), "datasets", datasets, "sources", reads, "snapshot", snap, "timings",
-                              "read_seconds", res->read_seconds, "compute_and_write_seconds", res->finish_seconds);
-    rc = sl_commit_finish(run.insights, extra, err);
-    json_decref(extra);
-    if (rc != SL_OK) goto done;
-    res->files += TF__DATASETS;
-    res->commit_seconds = sl_mono_seconds() - tc;
     rc = SL_OK;
 done:
     if (ctl) my_close(ctl);
-    for (int i = 0; i < 3; i++) my_close(conns[i]);
-    for (int d = 0; d < TF__DATASETS; d++) free_out(&run.out[d]);
-    for (int s = 0; s < TF__SOURCES; s++) {
-        free_out(&run.rawf[s]);
-        if (run.raw[s]) {
-            if (rc != SL_OK) sl_commit_abort(run.raw[s]);
-            sl_commit_free(run.raw[s]);
-        }
-        json_decref(run.raw_schema[s]);
-    }
-    if (run.insights) {
-        if (rc != SL_OK) sl_commit_abort(run.insights);
-        sl_commit_free(run.insights);
-    }
-    tf_free(run.st);
-    sl_store_free(run.store);
-    pthread_mutex_destroy(&run.mu);
-    rc = sl_exec_output_failure(rc, err);
-    snprintf(res->run_id, sizeof res->run_id, "%s", run.run_id);
-    snprintf(res->date, sizeof res->date, "%s", run.date);
-    res->consistency = run.mode == MY_SNAPSHOT ? "snapshot" : "none";
-    res->seconds = sl_mono_seconds() - t0;
+    sl_free(ranges);
+    sl_buf_free(&sql);
+    if (rc == SL_OK) *out = p;
+    else json_decref(p);
     return rc;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* the plan's analytics parameters */
+
+typedef struct rn_params {
+    tf_params tf;
+    const char **excl;
+} rn_params;
+
+static sl_code params_from_plan(const json_t *plan, rn_params *rp, sl_err *err)
+{
+    const json_t *pa = json_object_get(plan, "parameters"), *ex = json_object_get(pa, "exclude_status");
+    tf_params_default(&rp->tf);
+    rp->excl = sl_calloc(json_array_size(ex) + 1, sizeof *rp->excl);
+    if (!rp->excl) return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < json_array_size(ex); i++) rp->excl[i] = json_string_value(json_array_get(ex, i));
+    rp->tf.exclude_status = rp->excl;
+    rp->tf.nexclude = (int)json_array_size(ex);
+    rp->tf.as_of_us = sl_plan_int(plan, "as_of_us", 0);
+    rp->tf.restock_below = json_number_value(json_object_get(pa, "restock_below"));
+    rp->tf.overstock_above = json_number_value(json_object_get(pa, "overstock_above"));
+    rp->tf.optimal = json_number_value(json_object_get(pa, "optimal_utilization"));
+    rp->tf.window_days = (int)sl_plan_int(pa, "sales_window_days", 30);
+    rp->tf.vip_percentile = json_number_value(json_object_get(pa, "vip_percentile"));
+    rp->tf.run_id = sl_plan_str(plan, "run_id");
+    return SL_OK;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* a task's output files */
+
+typedef struct rn_out {
+    sl_sink *sink;
+    pq_writer *w;
+    char name[512];
+} rn_out;
+
+typedef struct rn_task {
+    const json_t *plan;
+    sl_task_ctx *ctx;
+    sl_task_files *files;
+    rn_out out[TF__DATASETS];
+    const char *prefix;
+} rn_task;
+
+static sl_code emit(void *ud, tf_dataset d, const sl_batch *b, sl_err *err)
+{
+    rn_task *t = ud;
+    if (!t->out[d].w) return sl_err_set(err, SL_E_INTERNAL, "dataset %s is not written here", tf_dataset_name(d));
+    SL_TRY(sl_stop_check(err)); /* datasets are written batch by batch: a stop lands between them */
+    sl_code rc = pq_writer_write(t->out[d].w, b, err);
+    if (rc != SL_OK) sl_err_prefix(err, "dataset %s: ", tf_dataset_name(d));
+    return rc;
+}
+
+static sl_code open_dataset(rn_task *t, tf_state *st, tf_dataset d, int shard, sl_err *err)
+{
+    char stem[128], source[200];
+    snprintf(stem, sizeof stem, "%s/part-%05d", tf_dataset_name(d), shard);
+    snprintf(source, sizeof source, "sluice run: %s", tf_dataset_name(d));
+    return sl_task_files_open(t->files, t->prefix, stem, tf_schema(st, d), source, &t->out[d].sink, &t->out[d].w,
+                              t->out[d].name, sizeof t->out[d].name, err);
+}
+
+static sl_code close_dataset(rn_task *t, tf_dataset d, json_t *files, sl_err *err)
+{
+    pq_file_info info;
+    SL_TRY(pq_writer_close(t->out[d].w, &info, err));
+    return sl_task_files_done(t->files, t->prefix, t->out[d].name, info.rows, files, err);
+}
+
+/* Reads source s into the state (and, with --raw, into its raw file). */
+static sl_code read_source(rn_task *t, MYSQL *conn, tf_state *st, tf_source s, const char *sql, int shard,
+                           json_t *files, json_t *rawinfo, json_t *rows, json_t *zeros, json_t *zero_totals,
+                           sl_err *err)
+{
+    my_reader *rd = NULL;
+    sl_sink *rsink = NULL;
+    pq_writer *rw = NULL;
+    char rname[512], rprefix[300];
+    int raw = json_is_true(json_object_get(t->plan, "raw"));
+    int64_t n = 0;
+    sl_code rc;
+    my_read_opts ro;
+    my_read_opts_default(&ro);
+    ro.batch_rows = (size_t)sl_plan_int(t->plan, "batch_rows", 16384);
+    ro.batch_bytes_max = (size_t)32 << 20;
+    ro.table = tf_source_name(s);
+    rd = my_reader_open(conn, sql, &ro, err);
+    if (!rd) {
+        rc = err->code ? err->code : SL_E_DB;
+        goto done;
+    }
+    if (raw) {
+        char stem[32], source[600];
+        snprintf(rprefix, sizeof rprefix, "%s", sl_plan_str(json_object_get(t->plan, "raw_prefixes"), tf_source_name(s)));
+        snprintf(stem, sizeof stem, "part-%05d", shard);
+        snprintf(source, sizeof source, "mysql:%s/%s", sl_plan_str(t->plan, "database"), tf_source_name(s));
+        SL_TRY_GOTO(rc, sl_task_files_open(t->files, rprefix, stem, my_reader_schema(rd), source, &rsink, &rw, rname,
+                                           sizeof rname, err), done);
+    }
+    for (;;) {
+        sl_batch *b;
+        SL_TRY_GOTO(rc, sl_task_check_stop(t->ctx, err), done); /* a stop or another task's failure */
+        SL_TRY_GOTO(rc, my_reader_next(rd, &b, err), done);
+        if (!b) break;
+        if (rw) SL_TRY_GOTO(rc, pq_writer_write(rw, b, err), done);
+        SL_TRY_GOTO(rc, tf_add(st, s, b, err), done);
+        n += (int64_t)b->nrows;
+        if (t->ctx->unit_rows) atomic_fetch_add(&t->ctx->unit_rows[s], (long long)b->nrows);
+    }
+    json_object_set_new(rows, tf_source_name(s), json_integer(n));
+    /* zero/partial dates read as NULL, per column (the manifest's data_quality) */
+    const sl_schema *sc = my_reader_schema(rd);
+    int64_t zd = 0;
+    for (int i = 0; i < sc->ncols; i++) {
+        int64_t z = my_reader_zero_dates(rd, i);
+        char col[300];
+        zd += z;
+        snprintf(col, sizeof col, "%s.%s", tf_source_name(s), sc->fields[i].name);
+        if (z > 0) json_object_set_new(zeros, col, json_integer((json_int_t)z));
+    }
+    json_object_set_new(zero_totals, tf_source_name(s), json_integer((json_int_t)zd));
+    if (rw) {
+        pq_file_info info;
+        SL_TRY_GOTO(rc, pq_writer_close(rw, &info, err), done);
+        SL_TRY_GOTO(rc, sl_task_files_done(t->files, rprefix, rname, info.rows, files, err), done);
+        json_object_set_new(rawinfo, tf_source_name(s),
+                            json_pack("{s:o, s:I}", "schema", sl_exec_schema_json(sc), "zero_dates_total",
+                                      (json_int_t)zd));
+    }
+    rc = SL_OK;
+done:
+    if (rc != SL_OK && rc != SL_E_INTERNAL) sl_err_prefix(err, "reading %s: ", tf_source_name(s));
+    pq_writer_free(rw);
+    sl_sink_release(rsink);
+    my_reader_free(rd);
+    return rc;
+}
+
+static sl_code product_json(void *ud, int64_t id, const tf_text *strs, int has_hand, int64_t hand, sl_err *err)
+{
+    json_t *a = json_array();
+    json_array_append_new(a, json_integer(id));
+    for (int j = 0; j < 3; j++) json_array_append_new(a, strs[j].p ? json_stringn_nocheck(strs[j].p, strs[j].n) : json_null());
+    json_array_append_new(a, has_hand ? json_integer(hand) : json_null());
+    if (json_array_append_new(ud, a) != 0) return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    return SL_OK;
+}
+
+static sl_code sold_json(void *ud, int64_t id, int64_t units, sl_err *err)
+{
+    if (json_array_append_new(ud, json_pack("[I, I]", (json_int_t)id, (json_int_t)units)) != 0)
+        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    return SL_OK;
+}
+
+static json_t *i64_array(const int64_t *v, int n)
+{
+    json_t *a = json_array();
+    for (int i = 0; i < n; i++) json_array_append_new(a, json_integer(v[i]));
+    return a;
+}
+
+static void i64_from(const json_t *a, int64_t *v, int n)
+{
+    for (int i = 0; i < n; i++) v[i] = (int64_t)json_integer_value(json_array_get(a, (size_t)i));
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The VIP threshold over every shard's customers: each shard's totals gathered. */
+static sl_code shared_threshold(rn_task *t, tf_state *st, int shard, int nshards, int64_t *threshold, sl_err *err)
+{
+    int64_t *mine = NULL, *all = NULL;
+    size_t n = 0, total = 0;
+    json_t *gathered = NULL;
+    SL_TRY(tf_spends(st, &mine, &n, err));
+    sl_code rc = SL_OK;
+    if (nshards <= 1) {
+        *threshold = tf_vip_threshold(st, mine, n);
+        sl_free(mine);
+        return SL_OK;
+    }
+    if (!t->ctx->gather) {
+        sl_free(mine);
+        return sl_err_set(err, SL_E_USAGE, "task of shard %d needs the other %d shards' totals, and its runner "
+                                           "passes none (run the tasks with sluice_spark.py or `sluice run`)",
+                          shard, nshards - 1);
+    }
+    json_t *msg = json_pack("{s:i, s:o}", "shard", shard, "spends", i64_array(mine, (int)n));
+    sl_free(mine);
+    if (!msg) return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    rc = t->ctx->gather(t->ctx->gather_ud, shard, nshards, msg, &gathered, err);
+    json_decref(msg);
+    if (rc != SL_OK) return rc;
+    for (int i = 0; i < nshards; i++) {
+        const json_t *m = json_array_get(gathered, (size_t)i);
+        if (!json_is_array(json_object_get(m, "spends"))) {
+            json_decref(gathered);
+            return sl_err_set(err, SL_E_FORMAT, "the gathered totals lack shard %d's", i);
+        }
+        total += json_array_size(json_object_get(m, "spends"));
+    }
+    all = sl_malloc((total ? total : 1) * sizeof *all);
+    if (!all) {
+        json_decref(gathered);
+        return sl_err_set(err, SL_E_NOMEM, "out of memory for the customers' totals");
+    }
+    size_t at = 0;
+    for (int i = 0; i < nshards; i++) {
+        const json_t *sp = json_object_get(json_array_get(gathered, (size_t)i), "spends");
+        i64_from(sp, all + at, (int)json_array_size(sp));
+        at += json_array_size(sp);
+    }
+    json_decref(gathered);
+    qsort(all, total, sizeof *all, cmp_i64);
+    *threshold = tf_vip_threshold(st, all, total);
+    sl_free(all);
+    return SL_OK;
+}
+
+sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, sl_task_ctx *ctx, json_t *result,
+                    sl_err *err)
+{
+    rn_params rp = {0};
+    rn_task t = {plan, ctx, NULL, {{0}}, sl_plan_str(plan, "prefix")};
+    tf_state *st = NULL;
+    json_t *rows = json_object(), *rawinfo = json_object(), *part = json_object();
+    json_t *zeros = json_object(), *zero_totals = json_object();
+    int orders = strcmp(sl_plan_str(task, "kind"), "orders") == 0;
+    int shard = (int)sl_plan_int(task, "shard", 0), nshards = (int)sl_plan_int(task, "shards", 1);
+    double t0 = sl_mono_seconds(), tread = 0;
+    sl_code rc;
+    if (!rows || !rawinfo || !part || !zeros || !zero_totals) {
+        rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
+        goto done;
+    }
+    SL_TRY_GOTO(rc, params_from_plan(plan, &rp, err), done);
+    t.files = sl_task_files_create(ctx, plan, err);
+    if (!t.files) {
+        rc = err && err->code ? err->code : SL_E_NOMEM;
+        goto done;
+    }
+    st = tf_create(&rp.tf, emit, &t, err);
+    if (!st) {
+        rc = err && err->code ? err->code : SL_E_NOMEM;
+        goto done;
+    }
+    static const tf_source inv[] = {TF_PRODUCTS, TF_WAREHOUSES, TF_INVENTORY};
+    static const tf_source ord[] = {TF_CUSTOMERS, TF_ORDERS, TF_ORDER_ITEMS};
+    const tf_source *srcs = orders ? ord : inv;
+    if (orders) {
+        SL_TRY_GOTO(rc, open_dataset(&t, st, TF_ORDER_ANALYTICS, shard, err), done);
+    } else {
+        SL_TRY_GOTO(rc, open_dataset(&t, st, TF_INVENTORY_ANALYTICS, 0, err), done);
+        SL_TRY_GOTO(rc, open_dataset(&t, st, TF_WAREHOUSE_UTILIZATION, 0, err), done);
+    }
+    json_t *files = json_object_get(result, "files");
+    for (int i = 0; i < 3; i++) {
+        const char *sql = sl_plan_str(json_object_get(task, "sql"), tf_source_name(srcs[i]));
+        SL_TRY_GOTO(rc, read_source(&t, conn, st, srcs[i], sql, shard, files, rawinfo, rows, zeros, zero_totals, err),
+                    done);
+    }
+    tread = sl_mono_seconds() - t0;
+    if (orders) {
+        int64_t threshold = 0;
+        tf_order_sums sums;
+        SL_TRY_GOTO(rc, shared_threshold(&t, st, shard, nshards, &threshold, err), done);
+        SL_TRY_GOTO(rc, tf_finish_orders(st, threshold, err), done);
+        SL_TRY_GOTO(rc, close_dataset(&t, TF_ORDER_ANALYTICS, files, err), done);
+        tf_order_sums_get(st, &sums);
+        json_t *sold = json_array();
+        json_object_set_new(part, "sold", sold);
+        SL_TRY_GOTO(rc, tf_each_sold(st, sold_json, sold, err), done);
+        json_object_set_new(part, "hour_count", i64_array(sums.hour_count, 24));
+        json_object_set_new(part, "hour_revenue", i64_array(sums.hour_revenue, 24));
+        json_object_set_new(part, "segment_customers", i64_array(sums.seg.customers, 4));
+        json_object_set_new(part, "segment_vips", i64_array(sums.seg.vips, 4));
+        json_object_set_new(part, "segment_orders", i64_array(sums.seg.orders, 4));
+        json_object_set_new(part, "segment_spent", i64_array(sums.seg.spent, 4));
+        tf_quality q;
+        tf_quality_get(st, &q);
+        json_object_set_new(part, "quality", json_pack("{s:I}", "orders_unknown_customer",
+                                                       (json_int_t)q.orders_unknown_customer));
+    } else {
+        SL_TRY_GOTO(rc, tf_finish_inventory(st, err), done);
+        SL_TRY_GOTO(rc, close_dataset(&t, TF_INVENTORY_ANALYTICS, files, err), done);
+        SL_TRY_GOTO(rc, close_dataset(&t, TF_WAREHOUSE_UTILIZATION, files, err), done);
+        json_t *prods = json_array();
+        json_object_set_new(part, "products", prods);
+        SL_TRY_GOTO(rc, tf_each_product(st, product_json, prods, err), done);
+        tf_quality q;
+        tf_quality_get(st, &q);
+        json_object_set_new(part, "quality",
+                            json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "capacity_null", (json_int_t)q.capacity_null,
+                                      "capacity_zero", (json_int_t)q.capacity_zero, "quantity_above_capacity",
+                                      (json_int_t)q.quantity_above_capacity, "last_updated_in_future",
+                                      (json_int_t)q.last_updated_future, "inventory_unknown_product",
+                                      (json_int_t)q.inventory_unknown_product, "inventory_unknown_warehouse",
+                                      (json_int_t)q.inventory_unknown_warehouse));
+    }
+    json_object_set_new(part, "kind", json_string(orders ? "orders" : "inventory"));
+    json_object_set(part, "rows_read", rows);
+    json_object_set(part, "raw", rawinfo);
+    json_object_set(part, "zero_dates_by_column", zeros);
+    json_object_set(part, "zero_dates", zero_totals);
+    json_object_set_new(part, "read_seconds", json_real(tread));
+    json_object_set_new(part, "finish_seconds", json_real(sl_mono_seconds() - t0 - tread));
+    json_object_set(result, "run", part);
+    rc = SL_OK;
+done:
+    for (int d = 0; d < TF__DATASETS; d++) {
+        pq_writer_free(t.out[d].w);
+        sl_sink_release(t.out[d].sink);
+    }
+    sl_task_files_free(t.files, rc == SL_OK);
+    tf_free(st);
+    sl_free(rp.excl);
+    json_decref(rows);
+    json_decref(rawinfo);
+    json_decref(part);
+    json_decref(zeros);
+    json_decref(zero_totals);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* the commit */
+
+static sl_code merge_results(tf_state *st, json_t *const *chosen, int ntasks, sl_err *err)
+{
+    for (int k = 0; k < ntasks; k++) {
+        const json_t *part = json_object_get(chosen[k], "run");
+        size_t i;
+        json_t *v;
+        if (strcmp(sl_plan_str(part, "kind"), "inventory") == 0) {
+            json_array_foreach(json_object_get(part, "products"), i, v)
+            {
+                tf_text s[3];
+                for (int j = 0; j < 3; j++) {
+                    const json_t *x = json_array_get(v, (size_t)j + 1);
+                    s[j].p = json_is_string(x) ? json_string_value(x) : NULL;
+                    s[j].n = json_is_string(x) ? json_string_length(x) : 0;
+                }
+                const json_t *h = json_array_get(v, 4);
+                SL_TRY(tf_add_product(st, (int64_t)json_integer_value(json_array_get(v, 0)), s, json_is_integer(h),
+                                      (int64_t)json_integer_value(h), err));
+            }
+        } else if (strcmp(sl_plan_str(part, "kind"), "orders") == 0) {
+            tf_order_sums sums;
+            i64_from(json_object_get(part, "hour_count"), sums.hour_count, 24);
+            i64_from(json_object_get(part, "hour_revenue"), sums.hour_revenue, 24);
+            i64_from(json_object_get(part, "segment_customers"), sums.seg.customers, 4);
+            i64_from(json_object_get(part, "segment_vips"), sums.seg.vips, 4);
+            i64_from(json_object_get(part, "segment_orders"), sums.seg.orders, 4);
+            i64_from(json_object_get(part, "segment_spent"), sums.seg.spent, 4);
+            SL_TRY(tf_merge_orders(st, &sums, err));
+            json_array_foreach(json_object_get(part, "sold"), i, v)
+            SL_TRY(tf_add_sold(st, (int64_t)json_integer_value(json_array_get(v, 0)),
+                               (int64_t)json_integer_value(json_array_get(v, 1)), err));
+        } else {
+            return sl_err_set(err, SL_E_FORMAT, "the result of task %d is not a result of `sluice run`", k);
+        }
+    }
+    return SL_OK;
+}
+
+/* The raw tables' commits, begun and filled with their files and manifests' extra
+ * fields but not finished: sl_run_commit finishes them with the insights, as one. On
+ * failure cs[] holds what was begun (the caller aborts and frees cs[] and extras[]). */
+static sl_code commit_raw(const json_t *plan, json_t *const *chosen, int ntasks, sl_store *st,
+                          const sl_commit_info *info, sl_commit **cs, json_t **extras, sl_err *err)
+{
+    for (int s = 0; s < TF__SOURCES; s++) {
+        const char *name = tf_source_name(s);
+        const char *prefix = sl_plan_str(json_object_get(plan, "raw_prefixes"), name);
+        sl_commit *c = sl_commit_begin(st, prefix, sl_plan_str(plan, "run_id"), sl_plan_str(plan, "date"), err);
+        if (!c) return err && err->code ? err->code : SL_E_STORAGE;
+        cs[s] = c;
+        json_t *schema = NULL;
+        int64_t rows = 0, zd = 0;
+        for (int k = 0; k < ntasks; k++) {
+            const json_t *part = json_object_get(chosen[k], "run");
+            const json_t *ri = json_object_get(json_object_get(part, "raw"), name);
+            if (!ri) continue;
+            if (!schema) schema = json_object_get(ri, "schema");
+            zd += sl_plan_int(ri, "zero_dates_total", 0);
+            rows += sl_plan_int(json_object_get(part, "rows_read"), name, 0);
+            SL_TRY(sl_result_add_files(c, prefix, chosen[k], err));
+        }
+        json_t *extra = json_pack("{s:s, s:{s:s, s:s}, s:O, s:I, s:o, s:I, s:s}", "kind", "export", "source",
+                                  "database", sl_plan_str(plan, "database"), "table", name, "schema",
+                                  schema ? schema : json_null(), "rows_read", (json_int_t)rows, "snapshot",
+                                  sl_plan_snapshot_json(plan), "zero_dates_total", (json_int_t)zd, "compression",
+                                  sl_plan_str(json_object_get(plan, "writer"), "compression"));
+        if (!extra) return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        if (info && info->engine) json_object_update(extra, (json_t *)info->engine);
+        extras[s] = extra;
+    }
+    return SL_OK;
+}
+
+/* The manifest's "data_quality": zero dates from every task's readers, the inventory
+ * counts of the inventory task, the orders of unknown customers summed over shards. */
+static json_t *quality_json(json_t *const *chosen, int ntasks)
+{
+    static const char *const keys[] = {"capacity_null", "capacity_zero", "quantity_above_capacity",
+                                       "last_updated_in_future", "inventory_unknown_product",
+                                       "inventory_unknown_warehouse", "orders_unknown_customer"};
+    int64_t sums[7] = {0}, zero = 0;
+    json_t *by = json_object();
+    for (int k = 0; k < ntasks; k++) {
+        const json_t *part = json_object_get(chosen[k], "run");
+        const char *key;
+        json_t *v;
+        for (int i = 0; i < 7; i++) sums[i] += sl_plan_int(json_object_get(part, "quality"), keys[i], 0);
+        json_object_foreach((json_t *)json_object_get(part, "zero_dates"), key, v) zero += json_integer_value(v);
+        json_object_foreach((json_t *)json_object_get(part, "zero_dates_by_column"), key, v)
+            json_object_set_new(by, key, json_integer(sl_plan_int(by, key, 0) + json_integer_value(v)));
+    }
+    json_t *q = json_pack("{s:I, s:o}", "zero_dates_replaced", (json_int_t)zero, "zero_dates_by_column", by);
+    for (int i = 0; i < 7; i++) json_object_set_new(q, keys[i], json_integer(sums[i]));
+    return q;
+}
+
+sl_code sl_run_commit(const json_t *plan, json_t *const *chosen, sl_store *st, const sl_commit_info *info,
+                      json_t *summary, sl_err *err)
+{
+    int ntasks = sl_plan_ntasks(plan), files = 0;
+    rn_params rp = {0};
+    rn_task cm = {plan, NULL, NULL, {{0}}, sl_plan_str(plan, "prefix")}; /* writes with emit, as a task */
+    sl_commit *c = NULL;
+    tf_state *tf = NULL;
+    pq_options po;
+    sl_plan_pq_options(plan, &po);
+    const char *prefix = cm.prefix;
+    double t0 = sl_mono_seconds();
+    json_t *merged_files = json_array();
+    sl_code rc;
+    /* The raw tables (with --raw) and the insights commit as one (sink/commit.h,
+     * sl_commit_finish_all): the insights' _SUCCESS last. */
+    sl_commit *all[TF__SOURCES + 1] = {NULL};
+    json_t *extras[TF__SOURCES + 1] = {NULL};
+    int nraw = json_is_true(json_object_get(plan, "raw")) ? TF__SOURCES : 0;
+    SL_TRY_GOTO(rc, params_from_plan(plan, &rp, err), done);
+    if (nraw) SL_TRY_GOTO(rc, commit_raw(plan, chosen, ntasks, st, info, all, extras, err), done);
+    c = sl_commit_begin(st, prefix, sl_plan_str(plan, "run_id"), sl_plan_str(plan, "date"), err);
+    if (!c) {
+        rc = err && err->code ? err->code : SL_E_STORAGE;
+        goto done;
+    }
+    for (int k = 0; k < ntasks; k++) SL_TRY_GOTO(rc, sl_result_add_files(c, prefix, chosen[k], err), done);
+    tf = tf_create(&rp.tf, emit, &cm, err);
+    if (!tf) {
+        rc = err && err->code ? err->code : SL_E_NOMEM;
+        goto done;
+    }
+    SL_TRY_GOTO(rc, merge_results(tf, chosen, ntasks, err), done);
+    static const tf_dataset merged[] = {TF_HOURLY_ORDERS, TF_PRODUCT_TURNOVER, TF_CUSTOMER_SEGMENTS};
+    for (int i = 0; i < 3; i++) {
+        tf_dataset d = merged[i];
+        char source[200];
+        snprintf(cm.out[d].name, sizeof cm.out[d].name, "%s/part-00000-%s.%s.parquet", tf_dataset_name(d),
+                 sl_plan_str(plan, "run_id"), pq_codec_name(po.codec));
+        snprintf(source, sizeof source, "sluice run: %s", tf_dataset_name(d));
+        SL_TRY_GOTO(rc, sl_exec_open_parquet(c, cm.out[d].name, tf_schema(tf, d), &po, source,
+                                             sl_plan_str(plan, "run_id"), sl_plan_str(plan, "date"),
+                                             sl_plan_consistency(plan), &cm.out[d].sink, &cm.out[d].w, err), done);
+    }
+    SL_TRY_GOTO(rc, tf_finish_totals(tf, err), done);
+    for (int i = 0; i < 3; i++) {
+        tf_dataset d = merged[i];
+        pq_file_info fi;
+        SL_TRY_GOTO(rc, pq_writer_close(cm.out[d].w, &fi, err), done);
+        SL_TRY_GOTO(rc, sl_commit_set_rows(c, cm.out[d].name, fi.rows, err), done);
+        uint64_t bytes;
+        char sum[SL_SHA256_TEXT_SIZE];
+        SL_TRY_GOTO(rc, sl_commit_file_info(c, cm.out[d].name, &bytes, sum, err), done);
+        /* listed with the tasks' files below, as the commit's own result */
+        json_array_append_new(merged_files, json_pack("{s:s, s:s, s:I, s:I, s:s}", "partition", prefix, "name",
+                                                      cm.out[d].name, "rows", (json_int_t)fi.rows, "bytes",
+                                                      (json_int_t)bytes, "checksum", sum));
+    }
+    double commit_compute = sl_mono_seconds() - t0;
+
+    /* The manifest: datasets with their files, the sources read, the snapshot, timings. */
+    json_t *datasets = json_object(), *reads = json_object(), *tasks = json_array();
+    double read_s = 0, fin_s = 0;
+    for (int d = 0; d < TF__DATASETS; d++)
+        json_object_set_new(datasets, tf_dataset_name(d), json_pack("{s:I, s:I, s:[]}", "rows", (json_int_t)0,
+                                                                    "bytes", (json_int_t)0, "files"));
+    for (int k = 0; k <= ntasks; k++) {
+        const json_t *fl = k < ntasks ? json_object_get(chosen[k], "files") : merged_files;
+        size_t i;
+        json_t *f;
+        json_array_foreach(fl, i, f)
+        {
+            files++;
+            if (strcmp(sl_plan_str(f, "partition"), prefix) != 0) continue;
+            const char *name = sl_plan_str(f, "name"), *slash = strchr(name, '/');
+            char ds[64];
+            snprintf(ds, sizeof ds, "%.*s", slash ? (int)(slash - name) : 0, name);
+            json_t *e = json_object_get(datasets, ds);
+            if (!e) continue;
+            json_object_set_new(e, "rows", json_integer(sl_plan_int(e, "rows", 0) + sl_plan_int(f, "rows", 0)));
+            json_object_set_new(e, "bytes", json_integer(sl_plan_int(e, "bytes", 0) + sl_plan_int(f, "bytes", 0)));
+            json_array_append_new(json_object_get(e, "files"), json_string(name));
+        }
+        if (k == ntasks) break;
+        const json_t *part = json_object_get(chosen[k], "run");
+        const char *key;
+        json_t *v;
+        json_object_foreach((json_t *)json_object_get(part, "rows_read"), key, v)
+        {
+            json_t *e = json_object_get(reads, key);
+            if (!e) json_object_set_new(reads, key, e = json_pack("{s:I, s:f}", "rows", (json_int_t)0, "seconds", 0.0));
+            json_object_set_new(e, "rows", json_integer(sl_plan_int(e, "rows", 0) + json_integer_value(v)));
+        }
+        double rs = json_real_value(json_object_get(part, "read_seconds"));
+        double fs = json_real_value(json_object_get(part, "finish_seconds"));
+        if (rs > read_s) read_s = rs;
+        if (fs > fin_s) fin_s = fs;
+        json_t *tj = sl_result_engine_json(chosen[k]);
+        json_object_set_new(tj, "label", json_string(sl_plan_str(json_array_get(json_object_get(plan, "tasks"), (size_t)k), "label")));
+        json_object_set_new(tj, "seconds", json_real(json_real_value(json_object_get(chosen[k], "seconds"))));
+        json_array_append_new(tasks, tj);
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(datasets, key, v)
+    if (json_array_size(json_object_get(v, "files")) == 1)
+        json_object_set(v, "file", json_array_get(json_object_get(v, "files"), 0));
+    json_t *extra = json_pack("{s:s, s:O, s:o, s:o, s:o, s:{s:f, s:f}, s:O}", "kind", "business_insights",
+                              "parameters", json_object_get(plan, "parameters"), "datasets", datasets, "sources", reads,
+                              "snapshot", sl_plan_snapshot_json(plan), "timings", "read_seconds", read_s,
+                              "compute_and_write_seconds", fin_s + commit_compute, "tasks", tasks);
+    if (info && info->engine) json_object_update(extra, (json_t *)info->engine);
+    json_object_set_new(extra, "data_quality", quality_json(chosen, ntasks));
+    rc = rp_commit_report(c, st, sl_plan_str(plan, "run_id"), sl_plan_str(plan, "date"), extra, err);
+    if (rc == SL_OK) {
+        all[nraw] = c;
+        extras[nraw] = extra;
+        rc = sl_commit_finish_all(all, (const json_t *const *)extras, (size_t)nraw + 1, err);
+        extras[nraw] = NULL;
+    }
+    json_object_set(summary, "datasets", datasets);
+    json_decref(extra);
+    json_decref(tasks);
+    if (rc != SL_OK) goto done;
+    json_object_set_new(summary, "files", json_integer(files));
+    json_object_set_new(summary, "read_seconds", json_real(read_s));
+    json_object_set_new(summary, "finish_seconds", json_real(fin_s + commit_compute));
+    json_object_set_new(summary, "commit_seconds", json_real(sl_mono_seconds() - t0 - commit_compute));
+done:
+    for (int d = 0; d < TF__DATASETS; d++) {
+        pq_writer_free(cm.out[d].w);
+        sl_sink_release(cm.out[d].sink);
+    }
+    if (c) {
+        if (rc != SL_OK) sl_commit_abort(c);
+        sl_commit_free(c);
+    }
+    for (int i = 0; i < nraw; i++) {
+        if (rc != SL_OK) sl_commit_abort(all[i]);
+        sl_commit_free(all[i]);
+        json_decref(extras[i]);
+    }
+    tf_free(tf);
+    sl_free(rp.excl);
+    json_decref(merged_files);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* the threaded run */
+
+sl_code sl_run_pipeline(const sl_config *cfg, const sl_run_opts *o, sl_run_result *res, sl_err *err)
+{
+    double t0 = sl_mono_seconds();
+    json_t *plan = NULL, *sum = NULL;
+    memset(res, 0, sizeof *res);
+    res->consistency = o->consistency == MY_SNAPSHOT ? "snapshot" : "none";
+    sl_code rc = sl_run_plan(cfg, o, &plan, err);
+    if (rc == SL_OK) {
+        snprintf(res->run_id, sizeof res->run_id, "%s", sl_plan_str(plan, "run_id"));
+        snprintf(res->date, sizeof res->date, "%s", sl_plan_str(plan, "date"));
+        rc = sl_plan_execute(cfg, plan, o->progress, &sum, err);
+        res->consistency = sl_plan_consistency(plan) == MY_SNAPSHOT ? "snapshot" : "none";
+        sl_exec_plan_lock_info(plan, &res->lock);
+    }
+    if (rc == SL_OK) {
+        const json_t *ds = json_object_get(sum, "datasets");
+        for (int d = 0; d < TF__DATASETS; d++) {
+            res->rows[d] = sl_plan_int(json_object_get(ds, tf_dataset_name(d)), "rows", 0);
+            res->bytes[d] = (uint64_t)sl_plan_int(json_object_get(ds, tf_dataset_name(d)), "bytes", 0);
+        }
+        res->files = (int)sl_plan_int(sum, "files", 0);
+        res->read_seconds = json_real_value(json_object_get(sum, "read_seconds"));
+        res->finish_seconds = json_real_value(json_object_get(sum, "finish_seconds"));
+        res->commit_seconds = json_real_value(json_object_get(sum, "commit_seconds"));
+    }
+    json_decref(sum);
+    json_decref(plan);
+    res->seconds = sl_mono_seconds() - t0;
+    return sl_stop_override(rc, err); /* planning cut by a stop is the stop too */
 }

@@ -1,13 +1,15 @@
 /* run.h - `sluice run`: the business pipeline. Reads the six source tables in one
- * snapshot on three connections (customers | products, warehouses, inventory | orders,
- * order_items), computes the datasets of transform/analytics.h while the rows stream,
- * and writes them, one Parquet file each, under
- *   <output>/business_insights/<YYYY-MM-DD>/<dataset>/part-00000-<run-id>.<codec>.parquet
- * with one _SUCCESS for the date, written last. --raw also writes each source table
- * as `sluice export` lays it out (raw/<table>/<date>/, its own _SUCCESS), from the
- * same reads. */
+ * snapshot and computes the datasets of transform/analytics.h while the rows stream, as
+ * a plan of tasks (task.h): the inventory side, and the orders side in customer-id
+ * ranges (--shards), merged at commit. Writes them under
+ *   <output>/business_insights/<YYYY-MM-DD>/<dataset>/part-<NNNNN>-<run-id>.<codec>.parquet
+ * (one file per dataset; order_analytics one per shard) with one _SUCCESS for the date,
+ * written last. --raw also writes each source table as `sluice export` lays it out
+ * (raw/<table>/<date>/, its own _SUCCESS), from the same reads. */
 #ifndef SL_RUN_H
 #define SL_RUN_H
+
+#include <jansson.h>
 
 #include "../common/sl_config.h"
 #include "../mysql/my_plan.h"
@@ -24,7 +26,10 @@ typedef struct sl_run_opts {
     int consistency_explicit;
     pq_options pq;
     size_t batch_rows;
+    int shards;                /* customer-id ranges of the orders side, one task each (default 1) */
     sl_progress_mode progress;
+    my_lock_opts lock;         /* --lock-wait-timeout, --lock-retries, --snapshot-lock */
+    sl_layout layout; /* --layout date|hive */
 } sl_run_opts;
 
 void sl_run_opts_default(sl_run_opts *o);
@@ -36,9 +41,14 @@ typedef struct sl_run_result {
     uint64_t bytes[TF__DATASETS];
     int files;
     const char *consistency;
+    my_lock_info lock;         /* the snapshot lock: which, how long it waited and blocked writes */
     double read_seconds, finish_seconds, commit_seconds, seconds;
 } sl_run_result;
 
+/* Step 1 of task.h: the plan of a run (JSON; json_decref it). */
+sl_code sl_run_plan(const sl_config *cfg, const sl_run_opts *o, json_t **plan, sl_err *err);
+
+/* Plan, tasks on threads, commit (task.h), in this process. */
 sl_code sl_run_pipeline(const sl_config *cfg, const sl_run_opts *o, sl_run_result *res, sl_err *err);
 
 #endif

@@ -91,9 +91,17 @@ void my_range_where(const my_range *r, const char *qc, char *buf, unsigned long 
         snprintf(buf, cap, "1=1");
 }
 
-sl_code my_snapshot_begin(MYSQL **conns, int n, my_consistency mode, sl_err *err)
+sl_code my_snapshot_begin_locked(MYSQL *lock, MYSQL **conns, int n, my_consistency mode, const my_lock_opts *lo,
+                                 my_lock_info *li, sl_err *err)
 {
     sl_code rc = SL_OK;
+    my_lock_info dummy;
+    my_lock_opts o;
+    unsigned long own[257];
+    int nown = 0;
+    if (!li) li = &dummy;
+    memset(li, 0, sizeof *li);
+    li->kind = MY_LOCK_NONE;
     if (mode == MY_NONE) {
         for (int i = 0; i < n; i++)
             SL_TRY(my_exec(conns[i], "START TRANSACTION READ ONLY", err));
@@ -103,22 +111,45 @@ sl_code my_snapshot_begin(MYSQL **conns, int n, my_consistency mode, sl_err *err
         SL_TRY(my_exec(conns[0], "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ", err));
         return my_exec(conns[0], "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY", err);
     }
-    if (my_exec(conns[0], "FLUSH TABLES WITH READ LOCK", err) != SL_OK)
-        return sl_err_set(err, SL_E_DB,
-                          "cannot take the brief global read lock that aligns the connections' snapshots (%s); "
-                          "grant RELOAD to the user, or pass --consistency=none to read without a shared snapshot",
-                          err ? err->msg : "");
+    if (lo) o = *lo;
+    else my_lock_opts_default(&o);
+    if (!lock) { /* the lock holder is also a reader: only UNLOCK TABLES keeps its transaction */
+        lock = conns[0];
+        if (o.kind == MY_LOCK_AUTO) o.kind = MY_LOCK_FTWRL;
+        if (o.kind != MY_LOCK_FTWRL)
+            return sl_err_set(err, SL_E_INTERNAL, "BACKUP STAGE needs a lock connection of its own");
+    }
+    if (lock != conns[0]) own[nown++] = mysql_thread_id(lock);
+    for (int i = 0; i < n && nown < (int)(sizeof own / sizeof own[0]); i++) own[nown++] = mysql_thread_id(conns[i]);
+    MYSQL *watch = conns[n - 1] != lock ? conns[n - 1] : NULL;
+    if (my_lock_acquire(lock, watch, own, nown, &o, li, err) != SL_OK) {
+        if (li->denied) {
+            /* Copied first: err->msg cannot be both the destination and an argument. */
+            char cause[sizeof err->msg];
+            snprintf(cause, sizeof cause, "%s", err ? err->msg : "");
+            return sl_err_set(err, SL_E_DB,
+                              "cannot take the brief lock that aligns the connections' snapshots (%s); grant RELOAD "
+                              "to the user, or pass --consistency=none to read without a shared snapshot",
+                              cause);
+        }
+        return err && err->code ? err->code : SL_E_DB;
+    }
     for (int i = 0; i < n && rc == SL_OK; i++) {
         rc = my_exec(conns[i], "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ", err);
         if (rc == SL_OK) rc = my_exec(conns[i], "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY", err);
     }
     {
         sl_err e2 = {0};
-        sl_code urc = my_exec(conns[0], "UNLOCK TABLES", &e2);
+        sl_code urc = my_lock_release(lock, li, &e2);
         if (rc == SL_OK && urc != SL_OK) {
             if (err) *err = e2;
             rc = urc;
         }
     }
     return rc;
+}
+
+sl_code my_snapshot_begin(MYSQL **conns, int n, my_consistency mode, sl_err *err)
+{
+    return my_snapshot_begin_locked(NULL, conns, n, mode, NULL, NULL, err);
 }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "../common/sl_error.h"
+#include "my_lock.h"
 
 typedef struct my_range {
     int has_lo, has_hi; /* bounds present; a range without lo also takes NULL keys */
@@ -27,10 +28,16 @@ void my_range_where(const my_range *r, const char *quoted_column, char *buf, uns
 typedef enum my_consistency { MY_SNAPSHOT = 0, MY_NONE = 1 } my_consistency;
 
 /* Starts one REPEATABLE READ, WITH CONSISTENT SNAPSHOT, READ ONLY transaction on each
- * connection while the first holds FLUSH TABLES WITH READ LOCK, so all of them see one
- * point in time (a single connection needs no lock). Without the RELOAD privilege it fails
- * with SL_E_DB naming the fix
- * (--consistency=none). With MY_NONE each connection just starts its own transaction. */
+ * connection while `lock` holds the snapshot lock (my_lock.h), so all of them see one
+ * point in time; a single connection needs no lock. `lock` is a connection of its own
+ * (BACKUP STAGE END commits the transaction of the connection that ran it), or NULL to
+ * take FTWRL on conns[0] (no BACKUP STAGE then). The last connection watches the lock.
+ * Without the RELOAD privilege it fails with SL_E_DB naming the fix (li->denied set);
+ * a lock not obtained in time fails with SL_E_DB naming the blocker. With MY_NONE each
+ * connection just starts its own transaction. lo NULL: defaults; li may be NULL. */
+sl_code my_snapshot_begin_locked(MYSQL *lock, MYSQL **conns, int n, my_consistency mode, const my_lock_opts *lo,
+                                 my_lock_info *li, sl_err *err);
+/* The same with the default lock options, FTWRL on conns[0]. */
 sl_code my_snapshot_begin(MYSQL **conns, int n, my_consistency mode, sl_err *err);
 
 #endif

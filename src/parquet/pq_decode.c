@@ -84,22 +84,11 @@ static sl_code fmt_decimal_int(int64_t v, int32_t scale, sl_buf *out, sl_err *er
  * +-2e9 days (5 million years) we print the raw number instead of a date. */
 #define CIVIL_DAYS_MAX 2000000000LL
 
-static int64_t floor_div(int64_t a, int64_t b, int64_t *rem)
-{
-    int64_t q = a / b, r = a % b;
-    if (r < 0) {
-        r += b;
-        q--;
-    }
-    *rem = r;
-    return q;
-}
-
 /* per_sec: 1000, 1000000 or 1000000000; digits after the point follow the unit. */
 static sl_code fmt_timestamp(int64_t v, int64_t per_sec, sl_buf *out, sl_err *err)
 {
-    int64_t frac, secs = floor_div(v, per_sec, &frac), sod;
-    int64_t days = floor_div(secs, 86400, &sod);
+    int64_t frac, secs = sl_floor_div(v, per_sec, &frac), sod;
+    int64_t days = sl_floor_div(secs, 86400, &sod);
     int y;
     unsigned m, d;
     int w = per_sec == 1000 ? 3 : per_sec == 1000000 ? 6 : 9;
@@ -111,7 +100,7 @@ static sl_code fmt_timestamp(int64_t v, int64_t per_sec, sl_buf *out, sl_err *er
 
 static sl_code fmt_time(int64_t v, int64_t per_sec, sl_buf *out, sl_err *err)
 {
-    int64_t frac, secs = floor_div(v, per_sec, &frac);
+    int64_t frac, secs = sl_floor_div(v, per_sec, &frac);
     int w = per_sec == 1000 ? 3 : per_sec == 1000000 ? 6 : 9;
     return sl_buf_printf(out, err, "%02" PRId64 ":%02d:%02d.%0*" PRId64, secs / 3600, (int)(secs / 60 % 60),
                          (int)(secs % 60), w, frac);
@@ -835,17 +824,63 @@ done:
     return rc;
 }
 
+static sl_code check_flat(const pq_file_meta *m, sl_err *err)
+{
+    if (m->n_schema < 1 || (uint32_t)m->schema[0].num_children != m->n_schema - 1)
+        return sl_err_set(err, SL_E_UNSUPPORTED, "reading rows is not supported for nested schemas");
+    for (uint32_t i = 1; i < m->n_schema; i++)
+        if (m->schema[i].num_children || m->schema[i].repetition == PQ_REPEATED)
+            return sl_err_set(err, SL_E_UNSUPPORTED,
+                              "reading rows is not supported for nested schemas ('%.*s' is nested or repeated)",
+                              (int)m->schema[i].name.len, (const char *)m->schema[i].name.p);
+    return SL_OK;
+}
+
+sl_code pq_group_read(pq_reader *rd, uint32_t g, const uint32_t *cols, uint32_t ncols, pq_head *h, sl_err *err)
+{
+    const pq_file_meta *m = pq_reader_meta(rd);
+    sl_code rc = SL_OK;
+    memset(h, 0, sizeof *h);
+    SL_TRY(check_flat(m, err));
+    if (g >= m->n_row_groups) return sl_err_set(err, SL_E_FORMAT, "row group %u of %u", g, m->n_row_groups);
+    const pq_row_group *rg = &m->row_groups[g];
+    if (rg->n_columns != m->n_schema - 1)
+        return sl_err_set(err, SL_E_FORMAT, "row group %u has %u columns, the schema %u", g, rg->n_columns,
+                          m->n_schema - 1);
+    if (rg->num_rows < 0 || rg->num_rows > m->num_rows)
+        return sl_err_set(err, SL_E_FORMAT, "row group %u claims %" PRId64 " rows", g, rg->num_rows);
+    h->ncols = ncols;
+    h->nrows = rg->num_rows;
+    h->cols = sl_calloc(ncols + 1, sizeof *h->cols);
+    h->cells = sl_calloc((size_t)h->nrows * ncols + 1, sizeof *h->cells);
+    if (!h->cols || !h->cells) {
+        pq_head_free(h);
+        return sl_err_set(err, SL_E_NOMEM, "out of memory for %" PRId64 " rows", rg->num_rows);
+    }
+    for (uint32_t i = 0; i < ncols && rc == SL_OK; i++) {
+        int64_t got = 0;
+        if (cols[i] >= rg->n_columns) {
+            rc = sl_err_set(err, SL_E_INTERNAL, "column %u of %u", cols[i], rg->n_columns);
+            break;
+        }
+        h->cols[i] = &m->schema[cols[i] + 1];
+        if (h->nrows == 0) continue;
+        rc = read_chunk(rd, &rg->columns[cols[i]], h->cols[i], h->nrows, h->cells + i, ncols, &got, err);
+        if (rc == SL_OK && got < h->nrows)
+            rc = sl_err_set(err, SL_E_FORMAT, "column '%.*s' ends after %" PRId64 " of %" PRId64 " rows",
+                            (int)h->cols[i]->name.len, (const char *)h->cols[i]->name.p, got, h->nrows);
+        if (rc != SL_OK) sl_err_prefix(err, "row group %u: ", g);
+    }
+    if (rc != SL_OK) pq_head_free(h);
+    return rc;
+}
+
 sl_code pq_head_read(pq_reader *rd, int64_t rows, pq_head *h, sl_err *err)
 {
     const pq_file_meta *m = pq_reader_meta(rd);
     sl_code rc = SL_OK;
     memset(h, 0, sizeof *h);
-    if ((uint32_t)m->schema[0].num_children != m->n_schema - 1)
-        return sl_err_set(err, SL_E_UNSUPPORTED, "--head is not supported for nested schemas");
-    for (uint32_t i = 1; i < m->n_schema; i++)
-        if (m->schema[i].num_children || m->schema[i].repetition == PQ_REPEATED)
-            return sl_err_set(err, SL_E_UNSUPPORTED, "--head is not supported for nested schemas ('%.*s' is nested or repeated)",
-                              (int)m->schema[i].name.len, (const char *)m->schema[i].name.p);
+    if (check_flat(m, err) != SL_OK) return err ? sl_err_prefix(err, "--head: ") : SL_E_UNSUPPORTED;
     if (rows > m->num_rows) rows = m->num_rows;
     if (rows < 0) rows = 0;
     h->ncols = m->n_schema - 1;

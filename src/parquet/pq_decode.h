@@ -29,6 +29,11 @@ typedef struct pq_head {
 sl_code pq_head_read(pq_reader *rd, int64_t rows, pq_head *h, sl_err *err);
 void pq_head_free(pq_head *h);
 
+/* Decodes every row of row group g for the leaf columns cols[0..ncols) (0-based
+ * indexes into the flat schema's leaves): h->cols[i] is leaf cols[i], h->cells holds
+ * nrows * ncols values. Memory is one row group of the chosen columns as text. */
+sl_code pq_group_read(pq_reader *rd, uint32_t g, const uint32_t *cols, uint32_t ncols, pq_head *h, sl_err *err);
+
 /* RLE/bit-packed hybrid decoding (Encodings.md), exposed for the unit tests. */
 sl_code pq_hybrid_decode(const uint8_t *p, size_t len, int bit_width, uint32_t *out, size_t n, sl_err *err);
 

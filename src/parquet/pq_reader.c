@@ -383,7 +383,8 @@ void pq_meta_free(pq_file_meta *m)
     memset(m, 0, sizeof *m);
 }
 
-pq_reader *pq_reader_open(const char *path, sl_err *err)
+/* Opens path, or (data != NULL) the len bytes at data under the name `path`. */
+static pq_reader *reader_open(const char *path, const void *data, size_t len, sl_err *err)
 {
     pq_reader *rd = sl_calloc(1, sizeof *rd);
     uint8_t tail[8], head[4];
@@ -393,7 +394,11 @@ pq_reader *pq_reader_open(const char *path, sl_err *err)
         sl_err_set(err, SL_E_NOMEM, "out of memory opening %s", path);
         return NULL;
     }
-    rd->f = fopen(path, "rb");
+    if (data && len == 0) {
+        sl_err_set(err, SL_E_FORMAT, "%s: not a Parquet file (0 bytes)", path);
+        goto fail;
+    }
+    rd->f = data ? fmemopen((void *)data, len, "rb") : fopen(path, "rb");
     if (!rd->f) {
         sl_err_set(err, SL_E_IO, "%s: cannot open: %m", path);
         goto fail;
@@ -438,6 +443,13 @@ pq_reader *pq_reader_open(const char *path, sl_err *err)
 fail:
     pq_reader_close(rd);
     return NULL;
+}
+
+pq_reader *pq_reader_open(const char *path, sl_err *err) { return reader_open(path, NULL, 0, err); }
+
+pq_reader *pq_reader_open_mem(const char *name, const void *data, size_t len, sl_err *err)
+{
+    return reader_open(name, data ? data : "", len, err);
 }
 
 void pq_reader_close(pq_reader *rd)

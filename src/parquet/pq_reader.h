@@ -83,6 +83,9 @@ typedef struct pq_reader pq_reader;
 /* Fails with SL_E_FORMAT (message names the file and the defect) for anything that is
  * not a well-formed Parquet footer, SL_E_IO when the file cannot be read. */
 pq_reader *pq_reader_open(const char *path, sl_err *err);
+/* The same over len bytes in memory (an object read from S3), named `name` in
+ * messages; data must stay valid and unchanged until pq_reader_close. */
+pq_reader *pq_reader_open_mem(const char *name, const void *data, size_t len, sl_err *err);
 void pq_reader_close(pq_reader *rd); /* accepts NULL */
 
 const pq_file_meta *pq_reader_meta(const pq_reader *rd);

@@ -1,6 +1,7 @@
 /* commit.c - the commit protocol over any store (commit.h): data files under unique
  * per-run names, hashed as they are written; a "_SUCCESS" manifest written last; then
- * deletion of everything in the partition the manifest does not list. */
+ * deletion of everything in the partition the manifest does not list. An appending
+ * commit's manifest also lists the files of the runs committed before it. */
 #include "commit.h"
 
 #include <openssl/rand.h>
@@ -11,6 +12,7 @@
 
 #include "../common/sl_alloc.h"
 #include "../common/sl_log.h"
+#include "../common/sl_stop.h"
 #include "../common/sl_time.h"
 
 #ifndef SLUICE_VERSION
@@ -31,7 +33,14 @@ typedef struct cfile {
     int64_t rows;
     uint64_t bytes;
     char checksum[SL_SHA256_TEXT_SIZE];
+    int fixed; /* sl_commit_add_fixed: shared name, never deleted by abort */
 } cfile;
+
+typedef struct fixed_file {
+    char *name;
+    uint8_t *data;
+    size_t len;
+} fixed_file;
 
 struct sl_commit {
     sl_store *st;
@@ -44,20 +53,29 @@ struct sl_commit {
     int refs; /* the handle, plus one per file sink not yet released */
     cfile **files;
     size_t nfiles, cap;
+    fixed_file *fixed; /* written by finish, just before the manifest */
+    size_t nfixed;
+    int append;        /* sl_commit_begin_append */
+    json_t *base;      /* append: the manifest committed when the run began, or NULL */
+    json_t *run_info;  /* fields of this run's "runs" entry (sl_commit_set_run_info) */
+    const char **kept; /* append: the base's file names, sorted (strings owned by base) */
+    size_t nkept;
+    sl_buf prev;   /* the "_SUCCESS" in place when the commit began, byte for byte */
+    int had_prev;  /* there was one (prev may be empty only if the file was) */
 };
 
 /* Keys the commit writes into the manifest itself; `extra` may not set them. */
 static const char *const reserved[] = {"manifest_version", "sluice_version", "run_id",      "as_of", "created_at",
-                                       "partition",        "total_rows",     "total_bytes", "files"};
+                                       "partition",        "total_rows",     "total_bytes", "files", "runs"};
 
 /* ---- run ids ---- */
 
 sl_code sl_run_id(char out[SL_RUN_ID_SIZE], sl_err *err)
 {
     unsigned char r[4];
-    int64_t now = sl_now_us(), secs = now / 1000000;
-    int32_t days = (int32_t)(secs / 86400);
-    int64_t sod = secs % 86400;
+    int64_t us_of_day;
+    int32_t days = (int32_t)sl_day_floor(sl_now_us(), &us_of_day);
+    int64_t sod = us_of_day / 1000000;
     int y;
     unsigned m, d;
     if (RAND_bytes(r, sizeof r) != 1) return sl_err_set(err, SL_E_INTERNAL, "no random bytes for a run id (OpenSSL)");
@@ -69,11 +87,12 @@ sl_code sl_run_id(char out[SL_RUN_ID_SIZE], sl_err *err)
 
 static void utc_now_iso(char buf[32])
 {
-    int64_t secs = sl_now_us() / 1000000;
-    int64_t sod = secs % 86400;
+    int64_t us_of_day;
+    int32_t days = (int32_t)sl_day_floor(sl_now_us(), &us_of_day);
+    int64_t sod = us_of_day / 1000000;
     int y;
     unsigned m, d;
-    sl_civil_from_days((int32_t)(secs / 86400), &y, &m, &d);
+    sl_civil_from_days(days, &y, &m, &d);
     snprintf(buf, 32, "%04d-%02u-%02uT%02d:%02d:%02dZ", y, m, d, (int)(sod / 3600), (int)(sod / 60 % 60),
              (int)(sod % 60));
 }
@@ -116,9 +135,18 @@ static void commit_destroy(sl_commit *c)
         sl_free(c->files[i]);
     }
     sl_free(c->files);
+    for (size_t i = 0; i < c->nfixed; i++) {
+        sl_free(c->fixed[i].name);
+        sl_free(c->fixed[i].data);
+    }
+    sl_free(c->fixed);
+    sl_free(c->kept);
+    json_decref(c->base);
+    json_decref(c->run_info);
     sl_free(c->prefix);
     sl_free(c->run_id);
     sl_free(c->manifest_key);
+    sl_buf_free(&c->prev);
     pthread_mutex_destroy(&c->mu);
     sl_free(c);
 }
@@ -144,22 +172,65 @@ static char *concat(const char *a, const char *b, const char *cc)
     return p;
 }
 
+static sl_code manifest_parse(const char *key, const sl_buf *b, json_t **out, sl_err *err);
+
+/* Whether run `id` is one the manifest m records: its own run or one of its "runs". */
+static int manifest_has_run(const json_t *m, const char *id)
+{
+    size_t i;
+    json_t *r;
+    if (!m) return 0;
+    if (strcmp(json_string_value(json_object_get(m, "run_id")), id) == 0) return 1;
+    json_array_foreach(json_object_get(m, "runs"), i, r)
+    {
+        const char *rid = json_string_value(json_object_get(r, "run_id"));
+        if (rid && strcmp(rid, id) == 0) return 1;
+    }
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+
 /* A run id is used once per partition: a second commit under the id the current
- * "_SUCCESS" names would overwrite that manifest's own files before replacing it. */
+ * "_SUCCESS" names would overwrite that manifest's own files before replacing it.
+ * An appending commit keeps the manifest (and the sorted names of its files): finish
+ * carries them into the new one. The current manifest's bytes are kept too: a
+ * multi-partition commit that fails half-way puts them back (sl_commit_finish_all). */
 static sl_code check_not_committed(sl_commit *c, sl_err *err)
 {
-    json_t *m = NULL, *id;
-    sl_code rc = sl_manifest_read(c->st, c->prefix, &m, err);
+    json_t *m = NULL, *f;
+    size_t i;
+    sl_err e;
+    sl_code rc = sl_store_read(c->st, c->manifest_key, &c->prev, &e);
+    if (rc != SL_OK) {
+        c->prev.len = 0;
+        if (sl_store_is_not_found(&e)) return SL_OK;
+        if (err) *err = e;
+        return sl_err_prefix(err, "starting a commit of %s: ", c->prefix);
+    }
+    c->had_prev = 1;
+    rc = manifest_parse(c->manifest_key, &c->prev, &m, err);
     if (rc != SL_OK) return sl_err_prefix(err, "starting a commit of %s: ", c->prefix);
-    id = json_object_get(m, "run_id");
-    if (m && strcmp(json_string_value(id), c->run_id) == 0)
+    if (manifest_has_run(m, c->run_id))
         rc = sl_err_set(err, SL_E_USAGE, "partition %s is already committed by run %s; a new run needs a new run id",
                         c->prefix, c->run_id);
+    if (rc == SL_OK && c->append && m) {
+        json_t *files = json_object_get(m, "files");
+        c->kept = sl_malloc((json_array_size(files) + 1) * sizeof *c->kept);
+        if (!c->kept) rc = sl_err_set(err, SL_E_NOMEM, "out of memory starting a commit of %s", c->prefix);
+        json_array_foreach(files, i, f) if (c->kept) c->kept[c->nkept++] = json_string_value(json_object_get(f, "name"));
+        if (c->nkept) qsort(c->kept, c->nkept, sizeof *c->kept, cmp_str);
+        if (rc == SL_OK) {
+            c->base = m; /* owned by the commit from here on */
+            m = NULL;
+        }
+    }
     json_decref(m);
     return rc;
 }
 
-sl_commit *sl_commit_begin(sl_store *st, const char *partition, const char *run_id, const char *as_of, sl_err *err)
+static sl_commit *commit_begin(sl_store *st, const char *partition, const char *run_id, const char *as_of, int append,
+                               sl_err *err)
 {
     sl_commit *c;
     size_t n;
@@ -179,6 +250,8 @@ sl_commit *sl_commit_begin(sl_store *st, const char *partition, const char *run_
     }
     c->st = st;
     c->refs = 1;
+    c->append = append;
+    sl_buf_init(&c->prev, MANIFEST_MAX);
     n = strlen(partition);
     c->prefix = concat(partition, partition[n - 1] == '/' ? "" : "/", "");
     c->run_id = sl_strdup(run_id);
@@ -195,6 +268,39 @@ nomem:
     if (c) commit_destroy(c);
     sl_err_set(err, SL_E_NOMEM, "out of memory starting a commit of %s", partition);
     return NULL;
+}
+
+sl_commit *sl_commit_begin(sl_store *st, const char *partition, const char *run_id, const char *as_of, sl_err *err)
+{
+    return commit_begin(st, partition, run_id, as_of, 0, err);
+}
+
+sl_commit *sl_commit_begin_append(sl_store *st, const char *partition, const char *run_id, const char *as_of,
+                                  sl_err *err)
+{
+    return commit_begin(st, partition, run_id, as_of, 1, err);
+}
+
+sl_code sl_commit_set_run_info(sl_commit *c, const json_t *info, sl_err *err)
+{
+    const char *k;
+    json_t *v, *copy;
+    if (!json_is_object(info))
+        return sl_err_set(err, SL_E_INTERNAL, "commit of %s: the run's fields are not a JSON object", c->prefix);
+    json_object_foreach((json_t *)info, k, v)
+    {
+        if (strcmp(k, "run_id") == 0 || strcmp(k, "created_at") == 0 || strcmp(k, "rows") == 0 ||
+            strcmp(k, "bytes") == 0 || strcmp(k, "files") == 0)
+            return sl_err_set(err, SL_E_INTERNAL, "commit of %s: run field \"%s\" is written by the commit itself",
+                              c->prefix, k);
+    }
+    copy = json_deep_copy(info);
+    if (!copy) return sl_err_set(err, SL_E_NOMEM, "out of memory in the commit of %s", c->prefix);
+    pthread_mutex_lock(&c->mu);
+    json_decref(c->run_info);
+    c->run_info = copy;
+    pthread_mutex_unlock(&c->mu);
+    return SL_OK;
 }
 
 void sl_commit_free(sl_commit *c)
@@ -309,11 +415,12 @@ static cfile *find_file(const sl_commit *c, const char *name)
     return NULL;
 }
 
-sl_sink *sl_commit_create_file(sl_commit *c, const char *name, sl_err *err)
+/* Checks name and registers it as a file being written (f->open set, one more
+ * reference): a new entry, or the entry of an earlier attempt that failed and was
+ * released (a retry, written again from its start). */
+static cfile *register_file(sl_commit *c, const char *name, sl_err *err)
 {
     cfile *f = NULL;
-    commit_sink *cs = NULL;
-    sl_sink *inner;
     sl_code rc = SL_OK;
     if (sl_store_key_check(name, err) != SL_OK) {
         sl_err_prefix(err, "partition %s: ", c->prefix);
@@ -330,8 +437,7 @@ sl_sink *sl_commit_create_file(sl_commit *c, const char *name, sl_err *err)
         return NULL;
     }
     f = sl_calloc(1, sizeof *f);
-    cs = sl_calloc(1, sizeof *cs);
-    if (!f || !cs) goto nomem;
+    if (!f) goto nomem;
     f->name = sl_strdup(name);
     f->key = concat(c->prefix, name, "");
     if (!f->name || !f->key) goto nomem;
@@ -351,7 +457,7 @@ sl_sink *sl_commit_create_file(sl_commit *c, const char *name, sl_err *err)
         f->open = 1;
         c->refs++;
         pthread_mutex_unlock(&c->mu);
-        goto make_sink;
+        return f;
     }
     if (c->state != C_ACTIVE) {
         rc = sl_err_set(err, SL_E_INTERNAL, "file %s: the commit is already %s", f->key, state_name(c->state));
@@ -373,8 +479,32 @@ sl_sink *sl_commit_create_file(sl_commit *c, const char *name, sl_err *err)
     }
     pthread_mutex_unlock(&c->mu);
     if (rc != SL_OK) goto fail;
+    return f;
+nomem:
+    sl_err_set(err, SL_E_NOMEM, "out of memory adding %s%s to a commit", c->prefix, name);
+fail:
+    if (f) {
+        sl_free(f->name);
+        sl_free(f->key);
+        sl_free(f);
+    }
+    return NULL;
+}
 
-make_sink:
+sl_sink *sl_commit_create_file(sl_commit *c, const char *name, sl_err *err)
+{
+    sl_sink *inner;
+    commit_sink *cs = sl_calloc(1, sizeof *cs);
+    if (!cs) {
+        sl_err_set(err, SL_E_NOMEM, "out of memory adding %s%s to a commit", c->prefix, name);
+        return NULL;
+    }
+    cfile *f = register_file(c, name, err);
+    if (!f) {
+        sl_free(cs);
+        return NULL;
+    }
+
     cs->base.vt = &commit_sink_vt;
     cs->c = c;
     cs->f = f;
@@ -390,16 +520,6 @@ make_sink:
         return NULL;
     }
     return &cs->base;
-nomem:
-    sl_err_set(err, SL_E_NOMEM, "out of memory adding %s%s to a commit", c->prefix, name);
-fail:
-    if (f) {
-        sl_free(f->name);
-        sl_free(f->key);
-        sl_free(f);
-    }
-    sl_free(cs);
-    return NULL;
 }
 
 sl_code sl_commit_set_rows(sl_commit *c, const char *name, int64_t rows, sl_err *err)
@@ -421,6 +541,140 @@ sl_code sl_commit_set_rows(sl_commit *c, const char *name, int64_t rows, sl_err 
     return rc;
 }
 
+sl_code sl_commit_file_info(sl_commit *c, const char *name, uint64_t *bytes, char checksum[SL_SHA256_TEXT_SIZE],
+                            sl_err *err)
+{
+    sl_code rc = SL_OK;
+    pthread_mutex_lock(&c->mu);
+    cfile *f = find_file(c, name);
+    if (!f || f->state != F_DONE) {
+        rc = sl_err_set(err, SL_E_INTERNAL, "file %s%s is not a complete file of this commit", c->prefix, name);
+    } else {
+        *bytes = f->bytes;
+        memcpy(checksum, f->checksum, SL_SHA256_TEXT_SIZE);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+sl_code sl_commit_add_fixed(sl_commit *c, const char *name, const void *data, size_t len, sl_err *err)
+{
+    fixed_file *nf;
+    sl_code rc = SL_OK;
+    if (sl_store_key_check(name, err) != SL_OK) return sl_err_prefix(err, "partition %s: ", c->prefix);
+    if (segment_is_manifest(name))
+        return sl_err_set(err, SL_E_USAGE, "file name %s%s is reserved for the manifest", c->prefix, name);
+    pthread_mutex_lock(&c->mu);
+    if (c->append) /* the base would list the name too */
+        rc = sl_err_set(err, SL_E_USAGE, "file %s%s: an appending commit takes no fixed-name file", c->prefix, name);
+    else if (c->state != C_ACTIVE)
+        rc = sl_err_set(err, SL_E_INTERNAL, "file %s%s: the commit is already %s", c->prefix, name, state_name(c->state));
+    else if (find_file(c, name))
+        rc = sl_err_set(err, SL_E_USAGE, "file %s%s is already part of this commit", c->prefix, name);
+    for (size_t i = 0; rc == SL_OK && i < c->nfixed; i++)
+        if (strcmp(c->fixed[i].name, name) == 0)
+            rc = sl_err_set(err, SL_E_USAGE, "file %s%s is already part of this commit", c->prefix, name);
+    if (rc == SL_OK) {
+        nf = sl_realloc(c->fixed, (c->nfixed + 1) * sizeof *nf);
+        if (!nf) rc = sl_err_set(err, SL_E_NOMEM, "out of memory adding %s%s to a commit", c->prefix, name);
+        else {
+            c->fixed = nf;
+            fixed_file *f = &c->fixed[c->nfixed];
+            f->name = sl_strdup(name);
+            f->data = sl_malloc(len ? len : 1);
+            f->len = len;
+            if (!f->name || !f->data) {
+                sl_free(f->name);
+                sl_free(f->data);
+                rc = sl_err_set(err, SL_E_NOMEM, "out of memory adding %s%s to a commit", c->prefix, name);
+            } else {
+                if (len) memcpy(f->data, data, len);
+                c->nfixed++;
+            }
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+static int checksum_valid(const char *s)
+{
+    if (!s || strncmp(s, "sha256:", 7) != 0 || strlen(s) != 7 + 64) return 0;
+    for (const char *p = s + 7; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'))) return 0;
+    return 1;
+}
+
+sl_code sl_commit_add_file(sl_commit *c, const char *name, uint64_t bytes, int64_t rows, const char *checksum,
+                           sl_err *err)
+{
+    if (!checksum_valid(checksum))
+        return sl_err_set(err, SL_E_FORMAT, "file %s%s: the checksum is not sha256:<64 lowercase hex>", c->prefix,
+                          name);
+    if (rows < 0) return sl_err_set(err, SL_E_FORMAT, "file %s%s: negative row count", c->prefix, name);
+    cfile *f = register_file(c, name, err);
+    if (!f) return err && err->code ? err->code : SL_E_INTERNAL;
+    pthread_mutex_lock(&c->mu);
+    f->state = F_DONE;
+    f->bytes = bytes;
+    f->rows = rows;
+    f->has_rows = 1;
+    f->open = 0;
+    memcpy(f->checksum, checksum, SL_SHA256_TEXT_SIZE);
+    c->refs--; /* no sink holds it */
+    pthread_mutex_unlock(&c->mu);
+    return SL_OK;
+}
+
+static int cmp_cfile(const void *a, const void *b);
+
+/* Writes the fixed-name files (atomically, through SHA-256) and lists them as done. */
+static sl_code write_fixed(sl_commit *c, sl_err *err)
+{
+    for (size_t i = 0; i < c->nfixed; i++) {
+        const fixed_file *x = &c->fixed[i];
+        cfile *f = sl_calloc(1, sizeof *f);
+        char *key = concat(c->prefix, x->name, "");
+        if (!f || !key || !(f->name = sl_strdup(x->name))) {
+            sl_free(f);
+            sl_free(key);
+            return sl_err_set(err, SL_E_NOMEM, "out of memory writing %s%s", c->prefix, x->name);
+        }
+        f->key = key;
+        sl_sink *inner = sl_store_create(c->st, key, err);
+        sl_sink *h = inner ? sl_sink_hash_open(inner, err) : NULL;
+        sl_code rc = h ? sl_sink_write(h, x->data, x->len, err) : err->code;
+        if (rc == SL_OK) rc = sl_sink_finish(h, err);
+        if (rc == SL_OK) rc = sl_sink_hash_result(h, NULL, f->checksum, err);
+        if (rc == SL_OK) f->bytes = h->bytes;
+        sl_sink_release(h);
+        if (rc == SL_OK && c->nfiles == c->cap) {
+            size_t ncap = c->cap ? c->cap * 2 : 16;
+            cfile **nf = sl_realloc(c->files, ncap * sizeof *nf);
+            if (!nf) rc = sl_err_set(err, SL_E_NOMEM, "out of memory writing %s", key);
+            else {
+                c->files = nf;
+                c->cap = ncap;
+            }
+        }
+        if (rc != SL_OK) {
+            sl_err_prefix(err, "writing %s: ", key);
+            sl_free(f->name);
+            sl_free(f->key);
+            sl_free(f);
+            return rc;
+        }
+        f->state = F_DONE;
+        f->has_rows = 1;
+        f->fixed = 1;
+        pthread_mutex_lock(&c->mu);
+        c->files[c->nfiles++] = f;
+        pthread_mutex_unlock(&c->mu);
+    }
+    if (c->nfiles) qsort(c->files, c->nfiles, sizeof *c->files, cmp_cfile);
+    return SL_OK;
+}
+
 /* ---- abort ---- */
 
 void sl_commit_abort(sl_commit *c)
@@ -437,6 +691,7 @@ void sl_commit_abort(sl_commit *c)
      * Every file is deleted, done or not: a failed completion may still have stored it. */
     for (size_t i = 0; i < c->nfiles; i++) {
         sl_err e;
+        if (c->files[i]->fixed) continue; /* the previous run's name too: see sl_commit_add_fixed */
         if (sl_store_remove(c->st, c->files[i]->key, &e) != SL_OK)
             sl_warn("aborting the commit of %s: %s", c->prefix, e.msg);
     }
@@ -515,22 +770,104 @@ static sl_code list_partition(sl_commit *c, listing *l, sl_err *err)
     return SL_OK;
 }
 
+static int cmp_json_name(const void *a, const void *b)
+{
+    return strcmp(json_string_value(json_object_get(*(json_t *const *)a, "name")),
+                  json_string_value(json_object_get(*(json_t *const *)b, "name")));
+}
+
+/* Names of a list of file objects, as a JSON array. */
+static json_t *names_of(json_t *const *v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++)
+        if (json_array_append(a, json_object_get(v[i], "name")) != 0) {
+            json_decref(a);
+            return NULL;
+        }
+    return a;
+}
+
+/* The manifest's "runs": every committed run of the partition, oldest first, each with
+ * its run id, commit time, rows, bytes, file names and the caller's run fields. A
+ * replacing commit lists itself alone; an appending one the base's runs, then itself
+ * (a base written before manifests had "runs" counts as one run). */
+static json_t *build_runs(sl_commit *c, const char *created, json_t *const *mine, size_t nmine, int64_t rows,
+                          uint64_t bytes)
+{
+    json_t *runs = NULL, *me = NULL, *names = names_of(mine, nmine);
+    const json_t *base_runs = c->base ? json_object_get(c->base, "runs") : NULL;
+    int bad = !names;
+    if (!bad) runs = json_is_array(base_runs) ? json_deep_copy(base_runs) : json_array();
+    bad |= !runs;
+    if (!bad && c->base && !json_is_array(base_runs)) {
+        json_t *files = json_object_get(c->base, "files"), *old, *f;
+        json_t *old_names = json_array();
+        size_t i;
+        json_array_foreach(files, i, f) bad |= !old_names || json_array_append(old_names, json_object_get(f, "name"));
+        old = bad ? NULL
+                  : json_pack("{s:O, s:O*, s:O*, s:O*, s:o}", "run_id", json_object_get(c->base, "run_id"),
+                              "created_at", json_object_get(c->base, "created_at"), "rows",
+                              json_object_get(c->base, "total_rows"), "bytes", json_object_get(c->base, "total_bytes"),
+                              "files", json_incref(old_names));
+        bad |= !old || json_array_append_new(runs, old) != 0;
+        json_decref(old_names);
+    }
+    if (!bad) me = c->run_info ? json_deep_copy(c->run_info) : json_object();
+    bad |= !me;
+    if (!bad) {
+        bad |= json_object_set_new(me, "run_id", json_string(c->run_id)) != 0;
+        bad |= json_object_set_new(me, "created_at", json_string(created)) != 0;
+        bad |= json_object_set_new(me, "rows", json_integer(rows)) != 0;
+        bad |= json_object_set_new(me, "bytes", json_integer((json_int_t)bytes)) != 0;
+        bad |= json_object_set(me, "files", names) != 0;
+        bad |= json_array_append(runs, me) != 0;
+    }
+    json_decref(me);
+    json_decref(names);
+    if (bad) {
+        json_decref(runs);
+        return NULL;
+    }
+    return runs;
+}
+
 static json_t *build_manifest(sl_commit *c, const json_t *extra, sl_err *err)
 {
-    json_t *m = json_object(), *files = json_array();
+    json_t *m = json_object(), *files = json_array(), *runs = NULL;
+    json_t **all = NULL; /* this run's file objects, then the base's, then sorted by name */
+    size_t nall = 0, nbase = c->base ? json_array_size(json_object_get(c->base, "files")) : 0;
     char created[32];
-    int64_t total_rows = 0;
-    uint64_t total_bytes = 0;
+    int64_t total_rows = 0, my_rows = 0;
+    uint64_t total_bytes = 0, my_bytes = 0;
     int bad = !m || !files;
     utc_now_iso(created);
+    if (!bad) bad = !(all = sl_malloc((c->nfiles + nbase + 1) * sizeof *all));
     for (size_t i = 0; !bad && i < c->nfiles; i++) {
         const cfile *f = c->files[i];
         json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:s}", "name", f->name, "key", f->key, "bytes",
                               (json_int_t)f->bytes, "rows", (json_int_t)f->rows, "checksum", f->checksum);
-        bad = !o || json_array_append_new(files, o) != 0;
-        total_rows += f->rows;
-        total_bytes += f->bytes;
+        bad = !o;
+        if (o) all[nall++] = o;
+        my_rows += f->rows;
+        my_bytes += f->bytes;
     }
+    if (!bad) runs = build_runs(c, created, all, nall, my_rows, my_bytes);
+    bad |= !runs;
+    total_rows = my_rows;
+    total_bytes = my_bytes;
+    for (size_t i = 0; !bad && i < nbase; i++) {
+        json_t *o = json_array_get(json_object_get(c->base, "files"), i);
+        all[nall++] = json_incref(o);
+        total_rows += json_integer_value(json_object_get(o, "rows"));
+        total_bytes += (uint64_t)json_integer_value(json_object_get(o, "bytes"));
+    }
+    if (!bad && nall) qsort(all, nall, sizeof *all, cmp_json_name);
+    for (size_t i = 0; i < nall; i++) {
+        if (!bad) bad = json_array_append(files, all[i]) != 0;
+        json_decref(all[i]);
+    }
+    sl_free(all);
     if (!bad) {
         bad |= json_object_set_new(m, "manifest_version", json_integer(SL_MANIFEST_VERSION)) != 0;
         bad |= json_object_set_new(m, "sluice_version", json_string(SLUICE_VERSION)) != 0;
@@ -541,8 +878,10 @@ static json_t *build_manifest(sl_commit *c, const json_t *extra, sl_err *err)
         bad |= json_object_set_new(m, "total_rows", json_integer(total_rows)) != 0;
         bad |= json_object_set_new(m, "total_bytes", json_integer((json_int_t)total_bytes)) != 0;
         bad |= json_object_set(m, "files", files) != 0;
+        bad |= json_object_set(m, "runs", runs) != 0;
     }
     json_decref(files);
+    json_decref(runs);
     if (bad) {
         json_decref(m);
         sl_err_set(err, SL_E_NOMEM, "out of memory writing the manifest of %s", c->prefix);
@@ -590,22 +929,35 @@ static int manifest_is_ours(sl_commit *c)
     return r;
 }
 
+typedef struct {
+    sl_buf b;
+    int failed;
+} dump_buf;
+
+/* Once an append fails every later one fails too: jansson (2.14) ignores the callback's
+ * failure while it writes an object's key and goes on, so a later, smaller piece that
+ * fits would otherwise land after a gap and make a manifest that is not JSON. */
 static int dump_to_buf(const char *p, size_t n, void *ud)
 {
-    return sl_buf_append(ud, p, n, NULL) == SL_OK ? 0 : -1;
+    dump_buf *d = ud;
+    if (!d->failed && sl_buf_append(&d->b, p, n, NULL) != SL_OK) d->failed = 1;
+    return d->failed ? -1 : 0;
 }
 
-static sl_code write_manifest(sl_commit *c, const json_t *m, sl_err *err)
+static sl_code manifest_put(sl_store *st, const char *prefix, const char *key, const json_t *m, sl_err *err)
 {
+    dump_buf d = {.failed = 0};
     sl_buf text;
     sl_sink *s;
     sl_code rc;
-    sl_buf_init(&text, MANIFEST_MAX);
-    if (json_dump_callback(m, dump_to_buf, &text, JSON_INDENT(2)) != 0 || sl_buf_append(&text, "\n", 1, err) != SL_OK) {
+    sl_buf_init(&d.b, MANIFEST_MAX);
+    int dumped = json_dump_callback(m, dump_to_buf, &d, JSON_INDENT(2)) == 0 && !d.failed;
+    text = d.b;
+    if (!dumped || sl_buf_append(&text, "\n", 1, err) != SL_OK) {
         sl_buf_free(&text);
-        return sl_err_set(err, SL_E_NOMEM, "out of memory writing the manifest of %s", c->prefix);
+        return sl_err_set(err, SL_E_NOMEM, "out of memory writing the manifest of %s", prefix);
     }
-    s = sl_store_create(c->st, c->manifest_key, err);
+    s = sl_store_create(st, key, err);
     if (!s) {
         sl_buf_free(&text);
         return err->code;
@@ -614,6 +966,24 @@ static sl_code write_manifest(sl_commit *c, const json_t *m, sl_err *err)
     if (rc == SL_OK) rc = sl_sink_finish(s, err);
     sl_sink_release(s);
     sl_buf_free(&text);
+    return rc;
+}
+
+static sl_code write_manifest(sl_commit *c, const json_t *m, sl_err *err)
+{
+    return manifest_put(c->st, c->prefix, c->manifest_key, m, err);
+}
+
+sl_code sl_manifest_write(sl_store *st, const char *partition, const json_t *m, sl_err *err)
+{
+    size_t n = partition ? strlen(partition) : 0;
+    if (!n) return sl_err_set(err, SL_E_USAGE, "writing a manifest needs a partition prefix");
+    SL_TRY(sl_store_prefix_check(partition, err));
+    char *key = concat(partition, partition[n - 1] == '/' ? "" : "/", SL_MANIFEST_NAME);
+    if (!key) return sl_err_set(err, SL_E_NOMEM, "out of memory writing a manifest");
+    sl_code rc = manifest_put(st, partition, key, m, err);
+    if (rc != SL_OK) sl_err_prefix(err, "writing %s: ", key);
+    sl_free(key);
     return rc;
 }
 
@@ -643,22 +1013,49 @@ static int under_nested(const listing *l, const size_t *nested, size_t nn, const
     return 0;
 }
 
+/* An appending commit adds to the manifest it read when it began: if another run
+ * committed the partition since, that run's files would be dropped from the listing
+ * (and deleted by the cleanup), so the commit stops instead. */
+static sl_code check_base_unchanged(sl_commit *c, sl_err *err)
+{
+    json_t *now = NULL;
+    const char *a, *b;
+    int same;
+    SL_TRY(sl_manifest_read(c->st, c->prefix, &now, err));
+    a = c->base ? json_string_value(json_object_get(c->base, "created_at")) : NULL;
+    b = now ? json_string_value(json_object_get(now, "created_at")) : NULL;
+    same = (!c->base && !now) ||
+           (c->base && now &&
+            strcmp(json_string_value(json_object_get(c->base, "run_id")),
+                   json_string_value(json_object_get(now, "run_id"))) == 0 &&
+            ((!a && !b) || (a && b && strcmp(a, b) == 0)));
+    if (!same)
+        sl_err_set(err, SL_E_STORAGE,
+                   "partition %s was committed by run %s while run %s was writing (two runs at once are not "
+                   "supported); nothing was appended, rerun",
+                   c->prefix, now ? json_string_value(json_object_get(now, "run_id")) : "(none: it was removed)",
+                   c->run_id);
+    json_decref(now);
+    return same ? SL_OK : SL_E_STORAGE;
+}
+
+static int is_kept(const sl_commit *c, const char *name)
+{
+    return c->nkept && bsearch(&name, c->kept, c->nkept, sizeof *c->kept, cmp_str) != NULL;
+}
+
 static sl_code finish_fail(sl_commit *c, sl_code rc)
 {
     sl_commit_abort(c);
     return rc;
 }
 
-sl_code sl_commit_finish(sl_commit *c, const json_t *extra, sl_err *err)
+/* Step 1 of a finish: every file complete, in the store and of its size; the manifest
+ * built (*m) and the partition's listing (*l) kept for the cleanup. Aborts on failure. */
+static sl_code prepare(sl_commit *c, const json_t *extra, listing *l, json_t **m, sl_err *err)
 {
-    listing l;
-    json_t *m;
-    sl_err local;
     sl_code rc = SL_OK;
-    size_t *nested, nn, skipped = 0;
-    int tried_manifest = 0;
-    if (!err) err = &local;
-
+    *m = NULL;
     pthread_mutex_lock(&c->mu);
     if (c->state != C_ACTIVE) {
         int st = c->state;
@@ -682,11 +1079,30 @@ sl_code sl_commit_finish(sl_commit *c, const json_t *extra, sl_err *err)
     pthread_mutex_unlock(&c->mu);
     if (rc != SL_OK) return finish_fail(c, rc);
 
+    if (c->append && (rc = check_base_unchanged(c, err)) != SL_OK) return finish_fail(c, rc);
     /* Every file must be in the store, whole, before the manifest may name it. */
-    if ((rc = list_partition(c, &l, err)) != SL_OK) return finish_fail(c, rc);
+    if ((rc = list_partition(c, l, err)) != SL_OK) return finish_fail(c, rc);
+    if (c->base) {
+        /* The files of the runs appended to are named again: they must still be there. */
+        size_t i;
+        json_t *f;
+        json_array_foreach(json_object_get(c->base, "files"), i, f)
+        {
+            char *key = concat(c->prefix, json_string_value(json_object_get(f, "name")), "");
+            const listed *x = key ? find_listed(l, key) : NULL;
+            if (!key) rc = sl_err_set(err, SL_E_NOMEM, "out of memory committing %s", c->prefix);
+            else if (!x || (json_int_t)x->size != json_integer_value(json_object_get(f, "bytes")))
+                rc = sl_err_set(err, SL_E_STORAGE,
+                                "file %s, listed by the committed manifest of %s, is %s; nothing was appended (a "
+                                "run that does not append replaces the partition)",
+                                key, c->prefix, x ? "of another size than listed" : "missing");
+            sl_free(key);
+            if (rc != SL_OK) break;
+        }
+    }
     for (size_t i = 0; i < c->nfiles && rc == SL_OK; i++) {
         const cfile *f = c->files[i];
-        const listed *x = find_listed(&l, f->key);
+        const listed *x = find_listed(l, f->key);
         if (!x)
             rc = sl_err_set(err, SL_E_STORAGE, "file %s is missing from %s after it was written; not committed", f->key,
                             c->st->url);
@@ -694,56 +1110,86 @@ sl_code sl_commit_finish(sl_commit *c, const json_t *extra, sl_err *err)
             rc = sl_err_set(err, SL_E_STORAGE, "file %s holds %llu bytes, %llu were written; not committed", f->key,
                             (unsigned long long)x->size, (unsigned long long)f->bytes);
     }
-    m = rc == SL_OK ? build_manifest(c, extra, err) : NULL;
-    if (m) {
-        tried_manifest = 1;
-        rc = write_manifest(c, m, err);
-        json_decref(m);
-    } else if (rc == SL_OK) {
-        rc = err->code;
-    }
-    if (rc != SL_OK && tried_manifest) {
-        int ours = manifest_is_ours(c);
-        if (ours == 1) {
-            sl_warn("writing %s reported a failure, but the manifest is in place: committed", c->manifest_key);
-            rc = SL_OK;
-        } else if (ours == -1) {
-            /* Whether readers can see our manifest is unknown: deleting our files could
-             * leave a visible manifest naming missing files, so keep everything. */
-            listing_free(&l);
-            sl_err_prefix(err, "writing %s (state unknown, so this run's files were kept): ", c->manifest_key);
-            pthread_mutex_lock(&c->mu);
-            c->state = C_ABORTED;
-            pthread_mutex_unlock(&c->mu);
-            return rc;
-        } else {
-            sl_err_prefix(err, "writing %s: ", c->manifest_key);
-        }
+    if (rc == SL_OK) rc = write_fixed(c, err);
+    if (rc == SL_OK) {
+        *m = build_manifest(c, extra, err);
+        if (!*m) rc = err->code ? err->code : SL_E_NOMEM;
     }
     if (rc != SL_OK) {
-        listing_free(&l);
+        listing_free(l);
         return finish_fail(c, rc);
     }
-    pthread_mutex_lock(&c->mu);
-    c->state = C_FINISHED;
-    pthread_mutex_unlock(&c->mu);
+    return SL_OK;
+}
 
-    /* Committed. Now everything the new manifest does not list goes: earlier runs' files,
-     * crashed runs' files and temporaries. */
-    nn = find_nested(&l, c, &nested);
-    if (nn == (size_t)-1) {
-        sl_warn("after committing %s: out of memory; old files were left for the next run", c->prefix);
-        listing_free(&l);
+/* Step 2: "_SUCCESS" written. Returns SL_OK when it is in place (even if the write
+ * reported an error, as an S3 PUT can after storing the object); otherwise *state is
+ * 0 when the previous manifest is certainly still in place, -1 when it is unknown. */
+static sl_code publish(sl_commit *c, const json_t *m, int *state, sl_err *err)
+{
+    sl_stop_shield(1); /* a stop is checked before, never in the middle of the write */
+    sl_code rc = write_manifest(c, m, err);
+    sl_stop_shield(0);
+    *state = 0;
+    if (rc == SL_OK) return SL_OK;
+    int ours = manifest_is_ours(c);
+    if (ours == 1) {
+        sl_warn("writing %s reported a failure, but the manifest is in place: committed", c->manifest_key);
+        sl_err_clear(err);
         return SL_OK;
     }
-    for (size_t i = 0; i < l.n; i++) {
-        const char *k = l.v[i].key;
+    *state = ours;
+    return sl_err_prefix(err, "writing %s%s: ", c->manifest_key,
+                         ours == -1 ? " (state unknown)" : "");
+}
+
+/* Puts back the manifest that was in place when the commit began (its exact bytes),
+ * or removes ours when there was none. 0 when done. */
+static int restore_previous(sl_commit *c)
+{
+    sl_err e = {0};
+    sl_code rc;
+    sl_stop_shield(1); /* undoing is what a stop wants: never cut */
+    if (c->had_prev) {
+        sl_sink *s = sl_store_create(c->st, c->manifest_key, &e);
+        rc = s ? sl_sink_write(s, c->prev.data ? (const void *)c->prev.data : "", c->prev.len, &e) : e.code;
+        if (rc == SL_OK) rc = sl_sink_finish(s, &e);
+        sl_sink_release(s);
+    } else {
+        rc = sl_store_remove(c->st, c->manifest_key, &e);
+    }
+    sl_stop_shield(0);
+    if (rc != SL_OK) {
+        sl_error_log("could not put back the previous %s (%s): partition %s stays committed by run %s, whose "
+                     "files are kept", c->manifest_key, e.msg, c->prefix, c->run_id);
+        return -1;
+    }
+    return 0;
+}
+
+/* Step 3: everything the new manifest does not list goes: earlier runs' files, crashed
+ * runs' files and temporaries. Left for the next run when a stop was requested. */
+static void cleanup(sl_commit *c, listing *l)
+{
+    size_t *nested, nn, skipped = 0;
+    if (sl_stop_requested()) {
+        sl_info("partition %s is committed; its older files are left for the next run (stopping)", c->prefix);
+        return;
+    }
+    nn = find_nested(l, c, &nested);
+    if (nn == (size_t)-1) {
+        sl_warn("after committing %s: out of memory; old files were left for the next run", c->prefix);
+        return;
+    }
+    for (size_t i = 0; i < l->n; i++) {
+        const char *k = l->v[i].key;
         cfile probe, *pp = &probe;
         sl_err e;
         if (strcmp(k, c->manifest_key) == 0) continue;
         probe.name = (char *)k + strlen(c->prefix);
         if (c->nfiles && bsearch(&pp, c->files, c->nfiles, sizeof *c->files, cmp_cfile)) continue;
-        if (under_nested(&l, nested, nn, k)) {
+        if (is_kept(c, probe.name)) continue;
+        if (under_nested(l, nested, nn, k)) {
             skipped++;
             continue;
         }
@@ -760,8 +1206,86 @@ sl_code sl_commit_finish(sl_commit *c, const json_t *extra, sl_err *err)
                 "(partitions should not nest)",
                 c->prefix, skipped, SL_MANIFEST_NAME);
     sl_free(nested);
-    listing_free(&l);
-    return SL_OK;
+}
+
+static void set_state(sl_commit *c, int st)
+{
+    pthread_mutex_lock(&c->mu);
+    c->state = st;
+    pthread_mutex_unlock(&c->mu);
+}
+
+sl_code sl_commit_finish_all(sl_commit *const *cs, const json_t *const *extras, size_t n, sl_err *err)
+{
+    sl_err local;
+    sl_code rc = SL_OK;
+    listing *ls = NULL;
+    json_t **ms = NULL;
+    size_t prepared = 0, published = 0;
+    int state = 0;
+    if (!err) err = &local;
+    if (n == 0) return SL_OK;
+    ls = sl_calloc(n, sizeof *ls);
+    ms = sl_calloc(n, sizeof *ms);
+    if (!ls || !ms) rc = sl_err_set(err, SL_E_NOMEM, "out of memory committing %zu partitions", n);
+
+    /* 1. Check every partition before any manifest is written. */
+    for (; rc == SL_OK && prepared < n; prepared++) {
+        rc = sl_stop_check(err);
+        if (rc == SL_OK) rc = prepare(cs[prepared], extras ? extras[prepared] : NULL, &ls[prepared], &ms[prepared], err);
+        else sl_commit_abort(cs[prepared]);
+        if (rc != SL_OK) break; /* prepare aborted cs[prepared] */
+    }
+    /* 2. The manifests, one after another; a stop between them undoes the ones written. */
+    for (; rc == SL_OK && published < n; published++) {
+        rc = sl_stop_check(err);
+        if (rc == SL_OK) rc = publish(cs[published], ms[published], &state, err);
+        if (rc != SL_OK) break;
+    }
+    if (rc != SL_OK) {
+        /* Back to the previous output: restore the manifests written, then delete this
+         * run's files - except where a manifest may still name them (its restore failed,
+         * or its write left the state unknown and there is nothing to restore it with). */
+        size_t restored = 0, kept = 0;
+        for (size_t i = 0; i < n; i++) {
+            int keep = 0;
+            if (i < published) {
+                keep = restore_previous(cs[i]) != 0;
+                restored += !keep;
+            } else if (i == published && i < prepared && state == -1) {
+                /* Alone, an unknown outcome is left as it is (the manifest, if it landed,
+                 * names files that are kept); with other partitions, it is put back too. */
+                keep = n == 1 || restore_previous(cs[i]) != 0;
+            }
+            kept += keep;
+            if (i < prepared) {
+                if (keep) set_state(cs[i], C_ABORTED);
+                else sl_commit_abort(cs[i]);
+                listing_free(&ls[i]);
+            } else if (i > prepared) {
+                sl_commit_abort(cs[i]); /* never prepared; cs[prepared] was aborted by prepare */
+            }
+        }
+        if (published)
+            sl_err_prefix(err, "%zu of %zu partitions had their manifest written; %zu put back as they were%s: ",
+                          published, n, restored, kept ? ", the others keep this run's files (see the log)" : "");
+    } else {
+        for (size_t i = 0; i < n; i++) set_state(cs[i], C_FINISHED);
+        /* 3. Only now do the old files go: until here any partition could be put back. */
+        for (size_t i = 0; i < n; i++) {
+            cleanup(cs[i], &ls[i]);
+            listing_free(&ls[i]);
+        }
+    }
+    for (size_t i = 0; ms && i < n; i++) json_decref(ms[i]);
+    sl_free(ms);
+    sl_free(ls);
+    return rc;
+}
+
+sl_code sl_commit_finish(sl_commit *c, const json_t *extra, sl_err *err)
+{
+    return sl_commit_finish_all(&c, &extra, 1, err);
 }
 
 /* ---- reading ---- */
@@ -771,36 +1295,16 @@ static sl_code bad_manifest(sl_err *err, const char *key, const char *what)
     return sl_err_set(err, SL_E_FORMAT, "manifest %s: %s", key, what);
 }
 
-sl_code sl_manifest_read(sl_store *st, const char *partition, json_t **out, sl_err *err)
+/* Parses and checks a manifest's text (key names it in errors). */
+static sl_code manifest_parse(const char *key, const sl_buf *b, json_t **out, sl_err *err)
 {
-    sl_buf b;
-    sl_err e;
     json_t *m, *files, *v;
     json_error_t je;
-    char *key;
-    size_t n, i;
+    size_t i;
     sl_code rc;
     *out = NULL;
-    if (!partition || !*partition) return sl_err_set(err, SL_E_USAGE, "reading a manifest needs a partition prefix");
-    SL_TRY(sl_store_prefix_check(partition, err));
-    n = strlen(partition);
-    key = concat(partition, partition[n - 1] == '/' ? "" : "/", SL_MANIFEST_NAME);
-    if (!key) return sl_err_set(err, SL_E_NOMEM, "out of memory reading a manifest");
-    sl_buf_init(&b, MANIFEST_MAX);
-    rc = sl_store_read(st, key, &b, &e);
-    if (rc != SL_OK) {
-        sl_buf_free(&b);
-        sl_free(key);
-        if (sl_store_is_not_found(&e)) return SL_OK;
-        if (err) *err = e;
-        return rc;
-    }
-    m = json_loadb(b.len ? (const char *)b.data : "", b.len, JSON_REJECT_DUPLICATES, &je);
-    sl_buf_free(&b);
-    if (!m) {
-        rc = sl_err_set(err, SL_E_FORMAT, "manifest %s: not JSON: line %d: %s", key, je.line, je.text);
-        goto done;
-    }
+    m = json_loadb(b->len ? (const char *)b->data : "", b->len, JSON_REJECT_DUPLICATES, &je);
+    if (!m) return sl_err_set(err, SL_E_FORMAT, "manifest %s: not JSON: line %d: %s", key, je.line, je.text);
     rc = SL_E_FORMAT;
     if (!json_is_object(m)) bad_manifest(err, key, "not a JSON object");
     else if (!json_is_string(json_object_get(m, "run_id"))) bad_manifest(err, key, "no \"run_id\" string");
@@ -823,9 +1327,35 @@ sl_code sl_manifest_read(sl_store *st, const char *partition, json_t **out, sl_e
             }
         }
     }
-done:
     if (rc == SL_OK) *out = m;
     else json_decref(m);
+    return rc;
+}
+
+sl_code sl_manifest_read(sl_store *st, const char *partition, json_t **out, sl_err *err)
+{
+    sl_buf b;
+    sl_err e;
+    char *key;
+    size_t n;
+    sl_code rc;
+    *out = NULL;
+    if (!partition || !*partition) return sl_err_set(err, SL_E_USAGE, "reading a manifest needs a partition prefix");
+    SL_TRY(sl_store_prefix_check(partition, err));
+    n = strlen(partition);
+    key = concat(partition, partition[n - 1] == '/' ? "" : "/", SL_MANIFEST_NAME);
+    if (!key) return sl_err_set(err, SL_E_NOMEM, "out of memory reading a manifest");
+    sl_buf_init(&b, MANIFEST_MAX);
+    rc = sl_store_read(st, key, &b, &e);
+    if (rc != SL_OK) {
+        sl_buf_free(&b);
+        sl_free(key);
+        if (sl_store_is_not_found(&e)) return SL_OK;
+        if (err) *err = e;
+        return rc;
+    }
+    rc = manifest_parse(key, &b, out, err);
+    sl_buf_free(&b);
     sl_free(key);
     return rc;
 }

@@ -17,6 +17,7 @@
 
 #include "../common/sl_alloc.h"
 #include "../common/sl_log.h"
+#include "../common/sl_stop.h"
 #include "s3_sign.h"
 #include "sink.h"
 
@@ -36,8 +37,13 @@ typedef struct s3_store {
     int list_max_keys; /* keys per ListObjectsV2 page (S3's own maximum: 1000) */
     long base_ms, timeout;
     char sse[32], kms[256], ca[1024];
-    CURLSH *share;
+    size_t min_part; /* S3_MIN_PART_SIZE: the store's smallest part but the last */
+    CURLSH *share;   /* DNS cache and TLS sessions only: libcurl does not support a
+                      * connection cache shared by concurrent threads (CURLSHOPT_SHARE) */
     pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
+    pthread_mutex_t pool_mu; /* easy handles not in use, each with its own connections */
+    CURL **pool;
+    int npool, pool_cap;
     pthread_mutex_t rnd_mu;
     unsigned rnd;
 } s3_store;
@@ -142,12 +148,15 @@ int s3_retryable(int curl_code, long status, const char *code)
     return 0;
 }
 
-size_t s3_part_size_for(size_t base, int n)
+static size_t part_size_at(size_t base, size_t min, int n)
 {
-    size_t s = base < MIN_PART ? MIN_PART : base;
+    size_t s = base < min ? min : base;
     for (int k = (n - 1) / 1000; k > 0 && s < MAX_PART; k--) s *= 2;
     return s > MAX_PART ? MAX_PART : s;
 }
+
+size_t s3_part_size_for(size_t base, int n) { return part_size_at(base, MIN_PART, n); }
+
 
 /* Endpoint "scheme://host[:port]" -> scheme (with "://") and host without a default port. */
 static sl_code split_endpoint(const char *ep, char *scheme, size_t scap, char *host, size_t hcap, sl_err *err)
@@ -201,6 +210,25 @@ sl_code s3_address(const char *endpoint, const char *region, const char *bucket,
         snprintf(out->host, sizeof out->host, "%s.%s", bucket, host);
     }
     return SL_OK;
+}
+
+int s3_endpoint_is_loopback(const char *endpoint)
+{
+    const char *h = strstr(endpoint, "://");
+    h = h ? h + 3 : endpoint;
+    size_t n = strcspn(h, "/");
+    char host[256];
+    if (n >= sizeof host) return 0;
+    memcpy(host, h, n);
+    host[n] = 0;
+    if (host[0] == '[') return strncmp(host, "[::1]", 5) == 0 && (host[5] == 0 || host[5] == ':');
+    char *colon = strchr(host, ':');
+    if (colon) *colon = 0;
+    if (strcmp(host, "localhost") == 0) return 1;
+    /* 127.0.0.0/8, written as a dotted quad */
+    unsigned a, b, c, d;
+    char tail;
+    return sscanf(host, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4 && a == 127 && b < 256 && c < 256 && d < 256;
 }
 
 long s3_backoff_cap_ms(long base_ms, int n)
@@ -296,6 +324,9 @@ typedef struct s3_req {
     int sse;                  /* send the server-side encryption headers */
     const char *content_type;
     sl_buf *out;              /* response body; NULL: kept for errors only */
+    int work;                 /* 1: the run's own work (parts, PUTs, create, complete), cut
+                               * short by a stop; 0: cleanup (aborts, deletes, reads), which
+                               * a stop must let finish */
 } s3_req;
 
 typedef struct s3_resp {
@@ -382,6 +413,50 @@ static sl_code add_header(struct curl_slist **l, const char *name, const char *v
     return SL_OK;
 }
 
+/* Easy handles are reused (their connections stay open between requests) but never
+ * used by two threads at once: a request takes one from the pool and gives it back. */
+static CURL *handle_take(s3_store *s)
+{
+    CURL *c = NULL;
+    pthread_mutex_lock(&s->pool_mu);
+    if (s->npool) c = s->pool[--s->npool];
+    pthread_mutex_unlock(&s->pool_mu);
+    if (c) curl_easy_reset(c); /* options back to defaults; live connections are kept */
+    else c = curl_easy_init();
+    return c;
+}
+
+static void handle_give(s3_store *s, CURL *c)
+{
+    pthread_mutex_lock(&s->pool_mu);
+    if (s->npool == s->pool_cap) {
+        int nc = s->pool_cap ? s->pool_cap * 2 : 8;
+        CURL **np = sl_realloc(s->pool, (size_t)nc * sizeof *np);
+        if (np) {
+            s->pool = np;
+            s->pool_cap = nc;
+        }
+    }
+    if (s->npool < s->pool_cap) {
+        s->pool[s->npool++] = c;
+        c = NULL;
+    }
+    pthread_mutex_unlock(&s->pool_mu);
+    if (c) curl_easy_cleanup(c); /* no room to keep it */
+}
+
+/* curl calls this about once a second and on every chunk: a stop cuts the run's own
+ * transfers short (CURLE_ABORTED_BY_CALLBACK), so an upload in flight never delays it. */
+static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    (void)ud;
+    (void)dt;
+    (void)dn;
+    (void)ut;
+    (void)un;
+    return sl_stop_interrupts() ? 1 : 0;
+}
+
 /* One attempt. Returns the curl code; fills resp. */
 static int attempt(s3_store *s, const s3_req *r, const char *url, const char *path, const char *query, sl_buf *out,
                    s3_resp *resp, char *curl_msg, size_t cmcap, sl_err *err, sl_code *rc)
@@ -417,7 +492,7 @@ static int attempt(s3_store *s, const s3_req *r, const char *url, const char *pa
         curl_slist_free_all(hl);
         return 0;
     }
-    CURL *c = curl_easy_init();
+    CURL *c = handle_take(s);
     if (!c) {
         curl_slist_free_all(hl);
         *rc = sl_err_set(err, SL_E_NOMEM, "cannot create a curl handle");
@@ -439,6 +514,10 @@ static int attempt(s3_store *s, const s3_req *r, const char *url, const char *pa
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &x);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (r->work) {
+        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    }
     if (s->ca[0]) curl_easy_setopt(c, CURLOPT_CAINFO, s->ca);
     if (strcmp(r->method, "GET") == 0) {
         curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
@@ -451,7 +530,8 @@ static int attempt(s3_store *s, const s3_req *r, const char *url, const char *pa
     int cc = (int)curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
     if (cc) snprintf(curl_msg, cmcap, "%s", ebuf[0] ? ebuf : curl_easy_strerror((CURLcode)cc));
-    curl_easy_cleanup(c);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL); /* ebuf goes out of scope */
+    handle_give(s, c);
     curl_slist_free_all(hl);
     *rc = SL_OK;
     return cc;
@@ -484,6 +564,12 @@ static sl_code s3_do(s3_store *s, const s3_req *r, s3_resp *resp, sl_err *err)
         int cc = attempt(s, r, (const char *)url.data, (const char *)path.data, (const char *)query.data, out, resp,
                          cmsg, sizeof cmsg, err, &rc);
         if (rc != SL_OK) goto done;
+        if (r->work && (cc == CURLE_ABORTED_BY_CALLBACK || sl_stop_interrupts())) {
+            if (cc) resp->ambiguous = ++ambiguous; /* cut in flight: it may have been done */
+            rc = sl_stop_error(err);
+            sl_err_prefix(err, "%s: ", what);
+            goto done;
+        }
         if (cc == CURLE_WRITE_ERROR && resp->too_big) {
             size_t max = out->max ? out->max : SL_BUF_DEFAULT_MAX;
             out->len = keep;
@@ -531,7 +617,8 @@ static sl_code s3_do(s3_store *s, const s3_req *r, s3_resp *resp, sl_err *err)
         long delay = (long)(rnd01(s) * (double)s3_backoff_cap_ms(s->base_ms, n));
         sl_debug("%s: %s; retrying in %ld ms (attempt %d of %d)", what,
                  cc ? cmsg : resp->code[0] ? resp->code : "server error", delay, n + 1, s->max_attempts);
-        sleep_ms(delay);
+        for (long left = delay; left > 0 && !(r->work && sl_stop_interrupts()); left -= 50)
+            sleep_ms(left < 50 ? left : 50);
     }
 done:
     sl_buf_free(&path);
@@ -588,7 +675,7 @@ static void *part_main(void *arg)
     char num[16];
     snprintf(num, sizeof num, "%d", p->number);
     const char *q[] = {"partNumber", num, "uploadId", u->upload_id};
-    s3_req r = {"PUT", u->key, q, 2, p->buf, p->len, 1, 0, NULL, NULL};
+    s3_req r = {"PUT", u->key, q, 2, p->buf, p->len, 1, 0, NULL, NULL, 1};
     s3_resp resp;
     sl_err_clear(&p->err);
     p->rc = s3_do(u->s, &r, &resp, &p->err);
@@ -642,7 +729,9 @@ static sl_code start_upload(s3_upload *u, sl_err *err)
     const char *q[] = {"uploads", ""};
     sl_buf out;
     sl_buf_init(&out, (size_t)1 << 20);
-    s3_req r = {"POST", u->key, q, 1, NULL, 0, 0, 1, NULL, &out};
+    /* Not cut by a stop: an upload the server started but whose id we never read
+     * could only be found again by listing. */
+    s3_req r = {"POST", u->key, q, 1, NULL, 0, 0, 1, NULL, &out, 0};
     s3_resp resp;
     sl_code rc = s3_do(u->s, &r, &resp, err);
     u->lost_creates += resp.ambiguous;
@@ -679,12 +768,18 @@ static sl_code dispatch(s3_upload *u, sl_err *err)
             return u->slots[i].rc;
         }
     if (u->next_part > u->etags_cap) {
+        /* Parts still uploading write their ETag into this array (under mu): it may
+         * move only under the same lock. */
         int nc = u->etags_cap ? u->etags_cap * 2 : 64;
         if (nc > MAX_PARTS) nc = MAX_PARTS;
+        pthread_mutex_lock(&u->mu);
         void *ne = sl_realloc(u->etags, (size_t)nc * sizeof u->etags[0]);
+        if (ne) {
+            u->etags = ne;
+            u->etags_cap = nc;
+        }
+        pthread_mutex_unlock(&u->mu);
         if (!ne) return sl_err_set(err, SL_E_NOMEM, "out of memory for part ETags");
-        u->etags = ne;
-        u->etags_cap = nc;
     }
     slot->up = u;
     slot->number = u->next_part++;
@@ -708,7 +803,7 @@ static sl_code up_write(sl_sink *sk, const void *p, size_t n, sl_err *err)
     const uint8_t *b = p;
     while (n > 0) {
         if (!u->cur) {
-            size_t ps = s3_part_size_for(u->s->part_size, u->next_part);
+            size_t ps = part_size_at(u->s->part_size, u->s->min_part, u->next_part);
             u->cur = sl_malloc(ps);
             if (!u->cur) return sl_err_set(err, SL_E_NOMEM, "out of memory for a %zu-byte S3 part", ps);
             u->cur_cap = ps;
@@ -731,7 +826,7 @@ static sl_code up_write(sl_sink *sk, const void *p, size_t n, sl_err *err)
  * multipart ETags are not specified to be MD5s. */
 static int completed_already(s3_upload *u)
 {
-    s3_req r = {"HEAD", u->key, NULL, 0, NULL, 0, 0, 0, NULL, NULL};
+    s3_req r = {"HEAD", u->key, NULL, 0, NULL, 0, 0, 0, NULL, NULL, 0};
     s3_resp resp;
     sl_err e = {0};
     if (s3_do(u->s, &r, &resp, &e) != SL_OK) return 0;
@@ -756,7 +851,7 @@ static sl_code complete(s3_upload *u, sl_err *err)
     const char *q[] = {"uploadId", u->upload_id};
     for (int n = 1; rc == SL_OK; n++) {
         out.len = 0;
-        s3_req r = {"POST", u->key, q, 1, body.data, body.len, 1, 0, "application/xml", &out};
+        s3_req r = {"POST", u->key, q, 1, body.data, body.len, 1, 0, "application/xml", &out, 1};
         s3_resp resp;
         rc = s3_do(u->s, &r, &resp, err);
         if (rc != SL_OK && resp.status == 404 && !strcmp(resp.code, "NoSuchUpload") && (resp.ambiguous || n > 1) &&
@@ -785,7 +880,7 @@ static sl_code up_finish(sl_sink *sk, sl_err *err)
 {
     s3_upload *u = (s3_upload *)sk;
     if (!u->upload_id[0]) { /* small: one PUT */
-        s3_req r = {"PUT", u->key, NULL, 0, u->cur, u->cur_len, 1, 1, NULL, NULL};
+        s3_req r = {"PUT", u->key, NULL, 0, u->cur, u->cur_len, 1, 1, NULL, NULL, 1};
         s3_resp resp;
         sl_code rc = s3_do(u->s, &r, &resp, err);
         sl_free(u->cur);
@@ -814,7 +909,7 @@ static void up_abort(sl_sink *sk)
     join_all(u, NULL);
     if (u->upload_id[0]) {
         const char *q[] = {"uploadId", u->upload_id};
-        s3_req r = {"DELETE", u->key, q, 1, NULL, 0, 0, 0, NULL, NULL};
+        s3_req r = {"DELETE", u->key, q, 1, NULL, 0, 0, 0, NULL, NULL, 0};
         s3_resp resp;
         sl_err e = {0};
         /* NoSuchUpload: already gone (an earlier attempt's answer was lost) */
@@ -916,7 +1011,7 @@ static sl_code st_list(sl_store *st, const char *prefix, sl_store_list_cb cb, vo
         if (tok[0]) q[2 * nq] = "continuation-token", q[2 * nq + 1] = tok, nq++;
         if (s->list_max_keys != 1000) q[2 * nq] = "max-keys", q[2 * nq + 1] = maxkeys, nq++;
         out.len = 0;
-        s3_req r = {"GET", NULL, q, nq, NULL, 0, 0, 0, NULL, &out};
+        s3_req r = {"GET", NULL, q, nq, NULL, 0, 0, 0, NULL, &out, 0};
         s3_resp resp;
         rc = s3_do(s, &r, &resp, err);
         if (rc != SL_OK) break;
@@ -936,7 +1031,7 @@ static sl_code st_remove(sl_store *st, const char *key, sl_err *err)
     s3_store *s = (s3_store *)st;
     char full[SL_STORE_KEY_MAX + 8];
     SL_TRY(full_key(s, key, full, sizeof full, err));
-    s3_req r = {"DELETE", full, NULL, 0, NULL, 0, 0, 0, NULL, NULL};
+    s3_req r = {"DELETE", full, NULL, 0, NULL, 0, 0, 0, NULL, NULL, 0};
     s3_resp resp;
     sl_code rc = s3_do(s, &r, &resp, err);
     if (rc != SL_OK && resp.status == 404) return SL_OK; /* already gone */
@@ -948,7 +1043,7 @@ static sl_code st_read(sl_store *st, const char *key, sl_buf *out, sl_err *err)
     s3_store *s = (s3_store *)st;
     char full[SL_STORE_KEY_MAX + 8];
     SL_TRY(full_key(s, key, full, sizeof full, err));
-    s3_req r = {"GET", full, NULL, 0, NULL, 0, 0, 0, NULL, out};
+    s3_req r = {"GET", full, NULL, 0, NULL, 0, 0, 0, NULL, out, 0};
     s3_resp resp;
     sl_code rc = s3_do(s, &r, &resp, err);
     if (rc != SL_OK && resp.status == 404 && strcmp(resp.code, "NoSuchBucket") != 0)
@@ -1005,7 +1100,7 @@ static sl_code abort_uploads_under(s3_store *s, const char *full, const char *on
         d->n = 0;
         d->truncated = 0;
         d->next_key[0] = d->next_id[0] = 0;
-        s3_req r = {"GET", NULL, q, nq, NULL, 0, 0, 0, NULL, &out};
+        s3_req r = {"GET", NULL, q, nq, NULL, 0, 0, 0, NULL, &out, 0};
         s3_resp resp;
         rc = s3_do(s, &r, &resp, err);
         if (rc != SL_OK) break;
@@ -1016,7 +1111,7 @@ static sl_code abort_uploads_under(s3_store *s, const char *full, const char *on
         for (int i = 0; i < d->n && rc == SL_OK; i++) {
             if (only_key && strcmp(d->keys[i], only_key) != 0) continue;
             const char *aq[] = {"uploadId", d->ids[i]};
-            s3_req a = {"DELETE", d->keys[i], aq, 1, NULL, 0, 0, 0, NULL, NULL};
+            s3_req a = {"DELETE", d->keys[i], aq, 1, NULL, 0, 0, 0, NULL, NULL, 0};
             rc = s3_do(s, &a, &resp, err);
             if (rc != SL_OK && resp.status == 404 && !strcmp(resp.code, "NoSuchUpload")) { /* aborted meanwhile */
                 sl_err_clear(err);
@@ -1060,6 +1155,9 @@ static void abort_lost_uploads(s3_upload *u)
 static void st_release(sl_store *st)
 {
     s3_store *s = (s3_store *)st;
+    for (int i = 0; i < s->npool; i++) curl_easy_cleanup(s->pool[i]); /* before the share they use */
+    sl_free(s->pool);
+    pthread_mutex_destroy(&s->pool_mu);
     if (s->share) curl_share_cleanup(s->share);
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++) pthread_mutex_destroy(&s->locks[i]);
     pthread_mutex_destroy(&s->rnd_mu);
@@ -1154,6 +1252,7 @@ sl_store *sl_store_s3_open(const char *url, const sl_config *cfg, sl_err *err)
     s->base.vt = &s3_vt;
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++) pthread_mutex_init(&s->locks[i], NULL);
     pthread_mutex_init(&s->rnd_mu, NULL);
+    pthread_mutex_init(&s->pool_mu, NULL);
     unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
     RAND_bytes((unsigned char *)&seed, sizeof seed);
     s->rnd = seed;
@@ -1173,7 +1272,14 @@ sl_store *sl_store_s3_open(const char *url, const sl_config *cfg, sl_err *err)
         else if (rc == SL_OK) rc = sl_err_set(err, SL_E_CONFIG, "S3_FORCE_PATH_STYLE takes 1 or 0, not '%s'", ps);
     }
     if (rc == SL_OK) rc = s3_address(ep, s->region, s->bucket, path_style, &s->a, err);
-    if (rc == SL_OK) rc = cfg_size(cfg, "S3_PART_SIZE", (int64_t)8 << 20, (int64_t)MIN_PART, (int64_t)MAX_PART, &v, err);
+    if (rc == SL_OK && ep && strncmp(ep, "http://", 7) == 0 && !s3_endpoint_is_loopback(ep))
+        sl_warn("S3_ENDPOINT %s is plain http: the data and the request signatures travel unencrypted and "
+                "unauthenticated over the network (use https://, or http:// only on this machine)", ep);
+    /* Some S3-compatible stores take smaller parts than AWS's 5 MiB (Ceph's
+     * rgw_multipart_min_part_size; moto's S3_UPLOAD_PART_MIN_SIZE, which the tests use). */
+    if (rc == SL_OK) rc = cfg_size(cfg, "S3_MIN_PART_SIZE", (int64_t)MIN_PART, 4096, (int64_t)MAX_PART, &v, err);
+    s->min_part = (size_t)v;
+    if (rc == SL_OK) rc = cfg_size(cfg, "S3_PART_SIZE", (int64_t)8 << 20 > (int64_t)s->min_part ? (int64_t)8 << 20 : (int64_t)s->min_part, (int64_t)s->min_part, (int64_t)MAX_PART, &v, err);
     s->part_size = (size_t)v;
     if (rc == SL_OK) rc = cfg_size(cfg, "S3_MAX_INFLIGHT", 4, 1, 64, &v, err);
     s->inflight = (int)v;
@@ -1202,7 +1308,6 @@ sl_store *sl_store_s3_open(const char *url, const sl_config *cfg, sl_err *err)
         curl_share_setopt(s->share, CURLSHOPT_LOCKFUNC, share_lock);
         curl_share_setopt(s->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
         curl_share_setopt(s->share, CURLSHOPT_USERDATA, s);
-        curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
         curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
         curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
     }

@@ -14,8 +14,10 @@
  *                        (bucket.endpoint/key). Unset: path style with a custom S3_ENDPOINT
  *                        or for a bucket name with a '.' (its virtual host would not match
  *                        the TLS certificate's wildcard); virtual-hosted otherwise
- *   S3_PART_SIZE         bytes per part, default 8 MiB, at least 5 MiB; doubled every
- *                        1,000 parts so a file never needs more than 10,000
+ *   S3_PART_SIZE         bytes per part, default 8 MiB, at least S3_MIN_PART_SIZE;
+ *                        doubled every 1,000 parts so a file never needs more than 10,000
+ *   S3_MIN_PART_SIZE     the store's minimum part size, default 5 MiB (AWS's); for
+ *                        S3-compatible stores that take smaller parts (at least 4096)
  *   S3_MAX_INFLIGHT      parts uploading at once per file, default 4
  *   S3_MAX_ATTEMPTS      attempts per request, default 5
  *   S3_RETRY_BASE_MS     backoff base, default 500: the delay before attempt n+1 is
@@ -65,6 +67,10 @@ typedef struct s3_addr {
  * http(s)://host[:port]. */
 sl_code s3_address(const char *endpoint, const char *region, const char *bucket, int path_style, s3_addr *out,
                    sl_err *err);
+
+/* 1 when an endpoint's host is this machine (localhost, 127.0.0.0/8, [::1]): plain
+ * http:// there is not a warning. */
+int s3_endpoint_is_loopback(const char *endpoint);
 
 /* Whether a response is worth retrying: curl error (0 = none), HTTP status, S3 error code. */
 int s3_retryable(int curl_code, long status, const char *code);

@@ -86,21 +86,33 @@ static sl_code file_write(sl_sink *s, const void *p, size_t n, sl_err *err)
     return SL_OK;
 }
 
-static void fsync_parent(const char *path)
+/* fsync of a folder: makes the names created or renamed in it durable. */
+static sl_code fsync_dir(const char *dir, sl_err *err)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return sl_err_set(err, SL_E_IO, "opening folder %s to fsync it: %s", dir, strerror(errno));
+    if (fsync(fd) != 0) {
+        int e = errno;
+        close(fd);
+        return sl_err_set(err, SL_E_IO, "fsync of folder %s: %s", dir, strerror(e));
+    }
+    close(fd);
+    return SL_OK;
+}
+
+/* fsync of the folder holding path: a rename into it is durable only then. */
+static sl_code fsync_parent(const char *path, sl_err *err)
 {
     char *dir = sl_strdup(path);
     char *slash = dir ? strrchr(dir, '/') : NULL;
-    int fd;
-    if (!dir) return;
+    sl_code rc;
+    if (!dir) return sl_err_set(err, SL_E_NOMEM, "out of memory syncing the folder of %s", path);
     if (slash == dir) slash[1] = '\0';
     else if (slash) *slash = '\0';
     else strcpy(dir, ".");
-    fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
+    rc = fsync_dir(dir, err);
     sl_free(dir);
+    return rc;
 }
 
 static sl_code file_finish(sl_sink *s, sl_err *err)
@@ -114,8 +126,9 @@ static sl_code file_finish(sl_sink *s, sl_err *err)
     }
     f->fd = -1;
     if (rename(f->tmp, f->path) != 0) return sl_err_set(err, SL_E_IO, "renaming %s to %s: %s", f->tmp, f->path, strerror(errno));
-    fsync_parent(f->path);
-    return SL_OK;
+    /* Until the folder is synced the rename may not survive a crash: a failure here is
+     * a failure of the file (the commit then removes it). */
+    return fsync_parent(f->path, err);
 }
 
 static void file_abort(sl_sink *s)
@@ -136,22 +149,35 @@ static void file_release(sl_sink *s)
 
 static const sl_sink_vtable file_vt = {"file", file_write, file_finish, file_abort, file_release};
 
+/* Creates the missing folders of path; each new one is made durable by an fsync of
+ * the folder that holds it (else a crash could lose the folder, and the file in it,
+ * after its rename was synced). */
 static sl_code mkdirs_for(const char *path, sl_err *err)
 {
     char *p = sl_strdup(path);
+    sl_code rc = SL_OK;
     if (!p) return sl_err_set(err, SL_E_NOMEM, "out of memory");
-    for (char *q = p + 1; *q; q++) {
+    for (char *q = p + 1; *q && rc == SL_OK; q++) {
         if (*q != '/') continue;
         *q = '\0';
-        if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-            sl_err_set(err, SL_E_IO, "creating folder %s: %s", p, strerror(errno));
-            sl_free(p);
-            return SL_E_IO;
-        }
+        if (mkdir(p, 0777) == 0) rc = fsync_parent(p, err);
+        else if (errno != EEXIST) rc = sl_err_set(err, SL_E_IO, "creating folder %s: %s", p, strerror(errno));
         *q = '/';
     }
     sl_free(p);
-    return SL_OK;
+    return rc;
+}
+
+/* The temporary file is created, never opened: O_EXCL|O_NOFOLLOW, so a symbolic link
+ * planted at its name (or any file there) is never written through. A file left at the
+ * name by an earlier process with the same pid is removed once (unlink removes a link,
+ * not its target) and the creation tried again. */
+static int create_tmp(const char *tmp)
+{
+    int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+    int fd = open(tmp, flags, 0666);
+    if (fd < 0 && errno == EEXIST && unlink(tmp) == 0) fd = open(tmp, flags, 0666);
+    return fd;
 }
 
 sl_sink *sl_sink_file_open(const char *path, sl_err *err)
@@ -167,7 +193,7 @@ sl_sink *sl_sink_file_open(const char *path, sl_err *err)
     f->tmp = sl_malloc(n);
     if (!f->path || !f->tmp) goto nomem;
     snprintf(f->tmp, n, "%s.tmp-%ld", path, (long)getpid());
-    f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    f->fd = create_tmp(f->tmp);
     if (f->fd < 0) {
         sl_err_set(err, SL_E_IO, "creating %s: %s", f->tmp, strerror(errno));
         file_release(&f->base);

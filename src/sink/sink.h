@@ -36,9 +36,10 @@ void sl_sink_abort(sl_sink *s);
 /* Aborts first if neither finished nor aborted; accepts NULL. */
 void sl_sink_release(sl_sink *s);
 
-/* Local file: bytes go to "<path>.tmp-<pid>"; finish fsyncs it and renames it to
- * path atomically, then fsyncs the folder; abort unlinks the temporary file.
- * Missing parent folders are created. */
+/* Local file: bytes go to "<path>.tmp-<pid>", created with O_EXCL|O_NOFOLLOW (never
+ * through a link planted there); finish fsyncs it and renames it to path atomically,
+ * then fsyncs the folder (a failure of that fsync fails the finish); abort unlinks the
+ * temporary file. Missing parent folders are created, each fsynced into its parent. */
 sl_sink *sl_sink_file_open(const char *path, sl_err *err);
 
 /* Memory: collects bytes in a buffer (tests, small manifests). */

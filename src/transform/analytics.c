@@ -13,9 +13,10 @@
 
 #include "../common/sl_alloc.h"
 #include "../common/sl_buf.h"
+#include "../common/sl_time.h"
 #include "tf_map.h"
 
-#define US_PER_DAY 86400000000LL
+#define US_PER_DAY SL_US_PER_DAY
 #define US_PER_HOUR 3600000000LL
 #define MONEY_MAX 999999999999999999LL /* DECIMAL(18,2) holds 16 integer digits: 10^18 - 1 cents */
 #define OUT_ROWS 8192
@@ -32,6 +33,10 @@ static const char *const source_names[TF__SOURCES] = {"customers", "products",  
 static const char *const cols_customers[] = {"customer_id", "first_name", "last_name", "email", "country", NULL};
 static const char *const cols_products[] = {"product_id", "sku", "name", "category", NULL};
 static const char *const cols_warehouses[] = {"warehouse_id", "name", "city", "region", "country", NULL};
+/* A dimension keeps the strings after its id column, in this order. */
+enum { CUST_FIRST_NAME, CUST_LAST_NAME, CUST_EMAIL, CUST_COUNTRY };
+enum { PROD_SKU, PROD_NAME, PROD_CATEGORY };
+enum { WH_NAME, WH_CITY, WH_REGION, WH_COUNTRY };
 static const char *const cols_inventory[] = {"inventory_id", "product_id", "warehouse_id", "quantity",
                                              "capacity",     "last_updated", NULL};
 static const char *const cols_orders[] = {"order_id", "customer_id", "order_date", "total_amount", "status", NULL};
@@ -105,6 +110,7 @@ struct tf_state {
     cust_agg *cust;
     size_t ncust, cust_cap;
     int64_t hour_count[24], hour_revenue[24];
+    tf_segment_sums seg; /* filled by tf_finish_orders, or merged */
     tf_map window_orders; /* counted orders with as_of - window < order_date <= as_of */
     tf_map sold_ids;      /* product id -> units_sold slot */
     int64_t *sold;
@@ -115,6 +121,14 @@ struct tf_state {
     size_t hand_cap;
     wh_agg *wh; /* parallel to warehouses */
     size_t wh_cap;
+    /* data quality: the inventory sequence writes q's inventory fields; the orders
+     * sequence counts orders per customer id (all rows, counted or not), which
+     * tf_finish checks against the customers once every sequence has ended */
+    tf_quality q;
+    tf_map order_cust_ids;
+    int64_t *order_cust_n;
+    size_t order_cust_cap;
+    int64_t orders_null_customer;
 };
 
 /* ---------------------------------------------------------------------------------- */
@@ -126,36 +140,72 @@ typedef struct out_col {
     int nullable;
 } out_col;
 
-#define COMMON {"as_of", SL_TIMESTAMP, 0}, {"run_id", SL_STRING, 0}, {"source_tables", SL_STRING, 0}, {NULL, 0, 0}
-static const out_col o_inventory[] = {
-    {"inventory_id", SL_INT64, 0}, {"product_id", SL_INT64, 0}, {"warehouse_id", SL_INT64, 0},
-    {"product_name", SL_STRING, 1}, {"category", SL_STRING, 1}, {"warehouse_name", SL_STRING, 1},
-    {"city", SL_STRING, 1}, {"region", SL_STRING, 1}, {"country", SL_STRING, 1}, {"quantity", SL_INT64, 1},
-    {"capacity", SL_INT64, 1}, {"last_updated", SL_TIMESTAMP, 1}, {"utilization_ratio", SL_DOUBLE, 1},
-    {"days_since_update", SL_INT64, 1}, {"inventory_score", SL_DOUBLE, 1}, {"stock_status", SL_STRING, 0},
-    {"optimal_quantity", SL_INT64, 1}, {"reorder_quantity", SL_INT64, 1}, COMMON};
-static const out_col o_orders[] = {
-    {"customer_id", SL_INT64, 0}, {"first_name", SL_STRING, 1}, {"last_name", SL_STRING, 1},
-    {"email", SL_STRING, 1}, {"country", SL_STRING, 1}, {"total_orders", SL_INT64, 0},
-    {"total_spent", SL_DECIMAL, 0}, {"avg_order_value", SL_DOUBLE, 0}, {"first_order_date", SL_TIMESTAMP, 0},
-    {"last_order_date", SL_TIMESTAMP, 0}, {"avg_days_between_orders", SL_DOUBLE, 0},
-    {"peak_order_hour", SL_INT32, 0}, {"frequency_segment", SL_STRING, 0}, {"is_vip", SL_BOOL, 0}, COMMON};
-static const out_col o_hourly[] = {{"hour", SL_INT32, 0}, {"order_count", SL_INT64, 0},
-                                   {"revenue", SL_DECIMAL, 0}, {"share_of_orders", SL_DOUBLE, 0}, COMMON};
-static const out_col o_warehouse[] = {
-    {"warehouse_id", SL_INT64, 0}, {"name", SL_STRING, 1}, {"city", SL_STRING, 1}, {"region", SL_STRING, 1},
-    {"country", SL_STRING, 1}, {"total_quantity", SL_INT64, 0}, {"total_capacity", SL_INT64, 0},
-    {"utilization_ratio", SL_DOUBLE, 1}, {"item_count", SL_INT64, 0}, {"restock_count", SL_INT64, 0},
-    {"overstock_count", SL_INT64, 0}, {"avg_inventory_score", SL_DOUBLE, 1}, COMMON};
-static const out_col o_turnover[] = {
-    {"product_id", SL_INT64, 0}, {"sku", SL_STRING, 1}, {"name", SL_STRING, 1}, {"category", SL_STRING, 1},
-    {"units_sold", SL_INT64, 0}, {"on_hand", SL_INT64, 0}, {"turnover_rate", SL_DOUBLE, 1},
-    {"days_of_supply", SL_DOUBLE, 1}, {"needs_restock", SL_BOOL, 0}, COMMON};
-static const out_col o_segments[] = {{"frequency_segment", SL_STRING, 0}, {"customer_count", SL_INT64, 0},
-                                     {"vip_count", SL_INT64, 0}, {"total_spent", SL_DECIMAL, 0},
-                                     {"avg_order_value", SL_DOUBLE, 0}, COMMON};
+/* Each dataset's columns in one list: X(enum name, column name, type, nullable). The
+ * list gives both the schema and the enum the writers address columns by, so a
+ * column added or moved here cannot shift another column's values. Every dataset ends
+ * with the three COMMON columns, which end_row fills. */
+#define COMMON_COLS(P, X) X(P##_AS_OF, "as_of", SL_TIMESTAMP, 0) X(P##_RUN_ID, "run_id", SL_STRING, 0) \
+    X(P##_SOURCE_TABLES, "source_tables", SL_STRING, 0)
+#define INVENTORY_COLS(X) \
+    X(IA_INVENTORY_ID, "inventory_id", SL_INT64, 0) X(IA_PRODUCT_ID, "product_id", SL_INT64, 0) \
+    X(IA_WAREHOUSE_ID, "warehouse_id", SL_INT64, 0) X(IA_PRODUCT_NAME, "product_name", SL_STRING, 1) \
+    X(IA_CATEGORY, "category", SL_STRING, 1) X(IA_WAREHOUSE_NAME, "warehouse_name", SL_STRING, 1) \
+    X(IA_CITY, "city", SL_STRING, 1) X(IA_REGION, "region", SL_STRING, 1) X(IA_COUNTRY, "country", SL_STRING, 1) \
+    X(IA_QUANTITY, "quantity", SL_INT64, 1) X(IA_CAPACITY, "capacity", SL_INT64, 1) \
+    X(IA_LAST_UPDATED, "last_updated", SL_TIMESTAMP, 1) X(IA_UTILIZATION_RATIO, "utilization_ratio", SL_DOUBLE, 1) \
+    X(IA_DAYS_SINCE_UPDATE, "days_since_update", SL_INT64, 1) X(IA_INVENTORY_SCORE, "inventory_score", SL_DOUBLE, 1) \
+    X(IA_STOCK_STATUS, "stock_status", SL_STRING, 0) X(IA_OPTIMAL_QUANTITY, "optimal_quantity", SL_INT64, 1) \
+    X(IA_REORDER_QUANTITY, "reorder_quantity", SL_INT64, 1) COMMON_COLS(IA, X)
+#define ORDERS_COLS(X) \
+    X(OA_CUSTOMER_ID, "customer_id", SL_INT64, 0) X(OA_FIRST_NAME, "first_name", SL_STRING, 1) \
+    X(OA_LAST_NAME, "last_name", SL_STRING, 1) X(OA_EMAIL, "email", SL_STRING, 1) \
+    X(OA_COUNTRY, "country", SL_STRING, 1) X(OA_TOTAL_ORDERS, "total_orders", SL_INT64, 0) \
+    X(OA_TOTAL_SPENT, "total_spent", SL_DECIMAL, 0) X(OA_AVG_ORDER_VALUE, "avg_order_value", SL_DOUBLE, 0) \
+    X(OA_FIRST_ORDER_DATE, "first_order_date", SL_TIMESTAMP, 0) \
+    X(OA_LAST_ORDER_DATE, "last_order_date", SL_TIMESTAMP, 0) \
+    X(OA_AVG_DAYS_BETWEEN, "avg_days_between_orders", SL_DOUBLE, 0) \
+    X(OA_PEAK_ORDER_HOUR, "peak_order_hour", SL_INT32, 0) X(OA_FREQUENCY_SEGMENT, "frequency_segment", SL_STRING, 0) \
+    X(OA_IS_VIP, "is_vip", SL_BOOL, 0) COMMON_COLS(OA, X)
+#define HOURLY_COLS(X) \
+    X(HO_HOUR, "hour", SL_INT32, 0) X(HO_ORDER_COUNT, "order_count", SL_INT64, 0) \
+    X(HO_REVENUE, "revenue", SL_DECIMAL, 0) X(HO_SHARE_OF_ORDERS, "share_of_orders", SL_DOUBLE, 0) \
+    COMMON_COLS(HO, X)
+#define WAREHOUSE_COLS(X) \
+    X(WU_WAREHOUSE_ID, "warehouse_id", SL_INT64, 0) X(WU_NAME, "name", SL_STRING, 1) X(WU_CITY, "city", SL_STRING, 1) \
+    X(WU_REGION, "region", SL_STRING, 1) X(WU_COUNTRY, "country", SL_STRING, 1) \
+    X(WU_TOTAL_QUANTITY, "total_quantity", SL_INT64, 0) X(WU_TOTAL_CAPACITY, "total_capacity", SL_INT64, 0) \
+    X(WU_UTILIZATION_RATIO, "utilization_ratio", SL_DOUBLE, 1) X(WU_ITEM_COUNT, "item_count", SL_INT64, 0) \
+    X(WU_RESTOCK_COUNT, "restock_count", SL_INT64, 0) X(WU_OVERSTOCK_COUNT, "overstock_count", SL_INT64, 0) \
+    X(WU_AVG_INVENTORY_SCORE, "avg_inventory_score", SL_DOUBLE, 1) COMMON_COLS(WU, X)
+#define TURNOVER_COLS(X) \
+    X(PT_PRODUCT_ID, "product_id", SL_INT64, 0) X(PT_SKU, "sku", SL_STRING, 1) X(PT_NAME, "name", SL_STRING, 1) \
+    X(PT_CATEGORY, "category", SL_STRING, 1) X(PT_UNITS_SOLD, "units_sold", SL_INT64, 0) \
+    X(PT_ON_HAND, "on_hand", SL_INT64, 0) X(PT_TURNOVER_RATE, "turnover_rate", SL_DOUBLE, 1) \
+    X(PT_DAYS_OF_SUPPLY, "days_of_supply", SL_DOUBLE, 1) X(PT_NEEDS_RESTOCK, "needs_restock", SL_BOOL, 0) \
+    COMMON_COLS(PT, X)
+#define SEGMENTS_COLS(X) \
+    X(CS_FREQUENCY_SEGMENT, "frequency_segment", SL_STRING, 0) X(CS_CUSTOMER_COUNT, "customer_count", SL_INT64, 0) \
+    X(CS_VIP_COUNT, "vip_count", SL_INT64, 0) X(CS_TOTAL_SPENT, "total_spent", SL_DECIMAL, 0) \
+    X(CS_AVG_ORDER_VALUE, "avg_order_value", SL_DOUBLE, 0) COMMON_COLS(CS, X)
+
+#define COL_ENUM(e, name, type, nullable) e,
+#define COL_DEF(e, name, type, nullable) {name, type, nullable},
+enum { INVENTORY_COLS(COL_ENUM) IA__N };
+enum { ORDERS_COLS(COL_ENUM) OA__N };
+enum { HOURLY_COLS(COL_ENUM) HO__N };
+enum { WAREHOUSE_COLS(COL_ENUM) WU__N };
+enum { TURNOVER_COLS(COL_ENUM) PT__N };
+enum { SEGMENTS_COLS(COL_ENUM) CS__N };
+static const out_col o_inventory[] = {INVENTORY_COLS(COL_DEF){NULL, 0, 0}};
+static const out_col o_orders[] = {ORDERS_COLS(COL_DEF){NULL, 0, 0}};
+static const out_col o_hourly[] = {HOURLY_COLS(COL_DEF){NULL, 0, 0}};
+static const out_col o_warehouse[] = {WAREHOUSE_COLS(COL_DEF){NULL, 0, 0}};
+static const out_col o_turnover[] = {TURNOVER_COLS(COL_DEF){NULL, 0, 0}};
+static const out_col o_segments[] = {SEGMENTS_COLS(COL_DEF){NULL, 0, 0}};
 static const out_col *const out_cols[TF__DATASETS] = {o_inventory, o_orders,   o_hourly,
                                                       o_warehouse, o_turnover, o_segments};
+/* The first COMMON column of each dataset, where end_row starts. */
+static const int common_at[TF__DATASETS] = {IA_AS_OF, OA_AS_OF, HO_AS_OF, WU_AS_OF, PT_AS_OF, CS_AS_OF};
 
 static sl_schema *make_schema(const out_col *c, sl_err *err)
 {
@@ -218,6 +268,7 @@ tf_state *tf_create(const tf_params *p, tf_emit_fn emit, void *ud, sl_err *err)
     tf_map_init(&st->window_orders);
     tf_map_init(&st->sold_ids);
     tf_map_init(&st->hand_ids);
+    tf_map_init(&st->order_cust_ids);
     st->exclude = sl_calloc((size_t)(p->nexclude > 0 ? p->nexclude : 1), sizeof *st->exclude);
     if (!st->exclude) goto nomem;
     for (int i = 0; i < p->nexclude; i++)
@@ -265,6 +316,8 @@ void tf_free(tf_state *st)
     tf_map_free(&st->hand_ids);
     sl_free(st->hand);
     sl_free(st->wh);
+    tf_map_free(&st->order_cust_ids);
+    sl_free(st->order_cust_n);
     sl_free(st);
 }
 
@@ -344,7 +397,7 @@ static int64_t get_cents(const sl_column *c, size_t r)
 /* ---------------------------------------------------------------------------------- */
 /* dimensions */
 
-static sl_code dim_add(dim *d, uint64_t id, const sl_column *const *strs, size_t r, const char *what, sl_err *err)
+static sl_code dim_add_text(dim *d, uint64_t id, const tf_text *strs, const char *what, sl_err *err)
 {
     uint32_t idx;
     int added;
@@ -363,20 +416,35 @@ static sl_code dim_add(dim *d, uint64_t id, const sl_column *const *strs, size_t
     d->id[d->n] = id;
     for (int j = 0; j < d->k; j++) {
         str_ref *s = &d->strs[d->n * (size_t)d->k + (size_t)j];
-        if (is_null(strs[j], r)) {
+        if (!strs[j].p) {
             s->off = 0;
             s->len = UINT32_MAX;
             continue;
         }
-        uint32_t len;
-        const uint8_t *p = sl_col_bytes(strs[j], r, &len);
-        if (d->pool.len + len > UINT32_MAX) return sl_err_set(err, SL_E_LIMIT, "%s: names over 4 GiB", what);
+        if (d->pool.len + strs[j].n > UINT32_MAX || strs[j].n >= UINT32_MAX)
+            return sl_err_set(err, SL_E_LIMIT, "%s: names over 4 GiB", what);
         s->off = (uint32_t)d->pool.len;
-        s->len = len;
-        SL_TRY(sl_buf_append(&d->pool, p, len, err));
+        s->len = (uint32_t)strs[j].n;
+        SL_TRY(sl_buf_append(&d->pool, strs[j].p, strs[j].n, err));
     }
     d->n++;
     return SL_OK;
+}
+
+static sl_code dim_add(dim *d, uint64_t id, const sl_column *const *strs, size_t r, const char *what, sl_err *err)
+{
+    tf_text t[8];
+    for (int j = 0; j < d->k; j++) {
+        if (is_null(strs[j], r)) {
+            t[j].p = NULL;
+            t[j].n = 0;
+            continue;
+        }
+        uint32_t len;
+        t[j].p = (const char *)sl_col_bytes(strs[j], r, &len);
+        t[j].n = len;
+    }
+    return dim_add_text(d, id, t, what, err);
 }
 
 static sl_code add_dim(tf_state *st, tf_source src, dim *d, const sl_batch *b, sl_err *err)
@@ -448,9 +516,10 @@ static sl_code put_ref(sl_batch *b, int c, const dim *d, int64_t row, int j, sl_
 }
 
 /* as_of, run_id, source_tables, then the row is committed (and the batch emitted when full). */
-static sl_code end_row(tf_state *st, tf_dataset d, int c, sl_err *err)
+static sl_code end_row(tf_state *st, tf_dataset d, sl_err *err)
 {
     sl_batch *b = st->out[d];
+    int c = common_at[d];
     put_i64(b, c, st->p.as_of_us);
     SL_TRY(put_cstr(b, c + 1, st->p.run_id, err));
     SL_TRY(put_cstr(b, c + 2, dataset_sources[d], err));
@@ -479,8 +548,7 @@ static void inv_compute(const tf_state *st, int qn, int64_t q, int cn, int64_t c
     o->has_days = !ln;
     if (o->has_days) {
         int64_t diff = st->p.as_of_us - lu;
-        int64_t days = diff / US_PER_DAY;
-        if (diff % US_PER_DAY != 0 && diff < 0) days--; /* floor */
+        int64_t days = sl_day_floor(diff, NULL);
         o->days = days < 0 ? 0 : days;
     }
     if (o->has_ratio && o->has_days) {
@@ -545,32 +613,38 @@ static sl_code add_inventory(tf_state *st, const sl_batch *b, sl_err *err)
         inv_compute(st, qn, q, cn, cap, ln, lu, &v);
         int64_t prow = pn ? -1 : tf_map_get(&st->products.ids, (uint64_t)pid);
         int64_t wrow = wn ? -1 : tf_map_get(&st->warehouses.ids, (uint64_t)wid);
+        st->q.capacity_null += cn;
+        st->q.capacity_zero += !cn && cap <= 0;
+        st->q.quantity_above_capacity += !qn && !cn && cap > 0 && q > cap;
+        st->q.last_updated_future += !ln && lu > st->p.as_of_us;
+        st->q.inventory_unknown_product += prow < 0;
+        st->q.inventory_unknown_warehouse += wrow < 0;
 
-        put_i64(o, 0, inv_id);
-        put_i64(o, 1, pid);
-        put_i64(o, 2, wid);
-        SL_TRY(put_ref(o, 3, &st->products, prow, 1, err)); /* name */
-        SL_TRY(put_ref(o, 4, &st->products, prow, 2, err)); /* category */
-        SL_TRY(put_ref(o, 5, &st->warehouses, wrow, 0, err));
-        SL_TRY(put_ref(o, 6, &st->warehouses, wrow, 1, err));
-        SL_TRY(put_ref(o, 7, &st->warehouses, wrow, 2, err));
-        SL_TRY(put_ref(o, 8, &st->warehouses, wrow, 3, err));
-        if (qn) put_null(o, 9); else put_i64(o, 9, q);
-        if (cn) put_null(o, 10); else put_i64(o, 10, cap);
-        if (ln) put_null(o, 11); else put_i64(o, 11, lu);
-        if (v.has_ratio) put_f64(o, 12, v.ratio); else put_null(o, 12);
-        if (v.has_days) put_i64(o, 13, v.days); else put_null(o, 13);
-        if (v.has_ratio && v.has_days) put_f64(o, 14, v.score); else put_null(o, 14);
-        SL_TRY(put_cstr(o, 15, v.status, err));
+        put_i64(o, IA_INVENTORY_ID, inv_id);
+        put_i64(o, IA_PRODUCT_ID, pid);
+        put_i64(o, IA_WAREHOUSE_ID, wid);
+        SL_TRY(put_ref(o, IA_PRODUCT_NAME, &st->products, prow, PROD_NAME, err));
+        SL_TRY(put_ref(o, IA_CATEGORY, &st->products, prow, PROD_CATEGORY, err));
+        SL_TRY(put_ref(o, IA_WAREHOUSE_NAME, &st->warehouses, wrow, WH_NAME, err));
+        SL_TRY(put_ref(o, IA_CITY, &st->warehouses, wrow, WH_CITY, err));
+        SL_TRY(put_ref(o, IA_REGION, &st->warehouses, wrow, WH_REGION, err));
+        SL_TRY(put_ref(o, IA_COUNTRY, &st->warehouses, wrow, WH_COUNTRY, err));
+        if (qn) put_null(o, IA_QUANTITY); else put_i64(o, IA_QUANTITY, q);
+        if (cn) put_null(o, IA_CAPACITY); else put_i64(o, IA_CAPACITY, cap);
+        if (ln) put_null(o, IA_LAST_UPDATED); else put_i64(o, IA_LAST_UPDATED, lu);
+        if (v.has_ratio) put_f64(o, IA_UTILIZATION_RATIO, v.ratio); else put_null(o, IA_UTILIZATION_RATIO);
+        if (v.has_days) put_i64(o, IA_DAYS_SINCE_UPDATE, v.days); else put_null(o, IA_DAYS_SINCE_UPDATE);
+        if (v.has_ratio && v.has_days) put_f64(o, IA_INVENTORY_SCORE, v.score); else put_null(o, IA_INVENTORY_SCORE);
+        SL_TRY(put_cstr(o, IA_STOCK_STATUS, v.status, err));
         if (v.has_ratio) {
             int64_t opt = optimal_quantity(st, cap);
-            put_i64(o, 16, opt);
-            put_i64(o, 17, opt - q > 0 ? opt - q : 0);
+            put_i64(o, IA_OPTIMAL_QUANTITY, opt);
+            put_i64(o, IA_REORDER_QUANTITY, opt - q > 0 ? opt - q : 0);
         } else {
-            put_null(o, 16);
-            put_null(o, 17);
+            put_null(o, IA_OPTIMAL_QUANTITY);
+            put_null(o, IA_REORDER_QUANTITY);
         }
-        SL_TRY(end_row(st, TF_INVENTORY_ANALYTICS, 18, err));
+        SL_TRY(end_row(st, TF_INVENTORY_ANALYTICS, err));
 
         /* on_hand per product: non-NULL quantities over all warehouses */
         if (!pn && !qn) {
@@ -610,9 +684,9 @@ static int excluded(const tf_state *st, const uint8_t *s, uint32_t n)
 
 static int64_t hour_of(int64_t ts)
 {
-    int64_t m = ts % US_PER_DAY;
-    if (m < 0) m += US_PER_DAY;
-    return m / US_PER_HOUR;
+    int64_t us_of_day;
+    sl_day_floor(ts, &us_of_day);
+    return us_of_day / US_PER_HOUR;
 }
 
 static sl_code money_add(int64_t *acc, int64_t v, const char *what, sl_err *err)
@@ -624,12 +698,30 @@ static sl_code money_add(int64_t *acc, int64_t v, const char *what, sl_err *err)
     return SL_OK;
 }
 
+/* Every orders row, for the data-quality count of orders of unknown customers: the
+ * customers stream on another thread, so the ids are checked at tf_finish. */
+static sl_code count_order_customer(tf_state *st, const sl_column *c, size_t r, sl_err *err)
+{
+    int64_t cid;
+    uint32_t slot;
+    if (is_null(c, r)) {
+        st->orders_null_customer++;
+        return SL_OK;
+    }
+    SL_TRY(get_int(c, r, &cid, TF_ORDERS, err));
+    SL_TRY(tf_map_put(&st->order_cust_ids, (uint64_t)cid, &slot, NULL, err));
+    SL_TRY(grow_i64(&st->order_cust_n, &st->order_cust_cap, (size_t)slot + 1, err));
+    st->order_cust_n[slot]++;
+    return SL_OK;
+}
+
 static sl_code add_orders(tf_state *st, const sl_batch *b, sl_err *err)
 {
     in_cols in;
     SL_TRY(bind(TF_ORDERS, b, &in, err));
     int64_t as_of = st->p.as_of_us, from = as_of - (int64_t)st->p.window_days * US_PER_DAY;
     for (size_t r = 0; r < b->nrows; r++) {
+        SL_TRY(count_order_customer(st, in.c[1], r, err));
         /* Counted: order_date <= as_of and a status outside the excluded list. */
         if (is_null(in.c[2], r) || is_null(in.c[1], r) || is_null(in.c[3], r)) continue;
         int64_t ts = get_ts(in.c[2], r);
@@ -751,70 +843,110 @@ static ord_idx *dim_order(const dim *d, sl_err *err)
     return o;
 }
 
-static sl_code finish_orders(tf_state *st, sl_err *err)
+sl_code tf_spends(const tf_state *st, int64_t **sorted, size_t *n, sl_err *err)
+{
+    *sorted = sl_malloc((st->ncust ? st->ncust : 1) * sizeof **sorted);
+    if (!*sorted) return sl_err_set(err, SL_E_NOMEM, "out of memory for the VIP percentile");
+    for (size_t i = 0; i < st->ncust; i++) (*sorted)[i] = st->cust[i].spent;
+    qsort(*sorted, st->ncust, sizeof **sorted, cmp_i64);
+    *n = st->ncust;
+    return SL_OK;
+}
+
+int64_t tf_vip_threshold(const tf_state *st, const int64_t *sorted, size_t n)
 {
     /* is_vip: total_spent >= the nearest-rank percentile, the value at rank
-     * ceil(p / 100 * n) (1-based) of the ascending totals of all customers here. */
-    int64_t threshold = 0;
-    if (st->ncust) {
-        int64_t *sorted = sl_malloc(st->ncust * sizeof *sorted);
-        if (!sorted) return sl_err_set(err, SL_E_NOMEM, "out of memory for the VIP percentile");
-        for (size_t i = 0; i < st->ncust; i++) sorted[i] = st->cust[i].spent;
-        qsort(sorted, st->ncust, sizeof *sorted, cmp_i64);
-        size_t k;
-        if (st->vip_exact) {
-            /* on the decimal P was given as: in doubles 1.1 * 3000 / 100 is 33.000000000000004 */
-            __int128 den = (__int128)st->vip_p * 100, num = (__int128)st->vip_m * (__int128)st->ncust;
-            __int128 rank = num > 0 ? (num + den - 1) / den : 0;
-            k = rank < 1 ? 1 : rank > (__int128)st->ncust ? st->ncust : (size_t)rank;
-        } else {
-            double rank = ceil(st->p.vip_percentile * (double)st->ncust / 100.0);
-            k = rank < 1 ? 1 : rank > (double)st->ncust ? st->ncust : (size_t)rank;
-        }
-        threshold = sorted[k - 1];
-        sl_free(sorted);
+     * ceil(p / 100 * n) (1-based) of the ascending totals of all customers. */
+    if (n == 0) return 0;
+    size_t k;
+    if (st->vip_exact) {
+        /* on the decimal P was given as: in doubles 1.1 * 3000 / 100 is 33.000000000000004 */
+        __int128 den = (__int128)st->vip_p * 100, num = (__int128)st->vip_m * (__int128)n;
+        __int128 rank = num > 0 ? (num + den - 1) / den : 0;
+        k = rank < 1 ? 1 : rank > (__int128)n ? n : (size_t)rank;
+    } else {
+        double rank = ceil(st->p.vip_percentile * (double)n / 100.0);
+        k = rank < 1 ? 1 : rank > (double)n ? n : (size_t)rank;
     }
+    return sorted[k - 1];
+}
+
+static void finish_quality(tf_state *st);
+
+sl_code tf_finish_orders(tf_state *st, int64_t threshold, sl_err *err)
+{
+    finish_quality(st); /* the shard's customers are all here: its orders' are known or not */
     qsort(st->cust, st->ncust, sizeof *st->cust, cmp_cust);
-    int64_t seg_n[4] = {0}, seg_vip[4] = {0}, seg_spent[4] = {0}, seg_orders[4] = {0};
+    tf_segment_sums *sg = &st->seg;
     sl_batch *o = st->out[TF_ORDER_ANALYTICS];
     for (size_t i = 0; i < st->ncust; i++) {
         const cust_agg *a = &st->cust[i];
         int64_t row = tf_map_get(&st->customers.ids, a->customer_id);
-        put_i64(o, 0, (int64_t)a->customer_id);
-        for (int j = 0; j < 4; j++) SL_TRY(put_ref(o, 1 + j, &st->customers, row, j, err));
-        put_i64(o, 5, a->orders);
-        put_i64(o, 6, a->spent);
-        put_f64(o, 7, (double)a->spent / 100.0 / (double)a->orders);
-        put_i64(o, 8, a->first);
-        put_i64(o, 9, a->last);
+        put_i64(o, OA_CUSTOMER_ID, (int64_t)a->customer_id);
+        SL_TRY(put_ref(o, OA_FIRST_NAME, &st->customers, row, CUST_FIRST_NAME, err));
+        SL_TRY(put_ref(o, OA_LAST_NAME, &st->customers, row, CUST_LAST_NAME, err));
+        SL_TRY(put_ref(o, OA_EMAIL, &st->customers, row, CUST_EMAIL, err));
+        SL_TRY(put_ref(o, OA_COUNTRY, &st->customers, row, CUST_COUNTRY, err));
+        put_i64(o, OA_TOTAL_ORDERS, a->orders);
+        put_i64(o, OA_TOTAL_SPENT, a->spent);
+        put_f64(o, OA_AVG_ORDER_VALUE, (double)a->spent / 100.0 / (double)a->orders);
+        put_i64(o, OA_FIRST_ORDER_DATE, a->first);
+        put_i64(o, OA_LAST_ORDER_DATE, a->last);
         /* (unix(last) - unix(first)) / (86400 * max(orders - 1, 1)) */
-        put_f64(o, 10, ((double)(a->last - a->first) / 1e6) / (86400.0 * (double)(a->orders > 1 ? a->orders - 1 : 1)));
+        put_f64(o, OA_AVG_DAYS_BETWEEN, ((double)(a->last - a->first) / 1e6) / (86400.0 * (double)(a->orders > 1 ? a->orders - 1 : 1)));
         int peak = 0;
         for (int h = 1; h < 24; h++)
             if (a->hours[h] > a->hours[peak]) peak = h; /* ties: the earliest hour */
-        put_i32(o, 11, peak);
-        SL_TRY(put_cstr(o, 12, segment_of(a->orders), err));
+        put_i32(o, OA_PEAK_ORDER_HOUR, peak);
+        SL_TRY(put_cstr(o, OA_FREQUENCY_SEGMENT, segment_of(a->orders), err));
         int vip = a->spent >= threshold;
-        put_bool(o, 13, vip);
-        SL_TRY(end_row(st, TF_ORDER_ANALYTICS, 14, err));
+        put_bool(o, OA_IS_VIP, vip);
+        SL_TRY(end_row(st, TF_ORDER_ANALYTICS, err));
         int s = segment_index(a->orders);
-        seg_n[s]++;
-        seg_vip[s] += vip;
-        seg_orders[s] += a->orders;
-        SL_TRY(money_add(&seg_spent[s], a->spent, "a segment's total_spent", err));
+        sg->customers[s]++;
+        sg->vips[s] += vip;
+        sg->orders[s] += a->orders;
+        SL_TRY(money_add(&sg->spent[s], a->spent, "a segment's total_spent", err));
     }
-    SL_TRY(flush_out(st, TF_ORDER_ANALYTICS, err));
+    return flush_out(st, TF_ORDER_ANALYTICS, err);
+}
 
-    static const char *const segs[4] = {"one-time", "occasional", "regular", "frequent"};
-    o = st->out[TF_CUSTOMER_SEGMENTS];
+sl_code tf_merge_orders(tf_state *st, const tf_order_sums *p, sl_err *err)
+{
+    for (int h = 0; h < 24; h++) {
+        if (__builtin_add_overflow(st->hour_count[h], p->hour_count[h], &st->hour_count[h]))
+            return sl_err_set(err, SL_E_DATA, "an hour's order count overflows int64");
+        SL_TRY(money_add(&st->hour_revenue[h], p->hour_revenue[h], "an hour's revenue", err));
+    }
     for (int s = 0; s < 4; s++) {
-        if (!seg_n[s]) continue; /* one row per segment present */
-        SL_TRY(put_cstr(o, 0, segs[s], err));
-        put_i64(o, 1, seg_n[s]);
-        put_i64(o, 2, seg_vip[s]);
-        put_i64(o, 3, seg_spent[s]);
-        put_f64(o, 4, (double)seg_spent[s] / 100.0 / (double)seg_orders[s]);
-        SL_TRY(end_row(st, TF_CUSTOMER_SEGMENTS, 5, err));
+        st->seg.customers[s] += p->seg.customers[s];
+        st->seg.vips[s] += p->seg.vips[s];
+        st->seg.orders[s] += p->seg.orders[s];
+        SL_TRY(money_add(&st->seg.spent[s], p->seg.spent[s], "a segment's total_spent", err));
+    }
+    return SL_OK;
+}
+
+void tf_order_sums_get(const tf_state *st, tf_order_sums *p)
+{
+    memcpy(p->hour_count, st->hour_count, sizeof p->hour_count);
+    memcpy(p->hour_revenue, st->hour_revenue, sizeof p->hour_revenue);
+    p->seg = st->seg;
+}
+
+static sl_code finish_totals(tf_state *st, sl_err *err)
+{
+    static const char *const segs[4] = {"one-time", "occasional", "regular", "frequent"};
+    const tf_segment_sums *sg = &st->seg;
+    sl_batch *o = st->out[TF_CUSTOMER_SEGMENTS];
+    for (int s = 0; s < 4; s++) {
+        if (!sg->customers[s]) continue; /* one row per segment present */
+        SL_TRY(put_cstr(o, CS_FREQUENCY_SEGMENT, segs[s], err));
+        put_i64(o, CS_CUSTOMER_COUNT, sg->customers[s]);
+        put_i64(o, CS_VIP_COUNT, sg->vips[s]);
+        put_i64(o, CS_TOTAL_SPENT, sg->spent[s]);
+        put_f64(o, CS_AVG_ORDER_VALUE, (double)sg->spent[s] / 100.0 / (double)sg->orders[s]);
+        SL_TRY(end_row(st, TF_CUSTOMER_SEGMENTS, err));
     }
     SL_TRY(flush_out(st, TF_CUSTOMER_SEGMENTS, err));
 
@@ -823,11 +955,11 @@ static sl_code finish_orders(tf_state *st, sl_err *err)
     for (int h = 0; h < 24; h++) total += st->hour_count[h];
     o = st->out[TF_HOURLY_ORDERS];
     for (int h = 0; h < 24; h++) {
-        put_i32(o, 0, h);
-        put_i64(o, 1, st->hour_count[h]);
-        put_i64(o, 2, st->hour_revenue[h]);
-        put_f64(o, 3, total ? (double)st->hour_count[h] / (double)total : 0.0);
-        SL_TRY(end_row(st, TF_HOURLY_ORDERS, 4, err));
+        put_i32(o, HO_HOUR, h);
+        put_i64(o, HO_ORDER_COUNT, st->hour_count[h]);
+        put_i64(o, HO_REVENUE, st->hour_revenue[h]);
+        put_f64(o, HO_SHARE_OF_ORDERS, total ? (double)st->hour_count[h] / (double)total : 0.0);
+        SL_TRY(end_row(st, TF_HOURLY_ORDERS, err));
     }
     return flush_out(st, TF_HOURLY_ORDERS, err);
 }
@@ -842,17 +974,21 @@ static sl_code finish_warehouses(tf_state *st, sl_err *err)
         size_t w = ord[i].row;
         wh_agg a = {0};
         if (w < st->wh_cap) a = st->wh[w];
-        put_i64(o, 0, (int64_t)ord[i].id);
-        for (int j = 0; j < 4 && rc == SL_OK; j++) rc = put_ref(o, 1 + j, &st->warehouses, (int64_t)w, j, err);
+        static const int wcols[4] = {WU_NAME, WU_CITY, WU_REGION, WU_COUNTRY};
+        static const int wsrc[4] = {WH_NAME, WH_CITY, WH_REGION, WH_COUNTRY};
+        put_i64(o, WU_WAREHOUSE_ID, (int64_t)ord[i].id);
+        for (int j = 0; j < 4 && rc == SL_OK; j++) rc = put_ref(o, wcols[j], &st->warehouses, (int64_t)w, wsrc[j], err);
         if (rc != SL_OK) break;
-        put_i64(o, 5, a.qty);
-        put_i64(o, 6, a.cap);
-        if (a.cap) put_f64(o, 7, (double)a.qty / (double)a.cap); else put_null(o, 7);
-        put_i64(o, 8, a.items);
-        put_i64(o, 9, a.restock);
-        put_i64(o, 10, a.overstock);
-        if (a.nscore) put_f64(o, 11, a.score_sum / (double)a.nscore); else put_null(o, 11);
-        rc = end_row(st, TF_WAREHOUSE_UTILIZATION, 12, err);
+        put_i64(o, WU_TOTAL_QUANTITY, a.qty);
+        put_i64(o, WU_TOTAL_CAPACITY, a.cap);
+        if (a.cap) put_f64(o, WU_UTILIZATION_RATIO, (double)a.qty / (double)a.cap);
+        else put_null(o, WU_UTILIZATION_RATIO);
+        put_i64(o, WU_ITEM_COUNT, a.items);
+        put_i64(o, WU_RESTOCK_COUNT, a.restock);
+        put_i64(o, WU_OVERSTOCK_COUNT, a.overstock);
+        if (a.nscore) put_f64(o, WU_AVG_INVENTORY_SCORE, a.score_sum / (double)a.nscore);
+        else put_null(o, WU_AVG_INVENTORY_SCORE);
+        rc = end_row(st, TF_WAREHOUSE_UTILIZATION, err);
     }
     sl_free(ord);
     SL_TRY(rc);
@@ -870,32 +1006,118 @@ static sl_code finish_products(tf_state *st, sl_err *err)
         uint64_t pid = ord[i].id;
         int64_t s = tf_map_get(&st->sold_ids, pid), h = tf_map_get(&st->hand_ids, pid);
         int64_t sold = s >= 0 ? st->sold[s] : 0, hand = h >= 0 ? st->hand[h] : 0;
-        put_i64(o, 0, (int64_t)pid);
-        for (int j = 0; j < 3 && rc == SL_OK; j++) rc = put_ref(o, 1 + j, &st->products, (int64_t)ord[i].row, j, err);
+        static const int pcols[3] = {PT_SKU, PT_NAME, PT_CATEGORY};
+        static const int psrc[3] = {PROD_SKU, PROD_NAME, PROD_CATEGORY};
+        put_i64(o, PT_PRODUCT_ID, (int64_t)pid);
+        for (int j = 0; j < 3 && rc == SL_OK; j++) rc = put_ref(o, pcols[j], &st->products, (int64_t)ord[i].row, psrc[j], err);
         if (rc != SL_OK) break;
-        put_i64(o, 4, sold);
-        put_i64(o, 5, hand);
+        put_i64(o, PT_UNITS_SOLD, sold);
+        put_i64(o, PT_ON_HAND, hand);
         /* turnover_rate = units_sold / on_hand, NULL when on_hand <= 0;
          * days_of_supply = on_hand / (units_sold / window_days), NULL when units_sold = 0;
          * needs_restock = days_of_supply < 7 or (on_hand <= 0 and units_sold > 0).
          * The comparison with 7 is made on integers, on_hand * window < 7 * units_sold
          * (> for negative units): in doubles 9 / (9 / 7.0) is 6.999999999999999. */
-        if (hand > 0) put_f64(o, 6, (double)sold / (double)hand); else put_null(o, 6);
-        if (sold != 0) put_f64(o, 7, (double)hand / ((double)sold / window)); else put_null(o, 7);
+        if (hand > 0) put_f64(o, PT_TURNOVER_RATE, (double)sold / (double)hand); else put_null(o, PT_TURNOVER_RATE);
+        if (sold != 0) put_f64(o, PT_DAYS_OF_SUPPLY, (double)hand / ((double)sold / window));
+        else put_null(o, PT_DAYS_OF_SUPPLY);
         __int128 hw = (__int128)hand * st->p.window_days, s7 = (__int128)sold * 7;
         int short_supply = sold > 0 ? hw < s7 : sold < 0 ? hw > s7 : 0;
-        put_bool(o, 8, short_supply || (hand <= 0 && sold > 0));
-        rc = end_row(st, TF_PRODUCT_TURNOVER, 9, err);
+        put_bool(o, PT_NEEDS_RESTOCK, short_supply || (hand <= 0 && sold > 0));
+        rc = end_row(st, TF_PRODUCT_TURNOVER, err);
     }
     sl_free(ord);
     SL_TRY(rc);
     return flush_out(st, TF_PRODUCT_TURNOVER, err);
 }
 
-sl_code tf_finish(tf_state *st, sl_err *err)
+void tf_quality_get(const tf_state *st, tf_quality *q) { *q = st->q; }
+
+static void finish_quality(tf_state *st)
+{
+    int64_t n = st->orders_null_customer;
+    const tf_map *m = &st->order_cust_ids;
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->vals[i] && tf_map_get(&st->customers.ids, m->keys[i]) < 0) n += st->order_cust_n[m->vals[i] - 1];
+    st->q.orders_unknown_customer = n;
+}
+
+sl_code tf_finish_inventory(tf_state *st, sl_err *err)
 {
     SL_TRY(flush_out(st, TF_INVENTORY_ANALYTICS, err));
-    SL_TRY(finish_orders(st, err));
-    SL_TRY(finish_warehouses(st, err));
+    return finish_warehouses(st, err);
+}
+
+sl_code tf_finish_totals(tf_state *st, sl_err *err)
+{
+    SL_TRY(finish_totals(st, err));
     return finish_products(st, err);
+}
+
+sl_code tf_finish(tf_state *st, sl_err *err)
+{
+    int64_t *sorted;
+    size_t n;
+    SL_TRY(tf_spends(st, &sorted, &n, err));
+    int64_t threshold = tf_vip_threshold(st, sorted, n);
+    sl_free(sorted);
+    SL_TRY(tf_finish_inventory(st, err));
+    SL_TRY(tf_finish_orders(st, threshold, err));
+    return tf_finish_totals(st, err);
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* the parts of a run in tasks */
+
+sl_code tf_add_sold(tf_state *st, int64_t product_id, int64_t units, sl_err *err)
+{
+    uint32_t slot;
+    SL_TRY(tf_map_put(&st->sold_ids, (uint64_t)product_id, &slot, NULL, err));
+    SL_TRY(grow_i64(&st->sold, &st->sold_cap, (size_t)slot + 1, err));
+    if (__builtin_add_overflow(st->sold[slot], units, &st->sold[slot]))
+        return sl_err_set(err, SL_E_DATA, "units sold of product %lld overflow int64", (long long)product_id);
+    return SL_OK;
+}
+
+sl_code tf_each_sold(const tf_state *st, sl_code (*fn)(void *ud, int64_t product_id, int64_t units, sl_err *err),
+                     void *ud, sl_err *err)
+{
+    for (size_t i = 0; i < st->sold_ids.cap; i++) {
+        if (!st->sold_ids.vals[i]) continue; /* an empty slot */
+        SL_TRY(fn(ud, (int64_t)st->sold_ids.keys[i], st->sold[st->sold_ids.vals[i] - 1], err));
+    }
+    return SL_OK;
+}
+
+sl_code tf_add_product(tf_state *st, int64_t product_id, const tf_text *strs, int has_on_hand, int64_t on_hand,
+                       sl_err *err)
+{
+    dim *d = &st->products;
+    SL_TRY(dim_add_text(d, (uint64_t)product_id, strs, "products", err));
+    if (has_on_hand) {
+        uint32_t slot;
+        SL_TRY(tf_map_put(&st->hand_ids, (uint64_t)product_id, &slot, NULL, err));
+        SL_TRY(grow_i64(&st->hand, &st->hand_cap, (size_t)slot + 1, err));
+        st->hand[slot] += on_hand;
+    }
+    return SL_OK;
+}
+
+sl_code tf_each_product(const tf_state *st,
+                        sl_code (*fn)(void *ud, int64_t product_id, const tf_text *strs, int has_on_hand,
+                                      int64_t on_hand, sl_err *err),
+                        void *ud, sl_err *err)
+{
+    const dim *d = &st->products;
+    for (size_t i = 0; i < d->n; i++) {
+        tf_text t[3];
+        for (int j = 0; j < 3; j++) {
+            const str_ref *r = &d->strs[i * (size_t)d->k + (size_t)j];
+            t[j].p = r->len == UINT32_MAX ? NULL : (const char *)d->pool.data + r->off;
+            t[j].n = r->len == UINT32_MAX ? 0 : r->len;
+        }
+        int64_t h = tf_map_get(&st->hand_ids, d->id[i]);
+        SL_TRY(fn(ud, (int64_t)d->id[i], t, h >= 0, h >= 0 ? st->hand[h] : 0, err));
+    }
+    return SL_OK;
 }

@@ -63,8 +63,72 @@ const sl_schema *tf_schema(const tf_state *st, tf_dataset d);
 sl_code tf_add(tf_state *st, tf_source src, const sl_batch *b, sl_err *err);
 /* Call after each of the three sequences has fed its last batch. */
 sl_code tf_finish(tf_state *st, sl_err *err);
+/* ---- a run in tasks (exec/run.c) ----
+ * The inventory side (products, warehouses, inventory) and the orders side (customers,
+ * orders, order_items), the latter split by customer-id ranges, run as separate tasks on
+ * states of their own; their partial sums merge exactly (integers) into one state that
+ * writes what needs them all:
+ *   inventory task   tf_add ..., tf_finish_inventory: inventory_analytics,
+ *                    warehouse_utilization; passes on tf_each_product (names, on hand)
+ *   order shard      tf_add ..., tf_spends -> every shard's spends -> tf_vip_threshold,
+ *                    tf_finish_orders: its customers' order_analytics rows; passes on
+ *                    tf_order_sums_get and tf_each_sold
+ *   commit           tf_add_product, tf_merge_orders, tf_add_sold, tf_finish_totals:
+ *                    hourly_orders, customer_segments, product_turnover
+ * tf_finish is the three on one state. */
+
+typedef struct tf_text {
+    const char *p; /* NULL: SQL NULL */
+    size_t n;
+} tf_text;
+
+typedef struct tf_segment_sums {
+    int64_t customers[4], vips[4], orders[4], spent[4]; /* one-time, occasional, regular, frequent */
+} tf_segment_sums;
+
+typedef struct tf_order_sums {
+    int64_t hour_count[24], hour_revenue[24]; /* revenue in cents */
+    tf_segment_sums seg;
+} tf_order_sums;
+
+sl_code tf_finish_inventory(tf_state *st, sl_err *err);
+/* The customers' totals (cents) in ascending order (*sorted: sl_free it). */
+sl_code tf_spends(const tf_state *st, int64_t **sorted, size_t *n, sl_err *err);
+/* The VIP threshold of the ascending totals of all customers. */
+int64_t tf_vip_threshold(const tf_state *st, const int64_t *sorted, size_t n);
+sl_code tf_finish_orders(tf_state *st, int64_t threshold, sl_err *err);
+void tf_order_sums_get(const tf_state *st, tf_order_sums *p);
+sl_code tf_merge_orders(tf_state *st, const tf_order_sums *p, sl_err *err);
+sl_code tf_each_sold(const tf_state *st, sl_code (*fn)(void *ud, int64_t product_id, int64_t units, sl_err *err),
+                     void *ud, sl_err *err);
+sl_code tf_add_sold(tf_state *st, int64_t product_id, int64_t units, sl_err *err);
+/* A product with its sku, name, category (strs[3]) and, when known, its units on hand. */
+sl_code tf_each_product(const tf_state *st,
+                        sl_code (*fn)(void *ud, int64_t product_id, const tf_text *strs, int has_on_hand,
+                                      int64_t on_hand, sl_err *err),
+                        void *ud, sl_err *err);
+sl_code tf_add_product(tf_state *st, int64_t product_id, const tf_text *strs, int has_on_hand, int64_t on_hand,
+                       sl_err *err);
+sl_code tf_finish_totals(tf_state *st, sl_err *err);
+
 /* Rows emitted so far per dataset. */
 int64_t tf_rows(const tf_state *st, tf_dataset d);
+
+/* Data-quality counts of the source rows that streamed through (the run report and the
+ * manifest's "data_quality"). Inventory counts are of all inventory rows; "unknown"
+ * means no row of that id in products / warehouses / customers (a NULL id included, as
+ * a LEFT JOIN finds nothing for it). Orders of unknown customers count every orders row,
+ * counted or not. Valid after tf_finish (inventory counts after tf_finish_inventory, the
+ * orders' after tf_finish_orders; a shard counts the orders of its own customer range). */
+typedef struct tf_quality {
+    int64_t capacity_null;           /* inventory.capacity IS NULL */
+    int64_t capacity_zero;           /* inventory.capacity <= 0 (0, or negative in a signed column) */
+    int64_t quantity_above_capacity; /* quantity > capacity, both present, capacity > 0 */
+    int64_t last_updated_future;     /* last_updated > as_of */
+    int64_t inventory_unknown_product, inventory_unknown_warehouse;
+    int64_t orders_unknown_customer;
+} tf_quality;
+void tf_quality_get(const tf_state *st, tf_quality *q);
 void tf_free(tf_state *st);
 
 #endif

@@ -18,12 +18,14 @@ TOOLS = ROOT / "build" / "tools"
 
 
 class MariaDB:
-    def __init__(self, var_dir: Path, port: int):
+    def __init__(self, var_dir: Path, port: int, tls=True, buffer_pool="256M"):
         self.var_dir = var_dir
         self.port = port
         self.script = ROOT / "scripts" / "mariadb-local.sh"
         self.script_env = dict(os.environ, SLUICE_VAR=str(var_dir), SLUICE_MARIADB_PORT=str(port),
-                               SLUICE_MARIADB_BUFFER_POOL="256M")
+                               SLUICE_MARIADB_BUFFER_POOL=buffer_pool, SLUICE_MARIADB_TLS="1" if tls else "0")
+        # the test CA, server and client certificates the script makes (scripts/mariadb-local.sh)
+        self.tls_dir = var_dir / "mariadb" / "tls"
 
     def run_script(self, *args):
         return subprocess.run(["bash", str(self.script), *args], env=self.script_env,
@@ -82,6 +84,13 @@ def fresh_db(mariadb):
     mariadb.drop_database(name)
 
 
+def clean_env(extra):
+    """The process environment without MYSQL_/AWS_/S3_ settings, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "S3_", "MYSQL_"))}
+    env.update(extra)
+    return env
+
+
 def run_sluice(args, env, cwd=None, timeout=600, check=None):
     """Runs build/sluice; returns the CompletedProcess (text mode)."""
     assert SLUICE.exists(), f"{SLUICE} is not built; run make"
@@ -102,6 +111,16 @@ def moto():
     """moto's S3 server with signature checking (tests/integration/s3_fixtures.py)."""
     from s3_fixtures import Moto, free_port
     m = Moto(int(os.environ.get("SLUICE_TEST_MOTO_PORT") or free_port()))
+    yield m
+    m.stop()
+
+
+@pytest.fixture(scope="session")
+def moto_small():
+    """A second moto server that takes 64 KiB parts (S3_UPLOAD_PART_MIN_SIZE), so that
+    small outputs upload in many parts; sluice then needs S3_MIN_PART_SIZE=65536."""
+    from s3_fixtures import Moto, free_port
+    m = Moto(free_port(), S3_UPLOAD_PART_MIN_SIZE=64 << 10)
     yield m
     m.stop()
 

@@ -39,10 +39,11 @@ def wait_port(port, timeout=30):
 
 
 class Moto:
-    def __init__(self, port):
+    def __init__(self, port, **server_env):
+        """server_env: more settings of the moto server, e.g. S3_UPLOAD_PART_MIN_SIZE."""
         self.port = port
         self.endpoint = f"http://127.0.0.1:{port}"
-        env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="3")
+        env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="3", **{k: str(v) for k, v in server_env.items()})
         self.proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
                                      env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_port(port)

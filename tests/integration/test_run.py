@@ -35,7 +35,7 @@ NEEDS = {"inventory_analytics": {"inventory", "products", "warehouses"},
          "product_turnover": {"products", "orders", "order_items", "inventory"},
          "customer_segments": {"orders"}}
 ANCHOR = "2026-06-30 00:00:00"
-RUN_FILE = re.compile(r"^part-00000-(\d{8}T\d{6}Z-[0-9a-f]{8})\.snappy\.parquet$")
+RUN_FILE = re.compile(r"^part-\d{5}-(\d{8}T\d{6}Z-[0-9a-f]{8})\.snappy\.parquet$")
 
 # Types (issue #5): ids and counts int64; hour and peak_order_hour int32; money
 # decimal128(18,2); ratios/scores double; flags bool; timestamps timestamp[us, tz=UTC].
@@ -110,16 +110,23 @@ def manifest(out, date):
     return json.loads((Path(out) / "business_insights" / date / "_SUCCESS").read_text())
 
 
-def load(out, date):
-    """The manifest of business_insights/<date>/ and each dataset's file as a pyarrow table."""
+def data_files(m):
+    """The manifest's Parquet files: every entry but the run report (report.html)."""
+    return [f for f in m["files"] if f["name"] != "report.html"]
+
+
+def load(out, date, shards=1):
+    """The manifest of business_insights/<date>/ and each dataset as a pyarrow table: one
+    file each, except order_analytics, one file per shard (concatenated in name order)."""
     m = manifest(out, date)
     part = Path(out) / "business_insights" / date
-    tables = {}
-    for f in m["files"]:
-        ds = f["name"].split("/")[0]
-        assert ds not in tables, f"two files for {ds}"
-        tables[ds] = pq.read_table(part / f["name"])
-    assert set(tables) == set(DATASETS)
+    files = {}
+    for f in data_files(m):
+        files.setdefault(f["name"].split("/")[0], []).append(f["name"])
+    assert set(files) == set(DATASETS)
+    for ds, names in files.items():
+        assert len(names) == (shards if ds == "order_analytics" else 1), (ds, names)
+    tables = {ds: pa.concat_tables([pq.read_table(part / n) for n in sorted(names)]) for ds, names in files.items()}
     return m, tables
 
 
@@ -336,11 +343,11 @@ def check_dataset(ds, table, expected, p, run_id):
     assert not bad, f"{ds}: {len(bad)} values differ:\n  " + "\n  ".join(bad[:20])
 
 
-def check_run(mariadb, db, out, p, min_rows=None):
+def check_run(mariadb, db, out, p, min_rows=None, shards=1):
     """Runs sluice with p, compares every dataset with the oracle; returns (manifest, tables)."""
-    proc = sluice_run(mariadb, db, out, *p.args())
+    proc = sluice_run(mariadb, db, out, *p.args(), *(["--shards", str(shards)] if shards > 1 else []))
     date = p.as_of[:10]
-    m, tables = load(out, date)
+    m, tables = load(out, date, shards)
     assert m["as_of"] == date and m["run_id"] in proc.stdout
     exp = oracle(mariadb, db, p)
     for ds in DATASETS:
@@ -372,10 +379,12 @@ GENERATED = {
 }
 
 
-@pytest.mark.parametrize("case", GENERATED)
-def test_generated_data_matches_oracle(mariadb, seeded, tmp_path, case):
+@pytest.mark.parametrize("case, shards", [(c, 1) for c in GENERATED] + [("near_anchor", 4), ("backfill", 3)])
+def test_generated_data_matches_oracle(mariadb, seeded, tmp_path, case, shards):
+    """--shards N: the orders side in N customer ranges, merged at commit, gives the same
+    datasets (order_analytics in N files, in customer order)."""
     p = GENERATED[case]
-    _, tables = check_run(mariadb, seeded, tmp_path, p, min_rows={
+    _, tables = check_run(mariadb, seeded, tmp_path, p, shards=shards, min_rows={
         "inventory_analytics": 900, "order_analytics": 500, "warehouse_utilization": 20,
         "product_turnover": 200, "customer_segments": 4})
     # the data exercises every branch: each status, VIPs and non-VIPs, restock needs
@@ -563,8 +572,12 @@ EDGE = {
 }
 
 
-@pytest.mark.parametrize("case", EDGE)
+@pytest.mark.parametrize("case", list(EDGE) + ["vip_tiny/shards=3", "window_14_optimal_0.6_vip_50/shards=5"])
 def test_edge_cases_match_oracle(mariadb, edge_db, tmp_path, case):
+    case, _, shards = case.partition("/shards=")
+    if shards:
+        check_run(mariadb, edge_db, tmp_path, EDGE[case], shards=int(shards))
+        return
     p = EDGE[case]
     if case == "exclude_none":
         # '' means no status is excluded
@@ -714,7 +727,7 @@ def test_empty_tables(mariadb, fresh_db, tmp_path):
     have files with their schema and no rows."""
     create_schema(mariadb, fresh_db)
     m, t = check_run(mariadb, fresh_db, tmp_path, Params(E_AS_OF))
-    assert {f["name"].split("/")[0]: f["rows"] for f in m["files"]} == {
+    assert {f["name"].split("/")[0]: f["rows"] for f in data_files(m)} == {
         ds: 24 if ds == "hourly_orders" else 0 for ds in DATASETS}
     h = t["hourly_orders"].to_pylist()
     assert sorted(r["hour"] for r in h) == list(range(24))
@@ -750,13 +763,18 @@ def test_layout_and_manifest(mariadb, seeded, tmp_path):
     m = manifest(tmp_path, date)
     run_id = m["run_id"]
     assert re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{8}", run_id) and run_id in proc.stdout
-    want = sorted([f"business_insights/{date}/_SUCCESS"] +
+    want = sorted([f"business_insights/{date}/_SUCCESS", f"business_insights/{date}/report.html"] +
                   [f"business_insights/{date}/{ds}/part-00000-{run_id}.snappy.parquet" for ds in DATASETS])
     assert parquet_files(tmp_path) == want  # nothing else: no temporaries, no raw/
     assert m["as_of"] == date and m["partition"] == f"business_insights/{date}/"
-    assert [f["name"] for f in m["files"]] == sorted(f"{ds}/part-00000-{run_id}.snappy.parquet" for ds in DATASETS)
-    total_rows = total_bytes = 0
-    for f in m["files"]:
+    assert [f["name"] for f in m["files"]] == sorted(["report.html"] + [f"{ds}/part-00000-{run_id}.snappy.parquet"
+                                                                        for ds in DATASETS])
+    report = next(f for f in m["files"] if f["name"] == "report.html")
+    data = (part / "report.html").read_bytes()
+    assert report["rows"] == 0 and report["bytes"] == len(data)
+    assert report["checksum"] == "sha256:" + hashlib.sha256(data).hexdigest()
+    total_rows, total_bytes = 0, len(data)
+    for f in data_files(m):
         path = part / f["name"]
         data = path.read_bytes()
         assert f["key"] == f"business_insights/{date}/{f['name']}"
@@ -784,12 +802,12 @@ def test_rerun_replaces_the_date(mariadb, seeded, tmp_path):
     assert second["run_id"] != first["run_id"]
     files = parquet_files(tmp_path / "business_insights" / "2026-06-29")
     assert files == sorted(["_SUCCESS"] + [f["name"] for f in second["files"]])
-    assert all(second["run_id"] in f for f in files if f != "_SUCCESS")
+    assert all(second["run_id"] in f for f in files if f not in ("_SUCCESS", "report.html"))
     assert not any(first["run_id"] in f for f in files)
     assert second["parameters"]["as_of"] == "2026-06-29 06:00:00"
     # the other date is untouched
     assert manifest(tmp_path, "2026-06-28")["parameters"]["as_of"] == "2026-06-28 10:00:00"
-    assert len(parquet_files(tmp_path / "business_insights" / "2026-06-28")) == 7
+    assert len(parquet_files(tmp_path / "business_insights" / "2026-06-28")) == 8  # 6 datasets, report, _SUCCESS
 
 
 def pyrows(table):
@@ -810,11 +828,14 @@ def enum_ok(t, table):
     return table != "orders" or meta.get("sluice.origin.status", "").lower().startswith("enum")
 
 
-@pytest.mark.parametrize("which", ["edge", "generated"])
+@pytest.mark.parametrize("which", ["edge", "generated", "edge/shards=3", "generated/shards=2"])
 def test_raw_tables(mariadb, edge_db, seeded, tmp_path, which):
+    """With --shards, customers, orders and order_items come in one file per shard, and
+    still whole: an item of a missing order, an order of a missing customer."""
+    which, _, shards = which.partition("/shards=")
     db = edge_db if which == "edge" else seeded
     p = Params(E_AS_OF)
-    sluice_run(mariadb, db, tmp_path, "--raw", *p.args())
+    sluice_run(mariadb, db, tmp_path, "--raw", *p.args(), *(["--shards", shards] if shards else []))
     date = p.as_of[:10]
     assert sorted(d.name for d in (tmp_path / "raw").iterdir()) == sorted(TABLES)
     for table in TABLES:
@@ -836,9 +857,11 @@ def test_raw_tables(mariadb, edge_db, seeded, tmp_path, which):
             got += pyrows(t)
         want = list(q(mariadb, db, f"SELECT * FROM {table}"))
         assert sorted(got, key=repr) == sorted(want, key=repr), table
+        if table in ("customers", "orders", "order_items"):
+            assert len(m["files"]) == int(shards or 1), table
     # the insights are there too, from the same reads
     m = manifest(tmp_path, date)
-    assert len(m["files"]) == 6
+    assert len(data_files(m)) == 5 + int(shards or 1) and len(m["files"]) == len(data_files(m)) + 1  # report.html
 
 
 # ------------------------------------------------------------------------------------
@@ -859,7 +882,7 @@ def test_duckdb_reads_every_dataset(mariadb, seeded, tmp_path):
     m, tables = load(tmp_path, p.as_of[:10])
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    for f in m["files"]:
+    for f in data_files(m):
         ds = f["name"].split("/")[0]
         path = str(tmp_path / "business_insights" / p.as_of[:10] / f["name"])
         n, s, d, nulls, ts = con.execute(

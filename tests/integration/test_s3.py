@@ -19,7 +19,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import SLUICE, TOOLS, run_sluice
+from conftest import SLUICE, TOOLS, clean_env, run_sluice
 
 TOOL = TOOLS / "s3_tool"
 ANCHOR = "2026-06-30 00:00:00"
@@ -29,12 +29,6 @@ MIB = 1 << 20
 def s3_tool(env, *args):
     assert TOOL.exists(), f"{TOOL} is not built; run make"
     return subprocess.run([str(TOOL), *map(str, args)], env=env, capture_output=True, text=True, timeout=300)
-
-
-def clean_env(extra):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "S3_", "MYSQL_"))}
-    env.update(extra)
-    return env
 
 
 @pytest.fixture(scope="module")
@@ -126,6 +120,9 @@ def test_run_to_s3_matches_local(mariadb, moto, bucket, source, tmp_path):
     local = json.loads((tmp_path / "business_insights/2026-06-29/_SUCCESS").read_text())
     assert sorted(f["name"].split("/")[0] for f in m["files"]) == sorted(f["name"].split("/")[0] for f in local["files"])
     for f, lf in zip(sorted(m["files"], key=lambda x: x["name"]), sorted(local["files"], key=lambda x: x["name"])):
+        if f["name"] == "report.html":  # the run report: checked by test_report.py
+            assert lf["name"] == "report.html" and get("business_insights/2026-06-29/report.html").startswith(b"<!DOCTYPE html>")
+            continue
         remote = pq.read_table(io.BytesIO(get("business_insights/2026-06-29/" + f["name"])))
         here = pq.read_table(tmp_path / "business_insights/2026-06-29" / lf["name"])
         assert remote.drop(["run_id"]).equals(here.drop(["run_id"])), f["name"]

@@ -5,7 +5,7 @@
  *
  * Usage: commit_crash ROOT PARTITION [--files N] [--size BYTES] [--chunk BYTES]
  *          [--sleep-ms MS (between chunks)] [--pause-before-finish-ms MS] [--threads T]
- *          [--run-id ID] [--as-of YYYY-MM-DD]
+ *          [--run-id ID] [--as-of YYYY-MM-DD] [--append 1 (an appending commit)]
  * Prints, one line each, flushed: "run <id>", "file <name> done" per file, "finishing",
  * then "committed"; exits with sluice's exit code for the error otherwise. */
 #include <jansson.h>
@@ -98,7 +98,7 @@ int main(int argc, char **argv)
 {
     const char *root, *part, *as_of = "2026-12-02";
     char run[SL_RUN_ID_SIZE] = "";
-    int files = 4, threads = 1;
+    int files = 4, threads = 1, append = 0;
     size_t size = 1 << 18, chunk = 1 << 16;
     long sleep_ms = 0, pause_ms = 0;
     sl_err err = {0};
@@ -110,7 +110,7 @@ int main(int argc, char **argv)
     json_t *extra;
     if (argc < 3) {
         fprintf(stderr, "usage: commit_crash ROOT PARTITION [--files N] [--size B] [--chunk B] [--sleep-ms MS] "
-                        "[--pause-before-finish-ms MS] [--threads T] [--run-id ID] [--as-of DATE]\n");
+                        "[--pause-before-finish-ms MS] [--threads T] [--run-id ID] [--as-of DATE] [--append 1]\n");
         return 2;
     }
     root = argv[1];
@@ -125,6 +125,7 @@ int main(int argc, char **argv)
         else if (strcmp(k, "--threads") == 0) threads = atoi(v);
         else if (strcmp(k, "--run-id") == 0) snprintf(run, sizeof run, "%s", v);
         else if (strcmp(k, "--as-of") == 0) as_of = v;
+        else if (strcmp(k, "--append") == 0) append = atoi(v);
         else {
             fprintf(stderr, "commit_crash: unknown option %s\n", k);
             return 2;
@@ -137,7 +138,7 @@ int main(int argc, char **argv)
     if (!run[0] && sl_run_id(run, &err) != SL_OK) goto fail;
     st = sl_store_open(root, NULL, &err);
     if (!st) goto fail;
-    c = sl_commit_begin(st, part, run, as_of, &err);
+    c = (append ? sl_commit_begin_append : sl_commit_begin)(st, part, run, as_of, &err);
     if (!c) {
         sl_store_free(st);
         goto fail;

@@ -13,6 +13,8 @@ extern const t_case suite_pqread[];
 extern const t_case suite_pqwrite[];
 extern const t_case suite_store[];
 extern const t_case suite_s3[];
+extern const t_case suite_mysql[];
+extern const t_case suite_report[];
 
 static const struct {
     const char *name;
@@ -26,6 +28,8 @@ static const struct {
     {"pqwrite", suite_pqwrite},
     {"store", suite_store},
     {"s3", suite_s3},
+    {"mysql", suite_mysql},
+    {"report", suite_report},
 };
 
 int t_failed_current;

@@ -1,9 +1,13 @@
 /* test_common.c - errors, capped buffers, calendar arithmetic, allocation faults. */
 #include <limits.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <time.h>
 
 #include "../../src/common/sl_alloc.h"
 #include "../../src/common/sl_buf.h"
 #include "../../src/common/sl_error.h"
+#include "../../src/common/sl_stop.h"
 #include "../../src/common/sl_time.h"
 #include "test.h"
 
@@ -24,6 +28,40 @@ static void error_messages_and_exit_codes(void)
     CHECK_EQ_INT(sl_exit_code(SL_E_FORMAT), 8);
     CHECK_EQ_INT(sl_exit_code(SL_E_DB_LOST), 1);
     for (int c = 0; c < SL_E__COUNT; c++) CHECK(strcmp(sl_strerror((sl_code)c), "unknown error") != 0);
+}
+
+static atomic_int hook_runs;
+static void count_hook(void *ud) { atomic_fetch_add((atomic_int *)ud, 1); }
+
+/* A real SIGTERM to this process: the handler records it, the watcher thread runs the
+ * hooks once, the exit code is 143, a shield hides it from the calling thread only. */
+static void stop_on_signal(void)
+{
+    sl_err e = {0};
+    CHECK_EQ_INT(sl_stop_install(&e), SL_OK);
+    CHECK_EQ_INT(sl_stop_hook_add(count_hook, &hook_runs, &e), SL_OK);
+    CHECK_EQ_INT(sl_stop_requested(), 0);
+    CHECK_EQ_INT(sl_stop_check(&e), SL_OK);
+    raise(SIGTERM);
+    for (int i = 0; i < 200 && atomic_load(&hook_runs) == 0; i++) nanosleep(&(struct timespec){0, 10000000}, NULL);
+    CHECK_EQ_INT(atomic_load(&hook_runs), 1);
+    CHECK_EQ_INT(sl_stop_requested(), SIGTERM);
+    CHECK_EQ_INT(sl_stop_check(&e), SL_E_STOPPED);
+    CHECK_STR(e.msg, "stopped by SIGTERM");
+    CHECK_EQ_INT(sl_exit_code(SL_E_STOPPED), 143);
+    CHECK_EQ_INT(sl_stop_override(SL_E_DB_LOST, &e), SL_E_STOPPED);
+    CHECK_EQ_INT(sl_stop_override(SL_OK, &e), SL_OK);
+    CHECK(sl_stop_interrupts());
+    sl_stop_shield(1);
+    CHECK(!sl_stop_interrupts());
+    sl_stop_shield(0);
+    sl_stop_uninstall();
+    sl_stop_reset();
+    CHECK_EQ_INT(sl_stop_requested(), 0);
+    sl_stop_request(SIGINT); /* without a signal: the hooks run on the caller */
+    CHECK_EQ_INT(atomic_load(&hook_runs), 2);
+    CHECK_EQ_INT(sl_exit_code(SL_E_STOPPED), 130);
+    sl_stop_reset();
 }
 
 static void buffer_cap_is_enforced(void)
@@ -103,11 +141,44 @@ static void timestamps_parse_and_format(void)
     CHECK_STR(buf, "1969-12-31");
 }
 
+static void day_floor_negative_values(void)
+{
+    /* Expected days from the calendar, not from the code: 1969-12-31 is day -1,
+     * 1900-01-01 is day -25567 (70 years, 17 of them leap). */
+    int64_t r = -7;
+    CHECK_EQ_INT(sl_day_floor(0, &r), 0);
+    CHECK_EQ_INT(r, 0);
+    CHECK_EQ_INT(sl_day_floor(-1, &r), -1); /* 1969-12-31 23:59:59.999999 */
+    CHECK_EQ_INT(r, SL_US_PER_DAY - 1);
+    CHECK_EQ_INT(sl_day_floor(-SL_US_PER_DAY, &r), -1);
+    CHECK_EQ_INT(r, 0);
+    CHECK_EQ_INT(sl_day_floor(-SL_US_PER_DAY - 1, &r), -2);
+    CHECK_EQ_INT(r, SL_US_PER_DAY - 1);
+    CHECK_EQ_INT(sl_day_floor(SL_US_PER_DAY - 1, NULL), 0);
+    CHECK_EQ_INT(sl_day_floor(SL_US_PER_DAY, NULL), 1);
+    /* 1900-01-01 12:00:00 */
+    CHECK_EQ_INT(sl_day_floor(-25567 * SL_US_PER_DAY + SL_US_PER_DAY / 2, &r), -25567);
+    CHECK_EQ_INT(r, SL_US_PER_DAY / 2);
+    CHECK_EQ_INT(sl_day_floor(INT64_MIN, &r), -106751992); /* no overflow at the type's edge */
+    CHECK(r >= 0 && r < SL_US_PER_DAY);
+    CHECK_EQ_INT(sl_floor_div(-7, 2, &r), -4);
+    CHECK_EQ_INT(r, 1);
+    CHECK_EQ_INT(sl_floor_div(7, 2, &r), 3);
+    CHECK_EQ_INT(r, 1);
+    for (int64_t us = -3 * SL_US_PER_DAY; us <= 3 * SL_US_PER_DAY; us += 3600000000LL - 1) {
+        int64_t d = sl_day_floor(us, &r);
+        CHECK(r >= 0 && r < SL_US_PER_DAY);
+        CHECK_EQ_INT(d * SL_US_PER_DAY + r, us);
+    }
+}
+
 T_SUITE(suite_common) = {
+    {"day_floor_negative_values", day_floor_negative_values},
     {"error_messages_and_exit_codes", error_messages_and_exit_codes},
     {"buffer_cap_is_enforced", buffer_cap_is_enforced},
     {"allocation_failure_is_reported", allocation_failure_is_reported},
     {"civil_days_round_trip", civil_days_round_trip},
     {"timestamps_parse_and_format", timestamps_parse_and_format},
+    {"stop_on_signal", stop_on_signal},
     T_END,
 };

@@ -346,6 +346,19 @@ static void part_sizes(void)
     CHECK(total > 5.0 * 1024 * 1024 * 1024 * 1024);
 }
 
+static void loopback_endpoints(void)
+{
+    CHECK(s3_endpoint_is_loopback("http://127.0.0.1:9000"));
+    CHECK(s3_endpoint_is_loopback("http://127.5.6.7"));
+    CHECK(s3_endpoint_is_loopback("http://localhost:5000"));
+    CHECK(s3_endpoint_is_loopback("http://[::1]:9000"));
+    CHECK(!s3_endpoint_is_loopback("http://10.0.0.1:9000"));
+    CHECK(!s3_endpoint_is_loopback("http://127.0.0.1.evil.example"));
+    CHECK(!s3_endpoint_is_loopback("http://localhost.example.com"));
+    CHECK(!s3_endpoint_is_loopback("http://[::1]x"));
+    CHECK(!s3_endpoint_is_loopback("http://minio.internal:9000"));
+}
+
 static void error_documents(void)
 {
     char code[64], msg[256];
@@ -376,6 +389,7 @@ T_SUITE(suite_s3) = {
     {"credentials_file", credentials_file},
     {"retry_rules", retry_rules},
     {"part_sizes", part_sizes},
+    {"loopback_endpoints", loopback_endpoints},
     {"error_documents", error_documents},
     T_END,
 };

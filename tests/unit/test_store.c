@@ -15,6 +15,7 @@
 
 #include "../../src/common/sl_alloc.h"
 #include "../../src/common/sl_log.h"
+#include "../../src/common/sl_stop.h"
 #include "../../src/sink/commit.h"
 #include "../../src/sink/store.h"
 #include "test.h"
@@ -268,6 +269,61 @@ static void local_lists_temporaries(void)
     sl_sink_release(s); /* aborts: the temporary goes */
     CHECK_STR(files_under(root), "");
     sl_store_free(st);
+    rm_rf(root);
+}
+
+/* A link planted at the temporary file's name is never written through: the target
+ * keeps its bytes and the file lands as a regular file. */
+static void file_sink_never_follows_links(void)
+{
+    char root[64], target[128], tmp[256], path[128];
+    sl_err e;
+    struct stat st;
+    make_root(root, sizeof root);
+    CHECK_EQ_INT(write_raw(root, "target", "secret"), 0);
+    CHECK_EQ_INT(write_raw(root, "out/keep", "x"), 0);
+    snprintf(target, sizeof target, "%s/target", root);
+    snprintf(path, sizeof path, "%s/out/f", root);
+    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
+    CHECK_EQ_INT(symlink(target, tmp), 0);
+    sl_sink *s = sl_sink_file_open(path, &e);
+    CHECK(s);
+    CHECK_EQ_INT(sl_sink_write(s, "data", 4, &e), SL_OK);
+    CHECK_EQ_INT(sl_sink_finish(s, &e), SL_OK);
+    sl_sink_release(s);
+    char *t = read_raw(root, "target", NULL);
+    CHECK_STR(t, "secret");
+    free(t);
+    CHECK_EQ_INT(lstat(path, &st), 0);
+    CHECK(S_ISREG(st.st_mode));
+    t = read_raw(root, "out/f", NULL);
+    CHECK_STR(t, "data");
+    free(t);
+    rm_rf(root);
+}
+
+/* Every allocation of a file sink's life (folders, temporary, finish and its folder
+ * fsync) may fail: each failure is an error, never a silent success. */
+static void file_sink_alloc_failures(void)
+{
+    char root[64], path[160];
+    make_root(root, sizeof root);
+    for (long n = 0;; n++) {
+        sl_err e = {0};
+        snprintf(path, sizeof path, "%s/d%ld/e/f", root, n);
+        sl_alloc_fail_after(n);
+        sl_sink *s = sl_sink_file_open(path, &e);
+        sl_code rc = s ? sl_sink_write(s, "data", 4, &e) : e.code;
+        if (rc == SL_OK) rc = sl_sink_finish(s, &e);
+        sl_sink_release(s);
+        long attempted = sl_alloc_fail_after(-1);
+        if (attempted <= n) { /* nothing failed: the loop has covered every allocation */
+            CHECK_EQ_INT(rc, SL_OK);
+            break;
+        }
+        CHECK(rc != SL_OK);
+        CHECK(e.msg[0]);
+    }
     rm_rf(root);
 }
 
@@ -896,6 +952,70 @@ static void commit_retry_of_a_failed_file(void)
     rm_rf(root);
 }
 
+/* A file written and completed by another process (a task of exec/task.h) joins a
+ * commit with the size and checksum that process measured; finish checks the size. */
+static void commit_adds_files_written_elsewhere(void)
+{
+    char root[64];
+    sl_err e;
+    sl_store *st;
+    sl_commit *task, *c;
+    sl_sink *s;
+    uint64_t bytes = 0;
+    char sum[SL_SHA256_TEXT_SIZE], want[72];
+    const char *name = "part-00000-" RUN_A "-attempt1.zstd.parquet";
+    make_root(root, sizeof root);
+    st = sl_store_local_open(root, &e);
+    CHECK(st);
+    task = sl_commit_begin(st, PART, RUN_A, "2026-12-02", &e); /* the task's: never finished */
+    CHECK(task);
+    s = sl_commit_create_file(task, name, &e);
+    CHECK(s);
+    CHECK_EQ_INT(sl_sink_write(s, "from a task", 11, &e), SL_OK);
+    CHECK_EQ_INT(sl_commit_file_info(task, name, &bytes, sum, &e), SL_E_INTERNAL); /* not complete yet */
+    CHECK_EQ_INT(sl_sink_finish(s, &e), SL_OK);
+    sl_sink_release(s);
+    CHECK_EQ_INT(sl_commit_file_info(task, name, &bytes, sum, &e), SL_OK);
+    CHECK_EQ_INT(bytes, 11);
+    sha256_text("from a task", 11, want);
+    CHECK_STR(sum, want);
+    sl_commit_free(task); /* the file stays */
+    CHECK(exists(root, PART "part-00000-" RUN_A "-attempt1.zstd.parquet"));
+
+    c = sl_commit_begin(st, PART, RUN_A, "2026-12-02", &e);
+    CHECK(c);
+    CHECK_EQ_INT(sl_commit_add_file(c, name, bytes, 4, "sha256:xyz", &e), SL_E_FORMAT);
+    CHECK_EQ_INT(sl_commit_add_file(c, "part-1-otherrun.parquet", bytes, 4, sum, &e), SL_E_USAGE);
+    CHECK_EQ_INT(sl_commit_add_file(c, name, bytes, 4, sum, &e), SL_OK);
+    CHECK_EQ_INT(sl_commit_add_file(c, name, bytes, 4, sum, &e), SL_E_USAGE); /* once */
+    CHECK_EQ_INT(sl_commit_finish(c, NULL, &e), SL_OK);
+    sl_commit_free(c);
+    json_t *m = manifest_on_disk(root);
+    CHECK(m);
+    json_t *f = json_array_get(json_object_get(m, "files"), 0);
+    CHECK_EQ_INT(json_array_size(json_object_get(m, "files")), 1);
+    CHECK_STR(json_string_value(json_object_get(f, "checksum")), want);
+    CHECK_EQ_INT(json_integer_value(json_object_get(f, "rows")), 4);
+    CHECK(manifest_files_intact(root, m));
+    json_decref(m);
+
+    /* a size that is not what the store holds: no manifest, the file is deleted */
+    c = sl_commit_begin(st, "raw/other/2026-12-02/", RUN_B, "2026-12-02", &e);
+    CHECK(c);
+    s = sl_commit_create_file(c, "a-" RUN_B, &e);
+    CHECK(s);
+    CHECK_EQ_INT(sl_sink_finish(s, &e), SL_OK);
+    sl_sink_release(s);
+    CHECK_EQ_INT(sl_commit_set_rows(c, "a-" RUN_B, 0, &e), SL_OK);
+    CHECK_EQ_INT(sl_commit_add_file(c, "b-" RUN_B, 5, 1, want, &e), SL_OK); /* never written */
+    CHECK(sl_commit_finish(c, NULL, &e) != SL_OK);
+    CHECK(!exists(root, "raw/other/2026-12-02/_SUCCESS"));
+    CHECK(!exists(root, "raw/other/2026-12-02/a-" RUN_B));
+    sl_commit_free(c);
+    sl_store_free(st);
+    rm_rf(root);
+}
+
 static void commit_failed_file_means_no_manifest(void)
 {
     fault_store fs;
@@ -995,6 +1115,80 @@ static void commit_failed_manifest_write_keeps_previous(void)
     sl_commit_free(c);
     CHECK_STR(manifest_run(fs.root), RUN_A);
     CHECK(!exists(fs.root, PART "part-00000-" RUN_B));
+    sl_store_free(&fs.base);
+    rm_rf(fs.root);
+}
+
+/* Two partitions' commits of one run, each with one file. */
+static sl_code group_two(sl_store *st, const char *p1, const char *p2, const char *run, sl_err *e)
+{
+    const char *parts[2] = {p1, p2};
+    sl_commit *cs[2] = {NULL, NULL};
+    sl_code rc = SL_OK;
+    char name[128];
+    snprintf(name, sizeof name, "part-00000-%s.zstd.parquet", run);
+    for (int i = 0; i < 2 && rc == SL_OK; i++) {
+        cs[i] = sl_commit_begin(st, parts[i], run, "2026-12-02", e);
+        rc = cs[i] ? add_file(cs[i], name, run, 1) : e->code;
+    }
+    if (rc == SL_OK) rc = sl_commit_finish_all(cs, NULL, 2, e);
+    for (int i = 0; i < 2; i++) {
+        if (rc != SL_OK) sl_commit_abort(cs[i]);
+        sl_commit_free(cs[i]);
+    }
+    return rc;
+}
+
+#define GA "raw/a/2026-12-02/"
+#define GB "raw/b/2026-12-02/"
+
+/* Several partitions commit as one: when the second manifest cannot be written, the
+ * first is put back byte for byte (or removed, when there was none) and this run's
+ * files go; a stop before the manifests writes none. */
+static void commit_all_or_nothing(void)
+{
+    fault_store fs;
+    sl_err e;
+    CHECK(fault_open(&fs));
+    sl_log_set_level(SL_LOG_ERROR);
+    /* No previous output: the first partition's new manifest is removed again. */
+    fs.fail_finish = GB "_SUCCESS";
+    CHECK_EQ_INT(group_two(&fs.base, GA, GB, RUN_A, &e), SL_E_STORAGE);
+    CHECK(strstr(e.msg, "1 of 2 partitions"));
+    CHECK(strstr(e.msg, GB "_SUCCESS"));
+    CHECK_STR(files_under(fs.root), "");
+    fs.fail_finish = NULL;
+    /* A complete run A, then run B failing on the second manifest. */
+    CHECK_EQ_INT(group_two(&fs.base, GA, GB, RUN_A, &e), SL_OK);
+    size_t la, lb;
+    char *before_a = read_raw(fs.root, GA "_SUCCESS", &la), *before_b = read_raw(fs.root, GB "_SUCCESS", &lb);
+    CHECK(before_a && before_b);
+    const char *listing_a = files_under(fs.root);
+    char expect[1024];
+    snprintf(expect, sizeof expect, "%s", listing_a);
+    fs.fail_finish = GB "_SUCCESS";
+    CHECK_EQ_INT(group_two(&fs.base, GA, GB, RUN_B, &e), SL_E_STORAGE);
+    fs.fail_finish = NULL;
+    size_t la2, lb2;
+    char *after_a = read_raw(fs.root, GA "_SUCCESS", &la2), *after_b = read_raw(fs.root, GB "_SUCCESS", &lb2);
+    CHECK(after_a && after_b);
+    CHECK(la2 == la && memcmp(after_a, before_a, la) == 0);
+    CHECK(lb2 == lb && memcmp(after_b, before_b, lb) == 0);
+    CHECK_STR(files_under(fs.root), expect);
+    free(before_a);
+    free(before_b);
+    free(after_a);
+    free(after_b);
+    /* A stop requested before the commit: no manifest written, run C's files gone. */
+    sl_stop_request(15);
+    CHECK_EQ_INT(group_two(&fs.base, GA, GB, RUN_C, &e), SL_E_STOPPED);
+    CHECK_EQ_INT(sl_exit_code(e.code), 143);
+    sl_stop_reset();
+    CHECK_STR(files_under(fs.root), expect);
+    /* And a run that succeeds replaces both. */
+    CHECK_EQ_INT(group_two(&fs.base, GA, GB, RUN_C, &e), SL_OK);
+    CHECK(strstr(files_under(fs.root), RUN_C) && !strstr(files_under(fs.root), RUN_A));
+    sl_log_set_level(SL_LOG_INFO);
     sl_store_free(&fs.base);
     rm_rf(fs.root);
 }
@@ -1373,6 +1567,238 @@ static void commit_alloc_failures(void)
     sl_log_set_level(SL_LOG_INFO);
 }
 
+/* ---- appending commits (incremental loads: several runs of one date) ---- */
+
+/* commit_two, appending, with run fields {"n": n}. */
+static sl_code append_two(sl_store *st, const char *run, int n)
+{
+    char n0[128], n1[128], d0[128], d1[128];
+    sl_err e;
+    sl_commit *c = sl_commit_begin_append(st, PART, run, "2026-12-02", &e);
+    sl_code rc;
+    json_t *info = json_pack("{s:i}", "n", n);
+    if (!c) {
+        json_decref(info);
+        return e.code;
+    }
+    snprintf(n0, sizeof n0, "part-00000-%s.zstd.parquet", run);
+    snprintf(n1, sizeof n1, "part-00001-%s.zstd.parquet", run);
+    snprintf(d0, sizeof d0, "first file of %s", run);
+    snprintf(d1, sizeof d1, "second file of %s, longer", run);
+    rc = sl_commit_set_run_info(c, info, &e);
+    json_decref(info);
+    if (rc == SL_OK) rc = add_file(c, n0, d0, 10);
+    if (rc == SL_OK) rc = add_file(c, n1, d1, 20);
+    if (rc == SL_OK) rc = sl_commit_finish(c, NULL, &e);
+    else sl_commit_abort(c);
+    sl_commit_free(c);
+    return rc;
+}
+
+/* Listed in byte order, as files_under sorts: every run's part-00000, then the part-00001s. */
+#define P0(r) PART "part-00000-" r ".zstd.parquet\n"
+#define P1(r) PART "part-00001-" r ".zstd.parquet\n"
+
+/* The run ids of a manifest's "runs", space separated. */
+static const char *runs_of(json_t *m)
+{
+    static char buf[512];
+    size_t i, n = 0;
+    json_t *r;
+    buf[0] = 0;
+    json_array_foreach(json_object_get(m, "runs"), i, r)
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%s", i ? " " : "",
+                              json_string_value(json_object_get(r, "run_id")));
+    return buf;
+}
+
+static void commit_append_lists_every_run(void)
+{
+    char root[64];
+    sl_err e;
+    sl_store *st;
+    json_t *m, *r;
+    make_root(root, sizeof root);
+    st = sl_store_local_open(root, &e);
+    CHECK(st);
+    /* a replacing commit lists itself as the only run */
+    CHECK_EQ_INT(commit_two(st, RUN_A), SL_OK);
+    m = manifest_on_disk(root);
+    CHECK(m);
+    CHECK_STR(runs_of(m), RUN_A);
+    r = json_array_get(json_object_get(m, "runs"), 0);
+    CHECK_EQ_INT(json_integer_value(json_object_get(r, "rows")), 30);
+    CHECK_STR(json_string_value(json_array_get(json_object_get(r, "files"), 1)), "part-00001-" RUN_A ".zstd.parquet");
+    json_decref(m);
+    /* two appends: every run's files stay and are listed, sorted by name */
+    CHECK_EQ_INT(append_two(st, RUN_B, 2), SL_OK);
+    CHECK_EQ_INT(append_two(st, RUN_C, 3), SL_OK);
+    CHECK_STR(files_under(root), PART "_SUCCESS\n" P0(RUN_A) P0(RUN_B) P0(RUN_C) P1(RUN_A) P1(RUN_B) P1(RUN_C));
+    m = manifest_on_disk(root);
+    CHECK(m);
+    CHECK(manifest_files_intact(root, m));
+    CHECK_STR(json_string_value(json_object_get(m, "run_id")), RUN_C);
+    CHECK_EQ_INT(json_array_size(json_object_get(m, "files")), 6);
+    CHECK_STR(json_string_value(json_object_get(json_array_get(json_object_get(m, "files"), 0), "name")),
+              "part-00000-" RUN_A ".zstd.parquet");
+    CHECK_STR(json_string_value(json_object_get(json_array_get(json_object_get(m, "files"), 5), "name")),
+              "part-00001-" RUN_C ".zstd.parquet");
+    CHECK_EQ_INT(json_integer_value(json_object_get(m, "total_rows")), 90);
+    CHECK_STR(runs_of(m), RUN_A " " RUN_B " " RUN_C);
+    r = json_array_get(json_object_get(m, "runs"), 1);
+    CHECK_EQ_INT(json_integer_value(json_object_get(r, "n")), 2);
+    CHECK_EQ_INT(json_integer_value(json_object_get(r, "rows")), 30);
+    CHECK_STR(json_string_value(json_array_get(json_object_get(r, "files"), 0)), "part-00000-" RUN_B ".zstd.parquet");
+    json_decref(m);
+    /* a run id recorded among the runs is refused */
+    CHECK(!sl_commit_begin_append(st, PART, RUN_B, "2026-12-02", &e));
+    CHECK_EQ_INT(e.code, SL_E_USAGE);
+    /* a replacing commit drops them all again */
+    CHECK_EQ_INT(commit_two(st, "20261202T040000Z-dddddddd"), SL_OK);
+    CHECK_STR(files_under(root), ONLY_RUN("20261202T040000Z-dddddddd"));
+    sl_store_free(st);
+    rm_rf(root);
+}
+
+/* A manifest written before "runs" existed counts as one run when appended to. */
+static void commit_append_to_a_manifest_without_runs(void)
+{
+    char root[64], path[256];
+    sl_err e;
+    sl_store *st;
+    json_t *m;
+    FILE *f;
+    make_root(root, sizeof root);
+    st = sl_store_local_open(root, &e);
+    CHECK(st);
+    CHECK_EQ_INT(commit_two(st, RUN_A), SL_OK);
+    m = manifest_on_disk(root);
+    CHECK(m);
+    json_object_del(m, "runs");
+    snprintf(path, sizeof path, "%s/" PART "_SUCCESS", root);
+    f = fopen(path, "w");
+    CHECK(f);
+    json_dumpf(m, f, 0);
+    fclose(f);
+    json_decref(m);
+    CHECK_EQ_INT(append_two(st, RUN_B, 2), SL_OK);
+    m = manifest_on_disk(root);
+    CHECK(m);
+    CHECK_STR(runs_of(m), RUN_A " " RUN_B);
+    CHECK_EQ_INT(json_integer_value(json_object_get(json_array_get(json_object_get(m, "runs"), 0), "rows")), 30);
+    CHECK_EQ_INT(json_array_size(json_object_get(json_array_get(json_object_get(m, "runs"), 0), "files")), 2);
+    CHECK(manifest_files_intact(root, m));
+    json_decref(m);
+    sl_store_free(st);
+    rm_rf(root);
+}
+
+/* The base changed under a running append (another run committed), or one of its files
+ * is gone: nothing is written, the append's files are deleted, the manifest on disk
+ * stays as it was. */
+static void commit_append_refuses_a_changed_base(void)
+{
+    char root[64], path[256];
+    sl_err e;
+    sl_store *st;
+    sl_commit *c;
+    make_root(root, sizeof root);
+    st = sl_store_local_open(root, &e);
+    CHECK(st);
+    CHECK_EQ_INT(commit_two(st, RUN_A), SL_OK);
+    c = sl_commit_begin_append(st, PART, RUN_C, "2026-12-02", &e);
+    CHECK(c);
+    CHECK_EQ_INT(add_file(c, "part-00000-" RUN_C ".zstd.parquet", "c0", 1), SL_OK);
+    CHECK_EQ_INT(append_two(st, RUN_B, 2), SL_OK); /* commits in between */
+    CHECK_EQ_INT(sl_commit_finish(c, NULL, &e), SL_E_STORAGE);
+    CHECK(strstr(e.msg, RUN_B));
+    sl_commit_free(c);
+    CHECK_STR(manifest_run(root), RUN_B);
+    CHECK_STR(files_under(root), PART "_SUCCESS\n" P0(RUN_A) P0(RUN_B) P1(RUN_A) P1(RUN_B));
+
+    /* a base file vanished */
+    c = sl_commit_begin_append(st, PART, RUN_C, "2026-12-02", &e);
+    CHECK(c);
+    CHECK_EQ_INT(add_file(c, "part-00000-" RUN_C ".zstd.parquet", "c0", 1), SL_OK);
+    snprintf(path, sizeof path, "%s/" PART "part-00001-" RUN_A ".zstd.parquet", root);
+    CHECK_EQ_INT(remove(path), 0);
+    CHECK_EQ_INT(sl_commit_finish(c, NULL, &e), SL_E_STORAGE);
+    CHECK(strstr(e.msg, "part-00001-" RUN_A ".zstd.parquet"));
+    CHECK(strstr(e.msg, "missing"));
+    sl_commit_free(c);
+    CHECK_STR(manifest_run(root), RUN_B);
+    CHECK(!exists(root, PART "part-00000-" RUN_C ".zstd.parquet"));
+    sl_store_free(st);
+    rm_rf(root);
+}
+
+/* A crashed append (freed without finishing) leaves the previous runs as they were; the
+ * next append lists the runs before it, and deletes the crashed run's file. */
+static void commit_append_crash_then_next(void)
+{
+    char root[64];
+    sl_err e;
+    sl_store *st;
+    sl_commit *c;
+    json_t *m;
+    make_root(root, sizeof root);
+    st = sl_store_local_open(root, &e);
+    CHECK(st);
+    CHECK_EQ_INT(append_two(st, RUN_A, 1), SL_OK);
+    c = sl_commit_begin_append(st, PART, RUN_B, "2026-12-02", &e);
+    CHECK(c);
+    CHECK_EQ_INT(add_file(c, "part-00000-" RUN_B ".zstd.parquet", "crashed", 1), SL_OK);
+    sl_commit_free(c); /* "killed" */
+    CHECK_STR(manifest_run(root), RUN_A);
+    CHECK_EQ_INT(append_two(st, RUN_C, 3), SL_OK);
+    CHECK_STR(files_under(root), PART "_SUCCESS\n" P0(RUN_A) P0(RUN_C) P1(RUN_A) P1(RUN_C));
+    m = manifest_on_disk(root);
+    CHECK(m);
+    CHECK_STR(runs_of(m), RUN_A " " RUN_C);
+    CHECK(manifest_files_intact(root, m));
+    json_decref(m);
+    sl_store_free(st);
+    rm_rf(root);
+}
+
+/* Each allocation of an append fails in turn (after runs A and B are committed): the
+ * partition always holds A and B complete, plus C when the append reported success. */
+static void commit_append_alloc_failures(void)
+{
+    char root[64];
+    sl_err e;
+    long total;
+    sl_log_set_level(SL_LOG_ERROR);
+    for (long n = -1;; n++) {
+        sl_store *st;
+        sl_code rc;
+        json_t *m;
+        make_root(root, sizeof root);
+        st = sl_store_local_open(root, &e);
+        CHECK(st);
+        CHECK_EQ_INT(commit_two(st, RUN_A), SL_OK);
+        CHECK_EQ_INT(append_two(st, RUN_B, 2), SL_OK);
+        sl_alloc_fail_after(n);
+        rc = append_two(st, RUN_C, 3);
+        total = sl_alloc_fail_after(-1);
+        m = manifest_on_disk(root);
+        CHECK(m);
+        CHECK_STR(runs_of(m), rc == SL_OK ? RUN_A " " RUN_B " " RUN_C : RUN_A " " RUN_B);
+        CHECK(manifest_files_intact(root, m));
+        json_decref(m);
+        if (rc == SL_OK) CHECK_STR(files_under(root), PART "_SUCCESS\n" P0(RUN_A) P0(RUN_B) P0(RUN_C) P1(RUN_A) P1(RUN_B) P1(RUN_C));
+        sl_store_free(st);
+        rm_rf(root);
+        if (n == -1) {
+            CHECK_EQ_INT(rc, SL_OK);
+            CHECK(total > 10);
+        } else if (n >= total) {
+            break;
+        }
+    }
+    sl_log_set_level(SL_LOG_INFO);
+}
+
 T_SUITE(suite_store) = {
     {"local_create_read_list_remove", local_create_read_list_remove},
     {"local_lists_temporaries", local_lists_temporaries},
@@ -1387,9 +1813,13 @@ T_SUITE(suite_store) = {
     {"commit_crashed_run_keeps_previous_and_is_cleaned", commit_crashed_run_keeps_previous_and_is_cleaned},
     {"commit_abort_removes_this_runs_files", commit_abort_removes_this_runs_files},
     {"commit_retry_of_a_failed_file", commit_retry_of_a_failed_file},
+    {"commit_adds_files_written_elsewhere", commit_adds_files_written_elsewhere},
     {"commit_failed_file_means_no_manifest", commit_failed_file_means_no_manifest},
     {"commit_failed_manifest_write_keeps_previous", commit_failed_manifest_write_keeps_previous},
     {"commit_manifest_outcome_unknown", commit_manifest_outcome_unknown},
+    {"commit_all_or_nothing", commit_all_or_nothing},
+    {"file_sink_never_follows_links", file_sink_never_follows_links},
+    {"file_sink_alloc_failures", file_sink_alloc_failures},
     {"commit_refuses_incomplete_files", commit_refuses_incomplete_files},
     {"commit_validates_names", commit_validates_names},
     {"commit_same_run_id_twice_refused", commit_same_run_id_twice_refused},
@@ -1398,5 +1828,10 @@ T_SUITE(suite_store) = {
     {"run_id_format", run_id_format},
     {"manifest_read_checks", manifest_read_checks},
     {"commit_alloc_failures", commit_alloc_failures},
+    {"commit_append_lists_every_run", commit_append_lists_every_run},
+    {"commit_append_to_a_manifest_without_runs", commit_append_to_a_manifest_without_runs},
+    {"commit_append_refuses_a_changed_base", commit_append_refuses_a_changed_base},
+    {"commit_append_crash_then_next", commit_append_crash_then_next},
+    {"commit_append_alloc_failures", commit_append_alloc_failures},
     T_END,
 };

@@ -1,0 +1,350 @@
+/* cmd_plan.c - the task model's three steps as commands (src/exec/task.h), for running
+ * a run's tasks in other processes or on other machines: `sluice plan`, `sluice task`,
+ * `sluice commit`. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/sl_alloc.h"
+#include "../common/sl_buf.h"
+#include "../common/sl_log.h"
+#include "../exec/exec.h"
+#include "../exec/task.h"
+#include "../mysql/my_conn.h"
+#include "cli.h"
+
+/* ---------------------------------------------------------------------------------- */
+/* sluice plan */
+
+static void plan_usage(FILE *out)
+{
+    fputs("Usage: sluice plan run|export [the command's options] [--json]\n\n"
+          "Plans a run without running it: connects, checks the sources, cuts the key ranges\n"
+          "and prints the plan - run id, date, as-of, consistency, output, options and the\n"
+          "tasks - as one line of JSON with --json (else a summary). Run each task with\n"
+          "`sluice task PLAN K` and finish with `sluice commit PLAN RESULTS`; the plan holds no\n"
+          "password or key: each of those processes takes its settings from its own flags,\n"
+          "environment and .env.\n\n"
+          "  --json        print the plan as JSON (what `sluice task` and `sluice commit` read)\n"
+          "  -h, --help    this help (and `sluice plan run --help`, `sluice plan export --help`\n"
+          "                for the options)\n",
+          out);
+    cli_print_global_help(out);
+}
+
+int cli_print_plan(cli_ctx *ctx, json_t *plan)
+{
+    if (ctx->plan_json) {
+        if (json_dumpf(plan, stdout, JSON_COMPACT) != 0 || fputc('\n', stdout) == EOF || fflush(stdout) != 0) {
+            sl_err e = {SL_E_IO, "cannot write the plan to standard output"};
+            return cli_fail("plan", &e);
+        }
+        return 0;
+    }
+    int n = sl_plan_ntasks(plan);
+    printf("plan of `sluice %s`: run %s, date %s, consistency %s, %d task%s, output %s\n",
+           json_string_value(json_object_get(plan, "command")), json_string_value(json_object_get(plan, "run_id")),
+           json_string_value(json_object_get(plan, "date")), json_string_value(json_object_get(plan, "consistency")),
+           n, n == 1 ? "" : "s", json_string_value(json_object_get(plan, "output")));
+    for (int k = 0; k < n; k++) {
+        const json_t *t = json_array_get(json_object_get(plan, "tasks"), (size_t)k);
+        printf("  task %d: %s\n", k, json_string_value(json_object_get(t, "label")));
+    }
+    printf("(--json prints the plan that `sluice task` and `sluice commit` read)\n");
+    return 0;
+}
+
+int cmd_plan(cli_ctx *ctx, int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        plan_usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? SL_EXIT_USAGE : 0;
+    }
+    if (strcmp(argv[1], "run") != 0 && strcmp(argv[1], "export") != 0)
+        return cli_usage_error("plan", "plans `run` or `export`, not '%s'", argv[1]);
+    /* The command's own parser reads the rest, without --json. */
+    int n = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0) ctx->plan_json = 1;
+        else argv[n++] = argv[i];
+    }
+    argv[n] = NULL;
+    ctx->plan_only = 1;
+    return strcmp(argv[0], "run") == 0 ? cmd_run(ctx, n, argv) : cmd_export(ctx, n, argv);
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* files */
+
+static char *read_file(const char *path, size_t *len, sl_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        sl_err_set(err, SL_E_USAGE, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    sl_buf b;
+    sl_buf_init(&b, (size_t)1 << 30);
+    char chunk[65536];
+    size_t got;
+    sl_code rc = SL_OK;
+    while (rc == SL_OK && (got = fread(chunk, 1, sizeof chunk, f)) > 0) rc = sl_buf_append(&b, chunk, got, err);
+    if (rc == SL_OK && ferror(f)) rc = sl_err_set(err, SL_E_IO, "cannot read %s: %s", path, strerror(errno));
+    fclose(f);
+    if (rc == SL_OK) rc = sl_buf_cstr(&b, err);
+    if (rc != SL_OK) {
+        sl_buf_free(&b);
+        return NULL;
+    }
+    *len = b.len;
+    return (char *)b.data;
+}
+
+static json_t *load_plan(const char *path, sl_err *err)
+{
+    size_t len;
+    char *text = read_file(path, &len, err);
+    if (!text) return NULL;
+    json_t *p = sl_plan_parse(text, len, path, err);
+    sl_free(text);
+    return p;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* sluice task */
+
+static void task_usage(FILE *out)
+{
+    fputs("Usage: sluice task PLAN K [--attempt ID]\n\n"
+          "Runs task K (from 0) of the plan in the file PLAN (`sluice plan ... --json`) on one\n"
+          "connection, writes its files into the plan's output under names unique to this\n"
+          "attempt, and prints its result as one line of JSON on standard output: the files\n"
+          "(rows, bytes, SHA-256) and what `sluice commit` merges. Nothing is marked complete:\n"
+          "that is the commit's. A failed task deletes the files it wrote and exits non-zero.\n\n"
+          "The order shards of a run with --shards N > 1 exchange their customers' totals (for\n"
+          "the VIP percentile): such a task prints a line {\"gather\": {...}} and reads one line\n"
+          "from standard input, the JSON array of every shard's gather message in shard order.\n\n"
+          "  --attempt ID   this attempt's id in the file names ([A-Za-z0-9._-], up to 32;\n"
+          "                 default: 8 random hex digits)\n"
+          "  -h, --help     this help\n",
+          out);
+    cli_print_global_help(out);
+}
+
+static sl_code stdio_gather(void *ud, int participant, int n, json_t *mine, json_t **all, sl_err *err)
+{
+    (void)ud;
+    json_t *line = json_pack("{s:O, s:i, s:i}", "gather", mine, "participant", participant, "participants", n);
+    if (!line || json_dumpf(line, stdout, JSON_COMPACT) != 0 || fputc('\n', stdout) == EOF || fflush(stdout) != 0) {
+        json_decref(line);
+        return sl_err_set(err, SL_E_IO, "cannot write the gather line to standard output");
+    }
+    json_decref(line);
+    sl_buf b;
+    sl_buf_init(&b, (size_t)1 << 30);
+    int ch;
+    sl_code rc = SL_OK;
+    while (rc == SL_OK && (ch = getchar()) != EOF && ch != '\n') {
+        char c = (char)ch;
+        rc = sl_buf_append(&b, &c, 1, err);
+    }
+    if (rc == SL_OK && b.len == 0)
+        rc = sl_err_set(err, SL_E_USAGE, "standard input ended before the gathered totals of the shards arrived");
+    if (rc == SL_OK) {
+        json_error_t je;
+        *all = json_loadb((const char *)b.data, b.len, 0, &je);
+        if (!json_is_array(*all) || json_array_size(*all) != (size_t)n) {
+            json_decref(*all);
+            *all = NULL;
+            rc = sl_err_set(err, SL_E_FORMAT, "the gathered line on standard input is not a JSON array of %d messages",
+                            n);
+        }
+    }
+    sl_buf_free(&b);
+    return rc;
+}
+
+static int valid_attempt(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 32) return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+              c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+int cmd_task(cli_ctx *ctx, int argc, char **argv)
+{
+    enum { O_ATTEMPT = 256 };
+    static const struct option opts[] = {{"attempt", required_argument, NULL, O_ATTEMPT},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *attempt = NULL;
+    char attempt_buf[SL_RUN_ID_SIZE];
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case O_ATTEMPT:
+            if (!valid_attempt(optarg))
+                return cli_usage_error("task", "--attempt takes 1 to 32 of [A-Za-z0-9._-], not '%s'", optarg);
+            attempt = optarg;
+            break;
+        case 'h': task_usage(stdout); return 0;
+        default: return cli_usage_error("task", "unknown option");
+        }
+    }
+    if (argc - optind != 2) return cli_usage_error("task", "needs PLAN and K");
+    char *end;
+    errno = 0;
+    long k = strtol(argv[optind + 1], &end, 10);
+    if (errno || *end || end == argv[optind + 1] || k < 0 || k > 1000000)
+        return cli_usage_error("task", "K is a task number from 0, not '%s'", argv[optind + 1]);
+
+    sl_err err = {0};
+    json_t *plan = NULL, *result = NULL;
+    MYSQL *conn = NULL;
+    sl_store *st = NULL;
+    my_params mp;
+    int rc = 0;
+    if (!attempt) {
+        if (sl_run_id(attempt_buf, &err) != SL_OK) return cli_fail("task", &err);
+        attempt = strchr(attempt_buf, '-') + 1; /* the 32 random bits of a run id */
+    }
+    if (cli_load_config(ctx, "task", &err) != 0) return cli_fail("task", &err);
+    if (!(plan = load_plan(argv[optind], &err))) return cli_fail("task", &err);
+    if (k >= sl_plan_ntasks(plan)) {
+        rc = cli_usage_error("task", "the plan has %d tasks (0 to %d), not %ld", sl_plan_ntasks(plan),
+                             sl_plan_ntasks(plan) - 1, k);
+        goto out;
+    }
+    if (my_params_from_config(ctx->cfg, &mp, 0, &err) != SL_OK || !(conn = my_connect(&mp, 0, &err)) ||
+        sl_task_begin(plan, conn, &err) != SL_OK) {
+        rc = cli_fail("task", &err);
+        goto out;
+    }
+    st = sl_store_open(json_string_value(json_object_get(plan, "output")), ctx->cfg, &err);
+    if (!st) {
+        rc = cli_fail("task", &err);
+        goto out;
+    }
+    sl_task_ctx tctx = {ctx->cfg, st, attempt, NULL, NULL, stdio_gather, NULL};
+    sl_code sc = sl_task_execute(plan, (int)k, conn, &tctx, &result, &err);
+    if (sc != SL_OK) {
+        sl_exec_output_failure(sc, &err);
+        rc = cli_fail("task", &err);
+        goto out;
+    }
+    if (json_dumpf(result, stdout, JSON_COMPACT) != 0 || fputc('\n', stdout) == EOF || fflush(stdout) != 0) {
+        err = (sl_err){SL_E_IO, "cannot write the result to standard output"};
+        rc = cli_fail("task", &err);
+    }
+out:
+    json_decref(result);
+    my_close(conn);
+    sl_store_free(st);
+    json_decref(plan);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* sluice commit */
+
+static void commit_usage(FILE *out)
+{
+    fputs("Usage: sluice commit PLAN RESULTS [--engine NAME] [--application-id ID]\n\n"
+          "Finishes the run of PLAN: RESULTS holds the tasks' result lines (`sluice task`),\n"
+          "one JSON object per line, in any order. Takes exactly one result per task - the\n"
+          "first given; the files of any other attempt of that task are deleted - and fails\n"
+          "with nothing marked complete (exit 1) when a task has none. Then merges what the\n"
+          "tasks passed on, writes what needs them all, and commits each partition with its\n"
+          "_SUCCESS manifest, written last.\n\n"
+          "  --engine NAME          recorded in the manifests as \"engine\" (e.g. spark)\n"
+          "  --application-id ID    recorded as \"application_id\"\n"
+          "  -h, --help             this help\n",
+          out);
+    cli_print_global_help(out);
+}
+
+int cmd_commit(cli_ctx *ctx, int argc, char **argv)
+{
+    enum { O_ENGINE = 256, O_APP };
+    static const struct option opts[] = {{"engine", required_argument, NULL, O_ENGINE},
+                                         {"application-id", required_argument, NULL, O_APP},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *engine = NULL, *app = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case O_ENGINE: engine = optarg; break;
+        case O_APP: app = optarg; break;
+        case 'h': commit_usage(stdout); return 0;
+        default: return cli_usage_error("commit", "unknown option");
+        }
+    }
+    if (argc - optind != 2) return cli_usage_error("commit", "needs PLAN and RESULTS");
+    sl_err err = {0};
+    json_t *plan = NULL, *eng = NULL, *summary = NULL;
+    json_t **results = NULL;
+    int n = 0, cap = 0, rc = 0;
+    char *text = NULL;
+    size_t len;
+    if (cli_load_config(ctx, "commit", &err) != 0) return cli_fail("commit", &err);
+    if (!(plan = load_plan(argv[optind], &err)) || !(text = read_file(argv[optind + 1], &len, &err))) {
+        rc = cli_fail("commit", &err);
+        goto out;
+    }
+    for (char *line = text, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+        nl = strchr(line, '\n');
+        size_t ll = nl ? (size_t)(nl - line) : strlen(line);
+        while (ll && (line[ll - 1] == '\r' || line[ll - 1] == ' ')) ll--;
+        if (ll == 0) continue;
+        json_error_t je;
+        json_t *r = json_loadb(line, ll, 0, &je);
+        if (!json_is_object(r)) {
+            json_decref(r);
+            sl_err_set(&err, SL_E_FORMAT, "%s: line %d is not a task result (a JSON object)", argv[optind + 1], n + 1);
+            rc = cli_fail("commit", &err);
+            goto out;
+        }
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            json_t **nr = sl_realloc(results, (size_t)cap * sizeof *nr);
+            if (!nr) {
+                json_decref(r);
+                err = (sl_err){SL_E_NOMEM, "out of memory"};
+                rc = cli_fail("commit", &err);
+                goto out;
+            }
+            results = nr;
+        }
+        results[n++] = r;
+    }
+    if (engine || app) eng = json_pack("{s:s?, s:s?}", "engine", engine, "application_id", app);
+    sl_commit_info info = {eng};
+    if (sl_plan_commit(ctx->cfg, plan, results, n, &info, &summary, &err) != SL_OK) {
+        rc = cli_fail("commit", &err);
+        goto out;
+    }
+    if (!ctx->quiet)
+        printf("committed run %s of `sluice %s` (%d task results, %d tasks): %lld files, output %s\n",
+               json_string_value(json_object_get(plan, "run_id")), json_string_value(json_object_get(plan, "command")),
+               n, sl_plan_ntasks(plan), (long long)json_integer_value(json_object_get(summary, "files")),
+               json_string_value(json_object_get(plan, "output")));
+out:
+    for (int i = 0; i < n; i++) json_decref(results[i]);
+    sl_free(results);
+    sl_free(text);
+    json_decref(eng);
+    json_decref(summary);
+    json_decref(plan);
+    return rc;
+}

@@ -1,0 +1,118 @@
+/* task.h - the one task model of `sluice export` and `sluice run`: a run is a plan, a set
+ * of independent tasks and a commit. The same three steps run on threads of one process
+ * (sl_plan_execute) or spread over processes and machines (`sluice plan`, `sluice task`,
+ * `sluice commit`, e.g. one Spark task per sluice task), and give the same output.
+ *
+ *   1. plan     sl_export_plan / sl_run_plan (export.h, run.h), on one control
+ *               connection: the run id, the date, the as-of, the consistency, the output
+ *               and the options, and the tasks (a table's key range; run: the inventory
+ *               side, and the orders side in customer-id ranges). A plan is JSON and holds
+ *               no secret: settings come from each process's own flags, environment, .env.
+ *   2. tasks    sl_task_execute, once per task and attempt, each on its own connection
+ *               (in the shared snapshot when the plan asks for one): reads its share,
+ *               writes its files into their partitions under names that carry the run id
+ *               (and, across processes, the attempt id, so two attempts of one task never
+ *               write the same key), and returns a result (JSON): every file with rows,
+ *               bytes and SHA-256, and the partial state the commit merges. A task writes
+ *               no "_SUCCESS" and deletes only its own attempt's files, when it fails.
+ *   3. commit   sl_plan_commit, once, after the tasks: takes exactly one result per task
+ *               (the first given; the files of any other result of that task are deleted),
+ *               fails with no "_SUCCESS" when a task has none, merges the partial states,
+ *               writes the files only the whole run can write (run: hourly_orders,
+ *               customer_segments, product_turnover) and commits each partition with the
+ *               protocol of sink/commit.h: "_SUCCESS" last, then everything it does not
+ *               list is deleted (losers, crashed attempts).
+ *
+ * Crash guarantee: a crash anywhere (a task, a process, a machine, the commit) leaves
+ * every partition's previous "_SUCCESS" and the files it lists as they were; what a
+ * failed or crashed attempt left behind is never listed, and the next commit of the
+ * partition deletes it. A run or export that commits several partitions (tables; raw
+ * tables and business_insights) commits them as one (sink/commit.h,
+ * sl_commit_finish_all): a failure or a stop puts back the manifests already written. */
+#ifndef SL_TASK_H
+#define SL_TASK_H
+
+#include <jansson.h>
+#include <mysql.h>
+#include <stdatomic.h>
+
+#include "../common/sl_config.h"
+#include "../common/sl_error.h"
+#include "../mysql/my_plan.h"
+#include "../parquet/parquet.h"
+#include "../sink/commit.h"
+#include "../sink/store.h"
+#include "export.h"
+
+#define SL_PLAN_VERSION 1
+
+/* Partial results a run's order shards exchange before they write (the VIP threshold
+ * needs every customer's total): gives this task's message and receives every
+ * participant's, as a JSON array indexed by participant (the caller json_decref()s it).
+ * In one process the threads meet at a barrier; across processes `sluice task`
+ * writes its message as a line on stdout and reads the array as a line on stdin. */
+typedef sl_code (*sl_gather_fn)(void *ud, int participant, int nparticipants, json_t *mine, json_t **all,
+                                sl_err *err);
+
+/* What a task gets from whoever runs it. */
+typedef struct sl_task_ctx {
+    const sl_config *cfg;
+    sl_store *store;          /* the plan's output, opened with the running process's settings */
+    const char *attempt;      /* NULL in one process; otherwise an id unique to this attempt */
+    atomic_int *stop;         /* NULL, or set by the runner when another task failed */
+    atomic_llong *unit_rows;  /* NULL, or rows read per progress unit of the plan */
+    sl_gather_fn gather;
+    void *gather_ud;
+} sl_task_ctx;
+
+/* The files one task attempt writes: one commit of sink/commit.h per partition it
+ * writes into, used only to name and checksum the files, never finished. */
+typedef struct sl_task_files sl_task_files;
+
+sl_task_files *sl_task_files_create(sl_task_ctx *ctx, const json_t *plan, sl_err *err);
+/* A Parquet file <partition><stem>-<run id>[-<attempt>].<codec>.parquet of the run, with
+ * the footer of sl_exec_open_parquet. *sink and *w as there. */
+sl_code sl_task_files_open(sl_task_files *tf, const char *partition, const char *stem, const sl_schema *schema,
+                           const char *source, sl_sink **sink, pq_writer **w, char *name, size_t name_cap,
+                           sl_err *err);
+/* After pq_writer_close: records the file (rows, bytes, checksum) in the result's files. */
+sl_code sl_task_files_done(sl_task_files *tf, const char *partition, const char *name, int64_t rows,
+                           json_t *files, sl_err *err);
+/* ok: leaves the files for the commit; !ok: deletes them. Accepts NULL. */
+void sl_task_files_free(sl_task_files *tf, int ok);
+
+/* The plan's writer options (compression, sizes) and consistency. */
+void sl_plan_pq_options(const json_t *plan, pq_options *po);
+my_consistency sl_plan_consistency(const json_t *plan);
+/* A plan read from JSON text, with its version and command checked. */
+json_t *sl_plan_parse(const char *text, size_t len, const char *what, sl_err *err);
+/* Starts the transaction task k of the plan reads in, on its own connection: in a
+ * snapshot alone (the cross-process alignment is the runner's, see sluice_spark.py). */
+sl_code sl_task_begin(const json_t *plan, MYSQL *conn, sl_err *err);
+
+/* Runs task k of the plan on conn; *result is the task's result object. */
+sl_code sl_task_execute(const json_t *plan, int k, MYSQL *conn, sl_task_ctx *ctx, json_t **result, sl_err *err);
+
+/* The engine that ran the tasks, for the manifests: {"engine": "threads"|"spark"|...,
+ * more fields}; NULL: threads in this process. Borrowed. */
+typedef struct sl_commit_info {
+    const json_t *engine;
+} sl_commit_info;
+
+/* Step 3. results: n result objects in the order given (any number per task); on
+ * failure every result's files are deleted and no "_SUCCESS" is written. *summary (may
+ * be NULL) receives {"files", "rows", "bytes", "datasets": {...}} for the CLI. */
+sl_code sl_plan_commit(const sl_config *cfg, const json_t *plan, json_t *const *results, int n,
+                       const sl_commit_info *info, json_t **summary, sl_err *err);
+
+/* Steps 2 and 3 on threads of this process: one connection per task slot (the plan's
+ * "connections"), all in one snapshot when the plan asks for it, with the progress
+ * display; a task that loses its connection without a snapshot is retried up to the
+ * plan's max_attempts. */
+sl_code sl_plan_execute(const sl_config *cfg, json_t *plan, sl_progress_mode progress, json_t **summary,
+                        sl_err *err);
+
+/* Number of tasks in a plan. */
+int sl_plan_ntasks(const json_t *plan);
+
+#endif

@@ -1,0 +1,168 @@
+"""The task model as commands: `sluice plan`, `sluice task`, `sluice commit`, each task in
+a process of its own, against MariaDB (the oracle: its own SELECTs and test_run's SQL
+for the datasets). Duplicate attempts, missing results and the plan's contents."""
+import json
+import subprocess
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import SLUICE, run_sluice
+from test_run import (DATASETS, GENERATED, Params, check_dataset, load, oracle, pyrows, q, seeded)  # noqa: F401
+
+DATE = "2026-06-30"
+
+
+def plan(mariadb, db, tmp_path, *args):
+    p = run_sluice(["plan", *args, "--json"], env=mariadb.sluice_env(db), check=0)
+    path = tmp_path / "plan.json"
+    path.write_text(p.stdout)
+    return path, json.loads(p.stdout)
+
+
+def run_tasks(mariadb, db, plan_path, ks, attempt=None):
+    """Runs the tasks ks at once, each `sluice task` in its own process, answering the
+    order shards' gather line with every shard's message; returns their result lines."""
+    env = mariadb.sluice_env(db)
+    procs = {}
+    for k in ks:
+        cmd = [str(SLUICE), "task", str(plan_path), str(k)] + (["--attempt", attempt] if attempt else [])
+        procs[k] = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True)
+    results, gathers = {}, {}
+    for k, p in procs.items():
+        line = p.stdout.readline()
+        o = json.loads(line) if line.strip() else None
+        if o is not None and "gather" in o:
+            gathers[o["participant"]] = (k, o)
+        else:
+            results[k] = (line, p)
+    if gathers:
+        n = next(iter(gathers.values()))[1]["participants"]
+        assert sorted(gathers) == list(range(n)), "every shard gathers"
+        msg = json.dumps([gathers[i][1]["gather"] for i in range(n)])
+        for i in range(n):
+            k, _ = gathers[i]
+            procs[k].stdin.write(msg + "\n")
+            procs[k].stdin.flush()
+            results[k] = ("", procs[k])
+    out = {}
+    for k, (first, p) in results.items():
+        rest, err = p.communicate(timeout=300)
+        assert p.returncode == 0, f"task {k} exited {p.returncode}: {err}"
+        lines = [l for l in (first + rest).splitlines() if l.strip()]
+        out[k] = lines[-1]
+    return [out[k] for k in ks]
+
+
+def commit(mariadb, db, tmp_path, plan_path, lines, check=0, name="results.jsonl"):
+    res = tmp_path / name
+    res.write_text("\n".join(lines) + "\n")
+    return run_sluice(["commit", str(plan_path), str(res)], env=mariadb.sluice_env(db), check=check)
+
+
+def files_under(root):
+    return sorted(str(f.relative_to(root)) for f in Path(root).rglob("*") if f.is_file())
+
+
+def raw_rows(out, table):
+    part = Path(out) / "raw" / table / DATE
+    m = json.loads((part / "_SUCCESS").read_text())
+    return m, pa.concat_tables([pq.read_table(part / f["name"]) for f in m["files"]])
+
+
+def test_export_in_processes_equals_the_tables(mariadb, seeded, tmp_path):
+    out = tmp_path / "out"
+    path, p = plan(mariadb, seeded, tmp_path, "export", "--table", "orders", "--table", "customers",
+                   "--partitions", "3", "--date", DATE, "--output", str(out))
+    assert p["command"] == "export" and p["date"] == DATE and len(p["tasks"]) == 6
+    lines = run_tasks(mariadb, seeded, path, range(len(p["tasks"])))
+    commit(mariadb, seeded, tmp_path, path, lines)
+    for table in ("orders", "customers"):
+        m, t = raw_rows(out, table)
+        assert m["run_id"] == p["run_id"]
+        want = list(q(mariadb, seeded, f"SELECT * FROM {table}"))
+        assert sorted(pyrows(t), key=repr) == sorted(want, key=repr), table
+        assert len(m["files"]) == 3 and len(m["partitions"]) == 3
+        # names carry the run id and the attempt id that wrote them
+        attempts = {json.loads(l).get("attempt") for l in lines}
+        assert all(any(a in f["name"] for a in attempts) for f in m["files"])
+    # nothing but the committed files and their manifests
+    listed = [f"raw/{t}/{DATE}/{f['name']}" for t in ("orders", "customers") for f in raw_rows(out, t)[0]["files"]]
+    assert files_under(out) == sorted(listed + [f"raw/{t}/{DATE}/_SUCCESS" for t in ("orders", "customers")])
+
+
+@pytest.mark.parametrize("shards", [1, 3])
+def test_run_in_processes_matches_oracle(mariadb, seeded, tmp_path, shards):
+    """Each task a process of its own; the shards exchange their totals through the
+    gather lines; the commit merges: the datasets of the oracle, value for value."""
+    pr = GENERATED["near_anchor"]
+    out = tmp_path / "out"
+    path, p = plan(mariadb, seeded, tmp_path, "run", "--output", str(out), "--shards", str(shards), *pr.args())
+    assert [t["kind"] for t in p["tasks"]] == ["inventory"] + ["orders"] * shards
+    lines = run_tasks(mariadb, seeded, path, range(len(p["tasks"])))
+    commit(mariadb, seeded, tmp_path, path, lines)
+    m, tables = load(out, pr.as_of[:10], shards)
+    assert m["run_id"] == p["run_id"]
+    exp = oracle(mariadb, seeded, pr)
+    for ds in DATASETS:
+        check_dataset(ds, tables[ds], exp[ds], pr, p["run_id"])
+    assert len(m["tasks"]) == shards + 1
+
+
+def test_duplicate_attempts_are_not_duplicate_rows(mariadb, seeded, tmp_path):
+    """Two attempts of one task (a retry, a speculative copy): the commit takes the first
+    result given, deletes the other's file, and no row is counted twice."""
+    out = tmp_path / "out"
+    path, p = plan(mariadb, seeded, tmp_path, "export", "--table", "orders", "--partitions", "2", "--date", DATE,
+                   "--output", str(out))
+    first = run_tasks(mariadb, seeded, path, [0, 1], attempt="first")
+    second = run_tasks(mariadb, seeded, path, [1], attempt="second")
+    loser = json.loads(second[0])["files"][0]["name"]
+    assert (out / "raw" / "orders" / DATE / loser).exists()
+    commit(mariadb, seeded, tmp_path, path, [first[0], first[1], second[0]])
+    m, t = raw_rows(out, "orders")
+    assert sorted(f["name"] for f in m["files"]) == sorted(json.loads(l)["files"][0]["name"] for l in first)
+    assert not (out / "raw" / "orders" / DATE / loser).exists()
+    (n,), = q(mariadb, seeded, "SELECT COUNT(*) FROM orders")
+    assert t.num_rows == n == m["total_rows"]
+    assert len(set(t.column("order_id").to_pylist())) == n
+
+
+def test_a_task_without_result_commits_nothing(mariadb, seeded, tmp_path):
+    out = tmp_path / "out"
+    path, p = plan(mariadb, seeded, tmp_path, "export", "--table", "orders", "--partitions", "3", "--date", DATE,
+                   "--output", str(out))
+    lines = run_tasks(mariadb, seeded, path, [0, 2])
+    proc = commit(mariadb, seeded, tmp_path, path, lines, check=1)
+    assert "task 1 has no result" in proc.stderr
+    assert not list(out.rglob("_SUCCESS"))
+    assert not list(out.rglob("*.parquet"))  # the given results' files are gone too
+
+
+def test_plan_holds_no_secret_and_bad_inputs(mariadb, seeded, tmp_path):
+    env = mariadb.sluice_env(seeded)
+    path, p = plan(mariadb, seeded, tmp_path, "run", "--output", str(tmp_path / "o"), "--as-of", "2026-06-29 10:00:00")
+    text = path.read_text()
+    assert env["MYSQL_PASSWORD"] and env["MYSQL_PASSWORD"] not in text and env["MYSQL_USER"] not in text
+    assert p["plan_version"] == 1 and p["date"] == "2026-06-29" and p["consistency"] == "snapshot"
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"hello": 1}')
+    r = run_sluice(["task", str(bad), "0"], env=env)
+    assert r.returncode == 8 and "not a sluice plan" in r.stderr
+    r = run_sluice(["task", str(path), "7"], env=env)
+    assert r.returncode == 2 and "the plan has 2 tasks" in r.stderr
+    res = tmp_path / "r.jsonl"
+    res.write_text("not json\n")
+    r = run_sluice(["commit", str(path), str(res)], env=env)
+    assert r.returncode == 8 and "line 1" in r.stderr
+    r = run_sluice(["plan", "inspect"], env=env)
+    assert r.returncode == 2
+    # a shard that cannot meet the others fails, naming why, and leaves no file
+    path3, p3 = plan(mariadb, seeded, tmp_path, "run", "--output", str(tmp_path / "o3"), "--shards", "2",
+                     "--as-of", "2026-06-29 10:00:00")
+    r = subprocess.run([str(SLUICE), "task", str(path3), "1"], env=env, input="", capture_output=True, text=True)
+    assert r.returncode != 0 and "standard input ended" in r.stderr
+    assert not list((tmp_path / "o3").rglob("*.parquet"))

@@ -1,0 +1,85 @@
+"""ThreadSanitizer end to end (`make tsan`, which builds build/tsan/ and sets
+SLUICE_TSAN=1; skipped otherwise): one `run --raw` and one `export` to S3 (moto, parts
+of 128 KiB so that several upload at once), a stop in the middle of an export, and a
+135-part upload through the store, each with the TSan binaries; any ThreadSanitizer
+report fails (TSAN_OPTIONS from the Makefile: halt_on_error, exit code 66)."""
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import ROOT, clean_env, run_sluice
+
+pytestmark = pytest.mark.skipif(os.environ.get("SLUICE_TSAN") != "1", reason="make tsan runs these")
+TSAN = ROOT / "build" / "tsan"
+KIB = 1 << 10
+
+
+@pytest.fixture(scope="module")
+def source(mariadb):
+    db = mariadb.create_database()
+    run_sluice(["seed", "--scale", "0.03", "--anchor", "2026-06-30 00:00:00"], env=mariadb.sluice_env(db), check=0)
+    yield db
+    mariadb.drop_database(db)
+
+
+def tsan_run(args, env, timeout=600):
+    p = subprocess.run([str(TSAN / "sluice"), *args], env=env, capture_output=True, text=True, timeout=timeout)
+    assert "ThreadSanitizer" not in p.stderr, p.stderr
+    return p
+
+
+def s3_env(mariadb, source, moto):
+    return clean_env({**mariadb.sluice_env(source), **moto.env(S3_MIN_PART_SIZE=64 * KIB, S3_PART_SIZE=128 * KIB,
+                                                               S3_MAX_INFLIGHT=4)})
+
+
+def test_run_and_export_to_s3(mariadb, source, moto_small):
+    bucket = moto_small.new_bucket()
+    env = s3_env(mariadb, source, moto_small)
+    p = tsan_run(["run", "--raw", "--output", f"s3://{bucket}/n", "--progress", "off", "--as-of",
+                  "2026-06-29 12:00:00"], env)
+    assert p.returncode == 0, p.stderr
+    p = tsan_run(["export", "--output", f"s3://{bucket}/n", "--progress", "log", "--partitions", "3", "--date",
+                  "2026-06-30"], env)
+    assert p.returncode == 0, p.stderr
+    keys = moto_small.keys(bucket)
+    manifests = [k for k in keys if k.endswith("_SUCCESS")]
+    assert len(manifests) == 1 + 6 + 6  # insights, run's raw tables, export's tables
+    for k in manifests:
+        m = json.loads(moto_small.client.get_object(Bucket=bucket, Key=k)["Body"].read())
+        for f in m["files"]:
+            assert keys[k[: -len("_SUCCESS")] + f["name"]] == f["bytes"]
+    assert moto_small.uploads(bucket) == []
+
+
+def test_stop_under_tsan(mariadb, source, moto_small):
+    bucket = moto_small.new_bucket()
+    env = s3_env(mariadb, source, moto_small)
+    args = [str(TSAN / "sluice"), "export", "--output", f"s3://{bucket}/n", "--progress", "off", "--partitions", "3"]
+    p = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    t0 = time.monotonic()
+    while not moto_small.uploads(bucket) and p.poll() is None and time.monotonic() - t0 < 60:
+        time.sleep(0.02)
+    p.send_signal(signal.SIGTERM)
+    _, stderr = p.communicate(timeout=120)
+    assert "ThreadSanitizer" not in stderr, stderr
+    assert p.returncode in (0, 143), stderr
+    assert moto_small.uploads(bucket) == []
+
+
+def test_135_parts(moto_small, tmp_path):
+    bucket = moto_small.new_bucket()
+    f = tmp_path / "big"
+    f.write_bytes(random.Random(11).randbytes(135 * 64 * KIB - 500))
+    env = clean_env(moto_small.env(S3_MIN_PART_SIZE=64 * KIB, S3_PART_SIZE=64 * KIB, S3_MAX_INFLIGHT=16))
+    p = subprocess.run([str(TSAN / "tools" / "s3_tool"), "put", f"s3://{bucket}", "big", str(f)], env=env,
+                       capture_output=True, text=True, timeout=600)
+    assert "ThreadSanitizer" not in p.stderr, p.stderr
+    assert p.returncode == 0, p.stderr
+    assert moto_small.client.head_object(Bucket=bucket, Key="big")["ETag"].strip('"').endswith("-135")
+    assert moto_small.client.get_object(Bucket=bucket, Key="big")["Body"].read() == f.read_bytes()
