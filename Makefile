@@ -4,7 +4,10 @@
 #   make asan       build the sanitizer variants under build/asan/
 #   make tsan       ThreadSanitizer build (build/tsan/): unit tests, a run and an export to S3
 #   make demo       install, build, start a local MariaDB, seed, run the pipeline
+#   make demo-spark the same pipeline scheduled by a local Spark cluster (master + 2 workers)
 #   make bench      build the benchmark programs (see bench/README.md)
+#   make install    install the binary and its manual page under PREFIX (default /usr/local)
+#   make fuzz       build the libFuzzer harnesses (clang) and run each for FUZZ_TIME seconds
 
 CC      ?= cc
 PKGS    := libmariadb libcurl openssl libzstd zlib jansson expat snappy
@@ -42,7 +45,7 @@ OBJ = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
 
 .PHONY: tsan
-.PHONY: all asan test unit unit-asan pytest deps demo bench clean mariadb-start mariadb-stop tools
+.PHONY: all asan test unit unit-asan pytest deps demo demo-spark bench clean mariadb-start mariadb-stop tools fuzz fuzz-build install uninstall
 all: $(B)/sluice $(B)/libsluice.a tools
 
 $(B)/obj/%.o: %.c
@@ -81,6 +84,32 @@ asan:
 	$(MAKE) B=build/asan SAN='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined' \
 	        OPT='-O1 -g' build/asan/sluice build/asan/unit-tests build/asan/libsluice.a tools
 
+# libFuzzer harnesses (tests/fuzz/fuzz_*.c) against a clang build of the library with
+# coverage, ASan and UBSan. Each runs for FUZZ_TIME seconds from its committed seeds
+# (tests/fuzz/corpus/<target>/) plus what earlier runs found (build/fuzz/corpus/<target>/);
+# a crash, leak, timeout or memory blow-up fails the target and leaves its input in
+# build/fuzz/ (add it to the seeds and to a unit test once fixed).
+FUZZ_TARGETS := env inspect s3xml sigv4
+FUZZ_TIME ?= 15
+FUZZ_SAN := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+fuzz-build:
+	$(MAKE) B=build/fuzz CC=clang SAN='$(FUZZ_SAN)' OPT='-O1 -g' \
+	        $(patsubst %,build/fuzz/fuzz_%,$(FUZZ_TARGETS))
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c build/fuzz/libsluice.a
+	$(CC) $(CFLAGS_ALL) -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer \
+	      -fno-sanitize-recover=undefined -o $@ $< build/fuzz/libsluice.a $(LIBS)
+fuzz: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+	    mkdir -p build/fuzz/corpus/$$t || exit 1; \
+	    echo "fuzz: $$t for $(FUZZ_TIME) s"; \
+	    ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_TIME) -timeout=30 -rss_limit_mb=1024 -max_len=65536 \
+	        -artifact_prefix=build/fuzz/$$t- -print_final_stats=1 \
+	        build/fuzz/corpus/$$t tests/fuzz/corpus/$$t 2>build/fuzz/$$t.log \
+	        || { tail -n 60 build/fuzz/$$t.log; echo "fuzz: $$t FAILED (input in build/fuzz/$$t-*)"; exit 1; }; \
+	    grep -E '^stat::number_of_executed_units|^stat::peak_rss_mb' build/fuzz/$$t.log | tr '\n' ' '; echo; \
+	done
+
 # ThreadSanitizer: the unit tests (the threaded commit, sink and stop tests among them),
 # then tests/integration/test_tsan.py: one `run` and one `export` to S3 (moto) end to end
 # and a 135-part upload, all with the build/tsan binaries. Any report fails the target
@@ -111,6 +140,7 @@ test: deps
 	$(MAKE) all build/unit-tests
 	build/unit-tests
 	$(MAKE) unit-asan
+	$(MAKE) fuzz
 	$(MAKE) tsan
 	bash scripts/run-pytest.sh
 
@@ -118,10 +148,25 @@ demo: deps
 	$(MAKE) all
 	bash scripts/demo.sh
 
+demo-spark: deps
+	$(MAKE) all
+	bash scripts/demo-spark.sh
+
 mariadb-start:
 	bash scripts/mariadb-local.sh start
 mariadb-stop:
 	bash scripts/mariadb-local.sh stop
+
+# DESTDIR for packaging; the manual is man/sluice.1 (roff).
+PREFIX  ?= /usr/local
+DESTDIR ?=
+install: $(B)/sluice
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 $(B)/sluice $(DESTDIR)$(PREFIX)/bin/sluice
+	install -m 644 man/sluice.1 $(DESTDIR)$(PREFIX)/share/man/man1/sluice.1
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/sluice $(DESTDIR)$(PREFIX)/share/man/man1/sluice.1
 
 clean:
 	rm -rf build

@@ -1,11 +1,13 @@
 /* run_floor.c - the wire floor of `sluice run`: the least a client must do to receive
  * what the pipeline reads. The same six SELECTs (the columns tf_source_columns names),
- * on three connections in parallel grouped as sluice groups them (customers | products,
- * warehouses, inventory | orders, order_items), with libmariadb's prepared statements
+ * on connections in parallel grouped as sluice's tasks group them (products, warehouses,
+ * inventory | customers, orders, order_items), with libmariadb's prepared statements
  * (binary protocol), rows fetched unbuffered into fixed buffers and discarded.
+ * --connections 3 reads as sluice did before its task model (customers | products,
+ * warehouses, inventory | orders, order_items).
  *
- * Usage: run_floor        (settings from MYSQL_HOST, MYSQL_PORT, MYSQL_SOCKET,
- *                          MYSQL_DATABASE, MYSQL_USER, MYSQL_PASSWORD)
+ * Usage: run_floor [--connections 2|3]   (settings from MYSQL_HOST, MYSQL_PORT,
+ *                          MYSQL_SOCKET, MYSQL_DATABASE, MYSQL_USER, MYSQL_PASSWORD)
  * Prints one line per table (rows, seconds) and a total line. */
 #include <mysql.h>
 #include <pthread.h>
@@ -136,20 +138,28 @@ static void *seq_main(void *arg)
     return NULL;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    int n = argc == 3 && strcmp(argv[1], "--connections") == 0 ? atoi(argv[2]) : argc == 1 ? 2 : 0;
+    if (n != 2 && n != 3) {
+        fprintf(stderr, "usage: run_floor [--connections 2|3]\n");
+        return 2;
+    }
     if (mysql_library_init(0, NULL, NULL)) return 1;
-    seq seqs[3] = {{{TF_CUSTOMERS}, 1, {0}, {0}, 0},
-                   {{TF_PRODUCTS, TF_WAREHOUSES, TF_INVENTORY}, 3, {0}, {0}, 0},
-                   {{TF_ORDERS, TF_ORDER_ITEMS}, 2, {0}, {0}, 0}};
+    seq three[3] = {{{TF_CUSTOMERS}, 1, {0}, {0}, 0},
+                    {{TF_PRODUCTS, TF_WAREHOUSES, TF_INVENTORY}, 3, {0}, {0}, 0},
+                    {{TF_ORDERS, TF_ORDER_ITEMS}, 2, {0}, {0}, 0}};
+    seq two[2] = {{{TF_PRODUCTS, TF_WAREHOUSES, TF_INVENTORY}, 3, {0}, {0}, 0},
+                  {{TF_CUSTOMERS, TF_ORDERS, TF_ORDER_ITEMS}, 3, {0}, {0}, 0}};
+    seq *seqs = n == 3 ? three : two;
     pthread_t th[3];
     double t0 = now();
-    for (int i = 0; i < 3; i++) pthread_create(&th[i], NULL, seq_main, &seqs[i]);
-    for (int i = 0; i < 3; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < n; i++) pthread_create(&th[i], NULL, seq_main, &seqs[i]);
+    for (int i = 0; i < n; i++) pthread_join(th[i], NULL);
     double total = now() - t0;
     long long all = 0;
     int failed = 0;
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < n; i++) {
         failed |= seqs[i].failed;
         for (int j = 0; j < seqs[i].n; j++) {
             printf("%-12s %10lld rows %8.3f s (connection %d)\n", tf_source_name(seqs[i].src[j]), seqs[i].rows[j],

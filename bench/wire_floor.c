@@ -1,15 +1,17 @@
-/* wire_floor.c - the floor for `sluice export`'s read speed: the same queries over the
- * same number of connections, read with the least work libmariadb allows (prepared
- * statement, one bound buffer per column, mysql_stmt_fetch, rows discarded), so
- * bench/export_bench.sh can say how much sluice adds on top of the wire.
+/* wire_floor.c - the floor for `sluice export`'s read speed: the same rows over the
+ * same number of connections, planned and read with the least work libmariadb allows,
+ * so bench/export_bench.sh can say how much sluice adds on top of the wire.
  *
  * Usage: wire_floor [--partitions N] [--consistency snapshot|none] TABLE...
- * Settings as sluice's (MYSQL_* from the environment or ./.env). Like sluice export, each
- * table is cut into N key ranges by my_plan_partitions on its integer primary key, the
- * N connections share one snapshot, take the (table, range) tasks in the order given
- * (put the biggest table first, as sluice does) and run
- *   SELECT `c1`, `c2`, ... FROM `t` WHERE (<range>)
- * Prints one JSON line: rows per table, total rows, seconds. */
+ * Settings as sluice's (MYSQL_* from the environment or ./.env). The plan is the
+ * cheapest one there is: MIN and MAX of each table's integer primary key, cut into N
+ * ranges of equal key width (on a dense key, equal rows). The N connections share one
+ * snapshot, take the (table, range) tasks in the order given (put the biggest table
+ * first, as sluice does) and run
+ *   SELECT `c1`, `c2`, ... FROM `t` WHERE `key` BETWEEN lo AND hi
+ * through a prepared statement (binary protocol), one bound buffer per column, a
+ * mysql_stmt_fetch loop that drops the rows. Prints one JSON line: rows per table, total
+ * rows, planning seconds, seconds. */
 #include <mysql.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -183,38 +185,53 @@ int main(int argc, char **argv)
         return 1;
     }
     double t0 = now();
-    /* The plan, on a control connection, as sluice makes it. */
+    /* The plan, on a control connection: the columns, MIN/MAX of the key. */
     tasks = calloc((size_t)ntables * (size_t)nparts, sizeof *tasks);
     table_rows = calloc((size_t)ntables, sizeof *table_rows);
     for (int t = 0; t < ntables; t++) {
         char *key = NULL, qk[600], cond[2200];
         char *base = select_of(ctl, tables[t], &key, &err);
-        my_range *r = NULL;
-        int nr = 1;
         if (!base) {
             fprintf(stderr, "wire_floor: %s\n", err.msg);
             return 1;
         }
-        if (key && nparts > 1 && my_plan_partitions(ctl, tables[t], key, nparts, &r, &nr, &err) != SL_OK) {
-            fprintf(stderr, "wire_floor: %s\n", err.msg);
-            return 1;
+        long long lo = 0, hi = -1;
+        if (key) {
+            char q[2000], qt[600];
+            my_quote_ident(key, qk, sizeof qk, &err);
+            my_quote_ident(tables[t], qt, sizeof qt, &err);
+            snprintf(q, sizeof q, "SELECT MIN(%s), MAX(%s) FROM %s", qk, qk, qt);
+            MYSQL_RES *res = NULL;
+            MYSQL_ROW row;
+            if (mysql_query(ctl, q) != 0 || !(res = mysql_store_result(ctl))) {
+                fprintf(stderr, "wire_floor: %s: %s\n", q, mysql_error(ctl));
+                return 1;
+            }
+            if ((row = mysql_fetch_row(res)) && row[0] && row[1]) {
+                lo = atoll(row[0]);
+                hi = atoll(row[1]);
+            }
+            mysql_free_result(res);
         }
+        int nr = key && hi >= lo ? nparts : 1;
         for (int p = 0; p < nr; p++) {
             size_t cap = strlen(base) + 2300;
             char *sql = malloc(cap);
-            if (r && (r[p].has_lo || r[p].has_hi)) {
-                my_quote_ident(key, qk, sizeof qk, &err);
-                my_range_where(&r[p], qk, cond, sizeof cond);
-                snprintf(sql, cap, "%s WHERE (%s)", base, cond);
+            if (key && hi >= lo) {
+                /* range p of nr equal key widths; the last ends at MAX */
+                __int128 w = (__int128)hi - lo + 1;
+                long long a = (long long)(lo + w * p / nr), b = (long long)(lo + w * (p + 1) / nr - 1);
+                snprintf(cond, sizeof cond, "%s BETWEEN %lld AND %lld", qk, a, b);
+                snprintf(sql, cap, "%s WHERE %s", base, cond);
             } else {
                 snprintf(sql, cap, "%s", base);
             }
             tasks[ntasks++] = (task){t, sql};
         }
-        sl_free(r);
         free(key);
         free(base);
     }
+    double plan_secs = now() - t0;
     my_close(ctl);
     int nconn = nparts < ntasks ? nparts : ntasks;
     MYSQL **conns = calloc((size_t)nconn, sizeof *conns);
@@ -237,7 +254,7 @@ int main(int argc, char **argv)
         printf("%s\"%s\": %lld", t ? ", " : "", tables[t], table_rows[t]);
         total += table_rows[t];
     }
-    printf("}, \"rows\": %lld, \"seconds\": %.3f}\n", total, secs);
+    printf("}, \"rows\": %lld, \"plan_seconds\": %.4f, \"seconds\": %.3f}\n", total, plan_secs, secs);
     for (int i = 0; i < nconn; i++) my_close(conns[i]);
     for (int i = 0; i < ntasks; i++) free(tasks[i].sql);
     free(tasks);

@@ -14,7 +14,11 @@ OUT="$ROOT/output"
 mkdir -p "$OUT"
 "$SLUICE" seed --scale "${SLUICE_DEMO_SCALE:-0.01}" --replace 2>&1 | tee "$OUT/seed.txt"
 "$SLUICE" check | tee "$OUT/check.txt"
-"$SLUICE" run --output "$OUT" --raw --progress log 2>&1 | tee "$OUT/run.txt"
+"$SLUICE" run --output "$OUT" --raw --dry-run > "$OUT/dry-run.txt"
+# The run's summary on stdout (run.txt), its log as JSON lines (run.log.json), its
+# Prometheus metrics (sluice.prom).
+"$SLUICE" --log-format json run --output "$OUT" --raw --progress log --metrics-file "$OUT/sluice.prom" \
+    2> "$OUT/run.log.json" | tee "$OUT/run.txt" || { cat "$OUT/run.log.json" >&2; exit 1; }
 DATE="$(sed -n 's/^run [^ ]*: business_insights\/\([0-9-]*\) .*/\1/p' "$OUT/run.txt" | head -1)"
 INSIGHTS="$OUT/business_insights/$DATE"
 for d in inventory_analytics order_analytics hourly_orders warehouse_utilization product_turnover customer_segments; do
@@ -28,3 +32,5 @@ echo "demo: output: $INSIGHTS/<dataset>/part-*.parquet (six datasets), manifest 
 echo "demo:         raw tables under $OUT/raw/<table>/$DATE/"
 echo "demo: report: $OUT/run.txt (rows, files, time per stage), $OUT/check.txt, $OUT/seed.txt,"
 echo "demo:         $OUT/inspect_hourly_orders.txt (sluice inspect of one file)"
+echo "demo: watching: $OUT/run.log.json (JSON log lines), $OUT/sluice.prom (metrics),"
+echo "demo:         $OUT/dry-run.txt (sluice run --dry-run)"

@@ -10,12 +10,16 @@ VENV="${SLUICE_VENV:-$ROOT/.venv}"
 DEB_PACKAGES=(
     build-essential pkg-config make
     libmariadb-dev mariadb-server mariadb-client
-    libcurl4-openssl-dev libssl-dev libzstd-dev libsnappy-dev zlib1g-dev
+    libcurl4-openssl-dev libssl-dev openssl libzstd-dev libsnappy-dev zlib1g-dev
     libjansson-dev libexpat1-dev
     python3 python3-venv
+    man-db groff-base
     chromium
+    openjdk-17-jre-headless
+    clang libclang-rt-14-dev   # make fuzz: clang 14's libFuzzer (libclang_rt.fuzzer) and sanitizers
+    time                       # /usr/bin/time: peak RSS of one process in tests
 )
-PY_PACKAGES=(pytest pyarrow duckdb pymysql boto3 "moto[server]")
+PY_PACKAGES=(pytest pyarrow duckdb pymysql boto3 "moto[server]" prometheus_client polars pyspark)
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"

@@ -57,6 +57,9 @@ void cli_print_global_help(FILE *out);
 /* Shared option values of the run commands (export, run): 0, or a usage error's exit code. */
 int cli_parse_progress(const char *cmd, const char *arg, int *mode);       /* sl_progress_mode */
 int cli_parse_consistency(const char *cmd, const char *arg, int *mode);    /* my_consistency */
+int cli_parse_wide_decimal(const char *cmd, const char *arg, int *as_string); /* string: 1, decimal: 0 */
+/* "128M", "64MiB", "1G", "1048576" -> bytes (at most 64 GiB): 0, or -1 when malformed. */
+int cli_parse_size(const char *s, size_t *out);
 /* --lock-wait-timeout, --lock-retries or --snapshot-lock (flag names it) into *lo. */
 int cli_parse_lock(const char *cmd, const char *flag, const char *arg, my_lock_opts *lo);
 /* Their --help lines, shared by export and run. */

@@ -6,8 +6,11 @@
 #include <string.h>
 
 #include "../common/sl_alloc.h"
+#include "../exec/exec.h"
 #include "../exec/export.h"
+#include "../common/sl_log.h"
 #include "cli.h"
+#include "job.h"
 
 static void usage(FILE *out)
 {
@@ -34,10 +37,13 @@ static void usage(FILE *out)
           "  --output DIR          a local folder, or s3://bucket/prefix (required)\n"
           "  --compression C       snappy (default), zstd, gzip or none\n"
           "  --zstd-level N        zstd level, default 3\n"
-          "  --partitions N        key ranges read in parallel, each on its own connection\n"
-          "                        (default: the number of CPUs, at most 16)\n"
-          "  --partition-column C  the integer column to cut ranges on (default: an integer\n"
-          "                        single-column primary key; tables without one are read whole)\n"
+          "  --partitions N        connections reading in parallel (default: the number of CPUs,\n"
+          "                        at most 16); each table is planned from MIN/MAX of its key and\n"
+          "                        the server's estimates into about 4 chunks per connection,\n"
+          "                        taken from one queue, each written as one file in key order\n"
+          "  --partition-column C  the integer column to cut chunks on, ideally indexed (default:\n"
+          "                        an integer single-column primary key; tables without one are\n"
+          "                        read whole)\n"
           "  --consistency MODE    snapshot (default): every connection reads one snapshot, aligned\n"
           "                        by a brief, bounded lock (below; needs RELOAD); without\n"
           "                        the privilege sluice warns and falls back to none, unless the\n"
@@ -47,10 +53,22 @@ static void usage(FILE *out)
           "                        the parallel files together stay near 160 MiB of buffers)\n"
           "  --page-size B         target page size, default 1M\n"
           "  --batch-rows N        rows per read batch, default 16384\n"
+          "  --memory-limit SIZE   memory the export may use beyond a fixed overhead of 32M\n"
+          "                        (default 256M, at least 32M), shared by the connections: read\n"
+          "                        batches, row groups, pages and dictionaries shrink with it\n"
           "  --date YYYY-MM-DD     the date partition to write (default: today, UTC)\n"
           "  --zero-dates MODE     null (default: zero dates become NULL, counted in the manifest)\n"
           "                        or error (fail, naming table, column and row)\n"
+          "  --wide-decimal MODE   a DECIMAL of more than 38 digits as: string (default: its exact\n"
+          "                        digits as UTF-8 text, which Spark, Polars and DuckDB open) or\n"
+          "                        decimal (FIXED_LEN_BYTE_ARRAY DECIMAL(p>38): pyarrow only)\n"
           "  --progress MODE       bar, log or off (default: bar on a terminal, else log)\n"
+          "  --dry-run             connect and plan, then print what would be read (tables, key\n"
+          "                        ranges, estimated rows, the snapshot lock) and written (paths);\n"
+          "                        writes nothing\n"
+          "  --metrics-file PATH   write the run's figures in Prometheus text format to PATH at the\n"
+          "                        end, success or failure, atomically (node_exporter's textfile\n"
+          "                        collector); not with --dry-run\n"
           "  --layout L            date (default): raw/<table>/<YYYY-MM-DD>/; hive:\n"
           "                        raw/<table>/date=<YYYY-MM-DD>/ (a `date` partition column for\n"
           "                        Spark, DuckDB, Athena)\n"
@@ -73,24 +91,6 @@ static void usage(FILE *out)
     cli_print_global_help(out);
 }
 
-/* "128M", "64MiB", "1G", "1048576" -> bytes. */
-static int parse_size(const char *s, size_t *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || !(v > 0)) return -1;
-    double mult = 1;
-    if (*end == 'k' || *end == 'K') mult = 1024, end++;
-    else if (*end == 'm' || *end == 'M') mult = 1024.0 * 1024, end++;
-    else if (*end == 'g' || *end == 'G') mult = 1024.0 * 1024 * 1024, end++;
-    if (mult > 1 && (strcmp(end, "iB") == 0 || strcmp(end, "B") == 0)) end += strlen(end);
-    if (*end) return -1;
-    v *= mult;
-    if (v > 64.0 * 1024 * 1024 * 1024) return -1;
-    *out = (size_t)v;
-    return 0;
-}
 
 static int parse_int(const char *s, long lo, long hi, long *out)
 {
@@ -105,8 +105,8 @@ static int parse_int(const char *s, long lo, long hi, long *out)
 int cmd_export(cli_ctx *ctx, int argc, char **argv)
 {
     enum { O_TABLE = 256, O_QUERY, O_NAME, O_WHERE, O_COLUMNS, O_OUTPUT, O_COMP, O_ZSTD, O_PARTS, O_PCOL, O_CONS,
-           O_RG, O_PAGE, O_BATCH, O_DATE, O_ZERO, O_PROGRESS, O_LOCK_WAIT, O_LOCK_RETRIES, O_LOCK_KIND,
-           O_INCR, O_LOOKBACK, O_FULL, O_INULLS, O_LAYOUT };
+           O_RG, O_PAGE, O_BATCH, O_DATE, O_ZERO, O_PROGRESS, O_WIDE, O_DRY, O_METRICS, O_LOCK_WAIT, O_LOCK_RETRIES,
+           O_LOCK_KIND, O_INCR, O_LOOKBACK, O_FULL, O_INULLS, O_LAYOUT, O_MEM };
     static const struct option opts[] = {
         {"table", required_argument, NULL, O_TABLE}, {"query", required_argument, NULL, O_QUERY},
         {"name", required_argument, NULL, O_NAME}, {"where", required_argument, NULL, O_WHERE},
@@ -114,9 +114,11 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
         {"compression", required_argument, NULL, O_COMP}, {"zstd-level", required_argument, NULL, O_ZSTD},
         {"partitions", required_argument, NULL, O_PARTS}, {"partition-column", required_argument, NULL, O_PCOL},
         {"consistency", required_argument, NULL, O_CONS}, {"row-group-size", required_argument, NULL, O_RG},
-        {"page-size", required_argument, NULL, O_PAGE}, {"batch-rows", required_argument, NULL, O_BATCH},
+        {"page-size", required_argument, NULL, O_PAGE}, {"memory-limit", required_argument, NULL, O_MEM}, {"batch-rows", required_argument, NULL, O_BATCH},
         {"date", required_argument, NULL, O_DATE}, {"zero-dates", required_argument, NULL, O_ZERO},
-        {"progress", required_argument, NULL, O_PROGRESS}, {"help", no_argument, NULL, 'h'},
+        {"progress", required_argument, NULL, O_PROGRESS}, {"wide-decimal", required_argument, NULL, O_WIDE},
+        {"dry-run", no_argument, NULL, O_DRY}, {"metrics-file", required_argument, NULL, O_METRICS},
+        {"help", no_argument, NULL, 'h'},
         {"lock-wait-timeout", required_argument, NULL, O_LOCK_WAIT}, {"lock-retries", required_argument, NULL, O_LOCK_RETRIES},
         {"snapshot-lock", required_argument, NULL, O_LOCK_KIND},
         {"incremental", required_argument, NULL, O_INCR}, {"lookback", required_argument, NULL, O_LOOKBACK},
@@ -130,6 +132,8 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
     if (!tables) return cli_fail("export", &(sl_err){SL_E_NOMEM, "out of memory"});
     int c, rc = 0, nulls_given = 0;
     long v;
+    const char *metrics_file = NULL;
+    cli_job job = {0};
     optind = 1;
     int opt_index = 0;
     while ((c = getopt_long(argc, argv, "h", opts, &opt_index)) != -1) {
@@ -166,15 +170,26 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
             break;
         }
         case O_RG:
-            if (parse_size(optarg, &o.pq.row_group_size) || o.pq.row_group_size < 65536) {
+            if (cli_parse_size(optarg, &o.pq.row_group_size) || o.pq.row_group_size < 65536) {
                 rc = cli_usage_error("export", "--row-group-size takes a size of at least 64K (e.g. 64M), not '%s'", optarg);
                 goto out;
             }
             o.row_group_explicit = 1;
             break;
         case O_PAGE:
-            if (parse_size(optarg, &o.pq.page_size) || o.pq.page_size < 1024) {
+            if (cli_parse_size(optarg, &o.pq.page_size) || o.pq.page_size < 1024) {
                 rc = cli_usage_error("export", "--page-size takes a size of at least 1K (e.g. 1M), not '%s'", optarg);
+                goto out;
+            }
+            o.page_explicit = 1;
+            break;
+        case O_MEM:
+            if (cli_parse_size(optarg, &o.memory_limit)) {
+                rc = cli_usage_error("export", "--memory-limit takes a size such as 256M or 1G, not '%s'", optarg);
+                goto out;
+            }
+            if (sl_exec_memory_check(o.memory_limit, &err) != SL_OK) {
+                rc = cli_usage_error("export", "%s", err.msg);
                 goto out;
             }
             break;
@@ -187,6 +202,11 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
             if (strcmp(optarg, "null") == 0) o.zero_dates_error = 0;
             else if (strcmp(optarg, "error") == 0) o.zero_dates_error = 1;
             else { rc = cli_usage_error("export", "--zero-dates takes null or error, not '%s'", optarg); goto out; }
+            break;
+        case O_DRY: o.dry_run = 1; break;
+        case O_METRICS: metrics_file = optarg; break;
+        case O_WIDE:
+            if ((rc = cli_parse_wide_decimal("export", optarg, &o.wide_decimal_string)) != 0) goto out;
             break;
         case O_PROGRESS: {
             int m = 0;
@@ -224,6 +244,7 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
         goto out;
     }
     if (o.query && !o.query[0]) { rc = cli_usage_error("export", "--query needs an SQL statement"); goto out; }
+    if (metrics_file && !metrics_file[0]) { rc = cli_usage_error("export", "--metrics-file needs a path"); goto out; }
     if (!o.incr.column && (o.incr.lookback.given || o.incr.full || nulls_given)) {
         rc = cli_usage_error("export", "--lookback, --full and --incremental-nulls need --incremental COLUMN");
         goto out;
@@ -238,24 +259,38 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
     }
     if (ctx->quiet) o.progress = SL_PROGRESS_OFF;
     o.tables = tables;
-    if (cli_load_config(ctx, "export", &err) != 0) { rc = cli_fail("export", &err); goto out; }
     if (ctx->plan_only) {
         json_t *plan = NULL;
+        if (cli_load_config(ctx, "export", &err) != 0) { rc = cli_fail("export", &err); goto out; }
         if (sl_export_plan(ctx->cfg, &o, &plan, &err) != SL_OK) rc = cli_fail("plan", &err);
         else rc = cli_print_plan(ctx, plan);
         json_decref(plan);
         goto out;
     }
+    if ((rc = cli_job_begin(&job, "export", metrics_file, o.dry_run)) != 0) goto out;
+    o.run_id = job.run_id;
+    o.metrics = job.metrics;
     sl_export_result res;
-    if (sl_export_run(ctx->cfg, &o, &res, &err) != SL_OK) {
-        rc = cli_fail("export", &err);
+    if (cli_load_config(ctx, "export", &err) != 0 || sl_export_run(ctx->cfg, &o, &res, &err) != SL_OK) {
+        rc = cli_job_end(&job, cli_fail("export", &err));
+        goto out;
+    }
+    if (o.dry_run) {
+        rc = cli_job_end(&job, 0);
         goto out;
     }
     cli_stop_late("export");
+    sl_log_event(SL_LOG_INFO, "run_done",
+                 json_pack("{s:s, s:s, s:i, s:I, s:i, s:I, s:f, s:s, s:s}", "command", "export", "date", res.date,
+                           "tables", res.tables, "rows", (json_int_t)res.rows, "files", res.files, "bytes",
+                           (json_int_t)res.bytes, "seconds", res.seconds, "consistency", res.consistency, "output",
+                           o.output),
+                 "exported %d table%s, %lld rows", res.tables, res.tables == 1 ? "" : "s", (long long)res.rows);
     if (!ctx->quiet)
         printf("exported %d table%s, %lld rows, %d files, %.1f MB in %.1f s (run %s, consistency %s) to %s\n",
                res.tables, res.tables == 1 ? "" : "s", (long long)res.rows, res.files, (double)res.bytes / 1e6,
                res.seconds, res.run_id, res.consistency, o.output);
+    rc = cli_job_end(&job, 0);
 out:
     sl_free(tables);
     return rc;

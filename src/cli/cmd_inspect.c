@@ -26,7 +26,11 @@ static void usage(FILE *out)
           "MySQL origin type recorded by sluice as 'sluice.origin.<column>'), key-value\n"
           "metadata, created_by, row groups, and per column chunk the encodings, codec,\n"
           "compressed and uncompressed sizes and statistics. Needs no settings or database.\n"
-          "Exits 8 and says what is wrong for a file that is not Parquet, truncated or corrupt.\n\n"
+          "Exits 8 and says what is wrong for a file that is not Parquet, truncated or corrupt,\n"
+          "or that asks more than inspect reads: a page over 16 MiB uncompressed, a dictionary\n"
+          "of over 2,097,152 entries, --head values over 32 MiB of text. Exits 1 when the output\n"
+          "cannot be written. Text output escapes control characters from the file (\\x1b,\n"
+          "\\u202e, \\n; a backslash as \\\\); --json carries strings exactly.\n\n"
           "Options:\n"
           "  -n, --head N   also print the first N rows (flat schemas; PLAIN, dictionary, RLE,\n"
           "                 DELTA_BINARY_PACKED and DELTA_LENGTH_BYTE_ARRAY; uncompressed,\n"
@@ -127,13 +131,23 @@ static json_t *stats_json(const pq_schema_el *leaf, const pq_stats *s)
 
 static json_t *name_or_num(const char *n, int v) { return n ? json_string(n) : json_integer(v); }
 
-static json_t *file_json(pq_reader *rd, int64_t head, sl_err *err)
+/* The file's leaves in schema order (the columns of each row group), or NULL. */
+static const pq_schema_el **leaves_of(const pq_file_meta *m, uint32_t *n)
+{
+    const pq_schema_el **leaves = sl_calloc(m->n_schema + 1, sizeof *leaves);
+    *n = 0;
+    for (uint32_t i = 1; leaves && i < m->n_schema; i++)
+        if (m->schema[i].num_children == 0) leaves[(*n)++] = &m->schema[i];
+    return leaves;
+}
+
+/* Everything but the row groups and the head: file, sizes, schema, key-value metadata. */
+static json_t *meta_json(pq_reader *rd)
 {
     const pq_file_meta *m = pq_reader_meta(rd);
-    json_t *o = json_object(), *schema = json_array(), *kv = json_array(), *rgs = json_array();
-    const pq_schema_el **leaves = sl_calloc(m->n_schema + 1, sizeof *leaves);
-    uint32_t nleaves = 0;
-    json_object_set_new(o, "file", json_string(pq_reader_path(rd)));
+    json_t *o = json_object(), *schema = json_array(), *kv = json_array();
+    const char *path = pq_reader_path(rd);
+    json_object_set_new(o, "file", jbytes((const uint8_t *)path, strlen(path)));
     json_object_set_new(o, "file_size", json_integer((json_int_t)pq_reader_file_size(rd)));
     json_object_set_new(o, "version", json_integer(m->version));
     json_object_set_new(o, "num_rows", json_integer(m->num_rows));
@@ -142,7 +156,6 @@ static json_t *file_json(pq_reader *rd, int64_t head, sl_err *err)
         const pq_schema_el *e = &m->schema[i];
         json_t *s = json_object();
         json_object_set_new(s, "name", jpq(&e->name));
-        if (e->num_children == 0 && leaves) leaves[nleaves++] = e;
         json_object_set_new(s, "physical_type", e->type >= 0 ? name_or_num(pq_type_name(e->type), e->type) : json_null());
         if (e->repetition >= 0)
             json_object_set_new(s, "repetition", name_or_num(pq_repetition_name(e->repetition), e->repetition));
@@ -167,73 +180,66 @@ static json_t *file_json(pq_reader *rd, int64_t head, sl_err *err)
         json_array_append_new(kv, p);
     }
     json_object_set_new(o, "key_value_metadata", kv);
-    for (uint32_t g = 0; g < m->n_row_groups; g++) {
-        const pq_row_group *rg = &m->row_groups[g];
-        json_t *r = json_object(), *cols = json_array();
-        json_object_set_new(r, "num_rows", json_integer(rg->num_rows));
-        json_object_set_new(r, "total_byte_size", json_integer(rg->total_byte_size));
-        for (uint32_t c = 0; c < rg->n_columns; c++) {
-            const pq_column_chunk *cc = &rg->columns[c];
-            const pq_schema_el *leaf = c < nleaves && leaves[c]->type == cc->type ? leaves[c] : NULL;
-            json_t *j = json_object(), *enc = json_array();
-            sl_buf path;
-            sl_buf_init(&path, 1 << 20);
-            for (uint32_t k = 0; k < cc->path_len; k++) {
-                if (k) sl_buf_append_byte(&path, '.', NULL);
-                sl_buf_append(&path, cc->path[k].p, cc->path[k].len, NULL);
-            }
-            json_object_set_new(j, "path", jbytes(path.len ? path.data : (const uint8_t *)"", path.len));
-            sl_buf_free(&path);
-            if (cc->file_path.set) json_object_set_new(j, "file_path", jpq(&cc->file_path));
-            if (cc->has_meta) {
-                json_object_set_new(j, "physical_type", name_or_num(pq_type_name(cc->type), cc->type));
-                json_object_set_new(j, "codec", name_or_num(pq_codec_label(cc->codec), cc->codec));
-                for (uint32_t k = 0; k < cc->n_encodings; k++)
-                    json_array_append_new(enc, name_or_num(pq_encoding_name(cc->encodings[k]), cc->encodings[k]));
-                json_object_set_new(j, "encodings", enc);
-                enc = NULL;
-                json_object_set_new(j, "num_values", json_integer(cc->num_values));
-                json_object_set_new(j, "total_compressed_size", json_integer(cc->total_compressed_size));
-                json_object_set_new(j, "total_uncompressed_size", json_integer(cc->total_uncompressed_size));
-                json_object_set_new(j, "data_page_offset", json_integer(cc->data_page_offset));
-                if (cc->dictionary_page_offset >= 0)
-                    json_object_set_new(j, "dictionary_page_offset", json_integer(cc->dictionary_page_offset));
-                if (cc->stats.set) json_object_set_new(j, "statistics", stats_json(leaf, &cc->stats));
-            }
-            json_decref(enc);
-            json_array_append_new(cols, j);
-        }
-        json_object_set_new(r, "columns", cols);
-        json_array_append_new(rgs, r);
-    }
-    json_object_set_new(o, "row_groups", rgs);
-    sl_free(leaves);
-    if (head >= 0) {
-        pq_head h;
-        json_t *hj, *names, *rows;
-        if (pq_head_read(rd, head, &h, err) != SL_OK) {
-            sl_err_prefix(err, "%s: --head: ", pq_reader_path(rd));
-            json_decref(o);
-            return NULL;
-        }
-        hj = json_object();
-        names = json_array();
-        rows = json_array();
-        for (uint32_t c = 0; c < h.ncols; c++) json_array_append_new(names, jpq(&h.cols[c]->name));
-        for (int64_t r = 0; r < h.nrows; r++) {
-            json_t *row = json_array();
-            for (uint32_t c = 0; c < h.ncols; c++) {
-                const char *cell = h.cells[(size_t)r * h.ncols + c];
-                json_array_append_new(row, cell ? jbytes((const uint8_t *)cell, strlen(cell)) : json_null());
-            }
-            json_array_append_new(rows, row);
-        }
-        json_object_set_new(hj, "columns", names);
-        json_object_set_new(hj, "rows", rows);
-        json_object_set_new(o, "head", hj);
-        pq_head_free(&h);
-    }
     return o;
+}
+
+/* One row group. Built, written and freed one at a time: a footer of many row groups
+ * never becomes one document in memory (jansson takes ~1 KiB per column chunk). */
+static json_t *rg_json(const pq_row_group *rg, const pq_schema_el **leaves, uint32_t nleaves)
+{
+    json_t *r = json_object(), *cols = json_array();
+    json_object_set_new(r, "num_rows", json_integer(rg->num_rows));
+    json_object_set_new(r, "total_byte_size", json_integer(rg->total_byte_size));
+    for (uint32_t c = 0; c < rg->n_columns; c++) {
+        const pq_column_chunk *cc = &rg->columns[c];
+        const pq_schema_el *leaf = c < nleaves && leaves[c]->type == cc->type ? leaves[c] : NULL;
+        json_t *j = json_object(), *enc = json_array();
+        sl_buf path;
+        sl_buf_init(&path, 1 << 20);
+        for (uint32_t k = 0; k < cc->path_len; k++) {
+            if (k) sl_buf_append_byte(&path, '.', NULL);
+            sl_buf_append(&path, cc->path[k].p, cc->path[k].len, NULL);
+        }
+        json_object_set_new(j, "path", jbytes(path.len ? path.data : (const uint8_t *)"", path.len));
+        sl_buf_free(&path);
+        if (cc->file_path.set) json_object_set_new(j, "file_path", jpq(&cc->file_path));
+        if (cc->has_meta) {
+            json_object_set_new(j, "physical_type", name_or_num(pq_type_name(cc->type), cc->type));
+            json_object_set_new(j, "codec", name_or_num(pq_codec_label(cc->codec), cc->codec));
+            for (uint32_t k = 0; k < cc->n_encodings; k++)
+                json_array_append_new(enc, name_or_num(pq_encoding_name(cc->encodings[k]), cc->encodings[k]));
+            json_object_set_new(j, "encodings", enc);
+            enc = NULL;
+            json_object_set_new(j, "num_values", json_integer(cc->num_values));
+            json_object_set_new(j, "total_compressed_size", json_integer(cc->total_compressed_size));
+            json_object_set_new(j, "total_uncompressed_size", json_integer(cc->total_uncompressed_size));
+            json_object_set_new(j, "data_page_offset", json_integer(cc->data_page_offset));
+            if (cc->dictionary_page_offset >= 0)
+                json_object_set_new(j, "dictionary_page_offset", json_integer(cc->dictionary_page_offset));
+            if (cc->stats.set) json_object_set_new(j, "statistics", stats_json(leaf, &cc->stats));
+        }
+        json_decref(enc);
+        json_array_append_new(cols, j);
+    }
+    json_object_set_new(r, "columns", cols);
+    return r;
+}
+
+static json_t *head_json(const pq_head *h)
+{
+    json_t *hj = json_object(), *names = json_array(), *rows = json_array();
+    for (uint32_t c = 0; c < h->ncols; c++) json_array_append_new(names, jpq(&h->cols[c]->name));
+    for (int64_t r = 0; r < h->nrows; r++) {
+        json_t *row = json_array();
+        for (uint32_t c = 0; c < h->ncols; c++) {
+            const char *cell = h->cells[(size_t)r * h->ncols + c];
+            json_array_append_new(row, cell ? jbytes((const uint8_t *)cell, strlen(cell)) : json_null());
+        }
+        json_array_append_new(rows, row);
+    }
+    json_object_set_new(hj, "columns", names);
+    json_object_set_new(hj, "rows", rows);
+    return hj;
 }
 
 static const char *js(json_t *o, const char *k)
@@ -242,30 +248,96 @@ static const char *js(json_t *o, const char *k)
     return s ? s : "";
 }
 
+/* Writes n bytes of a string from the file for a terminal: control characters (C0, DEL,
+ * C1), Unicode line separators and bidirectional overrides become \xHH or \uHHHH, and
+ * '\' becomes "\\", so a file can neither drive the terminal (escape sequences, titles,
+ * hyperlinks) nor disguise a value or break the one-line layout. Bytes that are not UTF-8
+ * (in error messages) become \xHH too. --json carries strings exactly. */
+/* Length of the UTF-8 character at s (lead byte and continuation bytes), 0 if invalid. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    size_t k = s[0] >= 0xc2 && s[0] <= 0xdf ? 2 : s[0] >= 0xe0 && s[0] <= 0xef ? 3 : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0;
+    if (k == 0 || k > n) return 0;
+    for (size_t j = 1; j < k; j++)
+        if ((s[j] & 0xc0) != 0x80) return 0;
+    return k;
+}
+
+static void put_text_n(FILE *out, const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    for (size_t i = 0; i < n; i++) {
+        unsigned c = s[i];
+        unsigned cp = 0;
+        size_t seq = 0;
+        if (c == 0xc2 && i + 1 < n && s[i + 1] >= 0x80 && s[i + 1] <= 0x9f) { /* U+0080..U+009F */
+            cp = s[i + 1];
+            seq = 2;
+        } else if (c == 0xe2 && i + 2 < n) { /* U+200E/F, U+2028..U+202E, U+2066..U+2069 */
+            unsigned u = 0x2000 | (unsigned)(s[i + 1] & 0x3f) << 6 | (unsigned)(s[i + 2] & 0x3f);
+            if ((s[i + 1] & 0xc0) == 0x80 && (s[i + 2] & 0xc0) == 0x80 && s[i + 1] <= 0x81 &&
+                (u == 0x200e || u == 0x200f || (u >= 0x2028 && u <= 0x202e) || (u >= 0x2066 && u <= 0x2069))) {
+                cp = u;
+                seq = 3;
+            }
+        }
+        if (seq) {
+            fprintf(out, "\\u%04x", cp);
+            i += seq - 1;
+        } else if (c == '\\') {
+            fputs("\\\\", out);
+        } else if (c == '\n') {
+            fputs("\\n", out);
+        } else if (c == '\t') {
+            fputs("\\t", out);
+        } else if (c == '\r') {
+            fputs("\\r", out);
+        } else if (c < 0x20 || c == 0x7f || (c >= 0x80 && !utf8_len(s + i, n - i))) {
+            fprintf(out, "\\x%02x", c);
+        } else if (c >= 0x80) {
+            size_t k = utf8_len(s + i, n - i);
+            fwrite(s + i, 1, k, out);
+            i += k - 1;
+        } else {
+            fputc((int)c, out);
+        }
+    }
+}
+
+static void put_text(FILE *out, const char *s) { put_text_n(out, s, strlen(s)); }
+
 /* Prints a JSON scalar as plain text. */
 static void put_scalar(FILE *out, json_t *v)
 {
-    if (json_is_string(v)) fputs(json_string_value(v), out);
+    if (json_is_string(v)) put_text_n(out, json_string_value(v), json_string_length(v));
     else if (json_is_integer(v)) fprintf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
     else if (json_is_true(v)) fputs("true", out);
     else if (json_is_false(v)) fputs("false", out);
     else fputs("NULL", out);
 }
 
-static void print_text(FILE *out, json_t *o)
+/* Text for meta_json's part. */
+static void print_meta(FILE *out, json_t *o)
 {
-    size_t i, k;
+    size_t i;
     json_t *v, *w;
-    fprintf(out, "file: %s (%" JSON_INTEGER_FORMAT " bytes)\n", js(o, "file"),
-            json_integer_value(json_object_get(o, "file_size")));
+    fputs("file: ", out);
+    put_text(out, js(o, "file"));
+    fprintf(out, " (%" JSON_INTEGER_FORMAT " bytes)\n", json_integer_value(json_object_get(o, "file_size")));
     fprintf(out, "version: %" JSON_INTEGER_FORMAT "\n", json_integer_value(json_object_get(o, "version")));
     fprintf(out, "num_rows: %" JSON_INTEGER_FORMAT "\n", json_integer_value(json_object_get(o, "num_rows")));
-    fprintf(out, "created_by: %s\n", json_is_string(json_object_get(o, "created_by")) ? js(o, "created_by") : "(none)");
+    fputs("created_by: ", out);
+    put_text(out, json_is_string(json_object_get(o, "created_by")) ? js(o, "created_by") : "(none)");
+    fputc('\n', out);
     fprintf(out, "schema:\n");
     json_array_foreach(json_object_get(o, "schema"), i, v)
     {
         json_t *lt = json_object_get(v, "logical_type");
-        fprintf(out, "  %-24s %s", js(v, "name"), json_is_string(json_object_get(v, "physical_type")) ? js(v, "physical_type") : "group");
+        size_t nl = strlen(js(v, "name"));
+        fputs("  ", out);
+        put_text(out, js(v, "name"));
+        fprintf(out, "%*s %s", nl < 24 ? (int)(24 - nl) : 0, "",
+                json_is_string(json_object_get(v, "physical_type")) ? js(v, "physical_type") : "group");
         if (json_object_get(v, "type_length")) fprintf(out, "(%" JSON_INTEGER_FORMAT ")", json_integer_value(json_object_get(v, "type_length")));
         if (json_object_get(v, "repetition")) fprintf(out, " %s", js(v, "repetition"));
         if (json_object_get(v, "num_children"))
@@ -284,7 +356,7 @@ static void print_text(FILE *out, json_t *o)
             if (!first) fputc(')', out);
         }
         if (json_object_get(v, "converted_type")) fprintf(out, " converted=%s", js(v, "converted_type"));
-        if (json_object_get(v, "origin")) fprintf(out, " origin=%s", js(v, "origin"));
+        if (json_object_get(v, "origin")) fputs(" origin=", out), put_text(out, js(v, "origin"));
         fputc('\n', out);
     }
     json_t *kv = json_object_get(o, "key_value_metadata");
@@ -293,61 +365,138 @@ static void print_text(FILE *out, json_t *o)
     {
         json_t *val = json_object_get(v, "value");
         const char *s = json_string_value(val);
-        if (!s) fprintf(out, "  %s (no value)\n", js(v, "key"));
-        else if (strlen(s) > KV_TEXT_MAX) fprintf(out, "  %s = %.*s... (%zu bytes)\n", js(v, "key"), KV_TEXT_MAX, s, strlen(s));
-        else fprintf(out, "  %s = %s\n", js(v, "key"), s);
-    }
-    json_t *rgs = json_object_get(o, "row_groups");
-    fprintf(out, "row_groups: %zu\n", json_array_size(rgs));
-    json_array_foreach(rgs, i, v)
-    {
-        fprintf(out, "row group %zu: %" JSON_INTEGER_FORMAT " rows, %" JSON_INTEGER_FORMAT " bytes\n", i,
-                json_integer_value(json_object_get(v, "num_rows")), json_integer_value(json_object_get(v, "total_byte_size")));
-        json_array_foreach(json_object_get(v, "columns"), k, w)
-        {
-            json_t *e, *st = json_object_get(w, "statistics");
-            size_t q;
-            fprintf(out, "  column %s: %s %s encodings=", js(w, "path"), js(w, "physical_type"), js(w, "codec"));
-            json_array_foreach(json_object_get(w, "encodings"), q, e)
-            {
-                if (q) fputc(',', out);
-                put_scalar(out, e);
-            }
-            fprintf(out, " values=%" JSON_INTEGER_FORMAT " compressed=%" JSON_INTEGER_FORMAT " uncompressed=%" JSON_INTEGER_FORMAT "\n",
-                    json_integer_value(json_object_get(w, "num_values")),
-                    json_integer_value(json_object_get(w, "total_compressed_size")),
-                    json_integer_value(json_object_get(w, "total_uncompressed_size")));
-            if (st) {
-                fputs("    statistics:", out);
-                if (json_object_get(st, "min")) fputs(" min=", out), put_scalar(out, json_object_get(st, "min"));
-                if (json_object_get(st, "max")) fputs(" max=", out), put_scalar(out, json_object_get(st, "max"));
-                if (json_object_get(st, "null_count")) fputs(" null_count=", out), put_scalar(out, json_object_get(st, "null_count"));
-                if (json_object_get(st, "legacy_min_max")) fputs(" (legacy min/max)", out);
-                fputc('\n', out);
-            }
-        }
-    }
-    json_t *h = json_object_get(o, "head");
-    if (h) {
-        json_t *rows = json_object_get(h, "rows");
-        fprintf(out, "head: %zu rows\n  ", json_array_size(rows));
-        json_array_foreach(json_object_get(h, "columns"), i, v)
-        {
-            if (i) fputs(" | ", out);
-            put_scalar(out, v);
-        }
-        fputc('\n', out);
-        json_array_foreach(rows, i, v)
-        {
-            fputs("  ", out);
-            json_array_foreach(v, k, w)
-            {
-                if (k) fputs(" | ", out);
-                put_scalar(out, w);
-            }
+        fputs("  ", out);
+        put_text(out, js(v, "key"));
+        if (!s) {
+            fputs(" (no value)\n", out);
+        } else if (strlen(s) > KV_TEXT_MAX) {
+            size_t cut = KV_TEXT_MAX;
+            while (cut > 0 && ((unsigned char)s[cut] & 0xc0) == 0x80) cut--; /* not inside a UTF-8 character */
+            fputs(" = ", out);
+            put_text_n(out, s, cut);
+            fprintf(out, "... (%zu bytes)\n", strlen(s));
+        } else {
+            fputs(" = ", out);
+            put_text(out, s);
             fputc('\n', out);
         }
     }
+}
+
+static void print_rg(FILE *out, size_t i, json_t *v)
+{
+    size_t k;
+    json_t *w;
+    fprintf(out, "row group %zu: %" JSON_INTEGER_FORMAT " rows, %" JSON_INTEGER_FORMAT " bytes\n", i,
+            json_integer_value(json_object_get(v, "num_rows")), json_integer_value(json_object_get(v, "total_byte_size")));
+    json_array_foreach(json_object_get(v, "columns"), k, w)
+    {
+        json_t *e, *st = json_object_get(w, "statistics");
+        size_t q;
+        fputs("  column ", out);
+        put_text(out, js(w, "path"));
+        fprintf(out, ": %s %s encodings=", js(w, "physical_type"), js(w, "codec"));
+        json_array_foreach(json_object_get(w, "encodings"), q, e)
+        {
+            if (q) fputc(',', out);
+            put_scalar(out, e);
+        }
+        fprintf(out, " values=%" JSON_INTEGER_FORMAT " compressed=%" JSON_INTEGER_FORMAT " uncompressed=%" JSON_INTEGER_FORMAT "\n",
+                json_integer_value(json_object_get(w, "num_values")),
+                json_integer_value(json_object_get(w, "total_compressed_size")),
+                json_integer_value(json_object_get(w, "total_uncompressed_size")));
+        if (st) {
+            fputs("    statistics:", out);
+            if (json_object_get(st, "min")) fputs(" min=", out), put_scalar(out, json_object_get(st, "min"));
+            if (json_object_get(st, "max")) fputs(" max=", out), put_scalar(out, json_object_get(st, "max"));
+            if (json_object_get(st, "null_count")) fputs(" null_count=", out), put_scalar(out, json_object_get(st, "null_count"));
+            if (json_object_get(st, "legacy_min_max")) fputs(" (legacy min/max)", out);
+            fputc('\n', out);
+        }
+    }
+}
+
+static void print_head(FILE *out, json_t *h)
+{
+    size_t i, k;
+    json_t *v, *w;
+    json_t *rows = json_object_get(h, "rows");
+    fprintf(out, "head: %zu rows\n  ", json_array_size(rows));
+    json_array_foreach(json_object_get(h, "columns"), i, v)
+    {
+        if (i) fputs(" | ", out);
+        put_scalar(out, v);
+    }
+    fputc('\n', out);
+    json_array_foreach(rows, i, v)
+    {
+        fputs("  ", out);
+        json_array_foreach(v, k, w)
+        {
+            if (k) fputs(" | ", out);
+            put_scalar(out, w);
+        }
+        fputc('\n', out);
+    }
+}
+
+/* One file, to out: text, or a JSON object written piece by piece (the row groups one at
+ * a time). The first rows are decoded before anything is written, so a file whose head
+ * fails writes nothing but its error. */
+static sl_code inspect_one(pq_reader *rd, int64_t head, int as_json, int sep, FILE *out, sl_err *err)
+{
+    const pq_file_meta *m = pq_reader_meta(rd);
+    const int jflags = JSON_INDENT(1) | JSON_ENSURE_ASCII;
+    json_t *hj = NULL, *o;
+    uint32_t nleaves;
+    const pq_schema_el **leaves;
+    if (head >= 0) {
+        pq_head h;
+        if (pq_head_read(rd, head, &h, err) != SL_OK) return sl_err_prefix(err, "%s: --head: ", pq_reader_path(rd));
+        hj = head_json(&h);
+        pq_head_free(&h);
+    }
+    leaves = leaves_of(m, &nleaves);
+    o = meta_json(rd);
+    if (as_json) {
+        char *text = json_dumps(o, jflags);
+        size_t n = text ? strlen(text) : 0;
+        while (n > 0 && text[n - 1] != '}') n--; /* reopen the object to add the row groups */
+        if (n > 0) n--;
+        while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == ' ')) n--;
+        if (n > 0) fwrite(text, 1, n, out);
+        else fputs("{", out);
+        free(text);
+        fputs(",\n \"row_groups\": [", out);
+    } else {
+        if (sep) fputc('\n', out); /* between files */
+        print_meta(out, o);
+        fprintf(out, "row_groups: %u\n", m->n_row_groups);
+    }
+    for (uint32_t g = 0; g < m->n_row_groups && !ferror(out); g++) {
+        json_t *r = rg_json(&m->row_groups[g], leaves, nleaves);
+        if (as_json) {
+            fputs(g ? ",\n" : "\n", out);
+            json_dumpf(r, out, jflags);
+        } else {
+            print_rg(out, g, r);
+        }
+        json_decref(r);
+    }
+    if (as_json) {
+        fputs("]", out);
+        if (hj) {
+            fputs(",\n \"head\": ", out);
+            json_dumpf(hj, out, jflags);
+        }
+        fputs("\n}", out);
+    } else if (hj) {
+        print_head(out, hj);
+    }
+    json_decref(o);
+    json_decref(hj);
+    sl_free(leaves);
+    return SL_OK;
 }
 
 int cmd_inspect(cli_ctx *ctx, int argc, char **argv)
@@ -357,8 +506,7 @@ int cmd_inspect(cli_ctx *ctx, int argc, char **argv)
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     int64_t head = -1;
-    int as_json = 0, c, rc = 0;
-    json_t *doc, *files;
+    int as_json = 0, c, rc = 0, printed = 0;
     (void)ctx;
     optind = 1;
     while ((c = getopt_long(argc, argv, "n:jh", opts, NULL)) != -1) {
@@ -380,37 +528,44 @@ int cmd_inspect(cli_ctx *ctx, int argc, char **argv)
         }
     }
     if (optind >= argc) return cli_usage_error("inspect", "no FILE given");
-    doc = json_object();
-    files = json_array();
-    json_object_set_new(doc, "files", files);
+    if (as_json) fputs("{\"files\": [", stdout);
     for (int i = optind; i < argc; i++) {
         sl_err err = {0};
         pq_reader *rd = pq_reader_open(argv[i], &err);
-        json_t *o = rd ? file_json(rd, head, &err) : NULL;
+        if (as_json && i > optind) fputs(",", stdout);
+        if (as_json) fputs("\n", stdout);
+        sl_code code = rd ? inspect_one(rd, head, as_json, printed, stdout, &err) : err.code;
+        printed |= code == SL_OK;
         pq_reader_close(rd);
-        if (!o) {
-            int x = cli_fail("inspect", &err);
-            if (!rc) rc = x;
-            if (as_json) {
-                o = json_object();
-                json_object_set_new(o, "file", json_string(argv[i]));
-                json_object_set_new(o, "error", json_string(err.msg));
-                json_array_append_new(files, o);
+        if (code != SL_OK) {
+            /* Messages quote names from the file: escaped like the text output. */
+            char msg[4 * sizeof err.msg + 64];
+            FILE *m = fmemopen(msg, sizeof msg, "w");
+            msg[0] = 0;
+            if (m) {
+                put_text(m, err.msg[0] ? err.msg : sl_strerror(err.code));
+                fclose(m);
             }
-            continue;
+            fprintf(stderr, "sluice inspect: error: %s\n", msg);
+            if (!rc) rc = sl_exit_code(err.code);
+            if (as_json) {
+                json_t *o = json_object();
+                json_object_set_new(o, "file", jbytes((const uint8_t *)argv[i], strlen(argv[i])));
+                json_object_set_new(o, "error", json_string(msg));
+                json_dumpf(o, stdout, JSON_INDENT(1) | JSON_ENSURE_ASCII);
+                json_decref(o);
+            }
         }
-        if (as_json) {
-            json_array_append_new(files, o);
-        } else {
-            if (i > optind) fputc('\n', stdout);
-            print_text(stdout, o);
-            json_decref(o);
-        }
+        if (ferror(stdout)) break; /* reported below */
     }
-    if (as_json) {
-        json_dumpf(doc, stdout, JSON_INDENT(1) | JSON_ENSURE_ASCII);
-        fputc('\n', stdout);
+    if (as_json) fputs("\n]}\n", stdout);
+    /* Output that did not reach its destination (a full disk, a closed pipe) is a failure:
+     * a script must not take a cut listing for a whole one. */
+    errno = 0;
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "sluice inspect: error: cannot write the output: %s\n",
+                errno ? strerror(errno) : "write error");
+        if (!rc) rc = SL_EXIT_FAILURE;
     }
-    json_decref(doc);
     return rc;
 }

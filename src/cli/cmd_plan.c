@@ -117,7 +117,7 @@ static json_t *load_plan(const char *path, sl_err *err)
 
 static void task_usage(FILE *out)
 {
-    fputs("Usage: sluice task PLAN K [--attempt ID]\n\n"
+    fputs("Usage: sluice task PLAN K [--attempt ID] [--sync]\n\n"
           "Runs task K (from 0) of the plan in the file PLAN (`sluice plan ... --json`) on one\n"
           "connection, writes its files into the plan's output under names unique to this\n"
           "attempt, and prints its result as one line of JSON on standard output: the files\n"
@@ -128,6 +128,12 @@ static void task_usage(FILE *out)
           "from standard input, the JSON array of every shard's gather message in shard order.\n\n"
           "  --attempt ID   this attempt's id in the file names ([A-Za-z0-9._-], up to 32;\n"
           "                 default: 8 random hex digits)\n"
+          "  --sync         let a runner align the snapshots of several tasks (sluice_spark.py):\n"
+          "                 print {\"sync\": \"connected\"}, then obey lines on standard input:\n"
+          "                 lock (take FLUSH TABLES WITH READ LOCK on a second connection; needs\n"
+          "                 RELOAD), begin (start this task's transaction: WITH CONSISTENT SNAPSHOT\n"
+          "                 under --consistency snapshot), unlock, go (read); each answered by a\n"
+          "                 {\"sync\": ...} line. With no --sync the task begins on its own.\n"
           "  -h, --help     this help\n",
           out);
     cli_print_global_help(out);
@@ -166,6 +172,51 @@ static sl_code stdio_gather(void *ud, int participant, int n, json_t *mine, json
     return rc;
 }
 
+static sl_code sync_say(const char *what, sl_err *err)
+{
+    if (printf("{\"sync\": \"%s\"}\n", what) < 0 || fflush(stdout) != 0)
+        return sl_err_set(err, SL_E_IO, "cannot write to standard output");
+    return SL_OK;
+}
+
+/* --sync: the runner's lines on standard input, until "go". */
+static sl_code sync_steps(const json_t *plan, const my_params *mp, MYSQL *conn, sl_err *err)
+{
+    MYSQL *lockc = NULL;
+    char line[64];
+    sl_code rc = sync_say("connected", err);
+    while (rc == SL_OK) {
+        if (!fgets(line, sizeof line, stdin)) {
+            rc = sl_err_set(err, SL_E_USAGE, "--sync: standard input ended before \"go\"");
+            break;
+        }
+        line[strcspn(line, "\r\n")] = 0;
+        if (strcmp(line, "lock") == 0 && !lockc) {
+            if (!(lockc = my_connect(mp, 0, err))) rc = err->code ? err->code : SL_E_DB_CONNECT;
+            else if (my_exec(lockc, "FLUSH TABLES WITH READ LOCK", err) != SL_OK)
+                rc = sl_err_set(err, SL_E_DB,
+                                "cannot take the global read lock that aligns the tasks' snapshots (%s); grant RELOAD "
+                                "to the user, or run with --consistency none",
+                                err->msg);
+            if (rc == SL_OK) rc = sync_say("locked", err);
+        } else if (strcmp(line, "begin") == 0) {
+            rc = sl_task_begin(plan, conn, err);
+            if (rc == SL_OK) rc = sync_say("begun", err);
+        } else if (strcmp(line, "unlock") == 0 && lockc) {
+            rc = my_exec(lockc, "UNLOCK TABLES", err);
+            my_close(lockc);
+            lockc = NULL;
+            if (rc == SL_OK) rc = sync_say("unlocked", err);
+        } else if (strcmp(line, "go") == 0) {
+            break;
+        } else {
+            rc = sl_err_set(err, SL_E_USAGE, "--sync: unexpected line '%s' on standard input", line);
+        }
+    }
+    my_close(lockc); /* closing the connection releases a lock still held */
+    return rc;
+}
+
 static int valid_attempt(const char *s)
 {
     size_t n = strlen(s);
@@ -181,13 +232,14 @@ static int valid_attempt(const char *s)
 
 int cmd_task(cli_ctx *ctx, int argc, char **argv)
 {
-    enum { O_ATTEMPT = 256 };
+    enum { O_ATTEMPT = 256, O_SYNC };
     static const struct option opts[] = {{"attempt", required_argument, NULL, O_ATTEMPT},
+                                         {"sync", no_argument, NULL, O_SYNC},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *attempt = NULL;
     char attempt_buf[SL_RUN_ID_SIZE];
-    int c;
+    int c, sync = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -196,6 +248,7 @@ int cmd_task(cli_ctx *ctx, int argc, char **argv)
                 return cli_usage_error("task", "--attempt takes 1 to 32 of [A-Za-z0-9._-], not '%s'", optarg);
             attempt = optarg;
             break;
+        case O_SYNC: sync = 1; break;
         case 'h': task_usage(stdout); return 0;
         default: return cli_usage_error("task", "unknown option");
         }
@@ -225,7 +278,7 @@ int cmd_task(cli_ctx *ctx, int argc, char **argv)
         goto out;
     }
     if (my_params_from_config(ctx->cfg, &mp, 0, &err) != SL_OK || !(conn = my_connect(&mp, 0, &err)) ||
-        sl_task_begin(plan, conn, &err) != SL_OK) {
+        (sync ? sync_steps(plan, &mp, conn, &err) : sl_task_begin(plan, conn, &err)) != SL_OK) {
         rc = cli_fail("task", &err);
         goto out;
     }

@@ -8,8 +8,11 @@
 
 #include "../common/sl_alloc.h"
 #include "../common/sl_time.h"
+#include "../exec/exec.h"
 #include "../exec/run.h"
+#include "../common/sl_log.h"
 #include "cli.h"
+#include "job.h"
 
 static void usage(FILE *out)
 {
@@ -17,7 +20,7 @@ static void usage(FILE *out)
           "                  [--exclude-status a,b] [--restock-below R] [--overstock-above R]\n"
           "                  [--optimal-utilization R] [--sales-window-days N] [--vip-percentile P]\n"
           "                  [--compression snappy|zstd|gzip|none] [--consistency snapshot|none]\n"
-          "                  [--layout date|hive] [--shards N]\n"
+          "                  [--layout date|hive] [--shards N] [--memory-limit SIZE]\n"
           "                  [--lock-wait-timeout S] [--lock-retries N] [--snapshot-lock auto|backup-stage|ftwrl]\n\n"
           "Reads customers, products, warehouses, inventory, orders and order_items of\n"
           "MYSQL_DATABASE in one snapshot, computes the six datasets (README, \"Analytics\n"
@@ -42,10 +45,21 @@ static void usage(FILE *out)
           "                             `sluice export` does, from the same reads\n"
           "  --compression C            snappy (default), zstd, gzip or none\n"
           "  --consistency MODE         snapshot (default, with fallback; see `sluice export --help`) or none\n"
+          "  --wide-decimal MODE        --raw tables' DECIMAL of more than 38 digits as string (default,\n"
+          "                             exact digits as text) or decimal (see `sluice export --help`)\n"
           "  --shards N                 read customers, orders and order_items in N customer-id ranges,\n"
           "                             one task (and connection) each, merged exactly (default 1);\n"
           "                             order_analytics then has one file per range\n"
+          "  --memory-limit SIZE        memory for batches, row groups, pages and dictionaries\n"
+          "                             (default 256M, at least 32M); the per-customer state of the\n"
+          "                             analytics (a few hundred bytes a customer) is not bounded by it\n"
           "  --progress MODE            bar, log or off (default: bar on a terminal, else log)\n"
+          "  --dry-run                  connect and check, then print what would be read (tables,\n"
+          "                             estimated rows, the snapshot lock) and written (paths);\n"
+          "                             writes nothing\n"
+          "  --metrics-file PATH        write the run's figures in Prometheus text format to PATH at\n"
+          "                             the end, success or failure, atomically (for node_exporter's\n"
+          "                             textfile collector); not with --dry-run\n"
           "  --layout L                 date (default): business_insights/<YYYY-MM-DD>/<dataset>/;\n"
           "                             hive: business_insights/date=<YYYY-MM-DD>/<dataset>/ (and\n"
           "                             raw/<table>/date=<YYYY-MM-DD>/ with --raw)\n"
@@ -67,8 +81,8 @@ static int parse_ratio(const char *s, double lo, double hi, double *out)
 
 int cmd_run(cli_ctx *ctx, int argc, char **argv)
 {
-    enum { O_OUTPUT = 256, O_ASOF, O_EXCL, O_RESTOCK, O_OVER, O_OPT, O_WINDOW, O_VIP, O_RAW, O_COMP, O_CONS, O_PROG, O_LAYOUT,
-           O_SHARDS, O_LOCK_WAIT, O_LOCK_RETRIES, O_LOCK_KIND };
+    enum { O_OUTPUT = 256, O_ASOF, O_EXCL, O_RESTOCK, O_OVER, O_OPT, O_WINDOW, O_VIP, O_RAW, O_COMP, O_CONS, O_PROG, O_WIDE,
+           O_DRY, O_METRICS, O_LAYOUT, O_SHARDS, O_LOCK_WAIT, O_LOCK_RETRIES, O_LOCK_KIND, O_MEM };
     static const struct option opts[] = {
         {"output", required_argument, NULL, O_OUTPUT}, {"as-of", required_argument, NULL, O_ASOF},
         {"exclude-status", required_argument, NULL, O_EXCL}, {"restock-below", required_argument, NULL, O_RESTOCK},
@@ -76,9 +90,12 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
         {"sales-window-days", required_argument, NULL, O_WINDOW}, {"vip-percentile", required_argument, NULL, O_VIP},
         {"raw", no_argument, NULL, O_RAW}, {"compression", required_argument, NULL, O_COMP},
         {"consistency", required_argument, NULL, O_CONS}, {"progress", required_argument, NULL, O_PROG},
+        {"wide-decimal", required_argument, NULL, O_WIDE}, {"dry-run", no_argument, NULL, O_DRY},
+        {"metrics-file", required_argument, NULL, O_METRICS},
         {"lock-wait-timeout", required_argument, NULL, O_LOCK_WAIT}, {"lock-retries", required_argument, NULL, O_LOCK_RETRIES},
         {"snapshot-lock", required_argument, NULL, O_LOCK_KIND},
         {"layout", required_argument, NULL, O_LAYOUT}, {"shards", required_argument, NULL, O_SHARDS},
+        {"memory-limit", required_argument, NULL, O_MEM},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     sl_err err = {0};
     sl_run_opts o;
@@ -87,6 +104,8 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
     const char **excl = NULL;
     int c, rc = 0;
     double v;
+    const char *metrics_file = NULL;
+    cli_job job = {0};
     optind = 1;
     int opt_index = 0;
     while ((c = getopt_long(argc, argv, "h", opts, &opt_index)) != -1) {
@@ -129,6 +148,10 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
             if (parse_ratio(optarg, 0, 100, &o.tf.vip_percentile) || o.tf.vip_percentile <= 0) { rc = cli_usage_error("run", "--vip-percentile takes a number above 0 and at most 100, not '%s'", optarg); goto out; }
             break;
         case O_RAW: o.raw = 1; break;
+        case O_MEM:
+            if (cli_parse_size(optarg, &o.memory_limit)) { rc = cli_usage_error("run", "--memory-limit takes a size such as 256M or 1G, not '%s'", optarg); goto out; }
+            if (sl_exec_memory_check(o.memory_limit, &err) != SL_OK) { rc = cli_usage_error("run", "%s", err.msg); goto out; }
+            break;
         case O_SHARDS:
             if (parse_ratio(optarg, 1, 256, &v) || v != floor(v)) { rc = cli_usage_error("run", "--shards takes a whole number from 1 to 256, not '%s'", optarg); goto out; }
             o.shards = (int)v;
@@ -143,6 +166,11 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
             o.consistency_explicit = 1;
             break;
         }
+        case O_DRY: o.dry_run = 1; break;
+        case O_METRICS: metrics_file = optarg; break;
+        case O_WIDE:
+            if ((rc = cli_parse_wide_decimal("run", optarg, &o.wide_decimal_string)) != 0) goto out;
+            break;
         case O_PROG: {
             int m = 0;
             if ((rc = cli_parse_progress("run", optarg, &m)) != 0) goto out;
@@ -165,9 +193,16 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
                              o.tf.overstock_above);
         goto out;
     }
-    if (cli_load_config(ctx, "run", &err) != 0) { rc = cli_fail("run", &err); goto out; }
+    if (metrics_file && !metrics_file[0]) { rc = cli_usage_error("run", "--metrics-file needs a path"); goto out; }
+    if (!ctx->plan_only && (rc = cli_job_begin(&job, "run", metrics_file, o.dry_run)) != 0) goto out;
+    o.run_id = job.run_id;
+    o.metrics = job.metrics;
+    if (cli_load_config(ctx, "run", &err) != 0) { rc = cli_job_end(&job, cli_fail("run", &err)); goto out; }
     if (!o.output) o.output = sl_config_get(ctx->cfg, "SLUICE_OUTPUT");
-    if (!o.output || !o.output[0]) { rc = cli_usage_error("run", "--output is required (or set SLUICE_OUTPUT)"); goto out; }
+    if (!o.output || !o.output[0]) {
+        rc = cli_job_end(&job, cli_usage_error("run", "--output is required (or set SLUICE_OUTPUT)"));
+        goto out;
+    }
     if (ctx->quiet) o.progress = SL_PROGRESS_OFF;
     if (ctx->plan_only) {
         json_t *plan = NULL;
@@ -178,8 +213,21 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
     }
     sl_run_result res;
     if (sl_run_pipeline(ctx->cfg, &o, &res, &err) != SL_OK) {
-        rc = cli_fail("run", &err);
+        rc = cli_job_end(&job, cli_fail("run", &err));
         goto out;
+    }
+    if (o.dry_run) {
+        rc = cli_job_end(&job, 0);
+        goto out;
+    }
+    {
+        json_t *ds = json_object();
+        for (int d = 0; d < TF__DATASETS; d++) json_object_set_new(ds, tf_dataset_name(d), json_integer(res.rows[d]));
+        sl_log_event(SL_LOG_INFO, "run_done",
+                     json_pack("{s:s, s:s, s:o, s:i, s:f, s:s, s:s}", "command", "run", "date", res.date, "datasets", ds,
+                               "files", res.files, "seconds", res.seconds, "consistency", res.consistency, "output",
+                               o.output),
+                     "business_insights/%s committed", res.date);
     }
     cli_stop_late("run");
     if (!ctx->quiet) {
@@ -193,6 +241,7 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
                res.read_seconds, res.finish_seconds, res.commit_seconds, res.seconds);
         printf("  output: %s/%s/ (manifest: _SUCCESS, run report: report.html)\n", o.output, part);
     }
+    rc = cli_job_end(&job, 0);
 out:
     sl_free(excl_buf);
     sl_free(excl);

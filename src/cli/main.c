@@ -24,6 +24,25 @@ static const cli_command commands[] = {
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
+/* "128M", "64MiB", "1G", "1048576" -> bytes. */
+int cli_parse_size(const char *s, size_t *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || !(v > 0)) return -1;
+    double mult = 1;
+    if (*end == 'k' || *end == 'K') mult = 1024, end++;
+    else if (*end == 'm' || *end == 'M') mult = 1024.0 * 1024, end++;
+    else if (*end == 'g' || *end == 'G') mult = 1024.0 * 1024 * 1024, end++;
+    if (mult > 1 && (strcmp(end, "iB") == 0 || strcmp(end, "B") == 0)) end += strlen(end);
+    if (*end) return -1;
+    v *= mult;
+    if (v > 64.0 * 1024 * 1024 * 1024) return -1;
+    *out = (size_t)v;
+    return 0;
+}
+
 int cli_parse_progress(const char *cmd, const char *arg, int *mode)
 {
     static const char *const names[] = {"bar", "log", "off"};
@@ -41,6 +60,14 @@ int cli_parse_consistency(const char *cmd, const char *arg, int *mode)
     if (strcmp(arg, "snapshot") == 0) *mode = MY_SNAPSHOT;
     else if (strcmp(arg, "none") == 0) *mode = MY_NONE;
     else return cli_usage_error(cmd, "--consistency takes snapshot or none, not '%s'", arg);
+    return 0;
+}
+
+int cli_parse_wide_decimal(const char *cmd, const char *arg, int *as_string)
+{
+    if (strcmp(arg, "string") == 0) *as_string = 1;
+    else if (strcmp(arg, "decimal") == 0) *as_string = 0;
+    else return cli_usage_error(cmd, "--wide-decimal takes string or decimal, not '%s'", arg);
     return 0;
 }
 
@@ -82,12 +109,16 @@ void cli_print_global_help(FILE *out)
     fputs("\nGlobal options (anywhere on the line):\n"
           "  --env-file PATH   read settings from PATH instead of ./.env\n"
           "  --s3-endpoint URL S3-compatible endpoint, http(s)://host[:port] (the S3_ENDPOINT setting)\n"
-          "  --mysql-ssl-mode M  TLS to MySQL: DISABLED, PREFERRED (default), REQUIRED, VERIFY_CA or\n"
+          "  --mysql-ssl-mode M TLS to MySQL: DISABLED, PREFERRED (default), REQUIRED, VERIFY_CA or\n"
           "                    VERIFY_IDENTITY (the MYSQL_SSL_MODE setting; README \"TLS to MySQL\")\n"
           "  --mysql-ssl-ca F  CA file the server's certificate is checked against (MYSQL_SSL_CA)\n"
-          "  --mysql-ssl-cert F, --mysql-ssl-key F  client certificate and key (MYSQL_SSL_CERT/_KEY)\n"
-          "  -q, --quiet       only errors on stderr\n"
+          "  --mysql-ssl-cert F  client certificate (MYSQL_SSL_CERT) for REQUIRE X509 accounts,\n"
+          "  --mysql-ssl-key F   with its private key (MYSQL_SSL_KEY)\n"
+          "  -q, --quiet       only errors on stderr (and no summary on stdout)\n"
           "  -v, --verbose     debug log lines on stderr\n"
+          "  --log-format F    text (default) or json: one JSON object a line on stderr with time,\n"
+          "                    level, run_id, event, msg and the event's fields\n"
+          "  --log-level L     error, warn, info (default) or debug; over -q/-v for log lines\n"
           "\nExit codes: 0 success, 1 runtime failure, 2 usage error, 3 configuration error,\n"
           "  4 database unreachable or credentials refused, 5 source table or column missing,\n"
           "  6 source value cannot be represented, 7 output storage failed, 8 invalid input file,\n"
@@ -112,28 +143,39 @@ static void print_help(FILE *out)
 
 int cli_fail(const char *cmd, const sl_err *err)
 {
-    if (err->code == SL_E_STOPPED || sl_stop_requested()) { /* a failure a stop caused is the stop */
-        sl_err stopped;
-        if (err->code != SL_E_STOPPED) {
-            sl_stop_error(&stopped);
-            err = &stopped;
-        }
-        fprintf(stderr, "sluice %s: %s: nothing was committed; this run's files and uploads were removed and the "
-                "previous output is as it was\n", cmd, err->msg);
-        return sl_exit_code(err->code);
+    sl_err stopped;
+    int stop = err->code == SL_E_STOPPED || sl_stop_requested(); /* a failure a stop caused is the stop */
+    if (stop && err->code != SL_E_STOPPED) {
+        sl_stop_error(&stopped);
+        err = &stopped;
     }
-    fprintf(stderr, "sluice %s: error: %s\n", cmd, err->msg[0] ? err->msg : sl_strerror(err->code));
-    return sl_exit_code(err->code);
+    int code = sl_exit_code(err->code);
+    const char *msg = err->msg[0] ? err->msg : sl_strerror(err->code);
+    if (sl_log_get_format() == SL_LOG_JSON)
+        sl_log_event(SL_LOG_ERROR, stop ? "stopped" : "failed",
+                     json_pack("{s:s, s:s, s:i}", "command", cmd, "error", sl_strerror(err->code), "exit_code", code),
+                     stop ? "%s: nothing was committed; this run's files and uploads were removed and the previous "
+                            "output is as it was" : "%s", msg);
+    else if (stop)
+        fprintf(stderr, "sluice %s: %s: nothing was committed; this run's files and uploads were removed and the "
+                "previous output is as it was\n", cmd, msg);
+    else
+        fprintf(stderr, "sluice %s: error: %s\n", cmd, msg);
+    return code;
 }
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
+    char msg[1024];
     va_list ap;
-    fprintf(stderr, "sluice %s: ", cmd);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\nTry 'sluice %s --help'.\n", cmd);
+    if (sl_log_get_format() == SL_LOG_JSON)
+        sl_log_event(SL_LOG_ERROR, "usage_error", json_pack("{s:s, s:i}", "command", cmd, "exit_code", SL_EXIT_USAGE),
+                     "%s (try 'sluice %s --help')", msg, cmd);
+    else
+        fprintf(stderr, "sluice %s: %s\nTry 'sluice %s --help'.\n", cmd, msg, cmd);
     return SL_EXIT_USAGE;
 }
 
@@ -197,7 +239,7 @@ int main(int argc, char **argv)
     cli_ctx ctx = {0};
     sl_err err = {0};
     int n = 0, rc = 0;
-    const char *cmd = NULL;
+    const char *cmd = NULL, *log_format = NULL, *log_level = NULL;
 
     /* Pull the global options out of argv, wherever they stand before "--". */
     for (int i = 1; i < argc; i++) {
@@ -218,6 +260,13 @@ int main(int argc, char **argv)
             ctx.s3_endpoint = argv[++i];
         } else if (strncmp(a, "--s3-endpoint=", 14) == 0) {
             ctx.s3_endpoint = a + 14;
+        } else if (strcmp(a, "--log-format") == 0 || strcmp(a, "--log-level") == 0) {
+            if (i + 1 >= argc) return cli_usage_error("", "%s needs a value", a);
+            *(a[6] == 'f' ? &log_format : &log_level) = argv[++i];
+        } else if (strncmp(a, "--log-format=", 13) == 0) {
+            log_format = a + 13;
+        } else if (strncmp(a, "--log-level=", 12) == 0) {
+            log_level = a + 12;
         } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
             ctx.quiet = 1;
         } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
@@ -229,6 +278,18 @@ int main(int argc, char **argv)
     argc = n + 1;
     argv[argc] = NULL;
     sl_log_set_level(ctx.quiet ? SL_LOG_ERROR : ctx.verbose ? SL_LOG_DEBUG : SL_LOG_INFO);
+    if (log_format) {
+        sl_log_format f;
+        if (sl_log_parse_format(log_format, &f) != 0)
+            return cli_usage_error("", "--log-format takes text or json, not '%s'", log_format);
+        sl_log_set_format(f);
+    }
+    if (log_level) {
+        sl_log_level l;
+        if (sl_log_parse_level(log_level, &l) != 0)
+            return cli_usage_error("", "--log-level takes error, warn, info or debug, not '%s'", log_level);
+        sl_log_set_level(l);
+    }
 
     if (argc < 2) {
         print_help(stderr);

@@ -115,6 +115,8 @@ int sl_exec_run_threads(int n, void *(*fn)(void *), void *base, size_t stride, s
     pthread_t *th = sl_calloc((size_t)(n > 0 ? n : 1), sizeof *th);
     if (!th) return 0;
     if (mode == SL_PROGRESS_AUTO) mode = isatty(2) ? SL_PROGRESS_BAR : SL_PROGRESS_LOG;
+    /* JSON logs: every stderr line must be an object, so progress goes as log events. */
+    if (sl_log_get_format() == SL_LOG_JSON && mode == SL_PROGRESS_BAR) mode = SL_PROGRESS_LOG;
     sl_progress *prog = sl_progress_start(mode, nitems, pfn, pud);
     int started = 0;
     for (int i = 0; i < n; i++) {
@@ -149,4 +151,23 @@ sl_code sl_exec_output_failure(sl_code rc, sl_err *err)
     if (rc != SL_E_IO) return rc;
     if (err) err->code = SL_E_STORAGE;
     return SL_E_STORAGE;
+}
+
+sl_code sl_exec_memory_check(size_t limit, sl_err *err)
+{
+    if (limit < SL_MEMORY_LIMIT_MIN)
+        return sl_err_set(err, SL_E_USAGE,
+                          "--memory-limit %.1fM is too small to work with: sluice needs at least %zuM for its read "
+                          "batches and the row groups, pages and dictionaries of the files it writes",
+                          (double)limit / 1048576.0, SL_MEMORY_LIMIT_MIN >> 20);
+    return SL_OK;
+}
+
+void sl_exec_memory_pq(pq_options *pq, size_t share, int keep_row_group, int keep_page)
+{
+    size_t small = share / 16 < ((size_t)16 << 10) ? (size_t)16 << 10 : share / 16;
+    if (!keep_page && pq->page_size > small) pq->page_size = small;
+    if (pq->dictionary_max > small) pq->dictionary_max = small;
+    if (!keep_row_group && pq->row_group_size > share / 2) pq->row_group_size = share / 2;
+    if (pq->row_group_size < pq->page_size) pq->row_group_size = pq->page_size;
 }

@@ -44,6 +44,21 @@ sl_code sl_exec_open_parquet(sl_commit *c, const char *name, const sl_schema *sc
  * output storage failure (exit 7), as S3's are. */
 sl_code sl_exec_output_failure(sl_code rc, sl_err *err);
 
+/* --memory-limit: what a run may use beyond the fixed overhead the README states
+ * (SL_MEMORY_OVERHEAD: the program, its libraries and connections). The parts that grow
+ * with the data are sized from it: read batches, row groups, pages, dictionaries. */
+#define SL_MEMORY_LIMIT_DEFAULT ((size_t)256 << 20)
+#define SL_MEMORY_LIMIT_MIN ((size_t)32 << 20)
+#define SL_MEMORY_OVERHEAD ((size_t)32 << 20)
+
+/* SL_E_USAGE naming the minimum when limit is too small to work with. */
+sl_code sl_exec_memory_check(size_t limit, sl_err *err);
+
+/* Writer sizes for a file that may hold `share` bytes: row groups of at most share / 2,
+ * pages and dictionaries of at most share / 16 (never under 16 KiB). Sizes given
+ * explicitly (keep_row_group, keep_page) stay. */
+void sl_exec_memory_pq(pq_options *pq, size_t share, int keep_row_group, int keep_page);
+
 /* A schema for a manifest: [{"name", "type", "nullable", "mysql_type"}, ...]. */
 json_t *sl_exec_schema_json(const sl_schema *s);
 

@@ -25,7 +25,9 @@
 #include "../mysql/my_reader.h"
 #include "../sink/commit.h"
 #include "../sink/store.h"
+#include "dryrun.h"
 #include "exec.h"
+#include "metrics.h"
 #include "progress.h"
 #include "task_int.h"
 
@@ -37,6 +39,7 @@ void sl_export_opts_default(sl_export_opts *o)
     pq_options_default(&o->pq);
     o->batch_rows = 16384;
     o->max_attempts = 3;
+    o->wide_decimal_string = 1;
     my_lock_opts_default(&o->lock);
 }
 
@@ -45,8 +48,9 @@ typedef struct ex_table {
     char *sql_base;     /* "SELECT <cols> FROM `t`" or the query */
     char *key_quoted;   /* partition column, quoted; NULL when not partitioned */
     char *key;
-    my_range *ranges;
+    my_range *ranges;   /* the plan's chunks: one task each */
     int nranges;
+    json_t *plan;       /* my_plan_json of the chunks, for the manifest */
     long long estimate;
     sl_incr *incr; /* --incremental: the table's watermark and read condition */
 } ex_table;
@@ -66,6 +70,8 @@ typedef struct ex_run {
     char run_id[64];
     char date[16];
     pq_options pq;
+    size_t share;      /* bytes of the memory limit per connection */
+    size_t batch_rows; /* rows per read batch, within the share */
 } ex_run;
 
 /* ---------------------------------------------------------------------------------- */
@@ -228,8 +234,25 @@ static sl_code plan(ex_run *run, MYSQL *m, int nparts, sl_err *err)
         if (rc == SL_OK) rc = plan_table(run, m, t, err);
         if (rc == SL_OK) rc = my_catalog_row_estimate(m, t->name, &t->estimate, err);
         if (rc == SL_OK && t->key && nparts > 1) {
-            rc = my_plan_partitions(m, t->name, t->key, nparts, &t->ranges, &t->nranges, err);
-            if (rc != SL_OK) sl_err_prefix(err, "table %s: ", t->name);
+            /* Chunks from MIN/MAX and the server's estimates (my_plan.h), about 4 per
+             * connection: each is a task the connections take in turn, so skew and gaps
+             * still balance. */
+            my_plan cp;
+            my_plan_opts po;
+            my_plan_opts_default(&po);
+            po.connections = nparts;
+            po.chunks_per_conn = 4;
+            rc = my_plan_chunks(m, t->name, t->key, &po, &cp, err);
+            if (rc == SL_OK) {
+                t->ranges = sl_calloc((size_t)cp.count, sizeof *t->ranges);
+                t->plan = my_plan_json(&cp);
+                if (!t->ranges || !t->plan) rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
+                for (int c = 0; rc == SL_OK && c < cp.count; c++) t->ranges[c] = cp.chunks[c].r;
+                t->nranges = cp.count;
+                sl_debug("table %s: %d chunks on %s from %d queries in %.3f s (estimated %lld rows)", t->name,
+                         cp.count, t->key, cp.probes, cp.seconds, (long long)cp.est_rows);
+            }
+            my_plan_free(&cp);
         } else if (rc == SL_OK) {
             t->ranges = sl_calloc(1, sizeof *t->ranges);
             t->nranges = 1;
@@ -332,8 +355,12 @@ static sl_code plan_json(const ex_run *run, int nworkers, json_t **out, sl_err *
     json_object_set_new(p, "connections", json_integer(nworkers));
     sl_exec_plan_set_lock(p, &o->lock);
     json_object_set_new(p, "max_attempts", json_integer(o->max_attempts));
-    json_object_set_new(p, "batch_rows", json_integer((json_int_t)o->batch_rows));
+    json_object_set_new(p, "batch_rows", json_integer((json_int_t)run->batch_rows));
+    json_object_set_new(p, "batch_bytes_max", json_integer((json_int_t)(run->share / 8 < ((size_t)32 << 20)
+                                                                            ? run->share / 8
+                                                                            : (size_t)32 << 20)));
     json_object_set_new(p, "zero_dates_error", json_boolean(o->zero_dates_error));
+    json_object_set_new(p, "wide_decimal_string", json_boolean(o->wide_decimal_string));
     for (int i = 0; i < run->ntables; i++) {
         const ex_table *t = &run->tables[i];
         char seg[800], base[900], prefix[1000];
@@ -342,10 +369,10 @@ static sl_code plan_json(const ex_run *run, int nworkers, json_t **out, sl_err *
         sl_layout_partition(o->layout, base, run->date, prefix, sizeof prefix - 1);
         strcat(prefix, "/");
         /* Incremental runs append to the date's partition: each run's rows are new. */
-        json_array_append_new(tables, json_pack("{s:s, s:s, s:s?, s:I, s:b, s:o?}", "name", t->name, "prefix", prefix,
-                                                "key", t->key, "estimate", (json_int_t)t->estimate, "append",
+        json_array_append_new(tables, json_pack("{s:s, s:s, s:s?, s:I, s:b, s:o?, s:O?}", "name", t->name, "prefix",
+                                                prefix, "key", t->key, "estimate", (json_int_t)t->estimate, "append",
                                                 t->incr != NULL, "incremental",
-                                                t->incr ? sl_incr_json(t->incr, 0) : NULL));
+                                                t->incr ? sl_incr_json(t->incr, 0) : NULL, "plan", t->plan));
         json_array_append_new(units, json_pack("{s:s, s:I}", "name", t->name, "estimate", (json_int_t)t->estimate));
     }
     json_t *ex = json_pack("{s:o, s:s?, s:s?}", "tables", tables, "query", o->query, "where", o->where);
@@ -358,7 +385,7 @@ static sl_code plan_json(const ex_run *run, int nworkers, json_t **out, sl_err *
         const ex_table *t = &run->tables[tk->table];
         char label[600];
         SL_TRY_GOTO(rc, build_sql(run, t, tk->part, &sql, err), done);
-        snprintf(label, sizeof label, "table %s, partition %d", t->name, tk->part);
+        snprintf(label, sizeof label, "table %s, chunk %d", t->name, tk->part);
         json_array_append_new(tasks, json_pack("{s:s, s:i, s:i, s:s, s:o, s:[i]}", "label", label, "table",
                                                tk->table, "part", tk->part, "sql", (const char *)sql.data, "range",
                                                range_json(t, &t->ranges[tk->part]), "units", tk->table));
@@ -408,6 +435,8 @@ sl_code sl_export_plan(const sl_config *cfg, const sl_export_opts *o, json_t **o
     MYSQL *ctl = NULL;
     sl_code rc;
     *out = NULL;
+    if (sl_exec_memory_check(o->memory_limit ? o->memory_limit : SL_MEMORY_LIMIT_DEFAULT, err) != SL_OK)
+        return err->code;
     if (o->date) {
         int y;
         unsigned mo, d;
@@ -419,7 +448,8 @@ sl_code sl_export_plan(const sl_config *cfg, const sl_export_opts *o, json_t **o
     } else {
         sl_date_format((int32_t)sl_day_floor(sl_now_us(), NULL), run.date, sizeof run.date);
     }
-    if (sl_run_id(run.run_id, err) != SL_OK) return err->code;
+    if (o->run_id && o->run_id[0]) snprintf(run.run_id, sizeof run.run_id, "%s", o->run_id);
+    else if (sl_run_id(run.run_id, err) != SL_OK) return err->code;
 
     SL_TRY_GOTO(rc, my_params_from_config(cfg, &run.mp, 0, err), done);
     ctl = my_connect(&run.mp, 0, err);
@@ -433,13 +463,14 @@ sl_code sl_export_plan(const sl_config *cfg, const sl_export_opts *o, json_t **o
     SL_TRY_GOTO(rc, make_tasks(&run, err), done);
     int nworkers = nparts < run.ntasks ? nparts : run.ntasks;
     if (nworkers < 1) nworkers = 1;
-    /* Row groups share the memory budget: one row group per file being written. */
-    if (!o->row_group_explicit) {
-        size_t budget = ((size_t)160 << 20) / (size_t)nworkers;
-        if (budget < ((size_t)16 << 20)) budget = (size_t)16 << 20;
-        if (budget < run.pq.row_group_size) run.pq.row_group_size = budget;
-        if (run.pq.row_group_size < run.pq.page_size) run.pq.row_group_size = run.pq.page_size;
-    }
+    /* The memory limit, shared by the connections: each holds one read batch (at most an
+     * eighth of its share: string columns end a batch at half their cap, fixed-width
+     * values take at most 8 bytes a column, 1 KiB a row for 128 columns) and one file's
+     * row group, pages and dictionaries. */
+    run.share = (o->memory_limit ? o->memory_limit : SL_MEMORY_LIMIT_DEFAULT) / (size_t)nworkers;
+    sl_exec_memory_pq(&run.pq, run.share, o->row_group_explicit, o->page_explicit);
+    run.batch_rows = o->batch_rows;
+    if (run.batch_rows > run.share / 8 / 1024) run.batch_rows = run.share / 8 / 1024 < 256 ? 256 : run.share / 8 / 1024;
     rc = plan_json(&run, nworkers, out, err);
 done:
     if (ctl) my_close(ctl);
@@ -451,6 +482,7 @@ done:
         sl_free(t->key_quoted);
         sl_incr_free(t->incr);
         sl_free(t->ranges);
+        json_decref(t->plan);
     }
     sl_free(run.tables);
     sl_free(run.tasks);
@@ -479,8 +511,9 @@ sl_code sl_export_task(const json_t *plan, int k, const json_t *task, MYSQL *con
     my_read_opts ro;
     my_read_opts_default(&ro);
     ro.batch_rows = (size_t)sl_plan_int(plan, "batch_rows", 16384);
-    ro.batch_bytes_max = (size_t)32 << 20;
+    ro.batch_bytes_max = (size_t)sl_plan_int(plan, "batch_bytes_max", (long long)32 << 20);
     ro.zero_dates_error = json_is_true(json_object_get(plan, "zero_dates_error"));
+    ro.wide_decimal_string = json_is_true(json_object_get(plan, "wide_decimal_string"));
     ro.table = tname;
     ro.key_column = *key ? key : NULL;
     rd = my_reader_open(conn, sl_plan_str(task, "sql"), &ro, err);
@@ -538,6 +571,9 @@ static json_t *table_manifest(const json_t *plan, int ti, json_t *const *chosen,
     const json_t *t = json_array_get(json_object_get(ex, "tables"), (size_t)ti);
     json_t *parts = json_array(), *zd = json_object(), *schema = NULL;
     int64_t rows = 0, t0 = 0, t1 = 0;
+    /* The plan's chunks, each with the rows its task read. */
+    json_t *tplan = json_is_object(json_object_get(t, "plan")) ? json_deep_copy(json_object_get(t, "plan")) : NULL;
+    json_t *plan_chunks = tplan ? json_object_get(tplan, "chunks") : NULL;
     json_t *sums = json_array();
     size_t k;
     json_t *task;
@@ -546,9 +582,15 @@ static json_t *table_manifest(const json_t *plan, int ti, json_t *const *chosen,
         if (sl_plan_int(task, "table", -1) != ti) continue;
         const json_t *r = chosen[k], *rex = json_object_get(r, "export");
         const json_t *f = json_array_get(json_object_get(r, "files"), 0);
-        json_t *pj = json_pack("{s:s, s:I, s:O, s:f}", "file", sl_plan_str(f, "name"), "rows",
+        json_t *chunk = json_deep_copy(json_object_get(task, "range"));
+        json_object_set_new(chunk, "rows", json_integer(sl_plan_int(rex, "rows", 0)));
+        json_t *pj = json_pack("{s:s, s:I, s:O, s:[o], s:f}", "file", sl_plan_str(f, "name"), "rows",
                                (json_int_t)sl_plan_int(rex, "rows", 0), "key_range", json_object_get(task, "range"),
-                               "seconds", json_real_value(json_object_get(r, "seconds")));
+                               "chunks", chunk, "seconds", json_real_value(json_object_get(r, "seconds")));
+        if (plan_chunks) {
+            json_t *pc = json_array_get(plan_chunks, (size_t)sl_plan_int(task, "part", 0));
+            json_object_set_new(pc, "rows", json_integer(sl_plan_int(rex, "rows", 0)));
+        }
         json_t *eng = sl_result_engine_json(r);
         json_object_update(pj, eng);
         json_decref(eng);
@@ -580,8 +622,35 @@ static json_t *table_manifest(const json_t *plan, int ti, json_t *const *chosen,
                           "zero_dates", zd, "compression", sl_plan_str(json_object_get(plan, "writer"), "compression"),
                           "snapshot", sl_plan_snapshot_json(plan), "timings", "started_at", sl_plan_str(plan, "created_at"),
                           "seconds", t1 > t0 ? (double)(t1 - t0) / 1e6 : 0.0);
+    if (tplan) {
+        json_object_set_new(m, "plan", tplan);
+        json_object_set(json_object_get(m, "timings"), "plan_seconds", json_object_get(tplan, "seconds"));
+    }
     if (info && info->engine) json_object_update(m, (json_t *)info->engine);
     return m;
+}
+
+/* For the metrics file: summary "tables": {name: {"rows", "bytes", "seconds",
+ * "zero_dates", "retries"}} from the table's manifest fields and its files. */
+static void table_summary(json_t *summary, const char *name, const json_t *manifest, int64_t bytes)
+{
+    json_t *all = json_object_get(summary, "table_figures");
+    if (!all) json_object_set_new(summary, "table_figures", all = json_object());
+    int64_t zero = 0, retries = 0;
+    const char *k;
+    json_t *v;
+    size_t i;
+    json_object_foreach((json_t *)json_object_get(manifest, "zero_dates"), k, v) zero += json_integer_value(v);
+    json_array_foreach(json_object_get(manifest, "partitions"), i, v)
+    {
+        int64_t a = sl_plan_int(v, "attempts", 1);
+        if (a > 1) retries += a - 1;
+    }
+    json_object_set_new(all, name,
+                        json_pack("{s:I, s:I, s:f, s:I, s:I}", "rows", (json_int_t)sl_plan_int(manifest, "rows", 0),
+                                  "bytes", (json_int_t)bytes, "seconds",
+                                  json_real_value(json_object_get(json_object_get(manifest, "timings"), "seconds")),
+                                  "zero_dates", (json_int_t)zero, "retries", (json_int_t)retries));
 }
 
 sl_code sl_export_commit(const json_t *plan, json_t *const *chosen, sl_store *st, const sl_commit_info *info,
@@ -611,7 +680,7 @@ sl_code sl_export_commit(const json_t *plan, json_t *const *chosen, sl_store *st
             break;
         }
         cs[ti] = c;
-        int64_t trows = 0;
+        int64_t trows = 0, tbytes = 0;
         for (int k = 0; k < ntasks && rc == SL_OK; k++) {
             if (sl_plan_int(json_array_get(json_object_get(plan, "tasks"), (size_t)k), "table", -1) != ti) continue;
             rc = sl_result_add_files(c, prefix, chosen[k], err);
@@ -622,11 +691,13 @@ sl_code sl_export_commit(const json_t *plan, json_t *const *chosen, sl_store *st
                 trows += sl_plan_int(f, "rows", 0);
                 rows += sl_plan_int(f, "rows", 0);
                 bytes += (uint64_t)sl_plan_int(f, "bytes", 0);
+                tbytes += sl_plan_int(f, "bytes", 0);
                 files++;
             }
         }
         if (rc == SL_OK) {
             extras[ti] = table_manifest(plan, ti, chosen, info);
+            table_summary(summary, sl_plan_str(t, "name"), extras[ti], tbytes);
             const json_t *inc = json_object_get(t, "incremental");
             if (json_is_object(inc)) {
                 json_t *mine = json_deep_copy(inc);
@@ -671,6 +742,12 @@ sl_code sl_export_run(const sl_config *cfg, const sl_export_opts *o, sl_export_r
     memset(res, 0, sizeof *res);
     res->consistency = o->consistency == MY_SNAPSHOT ? "snapshot" : "none";
     sl_code rc = sl_export_plan(cfg, o, &plan, err);
+    sl_metrics_stage(o->metrics, "plan", sl_mono_seconds() - t0);
+    if (rc == SL_OK && o->dry_run) {
+        rc = sl_dryrun_plan(cfg, plan, stdout, err);
+        json_decref(plan);
+        return rc;
+    }
     if (rc == SL_OK) {
         snprintf(res->run_id, sizeof res->run_id, "%s", sl_plan_str(plan, "run_id"));
         rc = sl_plan_execute(cfg, plan, o->progress, &sum, err);
@@ -683,6 +760,8 @@ sl_code sl_export_run(const sl_config *cfg, const sl_export_opts *o, sl_export_r
         res->rows = sl_plan_int(sum, "rows", 0);
         res->bytes = (uint64_t)sl_plan_int(sum, "bytes", 0);
     }
+    if (plan) snprintf(res->date, sizeof res->date, "%s", sl_plan_str(plan, "date"));
+    sl_metrics_add_run(o->metrics, plan, rc == SL_OK ? sum : NULL);
     json_decref(sum);
     json_decref(plan);
     res->seconds = sl_mono_seconds() - t0;

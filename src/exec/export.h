@@ -37,12 +37,18 @@ typedef struct sl_export_opts {
     my_consistency consistency;   /* --consistency */
     int consistency_explicit;     /* given on the command line: no silent fallback */
     int zero_dates_error;         /* --zero-dates=error */
+    int wide_decimal_string;      /* --wide-decimal string (default 1): DECIMAL above 38 digits as text */
     int row_group_explicit;       /* --row-group-size given: no memory-based default */
+    int page_explicit;            /* --page-size given */
+    size_t memory_limit;          /* --memory-limit, bytes; 0 = SL_MEMORY_LIMIT_DEFAULT */
     pq_options pq;                /* codec, sizes */
     size_t batch_rows;            /* rows per read batch, default 16384 */
     int max_attempts;             /* per task without a snapshot, default 3 */
     my_lock_opts lock;            /* --lock-wait-timeout, --lock-retries, --snapshot-lock */
     sl_progress_mode progress;
+    const char *run_id;           /* the run's id (the CLI logs it from the start); NULL: a new one */
+    int dry_run;                  /* --dry-run: connect, plan, print the plan on stdout, write nothing */
+    struct sl_metrics *metrics;   /* figures for --metrics-file, filled at the end; may be NULL */
     sl_incr_opts incr;            /* --incremental COLUMN and its options */
     sl_layout layout;             /* --layout date|hive */
 } sl_export_opts;
@@ -57,6 +63,7 @@ typedef struct sl_export_result {
     const char *consistency; /* "snapshot" or "none" (static) */
     my_lock_info lock;       /* the snapshot lock: which, how long it waited and blocked writes */
     double seconds;
+    char date[16];           /* the date partition */
 } sl_export_result;
 
 /* Step 1 of task.h: the plan of an export (JSON; json_decref it). */

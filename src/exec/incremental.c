@@ -72,7 +72,7 @@ sl_code sl_incr_lookback_parse(const char *s, sl_incr_lookback *out, sl_err *err
         default: goto bad;
         }
         /* 100 years is more than any column's history; also keeps the sum far from overflow. */
-        if (errno || n > 36500ULL * 86400 || (int64_t)n * unit > 36500LL * DAY_US - out->us) goto bad;
+        if (errno || n > (unsigned long long)((36500LL * DAY_US - out->us) / unit)) goto bad;
         out->us += (int64_t)n * unit;
         p = end + 1;
     }
@@ -532,6 +532,18 @@ sl_code sl_incr_commit_json(json_t *inc, const char *table, sl_commit *c, json_t
 {
     json_t *info;
     sl_code rc;
+    {
+        /* Runs of one date share a partition: if the columns changed since the runs
+         * before, its files now hold two schemas, which readers must merge by name. */
+        const json_t *base = sl_commit_base(c), *was = base ? json_object_get(base, "schema") : NULL;
+        const json_t *now = json_object_get(extra, "schema");
+        if (inc && was && now && !json_equal((json_t *)was, (json_t *)now)) {
+            sl_warn("table %s: the columns changed since run %s of this date: the partition's files now have "
+                    "different schemas (read them with DuckDB's union_by_name = true)",
+                    table, json_string_value(json_object_get(base, "run_id")));
+            json_object_set_new(inc, "schema_changed", json_true());
+        }
+    }
     info = inc ? json_pack("{s:O}", "incremental", inc) : NULL;
     if (!info || json_object_set(extra, "incremental", inc) != 0) {
         json_decref(inc);

@@ -70,7 +70,8 @@ static void draw(sl_progress *p, int final)
                 fprintf(stderr, "\r\033[K  %-24s %lld rows done\n", name, d);
                 p->drawn = 0;
             } else {
-                sl_info("%s: %lld rows done", name, d);
+                sl_log_event(SL_LOG_INFO, "table_done", json_pack("{s:s, s:I}", "table", name, "rows", (json_int_t)d),
+                             "%s: %lld rows done", name, d);
             }
         } else if (!fin && d > 0) {
             if (p->first_seen[i] == 0) p->first_seen[i] = now;
@@ -92,6 +93,8 @@ static void draw(sl_progress *p, int final)
     double rate = el > 0 ? (double)done / el : 0;
     int pct = !unknown && est > 0 ? (int)(100.0 * (double)done / (double)est) : -1;
     if (pct > 100) pct = 100;
+    /* Estimates are information_schema's (and a --where reads less): a finished run says so. */
+    if (final && finished_all && pct >= 0) pct = 100;
     char rows[32], rs[32], eta[32] = "";
     human(done, rows, sizeof rows);
     human((long long)rate, rs, sizeof rs);
@@ -117,8 +120,15 @@ static void draw(sl_progress *p, int final)
         fflush(stderr);
     } else if (!final && el - p->last_log >= 10) {
         p->last_log = el;
-        if (pct >= 0) sl_info("progress: %lld rows (%d%% of about %lld), %.0f rows/s, %s", done, pct, est, rate, eta);
-        else sl_info("progress: %lld rows, %.0f rows/s", done, rate);
+        json_t *f = json_pack("{s:I, s:f}", "rows", (json_int_t)done, "rows_per_second", rate);
+        if (pct >= 0) {
+            json_object_set_new(f, "percent", json_integer(pct));
+            json_object_set_new(f, "estimated_rows", json_integer(est));
+            sl_log_event(SL_LOG_INFO, "progress", f, "progress: %lld rows (%d%% of about %lld), %.0f rows/s, %s", done,
+                         pct, est, rate, eta);
+        } else {
+            sl_log_event(SL_LOG_INFO, "progress", f, "progress: %lld rows, %.0f rows/s", done, rate);
+        }
     }
 }
 

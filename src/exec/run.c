@@ -26,7 +26,9 @@
 #include "../report/report.h"
 #include "../sink/commit.h"
 #include "../sink/store.h"
+#include "dryrun.h"
 #include "exec.h"
+#include "metrics.h"
 #include "task_int.h"
 
 void sl_run_opts_default(sl_run_opts *o)
@@ -39,6 +41,7 @@ void sl_run_opts_default(sl_run_opts *o)
     o->pq.row_group_size = (size_t)64 << 20;
     o->batch_rows = 16384;
     o->shards = 1;
+    o->wide_decimal_string = 1;
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -58,10 +61,13 @@ static sl_code check_sources(MYSQL *m, sl_err *err)
 }
 
 /* SELECT of source s: its columns (every column with --raw), for the customer-id range r
- * of the orders side when r is given (order_items through their order; items whose
- * order is missing or has no customer fall in the range without lower bound, which
- * also takes NULL keys). */
-static sl_code source_sql(tf_source s, int raw, const my_range *r, sl_buf *sql, sl_err *err)
+ * of the orders side when r is given. A shard's order_items come through their order:
+ * with --raw every item, those whose order is missing or has no customer in the range
+ * without lower bound (which also takes NULL keys); otherwise only the items of its
+ * orders inside the sales window, the only ones the analytics count (order_date in
+ * (as_of - window, as_of], the bounds add_orders applies), so that each shard reads the
+ * window's items of its customers through the orders' index instead of every item. */
+static sl_code source_sql(tf_source s, int raw, const my_range *r, const tf_params *tf, sl_buf *sql, sl_err *err)
 {
     char q[600];
     int items = s == TF_ORDER_ITEMS && r;
@@ -80,13 +86,29 @@ static sl_code source_sql(tf_source s, int raw, const my_range *r, sl_buf *sql, 
     SL_TRY(sl_buf_printf(sql, err, " FROM %s", q));
     if (r) {
         char cond[300];
-        if (items) {
+        if (items && raw) {
             SL_TRY(sl_buf_printf(sql, err, " oi LEFT JOIN `orders` o ON o.`order_id` = oi.`order_id`"));
+            my_range_where(r, "o.`customer_id`", cond, sizeof cond);
+        } else if (items) {
+            SL_TRY(sl_buf_printf(sql, err, " oi JOIN `orders` o ON o.`order_id` = oi.`order_id`"));
             my_range_where(r, "o.`customer_id`", cond, sizeof cond);
         } else {
             my_range_where(r, "`customer_id`", cond, sizeof cond);
         }
         SL_TRY(sl_buf_printf(sql, err, " WHERE %s", cond));
+        if (items && !raw) {
+            /* DATETIME holds years 1000-9999: a bound outside them bounds nothing */
+            int64_t from = tf->as_of_us - (int64_t)tf->window_days * SL_US_PER_DAY;
+            char t[40];
+            if (from >= sl_ts_make(1000, 1, 1, 0, 0, 0, 0)) {
+                sl_ts_format(from, t, sizeof t);
+                SL_TRY(sl_buf_printf(sql, err, " AND o.`order_date` > '%s'", t));
+            }
+            if (tf->as_of_us < sl_ts_make(10000, 1, 1, 0, 0, 0, 0)) {
+                sl_ts_format(tf->as_of_us, t, sizeof t);
+                SL_TRY(sl_buf_printf(sql, err, " AND o.`order_date` <= '%s'", t));
+            }
+        }
     }
     return sl_buf_cstr(sql, err);
 }
@@ -103,7 +125,8 @@ static json_t *params_json(const tf_params *tf)
 }
 
 static sl_code add_task(json_t *tasks, const char *label, const char *kind, int shard, int nshards,
-                        const tf_source *srcs, int n, int raw, const my_range *r, sl_buf *sql, sl_err *err)
+                        const tf_source *srcs, int n, int raw, const my_range *r, const tf_params *tf, sl_buf *sql,
+                        sl_err *err)
 {
     json_t *t = json_pack("{s:s, s:s, s:i, s:i, s:{}, s:[]}", "label", label, "kind", kind, "shard", shard, "shards",
                           nshards, "sql", "units");
@@ -115,7 +138,7 @@ static sl_code add_task(json_t *tasks, const char *label, const char *kind, int 
         json_object_set_new(t, "customer_range", rng);
     }
     for (int i = 0; i < n; i++) {
-        SL_TRY(source_sql(srcs[i], raw, r, sql, err));
+        SL_TRY(source_sql(srcs[i], raw, r, tf, sql, err));
         json_object_set_new(json_object_get(t, "sql"), tf_source_name(srcs[i]), json_string((const char *)sql->data));
         json_array_append_new(json_object_get(t, "units"), json_integer(srcs[i]));
     }
@@ -138,7 +161,8 @@ sl_code sl_run_plan(const sl_config *cfg, const sl_run_opts *o, json_t **out, sl
 
     if (!o->as_of_given) tf.as_of_us = sl_now_us(); /* 0 is a valid as-of: 1970-01-01 */
     sl_date_format((int32_t)sl_day_floor(tf.as_of_us, NULL), date, sizeof date);
-    SL_TRY_GOTO(rc, sl_run_id(run_id, err), done);
+    if (o->run_id && o->run_id[0]) snprintf(run_id, sizeof run_id, "%s", o->run_id);
+    else SL_TRY_GOTO(rc, sl_run_id(run_id, err), done);
     SL_TRY_GOTO(rc, my_params_from_config(cfg, &mp, 0, err), done);
     ctl = my_connect(&mp, 0, err);
     if (!ctl) {
@@ -146,7 +170,15 @@ sl_code sl_run_plan(const sl_config *cfg, const sl_run_opts *o, json_t **out, sl
         goto done;
     }
     SL_TRY_GOTO(rc, check_sources(ctl, err), done);
-    p = sl_plan_envelope("run", run_id, date, o->output, o->consistency, o->consistency_explicit, mp.database, &o->pq);
+    /* The memory limit: half for the files being written at once (six datasets, an
+     * order_analytics file per extra shard, six raw tables with --raw), a thirty-second
+     * for each read batch's strings; the rest for the analytics' state and batches. */
+    size_t limit = o->memory_limit ? o->memory_limit : SL_MEMORY_LIMIT_DEFAULT;
+    SL_TRY_GOTO(rc, sl_exec_memory_check(limit, err), done);
+    pq_options pq = o->pq;
+    int writers = TF__DATASETS + (o->shards > 1 ? o->shards - 1 : 0) + (o->raw ? TF__SOURCES : 0);
+    sl_exec_memory_pq(&pq, limit / 2 / (size_t)writers, 0, 0);
+    p = sl_plan_envelope("run", run_id, date, o->output, o->consistency, o->consistency_explicit, mp.database, &pq);
     if (!p) {
         rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
         goto done;
@@ -160,7 +192,17 @@ sl_code sl_run_plan(const sl_config *cfg, const sl_run_opts *o, json_t **out, sl
         json_array_append_new(units, json_pack("{s:s, s:I}", "name", tf_source_name(s), "estimate", (json_int_t)est));
     }
     if (o->shards > 1) {
-        SL_TRY_GOTO(rc, my_plan_partitions(ctl, "customers", "customer_id", o->shards, &ranges, &nranges, err), done);
+        /* Customer-id ranges of about equal estimated customers, from the chunk planner
+         * (MIN/MAX and the server's estimates: no table scan). */
+        my_plan cp;
+        my_plan_opts po;
+        my_plan_opts_default(&po);
+        po.connections = o->shards;
+        po.min_chunk_rows = 1; /* a few customers still make as many shards as asked */
+        SL_TRY_GOTO(rc, my_plan_chunks(ctl, "customers", "customer_id", &po, &cp, err), done);
+        rc = my_plan_group(&cp, o->shards, &ranges, &nranges, err);
+        my_plan_free(&cp);
+        if (rc != SL_OK) goto done;
     }
     if (nranges < 1) nranges = 1;
     sl_layout_partition(o->layout, "business_insights", date, prefix, sizeof prefix - 1);
@@ -178,7 +220,11 @@ sl_code sl_run_plan(const sl_config *cfg, const sl_run_opts *o, json_t **out, sl
     json_object_set_new(p, "as_of_us", json_integer(tf.as_of_us));
     json_object_set_new(p, "parameters", params_json(&tf));
     json_object_set_new(p, "raw", json_boolean(o->raw));
+    json_object_set_new(p, "wide_decimal_string", json_boolean(o->wide_decimal_string));
     json_object_set_new(p, "batch_rows", json_integer((json_int_t)o->batch_rows));
+    json_object_set_new(p, "batch_bytes_max",
+                        json_integer((json_int_t)(limit / 32 < ((size_t)32 << 20) ? limit / 32 : (size_t)32 << 20)));
+    json_object_set_new(p, "memory_limit", json_integer((json_int_t)limit));
     json_object_set_new(p, "shards", json_integer(nranges));
     /* The shards meet to share their totals: every task needs a connection of its own. */
     json_object_set_new(p, "connections", json_integer(nranges + 1));
@@ -186,14 +232,15 @@ sl_code sl_run_plan(const sl_config *cfg, const sl_run_opts *o, json_t **out, sl
     json_t *tasks = json_object_get(p, "tasks");
     static const tf_source inv[] = {TF_PRODUCTS, TF_WAREHOUSES, TF_INVENTORY};
     static const tf_source ord[] = {TF_CUSTOMERS, TF_ORDERS, TF_ORDER_ITEMS};
-    SL_TRY_GOTO(rc, add_task(tasks, "products, warehouses, inventory", "inventory", 0, 1, inv, 3, o->raw, NULL, &sql,
+    SL_TRY_GOTO(rc, add_task(tasks, "products, warehouses, inventory", "inventory", 0, 1, inv, 3, o->raw, NULL, &tf, &sql,
                              err), done);
     for (int i = 0; i < nranges; i++) {
         char label[200];
         const my_range *r = ranges ? &ranges[i] : NULL;
         if (r) snprintf(label, sizeof label, "customers, orders, order_items (customer shard %d of %d)", i + 1, nranges);
         else snprintf(label, sizeof label, "customers, orders, order_items");
-        SL_TRY_GOTO(rc, add_task(tasks, label, "orders", i, nranges, ord, 3, o->raw, nranges > 1 ? r : NULL, &sql,
+        SL_TRY_GOTO(rc, add_task(tasks, label, "orders", i, nranges, ord, 3, o->raw, nranges > 1 ? r : NULL, &tf,
+                                 &sql,
                                  err), done);
     }
     rc = SL_OK;
@@ -278,9 +325,10 @@ static sl_code close_dataset(rn_task *t, tf_dataset d, json_t *files, sl_err *er
 
 /* Reads source s into the state (and, with --raw, into its raw file). */
 static sl_code read_source(rn_task *t, MYSQL *conn, tf_state *st, tf_source s, const char *sql, int shard,
-                           json_t *files, json_t *rawinfo, json_t *rows, json_t *zeros, json_t *zero_totals,
-                           sl_err *err)
+                           json_t *files, json_t *rawinfo, json_t *rows, json_t *secs, json_t *zeros,
+                           json_t *zero_totals, sl_err *err)
 {
+    double t0 = sl_mono_seconds();
     my_reader *rd = NULL;
     sl_sink *rsink = NULL;
     pq_writer *rw = NULL;
@@ -291,8 +339,9 @@ static sl_code read_source(rn_task *t, MYSQL *conn, tf_state *st, tf_source s, c
     my_read_opts ro;
     my_read_opts_default(&ro);
     ro.batch_rows = (size_t)sl_plan_int(t->plan, "batch_rows", 16384);
-    ro.batch_bytes_max = (size_t)32 << 20;
+    ro.batch_bytes_max = (size_t)sl_plan_int(t->plan, "batch_bytes_max", (long long)32 << 20);
     ro.table = tf_source_name(s);
+    ro.wide_decimal_string = json_is_true(json_object_get(t->plan, "wide_decimal_string"));
     rd = my_reader_open(conn, sql, &ro, err);
     if (!rd) {
         rc = err->code ? err->code : SL_E_DB;
@@ -317,6 +366,7 @@ static sl_code read_source(rn_task *t, MYSQL *conn, tf_state *st, tf_source s, c
         if (t->ctx->unit_rows) atomic_fetch_add(&t->ctx->unit_rows[s], (long long)b->nrows);
     }
     json_object_set_new(rows, tf_source_name(s), json_integer(n));
+    json_object_set_new(secs, tf_source_name(s), json_real(sl_mono_seconds() - t0));
     /* zero/partial dates read as NULL, per column (the manifest's data_quality) */
     const sl_schema *sc = my_reader_schema(rd);
     int64_t zd = 0;
@@ -438,12 +488,12 @@ sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, 
     rn_task t = {plan, ctx, NULL, {{0}}, sl_plan_str(plan, "prefix")};
     tf_state *st = NULL;
     json_t *rows = json_object(), *rawinfo = json_object(), *part = json_object();
-    json_t *zeros = json_object(), *zero_totals = json_object();
+    json_t *zeros = json_object(), *zero_totals = json_object(), *secs = json_object();
     int orders = strcmp(sl_plan_str(task, "kind"), "orders") == 0;
     int shard = (int)sl_plan_int(task, "shard", 0), nshards = (int)sl_plan_int(task, "shards", 1);
     double t0 = sl_mono_seconds(), tread = 0;
     sl_code rc;
-    if (!rows || !rawinfo || !part || !zeros || !zero_totals) {
+    if (!rows || !rawinfo || !part || !zeros || !zero_totals || !secs) {
         rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
         goto done;
     }
@@ -470,7 +520,7 @@ sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, 
     json_t *files = json_object_get(result, "files");
     for (int i = 0; i < 3; i++) {
         const char *sql = sl_plan_str(json_object_get(task, "sql"), tf_source_name(srcs[i]));
-        SL_TRY_GOTO(rc, read_source(&t, conn, st, srcs[i], sql, shard, files, rawinfo, rows, zeros, zero_totals, err),
+        SL_TRY_GOTO(rc, read_source(&t, conn, st, srcs[i], sql, shard, files, rawinfo, rows, secs, zeros, zero_totals, err),
                     done);
     }
     tread = sl_mono_seconds() - t0;
@@ -513,6 +563,7 @@ sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, 
     }
     json_object_set_new(part, "kind", json_string(orders ? "orders" : "inventory"));
     json_object_set(part, "rows_read", rows);
+    json_object_set(part, "read_seconds_by_source", secs);
     json_object_set(part, "raw", rawinfo);
     json_object_set(part, "zero_dates_by_column", zeros);
     json_object_set(part, "zero_dates", zero_totals);
@@ -533,6 +584,7 @@ done:
     json_decref(part);
     json_decref(zeros);
     json_decref(zero_totals);
+    json_decref(secs);
     return rc;
 }
 
@@ -635,6 +687,37 @@ static json_t *quality_json(json_t *const *chosen, int ntasks)
     return q;
 }
 
+/* For the metrics file: per source table the rows read, the zero dates, and (--raw) the
+ * bytes of its files: summary "sources": {table: {"rows", "zero_dates", "bytes"?}}. */
+static void summary_sources(const json_t *plan, json_t *const *chosen, int ntasks, json_t *summary)
+{
+    json_t *src = json_object();
+    const json_t *rawp = json_object_get(plan, "raw_prefixes");
+    int raw = json_is_true(json_object_get(plan, "raw"));
+    for (int s = 0; s < TF__SOURCES; s++) {
+        json_t *e = json_pack("{s:I, s:I}", "rows", (json_int_t)0, "zero_dates", (json_int_t)0);
+        if (raw) json_object_set_new(e, "bytes", json_integer(0));
+        json_object_set_new(src, tf_source_name(s), e);
+    }
+    for (int k = 0; k < ntasks; k++) {
+        const json_t *part = json_object_get(chosen[k], "run");
+        for (int s = 0; s < TF__SOURCES; s++) {
+            const char *name = tf_source_name(s);
+            json_t *e = json_object_get(src, name);
+            json_object_set_new(e, "rows", json_integer(sl_plan_int(e, "rows", 0) +
+                                                        sl_plan_int(json_object_get(part, "rows_read"), name, 0)));
+            json_object_set_new(e, "zero_dates", json_integer(sl_plan_int(e, "zero_dates", 0) +
+                                                              sl_plan_int(json_object_get(part, "zero_dates"), name, 0)));
+            size_t i;
+            json_t *f;
+            json_array_foreach(json_object_get(chosen[k], "files"), i, f)
+            if (raw && strcmp(sl_plan_str(f, "partition"), sl_plan_str(rawp, name)) == 0)
+                json_object_set_new(e, "bytes", json_integer(sl_plan_int(e, "bytes", 0) + sl_plan_int(f, "bytes", 0)));
+        }
+    }
+    json_object_set_new(summary, "sources", src);
+}
+
 sl_code sl_run_commit(const json_t *plan, json_t *const *chosen, sl_store *st, const sl_commit_info *info,
                       json_t *summary, sl_err *err)
 {
@@ -727,6 +810,10 @@ sl_code sl_run_commit(const json_t *plan, json_t *const *chosen, sl_store *st, c
             json_t *e = json_object_get(reads, key);
             if (!e) json_object_set_new(reads, key, e = json_pack("{s:I, s:f}", "rows", (json_int_t)0, "seconds", 0.0));
             json_object_set_new(e, "rows", json_integer(sl_plan_int(e, "rows", 0) + json_integer_value(v)));
+            /* seconds: the longest of the tasks that read the table (shards read it at once) */
+            double sec = json_number_value(json_object_get(json_object_get(part, "read_seconds_by_source"), key));
+            if (sec > json_number_value(json_object_get(e, "seconds")))
+                json_object_set_new(e, "seconds", json_real(sec));
         }
         double rs = json_real_value(json_object_get(part, "read_seconds"));
         double fs = json_real_value(json_object_get(part, "finish_seconds"));
@@ -760,6 +847,7 @@ sl_code sl_run_commit(const json_t *plan, json_t *const *chosen, sl_store *st, c
     json_decref(tasks);
     if (rc != SL_OK) goto done;
     json_object_set_new(summary, "files", json_integer(files));
+    summary_sources(plan, chosen, ntasks, summary);
     json_object_set_new(summary, "read_seconds", json_real(read_s));
     json_object_set_new(summary, "finish_seconds", json_real(fin_s + commit_compute));
     json_object_set_new(summary, "commit_seconds", json_real(sl_mono_seconds() - t0 - commit_compute));
@@ -793,6 +881,12 @@ sl_code sl_run_pipeline(const sl_config *cfg, const sl_run_opts *o, sl_run_resul
     memset(res, 0, sizeof *res);
     res->consistency = o->consistency == MY_SNAPSHOT ? "snapshot" : "none";
     sl_code rc = sl_run_plan(cfg, o, &plan, err);
+    sl_metrics_stage(o->metrics, "plan", sl_mono_seconds() - t0);
+    if (rc == SL_OK && o->dry_run) {
+        rc = sl_dryrun_plan(cfg, plan, stdout, err);
+        json_decref(plan);
+        return rc;
+    }
     if (rc == SL_OK) {
         snprintf(res->run_id, sizeof res->run_id, "%s", sl_plan_str(plan, "run_id"));
         snprintf(res->date, sizeof res->date, "%s", sl_plan_str(plan, "date"));
@@ -811,6 +905,7 @@ sl_code sl_run_pipeline(const sl_config *cfg, const sl_run_opts *o, sl_run_resul
         res->finish_seconds = json_real_value(json_object_get(sum, "finish_seconds"));
         res->commit_seconds = json_real_value(json_object_get(sum, "commit_seconds"));
     }
+    sl_metrics_add_run(o->metrics, plan, rc == SL_OK ? sum : NULL);
     json_decref(sum);
     json_decref(plan);
     res->seconds = sl_mono_seconds() - t0;

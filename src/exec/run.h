@@ -22,14 +22,19 @@ typedef struct sl_run_opts {
     int as_of_given;           /* 0: as of the moment the run starts */
     const char *output;
     int raw;
+    int wide_decimal_string;   /* --wide-decimal string (default 1): raw DECIMAL above 38 digits as text */
     my_consistency consistency;
     int consistency_explicit;
     pq_options pq;
     size_t batch_rows;
     int shards;                /* customer-id ranges of the orders side, one task each (default 1) */
     sl_progress_mode progress;
+    size_t memory_limit; /* --memory-limit, bytes; 0 = SL_MEMORY_LIMIT_DEFAULT */
     my_lock_opts lock;         /* --lock-wait-timeout, --lock-retries, --snapshot-lock */
     sl_layout layout; /* --layout date|hive */
+    const char *run_id;        /* the run's id (the CLI logs it from the start); NULL: a new one */
+    int dry_run;               /* --dry-run: connect, check, print the plan on stdout, write nothing */
+    struct sl_metrics *metrics; /* figures for --metrics-file, filled at the end; may be NULL */
 } sl_run_opts;
 
 void sl_run_opts_default(sl_run_opts *o);

@@ -43,12 +43,14 @@ void sl_plan_pq_options(const json_t *plan, pq_options *po)
     po->zstd_level = (int)sl_plan_int(w, "zstd_level", po->zstd_level);
     po->page_size = (size_t)sl_plan_int(w, "page_size", (long long)po->page_size);
     po->row_group_size = (size_t)sl_plan_int(w, "row_group_size", (long long)po->row_group_size);
+    po->dictionary_max = (size_t)sl_plan_int(w, "dictionary_max", (long long)po->dictionary_max);
 }
 
 json_t *sl_plan_writer_json(const pq_options *po)
 {
-    return json_pack("{s:s, s:i, s:I, s:I}", "compression", pq_codec_name(po->codec), "zstd_level", po->zstd_level,
-                     "page_size", (json_int_t)po->page_size, "row_group_size", (json_int_t)po->row_group_size);
+    return json_pack("{s:s, s:i, s:I, s:I, s:I}", "compression", pq_codec_name(po->codec), "zstd_level",
+                     po->zstd_level, "page_size", (json_int_t)po->page_size, "row_group_size",
+                     (json_int_t)po->row_group_size, "dictionary_max", (json_int_t)po->dictionary_max);
 }
 
 my_consistency sl_plan_consistency(const json_t *plan)
@@ -547,11 +549,13 @@ sl_code sl_plan_execute(const sl_config *cfg, json_t *plan, sl_progress_mode pro
         }
     }
     SL_TRY_GOTO(rc, my_params_from_config(cfg, &run.mp, 0, err), done);
+    double t_stage = sl_mono_seconds(), t_snapshot = 0, t_tasks = 0; /* the plan's "timings_used" */
     rc = sl_exec_connect(&run.mp, conns, nworkers, &run.mode, json_is_true(json_object_get(plan, "consistency_explicit")),
                          &fallback, &lock_opts, &lock_info, err);
     for (int i = 0; i < nworkers; i++) workers[i] = (px_worker){&run, conns[i]};
     if (rc != SL_OK) goto done;
     json_object_set_new(plan, "lock_used", sl_exec_lock_json(&lock_opts, &lock_info));
+    t_snapshot = sl_mono_seconds() - t_stage;
     if (fallback) {
         json_object_set_new(plan, "consistency", json_string("none"));
         json_object_set_new(plan, "fallback_reason", json_string(fallback));
@@ -561,6 +565,7 @@ sl_code sl_plan_execute(const sl_config *cfg, json_t *plan, sl_progress_mode pro
         rc = err->code ? err->code : SL_E_STORAGE;
         goto done;
     }
+    t_stage = sl_mono_seconds();
     int started = sl_exec_run_threads(nworkers, px_worker_main, workers, sizeof *workers, progress, run.nunits,
                                       px_progress, &run);
     if (started < nworkers) {
@@ -579,7 +584,12 @@ sl_code sl_plan_execute(const sl_config *cfg, json_t *plan, sl_progress_mode pro
             if (run.results[k]) sl_result_delete_files(run.store, run.results[k]);
         goto done;
     }
+    t_tasks = sl_mono_seconds() - t_stage;
+    t_stage = sl_mono_seconds();
     rc = sl_plan_commit(cfg, plan, run.results, run.ntasks, NULL, summary, err);
+    json_object_set_new(plan, "timings_used", json_pack("{s:f, s:f, s:f}", "snapshot_seconds", t_snapshot,
+                                                        "tasks_seconds", t_tasks, "commit_seconds",
+                                                        sl_mono_seconds() - t_stage));
 done:
     for (int i = 0; workers && i < nworkers; i++) my_close(workers[i].conn);
     for (int k = 0; run.results && k < run.ntasks; k++) json_decref(run.results[k]);

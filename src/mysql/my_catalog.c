@@ -79,6 +79,26 @@ sl_code my_catalog_row_estimate(MYSQL *m, const char *table, long long *rows, sl
     return SL_OK;
 }
 
+sl_code my_catalog_has_privilege(MYSQL *m, const char *priv, int *has, sl_err *err)
+{
+    char sql[600], esc[80];
+    MYSQL_RES *r;
+    MYSQL_ROW row;
+    if (strlen(priv) > 32) return sl_err_set(err, SL_E_USAGE, "privilege name too long");
+    mysql_real_escape_string(m, esc, priv, (unsigned long)strlen(priv));
+    /* USER_PRIVILEGES names grantees as 'user'@'host'; CURRENT_USER() is user@host. */
+    snprintf(sql, sizeof sql,
+             "SELECT COUNT(*) FROM information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE = '%s' AND GRANTEE = "
+             "CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', "
+             "-1), '''')",
+             esc);
+    SL_TRY(query_set(m, sql, &r, err));
+    row = mysql_fetch_row(r);
+    *has = row && row[0] && atoll(row[0]) > 0;
+    mysql_free_result(r);
+    return SL_OK;
+}
+
 void my_names_free(char **names, int count)
 {
     for (int i = 0; names && i < count; i++) sl_free(names[i]);

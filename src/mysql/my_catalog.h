@@ -28,6 +28,9 @@ sl_code my_catalog_row_estimate(MYSQL *m, const char *table, long long *rows, sl
 sl_code my_catalog_tables(MYSQL *m, char ***names, int *count, sl_err *err);
 void my_names_free(char **names, int count);
 
+/* Whether the connected user holds the global privilege `priv` (e.g. "RELOAD"). */
+sl_code my_catalog_has_privilege(MYSQL *m, const char *priv, int *has, sl_err *err);
+
 /* One column of a table, as information_schema describes it. */
 typedef struct my_column_info {
     char *name;

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "../common/sl_log.h"
+#include "../common/sl_stop.h"
 #include "../common/sl_time.h"
 #include "my_conn.h"
 
@@ -51,8 +52,8 @@ static int is_privilege_error(unsigned e) { return e == 1227 || e == 1044 || e =
 /* ER_LOCK_WAIT_TIMEOUT, ER_QUERY_INTERRUPTED (the watchdog), ER_STATEMENT_TIMEOUT */
 static int is_timeout_error(unsigned e) { return e == 1205 || e == 1317 || e == 1969; }
 
-/* One nanosleep: a signal (a stop asked for) cuts the backoff short rather than being
- * slept through. */
+/* One nanosleep: a signal (a stop asked for, common/sl_stop.h) cuts the backoff short
+ * rather than being slept through; the loop then checks for the stop. */
 static void sleep_seconds(double s)
 {
     struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
@@ -94,9 +95,7 @@ static void *watchdog_main(void *arg)
     return NULL;
 }
 
-/* Runs sql on m; when watch is set and the statement is still running `limit` seconds
- * later, kills it from watch (the statement then fails with ER_QUERY_INTERRUPTED). */
-static sl_code exec_bounded(MYSQL *m, MYSQL *watch, const char *sql, double limit, sl_err *err)
+sl_code my_exec_bounded(MYSQL *m, MYSQL *watch, const char *sql, double limit, int *killed, sl_err *err)
 {
     watchdog w = {.watch = watch, .victim = mysql_thread_id(m), .deadline = sl_mono_seconds() + limit};
     pthread_t th;
@@ -115,8 +114,8 @@ static sl_code exec_bounded(MYSQL *m, MYSQL *watch, const char *sql, double limi
         if (started) pthread_join(th, NULL);
         pthread_cond_destroy(&w.cv);
         pthread_mutex_destroy(&w.mu);
-        if (w.killed) sl_warn("the snapshot lock statement outlived lock_wait_timeout and was killed");
     }
+    if (killed) *killed = w.killed;
     return rc;
 }
 
@@ -176,7 +175,7 @@ static void note_blocker(my_lock_info *li, const blocker *b)
 
 /* ---- acquire / release ---- */
 
-static my_lock_kind resolve(MYSQL *m, my_lock_kind k)
+my_lock_kind my_lock_resolve(MYSQL *m, my_lock_kind k)
 {
     if (k != MY_LOCK_AUTO) return k;
     const char *info = mysql_get_server_info(m);
@@ -184,6 +183,14 @@ static my_lock_kind resolve(MYSQL *m, my_lock_kind k)
      * does not stop commits), so FTWRL is its consistent choice. */
     if (info && strstr(info, "MariaDB") && mysql_get_server_version(m) >= 100401) return MY_LOCK_BACKUP_STAGE;
     return MY_LOCK_FTWRL;
+}
+
+static sl_code exec_bounded(MYSQL *m, MYSQL *watch, const char *sql, double limit, sl_err *err)
+{
+    int killed = 0;
+    sl_code rc = my_exec_bounded(m, watch, sql, limit, &killed, err);
+    if (killed) sl_warn("the snapshot lock statement (%s) outlived lock_wait_timeout and was killed", sql);
+    return rc;
 }
 
 /* One attempt at the lock, its wait added to li. */
@@ -223,7 +230,7 @@ sl_code my_lock_acquire(MYSQL *lock, MYSQL *watch, const unsigned long *own, int
         opts = &dflt;
     }
     memset(li, 0, sizeof *li);
-    li->kind = resolve(lock, opts->kind);
+    li->kind = my_lock_resolve(lock, opts->kind);
     /* The server gives up waiting by itself after lock_wait_timeout (whole seconds). */
     snprintf(sql, sizeof sql, "SET SESSION lock_wait_timeout = %d", opts->wait_timeout);
     SL_TRY(my_exec(lock, sql, err));
@@ -236,6 +243,7 @@ sl_code my_lock_acquire(MYSQL *lock, MYSQL *watch, const unsigned long *own, int
             if (guard_hits) li->guard_seconds += backoff;
             backoff = backoff * 2 > 30 ? 30 : backoff * 2;
         }
+        SL_TRY(sl_stop_check(err)); /* a stop asked for during the backoff: no further attempt */
         li->attempts = a + 1;
         guard_hits = 0;
         /* The guard: FTWRL would queue behind a running write and block every other
@@ -290,4 +298,21 @@ sl_code my_lock_release(MYSQL *lock, my_lock_info *li, sl_err *err)
     li->held_seconds = sl_mono_seconds() - li->locked_at;
     li->blocked_seconds += li->held_seconds;
     return rc;
+}
+
+void my_lock_describe(my_lock_kind k, const my_lock_opts *o, int n, char *buf, size_t cap)
+{
+    char bounds[200];
+    snprintf(bounds, sizeof bounds, "each attempt waits at most %d s (--lock-wait-timeout), then %d more attempt%s "
+             "(--lock-retries)", o->wait_timeout, o->retries, o->retries == 1 ? "" : "s");
+    if (k == MY_LOCK_BACKUP_STAGE)
+        snprintf(buf, cap, "BACKUP STAGE START + BACKUP STAGE BLOCK_COMMIT (needs RELOAD), held while the %d "
+                 "connections run START TRANSACTION WITH CONSISTENT SNAPSHOT, then BACKUP STAGE END; blocks other "
+                 "sessions' commits only, not their running statements; %s", n, bounds);
+    else if (k == MY_LOCK_FTWRL)
+        snprintf(buf, cap, "FLUSH TABLES WITH READ LOCK (needs RELOAD), held while the %d connections run START "
+                 "TRANSACTION WITH CONSISTENT SNAPSHOT, then UNLOCK TABLES; it waits for running writes, and every "
+                 "write on the server waits while it is pending or held; %s", n, bounds);
+    else
+        snprintf(buf, cap, "no lock");
 }

@@ -56,4 +56,16 @@ sl_code my_lock_acquire(MYSQL *lock, MYSQL *watch, const unsigned long *own, int
                         my_lock_info *li, sl_err *err);
 sl_code my_lock_release(MYSQL *lock, my_lock_info *li, sl_err *err);
 
+/* Runs sql on m (my_exec); when watch (another connection of the same user) is set and
+ * the statement still runs `limit` seconds later, kills it from watch with KILL QUERY
+ * (*killed set; the statement then fails with ER_QUERY_INTERRUPTED). The lock's
+ * watchdog, in case the server does not honour lock_wait_timeout. */
+sl_code my_exec_bounded(MYSQL *m, MYSQL *watch, const char *sql, double limit, int *killed, sl_err *err);
+/* The kind my_lock_acquire takes on m's server for k (AUTO resolved by version). */
+my_lock_kind my_lock_resolve(MYSQL *m, my_lock_kind k);
+/* For --dry-run: what lining up n connections takes with lock kind k (resolved) and
+ * options o, in words: the statements, what they block, the bounds. Keep it in step
+ * with my_lock_acquire and my_snapshot_begin_locked. */
+void my_lock_describe(my_lock_kind k, const my_lock_opts *o, int n, char *buf, size_t cap);
+
 #endif

@@ -241,6 +241,12 @@ my_reader *my_reader_open(MYSQL *m, const char *sql, const my_read_opts *opts, s
             goto fail;
         }
         /* Zero dates become NULL, so date columns are nullable whatever the flag says. */
+        if (t.id == SL_DECIMAL && t.precision > 38 && r->opts.wide_decimal_string) {
+            /* The server sends a DECIMAL as its exact text: kept as a string, which every
+             * Parquet reader opens (Spark and Polars refuse a decimal above 38 digits). */
+            t = (sl_type){SL_STRING, 0, 0};
+            c->cv = CV_BYTES;
+        }
         int nullable = !(fields[i].flags & NOT_NULL_FLAG) || c->cv == CV_DATE || c->cv == CV_DATETIME;
         if (sl_schema_set(r->schema, i, fields[i].name, t, nullable, origin, err) != SL_OK) goto fail;
         b->is_null = &c->is_null;

@@ -4,7 +4,8 @@
  *
  * Type mapping (MySQL column -> sl_type of the batch), the contract for consumers:
  *   TINYINT/SMALLINT/MEDIUMINT/INT/BIGINT [UNSIGNED] -> SL_INT8/16/32/32/64 (SL_UINT8/16/32/32/64)
- *   DECIMAL(p,s) -> SL_DECIMAL(p,s) (p <= 18: int64 unscaled; wider: big-endian bytes)
+ *   DECIMAL(p,s) -> SL_DECIMAL(p,s) (p <= 18: int64 unscaled; wider: big-endian bytes);
+ *                   p > 38 with opts.wide_decimal_string: SL_STRING (the server's exact text)
  *   DATETIME(n), TIMESTAMP(n) -> SL_TIMESTAMP (microseconds, the value taken as UTC)
  *   DATE -> SL_DATE; CHAR/VARCHAR/TEXT -> SL_STRING; ENUM -> SL_ENUM; SET -> SL_STRING
  *   FLOAT -> SL_FLOAT; DOUBLE -> SL_DOUBLE; BINARY/VARBINARY/BLOB -> SL_BINARY; JSON -> SL_JSON
@@ -27,6 +28,7 @@ typedef struct my_read_opts {
     int zero_dates_error;   /* 1: a zero/partial date fails the read (SL_E_DATA) instead of NULL */
     const char *table;      /* for messages and zero-date reports; may be NULL */
     const char *key_column; /* an integer column whose value names the row in errors; may be NULL */
+    int wide_decimal_string; /* 1: a DECIMAL above 38 digits becomes SL_STRING, its exact digits as text */
 } my_read_opts;
 
 void my_read_opts_default(my_read_opts *o);

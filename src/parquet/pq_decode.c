@@ -17,7 +17,12 @@
 #include "pq_format.h"
 #include "pq_thrift_read.h"
 
-#define PAGE_MAX ((int64_t)256 << 20)  /* largest page we will decompress */
+/* Limits on what a file can make --head hold, whatever it declares: writers' pages are
+ * about 1 MiB (pyarrow, parquet-mr, DuckDB and sluice by default) and their dictionary
+ * pages at most a few MiB, so these refuse only bombs and exotic files, with a message. */
+#define PAGE_MAX ((int64_t)16 << 20)        /* largest page we will decompress */
+#define DICT_MAX ((uint32_t)1 << 21)        /* dictionary entries (16 bytes each) */
+#define HEAD_TEXT_MAX ((size_t)32 << 20)    /* text of all the cells --head returns */
 #define HEADER_WINDOW ((size_t)64 << 10)
 #define HEADER_WINDOW_MAX ((size_t)16 << 20)
 
@@ -286,9 +291,12 @@ sl_code pq_hybrid_decode(const uint8_t *p, size_t len, int w, uint32_t *out, siz
 
 /* DELTA_BINARY_PACKED (Encodings.md): header, then blocks of miniblocks. Decodes n values
  * into 64-bit integers; arithmetic wraps as the spec says. Sets *used to bytes consumed
- * when every value of the page was decoded, for DELTA_LENGTH_BYTE_ARRAY. */
-static sl_code delta_decode(const uint8_t *p, size_t len, int64_t *out, size_t n, size_t *total, size_t *used,
-                            sl_err *err)
+ * when every value of the page was decoded, for DELTA_LENGTH_BYTE_ARRAY. A stream may not
+ * declare more than `max` values (the page's num_values): walking its blocks costs one
+ * step per miniblock plus one per value wanted, never one per value declared, so zero-width
+ * miniblocks cannot make a few bytes cost 10^12 steps. */
+static sl_code delta_decode(const uint8_t *p, size_t len, int64_t *out, size_t n, size_t max, size_t *total,
+                            size_t *used, sl_err *err)
 {
     const uint8_t *end = p + len, *start = p;
     uint64_t bs, nmb, cnt, first, md;
@@ -299,6 +307,8 @@ static sl_code delta_decode(const uint8_t *p, size_t len, int64_t *out, size_t n
     if (bs == 0 || bs % 128 || nmb == 0 || bs % nmb || (bs / nmb) % 32 || bs > (1u << 20) || cnt > ((uint64_t)1 << 40))
         return sl_err_set(err, SL_E_FORMAT, "DELTA_BINARY_PACKED header invalid (block %" PRIu64 ", miniblocks %" PRIu64 ")",
                           bs, nmb);
+    if (cnt > max)
+        return sl_err_set(err, SL_E_FORMAT, "DELTA_BINARY_PACKED declares %" PRIu64 " values in a page of %zu", cnt, max);
     if (total) *total = (size_t)cnt;
     if (n > cnt) return sl_err_set(err, SL_E_FORMAT, "DELTA_BINARY_PACKED holds %" PRIu64 " values, %zu needed", cnt, n);
     cur = (uint64_t)((int64_t)(first >> 1) ^ -(int64_t)(first & 1));
@@ -318,14 +328,14 @@ static sl_code delta_decode(const uint8_t *p, size_t len, int64_t *out, size_t n
             uint64_t bytes = vpm * (uint64_t)w / 8;
             if (w > 64) return sl_err_set(err, SL_E_FORMAT, "DELTA_BINARY_PACKED bit width %d", w);
             if ((uint64_t)(end - p) < bytes) return sl_err_set(err, SL_E_FORMAT, "DELTA_BINARY_PACKED miniblock truncated");
-            for (uint64_t i = 0; i < vpm && left > 0; i++, left--) {
+            uint64_t take = vpm < left ? vpm : left;
+            for (uint64_t i = 0; i < take && got < n; i++) {
                 uint64_t d;
-                if (got < n) {
-                    get_bits(p, (size_t)bytes, i * (uint64_t)w, w, &d);
-                    cur += (uint64_t)mind + d;
-                    out[got++] = (int64_t)cur;
-                }
+                get_bits(p, (size_t)bytes, i * (uint64_t)w, w, &d);
+                cur += (uint64_t)mind + d;
+                out[got++] = (int64_t)cur;
             }
+            left -= take;
             p += bytes;
         }
     }
@@ -521,9 +531,16 @@ static sl_code load_dict(chunk_state *cs, uint8_t *buf, size_t len, int32_t coun
         sl_free(buf);
         return sl_err_set(err, SL_E_FORMAT, "a second dictionary page in one column chunk");
     }
-    if (count < 0 || (size_t)count > len * 8 + 8) {
+    /* PLAIN values take at least a bit (BOOLEAN), 4 bytes (BYTE_ARRAY's length) or their
+     * width each: a count the page cannot hold is corrupt; past DICT_MAX, a bomb. */
+    size_t w = cs->el->type == PQ_BYTE_ARRAY ? 4 : type_width(cs->el);
+    uint64_t fits = cs->el->type == PQ_BOOLEAN ? (uint64_t)len * 8 : w ? len / w : 0;
+    if (count < 0 || (uint64_t)count > fits || (uint32_t)count > DICT_MAX) {
         sl_free(buf);
-        return sl_err_set(err, SL_E_FORMAT, "dictionary count %d is implausible", count);
+        return sl_err_set(err, SL_E_FORMAT,
+                          "dictionary page declares %d entries; its %zu bytes hold at most %" PRIu64
+                          " and --head reads at most %u",
+                          count, len, fits, DICT_MAX);
     }
     cs->dict = sl_calloc((size_t)count + 1, sizeof *cs->dict);
     if (!cs->dict) {
@@ -535,8 +552,9 @@ static sl_code load_dict(chunk_state *cs, uint8_t *buf, size_t len, int32_t coun
     return plain_decode(cs->el, buf, len, cs->dict, (size_t)count, err);
 }
 
-/* Values of one data page (already decompressed, levels removed) into v[0..k). */
-static sl_code page_values(chunk_state *cs, int enc, const uint8_t *p, size_t len, val *v, size_t k,
+/* Values of one data page (already decompressed, levels removed) into v[0..k); nv is the
+ * page's num_values, the most values any stream in it may declare. */
+static sl_code page_values(chunk_state *cs, int enc, const uint8_t *p, size_t len, size_t nv, val *v, size_t k,
                            int64_t *scratch, uint32_t *idx, sl_err *err)
 {
     const pq_schema_el *el = cs->el;
@@ -565,7 +583,7 @@ static sl_code page_values(chunk_state *cs, int enc, const uint8_t *p, size_t le
         return SL_OK;
     case PQ_ENC_DELTA_BINARY_PACKED: {
         if (el->type != PQ_INT32 && el->type != PQ_INT64) break;
-        SL_TRY(delta_decode(p, len, scratch, k, NULL, NULL, err));
+        SL_TRY(delta_decode(p, len, scratch, k, nv, NULL, NULL, err));
         /* Little-endian in place so the formatter reads them like PLAIN. */
         for (size_t i = 0; i < k; i++) {
             uint64_t u = (uint64_t)scratch[i];
@@ -579,7 +597,7 @@ static sl_code page_values(chunk_state *cs, int enc, const uint8_t *p, size_t le
     case PQ_ENC_DELTA_LENGTH_BYTE_ARRAY: {
         size_t total = 0, used = 0, off;
         if (el->type != PQ_BYTE_ARRAY) break;
-        SL_TRY(delta_decode(p, len, scratch, k, &total, &used, err));
+        SL_TRY(delta_decode(p, len, scratch, k, nv, &total, &used, err));
         off = used;
         for (size_t i = 0; i < k; i++) {
             if (scratch[i] < 0 || (uint64_t)scratch[i] > len - off)
@@ -597,8 +615,8 @@ static sl_code page_values(chunk_state *cs, int enc, const uint8_t *p, size_t le
         size_t used1 = 0, used2 = 0, total = 0;
         int64_t *suf = sl_calloc(k + 1, sizeof *suf);
         if (!suf) return sl_err_set(err, SL_E_NOMEM, "out of memory decoding DELTA_BYTE_ARRAY");
-        sl_code rc = delta_decode(p, len, scratch, k, &total, &used1, err);
-        if (rc == SL_OK) rc = delta_decode(p + used1, len - used1, suf, k, &total, &used2, err);
+        sl_code rc = delta_decode(p, len, scratch, k, nv, &total, &used1, err);
+        if (rc == SL_OK) rc = delta_decode(p + used1, len - used1, suf, k, nv, &total, &used2, err);
         size_t off = used1 + used2, prev_off = 0, prev_len = 0;
         sl_buf_reset(&cs->arena);
         for (size_t i = 0; rc == SL_OK && i < k; i++) {
@@ -648,13 +666,15 @@ static sl_code page_values(chunk_state *cs, int enc, const uint8_t *p, size_t le
                       (const char *)el->name.p, pq_encoding_name(enc) ? pq_encoding_name(enc) : "(unknown)");
 }
 
-/* Decodes up to `need` rows of one column chunk into cells[row*stride]. */
+/* Decodes up to `need` rows of one column chunk into cells[row*stride]; the cells' text
+ * is taken from *text_left (the budget of the whole --head). */
 static sl_code read_chunk(pq_reader *rd, const pq_column_chunk *cc, const pq_schema_el *el, int64_t need,
-                          char **cells, uint32_t stride, int64_t *done, sl_err *err)
+                          char **cells, uint32_t stride, size_t *text_left, int64_t *done, sl_err *err)
 {
     chunk_state cs = {el, cc->codec, NULL, 0, NULL, {0}};
     sl_buf_init(&cs.arena, (size_t)256 << 20);
-    uint64_t pos, end;
+    uint64_t pos, end, hoff = 0;
+    size_t hn = 0; /* hbuf holds the file's bytes [hoff, hoff + hn) */
     uint8_t *hbuf = NULL, *body = NULL, *page = NULL;
     val *v = NULL;
     uint32_t *idx = NULL, *defs = NULL;
@@ -685,28 +705,48 @@ static sl_code read_chunk(pq_reader *rd, const pq_column_chunk *cc, const pq_sch
     }
     while (*done < need && pos < end) {
         page_hdr h;
-        size_t hlen = 0, win = HEADER_WINDOW;
-        for (;;) {
-            if (win > end - pos) win = (size_t)(end - pos);
-            sl_free(hbuf);
-            hbuf = sl_malloc(win ? win : 1);
-            if (!hbuf) {
-                rc = sl_err_set(err, SL_E_NOMEM, "out of memory for a page header");
-                goto done;
+        size_t hlen = 0;
+        /* Headers are parsed from a window of the file kept across pages, so a chunk of
+         * many small pages costs one read per window, not one per page. A header cut by
+         * the window's end (or one with large statistics) is read again, 16 times wider. */
+        for (size_t want = 1;;) {
+            size_t have = pos >= hoff && pos - hoff < hn ? (size_t)(hoff + hn - pos) : 0;
+            if (have < want) {
+                size_t win = want < HEADER_WINDOW ? HEADER_WINDOW : want;
+                if (win > HEADER_WINDOW_MAX) win = HEADER_WINDOW_MAX;
+                if (win > end - pos) win = (size_t)(end - pos);
+                sl_free(hbuf);
+                hn = 0;
+                hbuf = sl_malloc(win ? win : 1);
+                if (!hbuf) {
+                    rc = sl_err_set(err, SL_E_NOMEM, "out of memory for a page header");
+                    goto done;
+                }
+                SL_TRY_GOTO(rc, pq_reader_read_at(rd, pos, win, hbuf, err), done);
+                hoff = pos;
+                hn = have = win;
             }
-            SL_TRY_GOTO(rc, pq_reader_read_at(rd, pos, win, hbuf, err), done);
-            rc = parse_page_hdr(hbuf, win, &h, &hlen, err);
-            if (rc == SL_OK || win >= end - pos || win >= HEADER_WINDOW_MAX) break;
-            win *= 16; /* a header with large statistics: try a wider window */
+            rc = parse_page_hdr(hbuf + (pos - hoff), have, &h, &hlen, err);
+            if (rc == SL_OK || have >= end - pos || have >= HEADER_WINDOW_MAX) break;
+            want = have * 16;
         }
         if (rc != SL_OK) {
             sl_err_prefix(err, "page header at %" PRIu64 ": ", pos);
             goto done;
         }
         pos += hlen;
-        if ((uint64_t)h.csize > end - pos || h.usize > PAGE_MAX) {
+        if ((uint64_t)h.csize > end - pos) {
             rc = sl_err_set(err, SL_E_FORMAT, "page of %d bytes (%d uncompressed) does not fit its column chunk", h.csize,
                             h.usize);
+            goto done;
+        }
+        if (h.type != PQ_DATA_PAGE && h.type != PQ_DATA_PAGE_V2 && h.type != PQ_DICTIONARY_PAGE) {
+            pos += (uint64_t)h.csize; /* index pages and unknown kinds: not read at all */
+            continue;
+        }
+        if (h.usize > PAGE_MAX) {
+            rc = sl_err_set(err, SL_E_FORMAT, "page of %d bytes uncompressed is over the %lld MiB that --head reads",
+                            h.usize, (long long)(PAGE_MAX >> 20));
             goto done;
         }
         sl_free(body);
@@ -718,7 +758,6 @@ static sl_code read_chunk(pq_reader *rd, const pq_column_chunk *cc, const pq_sch
         }
         SL_TRY_GOTO(rc, pq_reader_read_at(rd, pos, (size_t)h.csize, body, err), done);
         pos += (uint64_t)h.csize;
-        if (h.type != PQ_DATA_PAGE && h.type != PQ_DATA_PAGE_V2 && h.type != PQ_DICTIONARY_PAGE) continue;
         size_t lev = 0; /* v2: level bytes, stored uncompressed before the values */
         if (h.type == PQ_DATA_PAGE_V2) {
             lev = (size_t)h.def_len + (size_t)h.rep_len;
@@ -789,13 +828,19 @@ static sl_code read_chunk(pq_reader *rd, const pq_column_chunk *cc, const pq_sch
                 }
                 k += defs[i];
             }
-            SL_TRY_GOTO(rc, page_values(&cs, h.encoding, vp, vlen, v, k, scratch, idx, err), page_done);
+            SL_TRY_GOTO(rc, page_values(&cs, h.encoding, vp, vlen, (size_t)h.num_values, v, k, scratch, idx, err), page_done);
             for (size_t i = 0, j = 0; i < n; i++) {
                 char **cell = &cells[(size_t)(*done + (int64_t)i) * stride];
                 if (!defs[i]) continue;
                 sl_buf_reset(&txt);
                 SL_TRY_GOTO(rc, pq_value_format(el, v[j].p, v[j].len, &txt, err), page_done);
                 j++;
+                if (txt.len + 1 > *text_left) { /* one long value repeated by RLE: a terabyte from kilobytes */
+                    rc = sl_err_set(err, SL_E_FORMAT, "the values of --head come to more than %zu MiB of text "
+                                    "(ask for fewer rows)", HEAD_TEXT_MAX >> 20);
+                    goto page_done;
+                }
+                *text_left -= txt.len + 1;
                 *cell = sl_strndup(txt.len ? (const char *)txt.data : "", txt.len);
                 if (!*cell) {
                     rc = sl_err_set(err, SL_E_NOMEM, "out of memory for a value");
@@ -857,6 +902,8 @@ sl_code pq_group_read(pq_reader *rd, uint32_t g, const uint32_t *cols, uint32_t 
         pq_head_free(h);
         return sl_err_set(err, SL_E_NOMEM, "out of memory for %" PRId64 " rows", rg->num_rows);
     }
+    /* Whole row groups of sluice's own datasets (the report): no --head text budget. */
+    size_t text_left = SIZE_MAX;
     for (uint32_t i = 0; i < ncols && rc == SL_OK; i++) {
         int64_t got = 0;
         if (cols[i] >= rg->n_columns) {
@@ -865,7 +912,7 @@ sl_code pq_group_read(pq_reader *rd, uint32_t g, const uint32_t *cols, uint32_t 
         }
         h->cols[i] = &m->schema[cols[i] + 1];
         if (h->nrows == 0) continue;
-        rc = read_chunk(rd, &rg->columns[cols[i]], h->cols[i], h->nrows, h->cells + i, ncols, &got, err);
+        rc = read_chunk(rd, &rg->columns[cols[i]], h->cols[i], h->nrows, h->cells + i, ncols, &text_left, &got, err);
         if (rc == SL_OK && got < h->nrows)
             rc = sl_err_set(err, SL_E_FORMAT, "column '%.*s' ends after %" PRId64 " of %" PRId64 " rows",
                             (int)h->cols[i]->name.len, (const char *)h->cols[i]->name.p, got, h->nrows);
@@ -881,6 +928,7 @@ sl_code pq_head_read(pq_reader *rd, int64_t rows, pq_head *h, sl_err *err)
     sl_code rc = SL_OK;
     memset(h, 0, sizeof *h);
     if (check_flat(m, err) != SL_OK) return err ? sl_err_prefix(err, "--head: ") : SL_E_UNSUPPORTED;
+    size_t text_left = HEAD_TEXT_MAX;
     if (rows > m->num_rows) rows = m->num_rows;
     if (rows < 0) rows = 0;
     h->ncols = m->n_schema - 1;
@@ -903,8 +951,8 @@ sl_code pq_head_read(pq_reader *rd, int64_t rows, pq_head *h, sl_err *err)
             }
             if (rg->num_rows < want) want = rg->num_rows;
             if (want <= 0) continue;
-            rc = read_chunk(rd, &rg->columns[c], h->cols[c], want, h->cells + (size_t)row * h->ncols + c, h->ncols, &got,
-                            err);
+            rc = read_chunk(rd, &rg->columns[c], h->cols[c], want, h->cells + (size_t)row * h->ncols + c, h->ncols,
+                            &text_left, &got, err);
             if (rc != SL_OK) {
                 sl_err_prefix(err, "row group %u: ", g);
                 break;

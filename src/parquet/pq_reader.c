@@ -3,6 +3,7 @@
  * parquet.thrift). Unknown fields are skipped; a known field of the wrong wire type fails. */
 #include "pq_reader.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -51,13 +52,27 @@ static sl_code rd_bytes(pq_tr *r, pq_bytes *b)
     return SL_OK;
 }
 
-/* Reads a list header of the expected element type and allocates count elements. */
-static sl_code rd_list(pq_tr *r, int want, size_t elsize, void **out, uint32_t *count)
+/* Reads a list header of the expected element type and allocates count elements
+ * (at most max_count: what the schema allows, where it says).
+ * min_bytes is the least an element can take on the wire (its required fields and stop
+ * byte): a count the bytes left cannot hold is refused before allocating, so a footer
+ * of n bytes never makes us allocate more than a small multiple of n. */
+static sl_code rd_list(pq_tr *r, int want, size_t elsize, size_t min_bytes, uint32_t max_count, void **out,
+                       uint32_t *count)
 {
     int et;
+    size_t left;
     SL_TRY(pq_tr_list_begin(r, &et, count));
     if (et != want) return sl_err_set(r->err, SL_E_FORMAT, "thrift metadata: list of wrong element type at byte %zu",
                                       pq_tr_offset(r));
+    left = (size_t)(r->end - r->p);
+    if (*count > max_count)
+        return sl_err_set(r->err, SL_E_FORMAT, "thrift metadata: a list of %u elements where at most %u can be, at byte %zu",
+                          *count, max_count, pq_tr_offset(r));
+    if ((uint64_t)*count * min_bytes > left)
+        return sl_err_set(r->err, SL_E_FORMAT,
+                          "thrift metadata: a list of %u elements cannot fit the %zu bytes left at byte %zu", *count,
+                          left, pq_tr_offset(r));
     *out = sl_calloc(*count ? *count : 1, elsize);
     if (!*out) return sl_err_set(r->err, SL_E_NOMEM, "out of memory reading metadata");
     return SL_OK;
@@ -177,7 +192,7 @@ static sl_code parse_stats(pq_tr *r, pq_stats *s)
 #undef ST
 }
 
-static sl_code parse_col_meta(pq_tr *r, pq_column_chunk *c)
+static sl_code parse_col_meta(pq_tr *r, pq_column_chunk *c, uint32_t max_path)
 {
 #define ST "ColumnMetaData"
     int16_t last;
@@ -192,13 +207,13 @@ static sl_code parse_col_meta(pq_tr *r, pq_column_chunk *c)
         case 2:
             EXPECT(TC_LIST);
             if (c->encodings) return wrong_type(r, ST, f.id);
-            SL_TRY(rd_list(r, TC_I32, sizeof *c->encodings, (void **)&c->encodings, &c->n_encodings));
+            SL_TRY(rd_list(r, TC_I32, sizeof *c->encodings, 1, UINT32_MAX, (void **)&c->encodings, &c->n_encodings));
             for (uint32_t i = 0; i < c->n_encodings; i++) SL_TRY(rd_i32(r, &c->encodings[i]));
             break;
         case 3:
             EXPECT(TC_LIST);
             if (c->path) return wrong_type(r, ST, f.id);
-            SL_TRY(rd_list(r, TC_BINARY, sizeof *c->path, (void **)&c->path, &c->path_len));
+            SL_TRY(rd_list(r, TC_BINARY, sizeof *c->path, 1, max_path, (void **)&c->path, &c->path_len));
             for (uint32_t i = 0; i < c->path_len; i++) SL_TRY(rd_bytes(r, &c->path[i]));
             break;
         case 4: EXPECT(TC_I32); SL_TRY(rd_i32(r, &c->codec)); break;
@@ -221,7 +236,7 @@ static sl_code parse_col_meta(pq_tr *r, pq_column_chunk *c)
 #undef ST
 }
 
-static sl_code parse_col_chunk(pq_tr *r, pq_column_chunk *c)
+static sl_code parse_col_chunk(pq_tr *r, pq_column_chunk *c, uint32_t max_path)
 {
 #define ST "ColumnChunk"
     int16_t last;
@@ -239,7 +254,7 @@ static sl_code parse_col_chunk(pq_tr *r, pq_column_chunk *c)
         case 3:
             EXPECT(TC_STRUCT);
             if (c->has_meta) return wrong_type(r, ST, f.id);
-            SL_TRY(parse_col_meta(r, c));
+            SL_TRY(parse_col_meta(r, c, max_path));
             break;
         default: SL_TRY(pq_tr_skip(r, f.type));
         }
@@ -249,7 +264,8 @@ static sl_code parse_col_chunk(pq_tr *r, pq_column_chunk *c)
 #undef ST
 }
 
-static sl_code parse_row_group(pq_tr *r, pq_row_group *g)
+/* ncols: the schema's leaf count, which every row group must have as column chunks. */
+static sl_code parse_row_group(pq_tr *r, pq_row_group *g, uint32_t ncols, uint32_t max_path)
 {
 #define ST "RowGroup"
     int16_t last;
@@ -262,8 +278,11 @@ static sl_code parse_row_group(pq_tr *r, pq_row_group *g)
         case 1:
             EXPECT(TC_LIST);
             if (g->columns) return wrong_type(r, ST, f.id);
-            SL_TRY(rd_list(r, TC_STRUCT, sizeof *g->columns, (void **)&g->columns, &g->n_columns));
-            for (uint32_t i = 0; i < g->n_columns; i++) SL_TRY(parse_col_chunk(r, &g->columns[i]));
+            SL_TRY(rd_list(r, TC_STRUCT, sizeof *g->columns, 3, ncols, (void **)&g->columns, &g->n_columns));
+            if (g->n_columns != ncols)
+                return sl_err_set(r->err, SL_E_FORMAT, "thrift metadata: a row group of %u column chunks for %u columns",
+                                  g->n_columns, ncols);
+            for (uint32_t i = 0; i < g->n_columns; i++) SL_TRY(parse_col_chunk(r, &g->columns[i], max_path));
             break;
         case 2: EXPECT(TC_I64); SL_TRY(pq_tr_i64(r, &g->total_byte_size)); break;
         case 3: EXPECT(TC_I64); SL_TRY(pq_tr_i64(r, &g->num_rows)); break;
@@ -302,6 +321,7 @@ static sl_code parse_meta(pq_tr *r, pq_file_meta *m)
     int16_t last;
     pq_tr_field f;
     int seen_schema = 0, seen_rows = 0;
+    uint32_t leaves;
     SL_TRY(pq_tr_struct_begin(r, &last));
     for (;;) {
         SL_TRY(pq_tr_field_next(r, &last, &f));
@@ -311,7 +331,7 @@ static sl_code parse_meta(pq_tr *r, pq_file_meta *m)
         case 2:
             EXPECT(TC_LIST);
             if (m->schema) return wrong_type(r, ST, f.id);
-            SL_TRY(rd_list(r, TC_STRUCT, sizeof *m->schema, (void **)&m->schema, &m->n_schema));
+            SL_TRY(rd_list(r, TC_STRUCT, sizeof *m->schema, 3, UINT32_MAX, (void **)&m->schema, &m->n_schema));
             for (uint32_t i = 0; i < m->n_schema; i++) SL_TRY(parse_schema_el(r, &m->schema[i]));
             seen_schema = 1;
             break;
@@ -319,13 +339,18 @@ static sl_code parse_meta(pq_tr *r, pq_file_meta *m)
         case 4:
             EXPECT(TC_LIST);
             if (m->row_groups) return wrong_type(r, ST, f.id);
-            SL_TRY(rd_list(r, TC_STRUCT, sizeof *m->row_groups, (void **)&m->row_groups, &m->n_row_groups));
-            for (uint32_t i = 0; i < m->n_row_groups; i++) SL_TRY(parse_row_group(r, &m->row_groups[i]));
+            /* Row groups are checked against the schema, which writers put first (field 2). */
+            if (!m->schema) return sl_err_set(r->err, SL_E_FORMAT, "thrift metadata: row groups before the schema");
+            leaves = 0;
+            for (uint32_t i = 1; i < m->n_schema; i++) leaves += m->schema[i].num_children == 0;
+            SL_TRY(rd_list(r, TC_STRUCT, sizeof *m->row_groups, 7, UINT32_MAX, (void **)&m->row_groups, &m->n_row_groups));
+            for (uint32_t i = 0; i < m->n_row_groups; i++)
+                SL_TRY(parse_row_group(r, &m->row_groups[i], leaves, m->n_schema - 1));
             break;
         case 5:
             EXPECT(TC_LIST);
             if (m->kv) return wrong_type(r, ST, f.id);
-            SL_TRY(rd_list(r, TC_STRUCT, sizeof *m->kv, (void **)&m->kv, &m->n_kv));
+            SL_TRY(rd_list(r, TC_STRUCT, sizeof *m->kv, 3, UINT32_MAX, (void **)&m->kv, &m->n_kv));
             for (uint32_t i = 0; i < m->n_kv; i++) SL_TRY(parse_kv(r, &m->kv[i]));
             break;
         case 6: EXPECT(TC_BINARY); SL_TRY(rd_bytes(r, &m->created_by)); break;

@@ -858,7 +858,8 @@ pq_writer *pq_writer_open(sl_sink *sink, const sl_schema *schema, const pq_optio
     w->comp = pq_compressor_create(opt->codec, opt->codec == PQ_CODEC_ZSTD ? opt->zstd_level : opt->gzip_level, err);
     w->cols = sl_calloc((size_t)w->ncols, sizeof *w->cols);
     w->kv = opt->kv_count > 0 ? sl_calloc((size_t)opt->kv_count, sizeof *w->kv) : NULL;
-    if (!w->comp || !w->cols || (opt->kv_count > 0 && !w->kv)) goto fail;
+    if (!w->comp) goto fail; /* pq_compressor_create said why */
+    if (!w->cols || (opt->kv_count > 0 && !w->kv)) goto nomem;
     for (int i = 0; i < opt->kv_count; i++) {
         w->kv[i].key = sl_strdup(opt->kv[i].key ? opt->kv[i].key : "");
         w->kv[i].value = opt->kv[i].value ? sl_strdup(opt->kv[i].value) : NULL;
@@ -962,8 +963,10 @@ static void tw_logical(pq_tw *t, const sl_field *f)
         pq_tw_end(t);
         pq_tw_end(t);
         break;
-    case SL_STRING: pq_tw_struct(t, PQ_LT_STRING); pq_tw_end(t); break;
-    case SL_ENUM: pq_tw_struct(t, PQ_LT_ENUM); pq_tw_end(t); break;
+    /* An ENUM's labels are text: Parquet's ENUM annotation makes pyarrow (so pandas and
+     * Polars) read bytes, so it is written as STRING; sluice.origin.<column> keeps the
+     * MySQL type. */
+    case SL_STRING: case SL_ENUM: pq_tw_struct(t, PQ_LT_STRING); pq_tw_end(t); break;
     case SL_JSON: pq_tw_struct(t, PQ_LT_JSON); pq_tw_end(t); break;
     default: break;
     }
@@ -986,8 +989,7 @@ static int converted(sl_type_id id)
     case SL_DECIMAL: return PQ_CT_DECIMAL;
     case SL_DATE: return PQ_CT_DATE;
     case SL_TIMESTAMP: return PQ_CT_TIMESTAMP_MICROS;
-    case SL_STRING: return PQ_CT_UTF8;
-    case SL_ENUM: return PQ_CT_ENUM;
+    case SL_STRING: case SL_ENUM: return PQ_CT_UTF8;
     case SL_JSON: return PQ_CT_JSON;
     default: return -1; /* TIME without UTC adjustment has no legacy equivalent */
     }

@@ -365,9 +365,9 @@ static const char CSS[] =
     "th,td{text-align:left;padding:4px 8px;border-bottom:1px solid var(--line);overflow-wrap:anywhere;vertical-align:top}"
     "th{font-weight:600;color:var(--muted);font-size:13px;overflow-wrap:normal}"
     ".num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}"
-    ".kpis{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:10px;margin:16px 0}"
+    ".kpis{display:grid;grid-template-columns:repeat(auto-fit,minmax(160px,1fr));gap:10px;margin:16px 0}"
     ".kpi{background:#fff;border:1px solid var(--line);border-radius:8px;padding:10px 12px}"
-    ".kpi b{display:block;font-size:1.3rem;font-variant-numeric:tabular-nums}.kpi span{color:var(--muted);font-size:13px}"
+    ".kpi b{display:block;font-size:1.15rem;font-variant-numeric:tabular-nums;overflow-wrap:anywhere}.kpi span{color:var(--muted);font-size:13px}"
     ".note{color:var(--muted);font-size:13px;margin:6px 0 0}"
     ".legend i{display:inline-block;width:10px;height:10px;margin:0 4px 0 10px;border-radius:2px}"
     "dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;margin:0 0 12px}"
@@ -458,7 +458,10 @@ static sl_code section_head(page *pg, const json_t *m, const rp_data *d)
     P("<div class=\"kpis\">");
     SL_TRY(kpi(pg, "kpi-orders", v1, rp_fmt_int(orders, b1, sizeof b1), "counted orders"));
     char cents_attr[48];
-    fmt_money(cents, b2, sizeof b2);
+    if (cents >= 100000000 || cents <= -100000000) /* a million or more: whole units fit the card */
+        rp_fmt_int((cents + (cents < 0 ? -50 : 50)) / 100, b2, sizeof b2);
+    else
+        fmt_money(cents, b2, sizeof b2);
     snprintf(cents_attr, sizeof cents_attr, "%s%" PRId64 ".%02d", cents < 0 ? "-" : "", (cents < 0 ? -cents : cents) / 100,
              (int)((cents < 0 ? -cents : cents) % 100));
     SL_TRY(kpi(pg, "kpi-revenue", cents_attr, b2, "revenue"));
@@ -530,8 +533,10 @@ static sl_code section_run(page *pg, const json_t *m)
         ESC(k);
         P("\"><td>");
         ESC(k);
-        P("</td><td class=\"num\" data-value=\"%" JSON_INTEGER_FORMAT "\">%s</td><td class=\"num\">%s</td></tr>", rows,
-          rp_fmt_int(rows, b1, sizeof b1), fmt_seconds(json_number_value(json_object_get(v, "seconds")), b2, sizeof b2));
+        double secs = json_number_value(json_object_get(v, "seconds"));
+        P("</td><td class=\"num\" data-value=\"%" JSON_INTEGER_FORMAT "\">%s</td><td class=\"num\" data-value=\"%.17g\">%s"
+          "</td></tr>",
+          rows, rp_fmt_int(rows, b1, sizeof b1), secs, fmt_seconds(secs, b2, sizeof b2));
     }
     P("</tbody></table>");
     P("<h3>Time per stage</h3><table id=\"stages\"><thead><tr><th>stage</th><th class=\"num\">seconds</th></tr></thead>"

@@ -310,6 +310,8 @@ void sl_commit_free(sl_commit *c)
 
 const char *sl_commit_manifest_key(const sl_commit *c) { return c->manifest_key; }
 
+const json_t *sl_commit_base(const sl_commit *c) { return c->base; }
+
 static const char *state_name(int s)
 {
     return s == C_ACTIVE ? "active" : s == C_FINISHING ? "finishing" : s == C_FINISHED ? "finished" : "aborted";

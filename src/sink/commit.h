@@ -62,6 +62,10 @@ sl_commit *sl_commit_begin(sl_store *st, const char *partition, const char *run_
 sl_commit *sl_commit_begin_append(sl_store *st, const char *partition, const char *run_id, const char *as_of,
                                   sl_err *err);
 
+/* The manifest an appending commit appends to (read by sl_commit_begin_append; NULL for
+ * a replacing commit or a partition not yet committed). Borrowed, valid until free. */
+const json_t *sl_commit_base(const sl_commit *c);
+
 /* Fields for this run's entry in the manifest's "runs" list (a JSON object, copied;
  * e.g. {"incremental": {...}}); the entry's run_id, created_at, rows, bytes and files
  * are the commit's own and are refused here. Call before sl_commit_finish. */

@@ -5,10 +5,10 @@
 
 #include <curl/curl.h>
 #include <errno.h>
-#include <expat.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +19,11 @@
 #include "../common/sl_log.h"
 #include "../common/sl_stop.h"
 #include "s3_sign.h"
+#include "s3_xml.h"
 #include "sink.h"
+
+/* Retried requests of the process, for the metrics file (s3_retry_count). */
+static atomic_llong retries;
 
 #define MIN_PART ((size_t)5 << 20)
 #define MAX_PART ((size_t)5 << 30)
@@ -238,76 +242,6 @@ long s3_backoff_cap_ms(long base_ms, int n)
     long v = base_ms;
     for (int i = 0; i < n && v < cap; i++) v *= 2; /* stops at the cap: no overflow */
     return v < cap ? v : cap;
-}
-
-/* ---------------------------------------------------------------------------------- */
-/* XML answers, through expat: the text of elements by name */
-
-typedef struct xml_ctx {
-    sl_buf text;
-    void (*on_end)(void *ud, const char *name, const char *text);
-    void *ud;
-} xml_ctx;
-
-static const char *local_name(const char *n)
-{
-    const char *c = strrchr(n, ':'); /* expat without namespace processing keeps prefixes */
-    return c ? c + 1 : n;
-}
-static void XMLCALL x_start(void *ud, const XML_Char *name, const XML_Char **atts)
-{
-    (void)name;
-    (void)atts;
-    ((xml_ctx *)ud)->text.len = 0;
-}
-static void XMLCALL x_end(void *ud, const XML_Char *name)
-{
-    xml_ctx *x = ud;
-    if (sl_buf_cstr(&x->text, NULL) != SL_OK) return;
-    x->on_end(x->ud, local_name(name), (const char *)x->text.data);
-    x->text.len = 0;
-}
-static void XMLCALL x_chars(void *ud, const XML_Char *s, int len)
-{
-    sl_buf_append(&((xml_ctx *)ud)->text, s, (size_t)len, NULL);
-}
-
-static int xml_walk(const char *body, size_t n, void (*on_end)(void *, const char *, const char *), void *ud)
-{
-    XML_Parser p = XML_ParserCreate(NULL);
-    if (!p) return 0;
-    xml_ctx x;
-    sl_buf_init(&x.text, (size_t)1 << 20);
-    x.on_end = on_end;
-    x.ud = ud;
-    XML_SetUserData(p, &x);
-    XML_SetElementHandler(p, x_start, x_end);
-    XML_SetCharacterDataHandler(p, x_chars);
-    int ok = XML_Parse(p, body, (int)n, 1) == XML_STATUS_OK;
-    XML_ParserFree(p);
-    sl_buf_free(&x.text);
-    return ok;
-}
-
-typedef struct err_doc {
-    int is_error;
-    char *code, *msg;
-    size_t ccap, mcap;
-} err_doc;
-static void on_err(void *ud, const char *name, const char *text)
-{
-    err_doc *d = ud;
-    if (strcmp(name, "Error") == 0) d->is_error = 1;
-    else if (strcmp(name, "Code") == 0) snprintf(d->code, d->ccap, "%s", text);
-    else if (strcmp(name, "Message") == 0) snprintf(d->msg, d->mcap, "%s", text);
-}
-
-int s3_parse_error(const char *body, size_t n, char *code, size_t ccap, char *msg, size_t mcap)
-{
-    err_doc d = {0, code, msg, ccap, mcap};
-    code[0] = msg[0] = 0;
-    if (!n || !xml_walk(body, n, on_err, &d)) return 0;
-    return d.is_error;
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -615,6 +549,7 @@ static sl_code s3_do(s3_store *s, const s3_req *r, s3_resp *resp, sl_err *err)
             goto done;
         }
         long delay = (long)(rnd01(s) * (double)s3_backoff_cap_ms(s->base_ms, n));
+        atomic_fetch_add(&retries, 1);
         sl_debug("%s: %s; retrying in %ld ms (attempt %d of %d)", what,
                  cc ? cmsg : resp->code[0] ? resp->code : "server error", delay, n + 1, s->max_attempts);
         for (long left = delay; left > 0 && !(r->work && sl_stop_interrupts()); left -= 50)
@@ -627,6 +562,8 @@ done:
     sl_buf_free(&errbody);
     return rc;
 }
+
+long long s3_retry_count(void) { return atomic_load(&retries); }
 
 static sl_code full_key(const s3_store *s, const char *key, char *out, size_t cap, sl_err *err)
 {
@@ -738,8 +675,10 @@ static sl_code start_upload(s3_upload *u, sl_err *err)
     if (rc == SL_OK) {
         upload_id_doc d = {u->upload_id, sizeof u->upload_id};
         u->upload_id[0] = 0;
-        xml_walk((const char *)out.data, out.len, on_upload_id, &d);
-        if (!u->upload_id[0])
+        rc = s3_xml_walk((const char *)out.data, out.len, on_upload_id, &d, err);
+        if (rc != SL_OK) u->upload_id[0] = 0;
+        if (rc != SL_OK && rc != SL_E_FORMAT) sl_err_prefix(err, "S3 CreateMultipartUpload of %s: ", u->key);
+        else if (!u->upload_id[0])
             rc = sl_err_set(err, SL_E_STORAGE, "S3 CreateMultipartUpload of %s: no UploadId in the answer", u->key);
     }
     sl_buf_free(&out);
@@ -863,7 +802,9 @@ static sl_code complete(s3_upload *u, sl_err *err)
         if (rc != SL_OK) break;
         /* A 200 can still carry an error document (the S3 API says so). */
         char code[128], msg[512];
-        if (!s3_parse_error((const char *)out.data, out.len, code, sizeof code, msg, sizeof msg)) break;
+        int is_error = 0;
+        rc = s3_xml_error_doc((const char *)out.data, out.len, &is_error, code, sizeof code, msg, sizeof msg, err);
+        if (rc != SL_OK || !is_error) break; /* out of memory: not taken for a success */
         if (!s3_retryable(0, 200, code) || n >= u->s->max_attempts) {
             rc = sl_err_set(err, SL_E_STORAGE, "S3 CompleteMultipartUpload of s3://%s/%s: %s: %s", u->s->bucket, u->key,
                             code, msg);
@@ -1017,7 +958,9 @@ static sl_code st_list(sl_store *st, const char *prefix, sl_store_list_cb cb, vo
         if (rc != SL_OK) break;
         d.truncated = 0;
         d.token[0] = 0;
-        if (!xml_walk((const char *)out.data, out.len, on_list, &d) || d.bad) {
+        rc = s3_xml_walk((const char *)out.data, out.len, on_list, &d, err);
+        if (rc != SL_OK && rc != SL_E_FORMAT) break;
+        if (rc != SL_OK || d.bad) {
             rc = sl_err_set(err, SL_E_STORAGE, "s3://%s: a ListObjectsV2 answer could not be read", s->bucket);
             break;
         }
@@ -1104,7 +1047,9 @@ static sl_code abort_uploads_under(s3_store *s, const char *full, const char *on
         s3_resp resp;
         rc = s3_do(s, &r, &resp, err);
         if (rc != SL_OK) break;
-        if (!xml_walk((const char *)out.data, out.len, on_uploads, d)) {
+        rc = s3_xml_walk((const char *)out.data, out.len, on_uploads, d, err);
+        if (rc != SL_OK && rc != SL_E_FORMAT) break;
+        if (rc != SL_OK) {
             rc = sl_err_set(err, SL_E_STORAGE, "s3://%s: a ListMultipartUploads answer could not be read", s->bucket);
             break;
         }
@@ -1257,7 +1202,7 @@ sl_store *sl_store_s3_open(const char *url, const sl_config *cfg, sl_err *err)
     RAND_bytes((unsigned char *)&seed, sizeof seed);
     s->rnd = seed;
     s->base.url = sl_strdup(url);
-    int64_t v;
+    int64_t v = 0;
     sl_code rc = s->base.url ? SL_OK : sl_err_set(err, SL_E_NOMEM, "out of memory");
     if (rc == SL_OK) rc = s3_url_parse(url, s->bucket, sizeof s->bucket, s->prefix, sizeof s->prefix, err);
     const char *region = sl_config_get(cfg, "AWS_REGION");

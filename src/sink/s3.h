@@ -37,6 +37,7 @@
 #include "../common/sl_buf.h"
 #include "../common/sl_config.h"
 #include "../common/sl_error.h"
+#include "s3_xml.h"
 #include "store.h"
 
 /* url: "s3://bucket" or "s3://bucket/prefix". */
@@ -75,6 +76,9 @@ int s3_endpoint_is_loopback(const char *endpoint);
 /* Whether a response is worth retrying: curl error (0 = none), HTTP status, S3 error code. */
 int s3_retryable(int curl_code, long status, const char *code);
 
+/* Requests sent again after a retryable failure, by every S3 store of this process. */
+long long s3_retry_count(void);
+
 /* The backoff cap before attempt n+1 (n >= 1): min(base_ms * 2^n, 20,000) ms, without
  * overflow for any n. The delay is random(0,1) times this ("full jitter"). */
 long s3_backoff_cap_ms(long base_ms, int n);
@@ -82,8 +86,6 @@ long s3_backoff_cap_ms(long base_ms, int n);
 /* The part size to use for part number n (1-based), from the configured size. */
 size_t s3_part_size_for(size_t base, int n);
 
-/* An S3 error document (<Error><Code/><Message/></Error>) in body: fills code and
- * message, returns 1; 0 when body is not one. Used on CompleteMultipartUpload's 200. */
-int s3_parse_error(const char *body, size_t n, char *code, size_t ccap, char *msg, size_t mcap);
+/* s3_parse_error, the XML answers: s3_xml.h */
 
 #endif

@@ -161,8 +161,19 @@ sl_code s3_sign(const s3_sign_in *in, sl_buf *auth, sl_buf *canonical, sl_err *e
     if (rc != SL_OK) goto done;
 
     char date[9], crhash[65], scope[160];
+    /* The string to sign is built in fixed buffers: a date that is not YYYYMMDDTHHMMSSZ or
+     * a scope that does not fit would sign (and read) past what was written. */
+    if (strlen(in->amz_date) != 16 || strspn(in->amz_date, "0123456789") != 8 || in->amz_date[8] != 'T' ||
+        strspn(in->amz_date + 9, "0123456789") != 6 || in->amz_date[15] != 'Z') {
+        rc = sl_err_set(err, SL_E_INTERNAL, "x-amz-date '%.40s' is not YYYYMMDDTHHMMSSZ", in->amz_date);
+        goto done;
+    }
     snprintf(date, sizeof date, "%.8s", in->amz_date);
-    snprintf(scope, sizeof scope, "%s/%s/%s/aws4_request", date, in->region, in->service);
+    if (snprintf(scope, sizeof scope, "%s/%s/%s/aws4_request", date, in->region, in->service) >= (int)sizeof scope) {
+        rc = sl_err_set(err, SL_E_CONFIG, "AWS region '%.60s...' is too long (%zu characters)", in->region,
+                        strlen(in->region));
+        goto done;
+    }
     s3_sha256_hex(cr.data, cr.len, crhash);
     char sts[400];
     int sl = snprintf(sts, sizeof sts, "AWS4-HMAC-SHA256\n%s\n%s\n%s", in->amz_date, scope, crhash);

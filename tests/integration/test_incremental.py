@@ -165,11 +165,15 @@ def test_full_read_vs_incremental_handler_reads(mariadb, fresh_db, tmp_path):
     before = handler_reads(mariadb)
     export(mariadb, db, out, "--table", "t", "--incremental", "updated_at", "--partitions", 1)
     incremental = handler_reads(mariadb) - before
+    sql(mariadb, db, "UPDATE t SET updated_at = updated_at + INTERVAL 2 DAY WHERE id % 1000 = 1")
+    before = handler_reads(mariadb)
+    export(mariadb, db, out, "--table", "t", "--incremental", "updated_at", "--partitions", 4)
+    chunked = handler_reads(mariadb) - before  # the chunks' plan and reads stay near the changes too
     before = handler_reads(mariadb)
     export(mariadb, db, tmp_path / "full", "--table", "t", "--partitions", 1)
     full = handler_reads(mariadb) - before
-    assert manifest(out)["incremental"]["rows"] == 20
-    assert full >= 20000 and incremental < 1000, (incremental, full)
+    assert [r["rows"] for r in manifest(out)["runs"]] == [20000, 20, 20]
+    assert full >= 20000 and incremental < 1000 and chunked < 1000, (incremental, chunked, full)
 
 
 def test_late_rows_need_the_lookback(mariadb, fresh_db, tmp_path):
@@ -225,9 +229,9 @@ def test_failed_run_leaves_the_watermark(mariadb, fresh_db, tmp_path):
 
 
 def test_reads_inside_the_snapshot(mariadb, fresh_db, tmp_path):
-    """watermark_to is read in the run's snapshot: rows written while the run reads (an
-    insert past the maximum, an update moving a row forward) are neither read nor counted
-    under the watermark, and the next run reads them."""
+    """Rows written while the run reads (an insert past the maximum, an update moving a
+    row forward) are neither read (the readers' snapshot) nor hidden under the watermark
+    (it is the maximum before them), and the next run reads them."""
     db, out = fresh_db, tmp_path / "out"
     make_table(mariadb, db, 200)
     lock = "sl_incr_" + uuid.uuid4().hex[:10]
@@ -287,7 +291,9 @@ def test_integer_column_with_a_count_lookback(mariadb, fresh_db, tmp_path):
     ids = [r[0] for r in sql(mariadb, db, "SELECT id FROM t WHERE id > 990 ORDER BY id")]
     assert (inc["from"], inc["to"], inc["reread_from"], inc["reread_rows"]) == (1000, ids[-1], 990, 10)
     assert ids_of(run_table(out, m, m["run_id"])) == ids and len(ids) == 35
-    assert len(m["partitions"]) == 3  # the key ranges, each with the incremental condition
+    # one file per chunk of the plan, each read with the incremental condition
+    assert len(m["partitions"]) == len(m["plan"]["chunks"]) > 3
+    assert sum(c["rows"] for c in m["plan"]["chunks"]) == 35
     assert latest_rows(out, "t", order="id") == table_rows(mariadb, db)
     # a duration makes no sense for an integer column
     p = export(mariadb, db, out, "--table", "t", "--incremental", "id", "--lookback", "2h", check=2)
@@ -356,6 +362,23 @@ def test_full_restarts_and_a_new_column_needs_it(mariadb, fresh_db, tmp_path):
     export(mariadb, db, out, "--table", "t", "--incremental", "id")
     m = manifest(out)
     assert ids_of(run_table(out, m, m["run_id"])) == [101]
+
+
+def test_columns_changed_within_a_date(mariadb, fresh_db, tmp_path):
+    """A column added between two runs of one date: the run is flagged and warned about,
+    and DuckDB with union_by_name reads both schemas."""
+    db, out = fresh_db, tmp_path / "out"
+    make_table(mariadb, db, 10)
+    export(mariadb, db, out, "--table", "t", "--incremental", "updated_at")
+    sql(mariadb, db, "ALTER TABLE t ADD COLUMN note VARCHAR(10) NULL")
+    sql(mariadb, db, "INSERT INTO t VALUES (11, 'v11', '2026-02-01 00:00:00', 'added')")
+    p = export(mariadb, db, out, "--table", "t", "--incremental", "updated_at")
+    assert "columns changed" in p.stderr
+    m = manifest(out)
+    assert m["incremental"]["schema_changed"] is True and "schema_changed" not in m["runs"][0]["incremental"]
+    got = duckdb.connect().execute(f"SELECT count(*), count(note) FROM read_parquet('{out}/raw/t/{DATE}/*.parquet', "
+                                   "union_by_name = true)").fetchone()
+    assert got == (11, 1)
 
 
 def test_errors(mariadb, fresh_db, tmp_path):
@@ -427,7 +450,49 @@ def test_run_with_hive_layout(mariadb, fresh_db, tmp_path):
     assert got == [(datetime.date(2026, 6, 29),)]
 
 
-def test_s3_behaves_the_same(mariadb, moto, bucket, fresh_db, tmp_path):
+def test_across_processes_plan_task_commit(mariadb, fresh_db, tmp_path):
+    """The same incremental run split into `sluice plan`, one `sluice task` per chunk and
+    `sluice commit` (what a Spark job runs): it finds the watermark of a run made by
+    `sluice export`, reads only the changes, appends to the date, and a failed commit
+    (a task's result missing) leaves the watermark where it was."""
+    db, out = fresh_db, tmp_path / "out"
+    env = mariadb.sluice_env(db)
+    make_table(mariadb, db, 2000)
+    export(mariadb, db, out, "--table", "t", "--incremental", "updated_at", "--partitions", 2)
+    to1 = manifest(out)["incremental"]["to"]
+    sql(mariadb, db, "UPDATE t SET v = 'spark', updated_at = updated_at + INTERVAL 1 DAY WHERE id % 40 = 0")
+
+    def plan():
+        p = run_sluice(["plan", "export", "--table", "t", "--incremental", "updated_at", "--partitions", "2",
+                        "--output", str(out), "--date", DATE, "--json"], env=env, check=0)
+        path = tmp_path / f"plan-{uuid.uuid4().hex[:6]}.json"
+        path.write_text(p.stdout)
+        return path, json.loads(p.stdout)
+
+    def task(path, k):
+        return run_sluice(["task", str(path), str(k)], env=env, check=0).stdout.strip().splitlines()[-1]
+
+    path, pl = plan()
+    lines = [task(path, k) for k in range(len(pl["tasks"]))]
+    res = tmp_path / "results.jsonl"
+    if len(lines) > 1:  # the commit refuses a run with a task missing: nothing moves
+        res.write_text("\n".join(lines[1:]) + "\n")
+        run_sluice(["commit", str(path), str(res)], env=env, check=1)
+        # the tasks' files stay until the next commit of the date deletes them
+        assert json.loads((out / "raw/t" / DATE / "_SUCCESS").read_text())["incremental"]["to"] == to1
+        path, pl = plan()
+        lines = [task(path, k) for k in range(len(pl["tasks"]))]
+    res.write_text("\n".join(lines) + "\n")
+    run_sluice(["commit", str(path), str(res), "--engine", "spark"], env=env, check=0)
+    m = manifest(out)
+    inc = m["incremental"]
+    assert (inc["mode"], inc["from"], inc["to"], inc["rows"]) == ("incremental", to1, max_ts(mariadb, db), 50)
+    assert ids_of(run_table(out, m, m["run_id"])) == list(range(40, 2001, 40))
+    assert [r["rows"] for r in m["runs"]] == [2000, 50]
+    assert latest_rows(out, "t") == table_rows(mariadb, db)
+
+
+def test_s3_behaves_the_same(mariadb, moto, bucket, fault_proxy, fresh_db, tmp_path):
     db = fresh_db
     make_table(mariadb, db, 1000)
     env = moto.env()
@@ -450,4 +515,18 @@ def test_s3_behaves_the_same(mariadb, moto, bucket, fresh_db, tmp_path):
     assert m["incremental"]["from"] == "2026-01-01 00:16:40"
     second = pa.concat_tables([pq.read_table(tmp_path / n) for n in m["runs"][1]["files"]])
     assert ids_of(second) == list(range(50, 1001, 50))
+    assert moto.uploads(bucket) == []
+
+    # a run whose manifest cannot be written (every PUT of _SUCCESS fails) moves nothing
+    before = get(f"raw/t/{DATE}/_SUCCESS")
+    sql(mariadb, db, "UPDATE t SET updated_at = updated_at + INTERVAL 2 DAY WHERE id % 100 = 1")
+    fault_proxy.rule = lambda n, method, path: "500" if method == "PUT" and path.endswith("/_SUCCESS") else None
+    p = export(mariadb, db, url, "--table", "t", "--incremental", "updated_at",
+               env=moto.env(endpoint=fault_proxy.endpoint, S3_MAX_ATTEMPTS=2), check=7)
+    assert "_SUCCESS" in p.stderr
+    assert get(f"raw/t/{DATE}/_SUCCESS") == before and moto.keys(bucket, "lake/") == keys
+    export(mariadb, db, url, "--table", "t", "--incremental", "updated_at", env=env)
+    m = json.loads(get(f"raw/t/{DATE}/_SUCCESS"))
+    assert m["incremental"]["from"] == json.loads(before)["incremental"]["to"]
+    assert [r["rows"] for r in m["runs"]] == [1000, 20, 10]
     assert moto.uploads(bucket) == []

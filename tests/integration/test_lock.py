@@ -340,10 +340,48 @@ def test_s3_output_with_only_the_documented_actions(mariadb, seeded_small, moto,
         assert p.returncode == 0, p.stderr
     keys = moto.keys(bucket)
     assert f"e/raw/orders/{DATE}/_SUCCESS" in keys and "r/business_insights/2024-06-30/_SUCCESS" in keys
-    assert len([k for k in keys if k.startswith("e/") and k.endswith(".parquet")]) == 2  # the first run's replaced
+    m = json.loads(moto.client.get_object(Bucket=bucket, Key=f"e/raw/orders/{DATE}/_SUCCESS")["Body"].read())
+    # only the second run's files (one per chunk of its plan): the first run's were replaced
+    assert sorted(k for k in keys if k.startswith("e/") and k.endswith(".parquet")) == sorted(
+        f"e/raw/orders/{DATE}/{f['name']}" for f in m["files"])
     assert moto.uploads(bucket) == []
     # the control: moto does enforce the policy (without PutObject nothing can be written)
     creds = s3_user(moto, bucket, [a for a in S3_ACTIONS + MOTO_NAMES if a != "s3:PutObject"])
     p = run_sluice(["export", "--table", "orders", "--date", DATE, "--output", f"s3://{bucket}/x"],
                    env=mariadb.sluice_env(seeded_small, **moto.env(**creds)), timeout=300)
     assert p.returncode == 7 and "AccessDenied" in p.stderr, p.stderr
+
+
+def test_watchdog_kills_a_statement_that_outlives_its_bound(mariadb, lockdb):
+    """The lock's last resort, should the server not honour lock_wait_timeout: the statement
+    is killed from a second connection (my_exec_bounded, through build/tools/my_exec)."""
+    from conftest import TOOLS
+    env = mariadb.sluice_env(lockdb)
+    t0 = time.monotonic()
+    p = subprocess.run([str(TOOLS / "my_exec"), "--bounded", "1", "DO SLEEP(20)"], env=env, capture_output=True,
+                       text=True, timeout=60)
+    took = time.monotonic() - t0
+    assert "killed" in p.stdout.split() and took < 8, (p.stdout, p.stderr, took)
+    # (an interrupted SLEEP() ends without an error; FTWRL would fail with 1317)
+    # the control: a statement within its bound is left alone
+    p = subprocess.run([str(TOOLS / "my_exec"), "--bounded", "5", "DO SLEEP(0.2)"], env=env, capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 0 and "not killed" in p.stdout, (p.stdout, p.stderr)
+
+
+def test_sigterm_while_retrying_the_lock_stops_at_once(mariadb, lockdb, tmp_path):
+    upd = LongUpdate(mariadb, lockdb)
+    try:
+        sl = start_export(mariadb, lockdb, tmp_path, "--snapshot-lock", "ftwrl", "--lock-wait-timeout", 1,
+                          "--lock-retries", 10)  # backoffs of 1, 2, 4 ... s: a minute of retries
+        time.sleep(2.5)  # past the first attempt, inside the backoff or the second attempt
+        t0 = time.monotonic()
+        sl.terminate()
+        out, err = sl.communicate(timeout=30)
+        assert sl.returncode == 143, err
+        assert time.monotonic() - t0 < 3, "the stop waited for the backoff or the lock"
+        assert not list(tmp_path.rglob("*.parquet")) and not list(tmp_path.rglob("_SUCCESS"))
+        assert upd.running()
+        assert not any(r[1] == "FLUSH TABLES WITH READ LOCK" for r in processlist(mariadb))
+    finally:
+        upd.stop()

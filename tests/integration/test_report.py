@@ -204,9 +204,11 @@ def test_report_in_browser(mariadb, source, tmp_path, browser):
     assert int(cells["restock"]) == len(pt)
 
     # the run: source rows (MariaDB counts them), rows and bytes per dataset
-    for table, (rows,) in cells["sources"].items():
+    for table, (rows, secs) in cells["sources"].items():
         assert int(rows) == int(sql(mariadb, source, f"SELECT COUNT(*) FROM `{table}`")[0][0]), table
+        assert float(secs) == m["sources"][table]["seconds"] >= 0, table
     assert len(cells["sources"]) == 6
+    assert m["sources"]["order_items"]["seconds"] > 0  # 50,000 rows are not read in no time
     for ds, (rows, nbytes) in cells["datasets"].items():
         f = next(f for f in m["files"] if f["name"].startswith(ds + "/"))
         assert (int(rows), int(nbytes)) == (t[ds].num_rows, (part / f["name"]).stat().st_size), ds

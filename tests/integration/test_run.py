@@ -811,14 +811,11 @@ def test_rerun_replaces_the_date(mariadb, seeded, tmp_path):
 
 
 def pyrows(table):
-    """A raw table's rows as tuples comparable with pymysql's: timestamps naive UTC, ENUM
-    labels as text (pyarrow reads Parquet's ENUM logical type as binary)."""
-    meta = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()}
-    enums = {c for c in table.column_names if meta.get(f"sluice.origin.{c}", "").lower().startswith("enum")}
+    """A raw table's rows as tuples comparable with pymysql's: timestamps naive UTC (ENUM
+    labels are written as STRING, so they come back as text)."""
     out = []
     for r in table.to_pylist():
-        out.append(tuple(v.replace(tzinfo=None) if isinstance(v, datetime)
-                         else v.decode() if c in enums and v is not None else v for c, v in r.items()))
+        out.append(tuple(v.replace(tzinfo=None) if isinstance(v, datetime) else v for v in r.values()))
     return out
 
 

@@ -140,6 +140,11 @@ def test_bad_settings_exit_3(mariadb, fresh_db, bad, word):
 def test_missing_flag_value_is_a_usage_error(mariadb, fresh_db):
     p = run_sluice(["check", "--mysql-ssl-mode"], env=mariadb.sluice_env(fresh_db))
     assert p.returncode == 2 and "--mysql-ssl-mode" in p.stderr
+    for cmd in (["--help"], ["check", "--help"], ["export", "--help"], ["run", "--help"]):
+        out = run_sluice(cmd, env={}).stdout
+        for flag in ("--mysql-ssl-mode", "--mysql-ssl-ca", "--mysql-ssl-cert", "--mysql-ssl-key", "VERIFY_IDENTITY"):
+            assert flag in out, (cmd, flag)
+    assert "not encrypted" in run_sluice(["check", "--help"], env={}).stdout
 
 
 @pytest.fixture

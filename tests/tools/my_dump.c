@@ -140,66 +140,81 @@ static sl_code dump_reader(my_reader *r, sl_err *err)
     }
 }
 
+/* --plan: my_plan_chunks for N connections, then chunk i read on connection i % N in one
+ * snapshot (each connection reads its chunks in turn, PAUSE_MS apart). Prints the chunks'
+ * WHERE conditions, the schema, the rows, then {"rows", "partitions": chunks, "connections",
+ * "plan": my_plan_json}. */
 static int plan_dump(sl_config *cfg, int argc, char **argv)
 {
     sl_err err = {0};
     my_params mp;
     MYSQL *conns[64] = {0};
-    my_range *ranges = NULL;
-    int n = argc > 4 ? atoi(argv[4]) : 1, count = 0, rc = 0;
+    my_plan plan = {0};
+    my_plan_opts po;
+    int n = argc > 4 ? atoi(argv[4]) : 1, rc = 0, nconn;
     long pause_ms = argc > 6 ? atol(argv[6]) : 0;
     int64_t total = 0;
-    char qc[200], where[600], sql[1200];
+    char qc[200], qt[200], where[600], sql[1200];
     json_t *jr;
     if (argc < 6 || n < 1 || n > 64) {
         fprintf(stderr, "usage: my_dump --plan TABLE COLUMN N snapshot|none [PAUSE_MS]\n");
         return 2;
     }
+    my_plan_opts_default(&po);
+    po.connections = n;
     if (my_params_from_config(cfg, &mp, 0, &err) != SL_OK || !(conns[0] = my_connect(&mp, 0, &err))) goto fail;
-    if (my_plan_partitions(conns[0], argv[2], argv[3], n, &ranges, &count, &err) != SL_OK) goto fail;
-    for (int i = 1; i < count; i++)
+    if (my_plan_chunks(conns[0], argv[2], argv[3], &po, &plan, &err) != SL_OK) goto fail;
+    nconn = n < plan.count ? n : plan.count;
+    for (int i = 1; i < nconn; i++)
         if (!(conns[i] = my_connect(&mp, 0, &err))) goto fail;
-    if (my_snapshot_begin(conns, count, strcmp(argv[5], "none") == 0 ? MY_NONE : MY_SNAPSHOT, &err) != SL_OK)
+    if (my_snapshot_begin(conns, nconn, strcmp(argv[5], "none") == 0 ? MY_NONE : MY_SNAPSHOT, &err) != SL_OK)
         goto fail;
     jr = json_array();
     my_quote_ident(argv[3], qc, sizeof qc, &err);
-    for (int i = 0; i < count; i++) {
-        my_range_where(&ranges[i], qc, where, sizeof where);
+    my_quote_ident(argv[2], qt, sizeof qt, &err);
+    for (int i = 0; i < plan.count; i++) {
+        my_range_where(&plan.chunks[i].r, qc, where, sizeof where);
         json_array_append_new(jr, json_string(where));
     }
     json_dumpf(jr, stdout, JSON_COMPACT);
     putchar('\n');
     json_decref(jr);
-    for (int i = 0; i < count; i++) {
-        my_read_opts o;
-        my_reader *r;
-        char qt[200];
-        if (pause_ms && i > 0) {
+    for (int c = 0; c < nconn; c++) {
+        if (pause_ms && c > 0) {
             fflush(stdout);
             struct timespec ts = {pause_ms / 1000, (pause_ms % 1000) * 1000000L};
             nanosleep(&ts, NULL);
         }
-        my_quote_ident(argv[2], qt, sizeof qt, &err);
-        my_range_where(&ranges[i], qc, where, sizeof where);
-        snprintf(sql, sizeof sql, "SELECT * FROM %s WHERE %s", qt, where);
-        my_read_opts_default(&o);
-        o.table = argv[2];
-        if (!(r = my_reader_open(conns[i], sql, &o, &err))) goto fail;
-        if (dump_reader(r, &err) != SL_OK) {
+        for (int i = c; i < plan.count; i += nconn) {
+            my_read_opts o;
+            my_reader *r;
+            my_range_where(&plan.chunks[i].r, qc, where, sizeof where);
+            snprintf(sql, sizeof sql, "SELECT * FROM %s WHERE %s", qt, where);
+            my_read_opts_default(&o);
+            o.table = argv[2];
+            if (!(r = my_reader_open(conns[c], sql, &o, &err))) goto fail;
+            if (dump_reader(r, &err) != SL_OK) {
+                my_reader_free(r);
+                goto fail;
+            }
+            total += my_reader_rows(r);
             my_reader_free(r);
-            goto fail;
         }
-        total += my_reader_rows(r);
-        my_reader_free(r);
     }
-    printf("{\"rows\": %lld, \"partitions\": %d}\n", (long long)total, count);
+    {
+        json_t *tail = json_pack("{s:I, s:i, s:i, s:o}", "rows", (json_int_t)total, "partitions", plan.count,
+                                 "connections", nconn, "plan", my_plan_json(&plan));
+        json_dumpf(tail, stdout, JSON_COMPACT);
+        putchar('\n');
+        json_decref(tail);
+    }
     goto done;
 fail:
     fprintf(stderr, "my_dump: %s\n", err.msg);
     rc = sl_exit_code(err.code);
 done:
     for (int i = 0; i < 64; i++) my_close(conns[i]);
-    sl_free(ranges);
+    my_plan_free(&plan);
     return rc;
 }
 

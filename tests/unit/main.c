@@ -13,6 +13,9 @@ extern const t_case suite_pqread[];
 extern const t_case suite_pqwrite[];
 extern const t_case suite_store[];
 extern const t_case suite_s3[];
+extern const t_case suite_observe[];
+extern const t_case suite_incremental[];
+extern const t_case suite_plan[];
 extern const t_case suite_mysql[];
 extern const t_case suite_report[];
 
@@ -28,6 +31,9 @@ static const struct {
     {"pqwrite", suite_pqwrite},
     {"store", suite_store},
     {"s3", suite_s3},
+    {"observe", suite_observe},
+    {"incremental", suite_incremental},
+    {"plan", suite_plan},
     {"mysql", suite_mysql},
     {"report", suite_report},
 };

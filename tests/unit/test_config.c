@@ -1,6 +1,9 @@
 /* test_config.c - .env parsing: comments, quotes, export, precedence, error lines. */
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
+#include "../../src/common/sl_alloc.h"
 #include "../../src/common/sl_config.h"
 #include "test.h"
 
@@ -84,10 +87,59 @@ static void integers_are_range_checked(void)
     sl_config_free(c);
 }
 
+/* Every allocation of loading a .env file fails in turn (n = 0 .. the count the allocator
+ * reports for a whole load): each is SL_E_NOMEM with a message, never a crash, a leak
+ * (ASan) or a half-read value; the same text then loads into the same config. */
+static void load_alloc_failures(void)
+{
+    static const char text[] = "# settings\n"
+                               "export SLT_A=1\n"
+                               "SLT_B='single'\n"
+                               "SLT_C=\"esc\\n\\t\\\"q\\\" \\x\"  # comment\n"
+                               "SLT_D = plain value # comment\n"
+                               "SLT_A=2\n";
+    long total = -1;
+    char path[] = "/tmp/sluice-config-XXXXXX";
+    int fd = mkstemp(path);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    CHECK(f);
+    fputs(text, f);
+    fclose(f);
+    for (long n = -1;; n++) {
+        sl_err e = {0};
+        sl_config *c;
+        sl_code rc;
+        sl_alloc_fail_after(n);
+        c = sl_config_create(&e);
+        rc = c ? sl_config_load_file(c, path, 1, &e) : e.code;
+        long made = sl_alloc_fail_after(-1);
+        if (n == -1) {
+            CHECK_EQ_INT(rc, SL_OK);
+            total = made;
+            CHECK(total > 10);
+        } else {
+            CHECK(rc == SL_OK || rc == SL_E_NOMEM);
+            if (rc == SL_E_NOMEM) CHECK(e.msg[0] != 0);
+            /* After a failure the config still answers, and a new load completes it. */
+            if (c && rc != SL_OK) CHECK_EQ_INT(sl_config_load_string(c, "sweep.env", text, &e), SL_OK);
+        }
+        if (c) {
+            CHECK_STR(sl_config_get(c, "SLT_A"), "2");
+            CHECK_STR(sl_config_get(c, "SLT_B"), "single");
+            CHECK_STR(sl_config_get(c, "SLT_C"), "esc\n\t\"q\" \\x");
+            CHECK_STR(sl_config_get(c, "SLT_D"), "plain value");
+        }
+        sl_config_free(c);
+        if (n >= total) break; /* every allocation of the load has failed once */
+    }
+    unlink(path);
+}
+
 T_SUITE(suite_config) = {
     {"parses_the_dotenv_dialect", parses_the_dotenv_dialect},
     {"precedence_flag_env_file", precedence_flag_env_file},
     {"malformed_lines_name_file_and_line", malformed_lines_name_file_and_line},
     {"integers_are_range_checked", integers_are_range_checked},
+    {"load_alloc_failures", load_alloc_failures},
     T_END,
 };

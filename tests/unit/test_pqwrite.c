@@ -411,7 +411,7 @@ static sl_schema *all_types_schema(void)
     return s;
 }
 
-static sl_code fill(sl_batch *b, size_t rows, unsigned seed)
+static sl_code fill(sl_batch *b, size_t rows, unsigned seed, sl_err *err)
 {
     for (size_t r = 0; r < rows; r++) {
         unsigned x = seed + (unsigned)r * 2654435761u;
@@ -425,7 +425,7 @@ static sl_code fill(sl_batch *b, size_t rows, unsigned seed)
             if (col->offsets) {
                 char tmp[32];
                 int n = snprintf(tmp, sizeof tmp, "v%u", x % 50);
-                SL_TRY(sl_col_set_bytes(col, b->nrows, tmp, (size_t)n, NULL));
+                SL_TRY(sl_col_set_bytes(col, b->nrows, tmp, (size_t)n, err));
             } else {
                 memset((uint8_t *)col->values + b->nrows * col->elem_size, (int)(x % 3), col->elem_size);
             }
@@ -444,7 +444,7 @@ static sl_code write_file(sl_sink *sink, const pq_options *o, size_t rows, pq_fi
     sl_code rc = w ? SL_OK : err->code ? err->code : SL_E_NOMEM;
     for (size_t done = 0; rc == SL_OK && done < rows; done += 100) {
         sl_batch_reset(b);
-        rc = fill(b, rows - done < 100 ? rows - done : 100, (unsigned)done);
+        rc = fill(b, rows - done < 100 ? rows - done : 100, (unsigned)done, err);
         if (rc == SL_OK) rc = pq_writer_write(w, b, err);
     }
     if (rc == SL_OK) rc = pq_writer_close(w, info, err);
@@ -495,22 +495,142 @@ static void writer_file_structure(void)
     sl_schema_free(s);
 }
 
+/* The options of the sweeps below: every code path of the writer at small sizes (several
+ * row groups and pages, dictionaries that overflow to PLAIN, DELTA, the page index, zstd,
+ * extra key-value metadata). */
+static void sweep_options(pq_options *o)
+{
+    static const pq_kv kv[] = {{"sweep.k", "v"}, {"sweep.other", "w"}};
+    pq_options_default(o);
+    o->row_group_rows = 150;
+    o->page_size = 1024;
+    o->dictionary_max = 1024;
+    o->codec = PQ_CODEC_ZSTD;
+    o->kv = kv;
+    o->kv_count = 2;
+}
+
+/* Every allocation of writing a file fails in turn, from the first to the last the
+ * allocator counted for the whole write (schema, batches, writer, pages, footer): each
+ * is SL_E_NOMEM with a message and an aborted sink, never a crash or a leak (ASan). */
 static void writer_alloc_failures(void)
 {
-    /* Every allocation failing in turn: an error, never a crash or a leak (ASan). */
-    for (long n = 0; n < 400; n += 3) {
+    long total = -1;
+    for (long n = -1;; n++) {
         sl_err e = {0};
         pq_options o;
-        pq_options_default(&o);
-        o.row_group_rows = 150;
+        sweep_options(&o);
         sl_sink *sink = sl_sink_mem_open(&e);
         CHECK(sink);
         sl_alloc_fail_after(n);
         pq_file_info info;
         sl_code rc = write_file(sink, &o, 400, &info, &e);
-        sl_alloc_fail_after(-1);
-        if (rc != SL_OK) CHECK(sink->state == SL_SINK_ABORTED || sink->state == SL_SINK_OPEN);
+        long made = sl_alloc_fail_after(-1);
+        if (n == -1) {
+            CHECK_EQ_INT(rc, SL_OK);
+            CHECK_EQ_INT(info.rows, 400);
+            total = made;
+            CHECK(total > 100);
+        } else if (rc != SL_OK) {
+            if (rc != SL_E_NOMEM || !e.msg[0]) fprintf(stderr, "    n=%ld of %ld: rc %d msg '%s'\n", n, total, rc, e.msg);
+            CHECK_EQ_INT(rc, SL_E_NOMEM);
+            CHECK(e.msg[0] != 0);
+            CHECK(sink->state == SL_SINK_ABORTED || sink->state == SL_SINK_OPEN);
+        }
         sl_sink_release(sink);
+        if (n >= total) break;
+    }
+}
+
+/* Everything inspect --head reads from a file, as one string (cells joined), or NULL
+ * with the error in *rc. */
+static char *head_text(const uint8_t *p, size_t n, sl_code *rc, sl_err *e)
+{
+    pq_reader *rd = pq_reader_open_mem("sweep.parquet", p, n, e);
+    pq_head h;
+    char *out = NULL;
+    size_t len = 0;
+    FILE *m;
+    *rc = rd ? pq_head_read(rd, 1000000, &h, e) : e->code;
+    if (*rc == SL_OK) {
+        m = open_memstream(&out, &len); /* libc's allocator: not under the fault injection */
+        for (size_t i = 0; i < (size_t)h.nrows * h.ncols; i++) fprintf(m, "%s|", h.cells[i] ? h.cells[i] : "NULL");
+        fprintf(m, "rows=%lld", (long long)h.nrows);
+        fclose(m);
+        pq_head_free(&h);
+    }
+    pq_reader_close(rd);
+    return out;
+}
+
+/* The reader behind inspect: opening a file and decoding all its rows, with each
+ * allocation failing in turn up to the count the allocator reports, on a file of ours
+ * (the sweep options: dictionaries, PLAIN fallback, DELTA, zstd, NULLs) and on pyarrow's
+ * (tests/fuzz/corpus/inspect: DELTA_BYTE_ARRAY, BYTE_STREAM_SPLIT, v2 pages, gzip, snappy
+ * dictionaries). Every failure is SL_E_NOMEM with a message, never a crash, a leak
+ * (ASan) or different values; the rows read when nothing fails are the same each time. */
+static void reader_alloc_failures(void)
+{
+    static const char *const files[] = {NULL, "pyarrow-dba-bss.parquet", "pyarrow-delta.parquet",
+                                        "pyarrow-plain-v2.parquet", "pyarrow-gzip.parquet",
+                                        "pyarrow-snappy-dict.parquet"};
+    for (size_t fi = 0; fi < sizeof files / sizeof files[0]; fi++) {
+        sl_err e = {0};
+        uint8_t *data = NULL;
+        size_t len = 0;
+        sl_sink *sink = NULL;
+        if (!files[fi]) { /* ours, written with every feature on */
+            pq_options o;
+            pq_file_info info;
+            sweep_options(&o);
+            o.row_group_rows = 25; /* few rows (each cell is an allocation), three row groups */
+            sink = sl_sink_mem_open(&e);
+            CHECK(sink);
+            CHECK_EQ_INT(write_file(sink, &o, 60, &info, &e), SL_OK);
+            data = (uint8_t *)sl_sink_mem_data(sink, &len);
+        } else {
+            char path[256];
+            FILE *f;
+            snprintf(path, sizeof path, "tests/fuzz/corpus/inspect/%s", files[fi]);
+            f = fopen(path, "rb");
+            CHECK(f != NULL);
+            fseek(f, 0, SEEK_END);
+            len = (size_t)ftell(f);
+            fseek(f, 0, SEEK_SET);
+            data = malloc(len);
+            CHECK(data && fread(data, 1, len, f) == len);
+            fclose(f);
+        }
+        long total = -1;
+        char *want = NULL;
+        for (long n = -1;; n++) {
+            sl_code rc;
+            sl_alloc_fail_after(n);
+            char *got = head_text(data, len, &rc, &e);
+            long made = sl_alloc_fail_after(-1);
+            if (n == -1) {
+                if (rc != SL_OK) fprintf(stderr, "    %s: %s\n", files[fi] ? files[fi] : "ours", e.msg);
+                CHECK_EQ_INT(rc, SL_OK);
+                want = got;
+                got = NULL;
+                total = made;
+                if (getenv("SL_SWEEP_VERBOSE")) fprintf(stderr, "    %s: %ld allocations\n", files[fi] ? files[fi] : "ours", total);
+                CHECK(total > 5);
+            } else if (rc == SL_OK) {
+                CHECK_STR(got, want);
+            } else {
+                if (rc != SL_E_NOMEM || !e.msg[0])
+                    fprintf(stderr, "    %s n=%ld of %ld: rc %d '%s'\n", files[fi] ? files[fi] : "ours", n, total, rc,
+                            e.msg);
+                CHECK_EQ_INT(rc, SL_E_NOMEM);
+                CHECK(e.msg[0] != 0);
+            }
+            free(got);
+            if (n >= total) break;
+        }
+        free(want);
+        if (sink) sl_sink_release(sink);
+        else free(data);
     }
 }
 
@@ -572,6 +692,7 @@ T_SUITE(suite_pqwrite) = {
     {"stats_truncation", stats_truncation},
     {"writer_file_structure", writer_file_structure},
     {"writer_alloc_failures", writer_alloc_failures},
+    {"reader_alloc_failures", reader_alloc_failures},
     {"writer_sink_failure", writer_sink_failure},
     {"codec_names", codec_names},
     T_END,

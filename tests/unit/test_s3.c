@@ -5,6 +5,7 @@
  * the shared credentials file, retry classification and backoff, part sizing, and
  * error documents. The requests themselves are tested against a real endpoint in
  * test_s3.py. */
+#include "../../src/common/sl_alloc.h"
 #include "../../src/sink/s3.h"
 #include "../../src/sink/s3_sign.h"
 #include "test.h"
@@ -40,6 +41,36 @@ static void sigv4_s3_get_object_example(void)
     CHECK(strstr((char *)auth.data, "f0e8bdb87c96") == NULL);
     sl_buf_free(&auth);
     sl_buf_free(&canon);
+}
+
+/* Found with fuzz_sigv4 (tests/fuzz/corpus/sigv4/regress-long-*): an x-amz-date longer
+ * than 16 characters made the string to sign longer than its buffer and HMAC read past
+ * it (ASan: stack-buffer-overflow); a long region was cut from the credential scope,
+ * signing something else than what was sent. Both are refused now. */
+static void sigv4_refuses_what_does_not_fit(void)
+{
+    char date[600], region[300];
+    s3_header h[] = {{"Host", "examplebucket.s3.amazonaws.com"}};
+    s3_sign_in in = {"GET", "/k", "", h, 1, EMPTY_SHA256, "AKIAIOSFODNN7EXAMPLE",
+                     "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "us-east-1", "s3", date};
+    sl_buf auth;
+    sl_err e = {0};
+    sl_buf_init(&auth, 0);
+    memset(date, 'D', sizeof date - 1);
+    date[sizeof date - 1] = 0;
+    CHECK_EQ_INT(s3_sign(&in, &auth, NULL, &e), SL_E_INTERNAL);
+    CHECK(strstr(e.msg, "x-amz-date") != NULL);
+    in.amz_date = "2013-05-24T00:00";
+    CHECK_EQ_INT(s3_sign(&in, &auth, NULL, &e), SL_E_INTERNAL);
+    in.amz_date = "20130524T000000Z";
+    memset(region, 'r', sizeof region - 1);
+    region[sizeof region - 1] = 0;
+    in.region = region;
+    CHECK_EQ_INT(s3_sign(&in, &auth, NULL, &e), SL_E_CONFIG);
+    CHECK(strstr(e.msg, "region") != NULL);
+    in.region = "us-east-1";
+    CHECK_EQ_INT(s3_sign(&in, &auth, NULL, &e), SL_OK);
+    sl_buf_free(&auth);
 }
 
 static void sigv4_test_suite_query_order(void)
@@ -376,9 +407,84 @@ static void error_documents(void)
     CHECK(!s3_parse_error("", 0, code, sizeof code, msg, sizeof msg));
 }
 
+/* The S3 XML reader's callback log: "name=text;" per element end (plain stdio: the
+ * log must not allocate through sl_alloc, whose failures are under test). */
+typedef struct xlog {
+    char text[2048];
+} xlog;
+static void log_end(void *ud, const char *name, const char *text)
+{
+    xlog *l = ud;
+    size_t n = strlen(l->text);
+    snprintf(l->text + n, sizeof l->text - n, "%s=%s;", name, text);
+}
+
+/* A ListObjectsV2 answer (AWS's documented example, with entities and CDATA): walked,
+ * then walked with each allocation failing in turn up to the count the allocator
+ * reports (expat's included): every failure is SL_E_NOMEM, never a crash, a leak (ASan)
+ * or a silently shortened text; an error document's check is never taken for "no error". */
+static void xml_alloc_failures(void)
+{
+    static const char list[] =
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        "<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>bucket</Name><Prefix/>"
+        "<KeyCount>2</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>true</IsTruncated>"
+        "<NextContinuationToken>1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=</NextContinuationToken>"
+        "<Contents><Key>my-image&amp;.jpg</Key><LastModified>2009-10-12T17:50:30.000Z</LastModified>"
+        "<ETag>&quot;fba9dede5f27731c9771645a39863328&quot;</ETag><Size>434234</Size>"
+        "<StorageClass>STANDARD</StorageClass></Contents>"
+        "<Contents><Key><![CDATA[raw/a<b>.parquet]]></Key><Size>7</Size></Contents></ListBucketResult>";
+    static const char err_doc[] = "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>";
+    const char *want = "Name=bucket;Prefix=;KeyCount=2;MaxKeys=1000;IsTruncated=true;"
+                       "NextContinuationToken=1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=;Key=my-image&.jpg;"
+                       "LastModified=2009-10-12T17:50:30.000Z;ETag=\"fba9dede5f27731c9771645a39863328\";Size=434234;"
+                       "StorageClass=STANDARD;Contents=;Key=raw/a<b>.parquet;Size=7;Contents=;ListBucketResult=;";
+    long total = -1;
+    for (long n = -1;; n++) {
+        xlog log = {{0}};
+        sl_err e = {0};
+        sl_alloc_fail_after(n);
+        sl_code rc = s3_xml_walk(list, sizeof list - 1, log_end, &log, &e);
+        long made = sl_alloc_fail_after(-1);
+        if (n == -1) {
+            CHECK_EQ_INT(rc, SL_OK);
+            CHECK_STR(log.text, want);
+            total = made;
+            CHECK(total > 3);
+        } else if (rc == SL_OK) {
+            CHECK_STR(log.text, want);
+        } else {
+            CHECK_EQ_INT(rc, SL_E_NOMEM);
+            CHECK(strstr(e.msg, "out of memory") != NULL);
+            /* What was reported before the failure is a prefix of the whole, never altered. */
+            CHECK(strncmp(want, log.text, strlen(log.text)) == 0);
+        }
+        if (n >= total) break;
+    }
+    for (long n = -1;; n++) {
+        char code[64], msg[128];
+        int is_error = -1;
+        sl_err e = {0};
+        sl_alloc_fail_after(n);
+        sl_code rc = s3_xml_error_doc(err_doc, sizeof err_doc - 1, &is_error, code, sizeof code, msg, sizeof msg, &e);
+        long made = sl_alloc_fail_after(-1);
+        if (n == -1) total = made;
+        if (rc == SL_OK) {
+            CHECK_EQ_INT(is_error, 1);
+            CHECK_STR(code, "SlowDown");
+        } else {
+            CHECK(n >= 0);
+            CHECK_EQ_INT(rc, SL_E_NOMEM);
+            CHECK_EQ_INT(is_error, 0);
+        }
+        if (n >= total) break;
+    }
+}
+
 T_SUITE(suite_s3) = {
     {"sigv4_s3_get_object_example", sigv4_s3_get_object_example},
     {"sigv4_test_suite_query_order", sigv4_test_suite_query_order},
+    {"sigv4_refuses_what_does_not_fit", sigv4_refuses_what_does_not_fit},
     {"sigv4_s3_put_object_example", sigv4_s3_put_object_example},
     {"sigv4_s3_bucket_examples", sigv4_s3_bucket_examples},
     {"sigv4_test_suite_cases", sigv4_test_suite_cases},
@@ -391,5 +497,6 @@ T_SUITE(suite_s3) = {
     {"part_sizes", part_sizes},
     {"loopback_endpoints", loopback_endpoints},
     {"error_documents", error_documents},
+    {"xml_alloc_failures", xml_alloc_failures},
     T_END,
 };

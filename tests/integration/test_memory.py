@@ -1,0 +1,135 @@
+"""--memory-limit (issue 13): `sluice run` at scale 1 under 48M gives the same six
+datasets as without a limit, value for value and row for row (pyarrow; only run_id
+differs between two runs), with peak RSS (GNU time) under the limit plus the README's
+fixed overhead; order_analytics' totals are checked against SQL; a limit too small is
+refused (exit 2). `sluice export` under the smallest limit keeps its RSS too, its row
+groups stay within its share, and its files hold exactly the table.
+
+Scale 1 (100,000 customers, 1 M orders, 2.5 M items) is seeded once for the module: 15 s
+on a quiet machine, up to a minute when the machine is busy."""
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import SLUICE, run_sluice
+
+ANCHOR = "2026-12-01 00:00:00"
+AS_OF = "2026-11-30 18:00:00"
+DATE = "2026-11-30"
+OVERHEAD = 32 << 20          # README: peak RSS stays under --memory-limit plus 32 MiB
+DATASETS = ("inventory_analytics", "order_analytics", "hourly_orders", "warehouse_utilization",
+            "product_turnover", "customer_segments")
+
+
+@pytest.fixture(scope="module")
+def scale1(mariadb):
+    db = mariadb.create_database()
+    run_sluice(["-q", "seed", "--scale", "1", "--anchor", ANCHOR], env=mariadb.sluice_env(db), check=0, timeout=900)
+    yield db
+    mariadb.drop_database(db)
+
+
+def popen_rss(args, env):
+    """(returncode, stdout, stderr, peak RSS bytes).
+    The peak comes from GNU time (Debian's `time`, in scripts/install-deps.sh), which
+    forks sluice from its own small process: a child forked from pytest would carry
+    Python's memory into its maximum RSS, even across exec."""
+    p = subprocess.Popen(["/usr/bin/time", "-f", "maxrss_kb=%M", str(SLUICE), *args], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = p.communicate(timeout=600)
+    lines = err.rstrip("\n").split("\n")
+    rss = None
+    if lines and lines[-1].startswith("maxrss_kb="):
+        rss = int(lines[-1].split("=")[1]) * 1024
+        err = "\n".join(lines[:-1])
+    rc = p.returncode
+    if "Command terminated by signal 9" in err:
+        rc = -signal.SIGKILL
+    return rc, out, err, rss
+
+
+def datasets(out):
+    folder = Path(out) / "business_insights" / DATE
+    m = json.loads((folder / "_SUCCESS").read_text())
+    tables = {}
+    for d in DATASETS:
+        (f,) = [x["name"] for x in m["files"] if x["name"].startswith(d + "/")]
+        tables[d] = pq.read_table(folder / f)
+    return m, tables
+
+
+def test_run_under_a_small_limit_gives_the_same_datasets(mariadb, scale1, tmp_path):
+    env = mariadb.sluice_env(scale1)
+    base = ["run", "--as-of", AS_OF, "--progress", "off"]
+    rc, _, err, _ = popen_rss(base + ["--output", str(tmp_path / "free")], env)
+    assert rc == 0, err
+    limit = 48 << 20
+    rc, out, err, rss = popen_rss(base + ["--output", str(tmp_path / "small"), "--memory-limit", "48M"], env)
+    assert rc == 0, err
+    m_free, free = datasets(tmp_path / "free")
+    m_small, small = datasets(tmp_path / "small")
+    assert rss < limit + OVERHEAD, f"peak RSS {rss / 2**20:.1f} MiB"
+    # the same values in the same order, column by column (run_id names each run)
+    for d in DATASETS:
+        a, b = free[d], small[d]
+        assert a.schema == b.schema, d
+        assert a.num_rows == b.num_rows > 0, d
+        for name in a.column_names:
+            if name != "run_id":
+                assert a.column(name).equals(b.column(name)), (d, name)
+    # order_analytics' totals, as MariaDB computes them from the orders
+    oa = small["order_analytics"]
+    with mariadb.connect(scale1) as c, c.cursor() as cur:
+        cur.execute("SELECT COUNT(DISTINCT customer_id), COUNT(*), SUM(total_amount) FROM orders "
+                    "WHERE order_date <= %s AND status <> 'cancelled' AND customer_id IS NOT NULL", (AS_OF,))
+        n_cust, n_orders, spent = cur.fetchone()
+    assert oa.num_rows == n_cust
+    assert sum(oa.column("total_orders").to_pylist()) == n_orders
+    assert sum(oa.column("total_spent").to_pylist()) == spent
+    ids = oa.column("customer_id").to_pylist()
+    assert ids == sorted(ids)
+
+
+@pytest.mark.parametrize("command", ["run", "export"])
+@pytest.mark.parametrize("limit", ["31M", "1K", "0", "lots"])
+def test_a_limit_too_small_is_refused(mariadb, fresh_db, tmp_path, command, limit):
+    p = run_sluice([command, "--output", str(tmp_path), "--memory-limit", limit], env=mariadb.sluice_env(fresh_db))
+    assert p.returncode == 2, p.stderr
+    assert "--memory-limit" in p.stderr
+    if limit in ("31M", "1K"):
+        assert "too small" in p.stderr and "32M" in p.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_export_under_the_smallest_limit(mariadb, scale1, tmp_path):
+    limit = 32 << 20
+    rc, _, err, rss = popen_rss(["export", "--table", "order_items", "--table", "customers", "--partitions", "4",
+                                    "--memory-limit", "32M", "--date", DATE, "--progress", "off",
+                                    "--output", str(tmp_path)], mariadb.sluice_env(scale1))
+    assert rc == 0, err
+    assert rss < limit + OVERHEAD, f"peak RSS {rss / 2**20:.1f} MiB"
+    with mariadb.connect(scale1) as c, c.cursor() as cur:
+        cur.execute("SELECT COUNT(*), SUM(order_item_id), SUM(quantity) FROM order_items")
+        want = cur.fetchone()
+    folder = tmp_path / "raw" / "order_items" / DATE
+    m = json.loads((folder / "_SUCCESS").read_text())
+    ids = qty = n = 0
+    biggest = 0
+    for f in m["files"]:
+        pf = pq.ParquetFile(folder / f["name"])
+        for g in range(pf.metadata.num_row_groups):
+            rg = pf.metadata.row_group(g)
+            biggest = max(biggest, sum(rg.column(c).total_compressed_size for c in range(rg.num_columns)))
+        t = pf.read(columns=["order_item_id", "quantity"])
+        n += t.num_rows
+        ids += sum(t.column(0).to_pylist())
+        qty += sum(t.column(1).to_pylist())
+    assert (n, ids, qty) == tuple(int(x) for x in want)
+    # row groups of at most half a connection's share of the limit (8 MiB), plus a page
+    assert biggest <= (4 << 20) + (512 << 10), biggest
