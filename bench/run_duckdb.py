@@ -9,6 +9,7 @@ Exit 3 when the mysql extension cannot be loaded (offline and not installed)."""
 import importlib.util
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -34,6 +35,17 @@ def load_mysql(con):
         return "INSTALL mysql"
     except duckdb.Error:
         pass
+    # the duckdb-extension-mysql wheel ships extensions/vX/mysql.duckdb_extension; DuckDB takes
+    # the entry point from the file name, so it is loaded as a copy named mysql_scanner.*
+    spec = importlib.util.find_spec("duckdb_extension_mysql")
+    if spec and spec.submodule_search_locations:
+        for base in spec.submodule_search_locations:
+            for f in Path(base).rglob(f"v{duckdb.__version__}/mysql.duckdb_extension"):
+                dst = Path(os.environ.get("SLUICE_DUCKDB_EXT_DIR", f.parent)) / "mysql_scanner.duckdb_extension"
+                if not dst.exists():
+                    shutil.copyfile(f, dst)
+                con.execute(f"LOAD '{dst}'")
+                return f"duckdb-extension-mysql package ({f.name} loaded as {dst.name})"
     spec = importlib.util.find_spec("duckdb_ext")
     if spec and spec.submodule_search_locations:
         for base in spec.submodule_search_locations:
