@@ -2,6 +2,7 @@
 # Installs what sluice needs to build and test, and nothing that is already there.
 # Debian packages through apt-get (as root, or through sudo); Python test tools into
 # a virtual environment at .venv/ in the repository (git-ignored). Safe to run again.
+# --docker adds what `make test-docker` needs (docker.io, docker-compose, debootstrap).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,6 +19,10 @@ DEB_PACKAGES=(
     clang libclang-rt-14-dev   # make fuzz: clang 14's libFuzzer (libclang_rt.fuzzer) and sanitizers
     time                       # /usr/bin/time: peak RSS of one process in tests
 )
+# make test-docker only (install-deps.sh --docker): a private dockerd, Compose, a base image
+if [ "${1:-}" = "--docker" ]; then
+    DEB_PACKAGES+=(docker.io docker-compose debootstrap)
+fi
 PY_PACKAGES=(pytest pyarrow duckdb pymysql boto3 "moto[server]" pyspark)
 
 as_root() {
