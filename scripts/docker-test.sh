@@ -79,6 +79,7 @@ fi
 
 free_port() { "$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 S3_PORT=$(free_port)
+AS_OF="2026-06-29 18:00:00"
 umask 077
 cat >"$ENVF" <<ENV
 MYSQL_HOST=127.0.0.1
@@ -97,11 +98,13 @@ SLUICE_BUCKET=sluice-lake
 SLUICE_PREFIX=lake
 SLUICE_SEED_SCALE=0.01
 SLUICE_SEED_ANCHOR=2026-06-30 00:00:00
-SLUICE_AS_OF=2026-06-29 18:00:00
+SLUICE_AS_OF=$AS_OF
 ENV
 umask 022
 export SLUICE_ENV_FILE="$ENVF" SLUICE_IMAGE="$IMAGE" SLUICE_BASE_IMAGE="$BASE" \
     SLUICE_WHEELS=var/wheels SLUICE_PIP_OPTIONS=--no-index
+# creating a container copies the whole image under vfs: minutes on a busy machine
+export COMPOSE_HTTP_TIMEOUT=900 DOCKER_CLIENT_TIMEOUT=900
 if docker compose version >/dev/null 2>&1; then DC=(docker compose); else DC=(docker-compose); fi
 DC+=(-p "$PROJECT" -f deploy/docker-compose.yml)
 
@@ -118,8 +121,7 @@ timeout 900 "${DC[@]}" up --no-build --no-color --exit-code-from job job >"$VAR/
 say "the job ran in $((SECONDS - start)) s"
 
 # the oracle: a single-process run of the same database and as-of, on this machine
-set -a; . "$ENVF"; set +a
 ONE="$VAR/one-process"; rm -rf "$ONE"
-build/sluice --env-file "$ENVF" run --output "$ONE" --as-of "$SLUICE_AS_OF" --progress off -q
-"$VENV/bin/python" tests/docker/check_store.py "$ONE"
+build/sluice --env-file "$ENVF" run --output "$ONE" --as-of "$AS_OF" --progress off -q
+"$VENV/bin/python" tests/docker/check_store.py "$ONE" "$ENVF"
 rm -rf "$ONE"

@@ -3,7 +3,7 @@ store (read through boto3 from the moto container) equal, value for value, those
 single-process `sluice run` of the same database and as-of (a local folder), read with
 pyarrow; every file is checked against the size and SHA-256 its _SUCCESS lists.
 
-    python tests/docker/check_store.py ONE_PROCESS_OUTPUT   (settings in the environment)
+    python tests/docker/check_store.py ONE_PROCESS_OUTPUT [ENV_FILE]   (the stack's settings: this .env, else the environment)
 """
 import hashlib
 import json
@@ -41,8 +41,13 @@ def rows(t, key):
 def main():
     one = Path(sys.argv[1]) / "business_insights"
     [partition] = [p.name for p in one.iterdir() if (p / "_SUCCESS").exists()]
-    env = os.environ
-    s3 = boto3.client("s3", endpoint_url=env["S3_ENDPOINT"], region_name=env.get("AWS_REGION", "us-east-1"))
+    env = dict(os.environ)
+    for line in Path(sys.argv[2]).read_text().splitlines() if len(sys.argv) > 2 else ():  # the test's .env
+        if "=" in line and not line.startswith("#"):
+            k, v = line.split("=", 1)
+            env[k.strip()] = v.strip()
+    s3 = boto3.client("s3", endpoint_url=env["S3_ENDPOINT"], region_name=env.get("AWS_REGION", "us-east-1"),
+                      aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
     prefix = f"{env.get('SLUICE_PREFIX', 'lake')}/business_insights/{partition}/"
     mine, a = committed(lambda n: s3.get_object(Bucket=env["SLUICE_BUCKET"], Key=prefix + n)["Body"].read())
     ref, b = committed(lambda n: (one / partition / n).read_bytes())
