@@ -9,9 +9,9 @@ PORT="${MYSQL_PORT:-3306}"
 SOCK=/run/mysqld/mysqld.sock
 READY=/run/mysqld/sluice-ready
 INITIALISED="$DATA/.sluice-initialised"   # written last: an interrupted init is redone
-# the local clients go through the socket: MYSQL_HOST (in .env, for sluice) would
-# otherwise send them over TCP to the default port
-CLIENT=(--no-defaults --protocol=socket --socket="$SOCK" -uroot)
+# the local clients go through the socket as localhost: MYSQL_HOST (in .env, for sluice)
+# would otherwise send them over TCP to the default port
+CLIENT=(--no-defaults --protocol=socket --host=localhost --socket="$SOCK" -uroot)
 : "${MYSQL_DATABASE:?mariadb: set MYSQL_DATABASE in .env}" "${MYSQL_USER:?mariadb: set MYSQL_USER in .env}"
 : "${MYSQL_PASSWORD:?mariadb: set MYSQL_PASSWORD in .env}"
 mkdir -p /run/mysqld "$DATA"
