@@ -5,6 +5,7 @@
 #   make tsan       ThreadSanitizer build (build/tsan/): unit tests, a run and an export to S3
 #   make demo       install, build, start a local MariaDB, seed, run the pipeline
 #   make demo-spark the same pipeline scheduled by a local Spark cluster (master + 2 workers)
+#   make test-docker the Compose deployment (deploy/) built offline and checked end to end (root)
 #   make bench      build the benchmark programs (see bench/README.md)
 #   make install    install the binary and its manual page under PREFIX (default /usr/local)
 #   make fuzz       build the libFuzzer harnesses (clang) and run each for FUZZ_TIME seconds
@@ -44,7 +45,7 @@ SAN      :=
 OBJ = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
 
-.PHONY: tsan
+.PHONY: tsan test-docker
 .PHONY: all asan test unit unit-asan pytest deps demo demo-spark bench clean mariadb-start mariadb-stop tools fuzz fuzz-build install uninstall
 all: $(B)/sluice $(B)/libsluice.a tools
 
@@ -147,6 +148,12 @@ test: deps
 demo: deps
 	$(MAKE) all
 	bash scripts/demo.sh
+
+# The Compose stack in a private dockerd (scripts/docker-test.sh; README "Docker Compose").
+test-docker:
+	@bash scripts/install-deps.sh --docker
+	$(MAKE) all
+	bash scripts/docker-test.sh
 
 demo-spark: deps
 	$(MAKE) all

@@ -2,6 +2,7 @@
 # Installs what sluice needs to build and test, and nothing that is already there.
 # Debian packages through apt-get (as root, or through sudo); Python test tools into
 # a virtual environment at .venv/ in the repository (git-ignored). Safe to run again.
+# --docker adds what `make test-docker` needs (docker.io, docker-compose, debootstrap).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,6 +21,10 @@ DEB_PACKAGES=(
     time                       # /usr/bin/time: peak RSS of one process in tests
     strace                     # tests: the system calls of a local write (fsync of new folders)
 )
+# make test-docker only (install-deps.sh --docker): a private dockerd, Compose, a base image
+if [ "${1:-}" = "--docker" ]; then
+    DEB_PACKAGES+=(docker.io docker-compose debootstrap)
+fi
 PY_PACKAGES=(pytest pyarrow duckdb pymysql boto3 "moto[server]" prometheus_client polars pyspark)
 
 as_root() {

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# `make test-docker`: the Compose deployment (deploy/) end to end where no container
+# registry is reachable. Starts a private dockerd (no iptables, no bridge, vfs storage;
+# data-root, socket and pid under var/docker/), makes a Debian 12 base image with
+# debootstrap + docker import (the root filesystem tarball is cached in var/docker/),
+# builds deploy/Dockerfile offline (Debian packages from the mirror, Python wheels built
+# from pip's cache into var/wheels/), starts deploy/docker-compose.yml on free ports with a
+# generated .env, runs the job, and checks the six datasets in the store against a
+# single-process `sluice run` of the same database and as-of (tests/docker/check_store.py).
+# Always tears the stack down and stops the daemon it started (trap). Images stay in
+# var/docker/data as a build cache; SLUICE_DOCKER_FRESH=1 starts from an empty one.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+VAR="$ROOT/var/docker"
+VENV="${SLUICE_VENV:-$ROOT/.venv}"
+MIRROR="${SLUICE_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+IMAGE="sluice:test"
+BASE="sluice-base:bookworm"
+say() { echo "test-docker: $*" >&2; }
+
+mkdir -p "$VAR"
+if [ -f "$VAR/dockerd.pid" ] && kill -0 "$(cat "$VAR/dockerd.pid")" 2>/dev/null; then
+    say "a dockerd of var/docker (pid $(cat "$VAR/dockerd.pid")) is already running: stop it first"; exit 1
+fi
+[ "${SLUICE_DOCKER_FRESH:-0}" = 1 ] && rm -rf "$VAR/data"
+export DOCKER_HOST="unix://$VAR/docker.sock"
+PROJECT="sluicetest$$"
+ENVF="$VAR/test.env"
+DPID=""
+DC=()
+cleanup() {
+    rc=$?
+    if [ "${#DC[@]}" -gt 0 ]; then
+        "${DC[@]}" logs --no-color >"$VAR/stack.log" 2>&1 || true
+        "${DC[@]}" down -v --remove-orphans >>"$VAR/down.log" 2>&1 || true
+    fi
+    if [ -n "$DPID" ]; then
+        kill "$DPID" 2>/dev/null || true
+        wait "$DPID" 2>/dev/null || true
+    fi
+    rm -f "$ENVF"
+    [ "$rc" = 0 ] || say "FAILED (exit $rc); logs in var/docker/ (dockerd.log, build.log, job.log, stack.log)"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+dockerd --iptables=false --ip6tables=false --bridge=none --storage-driver=vfs --data-root "$VAR/data" \
+    --exec-root "$VAR/exec" --pidfile "$VAR/dockerd.pid" --host "$DOCKER_HOST" \
+    </dev/null >"$VAR/dockerd.log" 2>&1 &
+DPID=$!
+for _ in $(seq 1 120); do docker info >/dev/null 2>&1 && break; kill -0 "$DPID" || break; sleep 0.5; done
+docker info >/dev/null || { tail -20 "$VAR/dockerd.log" >&2; exit 1; }
+
+# the base image: Debian 12 from Debian's own packages
+if ! docker image inspect "$BASE" >/dev/null 2>&1; then
+    if [ ! -s "$VAR/rootfs.tar" ]; then
+        say "debootstrap bookworm (once; cached in var/docker/rootfs.tar)"
+        rm -rf "$VAR/rootfs"
+        debootstrap --variant=minbase bookworm "$VAR/rootfs" "$MIRROR" >"$VAR/debootstrap.log" 2>&1 \
+            || { tail -20 "$VAR/debootstrap.log" >&2; exit 1; }
+        tar -C "$VAR/rootfs" -cf "$VAR/rootfs.tar.tmp" . && mv "$VAR/rootfs.tar.tmp" "$VAR/rootfs.tar"
+        rm -rf "$VAR/rootfs"
+    fi
+    docker import "$VAR/rootfs.tar" "$BASE" >/dev/null
+fi
+
+# Python wheels for the image, from pip's cache (or PyPI) on this machine
+want="$(printf '%s\n' pyspark "moto[server]" boto3)"
+if [ "$(cat "$ROOT/var/wheels/.want" 2>/dev/null)" != "$want" ]; then
+    say "collecting wheels into var/wheels/"
+    rm -rf "$ROOT/var/wheels"; mkdir -p "$ROOT/var/wheels"
+    # shellcheck disable=SC2086
+    "$VENV/bin/pip" wheel -q -w "$ROOT/var/wheels" $want
+    printf '%s\n' "$want" >"$ROOT/var/wheels/.want"
+fi
+
+free_port() { "$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+S3_PORT=$(free_port)
+AS_OF="2026-06-29 18:00:00"
+umask 077
+cat >"$ENVF" <<ENV
+MYSQL_HOST=127.0.0.1
+MYSQL_PORT=$(free_port)
+MYSQL_DATABASE=sluice
+MYSQL_USER=sluice
+MYSQL_PASSWORD=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+AWS_ACCESS_KEY_ID=test
+AWS_SECRET_ACCESS_KEY=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+AWS_REGION=us-east-1
+S3_ENDPOINT=http://127.0.0.1:$S3_PORT
+SPARK_MASTER_PORT=$(free_port)
+SPARK_MASTER_WEBUI_PORT=$(free_port)
+SPARK_DRIVER_UI_PORT=$(free_port)
+SLUICE_BUCKET=sluice-lake
+SLUICE_PREFIX=lake
+SLUICE_SEED_SCALE=0.01
+SLUICE_SEED_ANCHOR=2026-06-30 00:00:00
+SLUICE_AS_OF=$AS_OF
+ENV
+umask 022
+export SLUICE_ENV_FILE="$ENVF" SLUICE_IMAGE="$IMAGE" SLUICE_BASE_IMAGE="$BASE" \
+    SLUICE_WHEELS=var/wheels SLUICE_PIP_OPTIONS=--no-index
+# creating a container copies the whole image under vfs: minutes on a busy machine
+export COMPOSE_HTTP_TIMEOUT=900 DOCKER_CLIENT_TIMEOUT=900
+if docker compose version >/dev/null 2>&1; then DC=(docker compose); else DC=(docker-compose); fi
+DC+=(-p "$PROJECT" -f deploy/docker-compose.yml)
+
+say "building $IMAGE (log: var/docker/build.log)"
+start=$SECONDS
+COMPOSE_DOCKER_CLI_BUILD=0 DOCKER_BUILDKIT=0 "${DC[@]}" build mariadb >"$VAR/build.log" 2>&1 \
+    || { tail -30 "$VAR/build.log" >&2; exit 1; }
+say "built in $((SECONDS - start)) s; starting the stack (project $PROJECT)"
+"${DC[@]}" up -d --no-build mariadb s3 spark-master spark-worker-1 spark-worker-2 >"$VAR/up.log" 2>&1 \
+    || { tail -30 "$VAR/up.log" >&2; exit 1; }
+start=$SECONDS
+timeout 900 "${DC[@]}" up --no-build --no-color --exit-code-from job job >"$VAR/job.log" 2>&1 \
+    || { tail -40 "$VAR/job.log" >&2; exit 1; }
+say "the job ran in $((SECONDS - start)) s"
+
+# the oracle: a single-process run of the same database and as-of, on this machine
+ONE="$VAR/one-process"; rm -rf "$ONE"
+build/sluice --env-file "$ENVF" run --output "$ONE" --as-of "$AS_OF" --progress off -q
+"$VENV/bin/python" tests/docker/check_store.py "$ONE" "$ENVF"
+rm -rf "$ONE"
