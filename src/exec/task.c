@@ -314,13 +314,26 @@ sl_code sl_plan_commit(const sl_config *cfg, const json_t *plan, json_t *const *
                             ntasks);
             goto fail;
         }
+    /* Across processes the lock that aligned the snapshots was taken by one task (`sluice
+     * task --sync`), which reports it in its result: the manifest records it as the
+     * threaded run's (plan "lock_used"). A shallow copy of the plan carries it. */
+    json_t *lplan = NULL;
+    for (int k = 0; k < ntasks && !json_object_get(plan, "lock_used"); k++)
+        if (json_is_object(json_object_get(chosen[k], "lock_used"))) {
+            lplan = json_copy((json_t *)plan);
+            if (lplan) json_object_set(lplan, "lock_used", json_object_get(chosen[k], "lock_used"));
+            break;
+        }
+    const json_t *cplan = lplan ? lplan : plan;
     json_t *sum = json_object();
     if (!sum) {
+        json_decref(lplan);
         rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
         goto fail;
     }
-    rc = strcmp(sl_plan_str(plan, "command"), "export") == 0 ? sl_export_commit(plan, chosen, st, info, sum, err)
-                                                              : sl_run_commit(plan, chosen, st, info, sum, err);
+    rc = strcmp(sl_plan_str(plan, "command"), "export") == 0 ? sl_export_commit(cplan, chosen, st, info, sum, err)
+                                                              : sl_run_commit(cplan, chosen, st, info, sum, err);
+    json_decref(lplan);
     if (rc == SL_OK && summary) *summary = sum;
     else json_decref(sum);
     rc = sl_exec_output_failure(rc, err);
