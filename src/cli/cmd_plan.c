@@ -340,9 +340,17 @@ int cmd_task(cli_ctx *ctx, int argc, char **argv)
         rc = cli_fail("task", &err);
         goto out;
     }
+    /* A late attempt (a retry, a speculative copy) whose run was committed meanwhile:
+     * its files are nobody's, so it deletes them rather than leave them to the next run. */
+    if (sl_task_check_superseded(st, plan, result, &err) != SL_OK) {
+        rc = cli_fail("task", &err);
+        goto out;
+    }
     if (lock_used) json_object_set(result, "lock_used", lock_used); /* the commit puts it in the manifest */
     if (json_dumpf(result, stdout, JSON_COMPACT) != 0 || fputc('\n', stdout) == EOF || fflush(stdout) != 0) {
-        err = (sl_err){SL_E_IO, "cannot write the result to standard output"};
+        /* the runner is gone (a killed attempt's pipe): no commit will list these files */
+        sl_result_delete_files(st, result);
+        err = (sl_err){SL_E_IO, "cannot write the result to standard output (this attempt's files were deleted)"};
         rc = cli_fail("task", &err);
     }
 out:

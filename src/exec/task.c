@@ -142,6 +142,29 @@ sl_task_files *sl_task_files_create(sl_task_ctx *ctx, const json_t *plan, sl_err
     return tf;
 }
 
+/* Whether the partition's "_SUCCESS" records run_id: as the run that wrote it, or among
+ * the runs an appending manifest lists. */
+static sl_code committed_by(sl_store *st, const char *partition, const char *run_id, int *yes, sl_err *err)
+{
+    json_t *m = NULL, *r;
+    size_t i;
+    *yes = 0;
+    SL_TRY(sl_manifest_read(st, partition, &m, err));
+    if (!m) return SL_OK;
+    *yes = strcmp(sl_plan_str(m, "run_id"), run_id) == 0;
+    json_array_foreach(json_object_get(m, "runs"), i, r) *yes |= strcmp(sl_plan_str(r, "run_id"), run_id) == 0;
+    json_decref(m);
+    return SL_OK;
+}
+
+static sl_code superseded(const json_t *plan, const char *partition, const char *what, sl_err *err)
+{
+    return sl_err_set(err, SL_E_SUPERSEDED,
+                      "run %s is already committed (partition %s holds its _SUCCESS) without this attempt, %s; "
+                      "it lost to another attempt of the same task, and the run's output is complete",
+                      sl_plan_str(plan, "run_id"), partition, what);
+}
+
 static sl_commit *part_commit(sl_task_files *tf, const char *partition, sl_err *err)
 {
     for (int i = 0; i < tf->nparts; i++)
@@ -165,6 +188,11 @@ static sl_commit *part_commit(sl_task_files *tf, const char *partition, sl_err *
     p->c = sl_commit_begin(tf->ctx->store, partition, sl_plan_str(tf->plan, "run_id"),
                            sl_plan_str(tf->plan, "date"), err);
     if (!p->c) {
+        /* An attempt that starts after its run was committed: lost, not a usage error. */
+        int yes = 0;
+        if (err && err->code == SL_E_USAGE &&
+            committed_by(tf->ctx->store, partition, sl_plan_str(tf->plan, "run_id"), &yes, NULL) == SL_OK && yes)
+            superseded(tf->plan, partition, "which started after the commit and wrote nothing", err);
         sl_free(p->prefix);
         return NULL;
     }
@@ -240,6 +268,33 @@ sl_code sl_task_execute(const json_t *plan, int k, MYSQL *conn, sl_task_ctx *ctx
     json_object_set_new(res, "started_us", json_integer(started));
     json_object_set_new(res, "ended_us", json_integer(sl_now_us()));
     *result = res;
+    return SL_OK;
+}
+
+sl_code sl_task_check_superseded(sl_store *st, const json_t *plan, const json_t *result, sl_err *err)
+{
+    const json_t *files = json_object_get(result, "files"), *f;
+    size_t i, j;
+    json_array_foreach(files, i, f)
+    {
+        const char *part = sl_plan_str(f, "partition");
+        int seen = 0, yes = 0;
+        for (j = 0; j < i && !seen; j++) seen = strcmp(sl_plan_str(json_array_get(files, j), "partition"), part) == 0;
+        if (seen) continue; /* one manifest read per partition */
+        sl_code rc = committed_by(st, part, sl_plan_str(plan, "run_id"), &yes, err);
+        if (rc != SL_OK) {
+            sl_result_delete_files(st, result);
+            return sl_err_prefix(err, "checking whether the run was committed without this attempt (its files "
+                                      "were deleted): ");
+        }
+        if (yes) {
+            char what[200];
+            snprintf(what, sizeof what, "which finished later: its %zu file%s deleted", json_array_size(files),
+                     json_array_size(files) == 1 ? " was" : "s were");
+            sl_result_delete_files(st, result);
+            return superseded(plan, part, what, err);
+        }
+    }
     return SL_OK;
 }
 
