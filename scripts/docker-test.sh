@@ -141,6 +141,8 @@ say "building $IMAGE (log: var/docker/build.log)"
 start=$SECONDS
 COMPOSE_DOCKER_CLI_BUILD=0 DOCKER_BUILDKIT=0 "${DC[@]}" build mariadb >"$VAR/build.log" 2>&1 \
     || { tail -30 "$VAR/build.log" >&2; exit 1; }
+# the image an earlier run built is now dangling: under vfs its layers are GBs
+docker image prune -f >/dev/null 2>&1 || true
 say "built in $((SECONDS - start)) s; starting the stack (project $PROJECT)"
 "${DC[@]}" up -d --no-build mariadb s3 spark-master spark-worker-1 spark-worker-2 >"$VAR/up.log" 2>&1 \
     || { tail -30 "$VAR/up.log" >&2; exit 1; }
