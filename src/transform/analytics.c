@@ -7,6 +7,7 @@
  * on hand; per-warehouse sums. Money is int64 cents, summed with overflow checks. */
 #include "analytics.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,7 +82,8 @@ typedef struct dim {
 
 typedef struct cust_agg {
     uint64_t customer_id;
-    int64_t orders;
+    int64_t all_orders; /* every orders row of the id, counted or not (data quality) */
+    int64_t orders;     /* counted: 0 leaves the customer out of order_analytics */
     int64_t spent; /* cents */
     int64_t first, last;
     uint32_t hours[24];
@@ -106,12 +108,15 @@ struct tf_state {
     int64_t rows[TF__DATASETS];
     dim customers, products, warehouses;
     /* orders sequence */
-    tf_map cust_ids;
+    tf_map cust_ids; /* every customer id of the orders: its cust_agg */
     cust_agg *cust;
     size_t ncust, cust_cap;
+    size_t ncounted;      /* customers with a counted order */
     int64_t hour_count[24], hour_revenue[24];
     tf_segment_sums seg; /* filled by tf_finish_orders, or merged */
     tf_map window_orders; /* counted orders with as_of - window < order_date <= as_of */
+    uint64_t *window_bits; /* the same set as a bitmap from window_lo, when the ids are dense */
+    uint64_t window_lo, window_span;
     tf_map sold_ids;      /* product id -> units_sold slot */
     int64_t *sold;
     size_t sold_cap;
@@ -125,9 +130,6 @@ struct tf_state {
      * sequence counts orders per customer id (all rows, counted or not), which
      * tf_finish checks against the customers once every sequence has ended */
     tf_quality q;
-    tf_map order_cust_ids;
-    int64_t *order_cust_n;
-    size_t order_cust_cap;
     int64_t orders_null_customer;
 };
 
@@ -268,7 +270,6 @@ tf_state *tf_create(const tf_params *p, tf_emit_fn emit, void *ud, sl_err *err)
     tf_map_init(&st->window_orders);
     tf_map_init(&st->sold_ids);
     tf_map_init(&st->hand_ids);
-    tf_map_init(&st->order_cust_ids);
     st->exclude = sl_calloc((size_t)(p->nexclude > 0 ? p->nexclude : 1), sizeof *st->exclude);
     if (!st->exclude) goto nomem;
     for (int i = 0; i < p->nexclude; i++)
@@ -316,8 +317,7 @@ void tf_free(tf_state *st)
     tf_map_free(&st->hand_ids);
     sl_free(st->hand);
     sl_free(st->wh);
-    tf_map_free(&st->order_cust_ids);
-    sl_free(st->order_cust_n);
+    sl_free(st->window_bits);
     sl_free(st);
 }
 
@@ -698,84 +698,156 @@ static sl_code money_add(int64_t *acc, int64_t v, const char *what, sl_err *err)
     return SL_OK;
 }
 
-/* Every orders row, for the data-quality count of orders of unknown customers: the
- * customers stream on another thread, so the ids are checked at tf_finish. */
-static sl_code count_order_customer(tf_state *st, const sl_column *c, size_t r, sl_err *err)
+/* The aggregate of customer id cid, added (empty) when new. */
+static sl_code cust_of(tf_state *st, int64_t cid, cust_agg **out, sl_err *err)
 {
-    int64_t cid;
     uint32_t slot;
-    if (is_null(c, r)) {
-        st->orders_null_customer++;
-        return SL_OK;
+    int added;
+    SL_TRY(tf_map_put(&st->cust_ids, (uint64_t)cid, &slot, &added, err));
+    if (added) {
+        if (st->ncust == st->cust_cap) {
+            size_t nc = st->cust_cap ? st->cust_cap * 2 : 4096;
+            cust_agg *n = sl_realloc(st->cust, nc * sizeof *n);
+            if (!n) return sl_err_set(err, SL_E_NOMEM, "out of memory for per-customer state");
+            st->cust = n;
+            st->cust_cap = nc;
+        }
+        cust_agg *a = &st->cust[st->ncust++];
+        memset(a, 0, sizeof *a);
+        a->customer_id = (uint64_t)cid;
     }
-    SL_TRY(get_int(c, r, &cid, TF_ORDERS, err));
-    SL_TRY(tf_map_put(&st->order_cust_ids, (uint64_t)cid, &slot, NULL, err));
-    SL_TRY(grow_i64(&st->order_cust_n, &st->order_cust_cap, (size_t)slot + 1, err));
-    st->order_cust_n[slot]++;
+    *out = &st->cust[slot];
     return SL_OK;
 }
+
+#define GROUP 32 /* rows whose map probes and aggregates are fetched ahead together */
 
 static sl_code add_orders(tf_state *st, const sl_batch *b, sl_err *err)
 {
     in_cols in;
     SL_TRY(bind(TF_ORDERS, b, &in, err));
     int64_t as_of = st->p.as_of_us, from = as_of - (int64_t)st->p.window_days * US_PER_DAY;
-    for (size_t r = 0; r < b->nrows; r++) {
-        SL_TRY(count_order_customer(st, in.c[1], r, err));
-        /* Counted: order_date <= as_of and a status outside the excluded list. */
-        if (is_null(in.c[2], r) || is_null(in.c[1], r) || is_null(in.c[3], r)) continue;
-        int64_t ts = get_ts(in.c[2], r);
-        if (ts > as_of) continue;
-        if (!is_null(in.c[4], r)) {
-            uint32_t n;
-            const uint8_t *s = sl_col_bytes(in.c[4], r, &n);
-            if (excluded(st, s, n)) continue;
+    if (st->window_bits) { /* orders after items: back to the map alone */
+        sl_free(st->window_bits);
+        st->window_bits = NULL;
+    }
+    if (!st->cust_cap && st->customers.n) {
+        /* the customers came first (one sequence, or the task's first read): as many
+         * ids in the map and aggregates, with no doubling on the way */
+        size_t n = st->customers.n + st->customers.n / 8 + 1;
+        SL_TRY(tf_map_reserve(&st->cust_ids, n, err));
+        st->cust = sl_malloc(n * sizeof *st->cust);
+        if (!st->cust) return sl_err_set(err, SL_E_NOMEM, "out of memory for per-customer state");
+        st->cust_cap = n;
+    }
+    const sl_column *cc = in.c[1];
+    for (size_t g = 0; g < b->nrows; g += GROUP) {
+        size_t end = g + GROUP < b->nrows ? g + GROUP : b->nrows;
+        uint32_t slot[GROUP];
+        /* The customers' aggregates sit at random places in memory: their probes, then
+         * their aggregates, are prefetched for the group before any is used. */
+        for (size_t r = g; r < end; r++) {
+            int64_t cid;
+            if (!is_null(cc, r) && get_int(cc, r, &cid, TF_ORDERS, NULL) == SL_OK)
+                tf_map_prefetch(&st->cust_ids, (uint64_t)cid);
         }
-        int64_t oid = 0, cid, cents = get_cents(in.c[3], r);
-        SL_TRY(get_int(in.c[1], r, &cid, TF_ORDERS, err));
-        uint32_t slot;
-        int added;
-        SL_TRY(tf_map_put(&st->cust_ids, (uint64_t)cid, &slot, &added, err));
-        if (added) {
-            if (st->ncust == st->cust_cap) {
-                size_t nc = st->cust_cap ? st->cust_cap * 2 : 4096;
-                cust_agg *n = sl_realloc(st->cust, nc * sizeof *n);
-                if (!n) return sl_err_set(err, SL_E_NOMEM, "out of memory for per-customer state");
-                st->cust = n;
-                st->cust_cap = nc;
+        for (size_t r = g; r < end; r++) {
+            int64_t cid;
+            cust_agg *a = NULL;
+            if (is_null(cc, r)) continue;
+            SL_TRY(get_int(cc, r, &cid, TF_ORDERS, err));
+            SL_TRY(cust_of(st, cid, &a, err));
+            slot[r - g] = (uint32_t)(a - st->cust);
+            __builtin_prefetch(a);
+            __builtin_prefetch((const char *)a + 64);
+            __builtin_prefetch((const char *)a + 128);
+        }
+        for (size_t r = g; r < end; r++) {
+            /* Every orders row counts for the data quality (orders of unknown customers,
+             * checked at finish, when the customers have streamed in). */
+            if (is_null(cc, r)) {
+                st->orders_null_customer++;
+                continue;
             }
-            cust_agg *a = &st->cust[st->ncust++];
-            memset(a, 0, sizeof *a);
-            a->customer_id = (uint64_t)cid;
-            a->first = a->last = ts;
-        }
-        cust_agg *a = &st->cust[slot];
-        a->orders++;
-        SL_TRY(money_add(&a->spent, cents, "a customer's total_spent", err));
-        if (ts < a->first) a->first = ts;
-        if (ts > a->last) a->last = ts;
-        int h = (int)hour_of(ts);
-        a->hours[h]++;
-        st->hour_count[h]++;
-        SL_TRY(money_add(&st->hour_revenue[h], cents, "an hour's revenue", err));
-        if (ts > from) {
-            if (is_null(in.c[0], r)) continue;
-            SL_TRY(get_int(in.c[0], r, &oid, TF_ORDERS, err));
-            SL_TRY(tf_map_put(&st->window_orders, (uint64_t)oid, &slot, NULL, err));
+            cust_agg *a = &st->cust[slot[r - g]];
+            a->all_orders++;
+            /* Counted: order_date <= as_of and a status outside the excluded list. */
+            if (is_null(in.c[2], r) || is_null(in.c[3], r)) continue;
+            int64_t ts = get_ts(in.c[2], r);
+            if (ts > as_of) continue;
+            if (!is_null(in.c[4], r)) {
+                uint32_t n;
+                const uint8_t *s = sl_col_bytes(in.c[4], r, &n);
+                if (excluded(st, s, n)) continue;
+            }
+            int64_t oid = 0, cents = get_cents(in.c[3], r);
+            if (a->orders++ == 0) {
+                st->ncounted++;
+                a->first = a->last = ts;
+            }
+            SL_TRY(money_add(&a->spent, cents, "a customer's total_spent", err));
+            if (ts < a->first) a->first = ts;
+            if (ts > a->last) a->last = ts;
+            int h = (int)hour_of(ts);
+            a->hours[h]++;
+            st->hour_count[h]++;
+            SL_TRY(money_add(&st->hour_revenue[h], cents, "an hour's revenue", err));
+            if (ts > from) {
+                uint32_t ws;
+                if (is_null(in.c[0], r)) continue;
+                SL_TRY(get_int(in.c[0], r, &oid, TF_ORDERS, err));
+                SL_TRY(tf_map_put(&st->window_orders, (uint64_t)oid, &ws, NULL, err));
+            }
         }
     }
     return SL_OK;
+}
+
+/* The window's order ids as a bitmap when their span is small next to the map (ids
+ * handed out in sequence): every order item asks, and a bit is a cheaper answer than a
+ * probe. Built once the orders have streamed in. */
+static sl_code window_freeze(tf_state *st, sl_err *err)
+{
+    const tf_map *m = &st->window_orders;
+    if (st->window_bits || !m->n) return SL_OK;
+    uint64_t lo = UINT64_MAX, hi = 0;
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->e[i].val) {
+            if (m->e[i].key < lo) lo = m->e[i].key;
+            if (m->e[i].key > hi) hi = m->e[i].key;
+        }
+    uint64_t span = hi - lo;
+    if (span >= (uint64_t)m->cap * sizeof *m->e * 8) return SL_OK; /* the bitmap would outgrow the map */
+    uint64_t *bits = sl_calloc((size_t)(span / 64 + 1), sizeof *bits);
+    if (!bits) return sl_err_set(err, SL_E_NOMEM, "out of memory for the window's orders");
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->e[i].val) {
+            uint64_t k = m->e[i].key - lo;
+            bits[k / 64] |= (uint64_t)1 << (k % 64);
+        }
+    st->window_bits = bits;
+    st->window_lo = lo;
+    st->window_span = span;
+    return SL_OK;
+}
+
+static int in_window(const tf_state *st, uint64_t oid)
+{
+    if (!st->window_bits) return tf_map_get(&st->window_orders, oid) >= 0;
+    uint64_t k = oid - st->window_lo; /* wraps above the span for ids below window_lo */
+    return k <= st->window_span && (st->window_bits[k / 64] >> (k % 64) & 1);
 }
 
 static sl_code add_order_items(tf_state *st, const sl_batch *b, sl_err *err)
 {
     in_cols in;
     SL_TRY(bind(TF_ORDER_ITEMS, b, &in, err));
+    SL_TRY(window_freeze(st, err));
     for (size_t r = 0; r < b->nrows; r++) {
         int64_t oid, pid, q;
         if (is_null(in.c[0], r) || is_null(in.c[1], r) || is_null(in.c[2], r)) continue;
         SL_TRY(get_int(in.c[0], r, &oid, TF_ORDER_ITEMS, err));
-        if (tf_map_get(&st->window_orders, (uint64_t)oid) < 0) continue;
+        if (!in_window(st, (uint64_t)oid)) continue;
         SL_TRY(get_int(in.c[1], r, &pid, TF_ORDER_ITEMS, err));
         SL_TRY(get_int(in.c[2], r, &q, TF_ORDER_ITEMS, err));
         uint32_t slot;
@@ -814,11 +886,6 @@ static int cmp_i64(const void *a, const void *b)
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return x < y ? -1 : x > y;
 }
-static int cmp_cust(const void *a, const void *b)
-{
-    uint64_t x = ((const cust_agg *)a)->customer_id, y = ((const cust_agg *)b)->customer_id;
-    return x < y ? -1 : x > y;
-}
 
 typedef struct ord_idx {
     uint64_t id;
@@ -845,70 +912,195 @@ static ord_idx *dim_order(const dim *d, sl_err *err)
 
 sl_code tf_spends(const tf_state *st, int64_t **sorted, size_t *n, sl_err *err)
 {
-    *sorted = sl_malloc((st->ncust ? st->ncust : 1) * sizeof **sorted);
+    *sorted = sl_malloc((st->ncounted ? st->ncounted : 1) * sizeof **sorted);
     if (!*sorted) return sl_err_set(err, SL_E_NOMEM, "out of memory for the VIP percentile");
-    for (size_t i = 0; i < st->ncust; i++) (*sorted)[i] = st->cust[i].spent;
-    qsort(*sorted, st->ncust, sizeof **sorted, cmp_i64);
-    *n = st->ncust;
+    size_t k = 0;
+    for (size_t i = 0; i < st->ncust; i++)
+        if (st->cust[i].orders) (*sorted)[k++] = st->cust[i].spent;
+    qsort(*sorted, k, sizeof **sorted, cmp_i64);
+    *n = k;
     return SL_OK;
 }
 
-int64_t tf_vip_threshold(const tf_state *st, const int64_t *sorted, size_t n)
+size_t tf_vip_rank(const tf_state *st, size_t n)
 {
     /* is_vip: total_spent >= the nearest-rank percentile, the value at rank
      * ceil(p / 100 * n) (1-based) of the ascending totals of all customers. */
     if (n == 0) return 0;
-    size_t k;
     if (st->vip_exact) {
         /* on the decimal P was given as: in doubles 1.1 * 3000 / 100 is 33.000000000000004 */
         __int128 den = (__int128)st->vip_p * 100, num = (__int128)st->vip_m * (__int128)n;
         __int128 rank = num > 0 ? (num + den - 1) / den : 0;
-        k = rank < 1 ? 1 : rank > (__int128)n ? n : (size_t)rank;
-    } else {
-        double rank = ceil(st->p.vip_percentile * (double)n / 100.0);
-        k = rank < 1 ? 1 : rank > (double)n ? n : (size_t)rank;
+        return rank < 1 ? 1 : rank > (__int128)n ? n : (size_t)rank;
     }
-    return sorted[k - 1];
+    double rank = ceil(st->p.vip_percentile * (double)n / 100.0);
+    return rank < 1 ? 1 : rank > (double)n ? n : (size_t)rank;
+}
+
+int64_t tf_vip_threshold(const tf_state *st, const int64_t *sorted, size_t n)
+{
+    return n ? sorted[tf_vip_rank(st, n) - 1] : 0;
 }
 
 static void finish_quality(tf_state *st);
 
-sl_code tf_finish_orders(tf_state *st, int64_t threshold, sl_err *err)
+/* A customer's order_analytics row without its VIP flag: what a pass of a memory-bounded
+ * run spills (tf_orders_spill) and the emission reads back. */
+typedef struct cust_row {
+    uint64_t customer_id;
+    int64_t orders, spent, first, last;
+    int32_t peak;
+    uint32_t lens[4]; /* the names' lengths, UINT32_MAX: NULL; the bytes follow */
+} cust_row;
+
+static void cust_row_of(const cust_agg *a, cust_row *r)
 {
-    finish_quality(st); /* the shard's customers are all here: its orders' are known or not */
-    qsort(st->cust, st->ncust, sizeof *st->cust, cmp_cust);
+    int peak = 0;
+    for (int h = 1; h < 24; h++)
+        if (a->hours[h] > a->hours[peak]) peak = h; /* ties: the earliest hour */
+    memset(r, 0, sizeof *r);
+    r->customer_id = a->customer_id;
+    r->orders = a->orders;
+    r->spent = a->spent;
+    r->first = a->first;
+    r->last = a->last;
+    r->peak = peak;
+}
+
+/* The customer's four names (first, last, email, country) from the customers dim. */
+static void names_of(const tf_state *st, uint64_t id, tf_text names[4])
+{
+    int64_t row = tf_map_get(&st->customers.ids, id);
+    for (int j = 0; j < 4; j++) {
+        const str_ref *s = row < 0 ? NULL : &st->customers.strs[(size_t)row * (size_t)st->customers.k + (size_t)j];
+        names[j].p = !s || s->len == UINT32_MAX ? NULL : (const char *)st->customers.pool.data + s->off;
+        names[j].n = names[j].p ? s->len : 0;
+    }
+}
+
+static sl_code emit_customer(tf_state *st, const cust_row *c, const tf_text names[4], int64_t threshold, sl_err *err)
+{
+    static const int cols[4] = {OA_FIRST_NAME, OA_LAST_NAME, OA_EMAIL, OA_COUNTRY};
     tf_segment_sums *sg = &st->seg;
     sl_batch *o = st->out[TF_ORDER_ANALYTICS];
-    for (size_t i = 0; i < st->ncust; i++) {
-        const cust_agg *a = &st->cust[i];
-        int64_t row = tf_map_get(&st->customers.ids, a->customer_id);
-        put_i64(o, OA_CUSTOMER_ID, (int64_t)a->customer_id);
-        SL_TRY(put_ref(o, OA_FIRST_NAME, &st->customers, row, CUST_FIRST_NAME, err));
-        SL_TRY(put_ref(o, OA_LAST_NAME, &st->customers, row, CUST_LAST_NAME, err));
-        SL_TRY(put_ref(o, OA_EMAIL, &st->customers, row, CUST_EMAIL, err));
-        SL_TRY(put_ref(o, OA_COUNTRY, &st->customers, row, CUST_COUNTRY, err));
-        put_i64(o, OA_TOTAL_ORDERS, a->orders);
-        put_i64(o, OA_TOTAL_SPENT, a->spent);
-        put_f64(o, OA_AVG_ORDER_VALUE, (double)a->spent / 100.0 / (double)a->orders);
-        put_i64(o, OA_FIRST_ORDER_DATE, a->first);
-        put_i64(o, OA_LAST_ORDER_DATE, a->last);
-        /* (unix(last) - unix(first)) / (86400 * max(orders - 1, 1)) */
-        put_f64(o, OA_AVG_DAYS_BETWEEN, ((double)(a->last - a->first) / 1e6) / (86400.0 * (double)(a->orders > 1 ? a->orders - 1 : 1)));
-        int peak = 0;
-        for (int h = 1; h < 24; h++)
-            if (a->hours[h] > a->hours[peak]) peak = h; /* ties: the earliest hour */
-        put_i32(o, OA_PEAK_ORDER_HOUR, peak);
-        SL_TRY(put_cstr(o, OA_FREQUENCY_SEGMENT, segment_of(a->orders), err));
-        int vip = a->spent >= threshold;
-        put_bool(o, OA_IS_VIP, vip);
-        SL_TRY(end_row(st, TF_ORDER_ANALYTICS, err));
-        int s = segment_index(a->orders);
-        sg->customers[s]++;
-        sg->vips[s] += vip;
-        sg->orders[s] += a->orders;
-        SL_TRY(money_add(&sg->spent[s], a->spent, "a segment's total_spent", err));
+    put_i64(o, OA_CUSTOMER_ID, (int64_t)c->customer_id);
+    for (int j = 0; j < 4; j++) {
+        if (names[j].p) SL_TRY(put_str(o, cols[j], names[j].p, names[j].n, err));
+        else put_null(o, cols[j]);
     }
+    put_i64(o, OA_TOTAL_ORDERS, c->orders);
+    put_i64(o, OA_TOTAL_SPENT, c->spent);
+    put_f64(o, OA_AVG_ORDER_VALUE, (double)c->spent / 100.0 / (double)c->orders);
+    put_i64(o, OA_FIRST_ORDER_DATE, c->first);
+    put_i64(o, OA_LAST_ORDER_DATE, c->last);
+    /* (unix(last) - unix(first)) / (86400 * max(orders - 1, 1)) */
+    put_f64(o, OA_AVG_DAYS_BETWEEN,
+            ((double)(c->last - c->first) / 1e6) / (86400.0 * (double)(c->orders > 1 ? c->orders - 1 : 1)));
+    put_i32(o, OA_PEAK_ORDER_HOUR, c->peak);
+    SL_TRY(put_cstr(o, OA_FREQUENCY_SEGMENT, segment_of(c->orders), err));
+    int vip = c->spent >= threshold;
+    put_bool(o, OA_IS_VIP, vip);
+    SL_TRY(end_row(st, TF_ORDER_ANALYTICS, err));
+    int s = segment_index(c->orders);
+    sg->customers[s]++;
+    sg->vips[s] += vip;
+    sg->orders[s] += c->orders;
+    return money_add(&sg->spent[s], c->spent, "a segment's total_spent", err);
+}
+
+/* The customers with a counted order, in id order (an index: the aggregates stay put). */
+static ord_idx *counted_in_order(tf_state *st, sl_err *err)
+{
+    finish_quality(st); /* the shard's customers are all here: its orders' are known or not */
+    ord_idx *o = sl_malloc((st->ncounted ? st->ncounted : 1) * sizeof *o);
+    if (!o) {
+        sl_err_set(err, SL_E_NOMEM, "out of memory sorting %zu customers", st->ncounted);
+        return NULL;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < st->ncust; i++)
+        if (st->cust[i].orders) o[k++] = (ord_idx){st->cust[i].customer_id, i};
+    qsort(o, k, sizeof *o, cmp_ord);
+    return o;
+}
+
+sl_code tf_finish_orders(tf_state *st, int64_t threshold, sl_err *err)
+{
+    ord_idx *o = counted_in_order(st, err);
+    if (!o) return err ? err->code : SL_E_NOMEM;
+    sl_code rc = SL_OK;
+    for (size_t i = 0; rc == SL_OK && i < st->ncounted; i++) {
+        cust_row r;
+        tf_text names[4];
+        cust_row_of(&st->cust[o[i].row], &r);
+        names_of(st, r.customer_id, names);
+        rc = emit_customer(st, &r, names, threshold, err);
+    }
+    sl_free(o);
+    SL_TRY(rc);
     return flush_out(st, TF_ORDER_ANALYTICS, err);
+}
+
+static sl_code spill_write(FILE *f, const void *p, size_t n, sl_err *err)
+{
+    if (n && fwrite(p, 1, n, f) != n) return sl_err_set(err, SL_E_IO, "writing a spill file: %s", strerror(errno));
+    return SL_OK;
+}
+
+sl_code tf_orders_spill(tf_state *st, FILE *rows, FILE *spends, sl_err *err)
+{
+    ord_idx *o = counted_in_order(st, err);
+    if (!o) return err ? err->code : SL_E_NOMEM;
+    sl_code rc = SL_OK;
+    for (size_t i = 0; rc == SL_OK && i < st->ncounted; i++) {
+        cust_row r;
+        tf_text names[4];
+        cust_row_of(&st->cust[o[i].row], &r);
+        names_of(st, r.customer_id, names);
+        for (int j = 0; j < 4; j++) r.lens[j] = names[j].p ? (uint32_t)names[j].n : UINT32_MAX;
+        rc = spill_write(rows, &r, sizeof r, err);
+        for (int j = 0; rc == SL_OK && j < 4; j++) rc = spill_write(rows, names[j].p, names[j].n, err);
+        if (rc == SL_OK) rc = spill_write(spends, &r.spent, sizeof r.spent, err);
+    }
+    sl_free(o);
+    return rc;
+}
+
+static sl_code spill_read(FILE *f, void *p, size_t n, int *eof, sl_err *err)
+{
+    size_t got = n ? fread(p, 1, n, f) : 0;
+    if (eof) *eof = got == 0 && n && feof(f);
+    if (got == n || (eof && *eof)) return SL_OK;
+    return sl_err_set(err, SL_E_IO, "reading a spill file: %s", ferror(f) ? strerror(errno) : "it ends inside a record");
+}
+
+sl_code tf_orders_emit_spilled(tf_state *st, FILE *rows, int64_t threshold, sl_err *err)
+{
+    sl_buf text;
+    sl_buf_init(&text, 0);
+    sl_code rc = SL_OK;
+    for (;;) {
+        cust_row r;
+        int eof;
+        tf_text names[4];
+        SL_TRY_GOTO(rc, spill_read(rows, &r, sizeof r, &eof, err), done);
+        if (eof) break;
+        size_t n = 0, at = 0;
+        for (int j = 0; j < 4; j++) n += r.lens[j] == UINT32_MAX ? 0 : r.lens[j];
+        text.len = 0;
+        SL_TRY_GOTO(rc, sl_buf_reserve(&text, n + 1, err), done);
+        SL_TRY_GOTO(rc, spill_read(rows, text.data, n, NULL, err), done);
+        for (int j = 0; j < 4; j++) {
+            names[j].p = r.lens[j] == UINT32_MAX ? NULL : (const char *)text.data + at;
+            names[j].n = names[j].p ? r.lens[j] : 0;
+            at += names[j].n;
+        }
+        SL_TRY_GOTO(rc, emit_customer(st, &r, names, threshold, err), done);
+    }
+    rc = flush_out(st, TF_ORDER_ANALYTICS, err);
+done:
+    sl_buf_free(&text);
+    return rc;
 }
 
 sl_code tf_merge_orders(tf_state *st, const tf_order_sums *p, sl_err *err)
@@ -1036,9 +1228,8 @@ void tf_quality_get(const tf_state *st, tf_quality *q) { *q = st->q; }
 static void finish_quality(tf_state *st)
 {
     int64_t n = st->orders_null_customer;
-    const tf_map *m = &st->order_cust_ids;
-    for (size_t i = 0; i < m->cap; i++)
-        if (m->vals[i] && tf_map_get(&st->customers.ids, m->keys[i]) < 0) n += st->order_cust_n[m->vals[i] - 1];
+    for (size_t i = 0; i < st->ncust; i++)
+        if (tf_map_get(&st->customers.ids, st->cust[i].customer_id) < 0) n += st->cust[i].all_orders;
     st->q.orders_unknown_customer = n;
 }
 
@@ -1083,8 +1274,8 @@ sl_code tf_each_sold(const tf_state *st, sl_code (*fn)(void *ud, int64_t product
                      void *ud, sl_err *err)
 {
     for (size_t i = 0; i < st->sold_ids.cap; i++) {
-        if (!st->sold_ids.vals[i]) continue; /* an empty slot */
-        SL_TRY(fn(ud, (int64_t)st->sold_ids.keys[i], st->sold[st->sold_ids.vals[i] - 1], err));
+        if (!st->sold_ids.e[i].val) continue; /* an empty slot */
+        SL_TRY(fn(ud, (int64_t)st->sold_ids.e[i].key, st->sold[st->sold_ids.e[i].val - 1], err));
     }
     return SL_OK;
 }

@@ -14,6 +14,7 @@
 #define SL_ANALYTICS_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "../batch/batch.h"
 #include "../common/sl_error.h"
@@ -96,7 +97,17 @@ sl_code tf_finish_inventory(tf_state *st, sl_err *err);
 sl_code tf_spends(const tf_state *st, int64_t **sorted, size_t *n, sl_err *err);
 /* The VIP threshold of the ascending totals of all customers. */
 int64_t tf_vip_threshold(const tf_state *st, const int64_t *sorted, size_t n);
+/* The 1-based rank in the ascending totals of n customers that the threshold is (0: n = 0). */
+size_t tf_vip_rank(const tf_state *st, size_t n);
 sl_code tf_finish_orders(tf_state *st, int64_t threshold, sl_err *err);
+/* A run bounded by --memory-limit reads an order shard in passes (customer-id ranges,
+ * one tf_state each): a pass writes its customers' rows, VIP flag aside, in id order to
+ * `rows` and their totals (int64 cents) to `spends`, instead of tf_finish_orders; once
+ * every pass is done and the threshold known, the shard's emitting state reads `rows`
+ * back (from the start) and emits them, passes in id order, exactly as
+ * tf_finish_orders would have: the same rows and segment sums. */
+sl_code tf_orders_spill(tf_state *st, FILE *rows, FILE *spends, sl_err *err);
+sl_code tf_orders_emit_spilled(tf_state *st, FILE *rows, int64_t threshold, sl_err *err);
 void tf_order_sums_get(const tf_state *st, tf_order_sums *p);
 sl_code tf_merge_orders(tf_state *st, const tf_order_sums *p, sl_err *err);
 sl_code tf_each_sold(const tf_state *st, sl_code (*fn)(void *ud, int64_t product_id, int64_t units, sl_err *err),
