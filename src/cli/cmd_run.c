@@ -161,7 +161,7 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
             break;
         case O_TEMP: o.temp_dir = optarg; break;
         case O_PASSES:
-            if (parse_ratio(optarg, 1, 4096, &v) || v != floor(v)) { rc = cli_usage_error("run", "--passes takes a whole number from 1 to 4096, not '%s'", optarg); goto out; }
+            if (parse_ratio(optarg, 1, 256, &v) || v != floor(v)) { rc = cli_usage_error("run", "--passes takes a whole number from 1 to 256, not '%s'", optarg); goto out; }
             o.passes = (int)v;
             break;
         case O_SHARDS:

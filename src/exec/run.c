@@ -137,7 +137,7 @@ static json_t *params_json(const tf_params *tf)
 
 static sl_code add_task(json_t *tasks, const char *label, const char *kind, int shard, int nshards,
                         const tf_source *srcs, int n, int raw, const my_range *r, const my_range *passes, int npasses,
-                        int first_part, const tf_params *tf, sl_buf *sql, sl_err *err)
+                        const tf_params *tf, sl_buf *sql, sl_err *err)
 {
     json_t *t = json_pack("{s:s, s:s, s:i, s:i, s:{}, s:[]}", "label", label, "kind", kind, "shard", shard, "shards",
                           nshards, "sql", "units");
@@ -154,18 +154,11 @@ static sl_code add_task(json_t *tasks, const char *label, const char *kind, int 
         json_array_append_new(json_object_get(t, "units"), json_integer(srcs[i]));
     }
     if (npasses > 1) {
-        /* The shard in passes, one customer-id range after the other (see sl_run_plan). */
-        json_t *pa = json_array();
-        json_object_set_new(t, "passes", pa);
-        for (int p = 0; p < npasses; p++) {
-            json_t *q = json_pack("{s:i, s:{}}", "part", first_part + p, "sql"); /* part: the --raw files' number */
-            json_array_append_new(pa, q);
-            for (int i = 0; i < n; i++) {
-                SL_TRY(source_sql(srcs[i], raw, &passes[p], tf, sql, err));
-                json_object_set_new(json_object_get(q, "sql"), tf_source_name(srcs[i]),
-                                    json_string((const char *)sql->data));
-            }
-        }
+        /* The shard in passes (see sl_run_plan): the lowest customer id of each pass but
+         * the first, which also takes the ids below and NULL */
+        json_t *pb = json_array();
+        json_object_set_new(t, "pass_bounds", pb);
+        for (int p = 1; p < npasses; p++) json_array_append_new(pb, json_integer(passes[p].lo));
     }
     return SL_OK;
 }
@@ -175,13 +168,14 @@ static sl_code add_task(json_t *tasks, const char *label, const char *kind, int 
  * files being written, the read batches and the program), SL_RUN_CUSTOMER_BYTES a
  * customer (measured: names, aggregate, their maps, the window's orders). */
 #define SL_RUN_CUSTOMER_BYTES 420
+#define SL_RUN_PASSES_MAX 256 /* two spill files each, open at once */
 static int passes_for(long long customers, size_t limit)
 {
     size_t budget = limit / 16 * 13;
     if (customers <= 0) return 1;
     unsigned long long need = (unsigned long long)customers * SL_RUN_CUSTOMER_BYTES;
     unsigned long long n = (need + budget - 1) / budget;
-    return n < 1 ? 1 : n > 4096 ? 4096 : (int)n;
+    return n < 1 ? 1 : n > SL_RUN_PASSES_MAX ? SL_RUN_PASSES_MAX : (int)n;
 }
 
 sl_code sl_run_plan(const sl_config *cfg, const sl_run_opts *o, json_t **out, sl_err *err)
@@ -248,7 +242,7 @@ sl_code sl_run_plan(const sl_config *cfg, const sl_run_opts *o, json_t **out, sl
      * customers in passes: ranges read one after the other on its connection, each
      * spilled to --temp-dir before the next. */
     int pps = passes_for(customers, limit);
-    if (o->passes > pps) pps = o->passes;
+    if (o->passes > pps) pps = o->passes < SL_RUN_PASSES_MAX ? o->passes : SL_RUN_PASSES_MAX;
     if (o->shards > 1 || pps > 1) {
         /* Customer-id ranges of about equal estimated customers, from the chunk planner
          * (MIN/MAX and the server's estimates: no table scan): shards x passes of them. */
@@ -295,7 +289,7 @@ sl_code sl_run_plan(const sl_config *cfg, const sl_run_opts *o, json_t **out, sl
     static const tf_source inv[] = {TF_PRODUCTS, TF_WAREHOUSES, TF_INVENTORY};
     static const tf_source ord[] = {TF_CUSTOMERS, TF_ORDERS, TF_ORDER_ITEMS};
     SL_TRY_GOTO(rc, add_task(tasks, "products, warehouses, inventory", "inventory", 0, 1, inv, 3, o->raw, NULL, NULL,
-                             0, 0, &tf, &sql, err), done);
+                             0, &tf, &sql, err), done);
     for (int i = 0; i < nshards; i++) {
         char label[200];
         int first = i * per, n = i == nshards - 1 ? nranges - first : per;
@@ -310,7 +304,7 @@ sl_code sl_run_plan(const sl_config *cfg, const sl_run_opts *o, json_t **out, sl
                      n > 1 ? ", in passes" : "");
         else snprintf(label, sizeof label, "customers, orders, order_items%s", n > 1 ? " (in passes)" : "");
         SL_TRY_GOTO(rc, add_task(tasks, label, "orders", i, nshards, ord, 3, o->raw, nshards > 1 ? &whole : NULL,
-                                 ranges ? &ranges[first] : NULL, n, first, &tf, &sql, err), done);
+                                 ranges ? &ranges[first] : NULL, n, &tf, &sql, err), done);
     }
     rc = SL_OK;
 done:
@@ -401,8 +395,7 @@ static void add_figure(json_t *o, const char *key, double v, int real)
     else json_object_set_new(o, key, json_integer(json_integer_value(old) + (json_int_t)v));
 }
 
-/* part: the number of its --raw file (the shard's, or a pass's). */
-static sl_code read_source(rn_task *t, MYSQL *conn, tf_state *st, tf_source s, const char *sql, int part,
+static sl_code read_source(rn_task *t, MYSQL *conn, tf_state *st, tf_source s, const char *sql, int shard,
                            json_t *files, json_t *rawinfo, json_t *rows, json_t *secs, json_t *zeros,
                            json_t *zero_totals, sl_err *err)
 {
@@ -429,7 +422,7 @@ static sl_code read_source(rn_task *t, MYSQL *conn, tf_state *st, tf_source s, c
     if (raw) {
         char stem[40], source[600];
         snprintf(rprefix, sizeof rprefix, "%s", sl_plan_str(json_object_get(t->plan, "raw_prefixes"), tf_source_name(s)));
-        snprintf(stem, sizeof stem, "part-%05d", part);
+        snprintf(stem, sizeof stem, "part-%05d", shard);
         snprintf(source, sizeof source, "mysql:%s/%s", sl_plan_str(t->plan, "database"), tf_source_name(s));
         SL_TRY_GOTO(rc, sl_task_files_open(t->files, rprefix, stem, my_reader_schema(rd), source, &rsink, &rw, rname,
                                            sizeof rname, err), done);
@@ -591,48 +584,31 @@ static const char *spill_dir(const json_t *plan)
     return d && d[0] ? d : "/tmp";
 }
 
-static sl_code no_emit(void *ud, tf_dataset d, const sl_batch *b, sl_err *err)
+/* The passes' spill files (two a pass but the first, which stays in memory), handed to
+ * the state, and the bounds, from the task. */
+static sl_code begin_passes(tf_state *st, const json_t *pb, const char *dir, sl_err *err)
 {
-    (void)ud;
-    (void)b;
-    return sl_err_set(err, SL_E_INTERNAL, "a pass emitted dataset %s", tf_dataset_name(d));
-}
-
-static sl_code add_sold_to(void *ud, int64_t id, int64_t units, sl_err *err) { return tf_add_sold(ud, id, units, err); }
-
-/* Reads each pass into a state of its own, spills its customers' rows and totals, and
- * adds its sums into st (the shard's state, which emits); *unknown: orders of unknown
- * customers over the passes. */
-static sl_code read_passes(rn_task *t, MYSQL *conn, tf_state *st, const rn_params *rp, const json_t *passes,
-                           int shard, FILE *rows_f, FILE *spends_f, int64_t *unknown, json_t *files, json_t *rawinfo,
-                           json_t *rows, json_t *secs, json_t *zeros, json_t *zero_totals, sl_err *err)
-{
-    static const tf_source ord[] = {TF_CUSTOMERS, TF_ORDERS, TF_ORDER_ITEMS};
-    for (size_t p = 0; p < json_array_size(passes); p++) {
-        const json_t *q = json_array_get(passes, p);
-        tf_state *ps = tf_create(&rp->tf, no_emit, NULL, err);
-        if (!ps) return err && err->code ? err->code : SL_E_NOMEM;
-        sl_code rc = SL_OK;
-        for (int i = 0; rc == SL_OK && i < 3; i++)
-            rc = read_source(t, conn, ps, ord[i], sl_plan_str(json_object_get(q, "sql"), tf_source_name(ord[i])),
-                             (int)sl_plan_int(q, "part", 0), files, rawinfo, rows, secs, zeros, zero_totals, err);
-        if (rc == SL_OK) rc = tf_orders_spill(ps, rows_f, spends_f, err);
-        if (rc == SL_OK) {
-            tf_order_sums sums;
-            tf_quality qual;
-            tf_order_sums_get(ps, &sums);
-            tf_quality_get(ps, &qual);
-            *unknown += qual.orders_unknown_customer;
-            rc = tf_merge_orders(st, &sums, err);
-            if (rc == SL_OK) rc = tf_each_sold(ps, add_sold_to, st, err);
-        }
-        tf_free(ps);
-        SL_TRY(rc);
-        sl_debug("run: shard %d, pass %zu of %zu spilled", shard, p + 1, json_array_size(passes));
+    int n = (int)json_array_size(pb) + 1;
+    int64_t *bounds = sl_malloc((size_t)n * sizeof *bounds);
+    FILE **cf = sl_calloc((size_t)n, sizeof *cf), **of = sl_calloc((size_t)n, sizeof *of);
+    sl_code rc = SL_OK;
+    if (!bounds || !cf || !of) rc = sl_err_set(err, SL_E_NOMEM, "out of memory for %d passes", n);
+    for (int i = 1; rc == SL_OK && i < n; i++) {
+        bounds[i - 1] = (int64_t)json_integer_value(json_array_get(pb, (size_t)i - 1));
+        if (!(cf[i] = spill_open(dir, err)) || !(of[i] = spill_open(dir, err))) rc = err->code;
     }
-    if (fflush(rows_f) != 0 || fflush(spends_f) != 0)
-        return sl_err_set(err, SL_E_IO, "writing a spill file: %s", strerror(errno));
-    return SL_OK;
+    if (rc == SL_OK) {
+        rc = tf_passes_begin(st, bounds, n, cf, of, err); /* the files are the state's now */
+    } else {
+        for (int i = 1; cf && of && i < n; i++) {
+            if (cf[i]) fclose(cf[i]);
+            if (of[i]) fclose(of[i]);
+        }
+    }
+    sl_free(bounds);
+    sl_free(cf);
+    sl_free(of);
+    return rc;
 }
 
 /* The value at 1-based rank k of the n int64 in f, in four reads of f (16 bits of the
@@ -733,30 +709,32 @@ sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, 
         SL_TRY_GOTO(rc, open_dataset(&t, st, TF_WAREHOUSE_UTILIZATION, 0, err), done);
     }
     json_t *files = json_object_get(result, "files");
-    const json_t *passes = orders ? json_object_get(task, "passes") : NULL;
-    if (json_array_size(passes) > 1) {
+    const json_t *bounds = orders ? json_object_get(task, "pass_bounds") : NULL;
+    if (json_array_size(bounds) > 0) {
         const char *dir = spill_dir(plan);
         if (!(spill_rows = spill_open(dir, err)) || !(spill_spends = spill_open(dir, err))) {
             rc = err->code;
             goto done;
         }
-        SL_TRY_GOTO(rc, read_passes(&t, conn, st, &rp, passes, shard, spill_rows, spill_spends, &unknown, files,
-                                    rawinfo, rows, secs, zeros, zero_totals, err), done);
-    } else {
-        for (int i = 0; i < 3; i++) {
-            const char *sql = sl_plan_str(json_object_get(task, "sql"), tf_source_name(srcs[i]));
-            SL_TRY_GOTO(rc, read_source(&t, conn, st, srcs[i], sql, shard, files, rawinfo, rows, secs, zeros,
-                                        zero_totals, err), done);
-        }
+        SL_TRY_GOTO(rc, begin_passes(st, bounds, dir, err), done);
     }
+    for (int i = 0; i < 3; i++) {
+        const char *sql = sl_plan_str(json_object_get(task, "sql"), tf_source_name(srcs[i]));
+        SL_TRY_GOTO(rc, read_source(&t, conn, st, srcs[i], sql, shard, files, rawinfo, rows, secs, zeros,
+                                    zero_totals, err), done);
+    }
+    if (spill_rows) SL_TRY_GOTO(rc, tf_passes_finish(st, spill_rows, spill_spends, err), done);
     tread = sl_mono_seconds() - t0;
     if (orders) {
         int64_t threshold = 0;
         tf_order_sums sums;
         if (spill_rows) {
+            tf_quality q;
             SL_TRY_GOTO(rc, spilled_threshold(&t, st, spill_spends, shard, nshards, &threshold, err), done);
             rewind(spill_rows);
             SL_TRY_GOTO(rc, tf_orders_emit_spilled(st, spill_rows, threshold, err), done);
+            tf_quality_get(st, &q);
+            unknown = q.orders_unknown_customer;
         } else {
             int64_t *mine;
             size_t n;
@@ -779,7 +757,7 @@ sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, 
         json_object_set_new(part, "segment_orders", i64_array(sums.seg.orders, 4));
         json_object_set_new(part, "segment_spent", i64_array(sums.seg.spent, 4));
         json_object_set_new(part, "quality", json_pack("{s:I}", "orders_unknown_customer", (json_int_t)unknown));
-        json_object_set_new(part, "passes", json_integer(spill_rows ? (json_int_t)json_array_size(passes) : 1));
+        json_object_set_new(part, "passes", json_integer((json_int_t)json_array_size(bounds) + 1));
     } else {
         SL_TRY_GOTO(rc, tf_finish_inventory(st, err), done);
         SL_TRY_GOTO(rc, close_dataset(&t, TF_INVENTORY_ANALYTICS, files, err), done);

@@ -117,6 +117,12 @@ struct tf_state {
     tf_map window_orders; /* counted orders with as_of - window < order_date <= as_of */
     uint64_t *window_bits; /* the same set as a bitmap from window_lo, when the ids are dense */
     uint64_t window_lo, window_span;
+    /* passes (tf_passes_begin): customer ids from bounds[i] up belong to pass i + 1; the
+     * customers and orders of passes 1.. wait in their spill files */
+    int npasses;
+    int64_t *bounds;
+    FILE **pass_cust, **pass_ord;
+    int64_t unknown_done; /* orders of unknown customers in the passes already finished */
     tf_map sold_ids;      /* product id -> units_sold slot */
     int64_t *sold;
     size_t sold_cap;
@@ -318,6 +324,13 @@ void tf_free(tf_state *st)
     sl_free(st->hand);
     sl_free(st->wh);
     sl_free(st->window_bits);
+    for (int i = 0; i < st->npasses; i++) {
+        if (st->pass_cust && st->pass_cust[i]) fclose(st->pass_cust[i]);
+        if (st->pass_ord && st->pass_ord[i]) fclose(st->pass_ord[i]);
+    }
+    sl_free(st->pass_cust);
+    sl_free(st->pass_ord);
+    sl_free(st->bounds);
     sl_free(st);
 }
 
@@ -447,6 +460,59 @@ static sl_code dim_add(dim *d, uint64_t id, const sl_column *const *strs, size_t
     return dim_add_text(d, id, t, what, err);
 }
 
+/* ---------------------------------------------------------------------------------- */
+/* passes (tf_passes_begin) */
+
+/* The pass of customer id: 0 without passes. */
+static int pass_of(const tf_state *st, int64_t id)
+{
+    int lo = 0, hi = st->npasses - 1; /* the number of bounds <= id */
+    if (st->npasses <= 1 || id < st->bounds[0]) return 0;
+    while (lo < hi) {
+        int mid = (lo + hi + 1) / 2;
+        if (st->bounds[mid - 1] <= id) lo = mid;
+        else hi = mid - 1;
+    }
+    return lo;
+}
+
+static sl_code spill_put(FILE *f, const void *p, size_t n, sl_err *err)
+{
+    if (n && fwrite(p, 1, n, f) != n) return sl_err_set(err, SL_E_IO, "writing a spill file: %s", strerror(errno));
+    return SL_OK;
+}
+
+static sl_code spill_get(FILE *f, void *p, size_t n, int *eof, sl_err *err)
+{
+    size_t got = n ? fread(p, 1, n, f) : 0;
+    if (eof) *eof = got == 0 && n && feof(f);
+    if (got == n || (eof && *eof)) return SL_OK;
+    return sl_err_set(err, SL_E_IO, "reading a spill file: %s", ferror(f) ? strerror(errno) : "it ends inside a record");
+}
+
+/* A customer of a later pass: its id, the 4 names' lengths (UINT32_MAX: NULL), their bytes. */
+static sl_code spill_customer(tf_state *st, int p, int64_t id, const sl_column *const *strs, size_t r, sl_err *err)
+{
+    FILE *f = st->pass_cust[p];
+    uint32_t lens[4];
+    const uint8_t *bytes[4];
+    for (int j = 0; j < 4; j++) {
+        bytes[j] = is_null(strs[j], r) ? NULL : sl_col_bytes(strs[j], r, &lens[j]);
+        if (!bytes[j]) lens[j] = UINT32_MAX;
+    }
+    SL_TRY(spill_put(f, &id, sizeof id, err));
+    SL_TRY(spill_put(f, lens, sizeof lens, err));
+    for (int j = 0; j < 4; j++)
+        if (bytes[j]) SL_TRY(spill_put(f, bytes[j], lens[j], err));
+    return SL_OK;
+}
+
+/* An orders row of a later pass, as its customer's aggregate needs it. */
+typedef struct ord_rec {
+    int64_t customer_id, ts, cents;
+    int64_t counted;
+} ord_rec;
+
 static sl_code add_dim(tf_state *st, tf_source src, dim *d, const sl_batch *b, sl_err *err)
 {
     in_cols in;
@@ -455,9 +521,10 @@ static sl_code add_dim(tf_state *st, tf_source src, dim *d, const sl_batch *b, s
         int64_t id;
         if (is_null(in.c[0], r)) continue; /* a NULL id joins nothing */
         SL_TRY(get_int(in.c[0], r, &id, src, err));
-        SL_TRY(dim_add(d, (uint64_t)id, in.c + 1, r, source_names[src], err));
+        int p = src == TF_CUSTOMERS ? pass_of(st, id) : 0;
+        if (p) SL_TRY(spill_customer(st, p, id, in.c + 1, r, err));
+        else SL_TRY(dim_add(d, (uint64_t)id, in.c + 1, r, source_names[src], err));
     }
-    (void)st;
     return SL_OK;
 }
 
@@ -720,6 +787,22 @@ static sl_code cust_of(tf_state *st, int64_t cid, cust_agg **out, sl_err *err)
     return SL_OK;
 }
 
+/* An orders row into its customer's aggregate (every row counts for the data quality). */
+static sl_code cust_add_order(tf_state *st, cust_agg *a, int counted, int64_t ts, int64_t cents, sl_err *err)
+{
+    a->all_orders++;
+    if (!counted) return SL_OK;
+    if (a->orders++ == 0) {
+        st->ncounted++;
+        a->first = a->last = ts;
+    }
+    SL_TRY(money_add(&a->spent, cents, "a customer's total_spent", err));
+    if (ts < a->first) a->first = ts;
+    if (ts > a->last) a->last = ts;
+    a->hours[hour_of(ts)]++;
+    return SL_OK;
+}
+
 #define GROUP 32 /* rows whose map probes and aggregates are fetched ahead together */
 
 static sl_code add_orders(tf_state *st, const sl_batch *b, sl_err *err)
@@ -756,6 +839,10 @@ static sl_code add_orders(tf_state *st, const sl_batch *b, sl_err *err)
             cust_agg *a = NULL;
             if (is_null(cc, r)) continue;
             SL_TRY(get_int(cc, r, &cid, TF_ORDERS, err));
+            if (pass_of(st, cid)) {
+                slot[r - g] = UINT32_MAX; /* a later pass's customer */
+                continue;
+            }
             SL_TRY(cust_of(st, cid, &a, err));
             slot[r - g] = (uint32_t)(a - st->cust);
             __builtin_prefetch(a);
@@ -769,31 +856,31 @@ static sl_code add_orders(tf_state *st, const sl_batch *b, sl_err *err)
                 st->orders_null_customer++;
                 continue;
             }
-            cust_agg *a = &st->cust[slot[r - g]];
-            a->all_orders++;
             /* Counted: order_date <= as_of and a status outside the excluded list. */
-            if (is_null(in.c[2], r) || is_null(in.c[3], r)) continue;
-            int64_t ts = get_ts(in.c[2], r);
-            if (ts > as_of) continue;
-            if (!is_null(in.c[4], r)) {
+            int counted = !is_null(in.c[2], r) && !is_null(in.c[3], r);
+            int64_t ts = counted ? get_ts(in.c[2], r) : 0, cents = 0;
+            if (counted && ts > as_of) counted = 0;
+            if (counted && !is_null(in.c[4], r)) {
                 uint32_t n;
                 const uint8_t *s = sl_col_bytes(in.c[4], r, &n);
-                if (excluded(st, s, n)) continue;
+                if (excluded(st, s, n)) counted = 0;
             }
-            int64_t oid = 0, cents = get_cents(in.c[3], r);
-            if (a->orders++ == 0) {
-                st->ncounted++;
-                a->first = a->last = ts;
+            if (counted) cents = get_cents(in.c[3], r);
+            if (slot[r - g] == UINT32_MAX) {
+                int64_t cid;
+                SL_TRY(get_int(cc, r, &cid, TF_ORDERS, err));
+                ord_rec rec = {cid, ts, cents, counted};
+                SL_TRY(spill_put(st->pass_ord[pass_of(st, cid)], &rec, sizeof rec, err));
+            } else {
+                SL_TRY(cust_add_order(st, &st->cust[slot[r - g]], counted, ts, cents, err));
             }
-            SL_TRY(money_add(&a->spent, cents, "a customer's total_spent", err));
-            if (ts < a->first) a->first = ts;
-            if (ts > a->last) a->last = ts;
+            if (!counted) continue;
             int h = (int)hour_of(ts);
-            a->hours[h]++;
             st->hour_count[h]++;
             SL_TRY(money_add(&st->hour_revenue[h], cents, "an hour's revenue", err));
             if (ts > from) {
                 uint32_t ws;
+                int64_t oid;
                 if (is_null(in.c[0], r)) continue;
                 SL_TRY(get_int(in.c[0], r, &oid, TF_ORDERS, err));
                 SL_TRY(tf_map_put(&st->window_orders, (uint64_t)oid, &ws, NULL, err));
@@ -1041,12 +1128,6 @@ sl_code tf_finish_orders(tf_state *st, int64_t threshold, sl_err *err)
     return flush_out(st, TF_ORDER_ANALYTICS, err);
 }
 
-static sl_code spill_write(FILE *f, const void *p, size_t n, sl_err *err)
-{
-    if (n && fwrite(p, 1, n, f) != n) return sl_err_set(err, SL_E_IO, "writing a spill file: %s", strerror(errno));
-    return SL_OK;
-}
-
 sl_code tf_orders_spill(tf_state *st, FILE *rows, FILE *spends, sl_err *err)
 {
     ord_idx *o = counted_in_order(st, err);
@@ -1058,20 +1139,12 @@ sl_code tf_orders_spill(tf_state *st, FILE *rows, FILE *spends, sl_err *err)
         cust_row_of(&st->cust[o[i].row], &r);
         names_of(st, r.customer_id, names);
         for (int j = 0; j < 4; j++) r.lens[j] = names[j].p ? (uint32_t)names[j].n : UINT32_MAX;
-        rc = spill_write(rows, &r, sizeof r, err);
-        for (int j = 0; rc == SL_OK && j < 4; j++) rc = spill_write(rows, names[j].p, names[j].n, err);
-        if (rc == SL_OK) rc = spill_write(spends, &r.spent, sizeof r.spent, err);
+        rc = spill_put(rows, &r, sizeof r, err);
+        for (int j = 0; rc == SL_OK && j < 4; j++) rc = spill_put(rows, names[j].p, names[j].n, err);
+        if (rc == SL_OK) rc = spill_put(spends, &r.spent, sizeof r.spent, err);
     }
     sl_free(o);
     return rc;
-}
-
-static sl_code spill_read(FILE *f, void *p, size_t n, int *eof, sl_err *err)
-{
-    size_t got = n ? fread(p, 1, n, f) : 0;
-    if (eof) *eof = got == 0 && n && feof(f);
-    if (got == n || (eof && *eof)) return SL_OK;
-    return sl_err_set(err, SL_E_IO, "reading a spill file: %s", ferror(f) ? strerror(errno) : "it ends inside a record");
 }
 
 sl_code tf_orders_emit_spilled(tf_state *st, FILE *rows, int64_t threshold, sl_err *err)
@@ -1083,13 +1156,13 @@ sl_code tf_orders_emit_spilled(tf_state *st, FILE *rows, int64_t threshold, sl_e
         cust_row r;
         int eof;
         tf_text names[4];
-        SL_TRY_GOTO(rc, spill_read(rows, &r, sizeof r, &eof, err), done);
+        SL_TRY_GOTO(rc, spill_get(rows, &r, sizeof r, &eof, err), done);
         if (eof) break;
         size_t n = 0, at = 0;
         for (int j = 0; j < 4; j++) n += r.lens[j] == UINT32_MAX ? 0 : r.lens[j];
         text.len = 0;
         SL_TRY_GOTO(rc, sl_buf_reserve(&text, n + 1, err), done);
-        SL_TRY_GOTO(rc, spill_read(rows, text.data, n, NULL, err), done);
+        SL_TRY_GOTO(rc, spill_get(rows, text.data, n, NULL, err), done);
         for (int j = 0; j < 4; j++) {
             names[j].p = r.lens[j] == UINT32_MAX ? NULL : (const char *)text.data + at;
             names[j].n = names[j].p ? r.lens[j] : 0;
@@ -1101,6 +1174,110 @@ sl_code tf_orders_emit_spilled(tf_state *st, FILE *rows, int64_t threshold, sl_e
 done:
     sl_buf_free(&text);
     return rc;
+}
+
+sl_code tf_passes_begin(tf_state *st, const int64_t *bounds, int npasses, FILE **cust_files, FILE **ord_files,
+                        sl_err *err)
+{
+    st->bounds = sl_malloc((size_t)(npasses > 1 ? npasses - 1 : 1) * sizeof *st->bounds);
+    st->pass_cust = sl_calloc((size_t)npasses, sizeof *st->pass_cust);
+    st->pass_ord = sl_calloc((size_t)npasses, sizeof *st->pass_ord);
+    if (!st->bounds || !st->pass_cust || !st->pass_ord) {
+        for (int i = 1; i < npasses; i++) { /* owned from here on, even on failure */
+            if (cust_files[i]) fclose(cust_files[i]);
+            if (ord_files[i]) fclose(ord_files[i]);
+        }
+        return sl_err_set(err, SL_E_NOMEM, "out of memory for %d passes", npasses);
+    }
+    st->npasses = npasses;
+    for (int i = 1; i < npasses; i++) {
+        st->bounds[i - 1] = bounds[i - 1];
+        st->pass_cust[i] = cust_files[i];
+        st->pass_ord[i] = ord_files[i];
+    }
+    return SL_OK;
+}
+
+/* Empties the per-customer state of the pass just spilled. */
+static void clear_customers(tf_state *st)
+{
+    dim_free(&st->customers);
+    int k = st->customers.k;
+    memset(&st->customers, 0, sizeof st->customers);
+    st->customers.k = k;
+    tf_map_init(&st->customers.ids);
+    sl_buf_init(&st->customers.pool, 0);
+    tf_map_free(&st->cust_ids);
+    sl_free(st->cust);
+    st->cust = NULL;
+    st->ncust = st->cust_cap = st->ncounted = 0;
+}
+
+/* Pass p's customers and orders from their spill files into the (empty) state. */
+static sl_code load_pass(tf_state *st, int p, sl_err *err)
+{
+    FILE *f = st->pass_cust[p];
+    sl_buf text;
+    sl_code rc = SL_OK;
+    sl_buf_init(&text, 0);
+    if (fflush(f) != 0) return sl_err_set(err, SL_E_IO, "writing a spill file: %s", strerror(errno));
+    rewind(f);
+    for (;;) {
+        int64_t id;
+        uint32_t lens[4];
+        int eof;
+        tf_text t[4];
+        size_t n = 0, at = 0;
+        SL_TRY_GOTO(rc, spill_get(f, &id, sizeof id, &eof, err), done);
+        if (eof) break;
+        SL_TRY_GOTO(rc, spill_get(f, lens, sizeof lens, NULL, err), done);
+        for (int j = 0; j < 4; j++) n += lens[j] == UINT32_MAX ? 0 : lens[j];
+        text.len = 0;
+        SL_TRY_GOTO(rc, sl_buf_reserve(&text, n + 1, err), done);
+        SL_TRY_GOTO(rc, spill_get(f, text.data, n, NULL, err), done);
+        for (int j = 0; j < 4; j++) {
+            t[j].p = lens[j] == UINT32_MAX ? NULL : (const char *)text.data + at;
+            t[j].n = t[j].p ? lens[j] : 0;
+            at += t[j].n;
+        }
+        SL_TRY_GOTO(rc, dim_add_text(&st->customers, (uint64_t)id, t, "customers", err), done);
+    }
+    size_t want = st->customers.n + st->customers.n / 8 + 1;
+    SL_TRY_GOTO(rc, tf_map_reserve(&st->cust_ids, want, err), done);
+    f = st->pass_ord[p];
+    if (fflush(f) != 0) {
+        rc = sl_err_set(err, SL_E_IO, "writing a spill file: %s", strerror(errno));
+        goto done;
+    }
+    rewind(f);
+    for (;;) {
+        ord_rec rec;
+        int eof;
+        cust_agg *a;
+        SL_TRY_GOTO(rc, spill_get(f, &rec, sizeof rec, &eof, err), done);
+        if (eof) break;
+        SL_TRY_GOTO(rc, cust_of(st, rec.customer_id, &a, err), done);
+        SL_TRY_GOTO(rc, cust_add_order(st, a, (int)rec.counted, rec.ts, rec.cents, err), done);
+    }
+done:
+    sl_buf_free(&text);
+    fclose(st->pass_cust[p]);
+    fclose(st->pass_ord[p]);
+    st->pass_cust[p] = st->pass_ord[p] = NULL;
+    return rc;
+}
+
+sl_code tf_passes_finish(tf_state *st, FILE *rows, FILE *spends, sl_err *err)
+{
+    for (int p = 0; p < (st->npasses > 1 ? st->npasses : 1); p++) {
+        if (p > 0) SL_TRY(load_pass(st, p, err));
+        SL_TRY(tf_orders_spill(st, rows, spends, err));
+        st->unknown_done = st->q.orders_unknown_customer - st->orders_null_customer;
+        clear_customers(st);
+    }
+    if (fflush(rows) != 0 || fflush(spends) != 0)
+        return sl_err_set(err, SL_E_IO, "writing a spill file: %s", strerror(errno));
+    return SL_OK;
 }
 
 sl_code tf_merge_orders(tf_state *st, const tf_order_sums *p, sl_err *err)
@@ -1227,7 +1404,7 @@ void tf_quality_get(const tf_state *st, tf_quality *q) { *q = st->q; }
 
 static void finish_quality(tf_state *st)
 {
-    int64_t n = st->orders_null_customer;
+    int64_t n = st->orders_null_customer + st->unknown_done;
     for (size_t i = 0; i < st->ncust; i++)
         if (tf_map_get(&st->customers.ids, st->cust[i].customer_id) < 0) n += st->cust[i].all_orders;
     st->q.orders_unknown_customer = n;

@@ -100,12 +100,20 @@ int64_t tf_vip_threshold(const tf_state *st, const int64_t *sorted, size_t n);
 /* The 1-based rank in the ascending totals of n customers that the threshold is (0: n = 0). */
 size_t tf_vip_rank(const tf_state *st, size_t n);
 sl_code tf_finish_orders(tf_state *st, int64_t threshold, sl_err *err);
-/* A run bounded by --memory-limit reads an order shard in passes (customer-id ranges,
- * one tf_state each): a pass writes its customers' rows, VIP flag aside, in id order to
- * `rows` and their totals (int64 cents) to `spends`, instead of tf_finish_orders; once
- * every pass is done and the threshold known, the shard's emitting state reads `rows`
- * back (from the start) and emits them, passes in id order, exactly as
- * tf_finish_orders would have: the same rows and segment sums. */
+/* A run bounded by --memory-limit takes an orders shard in passes: customer-id ranges,
+ * bounds[i] the lowest id of pass i + 1 (ascending). Its customers and orders still
+ * stream through tf_add once: the rows of pass 0 build the state as usual, those of
+ * passes 1.. go to their pass's spill files (cust_files[i], ord_files[i], i >= 1, opened
+ * for update; owned by the state from the call on); what is not per customer (hours, the
+ * window's orders, the items) is kept as always. Call before the first tf_add.
+ * tf_passes_finish then finishes one pass after the other, each loaded alone from its
+ * files: its customers' rows, VIP flag aside, in id order to `rows`, their totals (int64
+ * cents) to `spends` (tf_orders_spill without passes: the one state's). Once the
+ * threshold is known, tf_orders_emit_spilled reads `rows` back (from the start) and emits
+ * them exactly as tf_finish_orders would have: the same rows and segment sums. */
+sl_code tf_passes_begin(tf_state *st, const int64_t *bounds, int npasses, FILE **cust_files, FILE **ord_files,
+                        sl_err *err);
+sl_code tf_passes_finish(tf_state *st, FILE *rows, FILE *spends, sl_err *err);
 sl_code tf_orders_spill(tf_state *st, FILE *rows, FILE *spends, sl_err *err);
 sl_code tf_orders_emit_spilled(tf_state *st, FILE *rows, int64_t threshold, sl_err *err);
 void tf_order_sums_get(const tf_state *st, tf_order_sums *p);
