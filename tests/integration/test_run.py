@@ -719,6 +719,27 @@ def test_vip_rank_is_exact(mariadb, fresh_db, tmp_path, passes):
 
 
 
+@pytest.mark.parametrize("spacing", [1, 10**12 + 7])
+def test_window_orders_dense_and_sparse_ids(mariadb, fresh_db, tmp_path, spacing):
+    """The window's orders are kept as sorted ids: a bitmap when the ids are dense, a binary
+    search when they are spread over the 64-bit range; units_sold must be the same either
+    way (the oracle: MariaDB's SQL). Orders inside and outside the window, one twice over
+    the items, one cancelled."""
+    create_schema(mariadb, fresh_db)
+    with mariadb.connect(fresh_db) as c, c.cursor() as cur:
+        cur.execute("INSERT INTO products (product_id, sku, name, category) SELECT seq, CONCAT('s', seq), "
+                    "CONCAT('p', seq), 'c' FROM seq_1_to_40")
+        cur.execute("INSERT INTO customers (customer_id, first_name) SELECT seq, 'n' FROM seq_1_to_50")
+        # 600 orders, every 3rd outside the 30-day window, every 7th cancelled
+        cur.execute(f"INSERT INTO orders SELECT seq * {spacing}, 1 + seq % 50, "
+                    f"IF(seq % 3 = 0, '2026-03-01 10:00:00', '2026-06-20 10:00:00') - INTERVAL seq MINUTE, "
+                    f"seq / 10, IF(seq % 7 = 0, 'cancelled', 'paid') FROM seq_1_to_600")
+        cur.execute(f"INSERT INTO order_items SELECT seq, (1 + seq % 600) * {spacing}, 1 + seq % 40, 1 + seq % 5, 1.5 "
+                    f"FROM seq_1_to_2400")
+    _, t = check_run(mariadb, fresh_db, tmp_path, Params(E_AS_OF))
+    assert sum(t["product_turnover"].column("units_sold").to_pylist()) > 0
+
+
 def test_as_of_epoch_and_default(mariadb, edge_db, tmp_path):
     """--as-of 1970-01-01 00:00:00 (0 s) is an as-of like any other, not "now"; without
     --as-of the date folder is today's (UTC)."""
