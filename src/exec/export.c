@@ -516,6 +516,7 @@ sl_code sl_export_task(const json_t *plan, int k, const json_t *task, MYSQL *con
     ro.wide_decimal_string = json_is_true(json_object_get(plan, "wide_decimal_string"));
     ro.table = tname;
     ro.key_column = *key ? key : NULL;
+    ro.read_ahead = 1; /* the connection keeps receiving while this thread encodes */
     rd = my_reader_open(conn, sl_plan_str(task, "sql"), &ro, err);
     if (!rd) {
         rc = err->code ? err->code : SL_E_DB;
