@@ -508,6 +508,16 @@ static json_t *b64_json(const sl_buf *raw)
     return j;
 }
 
+/* part[key] = packed (the result rc of filling it) in base64; frees packed. */
+static sl_code put_packed(json_t *part, const char *key, sl_buf *packed, sl_code rc, sl_err *err)
+{
+    json_t *j = rc == SL_OK ? b64_json(packed) : NULL;
+    sl_buf_free(packed);
+    if (rc != SL_OK) return rc;
+    if (!j || json_object_set_new(part, key, j) != 0) return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    return SL_OK;
+}
+
 /* The bytes of a base64 JSON string of a task's result. */
 static sl_code b64_bytes(const json_t *j, const char *what, int k, sl_buf *out, sl_err *err)
 {
@@ -796,12 +806,7 @@ sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, 
         tf_order_sums_get(st, &sums);
         sl_buf packed;
         sl_buf_init(&packed, 0);
-        rc = tf_each_sold(st, sold_pack, &packed, err);
-        json_t *sold = rc == SL_OK ? b64_json(&packed) : NULL;
-        sl_buf_free(&packed);
-        if (rc == SL_OK && !sold) rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
-        if (rc != SL_OK) goto done;
-        json_object_set_new(part, "sold_packed", sold);
+        SL_TRY_GOTO(rc, put_packed(part, "sold_packed", &packed, tf_each_sold(st, sold_pack, &packed, err), err), done);
         json_object_set_new(part, "hour_count", i64_array(sums.hour_count, 24));
         json_object_set_new(part, "hour_revenue", i64_array(sums.hour_revenue, 24));
         json_object_set_new(part, "segment_customers", i64_array(sums.seg.customers, 4));
@@ -816,12 +821,8 @@ sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, 
         SL_TRY_GOTO(rc, close_dataset(&t, TF_WAREHOUSE_UTILIZATION, files, err), done);
         sl_buf packed;
         sl_buf_init(&packed, 0);
-        rc = tf_each_product(st, product_pack, &packed, err);
-        json_t *prods = rc == SL_OK ? b64_json(&packed) : NULL;
-        sl_buf_free(&packed);
-        if (rc == SL_OK && !prods) rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
-        if (rc != SL_OK) goto done;
-        json_object_set_new(part, "products_packed", prods);
+        SL_TRY_GOTO(rc, put_packed(part, "products_packed", &packed, tf_each_product(st, product_pack, &packed, err),
+                                   err), done);
         tf_quality q;
         tf_quality_get(st, &q);
         json_object_set_new(part, "quality",
@@ -1192,17 +1193,14 @@ sl_code sl_run_pipeline(const sl_config *cfg, const sl_run_opts *o, sl_run_resul
     res->consistency = o->consistency == MY_SNAPSHOT ? "snapshot" : "none";
     sl_code rc = sl_run_plan(cfg, o, &plan, err);
     sl_metrics_stage(o->metrics, "plan", sl_mono_seconds() - t0);
-    if (rc == SL_OK && o->dry_run) {
-        rc = sl_dryrun_plan(cfg, plan, stdout, err);
-        json_decref(plan);
-        return rc;
-    }
     if (rc == SL_OK) {
-        snprintf(res->run_id, sizeof res->run_id, "%s", sl_plan_str(plan, "run_id"));
+        rc = sl_plan_here(cfg, plan, o->dry_run, o->progress, res->run_id, sizeof res->run_id, &res->consistency,
+                          &res->lock, &sum, err);
+        if (o->dry_run) {
+            json_decref(plan);
+            return rc;
+        }
         snprintf(res->date, sizeof res->date, "%s", sl_plan_str(plan, "date"));
-        rc = sl_plan_execute(cfg, plan, o->progress, &sum, err);
-        res->consistency = sl_plan_consistency(plan) == MY_SNAPSHOT ? "snapshot" : "none";
-        sl_exec_plan_lock_info(plan, &res->lock);
     }
     if (rc == SL_OK) {
         const json_t *ds = json_object_get(sum, "datasets");

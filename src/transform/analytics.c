@@ -1140,7 +1140,10 @@ static ord_idx *counted_in_order(tf_state *st, sl_err *err)
     return o;
 }
 
-sl_code tf_finish_orders(tf_state *st, int64_t threshold, sl_err *err)
+/* fn on each customer with a counted order, in id order: its row and names. */
+typedef sl_code (*counted_fn)(tf_state *st, cust_row *r, const tf_text names[4], void *ud, sl_err *err);
+
+static sl_code each_counted(tf_state *st, counted_fn fn, void *ud, sl_err *err)
 {
     ord_idx *o = counted_in_order(st, err);
     if (!o) return err ? err->code : SL_E_NOMEM;
@@ -1150,30 +1153,41 @@ sl_code tf_finish_orders(tf_state *st, int64_t threshold, sl_err *err)
         tf_text names[4];
         cust_row_of(&st->cust[o[i].row], &r);
         names_of(st, r.customer_id, names);
-        rc = emit_customer(st, &r, names, threshold, err);
+        rc = fn(st, &r, names, ud, err);
     }
     sl_free(o);
-    SL_TRY(rc);
+    return rc;
+}
+
+static sl_code emit_counted(tf_state *st, cust_row *r, const tf_text names[4], void *ud, sl_err *err)
+{
+    return emit_customer(st, r, names, *(const int64_t *)ud, err);
+}
+
+sl_code tf_finish_orders(tf_state *st, int64_t threshold, sl_err *err)
+{
+    SL_TRY(each_counted(st, emit_counted, &threshold, err));
     return flush_out(st, TF_ORDER_ANALYTICS, err);
+}
+
+typedef struct spill_to {
+    FILE *rows, *spends;
+} spill_to;
+
+static sl_code spill_counted(tf_state *st, cust_row *r, const tf_text names[4], void *ud, sl_err *err)
+{
+    const spill_to *to = ud;
+    (void)st;
+    for (int j = 0; j < 4; j++) r->lens[j] = names[j].p ? (uint32_t)names[j].n : UINT32_MAX;
+    SL_TRY(spill_put(to->rows, r, sizeof *r, err));
+    for (int j = 0; j < 4; j++) SL_TRY(spill_put(to->rows, names[j].p, names[j].n, err));
+    return spill_put(to->spends, &r->spent, sizeof r->spent, err);
 }
 
 sl_code tf_orders_spill(tf_state *st, FILE *rows, FILE *spends, sl_err *err)
 {
-    ord_idx *o = counted_in_order(st, err);
-    if (!o) return err ? err->code : SL_E_NOMEM;
-    sl_code rc = SL_OK;
-    for (size_t i = 0; rc == SL_OK && i < st->ncounted; i++) {
-        cust_row r;
-        tf_text names[4];
-        cust_row_of(&st->cust[o[i].row], &r);
-        names_of(st, r.customer_id, names);
-        for (int j = 0; j < 4; j++) r.lens[j] = names[j].p ? (uint32_t)names[j].n : UINT32_MAX;
-        rc = spill_put(rows, &r, sizeof r, err);
-        for (int j = 0; rc == SL_OK && j < 4; j++) rc = spill_put(rows, names[j].p, names[j].n, err);
-        if (rc == SL_OK) rc = spill_put(spends, &r.spent, sizeof r.spent, err);
-    }
-    sl_free(o);
-    return rc;
+    spill_to to = {rows, spends};
+    return each_counted(st, spill_counted, &to, err);
 }
 
 sl_code tf_orders_emit_spilled(tf_state *st, FILE *rows, int64_t threshold, sl_err *err)
