@@ -43,6 +43,11 @@ def server_env():
     env = dict(os.environ)
     env.setdefault("SLUICE_VAR", str(ROOT / "var" / "bench"))
     env.setdefault("SLUICE_MARIADB_PORT", "3417")
+    # a server without TLS, so that every client (sluice, the floors, the peers) reads in
+    # plaintext alike: with it, sluice's PREFERRED mode would encrypt and the floors not
+    # (TLS took about 10% of sluice run's client CPU at scale 5). A server already running
+    # keeps its setting: `scripts/mariadb-local.sh restart` with SLUICE_MARIADB_TLS=0.
+    env.setdefault("SLUICE_MARIADB_TLS", "0")
     env.setdefault("SLUICE_MARIADB_BUFFER_POOL", "6G")
     sh(["bash", "scripts/mariadb-local.sh", "start"], env=env)
     for line in sh(["bash", "scripts/mariadb-local.sh", "env"], env=env).stdout.splitlines():

@@ -44,6 +44,15 @@ def server_env():
     env = dict(os.environ)
     env.setdefault("SLUICE_VAR", "var/bench")
     env.setdefault("SLUICE_MARIADB_PORT", "3324")
+    # a server without TLS, so that every client (sluice, the floors, the peers) reads in
+    # plaintext alike: with it, sluice's PREFERRED mode would encrypt and the floors not
+    # (TLS took about 10% of sluice run's client CPU at scale 5). A server already running
+    # keeps its setting: `scripts/mariadb-local.sh restart` with SLUICE_MARIADB_TLS=0.
+    env.setdefault("SLUICE_MARIADB_TLS", "0")
+    # the tables of scale 5 stay in memory: with the script's default 1 GiB pool every
+    # reader waited on the disk (bench/compare.py at scale 5, 2026-12-06: sluice 7.0 s and
+    # Polars 17.5 s with 1 GiB, 4.9 s and 6.1 s with 6 GiB)
+    env.setdefault("SLUICE_MARIADB_BUFFER_POOL", "6G")
     sh(["bash", "scripts/mariadb-local.sh", "start"], env=env)
     for line in sh(["bash", "scripts/mariadb-local.sh", "env"], env=env).stdout.splitlines():
         k, _, v = line.partition("=")

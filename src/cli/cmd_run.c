@@ -21,6 +21,7 @@ static void usage(FILE *out)
           "                  [--optimal-utilization R] [--sales-window-days N] [--vip-percentile P]\n"
           "                  [--compression snappy|zstd|gzip|none] [--consistency snapshot|none]\n"
           "                  [--layout date|hive] [--shards N] [--memory-limit SIZE]\n"
+          "                  [--passes N] [--temp-dir DIR]\n"
           "                  [--lock-wait-timeout S] [--lock-retries N] [--snapshot-lock auto|backup-stage|ftwrl]\n\n"
           "Reads customers, products, warehouses, inventory, orders and order_items of\n"
           "MYSQL_DATABASE in one snapshot, computes the six datasets (README, \"Analytics\n"
@@ -50,9 +51,14 @@ static void usage(FILE *out)
           "  --shards N                 read customers, orders and order_items in N customer-id ranges,\n"
           "                             one task (and connection) each, merged exactly (default 1);\n"
           "                             order_analytics then has one file per range\n"
-          "  --memory-limit SIZE        memory for batches, row groups, pages and dictionaries\n"
-          "                             (default 256M, at least 32M); the per-customer state of the\n"
-          "                             analytics (a few hundred bytes a customer) is not bounded by it\n"
+          "  --memory-limit SIZE        peak memory (default 256M, at least 32M; plus a fixed 32 MiB):\n"
+          "                             sizes batches, row groups, pages and dictionaries, and when the\n"
+          "                             customers' state would not fit, reads them in passes of\n"
+          "                             customer-id ranges spilled to --temp-dir (same datasets)\n"
+          "  --passes N                 read each shard's customers in at least N passes (default 1:\n"
+          "                             as many as --memory-limit needs)\n"
+          "  --temp-dir DIR             where a run in passes spills (default $TMPDIR, else /tmp); the\n"
+          "                             files are unnamed and vanish with the process\n"
           "  --progress MODE            bar, log or off (default: bar on a terminal, else log)\n"
           "  --dry-run                  connect and check, then print what would be read (tables,\n"
           "                             estimated rows, the snapshot lock) and written (paths);\n"
@@ -82,7 +88,7 @@ static int parse_ratio(const char *s, double lo, double hi, double *out)
 int cmd_run(cli_ctx *ctx, int argc, char **argv)
 {
     enum { O_OUTPUT = 256, O_ASOF, O_EXCL, O_RESTOCK, O_OVER, O_OPT, O_WINDOW, O_VIP, O_RAW, O_COMP, O_CONS, O_PROG, O_WIDE,
-           O_DRY, O_METRICS, O_LAYOUT, O_SHARDS, O_LOCK_WAIT, O_LOCK_RETRIES, O_LOCK_KIND, O_MEM };
+           O_DRY, O_METRICS, O_LAYOUT, O_SHARDS, O_LOCK_WAIT, O_LOCK_RETRIES, O_LOCK_KIND, O_MEM, O_TEMP, O_PASSES };
     static const struct option opts[] = {
         {"output", required_argument, NULL, O_OUTPUT}, {"as-of", required_argument, NULL, O_ASOF},
         {"exclude-status", required_argument, NULL, O_EXCL}, {"restock-below", required_argument, NULL, O_RESTOCK},
@@ -95,7 +101,8 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
         {"lock-wait-timeout", required_argument, NULL, O_LOCK_WAIT}, {"lock-retries", required_argument, NULL, O_LOCK_RETRIES},
         {"snapshot-lock", required_argument, NULL, O_LOCK_KIND},
         {"layout", required_argument, NULL, O_LAYOUT}, {"shards", required_argument, NULL, O_SHARDS},
-        {"memory-limit", required_argument, NULL, O_MEM},
+        {"memory-limit", required_argument, NULL, O_MEM}, {"temp-dir", required_argument, NULL, O_TEMP},
+        {"passes", required_argument, NULL, O_PASSES},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     sl_err err = {0};
     sl_run_opts o;
@@ -151,6 +158,11 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
         case O_MEM:
             if (cli_parse_size(optarg, &o.memory_limit)) { rc = cli_usage_error("run", "--memory-limit takes a size such as 256M or 1G, not '%s'", optarg); goto out; }
             if (sl_exec_memory_check(o.memory_limit, &err) != SL_OK) { rc = cli_usage_error("run", "%s", err.msg); goto out; }
+            break;
+        case O_TEMP: o.temp_dir = optarg; break;
+        case O_PASSES:
+            if (parse_ratio(optarg, 1, 256, &v) || v != floor(v)) { rc = cli_usage_error("run", "--passes takes a whole number from 1 to 256, not '%s'", optarg); goto out; }
+            o.passes = (int)v;
             break;
         case O_SHARDS:
             if (parse_ratio(optarg, 1, 256, &v) || v != floor(v)) { rc = cli_usage_error("run", "--shards takes a whole number from 1 to 256, not '%s'", optarg); goto out; }

@@ -516,6 +516,7 @@ sl_code sl_export_task(const json_t *plan, int k, const json_t *task, MYSQL *con
     ro.wide_decimal_string = json_is_true(json_object_get(plan, "wide_decimal_string"));
     ro.table = tname;
     ro.key_column = *key ? key : NULL;
+    ro.read_ahead = 1; /* the connection keeps receiving while this thread encodes */
     rd = my_reader_open(conn, sl_plan_str(task, "sql"), &ro, err);
     if (!rd) {
         rc = err->code ? err->code : SL_E_DB;
@@ -743,16 +744,13 @@ sl_code sl_export_run(const sl_config *cfg, const sl_export_opts *o, sl_export_r
     res->consistency = o->consistency == MY_SNAPSHOT ? "snapshot" : "none";
     sl_code rc = sl_export_plan(cfg, o, &plan, err);
     sl_metrics_stage(o->metrics, "plan", sl_mono_seconds() - t0);
-    if (rc == SL_OK && o->dry_run) {
-        rc = sl_dryrun_plan(cfg, plan, stdout, err);
-        json_decref(plan);
-        return rc;
-    }
     if (rc == SL_OK) {
-        snprintf(res->run_id, sizeof res->run_id, "%s", sl_plan_str(plan, "run_id"));
-        rc = sl_plan_execute(cfg, plan, o->progress, &sum, err);
-        res->consistency = sl_plan_consistency(plan) == MY_SNAPSHOT ? "snapshot" : "none";
-        sl_exec_plan_lock_info(plan, &res->lock);
+        rc = sl_plan_here(cfg, plan, o->dry_run, o->progress, res->run_id, sizeof res->run_id, &res->consistency,
+                          &res->lock, &sum, err);
+        if (o->dry_run) {
+            json_decref(plan);
+            return rc;
+        }
     }
     if (rc == SL_OK) {
         res->tables = (int)sl_plan_int(sum, "tables", 0);

@@ -10,10 +10,16 @@
  * (after the raw tables' partitions, with --raw). */
 #include "run.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "../common/sl_alloc.h"
 #include "../common/sl_buf.h"
@@ -83,17 +89,23 @@ static sl_code source_sql(tf_source s, int raw, const my_range *r, const tf_para
         }
     }
     SL_TRY(my_quote_ident(tf_source_name(s), q, sizeof q, err));
-    SL_TRY(sl_buf_printf(sql, err, " FROM %s", q));
+    if (!(items && !raw)) SL_TRY(sl_buf_printf(sql, err, " FROM %s", q));
     if (r) {
         char cond[300];
         if (items && raw) {
             SL_TRY(sl_buf_printf(sql, err, " oi LEFT JOIN `orders` o ON o.`order_id` = oi.`order_id`"));
             my_range_where(r, "o.`customer_id`", cond, sizeof cond);
         } else if (items) {
-            SL_TRY(sl_buf_printf(sql, err, " oi JOIN `orders` o ON o.`order_id` = oi.`order_id`"));
-            my_range_where(r, "o.`customer_id`", cond, sizeof cond);
+            /* From the window's orders of the range (an index range) to their items (by
+             * the items' order_id index): left to itself the optimizer may walk every item
+             * and look its order up, minutes at a few tens of millions of items. */
+            SL_TRY(sl_buf_printf(sql, err, " FROM `orders` o STRAIGHT_JOIN %s oi ON oi.`order_id` = o.`order_id`", q));
+            my_range_where(r, "o.`customer_id` + 0", cond, sizeof cond);
         } else {
-            my_range_where(r, "`customer_id`", cond, sizeof cond);
+            /* orders: "+ 0" keeps the optimizer off the customer_id index, whose range of a
+             * shard or pass (a half, a third of the table) it would read row by row through
+             * the primary key, several times slower than the scan it then filters */
+            my_range_where(r, s == TF_CUSTOMERS ? "`customer_id`" : "`customer_id` + 0", cond, sizeof cond);
         }
         SL_TRY(sl_buf_printf(sql, err, " WHERE %s", cond));
         if (items && !raw) {
@@ -125,8 +137,8 @@ static json_t *params_json(const tf_params *tf)
 }
 
 static sl_code add_task(json_t *tasks, const char *label, const char *kind, int shard, int nshards,
-                        const tf_source *srcs, int n, int raw, const my_range *r, const tf_params *tf, sl_buf *sql,
-                        sl_err *err)
+                        const tf_source *srcs, int n, int raw, const my_range *r, const my_range *passes, int npasses,
+                        const tf_params *tf, sl_buf *sql, sl_err *err)
 {
     json_t *t = json_pack("{s:s, s:s, s:i, s:i, s:{}, s:[]}", "label", label, "kind", kind, "shard", shard, "shards",
                           nshards, "sql", "units");
@@ -142,7 +154,29 @@ static sl_code add_task(json_t *tasks, const char *label, const char *kind, int 
         json_object_set_new(json_object_get(t, "sql"), tf_source_name(srcs[i]), json_string((const char *)sql->data));
         json_array_append_new(json_object_get(t, "units"), json_integer(srcs[i]));
     }
+    if (npasses > 1) {
+        /* The shard in passes (see sl_run_plan): the lowest customer id of each pass but
+         * the first, which also takes the ids below and NULL */
+        json_t *pb = json_array();
+        json_object_set_new(t, "pass_bounds", pb);
+        for (int p = 1; p < npasses; p++) json_array_append_new(pb, json_integer(passes[p].lo));
+    }
     return SL_OK;
+}
+
+/* How many passes an orders shard takes so that its per-customer state stays inside
+ * the memory limit: SL_RUN_STATE_SHARE of the limit for the state (the rest for the
+ * files being written, the read batches and the program), SL_RUN_CUSTOMER_BYTES a
+ * customer (measured: names, aggregate, their maps, the window's orders). */
+#define SL_RUN_CUSTOMER_BYTES 420
+#define SL_RUN_PASSES_MAX 256 /* two spill files each, open at once */
+static int passes_for(long long customers, size_t limit)
+{
+    size_t budget = limit / 16 * 13;
+    if (customers <= 0) return 1;
+    unsigned long long need = (unsigned long long)customers * SL_RUN_CUSTOMER_BYTES;
+    unsigned long long n = (need + budget - 1) / budget;
+    return n < 1 ? 1 : n > SL_RUN_PASSES_MAX ? SL_RUN_PASSES_MAX : (int)n;
 }
 
 sl_code sl_run_plan(const sl_config *cfg, const sl_run_opts *o, json_t **out, sl_err *err)
@@ -163,6 +197,17 @@ sl_code sl_run_plan(const sl_config *cfg, const sl_run_opts *o, json_t **out, sl
     sl_date_format((int32_t)sl_day_floor(tf.as_of_us, NULL), date, sizeof date);
     if (o->run_id && o->run_id[0]) snprintf(run_id, sizeof run_id, "%s", o->run_id);
     else SL_TRY_GOTO(rc, sl_run_id(run_id, err), done);
+    if (o->temp_dir) { /* checked before any work: a run in passes needs it at the end of its reads */
+        struct stat sb;
+        const char *why = stat(o->temp_dir, &sb) != 0             ? strerror(errno)
+                          : !S_ISDIR(sb.st_mode)                  ? "not a folder"
+                          : access(o->temp_dir, W_OK | X_OK) != 0 ? strerror(errno)
+                                                                  : NULL;
+        if (why) {
+            rc = sl_err_set(err, SL_E_USAGE, "--temp-dir %s: %s", o->temp_dir, why);
+            goto done;
+        }
+    }
     SL_TRY_GOTO(rc, my_params_from_config(cfg, &mp, 0, err), done);
     ctl = my_connect(&mp, 0, err);
     if (!ctl) {
@@ -186,25 +231,36 @@ sl_code sl_run_plan(const sl_config *cfg, const sl_run_opts *o, json_t **out, sl
     sl_exec_plan_set_lock(p, &o->lock);
     json_t *units = json_array();
     json_object_set_new(p, "units", units);
+    long long customers = -1;
     for (int s = 0; s < TF__SOURCES; s++) {
         long long est = -1;
         SL_TRY_GOTO(rc, my_catalog_row_estimate(ctl, tf_source_name(s), &est, err), done);
         json_array_append_new(units, json_pack("{s:s, s:I}", "name", tf_source_name(s), "estimate", (json_int_t)est));
+        if (s == TF_CUSTOMERS) customers = est;
     }
-    if (o->shards > 1) {
+    /* Each shard holds its customers' state at once (the shards of one process run
+     * side by side), so a shard whose state would pass the limit's share reads its
+     * customers in passes: ranges read one after the other on its connection, each
+     * spilled to --temp-dir before the next. */
+    int pps = passes_for(customers, limit);
+    if (o->passes > pps) pps = o->passes < SL_RUN_PASSES_MAX ? o->passes : SL_RUN_PASSES_MAX;
+    if (o->shards > 1 || pps > 1) {
         /* Customer-id ranges of about equal estimated customers, from the chunk planner
-         * (MIN/MAX and the server's estimates: no table scan). */
+         * (MIN/MAX and the server's estimates: no table scan): shards x passes of them. */
         my_plan cp;
         my_plan_opts po;
         my_plan_opts_default(&po);
-        po.connections = o->shards;
+        po.connections = o->shards * pps;
         po.min_chunk_rows = 1; /* a few customers still make as many shards as asked */
         SL_TRY_GOTO(rc, my_plan_chunks(ctl, "customers", "customer_id", &po, &cp, err), done);
-        rc = my_plan_group(&cp, o->shards, &ranges, &nranges, err);
+        rc = my_plan_group(&cp, o->shards * pps, &ranges, &nranges, err);
         my_plan_free(&cp);
         if (rc != SL_OK) goto done;
     }
     if (nranges < 1) nranges = 1;
+    /* fewer ranges than asked (a small table): as many shards as asked, if there are enough */
+    int nshards = o->shards < nranges ? o->shards : nranges;
+    int per = nranges / nshards; /* passes of each shard but the last, which takes the rest */
     sl_layout_partition(o->layout, "business_insights", date, prefix, sizeof prefix - 1);
     strcat(prefix, "/");
     json_object_set_new(p, "prefix", json_string(prefix));
@@ -225,23 +281,34 @@ sl_code sl_run_plan(const sl_config *cfg, const sl_run_opts *o, json_t **out, sl
     json_object_set_new(p, "batch_bytes_max",
                         json_integer((json_int_t)(limit / 32 < ((size_t)32 << 20) ? limit / 32 : (size_t)32 << 20)));
     json_object_set_new(p, "memory_limit", json_integer((json_int_t)limit));
-    json_object_set_new(p, "shards", json_integer(nranges));
+    json_object_set_new(p, "shards", json_integer(nshards));
+    if (o->temp_dir) json_object_set_new(p, "temp_dir", json_string(o->temp_dir));
     /* The shards meet to share their totals: every task needs a connection of its own. */
-    json_object_set_new(p, "connections", json_integer(nranges + 1));
+    json_object_set_new(p, "connections", json_integer(nshards + 1));
     json_object_set_new(p, "max_attempts", json_integer(1));
     json_t *tasks = json_object_get(p, "tasks");
     static const tf_source inv[] = {TF_PRODUCTS, TF_WAREHOUSES, TF_INVENTORY};
     static const tf_source ord[] = {TF_CUSTOMERS, TF_ORDERS, TF_ORDER_ITEMS};
-    SL_TRY_GOTO(rc, add_task(tasks, "products, warehouses, inventory", "inventory", 0, 1, inv, 3, o->raw, NULL, &tf, &sql,
-                             err), done);
-    for (int i = 0; i < nranges; i++) {
+    SL_TRY_GOTO(rc, add_task(tasks, "products, warehouses, inventory", "inventory", 0, 1, inv, 3, o->raw, NULL, NULL,
+                             0, &tf, &sql, err), done);
+    for (int i = 0; i < nshards; i++) {
         char label[200];
-        const my_range *r = ranges ? &ranges[i] : NULL;
-        if (r) snprintf(label, sizeof label, "customers, orders, order_items (customer shard %d of %d)", i + 1, nranges);
+        int first = i * per, n = i == nshards - 1 ? nranges - first : per;
+        my_range whole = {0, 0, 0, 0}; /* the shard: from its first pass's lower bound to its last's upper one */
+        if (ranges) {
+            whole = ranges[first];
+            whole.has_hi = ranges[first + n - 1].has_hi;
+            whole.hi = ranges[first + n - 1].hi;
+        }
+        char inp[40] = "";
+        if (n > 1) snprintf(inp, sizeof inp, "in %d passes", n);
+        if (nshards > 1)
+            snprintf(label, sizeof label, "customers, orders, order_items (customer shard %d of %d%s%s)", i + 1, nshards,
+                     n > 1 ? ", " : "", inp);
+        else if (n > 1) snprintf(label, sizeof label, "customers, orders, order_items (%s)", inp);
         else snprintf(label, sizeof label, "customers, orders, order_items");
-        SL_TRY_GOTO(rc, add_task(tasks, label, "orders", i, nranges, ord, 3, o->raw, nranges > 1 ? r : NULL, &tf,
-                                 &sql,
-                                 err), done);
+        SL_TRY_GOTO(rc, add_task(tasks, label, "orders", i, nshards, ord, 3, o->raw, nshards > 1 ? &whole : NULL,
+                                 ranges ? &ranges[first] : NULL, n, &tf, &sql, err), done);
     }
     rc = SL_OK;
 done:
@@ -324,6 +391,14 @@ static sl_code close_dataset(rn_task *t, tf_dataset d, json_t *files, sl_err *er
 }
 
 /* Reads source s into the state (and, with --raw, into its raw file). */
+/* Adds v to the integer (or, with real, number) at key of o. */
+static void add_figure(json_t *o, const char *key, double v, int real)
+{
+    const json_t *old = json_object_get(o, key);
+    if (real) json_object_set_new(o, key, json_real(json_number_value(old) + v));
+    else json_object_set_new(o, key, json_integer(json_integer_value(old) + (json_int_t)v));
+}
+
 static sl_code read_source(rn_task *t, MYSQL *conn, tf_state *st, tf_source s, const char *sql, int shard,
                            json_t *files, json_t *rawinfo, json_t *rows, json_t *secs, json_t *zeros,
                            json_t *zero_totals, sl_err *err)
@@ -342,13 +417,14 @@ static sl_code read_source(rn_task *t, MYSQL *conn, tf_state *st, tf_source s, c
     ro.batch_bytes_max = (size_t)sl_plan_int(t->plan, "batch_bytes_max", (long long)32 << 20);
     ro.table = tf_source_name(s);
     ro.wide_decimal_string = json_is_true(json_object_get(t->plan, "wide_decimal_string"));
+    ro.read_ahead = 1; /* the connection keeps receiving while this thread computes */
     rd = my_reader_open(conn, sql, &ro, err);
     if (!rd) {
         rc = err->code ? err->code : SL_E_DB;
         goto done;
     }
     if (raw) {
-        char stem[32], source[600];
+        char stem[40], source[600];
         snprintf(rprefix, sizeof rprefix, "%s", sl_plan_str(json_object_get(t->plan, "raw_prefixes"), tf_source_name(s)));
         snprintf(stem, sizeof stem, "part-%05d", shard);
         snprintf(source, sizeof source, "mysql:%s/%s", sl_plan_str(t->plan, "database"), tf_source_name(s));
@@ -365,8 +441,8 @@ static sl_code read_source(rn_task *t, MYSQL *conn, tf_state *st, tf_source s, c
         n += (int64_t)b->nrows;
         if (t->ctx->unit_rows) atomic_fetch_add(&t->ctx->unit_rows[s], (long long)b->nrows);
     }
-    json_object_set_new(rows, tf_source_name(s), json_integer(n));
-    json_object_set_new(secs, tf_source_name(s), json_real(sl_mono_seconds() - t0));
+    add_figure(rows, tf_source_name(s), (double)n, 0);
+    add_figure(secs, tf_source_name(s), sl_mono_seconds() - t0, 1);
     /* zero/partial dates read as NULL, per column (the manifest's data_quality) */
     const sl_schema *sc = my_reader_schema(rd);
     int64_t zd = 0;
@@ -375,16 +451,16 @@ static sl_code read_source(rn_task *t, MYSQL *conn, tf_state *st, tf_source s, c
         char col[300];
         zd += z;
         snprintf(col, sizeof col, "%s.%s", tf_source_name(s), sc->fields[i].name);
-        if (z > 0) json_object_set_new(zeros, col, json_integer((json_int_t)z));
+        if (z > 0) add_figure(zeros, col, (double)z, 0);
     }
-    json_object_set_new(zero_totals, tf_source_name(s), json_integer((json_int_t)zd));
+    add_figure(zero_totals, tf_source_name(s), (double)zd, 0);
     if (rw) {
         pq_file_info info;
         SL_TRY_GOTO(rc, pq_writer_close(rw, &info, err), done);
         SL_TRY_GOTO(rc, sl_task_files_done(t->files, rprefix, rname, info.rows, files, err), done);
         json_object_set_new(rawinfo, tf_source_name(s),
                             json_pack("{s:o, s:I}", "schema", sl_exec_schema_json(sc), "zero_dates_total",
-                                      (json_int_t)zd));
+                                      (json_int_t)json_integer_value(json_object_get(zero_totals, tf_source_name(s)))));
     }
     rc = SL_OK;
 done:
@@ -395,20 +471,73 @@ done:
     return rc;
 }
 
-static sl_code product_json(void *ud, int64_t id, const tf_text *strs, int has_hand, int64_t hand, sl_err *err)
+/* The products and units sold a task passes to the commit: packed records (little-endian)
+ * in one base64 string, not a JSON value each: at 200,000 products the JSON objects took
+ * over 100 MiB of the commit's memory, the string a tenth of that. */
+static sl_code pack_put(void *ud, const void *p, size_t n, sl_err *err) { return sl_buf_append(ud, p, n, err); }
+
+static sl_code product_pack(void *ud, int64_t id, const tf_text *strs, int has_hand, int64_t hand, sl_err *err)
 {
-    json_t *a = json_array();
-    json_array_append_new(a, json_integer(id));
-    for (int j = 0; j < 3; j++) json_array_append_new(a, strs[j].p ? json_stringn_nocheck(strs[j].p, strs[j].n) : json_null());
-    json_array_append_new(a, has_hand ? json_integer(hand) : json_null());
-    if (json_array_append_new(ud, a) != 0) return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    uint8_t h = has_hand ? 1 : 0;
+    SL_TRY(pack_put(ud, &id, sizeof id, err));
+    SL_TRY(pack_put(ud, &h, 1, err));
+    SL_TRY(pack_put(ud, &hand, sizeof hand, err));
+    for (int j = 0; j < 3; j++) {
+        uint32_t len = strs[j].p ? (uint32_t)strs[j].n : UINT32_MAX;
+        SL_TRY(pack_put(ud, &len, sizeof len, err));
+        if (strs[j].p) SL_TRY(pack_put(ud, strs[j].p, strs[j].n, err));
+    }
     return SL_OK;
 }
 
-static sl_code sold_json(void *ud, int64_t id, int64_t units, sl_err *err)
+static sl_code sold_pack(void *ud, int64_t id, int64_t units, sl_err *err)
 {
-    if (json_array_append_new(ud, json_pack("[I, I]", (json_int_t)id, (json_int_t)units)) != 0)
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    SL_TRY(pack_put(ud, &id, sizeof id, err));
+    return pack_put(ud, &units, sizeof units, err);
+}
+
+/* raw as a base64 JSON string (NULL: out of memory). */
+static json_t *b64_json(const sl_buf *raw)
+{
+    size_t cap = (raw->len + 2) / 3 * 4 + 1;
+    char *text = sl_malloc(cap);
+    if (!text) return NULL;
+    int n = EVP_EncodeBlock((unsigned char *)text, raw->data, (int)raw->len);
+    json_t *j = n >= 0 ? json_stringn(text, (size_t)n) : NULL;
+    sl_free(text);
+    return j;
+}
+
+/* part[key] = packed (the result rc of filling it) in base64; frees packed. */
+static sl_code put_packed(json_t *part, const char *key, sl_buf *packed, sl_code rc, sl_err *err)
+{
+    json_t *j = rc == SL_OK ? b64_json(packed) : NULL;
+    sl_buf_free(packed);
+    if (rc != SL_OK) return rc;
+    if (!j || json_object_set_new(part, key, j) != 0) return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    return SL_OK;
+}
+
+/* The bytes of a base64 JSON string of a task's result. */
+static sl_code b64_bytes(const json_t *j, const char *what, int k, sl_buf *out, sl_err *err)
+{
+    const char *t = json_string_value(j);
+    size_t n = json_string_length(j);
+    out->len = 0;
+    if (!t || n % 4) return sl_err_set(err, SL_E_FORMAT, "the result of task %d has no valid %s", k, what);
+    SL_TRY(sl_buf_reserve(out, n / 4 * 3 + 1, err));
+    int got = n ? EVP_DecodeBlock(out->data, (const unsigned char *)t, (int)n) : 0;
+    if (got < 0) return sl_err_set(err, SL_E_FORMAT, "the result of task %d has no valid %s", k, what);
+    out->len = (size_t)got - (n && t[n - 1] == '=') - (n > 1 && t[n - 2] == '='); /* the padding */
+    return SL_OK;
+}
+
+/* Reads n bytes at *at of b, or fails naming the task. */
+static sl_code unpack(const sl_buf *b, size_t *at, void *p, size_t n, int k, sl_err *err)
+{
+    if (b->len - *at < n) return sl_err_set(err, SL_E_FORMAT, "the result of task %d ends inside a record", k);
+    memcpy(p, b->data + *at, n);
+    *at += n;
     return SL_OK;
 }
 
@@ -430,13 +559,14 @@ static int cmp_i64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* The VIP threshold over every shard's customers: each shard's totals gathered. */
-static sl_code shared_threshold(rn_task *t, tf_state *st, int shard, int nshards, int64_t *threshold, sl_err *err)
+/* The VIP threshold over every shard's customers: each shard's totals gathered. mine
+ * (n totals, ascending) is freed here. */
+static sl_code shared_threshold(rn_task *t, tf_state *st, int64_t *mine, size_t n, int shard, int nshards,
+                                int64_t *threshold, sl_err *err)
 {
-    int64_t *mine = NULL, *all = NULL;
-    size_t n = 0, total = 0;
+    int64_t *all = NULL;
+    size_t total = 0;
     json_t *gathered = NULL;
-    SL_TRY(tf_spends(st, &mine, &n, err));
     sl_code rc = SL_OK;
     if (nshards <= 1) {
         *threshold = tf_vip_threshold(st, mine, n);
@@ -481,6 +611,122 @@ static sl_code shared_threshold(rn_task *t, tf_state *st, int shard, int nshards
     return SL_OK;
 }
 
+/* ---------------------------------------------------------------------------------- */
+/* an orders shard in passes (the plan's "passes": see sl_run_plan) */
+
+/* A spill file under dir: unnamed (O_TMPFILE), so it vanishes with the process however
+ * it ends; where the file system has no O_TMPFILE, named, then unlinked at once. */
+static FILE *spill_open(const char *dir, sl_err *err)
+{
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/sluice-spill-XXXXXX", dir);
+        fd = mkostemp(path, O_CLOEXEC);
+        if (fd >= 0) unlink(path);
+    }
+    FILE *f = fd >= 0 ? fdopen(fd, "w+b") : NULL;
+    if (!f) {
+        sl_err_set(err, SL_E_IO, "--temp-dir %s: cannot make a spill file: %s", dir, strerror(errno));
+        if (fd >= 0) close(fd);
+    }
+    return f;
+}
+
+static const char *spill_dir(const json_t *plan)
+{
+    const char *d = sl_plan_str(plan, "temp_dir");
+    if (d && d[0]) return d;
+    d = getenv("TMPDIR");
+    return d && d[0] ? d : "/tmp";
+}
+
+/* The passes' spill files (two a pass but the first, which stays in memory), handed to
+ * the state, and the bounds, from the task. */
+static sl_code begin_passes(tf_state *st, const json_t *pb, const char *dir, sl_err *err)
+{
+    int n = (int)json_array_size(pb) + 1;
+    int64_t *bounds = sl_malloc((size_t)n * sizeof *bounds);
+    FILE **cf = sl_calloc((size_t)n, sizeof *cf), **of = sl_calloc((size_t)n, sizeof *of);
+    sl_code rc = SL_OK;
+    if (!bounds || !cf || !of) rc = sl_err_set(err, SL_E_NOMEM, "out of memory for %d passes", n);
+    for (int i = 1; rc == SL_OK && i < n; i++) {
+        bounds[i - 1] = (int64_t)json_integer_value(json_array_get(pb, (size_t)i - 1));
+        if (!(cf[i] = spill_open(dir, err)) || !(of[i] = spill_open(dir, err))) rc = err->code;
+    }
+    if (rc == SL_OK) {
+        rc = tf_passes_begin(st, bounds, n, cf, of, err); /* the files are the state's now */
+    } else {
+        for (int i = 1; cf && of && i < n; i++) {
+            if (cf[i]) fclose(cf[i]);
+            if (of[i]) fclose(of[i]);
+        }
+    }
+    sl_free(bounds);
+    sl_free(cf);
+    sl_free(of);
+    return rc;
+}
+
+/* The value at 1-based rank k of the n int64 in f, in four reads of f (16 bits of the
+ * value each, most significant first) and a 512 KiB histogram: memory that does not grow
+ * with n. */
+static sl_code spill_select(FILE *f, size_t n, size_t k, int64_t *out, sl_err *err)
+{
+    size_t *hist = sl_malloc(65536 * sizeof *hist);
+    int64_t *buf = sl_malloc(4096 * sizeof *buf);
+    uint64_t prefix = 0, mask = 0;
+    sl_code rc = SL_OK;
+    if (!hist || !buf) rc = sl_err_set(err, SL_E_NOMEM, "out of memory for the VIP percentile");
+    for (int shift = 48; rc == SL_OK && shift >= 0; shift -= 16) {
+        size_t got, seen = 0;
+        memset(hist, 0, 65536 * sizeof *hist);
+        rewind(f);
+        while ((got = fread(buf, sizeof *buf, 4096, f)) > 0) {
+            seen += got;
+            for (size_t i = 0; i < got; i++) {
+                uint64_t u = (uint64_t)buf[i] ^ ((uint64_t)1 << 63); /* signed order as unsigned */
+                if ((u & mask) == prefix) hist[(u >> shift) & 0xffff]++;
+            }
+        }
+        if (ferror(f) || seen != n) {
+            rc = sl_err_set(err, SL_E_IO, "reading the spilled totals: %s", ferror(f) ? strerror(errno) : "short");
+            break;
+        }
+        size_t d = 0;
+        while (d < 65535 && k > hist[d]) k -= hist[d++];
+        prefix |= (uint64_t)d << shift;
+        mask |= (uint64_t)0xffff << shift;
+    }
+    *out = (int64_t)(prefix ^ ((uint64_t)1 << 63));
+    sl_free(hist);
+    sl_free(buf);
+    return rc;
+}
+
+/* The VIP threshold from the spilled totals: selected from the file by this shard
+ * alone, or read into memory and gathered with the other shards'. */
+static sl_code spilled_threshold(rn_task *t, tf_state *st, FILE *spends_f, int shard, int nshards, int64_t *threshold,
+                                 sl_err *err)
+{
+    long bytes = ftell(spends_f);
+    if (bytes < 0) return sl_err_set(err, SL_E_IO, "the spilled totals: %s", strerror(errno));
+    size_t n = (size_t)bytes / sizeof(int64_t);
+    if (nshards <= 1) {
+        *threshold = 0;
+        return n ? spill_select(spends_f, n, tf_vip_rank(st, n), threshold, err) : SL_OK;
+    }
+    int64_t *mine = sl_malloc((n ? n : 1) * sizeof *mine);
+    if (!mine) return sl_err_set(err, SL_E_NOMEM, "out of memory for the customers' totals");
+    rewind(spends_f);
+    if (n && fread(mine, sizeof *mine, n, spends_f) != n) {
+        sl_free(mine);
+        return sl_err_set(err, SL_E_IO, "reading the spilled totals: %s", strerror(errno));
+    }
+    qsort(mine, n, sizeof *mine, cmp_i64);
+    return shared_threshold(t, st, mine, n, shard, nshards, threshold, err);
+}
+
 sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, sl_task_ctx *ctx, json_t *result,
                     sl_err *err)
 {
@@ -492,6 +738,8 @@ sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, 
     int orders = strcmp(sl_plan_str(task, "kind"), "orders") == 0;
     int shard = (int)sl_plan_int(task, "shard", 0), nshards = (int)sl_plan_int(task, "shards", 1);
     double t0 = sl_mono_seconds(), tread = 0;
+    FILE *spill_rows = NULL, *spill_spends = NULL;
+    int64_t unknown = 0;
     sl_code rc;
     if (!rows || !rawinfo || !part || !zeros || !zero_totals || !secs) {
         rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
@@ -518,39 +766,63 @@ sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, 
         SL_TRY_GOTO(rc, open_dataset(&t, st, TF_WAREHOUSE_UTILIZATION, 0, err), done);
     }
     json_t *files = json_object_get(result, "files");
+    const json_t *bounds = orders ? json_object_get(task, "pass_bounds") : NULL;
+    if (json_array_size(bounds) > 0) {
+        const char *dir = spill_dir(plan);
+        if (!(spill_rows = spill_open(dir, err)) || !(spill_spends = spill_open(dir, err))) {
+            rc = err->code;
+            goto done;
+        }
+        SL_TRY_GOTO(rc, begin_passes(st, bounds, dir, err), done);
+    }
     for (int i = 0; i < 3; i++) {
         const char *sql = sl_plan_str(json_object_get(task, "sql"), tf_source_name(srcs[i]));
-        SL_TRY_GOTO(rc, read_source(&t, conn, st, srcs[i], sql, shard, files, rawinfo, rows, secs, zeros, zero_totals, err),
-                    done);
+        SL_TRY_GOTO(rc, read_source(&t, conn, st, srcs[i], sql, shard, files, rawinfo, rows, secs, zeros,
+                                    zero_totals, err), done);
     }
+    if (spill_rows) SL_TRY_GOTO(rc, tf_passes_finish(st, spill_rows, spill_spends, err), done);
     tread = sl_mono_seconds() - t0;
     if (orders) {
         int64_t threshold = 0;
         tf_order_sums sums;
-        SL_TRY_GOTO(rc, shared_threshold(&t, st, shard, nshards, &threshold, err), done);
-        SL_TRY_GOTO(rc, tf_finish_orders(st, threshold, err), done);
+        if (spill_rows) {
+            tf_quality q;
+            SL_TRY_GOTO(rc, spilled_threshold(&t, st, spill_spends, shard, nshards, &threshold, err), done);
+            rewind(spill_rows);
+            SL_TRY_GOTO(rc, tf_orders_emit_spilled(st, spill_rows, threshold, err), done);
+            tf_quality_get(st, &q);
+            unknown = q.orders_unknown_customer;
+        } else {
+            int64_t *mine;
+            size_t n;
+            tf_quality q;
+            SL_TRY_GOTO(rc, tf_spends(st, &mine, &n, err), done);
+            SL_TRY_GOTO(rc, shared_threshold(&t, st, mine, n, shard, nshards, &threshold, err), done);
+            SL_TRY_GOTO(rc, tf_finish_orders(st, threshold, err), done);
+            tf_quality_get(st, &q);
+            unknown = q.orders_unknown_customer;
+        }
         SL_TRY_GOTO(rc, close_dataset(&t, TF_ORDER_ANALYTICS, files, err), done);
         tf_order_sums_get(st, &sums);
-        json_t *sold = json_array();
-        json_object_set_new(part, "sold", sold);
-        SL_TRY_GOTO(rc, tf_each_sold(st, sold_json, sold, err), done);
+        sl_buf packed;
+        sl_buf_init(&packed, 0);
+        SL_TRY_GOTO(rc, put_packed(part, "sold_packed", &packed, tf_each_sold(st, sold_pack, &packed, err), err), done);
         json_object_set_new(part, "hour_count", i64_array(sums.hour_count, 24));
         json_object_set_new(part, "hour_revenue", i64_array(sums.hour_revenue, 24));
         json_object_set_new(part, "segment_customers", i64_array(sums.seg.customers, 4));
         json_object_set_new(part, "segment_vips", i64_array(sums.seg.vips, 4));
         json_object_set_new(part, "segment_orders", i64_array(sums.seg.orders, 4));
         json_object_set_new(part, "segment_spent", i64_array(sums.seg.spent, 4));
-        tf_quality q;
-        tf_quality_get(st, &q);
-        json_object_set_new(part, "quality", json_pack("{s:I}", "orders_unknown_customer",
-                                                       (json_int_t)q.orders_unknown_customer));
+        json_object_set_new(part, "quality", json_pack("{s:I}", "orders_unknown_customer", (json_int_t)unknown));
+        json_object_set_new(part, "passes", json_integer((json_int_t)json_array_size(bounds) + 1));
     } else {
         SL_TRY_GOTO(rc, tf_finish_inventory(st, err), done);
         SL_TRY_GOTO(rc, close_dataset(&t, TF_INVENTORY_ANALYTICS, files, err), done);
         SL_TRY_GOTO(rc, close_dataset(&t, TF_WAREHOUSE_UTILIZATION, files, err), done);
-        json_t *prods = json_array();
-        json_object_set_new(part, "products", prods);
-        SL_TRY_GOTO(rc, tf_each_product(st, product_json, prods, err), done);
+        sl_buf packed;
+        sl_buf_init(&packed, 0);
+        SL_TRY_GOTO(rc, put_packed(part, "products_packed", &packed, tf_each_product(st, product_pack, &packed, err),
+                                   err), done);
         tf_quality q;
         tf_quality_get(st, &q);
         json_object_set_new(part, "quality",
@@ -578,6 +850,8 @@ done:
     }
     sl_task_files_free(t.files, rc == SL_OK);
     tf_free(st);
+    if (spill_rows) fclose(spill_rows);
+    if (spill_spends) fclose(spill_spends);
     sl_free(rp.excl);
     json_decref(rows);
     json_decref(rawinfo);
@@ -591,25 +865,54 @@ done:
 /* ---------------------------------------------------------------------------------- */
 /* the commit */
 
+static sl_code merge_products(tf_state *st, const sl_buf *b, int k, sl_err *err)
+{
+    size_t at = 0;
+    while (at < b->len) {
+        int64_t id = 0, hand = 0;
+        uint8_t has = 0;
+        tf_text t[3];
+        SL_TRY(unpack(b, &at, &id, sizeof id, k, err));
+        SL_TRY(unpack(b, &at, &has, 1, k, err));
+        SL_TRY(unpack(b, &at, &hand, sizeof hand, k, err));
+        for (int j = 0; j < 3; j++) {
+            uint32_t len = 0;
+            SL_TRY(unpack(b, &at, &len, sizeof len, k, err));
+            t[j].p = NULL;
+            t[j].n = 0;
+            if (len == UINT32_MAX) continue;
+            if (b->len - at < len) return sl_err_set(err, SL_E_FORMAT, "the result of task %d ends inside a record", k);
+            t[j].p = (const char *)b->data + at;
+            t[j].n = len;
+            at += len;
+        }
+        SL_TRY(tf_add_product(st, id, t, has != 0, hand, err));
+    }
+    return SL_OK;
+}
+
+static sl_code merge_sold(tf_state *st, const sl_buf *b, int k, sl_err *err)
+{
+    size_t at = 0;
+    while (at < b->len) {
+        int64_t id = 0, units = 0;
+        SL_TRY(unpack(b, &at, &id, sizeof id, k, err));
+        SL_TRY(unpack(b, &at, &units, sizeof units, k, err));
+        SL_TRY(tf_add_sold(st, id, units, err));
+    }
+    return SL_OK;
+}
+
 static sl_code merge_results(tf_state *st, json_t *const *chosen, int ntasks, sl_err *err)
 {
-    for (int k = 0; k < ntasks; k++) {
+    sl_buf b;
+    sl_code rc = SL_OK;
+    sl_buf_init(&b, 0);
+    for (int k = 0; rc == SL_OK && k < ntasks; k++) {
         const json_t *part = json_object_get(chosen[k], "run");
-        size_t i;
-        json_t *v;
         if (strcmp(sl_plan_str(part, "kind"), "inventory") == 0) {
-            json_array_foreach(json_object_get(part, "products"), i, v)
-            {
-                tf_text s[3];
-                for (int j = 0; j < 3; j++) {
-                    const json_t *x = json_array_get(v, (size_t)j + 1);
-                    s[j].p = json_is_string(x) ? json_string_value(x) : NULL;
-                    s[j].n = json_is_string(x) ? json_string_length(x) : 0;
-                }
-                const json_t *h = json_array_get(v, 4);
-                SL_TRY(tf_add_product(st, (int64_t)json_integer_value(json_array_get(v, 0)), s, json_is_integer(h),
-                                      (int64_t)json_integer_value(h), err));
-            }
+            rc = b64_bytes(json_object_get(part, "products_packed"), "products", k, &b, err);
+            if (rc == SL_OK) rc = merge_products(st, &b, k, err);
         } else if (strcmp(sl_plan_str(part, "kind"), "orders") == 0) {
             tf_order_sums sums;
             i64_from(json_object_get(part, "hour_count"), sums.hour_count, 24);
@@ -618,15 +921,15 @@ static sl_code merge_results(tf_state *st, json_t *const *chosen, int ntasks, sl
             i64_from(json_object_get(part, "segment_vips"), sums.seg.vips, 4);
             i64_from(json_object_get(part, "segment_orders"), sums.seg.orders, 4);
             i64_from(json_object_get(part, "segment_spent"), sums.seg.spent, 4);
-            SL_TRY(tf_merge_orders(st, &sums, err));
-            json_array_foreach(json_object_get(part, "sold"), i, v)
-            SL_TRY(tf_add_sold(st, (int64_t)json_integer_value(json_array_get(v, 0)),
-                               (int64_t)json_integer_value(json_array_get(v, 1)), err));
+            rc = tf_merge_orders(st, &sums, err);
+            if (rc == SL_OK) rc = b64_bytes(json_object_get(part, "sold_packed"), "units sold", k, &b, err);
+            if (rc == SL_OK) rc = merge_sold(st, &b, k, err);
         } else {
-            return sl_err_set(err, SL_E_FORMAT, "the result of task %d is not a result of `sluice run`", k);
+            rc = sl_err_set(err, SL_E_FORMAT, "the result of task %d is not a result of `sluice run`", k);
         }
     }
-    return SL_OK;
+    sl_buf_free(&b);
+    return rc;
 }
 
 /* The raw tables' commits, begun and filled with their files and manifests' extra
@@ -781,6 +1084,7 @@ sl_code sl_run_commit(const json_t *plan, json_t *const *chosen, sl_store *st, c
     /* The manifest: datasets with their files, the sources read, the snapshot, timings. */
     json_t *datasets = json_object(), *reads = json_object(), *tasks = json_array();
     double read_s = 0, fin_s = 0;
+    int passes = 0;
     for (int d = 0; d < TF__DATASETS; d++)
         json_object_set_new(datasets, tf_dataset_name(d), json_pack("{s:I, s:I, s:[]}", "rows", (json_int_t)0,
                                                                     "bytes", (json_int_t)0, "files"));
@@ -822,6 +1126,10 @@ sl_code sl_run_commit(const json_t *plan, json_t *const *chosen, sl_store *st, c
         json_t *tj = sl_result_engine_json(chosen[k]);
         json_object_set_new(tj, "label", json_string(sl_plan_str(json_array_get(json_object_get(plan, "tasks"), (size_t)k), "label")));
         json_object_set_new(tj, "seconds", json_real(json_real_value(json_object_get(chosen[k], "seconds"))));
+        if (json_is_integer(json_object_get(part, "passes"))) {
+            json_object_set(tj, "passes", json_object_get(part, "passes"));
+            passes += (int)json_integer_value(json_object_get(part, "passes"));
+        }
         json_array_append_new(tasks, tj);
     }
     const char *key;
@@ -835,6 +1143,9 @@ sl_code sl_run_commit(const json_t *plan, json_t *const *chosen, sl_store *st, c
                               "compute_and_write_seconds", fin_s + commit_compute, "tasks", tasks);
     if (info && info->engine) json_object_update(extra, (json_t *)info->engine);
     json_object_set_new(extra, "data_quality", quality_json(chosen, ntasks));
+    /* the limit, and the passes its orders shards took (one each: their state fitted) */
+    json_object_set_new(extra, "memory", json_pack("{s:I, s:i}", "limit", (json_int_t)sl_plan_int(plan, "memory_limit", 0),
+                                                   "passes", passes));
     rc = rp_commit_report(c, st, sl_plan_str(plan, "run_id"), sl_plan_str(plan, "date"), extra, err);
     if (rc == SL_OK) {
         all[nraw] = c;
@@ -882,17 +1193,14 @@ sl_code sl_run_pipeline(const sl_config *cfg, const sl_run_opts *o, sl_run_resul
     res->consistency = o->consistency == MY_SNAPSHOT ? "snapshot" : "none";
     sl_code rc = sl_run_plan(cfg, o, &plan, err);
     sl_metrics_stage(o->metrics, "plan", sl_mono_seconds() - t0);
-    if (rc == SL_OK && o->dry_run) {
-        rc = sl_dryrun_plan(cfg, plan, stdout, err);
-        json_decref(plan);
-        return rc;
-    }
     if (rc == SL_OK) {
-        snprintf(res->run_id, sizeof res->run_id, "%s", sl_plan_str(plan, "run_id"));
+        rc = sl_plan_here(cfg, plan, o->dry_run, o->progress, res->run_id, sizeof res->run_id, &res->consistency,
+                          &res->lock, &sum, err);
+        if (o->dry_run) {
+            json_decref(plan);
+            return rc;
+        }
         snprintf(res->date, sizeof res->date, "%s", sl_plan_str(plan, "date"));
-        rc = sl_plan_execute(cfg, plan, o->progress, &sum, err);
-        res->consistency = sl_plan_consistency(plan) == MY_SNAPSHOT ? "snapshot" : "none";
-        sl_exec_plan_lock_info(plan, &res->lock);
     }
     if (rc == SL_OK) {
         const json_t *ds = json_object_get(sum, "datasets");

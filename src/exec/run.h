@@ -30,6 +30,8 @@ typedef struct sl_run_opts {
     int shards;                /* customer-id ranges of the orders side, one task each (default 1) */
     sl_progress_mode progress;
     size_t memory_limit; /* --memory-limit, bytes; 0 = SL_MEMORY_LIMIT_DEFAULT */
+    int passes;           /* --passes: at least this many per orders shard (0, 1: as the limit needs) */
+    const char *temp_dir; /* --temp-dir: spill files of a run in passes; NULL: $TMPDIR or /tmp */
     my_lock_opts lock;         /* --lock-wait-timeout, --lock-retries, --snapshot-lock */
     sl_layout layout; /* --layout date|hive */
     const char *run_id;        /* the run's id (the CLI logs it from the start); NULL: a new one */

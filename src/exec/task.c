@@ -4,6 +4,8 @@
  * (its plan, its task body, its commit) lives in export.c and run.c. */
 #include "task.h"
 
+#include "dryrun.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -673,4 +675,15 @@ done:
     pthread_mutex_destroy(&run.mu);
     /* A failure a stop caused (a socket the watcher cut) is reported as the stop. */
     return sl_exec_output_failure(sl_stop_override(rc, err), err);
+}
+
+sl_code sl_plan_here(const sl_config *cfg, json_t *plan, int dry_run, sl_progress_mode progress, char *run_id,
+                     size_t run_id_cap, const char **consistency, my_lock_info *lock, json_t **summary, sl_err *err)
+{
+    if (dry_run) return sl_dryrun_plan(cfg, plan, stdout, err);
+    snprintf(run_id, run_id_cap, "%s", sl_plan_str(plan, "run_id"));
+    sl_code rc = sl_plan_execute(cfg, plan, progress, summary, err);
+    *consistency = sl_plan_consistency(plan) == MY_SNAPSHOT ? "snapshot" : "none";
+    sl_exec_plan_lock_info(plan, lock);
+    return rc;
 }

@@ -126,6 +126,12 @@ sl_code sl_plan_commit(const sl_config *cfg, const json_t *plan, json_t *const *
 sl_code sl_plan_execute(const sl_config *cfg, json_t *plan, sl_progress_mode progress, json_t **summary,
                         sl_err *err);
 
+/* The end of `sluice export` and `sluice run` in one process, once planned: with dry_run
+ * the plan is printed (sl_dryrun_plan) and nothing runs; otherwise sl_plan_execute, and
+ * the run id, the consistency it ran in and its snapshot lock are given back. */
+sl_code sl_plan_here(const sl_config *cfg, json_t *plan, int dry_run, sl_progress_mode progress, char *run_id,
+                     size_t run_id_cap, const char **consistency, my_lock_info *lock, json_t **summary, sl_err *err);
+
 /* Number of tasks in a plan. */
 int sl_plan_ntasks(const json_t *plan);
 

@@ -5,6 +5,8 @@
 #include "my_reader.h"
 
 #include <errmsg.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -55,7 +57,20 @@ struct my_reader {
     my_read_opts opts;
     char *big;          /* scratch for values longer than a slot */
     size_t big_cap;
+    /* opts.read_ahead: a thread fills ahead[] in turn while the caller holds the other */
+    sl_batch *ahead[2];
+    pthread_t thread;
+    int started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int nfree, nready, fill_at, take_at, held; /* slots: free -> filled -> taken -> free */
+    int finished;        /* the thread ended: end of result or error (code, perr) */
+    sl_code code;
+    sl_err perr;
+    atomic_int cancel;   /* my_reader_free: the thread stops after its current row */
 };
+
+static void *ahead_main(void *arg);
 
 void my_read_opts_default(my_read_opts *o)
 {
@@ -285,12 +300,31 @@ my_reader *my_reader_open(MYSQL *m, const char *sql, const my_read_opts *opts, s
                    mysql_stmt_error(r->st), mysql_stmt_errno(r->st));
         goto fail;
     }
-    r->batch = sl_batch_create(r->schema, r->opts.batch_rows, r->opts.batch_bytes_max, err);
+    /* Reading ahead, each of the two batches takes half the byte budget. */
+    size_t bytes = r->opts.read_ahead ? r->opts.batch_bytes_max / 2 : r->opts.batch_bytes_max;
+    r->batch = sl_batch_create(r->schema, r->opts.batch_rows, bytes, err);
     if (!r->batch) goto fail;
     r->key_col = -1;
     if (r->opts.key_column) {
         int k = sl_schema_find(r->schema, r->opts.key_column);
         if (k >= 0 && r->cols[k].cv == CV_INT) r->key_col = k;
+    }
+    if (r->opts.read_ahead) {
+        r->opts.batch_bytes_max = bytes;
+        r->ahead[0] = r->batch;
+        r->ahead[1] = sl_batch_create(r->schema, r->opts.batch_rows, bytes, err);
+        if (!r->ahead[1]) goto fail;
+        r->nfree = 2;
+        pthread_mutex_init(&r->mu, NULL);
+        pthread_cond_init(&r->cv, NULL);
+        if (pthread_create(&r->thread, NULL, ahead_main, r) == 0) {
+            r->started = 1;
+        } else { /* no thread: the caller's thread reads, as without the option */
+            pthread_cond_destroy(&r->cv);
+            pthread_mutex_destroy(&r->mu);
+            sl_batch_free(r->ahead[1]);
+            r->ahead[1] = NULL;
+        }
     }
     return r;
 fail:
@@ -399,9 +433,8 @@ static sl_code fetch_long(my_reader *r, int i, unsigned long len, sl_err *err)
     return SL_OK;
 }
 
-static sl_code convert_row(my_reader *r, size_t row, sl_err *err)
+static sl_code convert_row(my_reader *r, sl_batch *bt, size_t row, sl_err *err)
 {
-    sl_batch *bt = r->batch;
     for (int i = 0; i < r->schema->ncols; i++) {
         colbind *c = &r->cols[i];
         sl_column *col = &bt->cols[i];
@@ -499,16 +532,16 @@ static sl_code convert_row(my_reader *r, size_t row, sl_err *err)
     return SL_OK;
 }
 
-sl_code my_reader_next(my_reader *r, sl_batch **out, sl_err *err)
+/* Fills b with the next rows; *done is set at the end of the result. */
+static sl_code fill(my_reader *r, sl_batch *b, int *done, sl_err *err)
 {
-    sl_batch *b = r->batch;
-    *out = NULL;
-    if (r->done) return SL_OK;
     sl_batch_reset(b);
     while (!sl_batch_full(b)) {
+        if (atomic_load_explicit(&r->cancel, memory_order_relaxed))
+            return sl_err_set(err, SL_E_STOPPED, "%s: the read was cancelled", tname(r));
         int rc = mysql_stmt_fetch(r->st);
         if (rc == MYSQL_NO_DATA) {
-            r->done = 1;
+            *done = 1;
             break;
         }
         if (rc == 1) {
@@ -528,21 +561,97 @@ sl_code my_reader_next(my_reader *r, sl_batch **out, sl_err *err)
                               e);
         }
         /* rc == 0 or MYSQL_DATA_TRUNCATED (long values are fetched again in convert_row) */
-        SL_TRY(convert_row(r, b->nrows, err));
+        SL_TRY(convert_row(r, b, b->nrows, err));
         sl_batch_commit_row(b);
         r->rows++;
         /* Leave room in the byte arenas: end the batch early rather than overflow. */
         for (int i = 0; i < r->schema->ncols; i++)
-            if (b->cols[i].offsets && b->cols[i].data.len > r->opts.batch_bytes_max / 2) goto full;
+            if (b->cols[i].offsets && b->cols[i].data.len > r->opts.batch_bytes_max / 2) return SL_OK;
     }
-full:
-    if (b->nrows) *out = b;
     return SL_OK;
+}
+
+/* The read-ahead thread: fills the free slot, hands it over, until the end or an error. */
+static void *ahead_main(void *arg)
+{
+    my_reader *r = arg;
+    for (;;) {
+        pthread_mutex_lock(&r->mu);
+        while (r->nfree == 0 && !atomic_load(&r->cancel)) pthread_cond_wait(&r->cv, &r->mu);
+        int slot = r->fill_at;
+        pthread_mutex_unlock(&r->mu);
+        if (atomic_load(&r->cancel)) break;
+        int done = 0;
+        sl_code rc = fill(r, r->ahead[slot], &done, &r->perr);
+        pthread_mutex_lock(&r->mu);
+        if (rc == SL_OK && r->ahead[slot]->nrows) {
+            r->nfree--;
+            r->nready++;
+            r->fill_at ^= 1;
+        }
+        if (rc != SL_OK || done) {
+            r->code = rc;
+            r->finished = 1;
+        }
+        pthread_cond_broadcast(&r->cv);
+        int end = r->finished;
+        pthread_mutex_unlock(&r->mu);
+        if (end) break;
+    }
+    return NULL;
+}
+
+static sl_code next_ahead(my_reader *r, sl_batch **out, sl_err *err)
+{
+    sl_code rc = SL_OK;
+    pthread_mutex_lock(&r->mu);
+    if (r->held) { /* the batch returned last time goes back to the thread */
+        r->held = 0;
+        r->nfree++;
+        pthread_cond_broadcast(&r->cv);
+    }
+    while (r->nready == 0 && !r->finished) pthread_cond_wait(&r->cv, &r->mu);
+    if (r->nready) {
+        *out = r->ahead[r->take_at];
+        r->take_at ^= 1;
+        r->nready--;
+        r->held = 1;
+    } else if (r->code != SL_OK) {
+        rc = r->code;
+        if (err) *err = r->perr;
+    } else {
+        r->done = 1;
+    }
+    pthread_mutex_unlock(&r->mu);
+    return rc;
+}
+
+sl_code my_reader_next(my_reader *r, sl_batch **out, sl_err *err)
+{
+    *out = NULL;
+    if (r->done) return SL_OK;
+    if (r->started) return next_ahead(r, out, err);
+    int done = 0;
+    sl_code rc = fill(r, r->batch, &done, err);
+    r->done = done;
+    if (rc == SL_OK && r->batch->nrows) *out = r->batch;
+    return rc;
 }
 
 void my_reader_free(my_reader *r)
 {
     if (!r) return;
+    if (r->started) {
+        pthread_mutex_lock(&r->mu);
+        atomic_store(&r->cancel, 1);
+        pthread_cond_broadcast(&r->cv);
+        pthread_mutex_unlock(&r->mu);
+        pthread_join(r->thread, NULL);
+        pthread_cond_destroy(&r->cv);
+        pthread_mutex_destroy(&r->mu);
+        sl_batch_free(r->ahead[1]);
+        r->batch = r->ahead[0];
+    }
     if (r->st) mysql_stmt_close(r->st);
     if (r->cols && r->schema)
         for (int i = 0; i < r->schema->ncols; i++) sl_free(r->cols[i].slot);

@@ -29,6 +29,9 @@ typedef struct my_read_opts {
     const char *table;      /* for messages and zero-date reports; may be NULL */
     const char *key_column; /* an integer column whose value names the row in errors; may be NULL */
     int wide_decimal_string; /* 1: a DECIMAL above 38 digits becomes SL_STRING, its exact digits as text */
+    int read_ahead;         /* 1: a thread of the reader fetches and converts the next batch while the
+                             * caller works on this one (two batches, each with half batch_bytes_max);
+                             * the connection is then the reader's until my_reader_free */
 } my_read_opts;
 
 void my_read_opts_default(my_read_opts *o);
@@ -37,7 +40,7 @@ void my_read_opts_default(my_read_opts *o);
 my_reader *my_reader_open(MYSQL *m, const char *sql, const my_read_opts *opts, sl_err *err);
 const sl_schema *my_reader_schema(const my_reader *r);
 /* Next batch of rows; *out is NULL at the end of the result. The batch stays valid
- * until the next call. A dropped connection is an error (SL_E_DB_LOST), never an end. */
+ * until the next call (with read_ahead too: the thread fills the other one). A dropped connection is an error (SL_E_DB_LOST), never an end. */
 sl_code my_reader_next(my_reader *r, sl_batch **out, sl_err *err);
 /* Zero or partial dates turned into NULL, per column (index as in the schema). */
 int64_t my_reader_zero_dates(const my_reader *r, int col);

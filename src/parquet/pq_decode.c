@@ -3,6 +3,7 @@
  * a page header is checked against the chunk, the page and a hard cap before use. */
 #include "pq_decode.h"
 
+#include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <snappy-c.h>
@@ -117,7 +118,28 @@ static sl_code fmt_double(double v, int maxprec, sl_buf *out, sl_err *err)
     char b[64];
     if (isnan(v)) return sl_buf_printf(out, err, "nan");
     if (isinf(v)) return sl_buf_printf(out, err, v < 0 ? "-inf" : "inf");
-    for (int prec = 1; prec <= maxprec; prec++) {
+    int prec = 1;
+    if (maxprec == 17 && (v == 0 || fabs(v) >= DBL_MIN)) {
+        /* A double's shortest form has at most 15 digits exactly when its 15-digit
+         * rounding reads back: that rounding is then the shortest form padded with
+         * zeros (the grid of 15 digits is coarser than half an ulp), so the significant
+         * digits of "%.14e" give the precision the loop below would stop at. Otherwise 16
+         * or 17. Two or three conversions instead of up to seventeen. (Not for
+         * subnormals, whose grid is coarser: the loop from 1.) */
+        snprintf(b, sizeof b, "%.14e", v);
+        if (strtod(b, NULL) == v) {
+            const char *e = strchr(b, 'e'), *q = e - 1;
+            int digits = 15;
+            while (q > b && (*q == '0' || *q == '.')) {
+                if (*q == '0') digits--;
+                q--;
+            }
+            prec = digits < 1 ? 1 : digits;
+        } else {
+            prec = 16;
+        }
+    }
+    for (; prec <= maxprec; prec++) {
         snprintf(b, sizeof b, "%.*g", prec, v);
         if (maxprec == 9 ? (float)strtod(b, NULL) == (float)v : strtod(b, NULL) == v) break;
     }

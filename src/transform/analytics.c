@@ -7,6 +7,7 @@
  * on hand; per-warehouse sums. Money is int64 cents, summed with overflow checks. */
 #include "analytics.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,7 +82,8 @@ typedef struct dim {
 
 typedef struct cust_agg {
     uint64_t customer_id;
-    int64_t orders;
+    int64_t all_orders; /* every orders row of the id, counted or not (data quality) */
+    int64_t orders;     /* counted: 0 leaves the customer out of order_analytics */
     int64_t spent; /* cents */
     int64_t first, last;
     uint32_t hours[24];
@@ -106,12 +108,26 @@ struct tf_state {
     int64_t rows[TF__DATASETS];
     dim customers, products, warehouses;
     /* orders sequence */
-    tf_map cust_ids;
+    tf_map cust_ids; /* every customer id of the orders: its cust_agg */
     cust_agg *cust;
     size_t ncust, cust_cap;
+    size_t ncounted;      /* customers with a counted order */
     int64_t hour_count[24], hour_revenue[24];
     tf_segment_sums seg; /* filled by tf_finish_orders, or merged */
-    tf_map window_orders; /* counted orders with as_of - window < order_date <= as_of */
+    /* counted orders with as_of - window < order_date <= as_of: their ids as they come
+     * (8 bytes each), sorted and deduplicated once the items start (window_sorted), then
+     * also as a bitmap from window_lo when the ids are dense */
+    uint64_t *window_ids;
+    size_t nwindow, window_cap;
+    int window_sorted;
+    uint64_t *window_bits;
+    uint64_t window_lo, window_span;
+    /* passes (tf_passes_begin): customer ids from bounds[i] up belong to pass i + 1; the
+     * customers and orders of passes 1.. wait in their spill files */
+    int npasses;
+    int64_t *bounds;
+    FILE **pass_cust, **pass_ord;
+    int64_t unknown_done; /* orders of unknown customers in the passes already finished */
     tf_map sold_ids;      /* product id -> units_sold slot */
     int64_t *sold;
     size_t sold_cap;
@@ -125,9 +141,6 @@ struct tf_state {
      * sequence counts orders per customer id (all rows, counted or not), which
      * tf_finish checks against the customers once every sequence has ended */
     tf_quality q;
-    tf_map order_cust_ids;
-    int64_t *order_cust_n;
-    size_t order_cust_cap;
     int64_t orders_null_customer;
 };
 
@@ -265,10 +278,8 @@ tf_state *tf_create(const tf_params *p, tf_emit_fn emit, void *ud, sl_err *err)
         sl_buf_init(&dims[i]->pool, 0);
     }
     tf_map_init(&st->cust_ids);
-    tf_map_init(&st->window_orders);
     tf_map_init(&st->sold_ids);
     tf_map_init(&st->hand_ids);
-    tf_map_init(&st->order_cust_ids);
     st->exclude = sl_calloc((size_t)(p->nexclude > 0 ? p->nexclude : 1), sizeof *st->exclude);
     if (!st->exclude) goto nomem;
     for (int i = 0; i < p->nexclude; i++)
@@ -310,14 +321,20 @@ void tf_free(tf_state *st)
     dim_free(&st->warehouses);
     tf_map_free(&st->cust_ids);
     sl_free(st->cust);
-    tf_map_free(&st->window_orders);
+    sl_free(st->window_ids);
     tf_map_free(&st->sold_ids);
     sl_free(st->sold);
     tf_map_free(&st->hand_ids);
     sl_free(st->hand);
     sl_free(st->wh);
-    tf_map_free(&st->order_cust_ids);
-    sl_free(st->order_cust_n);
+    sl_free(st->window_bits);
+    for (int i = 0; i < st->npasses; i++) {
+        if (st->pass_cust && st->pass_cust[i]) fclose(st->pass_cust[i]);
+        if (st->pass_ord && st->pass_ord[i]) fclose(st->pass_ord[i]);
+    }
+    sl_free(st->pass_cust);
+    sl_free(st->pass_ord);
+    sl_free(st->bounds);
     sl_free(st);
 }
 
@@ -447,6 +464,59 @@ static sl_code dim_add(dim *d, uint64_t id, const sl_column *const *strs, size_t
     return dim_add_text(d, id, t, what, err);
 }
 
+/* ---------------------------------------------------------------------------------- */
+/* passes (tf_passes_begin) */
+
+/* The pass of customer id: 0 without passes. */
+static int pass_of(const tf_state *st, int64_t id)
+{
+    int lo = 0, hi = st->npasses - 1; /* the number of bounds <= id */
+    if (st->npasses <= 1 || id < st->bounds[0]) return 0;
+    while (lo < hi) {
+        int mid = (lo + hi + 1) / 2;
+        if (st->bounds[mid - 1] <= id) lo = mid;
+        else hi = mid - 1;
+    }
+    return lo;
+}
+
+static sl_code spill_put(FILE *f, const void *p, size_t n, sl_err *err)
+{
+    if (n && fwrite(p, 1, n, f) != n) return sl_err_set(err, SL_E_IO, "writing a spill file: %s", strerror(errno));
+    return SL_OK;
+}
+
+static sl_code spill_get(FILE *f, void *p, size_t n, int *eof, sl_err *err)
+{
+    size_t got = n ? fread(p, 1, n, f) : 0;
+    if (eof) *eof = got == 0 && n && feof(f);
+    if (got == n || (eof && *eof)) return SL_OK;
+    return sl_err_set(err, SL_E_IO, "reading a spill file: %s", ferror(f) ? strerror(errno) : "it ends inside a record");
+}
+
+/* A customer of a later pass: its id, the 4 names' lengths (UINT32_MAX: NULL), their bytes. */
+static sl_code spill_customer(tf_state *st, int p, int64_t id, const sl_column *const *strs, size_t r, sl_err *err)
+{
+    FILE *f = st->pass_cust[p];
+    uint32_t lens[4];
+    const uint8_t *bytes[4];
+    for (int j = 0; j < 4; j++) {
+        bytes[j] = is_null(strs[j], r) ? NULL : sl_col_bytes(strs[j], r, &lens[j]);
+        if (!bytes[j]) lens[j] = UINT32_MAX;
+    }
+    SL_TRY(spill_put(f, &id, sizeof id, err));
+    SL_TRY(spill_put(f, lens, sizeof lens, err));
+    for (int j = 0; j < 4; j++)
+        if (bytes[j]) SL_TRY(spill_put(f, bytes[j], lens[j], err));
+    return SL_OK;
+}
+
+/* An orders row of a later pass, as its customer's aggregate needs it. */
+typedef struct ord_rec {
+    int64_t customer_id, ts, cents;
+    int64_t counted;
+} ord_rec;
+
 static sl_code add_dim(tf_state *st, tf_source src, dim *d, const sl_batch *b, sl_err *err)
 {
     in_cols in;
@@ -455,9 +525,10 @@ static sl_code add_dim(tf_state *st, tf_source src, dim *d, const sl_batch *b, s
         int64_t id;
         if (is_null(in.c[0], r)) continue; /* a NULL id joins nothing */
         SL_TRY(get_int(in.c[0], r, &id, src, err));
-        SL_TRY(dim_add(d, (uint64_t)id, in.c + 1, r, source_names[src], err));
+        int p = src == TF_CUSTOMERS ? pass_of(st, id) : 0;
+        if (p) SL_TRY(spill_customer(st, p, id, in.c + 1, r, err));
+        else SL_TRY(dim_add(d, (uint64_t)id, in.c + 1, r, source_names[src], err));
     }
-    (void)st;
     return SL_OK;
 }
 
@@ -698,84 +769,201 @@ static sl_code money_add(int64_t *acc, int64_t v, const char *what, sl_err *err)
     return SL_OK;
 }
 
-/* Every orders row, for the data-quality count of orders of unknown customers: the
- * customers stream on another thread, so the ids are checked at tf_finish. */
-static sl_code count_order_customer(tf_state *st, const sl_column *c, size_t r, sl_err *err)
+/* The aggregate of customer id cid, added (empty) when new. */
+static sl_code cust_of(tf_state *st, int64_t cid, cust_agg **out, sl_err *err)
 {
-    int64_t cid;
     uint32_t slot;
-    if (is_null(c, r)) {
-        st->orders_null_customer++;
-        return SL_OK;
+    int added;
+    SL_TRY(tf_map_put(&st->cust_ids, (uint64_t)cid, &slot, &added, err));
+    if (added) {
+        if (st->ncust == st->cust_cap) {
+            size_t nc = st->cust_cap ? st->cust_cap * 2 : 4096;
+            cust_agg *n = sl_realloc(st->cust, nc * sizeof *n);
+            if (!n) return sl_err_set(err, SL_E_NOMEM, "out of memory for per-customer state");
+            st->cust = n;
+            st->cust_cap = nc;
+        }
+        cust_agg *a = &st->cust[st->ncust++];
+        memset(a, 0, sizeof *a);
+        a->customer_id = (uint64_t)cid;
     }
-    SL_TRY(get_int(c, r, &cid, TF_ORDERS, err));
-    SL_TRY(tf_map_put(&st->order_cust_ids, (uint64_t)cid, &slot, NULL, err));
-    SL_TRY(grow_i64(&st->order_cust_n, &st->order_cust_cap, (size_t)slot + 1, err));
-    st->order_cust_n[slot]++;
+    *out = &st->cust[slot];
     return SL_OK;
 }
+
+/* An orders row into its customer's aggregate (every row counts for the data quality). */
+static sl_code cust_add_order(tf_state *st, cust_agg *a, int counted, int64_t ts, int64_t cents, sl_err *err)
+{
+    a->all_orders++;
+    if (!counted) return SL_OK;
+    if (a->orders++ == 0) {
+        st->ncounted++;
+        a->first = a->last = ts;
+    }
+    SL_TRY(money_add(&a->spent, cents, "a customer's total_spent", err));
+    if (ts < a->first) a->first = ts;
+    if (ts > a->last) a->last = ts;
+    a->hours[hour_of(ts)]++;
+    return SL_OK;
+}
+
+#define GROUP 32 /* rows whose map probes and aggregates are fetched ahead together */
 
 static sl_code add_orders(tf_state *st, const sl_batch *b, sl_err *err)
 {
     in_cols in;
     SL_TRY(bind(TF_ORDERS, b, &in, err));
     int64_t as_of = st->p.as_of_us, from = as_of - (int64_t)st->p.window_days * US_PER_DAY;
-    for (size_t r = 0; r < b->nrows; r++) {
-        SL_TRY(count_order_customer(st, in.c[1], r, err));
-        /* Counted: order_date <= as_of and a status outside the excluded list. */
-        if (is_null(in.c[2], r) || is_null(in.c[1], r) || is_null(in.c[3], r)) continue;
-        int64_t ts = get_ts(in.c[2], r);
-        if (ts > as_of) continue;
-        if (!is_null(in.c[4], r)) {
-            uint32_t n;
-            const uint8_t *s = sl_col_bytes(in.c[4], r, &n);
-            if (excluded(st, s, n)) continue;
+    if (st->window_sorted) { /* orders after items: the set takes ids again */
+        sl_free(st->window_bits);
+        st->window_bits = NULL;
+        st->window_sorted = 0;
+    }
+    if (!st->cust_cap && st->customers.n) {
+        /* the customers came first (one sequence, or the task's first read): as many
+         * ids in the map and aggregates, with no doubling on the way */
+        size_t n = st->customers.n + st->customers.n / 8 + 1;
+        SL_TRY(tf_map_reserve(&st->cust_ids, n, err));
+        st->cust = sl_malloc(n * sizeof *st->cust);
+        if (!st->cust) return sl_err_set(err, SL_E_NOMEM, "out of memory for per-customer state");
+        st->cust_cap = n;
+    }
+    const sl_column *cc = in.c[1];
+    for (size_t g = 0; g < b->nrows; g += GROUP) {
+        size_t end = g + GROUP < b->nrows ? g + GROUP : b->nrows;
+        uint32_t slot[GROUP];
+        /* The customers' aggregates sit at random places in memory: their probes, then
+         * their aggregates, are prefetched for the group before any is used. */
+        for (size_t r = g; r < end; r++) {
+            int64_t cid;
+            if (!is_null(cc, r) && get_int(cc, r, &cid, TF_ORDERS, NULL) == SL_OK)
+                tf_map_prefetch(&st->cust_ids, (uint64_t)cid);
         }
-        int64_t oid = 0, cid, cents = get_cents(in.c[3], r);
-        SL_TRY(get_int(in.c[1], r, &cid, TF_ORDERS, err));
-        uint32_t slot;
-        int added;
-        SL_TRY(tf_map_put(&st->cust_ids, (uint64_t)cid, &slot, &added, err));
-        if (added) {
-            if (st->ncust == st->cust_cap) {
-                size_t nc = st->cust_cap ? st->cust_cap * 2 : 4096;
-                cust_agg *n = sl_realloc(st->cust, nc * sizeof *n);
-                if (!n) return sl_err_set(err, SL_E_NOMEM, "out of memory for per-customer state");
-                st->cust = n;
-                st->cust_cap = nc;
+        for (size_t r = g; r < end; r++) {
+            int64_t cid;
+            cust_agg *a = NULL;
+            if (is_null(cc, r)) continue;
+            SL_TRY(get_int(cc, r, &cid, TF_ORDERS, err));
+            if (pass_of(st, cid)) {
+                slot[r - g] = UINT32_MAX; /* a later pass's customer */
+                continue;
             }
-            cust_agg *a = &st->cust[st->ncust++];
-            memset(a, 0, sizeof *a);
-            a->customer_id = (uint64_t)cid;
-            a->first = a->last = ts;
+            SL_TRY(cust_of(st, cid, &a, err));
+            slot[r - g] = (uint32_t)(a - st->cust);
+            __builtin_prefetch(a);
+            __builtin_prefetch((const char *)a + 64);
+            __builtin_prefetch((const char *)a + 128);
         }
-        cust_agg *a = &st->cust[slot];
-        a->orders++;
-        SL_TRY(money_add(&a->spent, cents, "a customer's total_spent", err));
-        if (ts < a->first) a->first = ts;
-        if (ts > a->last) a->last = ts;
-        int h = (int)hour_of(ts);
-        a->hours[h]++;
-        st->hour_count[h]++;
-        SL_TRY(money_add(&st->hour_revenue[h], cents, "an hour's revenue", err));
-        if (ts > from) {
-            if (is_null(in.c[0], r)) continue;
-            SL_TRY(get_int(in.c[0], r, &oid, TF_ORDERS, err));
-            SL_TRY(tf_map_put(&st->window_orders, (uint64_t)oid, &slot, NULL, err));
+        for (size_t r = g; r < end; r++) {
+            /* Every orders row counts for the data quality (orders of unknown customers,
+             * checked at finish, when the customers have streamed in). */
+            if (is_null(cc, r)) {
+                st->orders_null_customer++;
+                continue;
+            }
+            /* Counted: order_date <= as_of and a status outside the excluded list. */
+            int counted = !is_null(in.c[2], r) && !is_null(in.c[3], r);
+            int64_t ts = counted ? get_ts(in.c[2], r) : 0, cents = 0;
+            if (counted && ts > as_of) counted = 0;
+            if (counted && !is_null(in.c[4], r)) {
+                uint32_t n;
+                const uint8_t *s = sl_col_bytes(in.c[4], r, &n);
+                if (excluded(st, s, n)) counted = 0;
+            }
+            if (counted) cents = get_cents(in.c[3], r);
+            if (slot[r - g] == UINT32_MAX) {
+                int64_t cid;
+                SL_TRY(get_int(cc, r, &cid, TF_ORDERS, err));
+                ord_rec rec = {cid, ts, cents, counted};
+                SL_TRY(spill_put(st->pass_ord[pass_of(st, cid)], &rec, sizeof rec, err));
+            } else {
+                SL_TRY(cust_add_order(st, &st->cust[slot[r - g]], counted, ts, cents, err));
+            }
+            if (!counted) continue;
+            int h = (int)hour_of(ts);
+            st->hour_count[h]++;
+            SL_TRY(money_add(&st->hour_revenue[h], cents, "an hour's revenue", err));
+            if (ts > from) {
+                int64_t oid;
+                if (is_null(in.c[0], r)) continue;
+                SL_TRY(get_int(in.c[0], r, &oid, TF_ORDERS, err));
+                if (st->nwindow == st->window_cap) {
+                    size_t nc = st->window_cap ? st->window_cap * 2 : 4096;
+                    uint64_t *n = sl_realloc(st->window_ids, nc * sizeof *n);
+                    if (!n) return sl_err_set(err, SL_E_NOMEM, "out of memory for the window's orders");
+                    st->window_ids = n;
+                    st->window_cap = nc;
+                }
+                st->window_ids[st->nwindow++] = (uint64_t)oid;
+            }
         }
     }
     return SL_OK;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Once the orders have streamed in: the window's ids sorted (a scan in key order gives
+ * them sorted already) and deduplicated, and, when their span is no wider than 64 ids a
+ * window order (ids handed out in sequence), a bitmap: every order item asks, and a bit
+ * is the cheapest answer. */
+static sl_code window_freeze(tf_state *st, sl_err *err)
+{
+    if (st->window_sorted) return SL_OK;
+    st->window_sorted = 1;
+    size_t n = st->nwindow, k = 0;
+    for (size_t i = 1; i < n; i++)
+        if (st->window_ids[i] < st->window_ids[i - 1]) {
+            qsort(st->window_ids, n, sizeof *st->window_ids, cmp_u64);
+            break;
+        }
+    for (size_t i = 0; i < n; i++)
+        if (k == 0 || st->window_ids[i] != st->window_ids[k - 1]) st->window_ids[k++] = st->window_ids[i];
+    st->nwindow = k;
+    if (!k) return SL_OK;
+    uint64_t lo = st->window_ids[0], span = st->window_ids[k - 1] - lo;
+    if (span / 64 > k) return SL_OK; /* sparse: the sorted ids, searched */
+    uint64_t *bits = sl_calloc((size_t)(span / 64 + 1), sizeof *bits);
+    if (!bits) return sl_err_set(err, SL_E_NOMEM, "out of memory for the window's orders");
+    for (size_t i = 0; i < k; i++) {
+        uint64_t x = st->window_ids[i] - lo;
+        bits[x / 64] |= (uint64_t)1 << (x % 64);
+    }
+    st->window_bits = bits;
+    st->window_lo = lo;
+    st->window_span = span;
+    return SL_OK;
+}
+
+static int in_window(const tf_state *st, uint64_t oid)
+{
+    if (st->window_bits) {
+        uint64_t k = oid - st->window_lo; /* wraps above the span for ids below window_lo */
+        return k <= st->window_span && (st->window_bits[k / 64] >> (k % 64) & 1);
+    }
+    size_t lo = 0, hi = st->nwindow;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (st->window_ids[mid] < oid) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < st->nwindow && st->window_ids[lo] == oid;
 }
 
 static sl_code add_order_items(tf_state *st, const sl_batch *b, sl_err *err)
 {
     in_cols in;
     SL_TRY(bind(TF_ORDER_ITEMS, b, &in, err));
+    SL_TRY(window_freeze(st, err));
     for (size_t r = 0; r < b->nrows; r++) {
         int64_t oid, pid, q;
         if (is_null(in.c[0], r) || is_null(in.c[1], r) || is_null(in.c[2], r)) continue;
         SL_TRY(get_int(in.c[0], r, &oid, TF_ORDER_ITEMS, err));
-        if (tf_map_get(&st->window_orders, (uint64_t)oid) < 0) continue;
+        if (!in_window(st, (uint64_t)oid)) continue;
         SL_TRY(get_int(in.c[1], r, &pid, TF_ORDER_ITEMS, err));
         SL_TRY(get_int(in.c[2], r, &q, TF_ORDER_ITEMS, err));
         uint32_t slot;
@@ -814,11 +1002,6 @@ static int cmp_i64(const void *a, const void *b)
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return x < y ? -1 : x > y;
 }
-static int cmp_cust(const void *a, const void *b)
-{
-    uint64_t x = ((const cust_agg *)a)->customer_id, y = ((const cust_agg *)b)->customer_id;
-    return x < y ? -1 : x > y;
-}
 
 typedef struct ord_idx {
     uint64_t id;
@@ -845,70 +1028,299 @@ static ord_idx *dim_order(const dim *d, sl_err *err)
 
 sl_code tf_spends(const tf_state *st, int64_t **sorted, size_t *n, sl_err *err)
 {
-    *sorted = sl_malloc((st->ncust ? st->ncust : 1) * sizeof **sorted);
+    *sorted = sl_malloc((st->ncounted ? st->ncounted : 1) * sizeof **sorted);
     if (!*sorted) return sl_err_set(err, SL_E_NOMEM, "out of memory for the VIP percentile");
-    for (size_t i = 0; i < st->ncust; i++) (*sorted)[i] = st->cust[i].spent;
-    qsort(*sorted, st->ncust, sizeof **sorted, cmp_i64);
-    *n = st->ncust;
+    size_t k = 0;
+    for (size_t i = 0; i < st->ncust; i++)
+        if (st->cust[i].orders) (*sorted)[k++] = st->cust[i].spent;
+    qsort(*sorted, k, sizeof **sorted, cmp_i64);
+    *n = k;
     return SL_OK;
 }
 
-int64_t tf_vip_threshold(const tf_state *st, const int64_t *sorted, size_t n)
+size_t tf_vip_rank(const tf_state *st, size_t n)
 {
     /* is_vip: total_spent >= the nearest-rank percentile, the value at rank
      * ceil(p / 100 * n) (1-based) of the ascending totals of all customers. */
     if (n == 0) return 0;
-    size_t k;
     if (st->vip_exact) {
         /* on the decimal P was given as: in doubles 1.1 * 3000 / 100 is 33.000000000000004 */
         __int128 den = (__int128)st->vip_p * 100, num = (__int128)st->vip_m * (__int128)n;
         __int128 rank = num > 0 ? (num + den - 1) / den : 0;
-        k = rank < 1 ? 1 : rank > (__int128)n ? n : (size_t)rank;
-    } else {
-        double rank = ceil(st->p.vip_percentile * (double)n / 100.0);
-        k = rank < 1 ? 1 : rank > (double)n ? n : (size_t)rank;
+        return rank < 1 ? 1 : rank > (__int128)n ? n : (size_t)rank;
     }
-    return sorted[k - 1];
+    double rank = ceil(st->p.vip_percentile * (double)n / 100.0);
+    return rank < 1 ? 1 : rank > (double)n ? n : (size_t)rank;
+}
+
+int64_t tf_vip_threshold(const tf_state *st, const int64_t *sorted, size_t n)
+{
+    return n ? sorted[tf_vip_rank(st, n) - 1] : 0;
 }
 
 static void finish_quality(tf_state *st);
 
-sl_code tf_finish_orders(tf_state *st, int64_t threshold, sl_err *err)
+/* A customer's order_analytics row without its VIP flag: what a pass of a memory-bounded
+ * run spills (tf_orders_spill) and the emission reads back. */
+typedef struct cust_row {
+    uint64_t customer_id;
+    int64_t orders, spent, first, last;
+    int32_t peak;
+    uint32_t lens[4]; /* the names' lengths, UINT32_MAX: NULL; the bytes follow */
+} cust_row;
+
+static void cust_row_of(const cust_agg *a, cust_row *r)
 {
-    finish_quality(st); /* the shard's customers are all here: its orders' are known or not */
-    qsort(st->cust, st->ncust, sizeof *st->cust, cmp_cust);
+    int peak = 0;
+    for (int h = 1; h < 24; h++)
+        if (a->hours[h] > a->hours[peak]) peak = h; /* ties: the earliest hour */
+    memset(r, 0, sizeof *r);
+    r->customer_id = a->customer_id;
+    r->orders = a->orders;
+    r->spent = a->spent;
+    r->first = a->first;
+    r->last = a->last;
+    r->peak = peak;
+}
+
+/* The customer's four names (first, last, email, country) from the customers dim. */
+static void names_of(const tf_state *st, uint64_t id, tf_text names[4])
+{
+    int64_t row = tf_map_get(&st->customers.ids, id);
+    for (int j = 0; j < 4; j++) {
+        const str_ref *s = row < 0 ? NULL : &st->customers.strs[(size_t)row * (size_t)st->customers.k + (size_t)j];
+        names[j].p = !s || s->len == UINT32_MAX ? NULL : (const char *)st->customers.pool.data + s->off;
+        names[j].n = names[j].p ? s->len : 0;
+    }
+}
+
+static sl_code emit_customer(tf_state *st, const cust_row *c, const tf_text names[4], int64_t threshold, sl_err *err)
+{
+    static const int cols[4] = {OA_FIRST_NAME, OA_LAST_NAME, OA_EMAIL, OA_COUNTRY};
     tf_segment_sums *sg = &st->seg;
     sl_batch *o = st->out[TF_ORDER_ANALYTICS];
-    for (size_t i = 0; i < st->ncust; i++) {
-        const cust_agg *a = &st->cust[i];
-        int64_t row = tf_map_get(&st->customers.ids, a->customer_id);
-        put_i64(o, OA_CUSTOMER_ID, (int64_t)a->customer_id);
-        SL_TRY(put_ref(o, OA_FIRST_NAME, &st->customers, row, CUST_FIRST_NAME, err));
-        SL_TRY(put_ref(o, OA_LAST_NAME, &st->customers, row, CUST_LAST_NAME, err));
-        SL_TRY(put_ref(o, OA_EMAIL, &st->customers, row, CUST_EMAIL, err));
-        SL_TRY(put_ref(o, OA_COUNTRY, &st->customers, row, CUST_COUNTRY, err));
-        put_i64(o, OA_TOTAL_ORDERS, a->orders);
-        put_i64(o, OA_TOTAL_SPENT, a->spent);
-        put_f64(o, OA_AVG_ORDER_VALUE, (double)a->spent / 100.0 / (double)a->orders);
-        put_i64(o, OA_FIRST_ORDER_DATE, a->first);
-        put_i64(o, OA_LAST_ORDER_DATE, a->last);
-        /* (unix(last) - unix(first)) / (86400 * max(orders - 1, 1)) */
-        put_f64(o, OA_AVG_DAYS_BETWEEN, ((double)(a->last - a->first) / 1e6) / (86400.0 * (double)(a->orders > 1 ? a->orders - 1 : 1)));
-        int peak = 0;
-        for (int h = 1; h < 24; h++)
-            if (a->hours[h] > a->hours[peak]) peak = h; /* ties: the earliest hour */
-        put_i32(o, OA_PEAK_ORDER_HOUR, peak);
-        SL_TRY(put_cstr(o, OA_FREQUENCY_SEGMENT, segment_of(a->orders), err));
-        int vip = a->spent >= threshold;
-        put_bool(o, OA_IS_VIP, vip);
-        SL_TRY(end_row(st, TF_ORDER_ANALYTICS, err));
-        int s = segment_index(a->orders);
-        sg->customers[s]++;
-        sg->vips[s] += vip;
-        sg->orders[s] += a->orders;
-        SL_TRY(money_add(&sg->spent[s], a->spent, "a segment's total_spent", err));
+    put_i64(o, OA_CUSTOMER_ID, (int64_t)c->customer_id);
+    for (int j = 0; j < 4; j++) {
+        if (names[j].p) SL_TRY(put_str(o, cols[j], names[j].p, names[j].n, err));
+        else put_null(o, cols[j]);
     }
+    put_i64(o, OA_TOTAL_ORDERS, c->orders);
+    put_i64(o, OA_TOTAL_SPENT, c->spent);
+    put_f64(o, OA_AVG_ORDER_VALUE, (double)c->spent / 100.0 / (double)c->orders);
+    put_i64(o, OA_FIRST_ORDER_DATE, c->first);
+    put_i64(o, OA_LAST_ORDER_DATE, c->last);
+    /* (unix(last) - unix(first)) / (86400 * max(orders - 1, 1)) */
+    put_f64(o, OA_AVG_DAYS_BETWEEN,
+            ((double)(c->last - c->first) / 1e6) / (86400.0 * (double)(c->orders > 1 ? c->orders - 1 : 1)));
+    put_i32(o, OA_PEAK_ORDER_HOUR, c->peak);
+    SL_TRY(put_cstr(o, OA_FREQUENCY_SEGMENT, segment_of(c->orders), err));
+    int vip = c->spent >= threshold;
+    put_bool(o, OA_IS_VIP, vip);
+    SL_TRY(end_row(st, TF_ORDER_ANALYTICS, err));
+    int s = segment_index(c->orders);
+    sg->customers[s]++;
+    sg->vips[s] += vip;
+    sg->orders[s] += c->orders;
+    return money_add(&sg->spent[s], c->spent, "a segment's total_spent", err);
+}
+
+/* The customers with a counted order, in id order (an index: the aggregates stay put). */
+static ord_idx *counted_in_order(tf_state *st, sl_err *err)
+{
+    finish_quality(st); /* the shard's customers are all here: its orders' are known or not */
+    ord_idx *o = sl_malloc((st->ncounted ? st->ncounted : 1) * sizeof *o);
+    if (!o) {
+        sl_err_set(err, SL_E_NOMEM, "out of memory sorting %zu customers", st->ncounted);
+        return NULL;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < st->ncust; i++)
+        if (st->cust[i].orders) o[k++] = (ord_idx){st->cust[i].customer_id, i};
+    qsort(o, k, sizeof *o, cmp_ord);
+    return o;
+}
+
+/* fn on each customer with a counted order, in id order: its row and names. */
+typedef sl_code (*counted_fn)(tf_state *st, cust_row *r, const tf_text names[4], void *ud, sl_err *err);
+
+static sl_code each_counted(tf_state *st, counted_fn fn, void *ud, sl_err *err)
+{
+    ord_idx *o = counted_in_order(st, err);
+    if (!o) return err ? err->code : SL_E_NOMEM;
+    sl_code rc = SL_OK;
+    for (size_t i = 0; rc == SL_OK && i < st->ncounted; i++) {
+        cust_row r;
+        tf_text names[4];
+        cust_row_of(&st->cust[o[i].row], &r);
+        names_of(st, r.customer_id, names);
+        rc = fn(st, &r, names, ud, err);
+    }
+    sl_free(o);
+    return rc;
+}
+
+static sl_code emit_counted(tf_state *st, cust_row *r, const tf_text names[4], void *ud, sl_err *err)
+{
+    return emit_customer(st, r, names, *(const int64_t *)ud, err);
+}
+
+sl_code tf_finish_orders(tf_state *st, int64_t threshold, sl_err *err)
+{
+    SL_TRY(each_counted(st, emit_counted, &threshold, err));
     return flush_out(st, TF_ORDER_ANALYTICS, err);
+}
+
+typedef struct spill_to {
+    FILE *rows, *spends;
+} spill_to;
+
+static sl_code spill_counted(tf_state *st, cust_row *r, const tf_text names[4], void *ud, sl_err *err)
+{
+    const spill_to *to = ud;
+    (void)st;
+    for (int j = 0; j < 4; j++) r->lens[j] = names[j].p ? (uint32_t)names[j].n : UINT32_MAX;
+    SL_TRY(spill_put(to->rows, r, sizeof *r, err));
+    for (int j = 0; j < 4; j++) SL_TRY(spill_put(to->rows, names[j].p, names[j].n, err));
+    return spill_put(to->spends, &r->spent, sizeof r->spent, err);
+}
+
+sl_code tf_orders_spill(tf_state *st, FILE *rows, FILE *spends, sl_err *err)
+{
+    spill_to to = {rows, spends};
+    return each_counted(st, spill_counted, &to, err);
+}
+
+sl_code tf_orders_emit_spilled(tf_state *st, FILE *rows, int64_t threshold, sl_err *err)
+{
+    sl_buf text;
+    sl_buf_init(&text, 0);
+    sl_code rc = SL_OK;
+    for (;;) {
+        cust_row r;
+        int eof;
+        tf_text names[4];
+        SL_TRY_GOTO(rc, spill_get(rows, &r, sizeof r, &eof, err), done);
+        if (eof) break;
+        size_t n = 0, at = 0;
+        for (int j = 0; j < 4; j++) n += r.lens[j] == UINT32_MAX ? 0 : r.lens[j];
+        text.len = 0;
+        SL_TRY_GOTO(rc, sl_buf_reserve(&text, n + 1, err), done);
+        SL_TRY_GOTO(rc, spill_get(rows, text.data, n, NULL, err), done);
+        for (int j = 0; j < 4; j++) {
+            names[j].p = r.lens[j] == UINT32_MAX ? NULL : (const char *)text.data + at;
+            names[j].n = names[j].p ? r.lens[j] : 0;
+            at += names[j].n;
+        }
+        SL_TRY_GOTO(rc, emit_customer(st, &r, names, threshold, err), done);
+    }
+    rc = flush_out(st, TF_ORDER_ANALYTICS, err);
+done:
+    sl_buf_free(&text);
+    return rc;
+}
+
+sl_code tf_passes_begin(tf_state *st, const int64_t *bounds, int npasses, FILE **cust_files, FILE **ord_files,
+                        sl_err *err)
+{
+    st->bounds = sl_malloc((size_t)(npasses > 1 ? npasses - 1 : 1) * sizeof *st->bounds);
+    st->pass_cust = sl_calloc((size_t)npasses, sizeof *st->pass_cust);
+    st->pass_ord = sl_calloc((size_t)npasses, sizeof *st->pass_ord);
+    if (!st->bounds || !st->pass_cust || !st->pass_ord) {
+        for (int i = 1; i < npasses; i++) { /* owned from here on, even on failure */
+            if (cust_files[i]) fclose(cust_files[i]);
+            if (ord_files[i]) fclose(ord_files[i]);
+        }
+        return sl_err_set(err, SL_E_NOMEM, "out of memory for %d passes", npasses);
+    }
+    st->npasses = npasses;
+    for (int i = 1; i < npasses; i++) {
+        st->bounds[i - 1] = bounds[i - 1];
+        st->pass_cust[i] = cust_files[i];
+        st->pass_ord[i] = ord_files[i];
+    }
+    return SL_OK;
+}
+
+/* Empties the per-customer state of the pass just spilled. */
+static void clear_customers(tf_state *st)
+{
+    dim_free(&st->customers);
+    int k = st->customers.k;
+    memset(&st->customers, 0, sizeof st->customers);
+    st->customers.k = k;
+    tf_map_init(&st->customers.ids);
+    sl_buf_init(&st->customers.pool, 0);
+    tf_map_free(&st->cust_ids);
+    sl_free(st->cust);
+    st->cust = NULL;
+    st->ncust = st->cust_cap = st->ncounted = 0;
+}
+
+/* Pass p's customers and orders from their spill files into the (empty) state. */
+static sl_code load_pass(tf_state *st, int p, sl_err *err)
+{
+    FILE *f = st->pass_cust[p];
+    sl_buf text;
+    sl_code rc = SL_OK;
+    sl_buf_init(&text, 0);
+    if (fflush(f) != 0) return sl_err_set(err, SL_E_IO, "writing a spill file: %s", strerror(errno));
+    rewind(f);
+    for (;;) {
+        int64_t id;
+        uint32_t lens[4];
+        int eof;
+        tf_text t[4];
+        size_t n = 0, at = 0;
+        SL_TRY_GOTO(rc, spill_get(f, &id, sizeof id, &eof, err), done);
+        if (eof) break;
+        SL_TRY_GOTO(rc, spill_get(f, lens, sizeof lens, NULL, err), done);
+        for (int j = 0; j < 4; j++) n += lens[j] == UINT32_MAX ? 0 : lens[j];
+        text.len = 0;
+        SL_TRY_GOTO(rc, sl_buf_reserve(&text, n + 1, err), done);
+        SL_TRY_GOTO(rc, spill_get(f, text.data, n, NULL, err), done);
+        for (int j = 0; j < 4; j++) {
+            t[j].p = lens[j] == UINT32_MAX ? NULL : (const char *)text.data + at;
+            t[j].n = t[j].p ? lens[j] : 0;
+            at += t[j].n;
+        }
+        SL_TRY_GOTO(rc, dim_add_text(&st->customers, (uint64_t)id, t, "customers", err), done);
+    }
+    size_t want = st->customers.n + st->customers.n / 8 + 1;
+    SL_TRY_GOTO(rc, tf_map_reserve(&st->cust_ids, want, err), done);
+    f = st->pass_ord[p];
+    if (fflush(f) != 0) {
+        rc = sl_err_set(err, SL_E_IO, "writing a spill file: %s", strerror(errno));
+        goto done;
+    }
+    rewind(f);
+    for (;;) {
+        ord_rec rec;
+        int eof;
+        cust_agg *a;
+        SL_TRY_GOTO(rc, spill_get(f, &rec, sizeof rec, &eof, err), done);
+        if (eof) break;
+        SL_TRY_GOTO(rc, cust_of(st, rec.customer_id, &a, err), done);
+        SL_TRY_GOTO(rc, cust_add_order(st, a, (int)rec.counted, rec.ts, rec.cents, err), done);
+    }
+done:
+    sl_buf_free(&text);
+    fclose(st->pass_cust[p]);
+    fclose(st->pass_ord[p]);
+    st->pass_cust[p] = st->pass_ord[p] = NULL;
+    return rc;
+}
+
+sl_code tf_passes_finish(tf_state *st, FILE *rows, FILE *spends, sl_err *err)
+{
+    for (int p = 0; p < (st->npasses > 1 ? st->npasses : 1); p++) {
+        if (p > 0) SL_TRY(load_pass(st, p, err));
+        SL_TRY(tf_orders_spill(st, rows, spends, err));
+        st->unknown_done = st->q.orders_unknown_customer - st->orders_null_customer;
+        clear_customers(st);
+    }
+    if (fflush(rows) != 0 || fflush(spends) != 0)
+        return sl_err_set(err, SL_E_IO, "writing a spill file: %s", strerror(errno));
+    return SL_OK;
 }
 
 sl_code tf_merge_orders(tf_state *st, const tf_order_sums *p, sl_err *err)
@@ -1035,10 +1447,9 @@ void tf_quality_get(const tf_state *st, tf_quality *q) { *q = st->q; }
 
 static void finish_quality(tf_state *st)
 {
-    int64_t n = st->orders_null_customer;
-    const tf_map *m = &st->order_cust_ids;
-    for (size_t i = 0; i < m->cap; i++)
-        if (m->vals[i] && tf_map_get(&st->customers.ids, m->keys[i]) < 0) n += st->order_cust_n[m->vals[i] - 1];
+    int64_t n = st->orders_null_customer + st->unknown_done;
+    for (size_t i = 0; i < st->ncust; i++)
+        if (tf_map_get(&st->customers.ids, st->cust[i].customer_id) < 0) n += st->cust[i].all_orders;
     st->q.orders_unknown_customer = n;
 }
 
@@ -1083,8 +1494,8 @@ sl_code tf_each_sold(const tf_state *st, sl_code (*fn)(void *ud, int64_t product
                      void *ud, sl_err *err)
 {
     for (size_t i = 0; i < st->sold_ids.cap; i++) {
-        if (!st->sold_ids.vals[i]) continue; /* an empty slot */
-        SL_TRY(fn(ud, (int64_t)st->sold_ids.keys[i], st->sold[st->sold_ids.vals[i] - 1], err));
+        if (!st->sold_ids.e[i].val) continue; /* an empty slot */
+        SL_TRY(fn(ud, (int64_t)st->sold_ids.e[i].key, st->sold[st->sold_ids.e[i].val - 1], err));
     }
     return SL_OK;
 }

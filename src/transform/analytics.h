@@ -14,6 +14,7 @@
 #define SL_ANALYTICS_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "../batch/batch.h"
 #include "../common/sl_error.h"
@@ -96,7 +97,25 @@ sl_code tf_finish_inventory(tf_state *st, sl_err *err);
 sl_code tf_spends(const tf_state *st, int64_t **sorted, size_t *n, sl_err *err);
 /* The VIP threshold of the ascending totals of all customers. */
 int64_t tf_vip_threshold(const tf_state *st, const int64_t *sorted, size_t n);
+/* The 1-based rank in the ascending totals of n customers that the threshold is (0: n = 0). */
+size_t tf_vip_rank(const tf_state *st, size_t n);
 sl_code tf_finish_orders(tf_state *st, int64_t threshold, sl_err *err);
+/* A run bounded by --memory-limit takes an orders shard in passes: customer-id ranges,
+ * bounds[i] the lowest id of pass i + 1 (ascending). Its customers and orders still
+ * stream through tf_add once: the rows of pass 0 build the state as usual, those of
+ * passes 1.. go to their pass's spill files (cust_files[i], ord_files[i], i >= 1, opened
+ * for update; owned by the state from the call on); what is not per customer (hours, the
+ * window's orders, the items) is kept as always. Call before the first tf_add.
+ * tf_passes_finish then finishes one pass after the other, each loaded alone from its
+ * files: its customers' rows, VIP flag aside, in id order to `rows`, their totals (int64
+ * cents) to `spends` (tf_orders_spill without passes: the one state's). Once the
+ * threshold is known, tf_orders_emit_spilled reads `rows` back (from the start) and emits
+ * them exactly as tf_finish_orders would have: the same rows and segment sums. */
+sl_code tf_passes_begin(tf_state *st, const int64_t *bounds, int npasses, FILE **cust_files, FILE **ord_files,
+                        sl_err *err);
+sl_code tf_passes_finish(tf_state *st, FILE *rows, FILE *spends, sl_err *err);
+sl_code tf_orders_spill(tf_state *st, FILE *rows, FILE *spends, sl_err *err);
+sl_code tf_orders_emit_spilled(tf_state *st, FILE *rows, int64_t threshold, sl_err *err);
 void tf_order_sums_get(const tf_state *st, tf_order_sums *p);
 sl_code tf_merge_orders(tf_state *st, const tf_order_sums *p, sl_err *err);
 sl_code tf_each_sold(const tf_state *st, sl_code (*fn)(void *ud, int64_t product_id, int64_t units, sl_err *err),

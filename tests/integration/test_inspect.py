@@ -5,8 +5,10 @@ run of the ASan build must never crash. Needs no MariaDB."""
 import datetime
 import decimal
 import json
+import math
 import os
 import random
+import struct
 import subprocess
 
 import pyarrow as pa
@@ -264,3 +266,26 @@ def test_fuzz_asan(tmp_path):
         if p.returncode == 0:
             json.loads(p.stdout)
     assert seen[8] > 0
+
+
+def significant_digits(text):
+    """The significant digits of a number's text: '1e+06' and '1000000.0' both give '1'."""
+    mantissa = text.lstrip("-").lower().split("e")[0].replace(".", "")
+    return mantissa.lstrip("0").rstrip("0") or "0"
+
+
+def test_doubles_print_in_their_shortest_form(tmp_path):
+    # Python's repr is the oracle of the shortest text that reads back as the same double
+    rnd = random.Random(13)
+    values = [0.0, -0.0, 0.1, 1 / 3, 2 / 3, 1e6, 1e20, 1e-7, 123456789012345678.0, 5e-324, 1e-310,
+              -2.2250738585072014e-308, 1.7976931348623157e308, 47.33333333333333, 0.30000000000000004]
+    values += [rnd.uniform(-1e9, 1e9) for _ in range(300)] + [round(rnd.uniform(0, 100), 2) for _ in range(300)]
+    values += [struct.unpack("<d", rnd.getrandbits(64).to_bytes(8, "little"))[0] for _ in range(300)]
+    values = [v for v in values if math.isfinite(v)]
+    f = tmp_path / "doubles.parquet"
+    pq.write_table(pa.table({"d": pa.array(values, pa.float64())}), f, use_dictionary=False)
+    rows = inspect_json(f, "--head", str(len(values)))["head"]["rows"]
+    assert len(rows) == len(values)
+    for (ours,), v in zip(rows, values):
+        assert float(ours) == v and math.copysign(1, float(ours)) == math.copysign(1, v), (ours, v)
+        assert significant_digits(ours) == significant_digits(repr(v)), (ours, repr(v))

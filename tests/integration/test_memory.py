@@ -64,17 +64,27 @@ def datasets(out):
     return m, tables
 
 
-def test_run_under_a_small_limit_gives_the_same_datasets(mariadb, scale1, tmp_path):
+@pytest.mark.parametrize("limit_text", ["48M", "32M"])
+def test_run_under_a_small_limit_gives_the_same_datasets(mariadb, scale1, tmp_path, limit_text):
+    """Under 48M (and 32M) the 100,000 customers' state does not fit: the run reads them in
+    passes of customer-id ranges, spilled to --temp-dir, and gives the same datasets."""
     env = mariadb.sluice_env(scale1)
     base = ["run", "--as-of", AS_OF, "--progress", "off"]
     rc, _, err, _ = popen_rss(base + ["--output", str(tmp_path / "free")], env)
     assert rc == 0, err
-    limit = 48 << 20
-    rc, out, err, rss = popen_rss(base + ["--output", str(tmp_path / "small"), "--memory-limit", "48M"], env)
+    limit = int(limit_text[:-1]) << 20
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    rc, out, err, rss = popen_rss(base + ["--output", str(tmp_path / "small"), "--memory-limit", limit_text,
+                                          "--temp-dir", str(spill)], env)
     assert rc == 0, err
     m_free, free = datasets(tmp_path / "free")
     m_small, small = datasets(tmp_path / "small")
     assert rss < limit + OVERHEAD, f"peak RSS {rss / 2**20:.1f} MiB"
+    assert m_free["memory"] == {"limit": 256 << 20, "passes": 1}
+    assert m_small["memory"]["limit"] == limit and m_small["memory"]["passes"] >= 2
+    assert m_small["data_quality"] == m_free["data_quality"]
+    assert list(spill.iterdir()) == []  # the spill files never had a name
     # the same values in the same order, column by column (run_id names each run)
     for d in DATASETS:
         a, b = free[d], small[d]
@@ -133,3 +143,37 @@ def test_export_under_the_smallest_limit(mariadb, scale1, tmp_path):
     assert (n, ids, qty) == tuple(int(x) for x in want)
     # row groups of at most half a connection's share of the limit (8 MiB), plus a page
     assert biggest <= (4 << 20) + (512 << 10), biggest
+
+
+def test_a_killed_run_in_passes_leaves_no_spill_file(mariadb, scale1, tmp_path):
+    """The spill files are opened unnamed (O_TMPFILE) under --temp-dir: a run killed while
+    it holds them (seen in /proc as deleted files of the folder) leaves nothing behind."""
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    p = subprocess.Popen([str(SLUICE), "run", "--as-of", AS_OF, "--progress", "off", "--output", str(tmp_path / "o"),
+                          "--passes", "4", "--temp-dir", str(spill)], env=mariadb.sluice_env(scale1),
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    held = False
+    deadline = time.monotonic() + 120
+    while p.poll() is None and time.monotonic() < deadline and not held:
+        try:
+            fds = [os.readlink(f) for f in Path(f"/proc/{p.pid}/fd").iterdir()]
+        except OSError:
+            fds = []
+        held = any(f.startswith(str(spill)) for f in fds)
+        time.sleep(0.01)
+    p.kill()
+    p.wait(timeout=60)
+    assert held, "the run never held a spill file"
+    assert list(spill.iterdir()) == []
+
+
+@pytest.mark.parametrize("bad, why", [("missing", "No such file"), ("file", "not a folder")])
+def test_a_bad_temp_dir_is_refused(mariadb, fresh_db, tmp_path, bad, why):
+    path = tmp_path / bad
+    if bad == "file":
+        path.write_text("x")
+    p = run_sluice(["run", "--output", str(tmp_path / "o"), "--temp-dir", str(path)], env=mariadb.sluice_env(fresh_db))
+    assert p.returncode == 2, p.stderr
+    assert "--temp-dir" in p.stderr and str(path) in p.stderr and why in p.stderr
+    assert not (tmp_path / "o").exists()

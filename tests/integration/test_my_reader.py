@@ -5,6 +5,7 @@ import datetime
 import decimal
 import json
 import subprocess
+import time
 
 import pytest
 
@@ -50,8 +51,20 @@ def alltypes(mariadb):
     mariadb.drop_database(db)
 
 
-def dump(mariadb, db, sql, *extra):
-    env = mariadb.sluice_env(db)
+@pytest.fixture(autouse=True, params=[0, 1], ids=["direct", "read_ahead"])
+def read_ahead(request):
+    """Every test twice: the caller's thread fetching, and the reader's own thread
+    fetching ahead (my_read_opts.read_ahead, as `sluice run` reads)."""
+    global READ_AHEAD
+    READ_AHEAD = request.param
+    yield request.param
+
+
+READ_AHEAD = 0
+
+
+def dump(mariadb, db, sql, *extra, env_extra=None):
+    env = {**mariadb.sluice_env(db), "MY_DUMP_READ_AHEAD": str(READ_AHEAD), **(env_extra or {})}
     p = subprocess.run([str(TOOLS / "my_dump"), sql, *map(str, extra)], env=env, capture_output=True, text=True,
                        timeout=120)
     return p
@@ -142,3 +155,40 @@ def test_many_batches_and_missing_table(mariadb, fresh_db):
     assert len(rows) == 10007 and rows[0] == ["1", "v1"] and rows[-1] == ["10007", "v10007"]
     p = dump(mariadb, fresh_db, "SELECT * FROM nope")
     assert p.returncode == 5 and "nope" in p.stderr
+
+
+def test_a_reader_freed_before_the_end(mariadb, fresh_db):
+    # the caller stops after 3 batches of 100: the read-ahead thread, busy with the
+    # next batch or waiting for a free one, is cancelled and joined; nothing hangs
+    with mariadb.connect(fresh_db) as c, c.cursor() as cur:
+        cur.execute("CREATE TABLE n (id BIGINT UNSIGNED PRIMARY KEY, s VARCHAR(20))")
+        cur.execute("INSERT INTO n SELECT seq, CONCAT('v', seq) FROM seq_1_to_20000")
+    p = dump(mariadb, fresh_db, "SELECT id, s FROM n ORDER BY id", 100, env_extra={"MY_DUMP_STOP_AFTER": "3"})
+    schema, rows, tail = parse(p)
+    assert [r[0] for r in rows] == [str(i) for i in range(1, 301)]
+
+
+def test_a_connection_killed_mid_read_is_an_error_not_an_end(mariadb, fresh_db):
+    # The first 200 rows come at once, then SLEEP() slows every row: the read is killed
+    # once rows have arrived. The rows before arrive, then exit 1 (README: a lost
+    # connection), never a clean end.
+    with mariadb.connect(fresh_db) as c, c.cursor() as cur:
+        cur.execute("CREATE TABLE n (id INT PRIMARY KEY)")
+        cur.execute("INSERT INTO n SELECT seq FROM seq_1_to_2000")
+    env = {**mariadb.sluice_env(fresh_db), "MY_DUMP_READ_AHEAD": str(READ_AHEAD)}
+    sql = "SELECT id, REPEAT('x', 2000) AS pad, IF(id > 200, SLEEP(0.01), 0) AS s FROM n ORDER BY id"
+    p = subprocess.Popen([str(TOOLS / "my_dump"), sql, "10"], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    got = [p.stdout.readline() for _ in range(51)]  # the schema and 50 rows
+    assert all(got), "the read ended early"
+    with mariadb.connect(fresh_db) as c, c.cursor() as cur:
+        cur.execute("SELECT id FROM information_schema.processlist WHERE info LIKE 'SELECT id, REPEAT%'")
+        ids = [r[0] for r in cur.fetchall()]
+        assert ids, "the read is not running"
+        for i in ids:
+            cur.execute(f"KILL CONNECTION {int(i)}")
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 1, (p.returncode, err)
+    assert "dump: reading rows after row" in err, err
+    rows = got[1:] + out.splitlines()
+    assert 50 <= len(rows) < 2000

@@ -343,11 +343,14 @@ def check_dataset(ds, table, expected, p, run_id):
     assert not bad, f"{ds}: {len(bad)} values differ:\n  " + "\n  ".join(bad[:20])
 
 
-def check_run(mariadb, db, out, p, min_rows=None, shards=1):
-    """Runs sluice with p, compares every dataset with the oracle; returns (manifest, tables)."""
-    proc = sluice_run(mariadb, db, out, *p.args(), *(["--shards", str(shards)] if shards > 1 else []))
+def check_run(mariadb, db, out, p, min_rows=None, shards=1, passes=1):
+    """Runs sluice with p, compares every dataset with the oracle; returns (manifest, tables).
+    passes > 1: each shard reads its customers in that many passes, spilled (--passes)."""
+    proc = sluice_run(mariadb, db, out, *p.args(), *(["--shards", str(shards)] if shards > 1 else []),
+                      *(["--passes", str(passes)] if passes > 1 else []))
     date = p.as_of[:10]
     m, tables = load(out, date, shards)
+    assert m["memory"]["passes"] >= shards * passes
     assert m["as_of"] == date and m["run_id"] in proc.stdout
     exp = oracle(mariadb, db, p)
     for ds in DATASETS:
@@ -379,12 +382,14 @@ GENERATED = {
 }
 
 
-@pytest.mark.parametrize("case, shards", [(c, 1) for c in GENERATED] + [("near_anchor", 4), ("backfill", 3)])
-def test_generated_data_matches_oracle(mariadb, seeded, tmp_path, case, shards):
+@pytest.mark.parametrize("case, shards, passes", [(c, 1, 1) for c in GENERATED] + [
+    ("near_anchor", 4, 1), ("backfill", 3, 1), ("near_anchor", 1, 5), ("exclude_and_thresholds", 2, 3)])
+def test_generated_data_matches_oracle(mariadb, seeded, tmp_path, case, shards, passes):
     """--shards N: the orders side in N customer ranges, merged at commit, gives the same
-    datasets (order_analytics in N files, in customer order)."""
+    datasets (order_analytics in N files, in customer order). --passes P: each shard in P
+    customer ranges read one after the other, spilled, emitted in order: the same again."""
     p = GENERATED[case]
-    _, tables = check_run(mariadb, seeded, tmp_path, p, shards=shards, min_rows={
+    _, tables = check_run(mariadb, seeded, tmp_path, p, shards=shards, passes=passes, min_rows={
         "inventory_analytics": 900, "order_analytics": 500, "warehouse_utilization": 20,
         "product_turnover": 200, "customer_segments": 4})
     # the data exercises every branch: each status, VIPs and non-VIPs, restock needs
@@ -572,11 +577,13 @@ EDGE = {
 }
 
 
-@pytest.mark.parametrize("case", list(EDGE) + ["vip_tiny/shards=3", "window_14_optimal_0.6_vip_50/shards=5"])
+@pytest.mark.parametrize("case", list(EDGE) + ["vip_tiny/shards=3", "window_14_optimal_0.6_vip_50/shards=5",
+                                  "vip_tiny/passes=4", "window_14_optimal_0.6_vip_50/passes=3"])
 def test_edge_cases_match_oracle(mariadb, edge_db, tmp_path, case):
-    case, _, shards = case.partition("/shards=")
-    if shards:
-        check_run(mariadb, edge_db, tmp_path, EDGE[case], shards=int(shards))
+    case, _, n = case.partition("/")
+    if n:
+        kind, _, n = n.partition("=")
+        check_run(mariadb, edge_db, tmp_path, EDGE[case], **{kind: int(n)})
         return
     p = EDGE[case]
     if case == "exclude_none":
@@ -692,18 +699,45 @@ def test_needs_restock_exactly_seven_days(mariadb, edge_db, tmp_path):
 
 
 
-def test_vip_rank_is_exact(mariadb, fresh_db, tmp_path):
+@pytest.mark.parametrize("passes", [1, 4])
+def test_vip_rank_is_exact(mariadb, fresh_db, tmp_path, passes):
     """Nearest rank ceil(P/100 * n) with P = 1.1 and n = 3000 is exactly 33 (1.1 * 3000 / 100
-    is 33.000000000000004 in binary doubles): 2968 customers reach the 33rd smallest total."""
+    is 33.000000000000004 in binary doubles): 2968 customers reach the 33rd smallest total.
+    In passes, the rank is selected from the spilled totals (a radix select)."""
     create_schema(mariadb, fresh_db)
     with mariadb.connect(fresh_db) as c, c.cursor() as cur:
         cur.execute("INSERT INTO orders SELECT seq, seq, '2026-06-01 10:00:00', seq / 100, 'paid' "
                     "FROM seq_1_to_3000")
+        # the passes are customer-id ranges of the customers table (first and last open)
+        cur.execute("INSERT INTO customers (customer_id, first_name) SELECT seq, CONCAT('c', seq) "
+                    "FROM seq_1_to_3000")
+        cur.execute("ANALYZE TABLE customers")
     p = Params(E_AS_OF, vip="1.1")
-    _, t = check_run(mariadb, fresh_db, tmp_path, p)
+    _, t = check_run(mariadb, fresh_db, tmp_path, p, passes=passes)
     assert sum(t["order_analytics"].column("is_vip").to_pylist()) == 2968
 
 
+
+
+@pytest.mark.parametrize("spacing", [1, 10**12 + 7])
+def test_window_orders_dense_and_sparse_ids(mariadb, fresh_db, tmp_path, spacing):
+    """The window's orders are kept as sorted ids: a bitmap when the ids are dense, a binary
+    search when they are spread over the 64-bit range; units_sold must be the same either
+    way (the oracle: MariaDB's SQL). Orders inside and outside the window, one twice over
+    the items, one cancelled."""
+    create_schema(mariadb, fresh_db)
+    with mariadb.connect(fresh_db) as c, c.cursor() as cur:
+        cur.execute("INSERT INTO products (product_id, sku, name, category) SELECT seq, CONCAT('s', seq), "
+                    "CONCAT('p', seq), 'c' FROM seq_1_to_40")
+        cur.execute("INSERT INTO customers (customer_id, first_name) SELECT seq, 'n' FROM seq_1_to_50")
+        # 600 orders, every 3rd outside the 30-day window, every 7th cancelled
+        cur.execute(f"INSERT INTO orders SELECT seq * {spacing}, 1 + seq % 50, "
+                    f"IF(seq % 3 = 0, '2026-03-01 10:00:00', '2026-06-20 10:00:00') - INTERVAL seq MINUTE, "
+                    f"seq / 10, IF(seq % 7 = 0, 'cancelled', 'paid') FROM seq_1_to_600")
+        cur.execute(f"INSERT INTO order_items SELECT seq, (1 + seq % 600) * {spacing}, 1 + seq % 40, 1 + seq % 5, 1.5 "
+                    f"FROM seq_1_to_2400")
+    _, t = check_run(mariadb, fresh_db, tmp_path, Params(E_AS_OF))
+    assert sum(t["product_turnover"].column("units_sold").to_pylist()) > 0
 
 
 def test_as_of_epoch_and_default(mariadb, edge_db, tmp_path):
@@ -825,14 +859,19 @@ def enum_ok(t, table):
     return table != "orders" or meta.get("sluice.origin.status", "").lower().startswith("enum")
 
 
-@pytest.mark.parametrize("which", ["edge", "generated", "edge/shards=3", "generated/shards=2"])
+@pytest.mark.parametrize("which", ["edge", "generated", "edge/shards=3", "generated/shards=2", "edge/passes=3",
+                                   "generated/shards=2/passes=2"])
 def test_raw_tables(mariadb, edge_db, seeded, tmp_path, which):
     """With --shards, customers, orders and order_items come in one file per shard, and
-    still whole: an item of a missing order, an order of a missing customer."""
-    which, _, shards = which.partition("/shards=")
+    still whole: an item of a missing order, an order of a missing customer. With --passes
+    too (the passes are taken from one read)."""
+    which, *opts = which.split("/")
+    opts = dict(o.split("=") for o in opts)
+    shards = opts.get("shards")
     db = edge_db if which == "edge" else seeded
     p = Params(E_AS_OF)
-    sluice_run(mariadb, db, tmp_path, "--raw", *p.args(), *(["--shards", shards] if shards else []))
+    sluice_run(mariadb, db, tmp_path, "--raw", *p.args(), *(["--shards", shards] if shards else []),
+               *(["--passes", opts["passes"]] if "passes" in opts else []))
     date = p.as_of[:10]
     assert sorted(d.name for d in (tmp_path / "raw").iterdir()) == sorted(TABLES)
     for table in TABLES:

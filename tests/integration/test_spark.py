@@ -229,16 +229,18 @@ def big(mariadb, fresh_db):
     return fresh_db
 
 
-def sluice_tasks():
-    """pids of the running `sluice ... task` processes."""
+def sluice_tasks(db):
+    """pids of the running `sluice ... task` processes reading database db (this test's:
+    another test suite on the machine may run tasks of its own)."""
     out = []
     for d in Path("/proc").iterdir():
         if d.name.isdigit():
             try:
                 argv = (d / "cmdline").read_bytes().split(b"\0")
+                env = (d / "environ").read_bytes().split(b"\0")
             except OSError:
                 continue
-            if argv and argv[0].endswith(b"sluice") and b"task" in argv:
+            if argv and argv[0].endswith(b"sluice") and b"task" in argv and b"MYSQL_DATABASE=" + db.encode() in env:
                 out.append(int(d.name))
     return out
 
@@ -256,11 +258,11 @@ def test_a_killed_task_is_retried_exactly(spark, mariadb, big, tmp_path):
             gate.cond("k", "id", 45000), check=None)))
         t.start()
         gate.waiting("k")                                   # a task is mid-read: rows before 45000 written
-        victims = sluice_tasks()
+        victims = sluice_tasks(db)
         deadline = time.monotonic() + 60
         while len(victims) != 1 and time.monotonic() < deadline:   # the other task ends
             time.sleep(0.1)
-            victims = sluice_tasks()
+            victims = sluice_tasks(db)
         assert len(victims) == 1, victims
         os.kill(victims[0], 9)
         gate.release("k")

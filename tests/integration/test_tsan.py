@@ -83,3 +83,24 @@ def test_135_parts(moto_small, tmp_path):
     assert p.returncode == 0, p.stderr
     assert moto_small.client.head_object(Bucket=bucket, Key="big")["ETag"].strip('"').endswith("-135")
     assert moto_small.client.get_object(Bucket=bucket, Key="big")["Body"].read() == f.read_bytes()
+
+
+def test_read_ahead_under_tsan(mariadb, source, tmp_path):
+    # the reader's read-ahead thread (my_read_opts.read_ahead, used by `sluice run`):
+    # to the end, cancelled after two batches, and a run stopped in the middle of its reads
+    env = clean_env(mariadb.sluice_env(source))
+    tool = str(TSAN / "tools" / "my_dump")
+    for extra in ({}, {"MY_DUMP_STOP_AFTER": "2"}):
+        p = subprocess.run([tool, "SELECT * FROM order_items ORDER BY order_item_id", "500"],
+                           env={**env, "MY_DUMP_READ_AHEAD": "1", **extra}, capture_output=True, text=True,
+                           timeout=600)
+        assert "ThreadSanitizer" not in p.stderr, p.stderr
+        assert p.returncode == 0, p.stderr
+        rows = len(p.stdout.splitlines()) - 2  # the schema line and the closing line
+        assert rows == 1000 if extra else rows > 1000
+    p = subprocess.Popen([str(TSAN / "sluice"), "run", "--output", str(tmp_path), "--progress", "off"],
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    p.send_signal(signal.SIGTERM)
+    _, stderr = p.communicate(timeout=120)
+    assert "ThreadSanitizer" not in stderr, stderr

@@ -127,7 +127,10 @@ static sl_code dump_reader(my_reader *r, sl_err *err)
         putchar('\n');
         json_decref(schema);
     }
-    for (;;) {
+    /* MY_DUMP_STOP_AFTER=N: stop after N batches, the rest unread (my_reader_free then) */
+    long stop_after = getenv("MY_DUMP_STOP_AFTER") ? atol(getenv("MY_DUMP_STOP_AFTER")) : -1;
+    for (long nb = 0;; nb++) {
+        if (nb == stop_after) return SL_OK;
         SL_TRY(my_reader_next(r, &b, err));
         if (!b) return SL_OK;
         for (size_t row = 0; row < b->nrows; row++) {
@@ -240,12 +243,14 @@ int main(int argc, char **argv)
     my_read_opts_default(&o);
     if (argc > 2) o.batch_rows = (size_t)atol(argv[2]);
     if (argc > 3) o.zero_dates_error = atoi(argv[3]);
+    o.read_ahead = getenv("MY_DUMP_READ_AHEAD") && atoi(getenv("MY_DUMP_READ_AHEAD")); /* my_reader.h */
     o.table = "dump";
     if (!(r = my_reader_open(m, argv[1], &o, &err))) goto fail;
     if (dump_reader(r, &err) != SL_OK) goto fail;
     z = json_array();
     for (int i = 0; i < my_reader_schema(r)->ncols; i++) json_array_append_new(z, json_integer(my_reader_zero_dates(r, i)));
-    z = json_pack("{s:o,s:I}", "zero_dates", z, "rows", (json_int_t)my_reader_rows(r));
+    z = json_pack("{s:o,s:I}", "zero_dates", z, "rows",
+                  (json_int_t)(getenv("MY_DUMP_STOP_AFTER") ? -1 : my_reader_rows(r)));
     json_dumpf(z, stdout, JSON_COMPACT);
     json_decref(z);
     putchar('\n');
