@@ -141,7 +141,13 @@ say "building $IMAGE (log: var/docker/build.log)"
 start=$SECONDS
 COMPOSE_DOCKER_CLI_BUILD=0 DOCKER_BUILDKIT=0 "${DC[@]}" build mariadb >"$VAR/build.log" 2>&1 \
     || { tail -30 "$VAR/build.log" >&2; exit 1; }
-# the image an earlier run built is now dangling: under vfs its layers are GBs
+# Tag the build stage as well: untagged it is "dangling", and the prune below would drop
+# the cache of its slow steps (apt, pip). Every step is cached here: this only tags.
+DOCKER_BUILDKIT=0 docker build -q --network host --target build -t "$IMAGE-build" --build-arg BASE="$BASE" \
+    --build-arg WHEELS=var/wheels --build-arg PIP_OPTIONS=--no-index -f deploy/Dockerfile . >>"$VAR/build.log" 2>&1 \
+    || { tail -30 "$VAR/build.log" >&2; exit 1; }
+# What earlier runs built and this one replaced is untagged now: under vfs every layer is a
+# whole copy of its file system (GBs), so it goes.
 docker image prune -f >/dev/null 2>&1 || true
 say "built in $((SECONDS - start)) s; starting the stack (project $PROJECT)"
 "${DC[@]}" up -d --no-build mariadb s3 spark-master spark-worker-1 spark-worker-2 >"$VAR/up.log" 2>&1 \
