@@ -165,14 +165,14 @@ static sl_code add_task(json_t *tasks, const char *label, const char *kind, int 
 }
 
 /* How many passes an orders shard takes so that its per-customer state stays inside
- * the memory limit: SL_RUN_STATE_SHARE of the limit for the state (the rest for the
+ * the memory limit: 5/8 of the limit for the state (the rest for the
  * files being written, the read batches and the program), SL_RUN_CUSTOMER_BYTES a
  * customer (measured: names, aggregate, their maps, the window's orders). */
 #define SL_RUN_CUSTOMER_BYTES 420
 #define SL_RUN_PASSES_MAX 256 /* two spill files each, open at once */
 static int passes_for(long long customers, size_t limit)
 {
-    size_t budget = limit / 16 * 13;
+    size_t budget = limit / 8 * 5;
     if (customers <= 0) return 1;
     unsigned long long need = (unsigned long long)customers * SL_RUN_CUSTOMER_BYTES;
     unsigned long long n = (need + budget - 1) / budget;
