@@ -7,8 +7,10 @@
 # from pip's cache into var/wheels/), starts deploy/docker-compose.yml on free ports with a
 # generated .env, runs the job, and checks the six datasets in the store against a
 # single-process `sluice run` of the same database and as-of (tests/docker/check_store.py).
-# Always tears the stack down and stops the daemon it started (trap). Images stay in
-# var/docker/data as a build cache; SLUICE_DOCKER_FRESH=1 starts from an empty one.
+# Always tears the stack down, stops the daemon it started and unmounts what it left under
+# var/docker (trap). Images stay in var/docker/data as a build cache, beside the rootfs
+# tarball and var/wheels; SLUICE_DOCKER_FRESH=1 starts from nothing: all three removed,
+# the wheels fetched from PyPI (pip's local cache is never used).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -19,11 +21,26 @@ IMAGE="sluice:test"
 BASE="sluice-base:bookworm"
 say() { echo "test-docker: $*" >&2; }
 
+# dockerd leaves mounts under its exec-root (netns/default) and, if it dies with containers,
+# under its data-root; they make `rm -rf var/docker` fail with "Device or resource busy".
+# Deepest first; lazily if still busy. Only mounts under this checkout's var/docker.
+unmount_leftovers() {
+    local m
+    while read -r m; do
+        if umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null; then say "unmounted ${m#"$ROOT"/}"
+        else say "cannot unmount $m"; fi
+    done < <(awk -v v="$VAR/" 'index($5, v) == 1 { print $5 }' /proc/self/mountinfo | sort -r)
+}
+
 mkdir -p "$VAR"
 if [ -f "$VAR/dockerd.pid" ] && kill -0 "$(cat "$VAR/dockerd.pid")" 2>/dev/null; then
     say "a dockerd of var/docker (pid $(cat "$VAR/dockerd.pid")) is already running: stop it first"; exit 1
 fi
-[ "${SLUICE_DOCKER_FRESH:-0}" = 1 ] && rm -rf "$VAR/data"
+unmount_leftovers # a previous run that was killed before its cleanup
+if [ "${SLUICE_DOCKER_FRESH:-0}" = 1 ]; then
+    say "fresh: removing the image cache, the rootfs tarball and the wheels"
+    rm -rf "$VAR/data" "$VAR/exec" "$VAR/rootfs.tar" "$VAR/rootfs" "$ROOT/var/wheels"
+fi
 export DOCKER_HOST="unix://$VAR/docker.sock"
 PROJECT="sluicetest$$"
 ENVF="$VAR/test.env"
@@ -39,6 +56,7 @@ cleanup() {
         kill "$DPID" 2>/dev/null || true
         wait "$DPID" 2>/dev/null || true
     fi
+    unmount_leftovers
     rm -f "$ENVF"
     [ "$rc" = 0 ] || say "FAILED (exit $rc); logs in var/docker/ (dockerd.log, build.log, job.log, stack.log)"
     exit "$rc"
@@ -67,14 +85,25 @@ if ! docker image inspect "$BASE" >/dev/null 2>&1; then
     docker import "$VAR/rootfs.tar" "$BASE" >/dev/null
 fi
 
-# Python wheels for the image, from pip's cache (or PyPI) on this machine
+# Python wheels for the image, from PyPI (pyspark is published as a source archive: pip
+# builds its wheel here). Never from pip's local cache or a local --find-links folder, so a
+# machine with a cold cache gets the same set: --no-cache-dir, PIP_FIND_LINKS cleared.
+# var/wheels/ is this script's own cache, remade when the list changes. The wheels must
+# suit the image's Python, Debian 12's 3.11: the venv's pip picks them for its own.
 want="$(printf '%s\n' pyspark "moto[server]" boto3)"
 if [ "$(cat "$ROOT/var/wheels/.want" 2>/dev/null)" != "$want" ]; then
-    say "collecting wheels into var/wheels/"
+    pyver="$("$VENV/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+    if [ "$pyver" != 3.11 ]; then
+        say "the venv's Python is $pyver; the image's (Debian 12) is 3.11: its wheels would not install"; exit 1
+    fi
+    say "collecting wheels from PyPI into var/wheels/ (log: var/docker/wheels.log)"
     rm -rf "$ROOT/var/wheels"; mkdir -p "$ROOT/var/wheels"
+    start=$SECONDS
     # shellcheck disable=SC2086
-    "$VENV/bin/pip" wheel -q -w "$ROOT/var/wheels" $want
+    env -u PIP_FIND_LINKS "$VENV/bin/pip" wheel --no-cache-dir -w "$ROOT/var/wheels" $want \
+        >"$VAR/wheels.log" 2>&1 || { tail -30 "$VAR/wheels.log" >&2; exit 1; }
     printf '%s\n' "$want" >"$ROOT/var/wheels/.want"
+    say "wheels collected in $((SECONDS - start)) s ($(du -sh "$ROOT/var/wheels" | cut -f1))"
 fi
 
 free_port() { "$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -112,6 +141,8 @@ say "building $IMAGE (log: var/docker/build.log)"
 start=$SECONDS
 COMPOSE_DOCKER_CLI_BUILD=0 DOCKER_BUILDKIT=0 "${DC[@]}" build mariadb >"$VAR/build.log" 2>&1 \
     || { tail -30 "$VAR/build.log" >&2; exit 1; }
+# the image an earlier run built is now dangling: under vfs its layers are GBs
+docker image prune -f >/dev/null 2>&1 || true
 say "built in $((SECONDS - start)) s; starting the stack (project $PROJECT)"
 "${DC[@]}" up -d --no-build mariadb s3 spark-master spark-worker-1 spark-worker-2 >"$VAR/up.log" 2>&1 \
     || { tail -30 "$VAR/up.log" >&2; exit 1; }

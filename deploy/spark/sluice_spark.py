@@ -15,7 +15,8 @@ sluice process as its environment and a 0600 copy of the .env file, never as arg
 Consistency: with --consistency snapshot (the default) or a run with --shards N > 1 the
 tasks run as one barrier stage (as many Spark tasks as free cores, each running its
 share of the sluice tasks at once): every sluice task opens its snapshot while one
-global read lock is held, released once all have started; the order shards exchange
+snapshot lock is held (sluice's bounded lock: BACKUP STAGE on MariaDB, the plan's
+--lock-wait-timeout/--lock-retries), released once all have started; the order shards exchange
 their customers' totals with allGather. A failed barrier stage is retried whole by
 Spark. Otherwise each sluice task is a Spark task of its own, retried alone.
 """

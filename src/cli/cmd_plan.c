@@ -117,7 +117,8 @@ static json_t *load_plan(const char *path, sl_err *err)
 
 static void task_usage(FILE *out)
 {
-    fputs("Usage: sluice task PLAN K [--attempt ID] [--sync]\n\n"
+    fputs("Usage: sluice task PLAN K [--attempt ID] [--sync] [--lock-wait-timeout S] [--lock-retries N]\n"
+          "                         [--snapshot-lock auto|backup-stage|ftwrl]\n\n"
           "Runs task K (from 0) of the plan in the file PLAN (`sluice plan ... --json`) on one\n"
           "connection, writes its files into the plan's output under names unique to this\n"
           "attempt, and prints its result as one line of JSON on standard output: the files\n"
@@ -130,12 +131,17 @@ static void task_usage(FILE *out)
           "                 default: 8 random hex digits)\n"
           "  --sync         let a runner align the snapshots of several tasks (sluice_spark.py):\n"
           "                 print {\"sync\": \"connected\"}, then obey lines on standard input:\n"
-          "                 lock (take FLUSH TABLES WITH READ LOCK on a second connection; needs\n"
-          "                 RELOAD), begin (start this task's transaction: WITH CONSISTENT SNAPSHOT\n"
-          "                 under --consistency snapshot), unlock, go (read); each answered by a\n"
+          "                 lock (take the snapshot lock on a second connection, bounded as in\n"
+          "                 `sluice run`: see below; needs RELOAD), begin (start this task's\n"
+          "                 transaction: WITH CONSISTENT SNAPSHOT under --consistency snapshot),\n"
+          "                 unlock (answered with what the lock cost, also put in the result as\n"
+          "                 \"lock_used\" for the manifest), go (read); each answered by a\n"
           "                 {\"sync\": ...} line. With no --sync the task begins on its own.\n"
-          "  -h, --help     this help\n",
+          "                 A lock not obtained in time exits 1 naming the blocking statement.\n"
+          "  -h, --help     this help\n\n"
+          "The lock flags below default to the plan's (the planned command's flags).\n",
           out);
+    fputs(cli_lock_help, out);
     cli_print_global_help(out);
 }
 
@@ -179,12 +185,21 @@ static sl_code sync_say(const char *what, sl_err *err)
     return SL_OK;
 }
 
-/* --sync: the runner's lines on standard input, until "go". */
-static sl_code sync_steps(const json_t *plan, const my_params *mp, MYSQL *conn, sl_err *err)
+/* --sync: the runner's lines on standard input, until "go". "lock" takes the same bounded
+ * snapshot lock as `sluice run`/`export` (mysql/my_lock.h: BACKUP STAGE on MariaDB, each
+ * statement bounded by the lock wait timeout and killed by a watchdog past it, retries
+ * with backoff, the error naming the blocker), on a connection of its own: BACKUP STAGE
+ * END would commit the transaction of the connection that ran it. The task's own
+ * connection, idle until "begin", watches it. What the lock cost goes into *lock_used
+ * (the "unlocked" line and this task's result carry it to the commit's manifest). */
+static sl_code sync_steps(const json_t *plan, const my_params *mp, const my_lock_opts *lo, MYSQL *conn,
+                          json_t **lock_used, sl_err *err)
 {
     MYSQL *lockc = NULL;
+    my_lock_info li;
     char line[64];
     sl_code rc = sync_say("connected", err);
+    *lock_used = NULL;
     while (rc == SL_OK) {
         if (!fgets(line, sizeof line, stdin)) {
             rc = sl_err_set(err, SL_E_USAGE, "--sync: standard input ended before \"go\"");
@@ -192,21 +207,38 @@ static sl_code sync_steps(const json_t *plan, const my_params *mp, MYSQL *conn, 
         }
         line[strcspn(line, "\r\n")] = 0;
         if (strcmp(line, "lock") == 0 && !lockc) {
-            if (!(lockc = my_connect(mp, 0, err))) rc = err->code ? err->code : SL_E_DB_CONNECT;
-            else if (my_exec(lockc, "FLUSH TABLES WITH READ LOCK", err) != SL_OK)
+            if (!(lockc = my_connect(mp, 0, err))) {
+                rc = err->code ? err->code : SL_E_DB_CONNECT;
+                break;
+            }
+            unsigned long own[2] = {mysql_thread_id(lockc), mysql_thread_id(conn)};
+            rc = my_lock_acquire(lockc, conn, own, 2, lo, &li, err);
+            if (rc != SL_OK && li.denied) {
+                char cause[sizeof err->msg];
+                snprintf(cause, sizeof cause, "%s", err->msg);
                 rc = sl_err_set(err, SL_E_DB,
-                                "cannot take the global read lock that aligns the tasks' snapshots (%s); grant RELOAD "
-                                "to the user, or run with --consistency none",
-                                err->msg);
+                                "cannot take the lock that aligns the tasks' snapshots (%s); grant RELOAD to the "
+                                "user, or plan with --consistency=none",
+                                cause);
+            }
             if (rc == SL_OK) rc = sync_say("locked", err);
         } else if (strcmp(line, "begin") == 0) {
             rc = sl_task_begin(plan, conn, err);
             if (rc == SL_OK) rc = sync_say("begun", err);
         } else if (strcmp(line, "unlock") == 0 && lockc) {
-            rc = my_exec(lockc, "UNLOCK TABLES", err);
+            rc = my_lock_release(lockc, &li, err);
             my_close(lockc);
             lockc = NULL;
-            if (rc == SL_OK) rc = sync_say("unlocked", err);
+            if (rc == SL_OK) {
+                sl_info("snapshot lock %s: %d attempt%s, waited %.3f s, held %.3f s", my_lock_kind_name(li.kind),
+                        li.attempts, li.attempts == 1 ? "" : "s", li.wait_seconds, li.held_seconds);
+                *lock_used = sl_exec_lock_json(lo, &li);
+                json_t *say = json_pack("{s:s, s:O}", "sync", "unlocked", "lock", *lock_used);
+                if (!say || json_dumpf(say, stdout, JSON_COMPACT) != 0 || fputc('\n', stdout) == EOF ||
+                    fflush(stdout) != 0)
+                    rc = sl_err_set(err, SL_E_IO, "cannot write to standard output");
+                json_decref(say);
+            }
         } else if (strcmp(line, "go") == 0) {
             break;
         } else {
@@ -232,17 +264,26 @@ static int valid_attempt(const char *s)
 
 int cmd_task(cli_ctx *ctx, int argc, char **argv)
 {
-    enum { O_ATTEMPT = 256, O_SYNC };
+    enum { O_ATTEMPT = 256, O_SYNC, O_LOCK };
     static const struct option opts[] = {{"attempt", required_argument, NULL, O_ATTEMPT},
                                          {"sync", no_argument, NULL, O_SYNC},
+                                         {"lock-wait-timeout", required_argument, NULL, O_LOCK},
+                                         {"lock-retries", required_argument, NULL, O_LOCK},
+                                         {"snapshot-lock", required_argument, NULL, O_LOCK},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *attempt = NULL;
     char attempt_buf[SL_RUN_ID_SIZE];
-    int c, sync = 0;
+    int c, sync = 0, opt_index = 0, lock_set = 0; /* lock_set: bits of the lock flags given here */
+    my_lock_opts given;                             /* their values, applied over the plan's */
+    my_lock_opts_default(&given);
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", opts, &opt_index)) != -1) {
         switch (c) {
+        case O_LOCK:
+            if (cli_parse_lock("task", opts[opt_index].name, optarg, &given) != 0) return SL_EXIT_USAGE;
+            lock_set |= 1 << (opt_index - 2); /* 1 wait timeout, 2 retries, 4 kind: their order in opts */
+            break;
         case O_ATTEMPT:
             if (!valid_attempt(optarg))
                 return cli_usage_error("task", "--attempt takes 1 to 32 of [A-Za-z0-9._-], not '%s'", optarg);
@@ -261,7 +302,7 @@ int cmd_task(cli_ctx *ctx, int argc, char **argv)
         return cli_usage_error("task", "K is a task number from 0, not '%s'", argv[optind + 1]);
 
     sl_err err = {0};
-    json_t *plan = NULL, *result = NULL;
+    json_t *plan = NULL, *result = NULL, *lock_used = NULL;
     MYSQL *conn = NULL;
     sl_store *st = NULL;
     my_params mp;
@@ -277,8 +318,13 @@ int cmd_task(cli_ctx *ctx, int argc, char **argv)
                              sl_plan_ntasks(plan) - 1, k);
         goto out;
     }
+    my_lock_opts lo;
+    sl_exec_plan_lock_opts(plan, &lo);
+    if (lock_set & 1) lo.wait_timeout = given.wait_timeout;
+    if (lock_set & 2) lo.retries = given.retries;
+    if (lock_set & 4) lo.kind = given.kind;
     if (my_params_from_config(ctx->cfg, &mp, 0, &err) != SL_OK || !(conn = my_connect(&mp, 0, &err)) ||
-        (sync ? sync_steps(plan, &mp, conn, &err) : sl_task_begin(plan, conn, &err)) != SL_OK) {
+        (sync ? sync_steps(plan, &mp, &lo, conn, &lock_used, &err) : sl_task_begin(plan, conn, &err)) != SL_OK) {
         rc = cli_fail("task", &err);
         goto out;
     }
@@ -294,12 +340,22 @@ int cmd_task(cli_ctx *ctx, int argc, char **argv)
         rc = cli_fail("task", &err);
         goto out;
     }
+    /* A late attempt (a retry, a speculative copy) whose run was committed meanwhile:
+     * its files are nobody's, so it deletes them rather than leave them to the next run. */
+    if (sl_task_check_superseded(st, plan, result, &err) != SL_OK) {
+        rc = cli_fail("task", &err);
+        goto out;
+    }
+    if (lock_used) json_object_set(result, "lock_used", lock_used); /* the commit puts it in the manifest */
     if (json_dumpf(result, stdout, JSON_COMPACT) != 0 || fputc('\n', stdout) == EOF || fflush(stdout) != 0) {
-        err = (sl_err){SL_E_IO, "cannot write the result to standard output"};
+        /* the runner is gone (a killed attempt's pipe): no commit will list these files */
+        sl_result_delete_files(st, result);
+        err = (sl_err){SL_E_IO, "cannot write the result to standard output (this attempt's files were deleted)"};
         rc = cli_fail("task", &err);
     }
 out:
     json_decref(result);
+    json_decref(lock_used);
     my_close(conn);
     sl_store_free(st);
     json_decref(plan);

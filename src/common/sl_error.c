@@ -28,6 +28,7 @@ static const char *const names[SL_E__COUNT] = {
     [SL_E_INTERNAL] = "internal error",
     [SL_E_UNSUPPORTED] = "unsupported",
     [SL_E_STOPPED] = "stopped by a signal",
+    [SL_E_SUPERSEDED] = "the run was committed without this attempt",
 };
 
 const char *sl_strerror(sl_code code)

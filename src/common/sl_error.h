@@ -25,6 +25,7 @@ typedef enum sl_code {
     SL_E_INTERNAL = 15,    /* a bug: an invariant did not hold */
     SL_E_UNSUPPORTED = 16, /* a valid input sluice does not handle */
     SL_E_STOPPED = 17,     /* SIGINT or SIGTERM asked the run to stop (sl_stop.h) */
+    SL_E_SUPERSEDED = 18,  /* a task attempt found its run committed without it (task.h) */
     SL_E__COUNT
 } sl_code;
 

@@ -144,6 +144,29 @@ sl_task_files *sl_task_files_create(sl_task_ctx *ctx, const json_t *plan, sl_err
     return tf;
 }
 
+/* Whether the partition's "_SUCCESS" records run_id: as the run that wrote it, or among
+ * the runs an appending manifest lists. */
+static sl_code committed_by(sl_store *st, const char *partition, const char *run_id, int *yes, sl_err *err)
+{
+    json_t *m = NULL, *r;
+    size_t i;
+    *yes = 0;
+    SL_TRY(sl_manifest_read(st, partition, &m, err));
+    if (!m) return SL_OK;
+    *yes = strcmp(sl_plan_str(m, "run_id"), run_id) == 0;
+    json_array_foreach(json_object_get(m, "runs"), i, r) *yes |= strcmp(sl_plan_str(r, "run_id"), run_id) == 0;
+    json_decref(m);
+    return SL_OK;
+}
+
+static sl_code superseded(const json_t *plan, const char *partition, const char *what, sl_err *err)
+{
+    return sl_err_set(err, SL_E_SUPERSEDED,
+                      "run %s is already committed (partition %s holds its _SUCCESS) without this attempt, %s; "
+                      "it lost to another attempt of the same task, and the run's output is complete",
+                      sl_plan_str(plan, "run_id"), partition, what);
+}
+
 static sl_commit *part_commit(sl_task_files *tf, const char *partition, sl_err *err)
 {
     for (int i = 0; i < tf->nparts; i++)
@@ -167,6 +190,11 @@ static sl_commit *part_commit(sl_task_files *tf, const char *partition, sl_err *
     p->c = sl_commit_begin(tf->ctx->store, partition, sl_plan_str(tf->plan, "run_id"),
                            sl_plan_str(tf->plan, "date"), err);
     if (!p->c) {
+        /* An attempt that starts after its run was committed: lost, not a usage error. */
+        int yes = 0;
+        if (err && err->code == SL_E_USAGE &&
+            committed_by(tf->ctx->store, partition, sl_plan_str(tf->plan, "run_id"), &yes, NULL) == SL_OK && yes)
+            superseded(tf->plan, partition, "which started after the commit and wrote nothing", err);
         sl_free(p->prefix);
         return NULL;
     }
@@ -245,6 +273,33 @@ sl_code sl_task_execute(const json_t *plan, int k, MYSQL *conn, sl_task_ctx *ctx
     return SL_OK;
 }
 
+sl_code sl_task_check_superseded(sl_store *st, const json_t *plan, const json_t *result, sl_err *err)
+{
+    const json_t *files = json_object_get(result, "files"), *f;
+    size_t i, j;
+    json_array_foreach(files, i, f)
+    {
+        const char *part = sl_plan_str(f, "partition");
+        int seen = 0, yes = 0;
+        for (j = 0; j < i && !seen; j++) seen = strcmp(sl_plan_str(json_array_get(files, j), "partition"), part) == 0;
+        if (seen) continue; /* one manifest read per partition */
+        sl_code rc = committed_by(st, part, sl_plan_str(plan, "run_id"), &yes, err);
+        if (rc != SL_OK) {
+            sl_result_delete_files(st, result);
+            return sl_err_prefix(err, "checking whether the run was committed without this attempt (its files "
+                                      "were deleted): ");
+        }
+        if (yes) {
+            char what[200];
+            snprintf(what, sizeof what, "which finished later: its %zu file%s deleted", json_array_size(files),
+                     json_array_size(files) == 1 ? " was" : "s were");
+            sl_result_delete_files(st, result);
+            return superseded(plan, part, what, err);
+        }
+    }
+    return SL_OK;
+}
+
 /* ---------------------------------------------------------------------------------- */
 /* the commit: one result per task */
 
@@ -316,13 +371,26 @@ sl_code sl_plan_commit(const sl_config *cfg, const json_t *plan, json_t *const *
                             ntasks);
             goto fail;
         }
+    /* Across processes the lock that aligned the snapshots was taken by one task (`sluice
+     * task --sync`), which reports it in its result: the manifest records it as the
+     * threaded run's (plan "lock_used"). A shallow copy of the plan carries it. */
+    json_t *lplan = NULL;
+    for (int k = 0; k < ntasks && !json_object_get(plan, "lock_used"); k++)
+        if (json_is_object(json_object_get(chosen[k], "lock_used"))) {
+            lplan = json_copy((json_t *)plan);
+            if (lplan) json_object_set(lplan, "lock_used", json_object_get(chosen[k], "lock_used"));
+            break;
+        }
+    const json_t *cplan = lplan ? lplan : plan;
     json_t *sum = json_object();
     if (!sum) {
+        json_decref(lplan);
         rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
         goto fail;
     }
-    rc = strcmp(sl_plan_str(plan, "command"), "export") == 0 ? sl_export_commit(plan, chosen, st, info, sum, err)
-                                                              : sl_run_commit(plan, chosen, st, info, sum, err);
+    rc = strcmp(sl_plan_str(plan, "command"), "export") == 0 ? sl_export_commit(cplan, chosen, st, info, sum, err)
+                                                              : sl_run_commit(cplan, chosen, st, info, sum, err);
+    json_decref(lplan);
     if (rc == SL_OK && summary) *summary = sum;
     else json_decref(sum);
     rc = sl_exec_output_failure(rc, err);

@@ -93,6 +93,20 @@ sl_code sl_task_begin(const json_t *plan, MYSQL *conn, sl_err *err);
 /* Runs task k of the plan on conn; *result is the task's result object. */
 sl_code sl_task_execute(const json_t *plan, int k, MYSQL *conn, sl_task_ctx *ctx, json_t **result, sl_err *err);
 
+/* Across processes, after an attempt has written its files and before it hands in its
+ * result: if a partition it wrote into already holds the "_SUCCESS" of the plan's run,
+ * the run was committed without this attempt (it is a retry or a speculative copy that
+ * finished late). Its files, which no manifest lists and which the commit's cleanup
+ * may have missed, are then deleted and it fails with SL_E_SUPERSEDED. Files complete
+ * before a partition's "_SUCCESS" is written are the commit's cleanup's to delete; the
+ * window left is an attempt that dies between its last file and this check (README,
+ * "The task model"). A manifest that cannot be read fails the attempt too (its files
+ * deleted). */
+sl_code sl_task_check_superseded(sl_store *st, const json_t *plan, const json_t *result, sl_err *err);
+
+/* Deletes every file a task's result lists (best effort: failures are logged). */
+void sl_result_delete_files(sl_store *st, const json_t *result);
+
 /* The engine that ran the tasks, for the manifests: {"engine": "threads"|"spark"|...,
  * more fields}; NULL: threads in this process. Borrowed. */
 typedef struct sl_commit_info {

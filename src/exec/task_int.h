@@ -21,8 +21,6 @@ json_t *sl_plan_snapshot_json(const json_t *plan);
  * SL_E_INTERNAL once another task failed (ctx->stop). */
 sl_code sl_task_check_stop(const sl_task_ctx *ctx, sl_err *err);
 
-/* Deletes the files a result lists (best effort: failures are warnings). */
-void sl_result_delete_files(sl_store *st, const json_t *result);
 /* Adds the result's files of `partition` to commit c (sl_commit_add_file). */
 sl_code sl_result_add_files(sl_commit *c, const char *partition, const json_t *result, sl_err *err);
 

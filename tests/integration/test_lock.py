@@ -202,6 +202,124 @@ def test_guard_does_not_queue_behind_a_write_older_than_the_timeout(mariadb, loc
 
 
 # ---------------------------------------------------------------------------------------
+# `sluice task --sync`: the lock that lines up the tasks of several processes (the Spark
+# glue's barrier stage) is the same bounded lock, from the plan's lock options
+
+
+def sync_task(mariadb, db, tmp_path, *plan_args, k=0):
+    """Plans an export of `big` in two tasks and starts `sluice task PLAN k --sync`, driven
+    as deploy/spark/sluice_spark.py drives it; returns (plan path, process) once connected."""
+    out = tmp_path / "out"
+    p = run_sluice(["plan", "export", "--table", "big", "--partitions", "2", "--consistency", "snapshot",
+                    "--date", DATE, "--output", str(out), *map(str, plan_args), "--json"],
+                   env=mariadb.sluice_env(db), check=0)
+    path = tmp_path / "plan.json"
+    path.write_text(p.stdout)
+    proc = subprocess.Popen([str(SLUICE), "task", str(path), str(k), "--sync"], env=mariadb.sluice_env(db),
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert json.loads(proc.stdout.readline()) == {"sync": "connected"}
+    return path, proc
+
+
+def insert_within(mariadb, db, limit):
+    """timed_insert on a thread: its seconds, or None while it is still blocked after
+    `limit` s (a lock nobody releases must fail the test, not hang it)."""
+    took = []
+    t = threading.Thread(target=lambda: took.append(timed_insert(mariadb, db)), daemon=True)
+    t.start()
+    t.join(limit)
+    return took[0] if took else None
+
+
+def say(proc, line):
+    proc.stdin.write(line + "\n")
+    proc.stdin.flush()
+
+
+def test_sync_lock_behind_a_long_update_gives_up_and_writes_resume(mariadb, lockdb, tmp_path):
+    """Was a plain FLUSH TABLES WITH READ LOCK: it queued behind the UPDATE for as long as
+    that ran, and every write on the server with it."""
+    upd = LongUpdate(mariadb, lockdb)
+    proc = None
+    try:
+        _, proc = sync_task(mariadb, lockdb, tmp_path, "--snapshot-lock", "ftwrl", "--lock-wait-timeout", 3,
+                            "--lock-retries", 1)
+        t0 = time.monotonic()
+        say(proc, "lock")
+        wait_for(lambda: any(r[1] == "FLUSH TABLES WITH READ LOCK" for r in processlist(mariadb)),
+                 what="the task's FTWRL to wait")
+        took = insert_within(mariadb, lockdb, 3 + 2.0)
+        assert took is not None, "an unrelated INSERT was blocked beyond the lock wait timeout (3 s)"
+        out, err = proc.communicate(timeout=60)
+        elapsed = time.monotonic() - t0
+        assert proc.returncode == 1, (out, err)
+        assert "locked" not in out
+        assert f"connection {upd.id} " in err and "UPDATE big" in err and "SLEEP(0.001)" in err, err
+        assert "--lock-wait-timeout" in err and "--consistency=none" in err, err
+        assert 3 <= elapsed < 3 + 1 + 10, elapsed
+        assert upd.running(), "sluice must never kill someone else's statement"
+        assert not any(r[1] == "FLUSH TABLES WITH READ LOCK" for r in processlist(mariadb))
+        assert not list(tmp_path.rglob("*.parquet"))
+    finally:
+        if proc and proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        upd.stop()
+
+
+def test_sync_lock_is_backup_stage_by_default_and_recorded(mariadb, lockdb, tmp_path):
+    """The default lock of the aligned tasks is BACKUP STAGE (a long UPDATE does not hold it
+    up), the lock-holding task reports what it cost, and the commit's manifest records it
+    as a single-process export's does."""
+    upd = LongUpdate(mariadb, lockdb)
+    procs = []
+    try:
+        path, holder = sync_task(mariadb, lockdb, tmp_path, "--lock-wait-timeout", 3)
+        procs.append(holder)
+        for k in range(1, len(json.loads(path.read_text())["tasks"])):  # one per chunk of the plan
+            procs.append(subprocess.Popen([str(SLUICE), "task", str(path), str(k), "--sync"],
+                                          env=mariadb.sluice_env(lockdb), stdin=subprocess.PIPE,
+                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+            assert json.loads(procs[-1].stdout.readline()) == {"sync": "connected"}
+        t0 = time.monotonic()
+        say(holder, "lock")
+        assert json.loads(holder.stdout.readline())["sync"] == "locked"
+        assert time.monotonic() - t0 < 3, "the lock waited for the UPDATE"
+        for p in procs:
+            say(p, "begin")
+            assert json.loads(p.stdout.readline()) == {"sync": "begun"}
+        say(holder, "unlock")
+        unlocked = json.loads(holder.stdout.readline())
+        assert unlocked["sync"] == "unlocked", unlocked
+        lock = unlocked["lock"]
+        assert lock["kind"] == "backup_stage" and lock["attempts"] == 1 and lock["lock_wait_timeout"] == 3, lock
+        assert lock["held_seconds"] <= lock["writes_blocked_seconds"] < 3, lock
+        assert insert_within(mariadb, lockdb, 3) is not None, "the lock was not released"
+        lines = []
+        for p in procs:
+            say(p, "go")
+            out, err = p.communicate(timeout=120)
+            assert p.returncode == 0, err
+            lines.append(out.strip().splitlines()[-1])
+        assert json.loads(lines[0])["lock_used"] == lock
+        assert not any("lock_used" in json.loads(l) for l in lines[1:])
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+        upd.stop()
+    res = tmp_path / "results.jsonl"
+    res.write_text("\n".join(reversed(lines)) + "\n")
+    run_sluice(["commit", str(path), str(res)], env=mariadb.sluice_env(lockdb), check=0)
+    m = manifest(tmp_path / "out")
+    assert m["snapshot"]["consistency"] == "snapshot" and m["snapshot"]["lock"] == lock, m["snapshot"]
+    # one snapshot, taken while the UPDATE was uncommitted (then killed and rolled back):
+    # the table as MariaDB has it now, in every task's chunk
+    assert sorted(parquet_rows(tmp_path / "out"), key=lambda r: r["id"]) == sql_rows(mariadb, lockdb)
+
+
+# ---------------------------------------------------------------------------------------
 # the grants
 
 def make_user(mariadb, db, *global_privs):
@@ -291,13 +409,14 @@ def test_without_reload_the_error_keeps_the_servers_words(mariadb, lockdb, tmp_p
 @pytest.mark.parametrize("args", [["--lock-wait-timeout", "0"], ["--lock-wait-timeout", "2.5"],
                                   ["--lock-retries", "-1"], ["--snapshot-lock", "lock-instance"]])
 def test_lock_usage_errors(mariadb, lockdb, tmp_path, args):
-    for cmd in (["export", "--table", "big"], ["run"]):
-        p = run_sluice([*cmd, "--output", str(tmp_path), *args], env=mariadb.sluice_env(lockdb))
+    for cmd in (["export", "--table", "big", "--output", str(tmp_path)], ["run", "--output", str(tmp_path)],
+                ["task", str(tmp_path / "plan.json"), "0", "--sync"]):
+        p = run_sluice([*cmd, *args], env=mariadb.sluice_env(lockdb))
         assert p.returncode == 2 and args[0] in p.stderr, p.stderr
 
 
 def test_help_mentions_the_lock_flags():
-    for cmd in ("export", "run"):
+    for cmd in ("export", "run", "task"):
         p = run_sluice([cmd, "--help"], env={})
         for word in ("--lock-wait-timeout", "--lock-retries", "--snapshot-lock", "BACKUP STAGE", "RELOAD"):
             assert word in p.stdout, (cmd, word)

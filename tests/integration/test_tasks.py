@@ -15,17 +15,17 @@ from test_run import (DATASETS, GENERATED, Params, check_dataset, load, oracle, 
 DATE = "2026-06-30"
 
 
-def plan(mariadb, db, tmp_path, *args):
-    p = run_sluice(["plan", *args, "--json"], env=mariadb.sluice_env(db), check=0)
+def plan(mariadb, db, tmp_path, *args, env=None):
+    p = run_sluice(["plan", *args, "--json"], env=env or mariadb.sluice_env(db), check=0)
     path = tmp_path / "plan.json"
     path.write_text(p.stdout)
     return path, json.loads(p.stdout)
 
 
-def run_tasks(mariadb, db, plan_path, ks, attempt=None):
+def run_tasks(mariadb, db, plan_path, ks, attempt=None, env=None):
     """Runs the tasks ks at once, each `sluice task` in its own process, answering the
     order shards' gather line with every shard's message; returns their result lines."""
-    env = mariadb.sluice_env(db)
+    env = env or mariadb.sluice_env(db)
     procs = {}
     for k in ks:
         cmd = [str(SLUICE), "task", str(plan_path), str(k)] + (["--attempt", attempt] if attempt else [])
@@ -57,10 +57,10 @@ def run_tasks(mariadb, db, plan_path, ks, attempt=None):
     return [out[k] for k in ks]
 
 
-def commit(mariadb, db, tmp_path, plan_path, lines, check=0, name="results.jsonl"):
+def commit(mariadb, db, tmp_path, plan_path, lines, check=0, name="results.jsonl", env=None):
     res = tmp_path / name
     res.write_text("\n".join(lines) + "\n")
-    return run_sluice(["commit", str(plan_path), str(res)], env=mariadb.sluice_env(db), check=check)
+    return run_sluice(["commit", str(plan_path), str(res)], env=env or mariadb.sluice_env(db), check=check)
 
 
 def files_under(root):
@@ -131,6 +131,69 @@ def test_duplicate_attempts_are_not_duplicate_rows(mariadb, seeded, tmp_path):
     (n,), = q(mariadb, seeded, "SELECT COUNT(*) FROM orders")
     assert t.num_rows == n == m["total_rows"]
     assert len(set(t.column("order_id").to_pylist())) == n
+
+
+def start_task(env, plan_path, k, attempt):
+    return subprocess.Popen([str(SLUICE), "task", str(plan_path), str(k), "--attempt", attempt], env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def committed_and_listed(moto, bucket, prefix):
+    """Every key under the prefix, and what the _SUCCESS manifests there list (with themselves)."""
+    keys = sorted(moto.keys(bucket, prefix + "/"))
+    listed = []
+    for k in keys:
+        if k.endswith("/_SUCCESS"):
+            m = json.loads(moto.client.get_object(Bucket=bucket, Key=k)["Body"].read())
+            listed += [k] + [k[:-len("_SUCCESS")] + f["name"] for f in m["files"]]
+    return keys, sorted(listed)
+
+
+def test_a_late_attempt_leaves_no_file_in_the_committed_run(mariadb, seeded, tmp_path, moto, bucket):
+    """Attempts of tasks of a committed run, writing to S3: one that began before the commit
+    and finished after it (a speculative copy; a retry whose first attempt's answer did
+    arrive) - held here at its gather line, after it opened its partition; its object is
+    stored when it finishes - and one started after the commit. Each deletes what it wrote
+    and exits 1 saying it lost; the committed partition holds exactly what its _SUCCESS
+    lists. Before: the first exited 0 and its object stayed, unlisted, until the
+    partition's next commit."""
+    pr = GENERATED["near_anchor"]
+    env = mariadb.sluice_env(seeded, **moto.env())
+    path, p = plan(mariadb, seeded, tmp_path, "run", "--output", f"s3://{bucket}/lake", "--shards", "2", *pr.args(),
+                   env=env)
+    shards = [k for k, t in enumerate(p["tasks"]) if t["kind"] == "orders"]
+    late = {k: start_task(env, path, k, "late") for k in shards}
+    try:
+        gathers = {}
+        for k, proc in late.items():
+            o = json.loads(proc.stdout.readline())  # it has read its share; its output file is open
+            gathers[o["participant"]] = o["gather"]
+        lines = run_tasks(mariadb, seeded, path, range(len(p["tasks"])), attempt="first", env=env)
+        commit(mariadb, seeded, tmp_path, path, lines, check=0, env=env)
+        before = committed_and_listed(moto, bucket, "lake")
+        assert before[0] == before[1] and any(k.endswith("/_SUCCESS") for k in before[0])
+        msg = json.dumps([gathers[i] for i in range(len(shards))])
+        for proc in late.values():
+            proc.stdin.write(msg + "\n")
+            proc.stdin.flush()
+        for k, proc in late.items():
+            rest, err = proc.communicate(timeout=300)
+            assert proc.returncode == 1, f"late attempt of task {k} exited {proc.returncode}: {rest} {err}"
+            assert f"run {p['run_id']} is already committed" in err and "1 file was deleted" in err, err
+            assert rest == "", "a lost attempt hands in no result"
+    finally:
+        for proc in late.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert committed_and_listed(moto, bucket, "lake") == before
+    assert not [k for k in moto.keys(bucket, "lake/") if "-late." in k]
+    # an attempt that starts after the commit is refused before it writes anything
+    r = start_task(env, path, 0, "after")
+    rest, err = r.communicate(timeout=300)
+    assert r.returncode == 1 and f"run {p['run_id']} is already committed" in err and "wrote nothing" in err, err
+    assert committed_and_listed(moto, bucket, "lake") == before
+    assert moto.uploads(bucket) == []
 
 
 def test_a_task_without_result_commits_nothing(mariadb, seeded, tmp_path):
