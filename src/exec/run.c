@@ -165,14 +165,14 @@ static sl_code add_task(json_t *tasks, const char *label, const char *kind, int 
 }
 
 /* How many passes an orders shard takes so that its per-customer state stays inside
- * the memory limit: SL_RUN_STATE_SHARE of the limit for the state (the rest for the
+ * the memory limit: 5/8 of the limit for the state (the rest for the
  * files being written, the read batches and the program), SL_RUN_CUSTOMER_BYTES a
  * customer (measured: names, aggregate, their maps, the window's orders). */
 #define SL_RUN_CUSTOMER_BYTES 420
 #define SL_RUN_PASSES_MAX 256 /* two spill files each, open at once */
 static int passes_for(long long customers, size_t limit)
 {
-    size_t budget = limit / 16 * 13;
+    size_t budget = limit / 8 * 5;
     if (customers <= 0) return 1;
     unsigned long long need = (unsigned long long)customers * SL_RUN_CUSTOMER_BYTES;
     unsigned long long n = (need + budget - 1) / budget;
@@ -362,13 +362,27 @@ typedef struct rn_task {
     sl_task_files *files;
     rn_out out[TF__DATASETS];
     const char *prefix;
+    rp_inventory inv; /* the report's inventory figures, tallied as inventory_analytics is written */
 } rn_task;
+
+static void tally_inventory(rp_inventory *inv, const sl_batch *b)
+{
+    int sc = sl_schema_find(b->schema, "inventory_score"), ss = sl_schema_find(b->schema, "stock_status");
+    for (size_t r = 0; sc >= 0 && ss >= 0 && r < b->nrows; r++) {
+        const sl_column *cs = &b->cols[sc], *cst = &b->cols[ss];
+        uint32_t n = 0;
+        const uint8_t *status = sl_col_is_null(cst, r) ? NULL : sl_col_bytes(cst, r, &n);
+        int has = !sl_col_is_null(cs, r);
+        rp_inventory_add(inv, has, has ? SL_COL_VALUES(cs, double)[r] : 0, (const char *)status, n);
+    }
+}
 
 static sl_code emit(void *ud, tf_dataset d, const sl_batch *b, sl_err *err)
 {
     rn_task *t = ud;
     if (!t->out[d].w) return sl_err_set(err, SL_E_INTERNAL, "dataset %s is not written here", tf_dataset_name(d));
     SL_TRY(sl_stop_check(err)); /* datasets are written batch by batch: a stop lands between them */
+    if (d == TF_INVENTORY_ANALYTICS) tally_inventory(&t->inv, b);
     sl_code rc = pq_writer_write(t->out[d].w, b, err);
     if (rc != SL_OK) sl_err_prefix(err, "dataset %s: ", tf_dataset_name(d));
     return rc;
@@ -731,7 +745,7 @@ sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, 
                     sl_err *err)
 {
     rn_params rp = {0};
-    rn_task t = {plan, ctx, NULL, {{0}}, sl_plan_str(plan, "prefix")};
+    rn_task t = {plan, ctx, NULL, {{0}}, sl_plan_str(plan, "prefix"), {0}};
     tf_state *st = NULL;
     json_t *rows = json_object(), *rawinfo = json_object(), *part = json_object();
     json_t *zeros = json_object(), *zero_totals = json_object(), *secs = json_object();
@@ -823,6 +837,10 @@ sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, 
         sl_buf_init(&packed, 0);
         SL_TRY_GOTO(rc, put_packed(part, "products_packed", &packed, tf_each_product(st, product_pack, &packed, err),
                                    err), done);
+        json_object_set_new(part, "report_inventory",
+                            json_pack("{s:I, s:I, s:o, s:o}", "rows", (json_int_t)t.inv.rows, "score_null",
+                                      (json_int_t)t.inv.score_null, "bins", i64_array(t.inv.bins, RP_SCORE_BINS),
+                                      "status", i64_array(t.inv.status, 4)));
         tf_quality q;
         tf_quality_get(st, &q);
         json_object_set_new(part, "quality",
@@ -1026,7 +1044,7 @@ sl_code sl_run_commit(const json_t *plan, json_t *const *chosen, sl_store *st, c
 {
     int ntasks = sl_plan_ntasks(plan), files = 0;
     rn_params rp = {0};
-    rn_task cm = {plan, NULL, NULL, {{0}}, sl_plan_str(plan, "prefix")}; /* writes with emit, as a task */
+    rn_task cm = {plan, NULL, NULL, {{0}}, sl_plan_str(plan, "prefix"), {0}}; /* writes with emit, as a task */
     sl_commit *c = NULL;
     tf_state *tf = NULL;
     pq_options po;
@@ -1146,7 +1164,21 @@ sl_code sl_run_commit(const json_t *plan, json_t *const *chosen, sl_store *st, c
     /* the limit, and the passes its orders shards took (one each: their state fitted) */
     json_object_set_new(extra, "memory", json_pack("{s:I, s:i}", "limit", (json_int_t)sl_plan_int(plan, "memory_limit", 0),
                                                    "passes", passes));
-    rc = rp_commit_report(c, st, sl_plan_str(plan, "run_id"), sl_plan_str(plan, "date"), extra, err);
+    /* the inventory task's tallies of inventory_analytics, for the report */
+    rp_inventory inv = {0}, *invp = NULL;
+    for (int k = 0; k < ntasks; k++) {
+        const json_t *ri = json_object_get(json_object_get(chosen[k], "run"), "report_inventory");
+        if (!json_is_object(ri)) continue;
+        invp = &inv;
+        inv.rows += sl_plan_int(ri, "rows", 0);
+        inv.score_null += sl_plan_int(ri, "score_null", 0);
+        int64_t add[RP_SCORE_BINS];
+        i64_from(json_object_get(ri, "bins"), add, RP_SCORE_BINS);
+        for (int i = 0; i < RP_SCORE_BINS; i++) inv.bins[i] += add[i];
+        i64_from(json_object_get(ri, "status"), add, 4);
+        for (int i = 0; i < 4; i++) inv.status[i] += add[i];
+    }
+    rc = rp_commit_report(c, st, sl_plan_str(plan, "run_id"), sl_plan_str(plan, "date"), extra, invp, err);
     if (rc == SL_OK) {
         all[nraw] = c;
         extras[nraw] = extra;

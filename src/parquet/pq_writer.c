@@ -266,6 +266,35 @@ static uint64_t hash_bytes(const uint8_t *p, size_t n)
     return mix64(h ^ x ^ ((uint64_t)n << 56));
 }
 
+/* A value's dictionary hash: 4- and 8-byte values (the fixed-width columns) in one mix. */
+static uint64_t dict_hash(const uint8_t *v, size_t n)
+{
+    if (n == 8 || n == 4) {
+        uint64_t x = 0;
+        memcpy(&x, v, n);
+        return mix64(x ^ (0x9E3779B97F4A7C15ULL + n));
+    }
+    return hash_bytes(v, n);
+}
+
+/* Whether two values of n bytes are equal: fixed widths compared as integers. */
+static int dict_same(const uint8_t *a, const uint8_t *b, size_t n)
+{
+    if (n == 8) {
+        uint64_t x, y;
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        return x == y;
+    }
+    if (n == 4) {
+        uint32_t x, y;
+        memcpy(&x, a, 4);
+        memcpy(&y, b, 4);
+        return x == y;
+    }
+    return memcmp(a, b, n) == 0;
+}
+
 static void dict_free(pq_dict *d)
 {
     sl_free(d->slots);
@@ -300,7 +329,7 @@ static sl_code dict_grow(pq_dict *d, int width, sl_err *err)
     for (uint32_t e = 0; e < d->n; e++) {
         uint32_t len;
         const uint8_t *v = dict_entry(d, width, e, &len);
-        uint32_t s = (uint32_t)hash_bytes(v, len) & (ns - 1);
+        uint32_t s = (uint32_t)dict_hash(v, len) & (ns - 1);
         while (slots[s]) s = (s + 1) & (ns - 1);
         slots[s] = e + 1;
     }
@@ -315,13 +344,13 @@ static sl_code dict_insert(pq_dict *d, int width, const uint8_t *v, uint32_t len
 {
     if ((uint64_t)(d->n + 1) * 2 > d->nslots) SL_TRY(dict_grow(d, width, err));
     uint32_t mask = d->nslots - 1;
-    uint32_t s = (uint32_t)hash_bytes(v, len) & mask;
+    uint32_t s = (uint32_t)dict_hash(v, len) & mask;
     for (;;) {
         uint32_t e = d->slots[s];
         if (!e) break;
         uint32_t elen;
         const uint8_t *ev = dict_entry(d, width, e - 1, &elen);
-        if (elen == len && memcmp(ev, v, len) == 0) {
+        if (elen == len && dict_same(ev, v, len)) {
             *out = e - 1;
             return SL_OK;
         }

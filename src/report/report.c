@@ -23,7 +23,7 @@
 #define TOP_RESTOCK 15
 #define WAREHOUSES_SHOWN 40
 #define SEGMENTS_MAX 8
-#define SCORE_BINS 10
+#define SCORE_BINS RP_SCORE_BINS
 
 typedef struct hour_row {
     int set;
@@ -55,8 +55,7 @@ typedef struct seg_row {
 
 typedef struct rp_data {
     hour_row hours[24];
-    int64_t bins[SCORE_BINS], score_null, inv_rows;
-    int64_t status[4]; /* restock, overstock, ok, unknown */
+    rp_inventory inv;
     wh_row *wh;
     size_t nwh, whcap;
     prod_row top[TOP_RESTOCK];
@@ -179,20 +178,23 @@ static sl_code row_hourly(rp_data *d, char *const *c, sl_err *err)
     return SL_OK;
 }
 
-/* Bins of width 10: [0,10) ... [80,90), and [90,100] (a score of 100 joins the last). */
-static sl_code row_inventory(rp_data *d, char *const *c, sl_err *err)
+void rp_inventory_add(rp_inventory *t, int has_score, double score, const char *status, size_t n)
 {
     static const char *const st[4] = {"restock", "overstock", "ok", "unknown"};
-    (void)err;
-    d->inv_rows++;
-    if (!c[0]) d->score_null++;
+    t->rows++;
+    if (!has_score) t->score_null++;
     else {
-        double s = to_f64(c[0]);
-        int b = s >= 0 ? (int)floor(s / 10) : 0;
-        d->bins[b < 0 ? 0 : b >= SCORE_BINS ? SCORE_BINS - 1 : b]++;
+        int b = score >= 0 ? (int)floor(score / 10) : 0;
+        t->bins[b < 0 ? 0 : b >= SCORE_BINS ? SCORE_BINS - 1 : b]++;
     }
-    for (int i = 0; i < 4; i++)
-        if (c[1] && strcmp(c[1], st[i]) == 0) d->status[i]++;
+    for (int i = 0; status && i < 4; i++)
+        if (strlen(st[i]) == n && memcmp(status, st[i], n) == 0) t->status[i]++;
+}
+
+static sl_code row_inventory(rp_data *d, char *const *c, sl_err *err)
+{
+    (void)err;
+    rp_inventory_add(&d->inv, c[0] != NULL, c[0] ? to_f64(c[0]) : 0, c[1], c[1] ? strlen(c[1]) : 0);
     return SL_OK;
 }
 
@@ -303,7 +305,8 @@ static sl_code dataset_files(const json_t *m, const char *ds, const json_t **one
     return SL_OK;
 }
 
-static sl_code gather(sl_store *st, const char *prefix, const json_t *m, rp_data *d, sl_err *err)
+static sl_code gather(sl_store *st, const char *prefix, const json_t *m, const rp_inventory *tallied, rp_data *d,
+                     sl_err *err)
 {
     static const char *const hourly[] = {"hour", "order_count", "revenue"};
     static const char *const inv[] = {"inventory_score", "stock_status"};
@@ -327,6 +330,10 @@ static sl_code gather(sl_store *st, const char *prefix, const json_t *m, rp_data
     for (size_t i = 0; i < sizeof plan / sizeof plan[0]; i++) {
         const json_t *one, *list;
         SL_TRY(dataset_files(m, plan[i].ds, &one, &list, err));
+        if (tallied && plan[i].fn == row_inventory) { /* tallied by the run as it wrote the file */
+            d->inv = *tallied;
+            continue;
+        }
         size_t n = list ? json_array_size(list) : 1;
         for (size_t k = 0; k < n; k++) {
             const char *file = json_string_value(list ? json_array_get(list, k) : one);
@@ -619,11 +626,11 @@ static sl_code section_inventory(page *pg, const rp_data *d)
     char labels[SCORE_BINS][16], vals[SCORE_BINS][32], shown[SCORE_BINS][32], titles[SCORE_BINS][96], b[32];
     for (int i = 0; i < SCORE_BINS; i++) {
         snprintf(labels[i], sizeof labels[i], "%d-%d", i * 10, i * 10 + 10);
-        snprintf(vals[i], sizeof vals[i], "%" PRId64, d->bins[i]);
-        rp_fmt_compact((double)d->bins[i], shown[i], sizeof shown[i]);
+        snprintf(vals[i], sizeof vals[i], "%" PRId64, d->inv.bins[i]);
+        rp_fmt_compact((double)d->inv.bins[i], shown[i], sizeof shown[i]);
         snprintf(titles[i], sizeof titles[i], "score %d to %s%d: %s inventory rows", i * 10,
-                 i == SCORE_BINS - 1 ? "" : "under ", i * 10 + 10, rp_fmt_int(d->bins[i], b, sizeof b));
-        bars[i] = (rp_bar){.label = labels[i], .value = (double)d->bins[i], .value_text = vals[i], .shown = shown[i],
+                 i == SCORE_BINS - 1 ? "" : "under ", i * 10 + 10, rp_fmt_int(d->inv.bins[i], b, sizeof b));
+        bars[i] = (rp_bar){.label = labels[i], .value = (double)d->inv.bins[i], .value_text = vals[i], .shown = shown[i],
                            .title = titles[i]};
     }
     rp_chart c = {.id = "inventory-scores", .caption = "Distribution of inventory_score", .cat_label =
@@ -640,13 +647,13 @@ static sl_code section_inventory(page *pg, const rp_data *d)
       "<tr><td>ok</td><td class=\"num\" data-value=\"%" PRId64 "\">%s</td></tr>"
       "<tr><td>unknown</td><td class=\"num\" data-value=\"%" PRId64 "\">%s</td></tr>"
       "<tr><th>all rows</th><th class=\"num\" data-value=\"%" PRId64 "\">%s</th></tr></tbody></table>",
-      d->status[0], rp_fmt_int(d->status[0], b1, sizeof b1), d->status[1], rp_fmt_int(d->status[1], b2, sizeof b2),
-      d->status[2], rp_fmt_int(d->status[2], b3, sizeof b3), d->status[3], rp_fmt_int(d->status[3], b4, sizeof b4),
-      d->inv_rows, rp_fmt_int(d->inv_rows, b5, sizeof b5));
+      d->inv.status[0], rp_fmt_int(d->inv.status[0], b1, sizeof b1), d->inv.status[1], rp_fmt_int(d->inv.status[1], b2, sizeof b2),
+      d->inv.status[2], rp_fmt_int(d->inv.status[2], b3, sizeof b3), d->inv.status[3], rp_fmt_int(d->inv.status[3], b4, sizeof b4),
+      d->inv.rows, rp_fmt_int(d->inv.rows, b5, sizeof b5));
     P("<p class=\"note\">Bins of 10 points; the last holds 90 to 100. <span id=\"score-null\" data-value=\"%" PRId64
       "\">%s</span> rows have no score (quantity, capacity or last_updated missing, or capacity 0).</p></div></div>"
       "</section>",
-      d->score_null, rp_fmt_int(d->score_null, b6, sizeof b6));
+      d->inv.score_null, rp_fmt_int(d->inv.score_null, b6, sizeof b6));
     return SL_OK;
 }
 
@@ -881,9 +888,15 @@ static sl_code write_page(page *pg, const json_t *m, rp_data *d)
 
 sl_code rp_render(sl_store *st, const char *prefix, const json_t *manifest, sl_buf *html, sl_err *err)
 {
+    return rp_render_with(st, prefix, manifest, NULL, html, err);
+}
+
+sl_code rp_render_with(sl_store *st, const char *prefix, const json_t *manifest, const rp_inventory *inv,
+                       sl_buf *html, sl_err *err)
+{
     rp_data d;
     memset(&d, 0, sizeof d);
-    sl_code rc = gather(st, prefix, manifest, &d, err);
+    sl_code rc = gather(st, prefix, manifest, inv, &d, err);
     if (rc == SL_OK) {
         page pg = {html, err};
         rc = write_page(&pg, manifest, &d);
@@ -893,7 +906,7 @@ sl_code rp_render(sl_store *st, const char *prefix, const json_t *manifest, sl_b
 }
 
 sl_code rp_commit_report(sl_commit *c, sl_store *st, const char *run_id, const char *as_of, const json_t *extra,
-                         sl_err *err)
+                         const rp_inventory *inv, sl_err *err)
 {
     /* the partition as the commit spells it: its manifest key without "_SUCCESS" */
     const char *key = sl_commit_manifest_key(c);
@@ -909,7 +922,7 @@ sl_code rp_commit_report(sl_commit *c, sl_store *st, const char *run_id, const c
         return sl_err_set(err, SL_E_NOMEM, "out of memory for the run report");
     }
     sl_buf_init(&html, (size_t)64 << 20);
-    rc = rp_render(st, part, m, &html, err);
+    rc = rp_render_with(st, part, m, inv, &html, err);
     if (rc == SL_OK) rc = sl_commit_add_fixed(c, RP_REPORT_NAME, html.data, html.len, err);
     if (rc != SL_OK) sl_err_prefix(err, "writing the run report %s%s: ", part, RP_REPORT_NAME);
     sl_buf_free(&html);

@@ -13,6 +13,19 @@
 #include "../sink/store.h"
 
 #define RP_REPORT_NAME "report.html"
+#define RP_SCORE_BINS 10
+
+/* The report's inventory figures: rows, scores in bins of width 10 ([0,10) ... [80,90),
+ * and [90,100], a score of 100 joining the last; below 0 the first), scores NULL, and
+ * stock statuses (restock, overstock, ok, unknown). rp_render tallies them from the
+ * inventory_analytics file; `sluice run` tallies them as it writes the file, so that its
+ * report need not read the file back (memory that would grow with the inventory). */
+typedef struct rp_inventory {
+    int64_t rows, score_null, bins[RP_SCORE_BINS], status[4];
+} rp_inventory;
+
+/* One row: score NULL when has_score is 0; status (n bytes) NULL when status is NULL. */
+void rp_inventory_add(rp_inventory *t, int has_score, double score, const char *status, size_t n);
 
 /* Renders the report of the partition `manifest` describes (a business_insights
  * manifest: "partition", "run_id", "as_of", "datasets" {name: {"file", "rows",
@@ -24,6 +37,9 @@
  * A dataset missing from the manifest or its file, or a file that is not the dataset
  * (a column missing, not Parquet) is SL_E_FORMAT naming the key. */
 sl_code rp_render(sl_store *st, const char *prefix, const json_t *manifest, sl_buf *html, sl_err *err);
+/* The same with the inventory figures given (NULL: read from the file, as rp_render). */
+sl_code rp_render_with(sl_store *st, const char *prefix, const json_t *manifest, const rp_inventory *inv,
+                       sl_buf *html, sl_err *err);
 
 /* The commit step of `sluice run`: renders the report of the partition commit c (on
  * store st) is about to complete - its dataset files, already finished, and the
@@ -31,6 +47,6 @@ sl_code rp_render(sl_store *st, const char *prefix, const json_t *manifest, sl_b
  * as_of and partition) - and hands it to c as the fixed-name file report.html, written
  * just before "_SUCCESS" (sl_commit_add_fixed). Call right before sl_commit_finish. */
 sl_code rp_commit_report(sl_commit *c, sl_store *st, const char *run_id, const char *as_of, const json_t *extra,
-                         sl_err *err);
+                         const rp_inventory *inv, sl_err *err);
 
 #endif

@@ -148,7 +148,10 @@ def test_second_signal_exits_at_once(mariadb, source, moto_small, tmp_path):
     proxy = FaultProxy(moto_small.port)
     try:
         bucket = moto_small.new_bucket()
-        proxy.rule = lambda n, method, path: ("delay", 5) if method == "DELETE" else None
+        # DELETEs (the aborts of the cleanup) wait 5 s; parts wait 0.3 s, so that an upload is
+        # surely in progress when the test looks (a fast export could finish its uploads first)
+        proxy.rule = lambda n, method, path: (("delay", 5) if method == "DELETE" else
+                                              ("delay", 0.3) if method == "PUT" and "partNumber=" in path else None)
         env = clean_env({**mariadb.sluice_env(source), **s3_env(moto_small, proxy.endpoint)})
         args = args_for("export", f"s3://{bucket}/out")
         p = subprocess.Popen([str(SLUICE), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
