@@ -29,39 +29,18 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run_bench import sh, sql  # noqa: E402  (the same server helpers as the run bench)
+import run_bench  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 ANCHOR = "2026-12-01 00:00:00"
 AS_OF = "2026-11-30 18:00:00"
 DATE = "2026-12-01"
 
 
-def sh(cmd, env=None, **kw):
-    return subprocess.run(cmd, cwd=ROOT, env=env, check=True, text=True, capture_output=True, **kw)
-
-
 def server_env():
-    env = dict(os.environ)
-    env.setdefault("SLUICE_VAR", str(ROOT / "var" / "bench"))
-    env.setdefault("SLUICE_MARIADB_PORT", "3417")
-    # a server without TLS, so that every client (sluice, the floors, the peers) reads in
-    # plaintext alike: with it, sluice's PREFERRED mode would encrypt and the floors not
-    # (TLS took about 10% of sluice run's client CPU at scale 5). A server already running
-    # keeps its setting: `scripts/mariadb-local.sh restart` with SLUICE_MARIADB_TLS=0.
-    env.setdefault("SLUICE_MARIADB_TLS", "0")
-    env.setdefault("SLUICE_MARIADB_BUFFER_POOL", "6G")
-    sh(["bash", "scripts/mariadb-local.sh", "start"], env=env)
-    for line in sh(["bash", "scripts/mariadb-local.sh", "env"], env=env).stdout.splitlines():
-        k, _, v = line.partition("=")
-        env[k] = v
-    return env
-
-
-def sql(env, db, query):
-    e = {k: v for k, v in env.items() if k not in ("MYSQL_HOST", "MYSQL_PORT")}
-    e["MYSQL_PWD"] = env["MYSQL_PASSWORD"]
-    cmd = ["mariadb", "--no-defaults", "--protocol=socket", f"--socket={env['MYSQL_SOCKET']}",
-           f"-u{env['MYSQL_USER']}", "-N", "-e", query] + ([db] if db else [])
-    return subprocess.run(cmd, env=e, check=True, text=True, capture_output=True).stdout.strip()
+    return run_bench.server_env(port="3417")  # the run bench's server settings, on a port of its own
 
 
 def ensure_seeded(env, scale):

@@ -40,10 +40,12 @@ def sh(cmd, env=None, **kw):
     return subprocess.run(cmd, cwd=ROOT, env=env, check=True, text=True, capture_output=True, **kw)
 
 
-def server_env():
+def server_env(port="3324"):
+    """The bench server (started if needed) and its client settings; SLUICE_VAR and
+    SLUICE_MARIADB_PORT from the environment win over var/bench and port."""
     env = dict(os.environ)
     env.setdefault("SLUICE_VAR", "var/bench")
-    env.setdefault("SLUICE_MARIADB_PORT", "3324")
+    env.setdefault("SLUICE_MARIADB_PORT", port)
     # a server without TLS, so that every client (sluice, the floors, the peers) reads in
     # plaintext alike: with it, sluice's PREFERRED mode would encrypt and the floors not
     # (TLS took about 10% of sluice run's client CPU at scale 5). A server already running
