@@ -103,8 +103,9 @@ static sl_code source_sql(tf_source s, int raw, const my_range *r, const tf_para
             my_range_where(r, "o.`customer_id` + 0", cond, sizeof cond);
         } else {
             /* orders: "+ 0" keeps the optimizer off the customer_id index, whose range of a
-             * shard or pass (a half, a third of the table) it would read row by row through
-             * the primary key, several times slower than the scan it then filters */
+             * shard (a half, a third of the table) it would read row by row through the
+             * primary key, several times slower than the scan it then filters (measured at
+             * scale 5 on two customer-id halves: 18 s against 8.6 s) */
             my_range_where(r, s == TF_CUSTOMERS ? "`customer_id`" : "`customer_id` + 0", cond, sizeof cond);
         }
         SL_TRY(sl_buf_printf(sql, err, " WHERE %s", cond));
@@ -405,14 +406,6 @@ static sl_code close_dataset(rn_task *t, tf_dataset d, json_t *files, sl_err *er
 }
 
 /* Reads source s into the state (and, with --raw, into its raw file). */
-/* Adds v to the integer (or, with real, number) at key of o. */
-static void add_figure(json_t *o, const char *key, double v, int real)
-{
-    const json_t *old = json_object_get(o, key);
-    if (real) json_object_set_new(o, key, json_real(json_number_value(old) + v));
-    else json_object_set_new(o, key, json_integer(json_integer_value(old) + (json_int_t)v));
-}
-
 static sl_code read_source(rn_task *t, MYSQL *conn, tf_state *st, tf_source s, const char *sql, int shard,
                            json_t *files, json_t *rawinfo, json_t *rows, json_t *secs, json_t *zeros,
                            json_t *zero_totals, sl_err *err)
@@ -438,7 +431,7 @@ static sl_code read_source(rn_task *t, MYSQL *conn, tf_state *st, tf_source s, c
         goto done;
     }
     if (raw) {
-        char stem[40], source[600];
+        char stem[32], source[600];
         snprintf(rprefix, sizeof rprefix, "%s", sl_plan_str(json_object_get(t->plan, "raw_prefixes"), tf_source_name(s)));
         snprintf(stem, sizeof stem, "part-%05d", shard);
         snprintf(source, sizeof source, "mysql:%s/%s", sl_plan_str(t->plan, "database"), tf_source_name(s));
@@ -455,8 +448,8 @@ static sl_code read_source(rn_task *t, MYSQL *conn, tf_state *st, tf_source s, c
         n += (int64_t)b->nrows;
         if (t->ctx->unit_rows) atomic_fetch_add(&t->ctx->unit_rows[s], (long long)b->nrows);
     }
-    add_figure(rows, tf_source_name(s), (double)n, 0);
-    add_figure(secs, tf_source_name(s), sl_mono_seconds() - t0, 1);
+    json_object_set_new(rows, tf_source_name(s), json_integer(n));
+    json_object_set_new(secs, tf_source_name(s), json_real(sl_mono_seconds() - t0));
     /* zero/partial dates read as NULL, per column (the manifest's data_quality) */
     const sl_schema *sc = my_reader_schema(rd);
     int64_t zd = 0;
@@ -465,16 +458,16 @@ static sl_code read_source(rn_task *t, MYSQL *conn, tf_state *st, tf_source s, c
         char col[300];
         zd += z;
         snprintf(col, sizeof col, "%s.%s", tf_source_name(s), sc->fields[i].name);
-        if (z > 0) add_figure(zeros, col, (double)z, 0);
+        if (z > 0) json_object_set_new(zeros, col, json_integer((json_int_t)z));
     }
-    add_figure(zero_totals, tf_source_name(s), (double)zd, 0);
+    json_object_set_new(zero_totals, tf_source_name(s), json_integer((json_int_t)zd));
     if (rw) {
         pq_file_info info;
         SL_TRY_GOTO(rc, pq_writer_close(rw, &info, err), done);
         SL_TRY_GOTO(rc, sl_task_files_done(t->files, rprefix, rname, info.rows, files, err), done);
         json_object_set_new(rawinfo, tf_source_name(s),
                             json_pack("{s:o, s:I}", "schema", sl_exec_schema_json(sc), "zero_dates_total",
-                                      (json_int_t)json_integer_value(json_object_get(zero_totals, tf_source_name(s)))));
+                                      (json_int_t)zd));
     }
     rc = SL_OK;
 done:
