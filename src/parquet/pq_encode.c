@@ -8,20 +8,26 @@
 
 int pq_bit_width(uint64_t v) { return v ? 64 - __builtin_clzll(v) : 0; }
 
-/* Bit-packs 8 values of w bits (LSB first) into w bytes at p. */
+/* Bit-packs 8 values of w bits (0..32, LSB first) into w bytes at p: whole 32-bit words
+ * while they fill, the last partial word's bytes at the end. */
 static void pack8(const uint32_t *v, int w, uint8_t *p)
 {
     uint64_t acc = 0;
     int bits = 0;
-    size_t o = 0;
     for (int i = 0; i < 8; i++) {
         acc |= (uint64_t)v[i] << bits;
         bits += w;
-        while (bits >= 8) {
-            p[o++] = (uint8_t)acc;
-            acc >>= 8;
-            bits -= 8;
+        if (bits >= 32) {
+            uint32_t word = (uint32_t)acc;
+            memcpy(p, &word, 4);
+            p += 4;
+            acc >>= 32;
+            bits -= 32;
         }
+    }
+    for (; bits > 0; bits -= 8) {
+        *p++ = (uint8_t)acc;
+        acc >>= 8;
     }
 }
 
@@ -103,19 +109,38 @@ sl_code pq_plain_bool_encode(const uint8_t *v, size_t n, sl_buf *out, sl_err *er
     return SL_OK;
 }
 
-/* Bit-packs 32 values of w bits (0..64) LSB first. */
+/* Bit-packs 32 values of w bits (0..64) LSB first into 4*w bytes: 32 values make whole
+ * 32-bit words, so the accumulator is stored a word at a time. */
 static void pack32_64(const uint64_t *v, int w, uint8_t *p)
 {
+    if (w == 0) return;
+    if (w <= 32) {
+        uint64_t acc = 0;
+        int bits = 0;
+        for (int i = 0; i < 32; i++) {
+            acc |= v[i] << bits; /* bits < 32 and v[i] < 2^w: fits */
+            bits += w;
+            if (bits >= 32) {
+                uint32_t word = (uint32_t)acc;
+                memcpy(p, &word, 4);
+                p += 4;
+                acc >>= 32;
+                bits -= 32;
+            }
+        }
+        return;
+    }
     unsigned __int128 acc = 0;
     int bits = 0;
-    size_t o = 0;
     for (int i = 0; i < 32; i++) {
         acc |= (unsigned __int128)v[i] << bits;
         bits += w;
-        while (bits >= 8) {
-            p[o++] = (uint8_t)acc;
-            acc >>= 8;
-            bits -= 8;
+        while (bits >= 32) {
+            uint32_t word = (uint32_t)acc;
+            memcpy(p, &word, 4);
+            p += 4;
+            acc >>= 32;
+            bits -= 32;
         }
     }
 }

@@ -266,15 +266,23 @@ static uint64_t hash_bytes(const uint8_t *p, size_t n)
     return mix64(h ^ x ^ ((uint64_t)n << 56));
 }
 
-/* A value's dictionary hash: 4- and 8-byte values (the fixed-width columns) in one mix. */
-static uint64_t dict_hash(const uint8_t *v, size_t n)
+/* The first slot of a 4- or 8-byte value x among nslots (a power of two): Fibonacci
+ * hashing, the top bits of one multiply, which every bit of x reaches. */
+static inline uint32_t slot_fixed(uint64_t x, uint32_t nslots)
+{
+    return (uint32_t)((x * 0x9E3779B97F4A7C15ULL) >> (64 - __builtin_ctz(nslots)));
+}
+
+/* The first slot of a value among nslots: fixed widths by slot_fixed, byte arrays by
+ * hash_bytes. */
+static uint32_t dict_slot(const uint8_t *v, size_t n, uint32_t nslots)
 {
     if (n == 8 || n == 4) {
         uint64_t x = 0;
         memcpy(&x, v, n);
-        return mix64(x ^ (0x9E3779B97F4A7C15ULL + n));
+        return slot_fixed(x, nslots);
     }
-    return hash_bytes(v, n);
+    return (uint32_t)hash_bytes(v, n) & (nslots - 1);
 }
 
 /* Whether two values of n bytes are equal: fixed widths compared as integers. */
@@ -329,7 +337,7 @@ static sl_code dict_grow(pq_dict *d, int width, sl_err *err)
     for (uint32_t e = 0; e < d->n; e++) {
         uint32_t len;
         const uint8_t *v = dict_entry(d, width, e, &len);
-        uint32_t s = (uint32_t)dict_hash(v, len) & (ns - 1);
+        uint32_t s = dict_slot(v, len, ns);
         while (slots[s]) s = (s + 1) & (ns - 1);
         slots[s] = e + 1;
     }
@@ -344,7 +352,7 @@ static sl_code dict_insert(pq_dict *d, int width, const uint8_t *v, uint32_t len
 {
     if ((uint64_t)(d->n + 1) * 2 > d->nslots) SL_TRY(dict_grow(d, width, err));
     uint32_t mask = d->nslots - 1;
-    uint32_t s = (uint32_t)dict_hash(v, len) & mask;
+    uint32_t s = dict_slot(v, len, d->nslots);
     for (;;) {
         uint32_t e = d->slots[s];
         if (!e) break;
@@ -372,6 +380,41 @@ static sl_code dict_insert(pq_dict *d, int width, const uint8_t *v, uint32_t len
     *out = d->n++;
     return SL_OK;
 }
+
+/* dict_insert for k values of a fixed-width column (4 or 8 bytes) at v, indices to out:
+ * one loop per width, the value compared as an integer. */
+#define DICT_INSERT_FIXED(T)                                                                \
+    for (size_t i = 0; i < k; i++) {                                                      \
+        if ((uint64_t)(d->n + 1) * 2 > d->nslots) SL_TRY(dict_grow(d, (int)sizeof(T), err)); \
+        T x;                                                                              \
+        memcpy(&x, v + i * sizeof(T), sizeof(T));                                         \
+        uint32_t mask = d->nslots - 1, s = slot_fixed((uint64_t)x, d->nslots);         \
+        const T *ents = (const T *)(const void *)d->body.data;                            \
+        for (;;) {                                                                        \
+            uint32_t e = d->slots[s];                                                     \
+            if (!e) {                                                                     \
+                SL_TRY(sl_buf_append(&d->body, &x, sizeof(T), err));                      \
+                d->slots[s] = d->n + 1;                                                   \
+                out[i] = d->n++;                                                          \
+                break;                                                                    \
+            }                                                                             \
+            if (ents[e - 1] == x) {                                                       \
+                out[i] = e - 1;                                                           \
+                break;                                                                    \
+            }                                                                             \
+            s = (s + 1) & mask;                                                           \
+        }                                                                                 \
+    }                                                                                     \
+    return SL_OK;
+
+static sl_code dict_insert_fixed(pq_dict *d, int width, const uint8_t *v, size_t k, uint32_t *out, sl_err *err)
+{
+    if (width == 4) { DICT_INSERT_FIXED(uint32_t) }
+    if (width == 8) { DICT_INSERT_FIXED(uint64_t) }
+    for (size_t i = 0; i < k; i++) SL_TRY(dict_insert(d, width, v + i * (size_t)width, (uint32_t)width, &out[i], err));
+    return SL_OK;
+}
+#undef DICT_INSERT_FIXED
 
 static int dict_bits(const pq_dict *d)
 {
@@ -602,9 +645,7 @@ static sl_code append_fixed(pq_writer *w, pq_col *c, const sl_column *bc, size_t
         size_t k = gather(bc, c->width, r, take, c->raw + c->pnn * width);
         c->pst.nulls += (int64_t)(take - k);
         if (c->dict_on && (c->mode == MODE_DICT || c->mode == MODE_UNDECIDED)) {
-            for (size_t i = 0; i < k; i++)
-                SL_TRY(dict_insert(&c->dict, c->width, c->raw + (c->pnn + i) * width, (uint32_t)width,
-                                   &c->idx[c->pnn + i], err));
+            SL_TRY(dict_insert_fixed(&c->dict, c->width, c->raw + c->pnn * width, k, &c->idx[c->pnn], err));
         }
         c->pv += take;
         c->pnn += k;

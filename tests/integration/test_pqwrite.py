@@ -854,6 +854,57 @@ def test_dictionary_and_delta_encodings(tmp_path):
     assert enc[0, 0]["id"] == {"PLAIN"} or enc[0, 0]["id"] == {"PLAIN", "RLE"}, enc[0, 0]["id"]
 
 
+def wrap64(v):
+    v &= 2**64 - 1
+    return v - 2**64 if v >= 2**63 else v
+
+
+def deltas_of_width(start, w, n, bits):
+    """n values after start whose differences alternate between the two ends of a span of
+    w bits (wrapped at the column's width): every miniblock of them packs at exactly w bits."""
+    lo, hi = (-(2 ** (w - 1)), 2 ** (w - 1) - 1) if w else (3, 3)
+    out, v = [], start
+    for i in range(n):
+        v += lo if i % 2 == 0 else hi
+        v &= 2**bits - 1
+        if v >= 2 ** (bits - 1):
+            v -= 2**bits
+        out.append(v)
+    return out
+
+
+def test_delta_and_dictionary_every_bit_width(tmp_path):
+    """DELTA_BINARY_PACKED miniblocks of every width (0..64 for INT64, 0..32 for INT32) and
+    dictionary indices of widths 1..13, read back by pyarrow and DuckDB (check_file)."""
+    per = 128  # one delta block per width, aligned: the first value is the header's
+    v64, v32 = [0], [0]
+    for w in range(65):
+        v64 += deltas_of_width(v64[-1], w, per, 64)
+    while len(v32) < len(v64):
+        w = (len(v32) - 1) // per % 33
+        v32 += deltas_of_width(v32[-1], w, per, 32)
+    v32 = v32[:len(v64)]
+    cols = [Col("d64", "int64"), Col("d32", "int32")]
+    options = {"codec": "none", "dictionary": 0, "delta": 1}
+    path, info = write(tmp_path, cols, [v64, v32], options, batch_rows=1000, name="widths")
+    md = check_file(path, info, cols, [v64, v32], options)
+    for j in range(2):
+        assert "DELTA_BINARY_PACKED" in md.row_group(0).column(j).encodings
+
+    # row group g holds 2^(g) + 1 distinct values: its dictionary indices are g + 1 bits wide
+    rows, vals = 8192, []
+    for g in range(13):
+        k = 2**g + 1
+        vals += [(i * 7919) % k - 5 for i in range(rows)]
+    cols = [Col("k", "int32"), Col("s", "string", True)]
+    strs = [None if i % 97 == 0 else f"s{v}" for i, v in enumerate(vals)]
+    options = {"codec": "snappy", "dictionary": 1, "delta": 0, "row_group_rows": rows}
+    path, info = write(tmp_path, cols, [vals, strs], options, batch_rows=3000, name="dict")
+    md = check_file(path, info, cols, [vals, strs], options)
+    for g in range(md.num_row_groups):
+        assert "RLE_DICTIONARY" in md.row_group(g).column(0).encodings, g
+
+
 def test_dictionary_fallback_mid_chunk(tmp_path):
     """A dictionary that outgrows dictionary_max falls back to PLAIN in the same chunk."""
     rnd = random.Random(12)
