@@ -1,6 +1,9 @@
 /* main.c - sluice's entry point: global flags, the command table, --help and
  * --version. Each command lives in its own cmd_*.c file. */
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdarg.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -240,6 +243,14 @@ int main(int argc, char **argv)
     sl_err err = {0};
     int n = 0, rc = 0;
     const char *cmd = NULL, *log_format = NULL, *log_level = NULL;
+
+#ifdef __GLIBC__
+    /* Blocks of 1 MiB and more (maps, aggregates, row groups, batches) mapped on their
+     * own and unmapped when freed. glibc's default raises that threshold after each such
+     * free, so a run's later passes and files took their memory from the heap and kept it
+     * after use: peak RSS at scale 20 was 270 MiB with it, 178 MiB with this. */
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
+#endif
 
     /* Pull the global options out of argv, wherever they stand before "--". */
     for (int i = 1; i < argc; i++) {

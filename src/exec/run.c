@@ -165,17 +165,24 @@ static sl_code add_task(json_t *tasks, const char *label, const char *kind, int 
     return SL_OK;
 }
 
-/* How many passes an orders shard takes so that its per-customer state stays inside
- * the memory limit: 5/8 of the limit for the state (the rest for the
- * files being written, the read batches and the program), SL_RUN_CUSTOMER_BYTES a
- * customer (measured: names, aggregate, their maps, the window's orders). */
-#define SL_RUN_CUSTOMER_BYTES 420
+/* How many passes the orders shards take so that their per-customer state stays inside
+ * the memory limit. Peak RSS was measured (scales 1, 5 and 20 of `sluice seed`, from one
+ * pass to 32) as about 32 MiB (the program, its libraries, the read batches: the overhead
+ * the README states beyond the limit) + SL_RUN_PASS_BYTES for each customer of a pass
+ * (names, aggregate, their maps) + SL_RUN_ALL_BYTES for each customer of the run,
+ * whatever the pass (what grows with the data, not with a pass: the products, the
+ * window's orders, the VIP totals, the files being written). 9/10 of the limit is shared out that way; at least 1/8 of it
+ * stays for a pass, so a limit too small for the run's size takes many passes
+ * (at most SL_RUN_PASSES_MAX) rather than none. */
+#define SL_RUN_PASS_BYTES 240
+#define SL_RUN_ALL_BYTES 96
 #define SL_RUN_PASSES_MAX 256 /* two spill files each, open at once */
 static int passes_for(long long customers, size_t limit)
 {
-    size_t budget = limit / 8 * 5;
     if (customers <= 0) return 1;
-    unsigned long long need = (unsigned long long)customers * SL_RUN_CUSTOMER_BYTES;
+    unsigned long long all = (unsigned long long)customers * SL_RUN_ALL_BYTES, share = limit / 10 * 9;
+    unsigned long long budget = share > all + limit / 8 ? share - all : limit / 8;
+    unsigned long long need = (unsigned long long)customers * SL_RUN_PASS_BYTES;
     unsigned long long n = (need + budget - 1) / budget;
     return n < 1 ? 1 : n > SL_RUN_PASSES_MAX ? SL_RUN_PASSES_MAX : (int)n;
 }

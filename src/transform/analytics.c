@@ -86,7 +86,9 @@ typedef struct cust_agg {
     int64_t orders;     /* counted: 0 leaves the customer out of order_analytics */
     int64_t spent; /* cents */
     int64_t first, last;
-    uint32_t hours[24];
+    /* counted orders per hour of the day, modulo 65536 (2 bytes, not 4: a third of the
+     * aggregate); a count that wraps adds one to the customer's tf_state.wraps entry */
+    uint16_t hours[24];
 } cust_agg;
 
 typedef struct wh_agg {
@@ -111,6 +113,9 @@ struct tf_state {
     tf_map cust_ids; /* every customer id of the orders: its cust_agg */
     cust_agg *cust;
     size_t ncust, cust_cap;
+    tf_map wrap_ids;  /* customers with an hour of over 65535 orders: their wraps[] */
+    uint32_t (*wraps)[24];
+    size_t wraps_cap;
     size_t ncounted;      /* customers with a counted order */
     int64_t hour_count[24], hour_revenue[24];
     tf_segment_sums seg; /* filled by tf_finish_orders, or merged */
@@ -278,6 +283,7 @@ tf_state *tf_create(const tf_params *p, tf_emit_fn emit, void *ud, sl_err *err)
         sl_buf_init(&dims[i]->pool, 0);
     }
     tf_map_init(&st->cust_ids);
+    tf_map_init(&st->wrap_ids);
     tf_map_init(&st->sold_ids);
     tf_map_init(&st->hand_ids);
     st->exclude = sl_calloc((size_t)(p->nexclude > 0 ? p->nexclude : 1), sizeof *st->exclude);
@@ -321,6 +327,8 @@ void tf_free(tf_state *st)
     dim_free(&st->warehouses);
     tf_map_free(&st->cust_ids);
     sl_free(st->cust);
+    tf_map_free(&st->wrap_ids);
+    sl_free(st->wraps);
     sl_free(st->window_ids);
     tf_map_free(&st->sold_ids);
     sl_free(st->sold);
@@ -482,13 +490,13 @@ static int pass_of(const tf_state *st, int64_t id)
 
 static sl_code spill_put(FILE *f, const void *p, size_t n, sl_err *err)
 {
-    if (n && fwrite(p, 1, n, f) != n) return sl_err_set(err, SL_E_IO, "writing a spill file: %s", strerror(errno));
+    if (n && fwrite_unlocked(p, 1, n, f) != n) return sl_err_set(err, SL_E_IO, "writing a spill file: %s", strerror(errno));
     return SL_OK;
 }
 
 static sl_code spill_get(FILE *f, void *p, size_t n, int *eof, sl_err *err)
 {
-    size_t got = n ? fread(p, 1, n, f) : 0;
+    size_t got = n ? fread_unlocked(p, 1, n, f) : 0; /* the task's own file: no stdio lock */
     if (eof) *eof = got == 0 && n && feof(f);
     if (got == n || (eof && *eof)) return SL_OK;
     return sl_err_set(err, SL_E_IO, "reading a spill file: %s", ferror(f) ? strerror(errno) : "it ends inside a record");
@@ -791,6 +799,35 @@ static sl_code cust_of(tf_state *st, int64_t cid, cust_agg **out, sl_err *err)
     return SL_OK;
 }
 
+/* The hour h count of customer id wrapped past 65535 once more. */
+static sl_code hour_wrapped(tf_state *st, uint64_t id, int h, sl_err *err)
+{
+    uint32_t slot;
+    int added;
+    SL_TRY(tf_map_put(&st->wrap_ids, id, &slot, &added, err));
+    if (slot >= st->wraps_cap) {
+        size_t nc = st->wraps_cap ? st->wraps_cap * 2 : 16;
+        uint32_t(*n)[24] = sl_realloc(st->wraps, nc * sizeof *n);
+        if (!n) return sl_err_set(err, SL_E_NOMEM, "out of memory for per-customer hours");
+        st->wraps = n;
+        st->wraps_cap = nc;
+    }
+    if (added) memset(st->wraps[slot], 0, sizeof st->wraps[slot]);
+    st->wraps[slot][h]++;
+    return SL_OK;
+}
+
+/* Customer a's counted orders in hour h. */
+static uint64_t hour_count(const tf_state *st, const cust_agg *a, int h)
+{
+    uint64_t n = a->hours[h];
+    if (a->orders > UINT16_MAX) { /* only then can an hour have wrapped */
+        int64_t slot = tf_map_get(&st->wrap_ids, a->customer_id);
+        if (slot >= 0) n += (uint64_t)st->wraps[slot][h] << 16;
+    }
+    return n;
+}
+
 /* An orders row into its customer's aggregate (every row counts for the data quality). */
 static sl_code cust_add_order(tf_state *st, cust_agg *a, int counted, int64_t ts, int64_t cents, sl_err *err)
 {
@@ -803,7 +840,8 @@ static sl_code cust_add_order(tf_state *st, cust_agg *a, int counted, int64_t ts
     SL_TRY(money_add(&a->spent, cents, "a customer's total_spent", err));
     if (ts < a->first) a->first = ts;
     if (ts > a->last) a->last = ts;
-    a->hours[hour_of(ts)]++;
+    int h = (int)hour_of(ts);
+    if (++a->hours[h] == 0) SL_TRY(hour_wrapped(st, a->customer_id, h, err));
     return SL_OK;
 }
 
@@ -822,7 +860,7 @@ static sl_code add_orders(tf_state *st, const sl_batch *b, sl_err *err)
     if (!st->cust_cap && st->customers.n) {
         /* the customers came first (one sequence, or the task's first read): as many
          * ids in the map and aggregates, with no doubling on the way */
-        size_t n = st->customers.n + st->customers.n / 8 + 1;
+        size_t n = st->customers.n + st->customers.n / 64 + 1;
         SL_TRY(tf_map_reserve(&st->cust_ids, n, err));
         st->cust = sl_malloc(n * sizeof *st->cust);
         if (!st->cust) return sl_err_set(err, SL_E_NOMEM, "out of memory for per-customer state");
@@ -852,7 +890,7 @@ static sl_code add_orders(tf_state *st, const sl_batch *b, sl_err *err)
             slot[r - g] = (uint32_t)(a - st->cust);
             __builtin_prefetch(a);
             __builtin_prefetch((const char *)a + 64);
-            __builtin_prefetch((const char *)a + 128);
+            __builtin_prefetch((const char *)a + sizeof *a - 1);
         }
         for (size_t r = g; r < end; r++) {
             /* Every orders row counts for the data quality (orders of unknown customers,
@@ -1069,11 +1107,17 @@ typedef struct cust_row {
     uint32_t lens[4]; /* the names' lengths, UINT32_MAX: NULL; the bytes follow */
 } cust_row;
 
-static void cust_row_of(const cust_agg *a, cust_row *r)
+static void cust_row_of(const tf_state *st, const cust_agg *a, cust_row *r)
 {
     int peak = 0;
-    for (int h = 1; h < 24; h++)
-        if (a->hours[h] > a->hours[peak]) peak = h; /* ties: the earliest hour */
+    uint64_t most = hour_count(st, a, 0);
+    for (int h = 1; h < 24; h++) {
+        uint64_t n = hour_count(st, a, h);
+        if (n > most) { /* ties: the earliest hour */
+            peak = h;
+            most = n;
+        }
+    }
     memset(r, 0, sizeof *r);
     r->customer_id = a->customer_id;
     r->orders = a->orders;
@@ -1151,7 +1195,7 @@ static sl_code each_counted(tf_state *st, counted_fn fn, void *ud, sl_err *err)
     for (size_t i = 0; rc == SL_OK && i < st->ncounted; i++) {
         cust_row r;
         tf_text names[4];
-        cust_row_of(&st->cust[o[i].row], &r);
+        cust_row_of(st, &st->cust[o[i].row], &r);
         names_of(st, r.customer_id, names);
         rc = fn(st, &r, names, ud, err);
     }
@@ -1254,6 +1298,10 @@ static void clear_customers(tf_state *st)
     sl_free(st->cust);
     st->cust = NULL;
     st->ncust = st->cust_cap = st->ncounted = 0;
+    tf_map_free(&st->wrap_ids);
+    sl_free(st->wraps);
+    st->wraps = NULL;
+    st->wraps_cap = 0;
 }
 
 /* Pass p's customers and orders from their spill files into the (empty) state. */

@@ -66,8 +66,9 @@ def datasets(out):
 
 @pytest.mark.parametrize("limit_text", ["48M", "32M"])
 def test_run_under_a_small_limit_gives_the_same_datasets(mariadb, scale1, tmp_path, limit_text):
-    """Under 48M (and 32M) the 100,000 customers' state does not fit: the run reads them in
-    passes of customer-id ranges, spilled to --temp-dir, and gives the same datasets."""
+    """Under 48M and 32M the run stays under the limit plus the overhead; under 32M the
+    100,000 customers' state does not fit: the run reads them in passes of customer-id
+    ranges, spilled to --temp-dir, and gives the same datasets."""
     env = mariadb.sluice_env(scale1)
     base = ["run", "--as-of", AS_OF, "--progress", "off"]
     rc, _, err, _ = popen_rss(base + ["--output", str(tmp_path / "free")], env)
@@ -82,7 +83,10 @@ def test_run_under_a_small_limit_gives_the_same_datasets(mariadb, scale1, tmp_pa
     m_small, small = datasets(tmp_path / "small")
     assert rss < limit + OVERHEAD, f"peak RSS {rss / 2**20:.1f} MiB"
     assert m_free["memory"] == {"limit": 256 << 20, "passes": 1}
-    assert m_small["memory"]["limit"] == limit and m_small["memory"]["passes"] >= 2
+    assert m_small["memory"]["limit"] == limit
+    # 100,000 customers take about 20 MiB in one pass (src/exec/run.c, passes_for): 48M
+    # holds them with what the run needs besides, 32M does not
+    assert m_small["memory"]["passes"] >= (2 if limit_text == "32M" else 1)
     assert m_small["data_quality"] == m_free["data_quality"]
     assert list(spill.iterdir()) == []  # the spill files never had a name
     # the same values in the same order, column by column (run_id names each run)

@@ -719,6 +719,25 @@ def test_vip_rank_is_exact(mariadb, fresh_db, tmp_path, passes):
 
 
 
+@pytest.mark.parametrize("passes", [1, 2])
+def test_peak_hour_past_65535_orders_an_hour(mariadb, fresh_db, tmp_path, passes):
+    """A customer's orders per hour are counted in 16 bits, with the wraps kept aside: an
+    hour of 70,000 orders beats one of 60,000, and one of exactly 65,536 beats 65,535 (the
+    oracle: MariaDB's SQL). With 2 passes, customer 2 is in the second one."""
+    create_schema(mariadb, fresh_db)
+    with mariadb.connect(fresh_db) as c, c.cursor() as cur:
+        for base, cust, hour, n in ((0, 1, 3, 70000), (100000, 1, 5, 60000),
+                                    (200000, 2, 10, 65536), (300000, 2, 11, 65535)):
+            cur.execute(f"INSERT INTO orders SELECT {base} + seq, {cust}, "
+                        f"'2026-01-01 {hour:02d}:00:00' + INTERVAL seq % 3600 SECOND + INTERVAL seq DIV 3600 DAY, "
+                        f"1.25, 'paid' FROM seq_1_to_{n}")
+        cur.execute("INSERT INTO customers (customer_id, first_name) SELECT seq, 'n' FROM seq_1_to_4")
+        cur.execute("ANALYZE TABLE customers")
+    _, t = check_run(mariadb, fresh_db, tmp_path, Params(E_AS_OF), passes=passes)
+    oa = t["order_analytics"].to_pydict()
+    assert dict(zip(oa["customer_id"], oa["peak_order_hour"])) == {1: 3, 2: 10}
+
+
 @pytest.mark.parametrize("spacing", [1, 10**12 + 7])
 def test_window_orders_dense_and_sparse_ids(mariadb, fresh_db, tmp_path, spacing):
     """The window's orders are kept as sorted ids: a bitmap when the ids are dense, a binary
