@@ -8,18 +8,6 @@
 #include <string.h>
 #include <time.h>
 
-int32_t sl_days_from_civil(int y, unsigned m, unsigned d)
-{
-    int era;
-    unsigned yoe, doy, doe;
-    y -= m <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = (unsigned)(y - era * 400);
-    doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int32_t)doe - 719468;
-}
-
 void sl_civil_from_days(int32_t z, int *y, unsigned *m, unsigned *d)
 {
     int era;
@@ -33,22 +21,6 @@ void sl_civil_from_days(int32_t z, int *y, unsigned *m, unsigned *d)
     *d = doy - (153 * mp + 2) / 5 + 1;
     *m = mp < 10 ? mp + 3 : mp - 9;
     *y = (int)yoe + era * 400 + (*m <= 2);
-}
-
-int sl_date_valid(int y, unsigned m, unsigned d)
-{
-    static const unsigned mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    unsigned lim;
-    if (m < 1 || m > 12 || d < 1) return 0;
-    lim = mdays[m - 1];
-    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)) lim = 29;
-    return d <= lim;
-}
-
-int64_t sl_ts_make(int y, unsigned mo, unsigned d, unsigned h, unsigned mi, unsigned s, unsigned us)
-{
-    int64_t days = sl_days_from_civil(y, mo, d);
-    return ((days * 86400 + (int64_t)h * 3600 + (int64_t)mi * 60 + s) * 1000000) + us;
 }
 
 static int digits(const char **p, int n, int *out)

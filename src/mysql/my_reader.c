@@ -341,25 +341,28 @@ int64_t my_reader_rows(const my_reader *r) { return r->rows; }
 static sl_code parse_decimal(const char *s, size_t n, const sl_type *t, uint8_t *out, int64_t *out64)
 {
     if (t->precision <= 18) {
-        /* At most 18 digits: the unscaled value fits int64 exactly, no wide arithmetic. */
-        size_t i = 0;
-        int neg = 0, frac = -1;
+        /* At most 18 digits: the unscaled value fits int64 exactly, no wide arithmetic.
+         * The integral digits, then at most `scale` fraction digits (MariaDB sends no
+         * more), then zeros up to the scale. */
+        const char *p = s, *e = s + n;
+        int neg = 0, digits = 0, frac = 0;
         int64_t v = 0;
-        if (i < n && (s[i] == '-' || s[i] == '+')) neg = s[i++] == '-';
-        if (i == n) return SL_E_DATA;
-        int digits = 0;
-        for (; i < n; i++) {
-            if (s[i] == '.') {
-                if (frac >= 0) return SL_E_DATA;
-                frac = 0;
-                continue;
-            }
-            if (s[i] < '0' || s[i] > '9') return SL_E_DATA;
-            if (frac >= 0 && frac++ >= t->scale) continue;
+        if (p < e && (*p == '-' || *p == '+')) neg = *p++ == '-';
+        if (p == e) return SL_E_DATA;
+        for (; p < e && (unsigned)(*p - '0') < 10; p++) {
             if (++digits > 18) return SL_E_DATA;
-            v = v * 10 + (s[i] - '0');
+            v = v * 10 + (*p - '0');
         }
-        for (int f = frac < 0 ? 0 : frac; f < t->scale; f++) {
+        if (p < e && *p == '.') {
+            for (p++; p < e && (unsigned)(*p - '0') < 10; p++) {
+                if (frac == t->scale) continue; /* past the scale: cut, as before */
+                if (++digits > 18) return SL_E_DATA;
+                v = v * 10 + (*p - '0');
+                frac++;
+            }
+        }
+        if (p != e) return SL_E_DATA;
+        for (; frac < t->scale; frac++) {
             if (++digits > 18) return SL_E_DATA;
             v *= 10;
         }

@@ -50,6 +50,10 @@ typedef struct pq_dict {
     sl_buf body;     /* PLAIN values: fixed width, or 4-byte length + bytes */
     uint32_t *offs;  /* byte arrays: where each entry's length prefix starts in body */
     uint32_t offs_cap;
+    /* byte arrays: the page (pq_col.page_seq) whose statistics last took each entry,
+     * so that a page's min/max compare each distinct value once, not every value */
+    uint32_t *mark;
+    uint32_t mark_cap;
 } pq_dict;
 
 typedef struct page_meta {
@@ -91,6 +95,7 @@ typedef struct pq_col {
     sl_buf pbytes;  /* byte arrays in PLAIN mode: the encoded values */
     pq_vstats pst, cst;
     int64_t page_first_row;
+    uint32_t page_seq; /* pages flushed + 1: never 0, the dictionary marks' "none" */
     pq_dict dict;
     /* current chunk */
     sl_buf chunk;
@@ -273,8 +278,23 @@ static inline uint32_t slot_fixed(uint64_t x, uint32_t nslots)
     return (uint32_t)((x * 0x9E3779B97F4A7C15ULL) >> (64 - __builtin_ctz(nslots)));
 }
 
+/* The hash of a byte array of at most 16 bytes: its two zero-padded words multiplied
+ * into 128 bits and folded (one multiply; every input bit reaches the low bits). */
+static uint64_t hash_short(const uint8_t *v, size_t n)
+{
+    uint64_t a = 0, b = 0;
+    if (n > 8) {
+        memcpy(&a, v, 8);
+        memcpy(&b, v + 8, n - 8);
+    } else {
+        memcpy(&a, v, n);
+    }
+    unsigned __int128 m = (unsigned __int128)(a ^ 0x9E3779B97F4A7C15ULL) * (b ^ 0xC2B2AE3D27D4EB4FULL ^ n);
+    return (uint64_t)m ^ (uint64_t)(m >> 64);
+}
+
 /* The first slot of a value among nslots: fixed widths by slot_fixed, byte arrays by
- * hash_bytes. */
+ * hash_short or hash_bytes. */
 static uint32_t dict_slot(const uint8_t *v, size_t n, uint32_t nslots)
 {
     if (n == 8 || n == 4) {
@@ -282,7 +302,7 @@ static uint32_t dict_slot(const uint8_t *v, size_t n, uint32_t nslots)
         memcpy(&x, v, n);
         return slot_fixed(x, nslots);
     }
-    return (uint32_t)hash_bytes(v, n) & (nslots - 1);
+    return (uint32_t)(n <= 16 ? hash_short(v, n) : hash_bytes(v, n)) & (nslots - 1);
 }
 
 /* Whether two values of n bytes are equal: fixed widths compared as integers. */
@@ -307,6 +327,7 @@ static void dict_free(pq_dict *d)
 {
     sl_free(d->slots);
     sl_free(d->offs);
+    sl_free(d->mark);
     sl_buf_free(&d->body);
     memset(d, 0, sizeof *d);
 }
@@ -314,6 +335,7 @@ static void dict_free(pq_dict *d)
 static void dict_clear(pq_dict *d)
 {
     if (d->slots) memset(d->slots, 0, d->nslots * sizeof *d->slots);
+    if (d->mark) memset(d->mark, 0, d->mark_cap * sizeof *d->mark);
     d->n = 0;
     d->body.len = 0;
 }
@@ -379,6 +401,24 @@ static sl_code dict_insert(pq_dict *d, int width, const uint8_t *v, uint32_t len
     d->slots[s] = d->n + 1;
     *out = d->n++;
     return SL_OK;
+}
+
+/* Whether entry e is new to page seq (marking it): 1 when the page's statistics must
+ * take it; on failing to grow the marks, 1 as well (the statistics then take every value). */
+static int dict_mark(pq_dict *d, uint32_t e, uint32_t seq)
+{
+    if (e >= d->mark_cap) {
+        uint32_t nc = d->mark_cap ? d->mark_cap : 1024;
+        while (nc <= e) nc *= 2;
+        uint32_t *nm = sl_realloc(d->mark, (size_t)nc * sizeof *nm);
+        if (!nm) return 1;
+        memset(nm + d->mark_cap, 0, (size_t)(nc - d->mark_cap) * sizeof *nm);
+        d->mark = nm;
+        d->mark_cap = nc;
+    }
+    if (d->mark[e] == seq) return 0;
+    d->mark[e] = seq;
+    return 1;
 }
 
 /* dict_insert for k values of a fixed-width column (4 or 8 bytes) at v, indices to out:
@@ -613,6 +653,10 @@ static sl_code flush_page(pq_writer *w, pq_col *c, sl_err *err)
     SL_TRY(pq_stats_merge(&c->cst, &c->pst, c->order, err));
 
     c->page_first_row += (int64_t)c->pv;
+    if (++c->page_seq == 0) { /* after 4 billion pages: the marks start over */
+        c->page_seq = 1;
+        if (c->dict.mark) memset(c->dict.mark, 0, c->dict.mark_cap * sizeof *c->dict.mark);
+    }
     c->pv = c->pnn = 0;
     c->pbytes.len = 0;
     pq_stats_reset(&c->pst);
@@ -674,10 +718,12 @@ static sl_code append_var(pq_writer *w, pq_col *c, const sl_column *bc, size_t r
         } else {
             uint32_t len;
             const uint8_t *p = sl_col_bytes(bc, i, &len);
-            SL_TRY(pq_stats_add(&c->pst, c->order, p, len, err));
             if (c->mode == MODE_DICT) {
                 SL_TRY(dict_insert(&c->dict, 0, p, len, &c->idx[c->pnn], err));
+                if (dict_mark(&c->dict, c->idx[c->pnn], c->page_seq))
+                    SL_TRY(pq_stats_add(&c->pst, c->order, p, len, err));
             } else {
+                SL_TRY(pq_stats_add(&c->pst, c->order, p, len, err));
                 SL_TRY(sl_buf_append(&c->pbytes, &len, 4, err));
                 SL_TRY(sl_buf_append(&c->pbytes, p, len, err));
             }
@@ -941,6 +987,7 @@ pq_writer *pq_writer_open(sl_sink *sink, const sl_schema *schema, const pq_optio
         c->f = &schema->fields[i];
         physical(c->f, &c->ptype, &c->width, &c->order);
         c->max_def = c->f->nullable ? 1 : 0;
+        c->page_seq = 1;
         sl_buf_init(&c->pbytes, 0);
         sl_buf_init(&c->chunk, 0);
         sl_buf_init(&c->bounds, 0);
