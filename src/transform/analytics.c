@@ -777,6 +777,15 @@ static sl_code money_add(int64_t *acc, int64_t v, const char *what, sl_err *err)
     return SL_OK;
 }
 
+/* Room in the customers' aggregate map for n ids: the customers' own id range when their
+ * map holds them all in its direct part (dense ids), else n in the hash part. */
+static sl_code cust_map_reserve(tf_state *st, size_t n, sl_err *err)
+{
+    const tf_map *c = &st->customers.ids;
+    if (c->dlen && !c->hn) return tf_map_reserve_range(&st->cust_ids, c->lo, c->dlen, err);
+    return tf_map_reserve(&st->cust_ids, n, err);
+}
+
 /* The aggregate of customer id cid, added (empty) when new. */
 static sl_code cust_of(tf_state *st, int64_t cid, cust_agg **out, sl_err *err)
 {
@@ -861,7 +870,7 @@ static sl_code add_orders(tf_state *st, const sl_batch *b, sl_err *err)
         /* the customers came first (one sequence, or the task's first read): as many
          * ids in the map and aggregates, with no doubling on the way */
         size_t n = st->customers.n + st->customers.n / 64 + 1;
-        SL_TRY(tf_map_reserve(&st->cust_ids, n, err));
+        SL_TRY(cust_map_reserve(st, n, err));
         st->cust = sl_malloc(n * sizeof *st->cust);
         if (!st->cust) return sl_err_set(err, SL_E_NOMEM, "out of memory for per-customer state");
         st->cust_cap = n;
@@ -1333,8 +1342,7 @@ static sl_code load_pass(tf_state *st, int p, sl_err *err)
         }
         SL_TRY_GOTO(rc, dim_add_text(&st->customers, (uint64_t)id, t, "customers", err), done);
     }
-    size_t want = st->customers.n + st->customers.n / 8 + 1;
-    SL_TRY_GOTO(rc, tf_map_reserve(&st->cust_ids, want, err), done);
+    SL_TRY_GOTO(rc, cust_map_reserve(st, st->customers.n + st->customers.n / 64 + 1, err), done);
     f = st->pass_ord[p];
     if (fflush(f) != 0) {
         rc = sl_err_set(err, SL_E_IO, "writing a spill file: %s", strerror(errno));
@@ -1541,10 +1549,10 @@ sl_code tf_add_sold(tf_state *st, int64_t product_id, int64_t units, sl_err *err
 sl_code tf_each_sold(const tf_state *st, sl_code (*fn)(void *ud, int64_t product_id, int64_t units, sl_err *err),
                      void *ud, sl_err *err)
 {
-    for (size_t i = 0; i < st->sold_ids.cap; i++) {
-        if (!st->sold_ids.e[i].val) continue; /* an empty slot */
-        SL_TRY(fn(ud, (int64_t)st->sold_ids.e[i].key, st->sold[st->sold_ids.e[i].val - 1], err));
-    }
+    size_t pos = 0;
+    uint64_t id;
+    uint32_t slot;
+    while (tf_map_next(&st->sold_ids, &pos, &id, &slot)) SL_TRY(fn(ud, (int64_t)id, st->sold[slot], err));
     return SL_OK;
 }
 

@@ -18,6 +18,7 @@ extern const t_case suite_incremental[];
 extern const t_case suite_plan[];
 extern const t_case suite_mysql[];
 extern const t_case suite_report[];
+extern const t_case suite_tfmap[];
 
 static const struct {
     const char *name;
@@ -36,6 +37,7 @@ static const struct {
     {"plan", suite_plan},
     {"mysql", suite_mysql},
     {"report", suite_report},
+    {"tfmap", suite_tfmap},
 };
 
 int t_failed_current;
