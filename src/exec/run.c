@@ -168,8 +168,9 @@ static sl_code add_task(json_t *tasks, const char *label, const char *kind, int 
 /* How many passes the orders shards take so that their per-customer state stays inside
  * the memory limit. Peak RSS was measured (scales 1, 5 and 20 of `sluice seed`, from one
  * pass to 32) as about 32 MiB (the program, its libraries, the read batches: the overhead
- * the README states beyond the limit) + SL_RUN_PASS_BYTES for each customer of a pass
- * (names, aggregate, their maps) + SL_RUN_ALL_BYTES for each customer of the run,
+ * the README states beyond the limit) + 120-175 bytes for each customer of a pass (names,
+ * aggregate, their maps; SL_RUN_PASS_BYTES keeps a margin) + SL_RUN_ALL_BYTES for each
+ * customer of the run,
  * whatever the pass (what grows with the data, not with a pass: the products, the
  * window's orders, the VIP totals, the files being written). 9/10 of the limit is shared out that way; at least 1/8 of it
  * stays for a pass, so a limit too small for the run's size takes many passes
