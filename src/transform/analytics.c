@@ -756,8 +756,10 @@ static sl_code add_inventory(tf_state *st, const sl_batch *b, sl_err *err)
 
 static int excluded(const tf_state *st, const uint8_t *s, uint32_t n)
 {
-    for (int i = 0; i < st->p.nexclude; i++)
-        if (strlen(st->p.exclude_status[i]) == n && memcmp(st->p.exclude_status[i], s, n) == 0) return 1;
+    for (int i = 0; i < st->p.nexclude; i++) {
+        const char *e = st->p.exclude_status[i];
+        if (n == 0 ? e[0] == '\0' : e[0] == (char)s[0] && strlen(e) == n && memcmp(e, s, n) == 0) return 1;
+    }
     return 0;
 }
 
@@ -1068,6 +1070,13 @@ static ord_idx *dim_order(const dim *d, sl_err *err)
         sl_err_set(err, SL_E_NOMEM, "out of memory sorting ids");
         return NULL;
     }
+    if (!d->ids.hn) { /* every id in the direct part: its walk is in id order */
+        size_t pos = 0, k = 0;
+        uint64_t id;
+        uint32_t row;
+        while (tf_map_next(&d->ids, &pos, &id, &row)) o[k++] = (ord_idx){id, row};
+        return o;
+    }
     for (size_t i = 0; i < d->n; i++) o[i] = (ord_idx){d->id[i], i};
     qsort(o, d->n, sizeof *o, cmp_ord);
     return o;
@@ -1187,6 +1196,14 @@ static ord_idx *counted_in_order(tf_state *st, sl_err *err)
         return NULL;
     }
     size_t k = 0;
+    if (!st->cust_ids.hn) { /* every id in the direct part: its walk is in id order */
+        size_t pos = 0;
+        uint64_t id;
+        uint32_t row;
+        while (tf_map_next(&st->cust_ids, &pos, &id, &row))
+            if (st->cust[row].orders) o[k++] = (ord_idx){id, row};
+        return o;
+    }
     for (size_t i = 0; i < st->ncust; i++)
         if (st->cust[i].orders) o[k++] = (ord_idx){st->cust[i].customer_id, i};
     qsort(o, k, sizeof *o, cmp_ord);

@@ -61,7 +61,8 @@ void tf_map_free(tf_map *m);
 sl_code tf_map_put(tf_map *m, uint64_t key, uint32_t *index, int *added, sl_err *err);
 /* The index of key, or -1. */
 int64_t tf_map_get(const tf_map *m, uint64_t key);
-/* Every key and its index, in no set order: *pos starts at 0; returns 0 at the end. */
+/* Every key and its index: *pos starts at 0; returns 0 at the end. The direct part's keys
+ * come first, in ascending order (as uint64), then the hash part's in no set order. */
 int tf_map_next(const tf_map *m, size_t *pos, uint64_t *key, uint32_t *index);
 
 #endif
