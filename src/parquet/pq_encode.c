@@ -110,40 +110,32 @@ sl_code pq_plain_bool_encode(const uint8_t *v, size_t n, sl_buf *out, sl_err *er
 }
 
 /* Bit-packs 32 values of w bits (0..64) LSB first into 4*w bytes: 32 values make whole
- * 32-bit words, so the accumulator is stored a word at a time. */
+ * 32-bit words, so the accumulator is stored a word at a time. Up to 32 bits a value, a
+ * 64-bit accumulator holds the rest of a word plus a value; above, a 128-bit one. */
+#define PACK32_WORDS(ACC)                                 \
+    do {                                                  \
+        ACC acc = 0;                                      \
+        int bits = 0;                                     \
+        for (int i = 0; i < 32; i++) {                    \
+            acc |= (ACC)v[i] << bits;                     \
+            bits += w;                                    \
+            while (bits >= 32) {                          \
+                uint32_t word = (uint32_t)acc;            \
+                memcpy(p, &word, 4);                      \
+                p += 4;                                   \
+                acc >>= 32;                               \
+                bits -= 32;                               \
+            }                                             \
+        }                                                 \
+    } while (0)
+
 static void pack32_64(const uint64_t *v, int w, uint8_t *p)
 {
     if (w == 0) return;
-    if (w <= 32) {
-        uint64_t acc = 0;
-        int bits = 0;
-        for (int i = 0; i < 32; i++) {
-            acc |= v[i] << bits; /* bits < 32 and v[i] < 2^w: fits */
-            bits += w;
-            if (bits >= 32) {
-                uint32_t word = (uint32_t)acc;
-                memcpy(p, &word, 4);
-                p += 4;
-                acc >>= 32;
-                bits -= 32;
-            }
-        }
-        return;
-    }
-    unsigned __int128 acc = 0;
-    int bits = 0;
-    for (int i = 0; i < 32; i++) {
-        acc |= (unsigned __int128)v[i] << bits;
-        bits += w;
-        while (bits >= 32) {
-            uint32_t word = (uint32_t)acc;
-            memcpy(p, &word, 4);
-            p += 4;
-            acc >>= 32;
-            bits -= 32;
-        }
-    }
+    if (w <= 32) PACK32_WORDS(uint64_t);
+    else PACK32_WORDS(unsigned __int128);
 }
+#undef PACK32_WORDS
 
 enum { DELTA_BLOCK = 128, DELTA_MINI = 4, DELTA_PER_MINI = 32 };
 
