@@ -719,9 +719,15 @@ static sl_code append_var(pq_writer *w, pq_col *c, const sl_column *bc, size_t r
             uint32_t len;
             const uint8_t *p = sl_col_bytes(bc, i, &len);
             if (c->mode == MODE_DICT) {
-                SL_TRY(dict_insert(&c->dict, 0, p, len, &c->idx[c->pnn], err));
-                if (dict_mark(&c->dict, c->idx[c->pnn], c->page_seq))
-                    SL_TRY(pq_stats_add(&c->pst, c->order, p, len, err));
+                uint32_t elen;
+                const uint8_t *last = c->pnn ? dict_entry(&c->dict, 0, c->idx[c->pnn - 1], &elen) : NULL;
+                if (last && elen == len && memcmp(last, p, len) == 0) { /* a repeat: no hashing */
+                    c->idx[c->pnn] = c->idx[c->pnn - 1];
+                } else {
+                    SL_TRY(dict_insert(&c->dict, 0, p, len, &c->idx[c->pnn], err));
+                    if (dict_mark(&c->dict, c->idx[c->pnn], c->page_seq))
+                        SL_TRY(pq_stats_add(&c->pst, c->order, p, len, err));
+                }
             } else {
                 SL_TRY(pq_stats_add(&c->pst, c->order, p, len, err));
                 SL_TRY(sl_buf_append(&c->pbytes, &len, 4, err));

@@ -1128,12 +1128,17 @@ typedef struct cust_row {
 static void cust_row_of(const tf_state *st, const cust_agg *a, cust_row *r)
 {
     int peak = 0;
-    uint64_t most = hour_count(st, a, 0);
-    for (int h = 1; h < 24; h++) {
-        uint64_t n = hour_count(st, a, h);
-        if (n > most) { /* ties: the earliest hour */
-            peak = h;
-            most = n;
+    if (a->orders <= UINT16_MAX) { /* no hour wrapped: the 16-bit counts are the counts */
+        for (int h = 1; h < 24; h++)
+            if (a->hours[h] > a->hours[peak]) peak = h; /* ties: the earliest hour */
+    } else {
+        uint64_t most = hour_count(st, a, 0);
+        for (int h = 1; h < 24; h++) {
+            uint64_t n = hour_count(st, a, h);
+            if (n > most) {
+                peak = h;
+                most = n;
+            }
         }
     }
     memset(r, 0, sizeof *r);
@@ -1221,6 +1226,11 @@ static sl_code each_counted(tf_state *st, counted_fn fn, void *ud, sl_err *err)
     for (size_t i = 0; rc == SL_OK && i < st->ncounted; i++) {
         cust_row r;
         tf_text names[4];
+        if (i + 16 < st->ncounted) { /* the aggregates sit in the orders' order, not the ids' */
+            const cust_agg *ahead = &st->cust[o[i + 16].row];
+            __builtin_prefetch(ahead);
+            __builtin_prefetch((const char *)ahead + sizeof *ahead - 1);
+        }
         cust_row_of(st, &st->cust[o[i].row], &r);
         names_of(st, r.customer_id, names);
         rc = fn(st, &r, names, ud, err);
