@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <limits.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -742,6 +743,35 @@ static sl_code spilled_threshold(rn_task *t, tf_state *st, FILE *spends_f, int s
     return shared_threshold(t, st, mine, n, shard, nshards, threshold, err);
 }
 
+/* order_analytics finished on a thread of its own while the task's thread reads
+ * order_items: the customers' totals, the VIP threshold and the rows need the customers
+ * and the orders only. Touched on that thread alone until the join: the customers, their
+ * aggregates, the quality counts, order_analytics' batch and writer; the items touch the
+ * window's orders and the units sold. */
+typedef struct oa_tail {
+    rn_task *t;
+    tf_state *st;
+    int64_t unknown;
+    pq_file_info info; /* the closed file's; listed among the task's files after the join */
+    sl_code rc;
+    sl_err err;
+} oa_tail;
+
+static void *oa_tail_main(void *arg)
+{
+    oa_tail *a = arg;
+    int64_t *mine = NULL, threshold = 0;
+    size_t n = 0;
+    tf_quality q;
+    a->rc = tf_spends(a->st, &mine, &n, &a->err);
+    if (a->rc == SL_OK) a->rc = shared_threshold(a->t, a->st, mine, n, 0, 1, &threshold, &a->err);
+    if (a->rc == SL_OK) a->rc = tf_finish_orders(a->st, threshold, &a->err);
+    if (a->rc == SL_OK) a->rc = pq_writer_close(a->t->out[TF_ORDER_ANALYTICS].w, &a->info, &a->err);
+    tf_quality_get(a->st, &q);
+    a->unknown = q.orders_unknown_customer;
+    return NULL;
+}
+
 sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, sl_task_ctx *ctx, json_t *result,
                     sl_err *err)
 {
@@ -755,6 +785,9 @@ sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, 
     double t0 = sl_mono_seconds(), tread = 0;
     FILE *spill_rows = NULL, *spill_spends = NULL;
     int64_t unknown = 0;
+    oa_tail tail = {0};
+    pthread_t tail_th;
+    int tail_on = 0;
     sl_code rc;
     if (!rows || !rawinfo || !part || !zeros || !zero_totals || !secs) {
         rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
@@ -792,6 +825,16 @@ sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, 
     }
     for (int i = 0; i < 3; i++) {
         const char *sql = sl_plan_str(json_object_get(task, "sql"), tf_source_name(srcs[i]));
+        if (orders && i == 2 && !spill_rows && nshards == 1) {
+            /* one shard in one pass: its order_analytics needs nothing of the items */
+            tail.t = &t;
+            tail.st = st;
+            if (pthread_create(&tail_th, NULL, oa_tail_main, &tail) != 0) {
+                rc = sl_err_set(err, SL_E_INTERNAL, "cannot start a thread: %s", strerror(errno));
+                goto done;
+            }
+            tail_on = 1;
+        }
         SL_TRY_GOTO(rc, read_source(&t, conn, st, srcs[i], sql, shard, files, rawinfo, rows, secs, zeros,
                                     zero_totals, err), done);
     }
@@ -800,7 +843,16 @@ sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, 
     if (orders) {
         int64_t threshold = 0;
         tf_order_sums sums;
-        if (spill_rows) {
+        if (tail_on) {
+            pthread_join(tail_th, NULL);
+            tail_on = 0;
+            if (tail.rc != SL_OK) {
+                *err = tail.err;
+                rc = tail.rc;
+                goto done;
+            }
+            unknown = tail.unknown;
+        } else if (spill_rows) {
             tf_quality q;
             SL_TRY_GOTO(rc, spilled_threshold(&t, st, spill_spends, shard, nshards, &threshold, err), done);
             rewind(spill_rows);
@@ -817,7 +869,11 @@ sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, 
             tf_quality_get(st, &q);
             unknown = q.orders_unknown_customer;
         }
-        SL_TRY_GOTO(rc, close_dataset(&t, TF_ORDER_ANALYTICS, files, err), done);
+        if (tail.t) /* closed on the tail's thread */
+            SL_TRY_GOTO(rc, sl_task_files_done(t.files, t.prefix, t.out[TF_ORDER_ANALYTICS].name, tail.info.rows,
+                                               files, err), done);
+        else
+            SL_TRY_GOTO(rc, close_dataset(&t, TF_ORDER_ANALYTICS, files, err), done);
         tf_order_sums_get(st, &sums);
         sl_buf packed;
         sl_buf_init(&packed, 0);
@@ -863,6 +919,7 @@ sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, 
     json_object_set(result, "run", part);
     rc = SL_OK;
 done:
+    if (tail_on) pthread_join(tail_th, NULL); /* a failed read: the tail's outcome goes with it */
     for (int d = 0; d < TF__DATASETS; d++) {
         pq_writer_free(t.out[d].w);
         sl_sink_release(t.out[d].sink);
