@@ -370,7 +370,7 @@ static sl_code dict_grow(pq_dict *d, int width, sl_err *err)
 }
 
 /* Index of v in the dictionary, adding it if new. */
-static sl_code dict_insert(pq_dict *d, int width, const uint8_t *v, uint32_t len, uint32_t *out, sl_err *err)
+static inline __attribute__((always_inline)) sl_code dict_insert(pq_dict *d, int width, const uint8_t *v, uint32_t len, uint32_t *out, sl_err *err)
 {
     if ((uint64_t)(d->n + 1) * 2 > d->nslots) SL_TRY(dict_grow(d, width, err));
     uint32_t mask = d->nslots - 1;
@@ -421,40 +421,20 @@ static int dict_mark(pq_dict *d, uint32_t e, uint32_t seq)
     return 1;
 }
 
-/* dict_insert for k values of a fixed-width column (4 or 8 bytes) at v, indices to out:
- * one loop per width, the value compared as an integer. */
-#define DICT_INSERT_FIXED(T)                                                                \
-    for (size_t i = 0; i < k; i++) {                                                      \
-        if ((uint64_t)(d->n + 1) * 2 > d->nslots) SL_TRY(dict_grow(d, (int)sizeof(T), err)); \
-        T x;                                                                              \
-        memcpy(&x, v + i * sizeof(T), sizeof(T));                                         \
-        uint32_t mask = d->nslots - 1, s = slot_fixed((uint64_t)x, d->nslots);         \
-        const T *ents = (const T *)(const void *)d->body.data;                            \
-        for (;;) {                                                                        \
-            uint32_t e = d->slots[s];                                                     \
-            if (!e) {                                                                     \
-                SL_TRY(sl_buf_append(&d->body, &x, sizeof(T), err));                      \
-                d->slots[s] = d->n + 1;                                                   \
-                out[i] = d->n++;                                                          \
-                break;                                                                    \
-            }                                                                             \
-            if (ents[e - 1] == x) {                                                       \
-                out[i] = e - 1;                                                           \
-                break;                                                                    \
-            }                                                                             \
-            s = (s + 1) & mask;                                                           \
-        }                                                                                 \
-    }                                                                                     \
-    return SL_OK;
-
+/* dict_insert for k values of a fixed-width column at v, indices to out: for 4 and 8
+ * bytes with the width a constant, so that dict_insert inlines into a loop of its own
+ * where hashing and comparing are one integer operation each. */
 static sl_code dict_insert_fixed(pq_dict *d, int width, const uint8_t *v, size_t k, uint32_t *out, sl_err *err)
 {
-    if (width == 4) { DICT_INSERT_FIXED(uint32_t) }
-    if (width == 8) { DICT_INSERT_FIXED(uint64_t) }
-    for (size_t i = 0; i < k; i++) SL_TRY(dict_insert(d, width, v + i * (size_t)width, (uint32_t)width, &out[i], err));
+    if (width == 4)
+        for (size_t i = 0; i < k; i++) SL_TRY(dict_insert(d, 4, v + i * 4, 4, &out[i], err));
+    else if (width == 8)
+        for (size_t i = 0; i < k; i++) SL_TRY(dict_insert(d, 8, v + i * 8, 8, &out[i], err));
+    else
+        for (size_t i = 0; i < k; i++)
+            SL_TRY(dict_insert(d, width, v + i * (size_t)width, (uint32_t)width, &out[i], err));
     return SL_OK;
 }
-#undef DICT_INSERT_FIXED
 
 static int dict_bits(const pq_dict *d)
 {
