@@ -1062,6 +1062,20 @@ static int cmp_ord(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* The ids of map m with their rows, in id order, into o (room for every key); with
+ * `counted`, only the rows whose aggregate has a counted order. How many. The walk of
+ * the map's direct part is in id order already: only keys in its hash part need a sort. */
+static size_t ids_in_order(const tf_map *m, const cust_agg *counted, ord_idx *o)
+{
+    size_t pos = 0, k = 0;
+    uint64_t id;
+    uint32_t row;
+    while (tf_map_next(m, &pos, &id, &row))
+        if (!counted || counted[row].orders) o[k++] = (ord_idx){id, row};
+    if (m->hn) qsort(o, k, sizeof *o, cmp_ord);
+    return k;
+}
+
 /* Dimension rows in id order. */
 static ord_idx *dim_order(const dim *d, sl_err *err)
 {
@@ -1070,15 +1084,7 @@ static ord_idx *dim_order(const dim *d, sl_err *err)
         sl_err_set(err, SL_E_NOMEM, "out of memory sorting ids");
         return NULL;
     }
-    if (!d->ids.hn) { /* every id in the direct part: its walk is in id order */
-        size_t pos = 0, k = 0;
-        uint64_t id;
-        uint32_t row;
-        while (tf_map_next(&d->ids, &pos, &id, &row)) o[k++] = (ord_idx){id, row};
-        return o;
-    }
-    for (size_t i = 0; i < d->n; i++) o[i] = (ord_idx){d->id[i], i};
-    qsort(o, d->n, sizeof *o, cmp_ord);
+    ids_in_order(&d->ids, NULL, o);
     return o;
 }
 
@@ -1200,18 +1206,7 @@ static ord_idx *counted_in_order(tf_state *st, sl_err *err)
         sl_err_set(err, SL_E_NOMEM, "out of memory sorting %zu customers", st->ncounted);
         return NULL;
     }
-    size_t k = 0;
-    if (!st->cust_ids.hn) { /* every id in the direct part: its walk is in id order */
-        size_t pos = 0;
-        uint64_t id;
-        uint32_t row;
-        while (tf_map_next(&st->cust_ids, &pos, &id, &row))
-            if (st->cust[row].orders) o[k++] = (ord_idx){id, row};
-        return o;
-    }
-    for (size_t i = 0; i < st->ncust; i++)
-        if (st->cust[i].orders) o[k++] = (ord_idx){st->cust[i].customer_id, i};
-    qsort(o, k, sizeof *o, cmp_ord);
+    ids_in_order(&st->cust_ids, st->cust, o);
     return o;
 }
 

@@ -738,6 +738,31 @@ def test_peak_hour_past_65535_orders_an_hour(mariadb, fresh_db, tmp_path, passes
     assert dict(zip(oa["customer_id"], oa["peak_order_hour"])) == {1: 3, 2: 10}
 
 
+def test_rows_in_id_order_with_dense_and_sparse_ids(mariadb, fresh_db, tmp_path):
+    """Dense ids sit in the id maps' direct array, ids far apart in their hash part: the
+    README's promise that order_analytics, warehouse_utilization and product_turnover come
+    in id order must hold for both at once (the values: MariaDB's SQL)."""
+    create_schema(mariadb, fresh_db)
+    ids = "(SELECT seq FROM seq_1_to_30 UNION ALL SELECT seq * 50000000 + 7 FROM seq_1_to_40)"
+    with mariadb.connect(fresh_db) as c, c.cursor() as cur:
+        cur.execute(f"INSERT INTO customers (customer_id, first_name) SELECT seq, 'n' FROM {ids} i")
+        cur.execute(f"INSERT INTO products (product_id, sku, name, category) SELECT seq, CONCAT('s', seq), "
+                    f"CONCAT('p', seq), 'c' FROM {ids} i")
+        cur.execute(f"INSERT INTO warehouses (warehouse_id, name) SELECT seq, 'w' FROM {ids} i")
+        cur.execute("INSERT INTO inventory SELECT ROW_NUMBER() OVER (), p.product_id, w.warehouse_id, 5, 10, "
+                    "'2026-06-20 10:00:00' FROM products p JOIN warehouses w ON (p.product_id + w.warehouse_id) % 7 = 0")
+        # orders in an order unlike the ids': the customer map meets them shuffled
+        cur.execute(f"INSERT INTO orders SELECT ROW_NUMBER() OVER (ORDER BY RAND(7)), i.seq, "
+                    f"'2026-06-20 10:00:00' - INTERVAL n.seq HOUR, n.seq / 10, 'paid' FROM seq_1_to_3 n JOIN {ids} i")
+        cur.execute("INSERT INTO order_items SELECT order_id, order_id, 1 + order_id % 30, 2, 1.5 FROM orders")
+        cur.execute("ANALYZE TABLE customers, products, warehouses")
+    _, t = check_run(mariadb, fresh_db, tmp_path, Params(E_AS_OF))
+    for ds, col in (("order_analytics", "customer_id"), ("warehouse_utilization", "warehouse_id"),
+                    ("product_turnover", "product_id")):
+        got = t[ds].column(col).to_pylist()
+        assert len(got) == 70 and got == sorted(got), (ds, got)
+
+
 @pytest.mark.parametrize("spacing", [1, 10**12 + 7])
 def test_window_orders_dense_and_sparse_ids(mariadb, fresh_db, tmp_path, spacing):
     """The window's orders are kept as sorted ids: a bitmap when the ids are dense, a binary
