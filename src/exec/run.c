@@ -171,11 +171,10 @@ static sl_code add_task(json_t *tasks, const char *label, const char *kind, int 
  * pass to 32) as about 32 MiB (the program, its libraries, the read batches: the overhead
  * the README states beyond the limit) + 120-175 bytes for each customer of a pass (names,
  * aggregate, their maps; SL_RUN_PASS_BYTES keeps a margin) + SL_RUN_ALL_BYTES for each
- * customer of the run,
- * whatever the pass (what grows with the data, not with a pass: the products, the
- * window's orders, the VIP totals, the files being written). 9/10 of the limit is shared out that way; at least 1/8 of it
- * stays for a pass, so a limit too small for the run's size takes many passes
- * (at most SL_RUN_PASSES_MAX) rather than none. */
+ * customer of the run, whatever the pass (what grows with the data, not with a pass: the
+ * products, the window's orders, the VIP totals, the files being written). 9/10 of the
+ * limit is shared out that way; at least 1/8 of it stays for a pass, so a limit too small
+ * for the run's size takes many passes (at most SL_RUN_PASSES_MAX) rather than none. */
 #define SL_RUN_PASS_BYTES 240
 #define SL_RUN_ALL_BYTES 96
 #define SL_RUN_PASSES_MAX 256 /* two spill files each, open at once */
