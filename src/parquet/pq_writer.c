@@ -13,7 +13,8 @@
  * Encoding per column chunk: booleans PLAIN. Other types start with a dictionary (when
  * enabled) and fall back to PLAIN for the rest of the chunk once the dictionary page
  * would pass dictionary_max. INT32/INT64 columns decide at their first page of each
- * chunk between dictionary, DELTA_BINARY_PACKED and PLAIN by encoded size. */
+ * chunk between dictionary, DELTA_BINARY_PACKED and PLAIN by encoded size; their
+ * dictionary is built at that decision, and only as far as it could still win. */
 #include "parquet.h"
 
 #include <math.h>
@@ -539,8 +540,22 @@ static sl_code choose_mode(pq_writer *w, pq_col *c, sl_err *err)
         }
     }
     if (c->dict_on) {
-        size_t dict = c->dict.body.len + (c->pnn * (size_t)dict_bits(&c->dict) + 7) / 8 + 1;
-        if (dict <= best) mode = MODE_DICT;
+        /* The dictionary is built only now, over the page's values, and given up as soon
+         * as its values alone outgrow the best size so far or dictionary_max: a key or
+         * timestamp column (DELTA packs it in a few bytes a block) stops after a handful
+         * of entries instead of hashing, and growing a table for, a page of distinct values. */
+        size_t lim = best < w->opt.dictionary_max ? best : w->opt.dictionary_max;
+        const size_t step = 512;
+        size_t done = 0;
+        while (done < c->pnn && c->dict.body.len <= lim) {
+            size_t k = c->pnn - done < step ? c->pnn - done : step;
+            SL_TRY(dict_insert_fixed(&c->dict, c->width, c->raw + done * (size_t)c->width, k, &c->idx[done], err));
+            done += k;
+        }
+        if (done == c->pnn && c->dict.body.len <= lim) {
+            size_t dict = c->dict.body.len + (c->pnn * (size_t)dict_bits(&c->dict) + 7) / 8 + 1;
+            if (dict <= best) mode = MODE_DICT;
+        }
     }
     c->mode = mode;
     if (mode != MODE_DICT) {
@@ -647,10 +662,6 @@ static sl_code flush_page(pq_writer *w, pq_col *c, sl_err *err)
 static void maybe_fallback(pq_writer *w, pq_col *c)
 {
     if (c->mode == MODE_DICT && c->dict.body.len > w->opt.dictionary_max) c->mode = MODE_PLAIN;
-    if (c->mode == MODE_UNDECIDED && c->dict_on && c->dict.body.len > w->opt.dictionary_max) {
-        c->dict_on = 0;
-        dict_clear(&c->dict);
-    }
 }
 
 /* Appends rows [r, r+n) of a fixed-width column. */
@@ -668,17 +679,15 @@ static sl_code append_fixed(pq_writer *w, pq_col *c, const sl_column *bc, size_t
         if (c->max_def) memcpy(c->defs + c->pv, bc->valid + r, take);
         size_t k = gather(bc, c->width, r, take, c->raw + c->pnn * width);
         c->pst.nulls += (int64_t)(take - k);
-        if (c->dict_on && (c->mode == MODE_DICT || c->mode == MODE_UNDECIDED)) {
+        if (c->dict_on && c->mode == MODE_DICT) { /* undecided: built when choosing (choose_mode) */
             SL_TRY(dict_insert_fixed(&c->dict, c->width, c->raw + c->pnn * width, k, &c->idx[c->pnn], err));
         }
         c->pv += take;
         c->pnn += k;
         r += take;
         n -= take;
-        int dict_full = c->dict_on && (c->mode == MODE_DICT || c->mode == MODE_UNDECIDED) &&
-                        c->dict.body.len > w->opt.dictionary_max;
+        int dict_full = c->dict_on && c->mode == MODE_DICT && c->dict.body.len > w->opt.dictionary_max;
         if (c->pv >= PQ_PAGE_ROWS || page_est(c) >= w->opt.page_size || dict_full) {
-            if (dict_full && c->mode == MODE_UNDECIDED) maybe_fallback(w, c);
             SL_TRY(flush_page(w, c, err));
             maybe_fallback(w, c);
         }
