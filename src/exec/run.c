@@ -14,7 +14,6 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +35,7 @@
 #include "dryrun.h"
 #include "exec.h"
 #include "metrics.h"
+#include "pack.h"
 #include "task_int.h"
 
 void sl_run_opts_default(sl_run_opts *o)
@@ -487,9 +487,9 @@ done:
 }
 
 /* The products and units sold a task passes to the commit: packed records (little-endian)
- * in one base64 string, not a JSON value each: at 200,000 products the JSON objects took
- * over 100 MiB of the commit's memory, the string a tenth of that. */
-static sl_code pack_put(void *ud, const void *p, size_t n, sl_err *err) { return sl_buf_append(ud, p, n, err); }
+ * in a compressed stream (pack.h), not a JSON value each: at 200,000 products the JSON
+ * objects took over 100 MiB of the commit's memory, the stream about 5. */
+static sl_code pack_put(void *ud, const void *p, size_t n, sl_err *err) { return sl_pack_put(ud, p, n, err); }
 
 static sl_code product_pack(void *ud, int64_t id, const tf_text *strs, int has_hand, int64_t hand, sl_err *err)
 {
@@ -511,48 +511,16 @@ static sl_code sold_pack(void *ud, int64_t id, int64_t units, sl_err *err)
     return pack_put(ud, &units, sizeof units, err);
 }
 
-/* raw as a base64 JSON string (NULL: out of memory). */
-static json_t *b64_json(const sl_buf *raw)
+/* part[key] = the stream pk (the result rc of filling it); frees pk. */
+static sl_code put_packed(json_t *part, const char *key, sl_pack *pk, sl_code rc, sl_err *err)
 {
-    size_t cap = (raw->len + 2) / 3 * 4 + 1;
-    char *text = sl_malloc(cap);
-    if (!text) return NULL;
-    int n = EVP_EncodeBlock((unsigned char *)text, raw->data, (int)raw->len);
-    json_t *j = n >= 0 ? json_stringn(text, (size_t)n) : NULL;
-    sl_free(text);
-    return j;
-}
-
-/* part[key] = packed (the result rc of filling it) in base64; frees packed. */
-static sl_code put_packed(json_t *part, const char *key, sl_buf *packed, sl_code rc, sl_err *err)
-{
-    json_t *j = rc == SL_OK ? b64_json(packed) : NULL;
-    sl_buf_free(packed);
-    if (rc != SL_OK) return rc;
-    if (!j || json_object_set_new(part, key, j) != 0) return sl_err_set(err, SL_E_NOMEM, "out of memory");
-    return SL_OK;
-}
-
-/* The bytes of a base64 JSON string of a task's result. */
-static sl_code b64_bytes(const json_t *j, const char *what, int k, sl_buf *out, sl_err *err)
-{
-    const char *t = json_string_value(j);
-    size_t n = json_string_length(j);
-    out->len = 0;
-    if (!t || n % 4) return sl_err_set(err, SL_E_FORMAT, "the result of task %d has no valid %s", k, what);
-    SL_TRY(sl_buf_reserve(out, n / 4 * 3 + 1, err));
-    int got = n ? EVP_DecodeBlock(out->data, (const unsigned char *)t, (int)n) : 0;
-    if (got < 0) return sl_err_set(err, SL_E_FORMAT, "the result of task %d has no valid %s", k, what);
-    out->len = (size_t)got - (n && t[n - 1] == '=') - (n > 1 && t[n - 2] == '='); /* the padding */
-    return SL_OK;
-}
-
-/* Reads n bytes at *at of b, or fails naming the task. */
-static sl_code unpack(const sl_buf *b, size_t *at, void *p, size_t n, int k, sl_err *err)
-{
-    if (b->len - *at < n) return sl_err_set(err, SL_E_FORMAT, "the result of task %d ends inside a record", k);
-    memcpy(p, b->data + *at, n);
-    *at += n;
+    json_t *a = NULL;
+    if (rc != SL_OK) {
+        sl_pack_free(pk);
+        return rc;
+    }
+    SL_TRY(sl_pack_end(pk, &a, err));
+    if (json_object_set_new(part, key, a) != 0) return sl_err_set(err, SL_E_NOMEM, "out of memory");
     return SL_OK;
 }
 
@@ -566,64 +534,6 @@ static json_t *i64_array(const int64_t *v, int n)
 static void i64_from(const json_t *a, int64_t *v, int n)
 {
     for (int i = 0; i < n; i++) v[i] = (int64_t)json_integer_value(json_array_get(a, (size_t)i));
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* The VIP threshold over every shard's customers: each shard's totals gathered. mine
- * (n totals, ascending) is freed here. */
-static sl_code shared_threshold(rn_task *t, tf_state *st, int64_t *mine, size_t n, int shard, int nshards,
-                                int64_t *threshold, sl_err *err)
-{
-    int64_t *all = NULL;
-    size_t total = 0;
-    json_t *gathered = NULL;
-    sl_code rc = SL_OK;
-    if (nshards <= 1) {
-        *threshold = tf_vip_threshold(st, mine, n);
-        sl_free(mine);
-        return SL_OK;
-    }
-    if (!t->ctx->gather) {
-        sl_free(mine);
-        return sl_err_set(err, SL_E_USAGE, "task of shard %d needs the other %d shards' totals, and its runner "
-                                           "passes none (run the tasks with sluice_spark.py or `sluice run`)",
-                          shard, nshards - 1);
-    }
-    json_t *msg = json_pack("{s:i, s:o}", "shard", shard, "spends", i64_array(mine, (int)n));
-    sl_free(mine);
-    if (!msg) return sl_err_set(err, SL_E_NOMEM, "out of memory");
-    rc = t->ctx->gather(t->ctx->gather_ud, shard, nshards, msg, &gathered, err);
-    json_decref(msg);
-    if (rc != SL_OK) return rc;
-    for (int i = 0; i < nshards; i++) {
-        const json_t *m = json_array_get(gathered, (size_t)i);
-        if (!json_is_array(json_object_get(m, "spends"))) {
-            json_decref(gathered);
-            return sl_err_set(err, SL_E_FORMAT, "the gathered totals lack shard %d's", i);
-        }
-        total += json_array_size(json_object_get(m, "spends"));
-    }
-    all = sl_malloc((total ? total : 1) * sizeof *all);
-    if (!all) {
-        json_decref(gathered);
-        return sl_err_set(err, SL_E_NOMEM, "out of memory for the customers' totals");
-    }
-    size_t at = 0;
-    for (int i = 0; i < nshards; i++) {
-        const json_t *sp = json_object_get(json_array_get(gathered, (size_t)i), "spends");
-        i64_from(sp, all + at, (int)json_array_size(sp));
-        at += json_array_size(sp);
-    }
-    json_decref(gathered);
-    qsort(all, total, sizeof *all, cmp_i64);
-    *threshold = tf_vip_threshold(st, all, total);
-    sl_free(all);
-    return SL_OK;
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -719,27 +629,78 @@ static sl_code spill_select(FILE *f, size_t n, size_t k, int64_t *out, sl_err *e
     return rc;
 }
 
-/* The VIP threshold from the spilled totals: selected from the file by this shard
- * alone, or read into memory and gathered with the other shards'. */
-static sl_code spilled_threshold(rn_task *t, tf_state *st, FILE *spends_f, int shard, int nshards, int64_t *threshold,
-                                 sl_err *err)
+/* Takes whole totals of the gathered stream into the spill file ud (sl_unpack_fn). */
+static sl_code spill_totals(void *ud, const uint8_t *p, size_t n, size_t *used, sl_err *err)
 {
-    long bytes = ftell(spends_f);
-    if (bytes < 0) return sl_err_set(err, SL_E_IO, "the spilled totals: %s", strerror(errno));
-    size_t n = (size_t)bytes / sizeof(int64_t);
+    size_t k = n / sizeof(int64_t) * sizeof(int64_t);
+    if (k && fwrite(p, 1, k, ud) != k)
+        return sl_err_set(err, SL_E_IO, "writing the gathered totals to a spill file: %s", strerror(errno));
+    *used = k;
+    return SL_OK;
+}
+
+/* The VIP threshold over every shard's customers. This shard's n totals are in mine
+ * (freed here), or else in the spill file `from`. One shard selects from its own; shards
+ * exchange theirs as compressed streams (pack.h: a few bytes a customer, where a JSON
+ * number each took about 60 and all of them sorted in memory 8 more), and each selects
+ * the threshold from all of them written to a spill file, a histogram at a time
+ * (spill_select): the same value as sorting them all. */
+static sl_code shared_threshold(rn_task *t, tf_state *st, int64_t *mine, FILE *from, size_t n, int shard, int nshards,
+                                int64_t *threshold, sl_err *err)
+{
+    json_t *gathered = NULL, *msg = NULL, *packed = NULL;
+    FILE *all = NULL;
+    size_t total = 0;
+    sl_code rc = SL_OK;
+    *threshold = 0;
     if (nshards <= 1) {
-        *threshold = 0;
-        return n ? spill_select(spends_f, n, tf_vip_rank(st, n), threshold, err) : SL_OK;
-    }
-    int64_t *mine = sl_malloc((n ? n : 1) * sizeof *mine);
-    if (!mine) return sl_err_set(err, SL_E_NOMEM, "out of memory for the customers' totals");
-    rewind(spends_f);
-    if (n && fread(mine, sizeof *mine, n, spends_f) != n) {
+        if (mine) *threshold = tf_vip_threshold(st, mine, n);
+        else if (n) rc = spill_select(from, n, tf_vip_rank(st, n), threshold, err);
         sl_free(mine);
-        return sl_err_set(err, SL_E_IO, "reading the spilled totals: %s", strerror(errno));
+        return rc;
     }
-    qsort(mine, n, sizeof *mine, cmp_i64);
-    return shared_threshold(t, st, mine, n, shard, nshards, threshold, err);
+    if (!t->ctx->gather) {
+        sl_free(mine);
+        return sl_err_set(err, SL_E_USAGE, "task of shard %d needs the other %d shards' totals, and its runner "
+                                           "passes none (run the tasks with sluice_spark.py or `sluice run`)",
+                          shard, nshards - 1);
+    }
+    sl_pack *pk = sl_pack_begin(err);
+    if (!pk) rc = err->code;
+    if (rc == SL_OK && mine) {
+        rc = sl_pack_put(pk, mine, n * sizeof *mine, err);
+    } else if (rc == SL_OK) {
+        int64_t buf[4096];
+        size_t got;
+        rewind(from);
+        while (rc == SL_OK && (got = fread(buf, sizeof *buf, 4096, from)) > 0) rc = sl_pack_put(pk, buf, got * sizeof *buf, err);
+        if (rc == SL_OK && ferror(from)) rc = sl_err_set(err, SL_E_IO, "reading the spilled totals: %s", strerror(errno));
+    }
+    sl_free(mine);
+    if (rc == SL_OK) {
+        rc = sl_pack_end(pk, &packed, err);
+        pk = NULL;
+    }
+    sl_pack_free(pk);
+    if (rc == SL_OK && !(msg = json_pack("{s:i, s:I, s:o}", "shard", shard, "count", (json_int_t)n, "spends", packed)))
+        rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
+    if (rc == SL_OK) rc = t->ctx->gather(t->ctx->gather_ud, shard, nshards, msg, &gathered, err);
+    json_decref(msg);
+    if (rc == SL_OK && !(all = spill_open(spill_dir(t->plan), err))) rc = err->code;
+    for (int i = 0; rc == SL_OK && i < nshards; i++) {
+        const json_t *m = json_array_get(gathered, (size_t)i);
+        json_int_t c = json_integer_value(json_object_get(m, "count"));
+        long before = ftell(all);
+        rc = sl_unpack(json_object_get(m, "spends"), "gathered totals", i, spill_totals, all, err);
+        if (rc == SL_OK && (before < 0 || ftell(all) - before != (long)(c * (json_int_t)sizeof(int64_t)) || c < 0))
+            rc = sl_err_set(err, SL_E_FORMAT, "the gathered totals of shard %d are not the %lld it counted", i, (long long)c);
+        total += (size_t)c;
+    }
+    if (rc == SL_OK && fflush(all) != 0) rc = sl_err_set(err, SL_E_IO, "writing the gathered totals: %s", strerror(errno));
+    if (rc == SL_OK && total) rc = spill_select(all, total, tf_vip_rank(st, total), threshold, err);
+    json_decref(gathered);
+    if (all) fclose(all);
+    return rc;
 }
 
 /* order_analytics finished on a thread of its own while the task's thread reads
@@ -763,7 +724,7 @@ static void *oa_tail_main(void *arg)
     size_t n = 0;
     tf_quality q;
     a->rc = tf_spends(a->st, &mine, &n, &a->err);
-    if (a->rc == SL_OK) a->rc = shared_threshold(a->t, a->st, mine, n, 0, 1, &threshold, &a->err);
+    if (a->rc == SL_OK) a->rc = shared_threshold(a->t, a->st, mine, NULL, n, 0, 1, &threshold, &a->err);
     if (a->rc == SL_OK) a->rc = tf_finish_orders(a->st, threshold, &a->err);
     if (a->rc == SL_OK) a->rc = pq_writer_close(a->t->out[TF_ORDER_ANALYTICS].w, &a->info, &a->err);
     tf_quality_get(a->st, &q);
@@ -853,7 +814,10 @@ sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, 
             unknown = tail.unknown;
         } else if (spill_rows) {
             tf_quality q;
-            SL_TRY_GOTO(rc, spilled_threshold(&t, st, spill_spends, shard, nshards, &threshold, err), done);
+            long bytes = ftell(spill_spends);
+            if (bytes < 0) SL_TRY_GOTO(rc, sl_err_set(err, SL_E_IO, "the spilled totals: %s", strerror(errno)), done);
+            SL_TRY_GOTO(rc, shared_threshold(&t, st, NULL, spill_spends, (size_t)bytes / sizeof(int64_t), shard, nshards,
+                                             &threshold, err), done);
             rewind(spill_rows);
             SL_TRY_GOTO(rc, tf_orders_emit_spilled(st, spill_rows, threshold, err), done);
             tf_quality_get(st, &q);
@@ -863,7 +827,7 @@ sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, 
             size_t n;
             tf_quality q;
             SL_TRY_GOTO(rc, tf_spends(st, &mine, &n, err), done);
-            SL_TRY_GOTO(rc, shared_threshold(&t, st, mine, n, shard, nshards, &threshold, err), done);
+            SL_TRY_GOTO(rc, shared_threshold(&t, st, mine, NULL, n, shard, nshards, &threshold, err), done);
             SL_TRY_GOTO(rc, tf_finish_orders(st, threshold, err), done);
             tf_quality_get(st, &q);
             unknown = q.orders_unknown_customer;
@@ -874,9 +838,9 @@ sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, 
         else
             SL_TRY_GOTO(rc, close_dataset(&t, TF_ORDER_ANALYTICS, files, err), done);
         tf_order_sums_get(st, &sums);
-        sl_buf packed;
-        sl_buf_init(&packed, 0);
-        SL_TRY_GOTO(rc, put_packed(part, "sold_packed", &packed, tf_each_sold(st, sold_pack, &packed, err), err), done);
+        sl_pack *pk = sl_pack_begin(err);
+        if (!pk) SL_TRY_GOTO(rc, err->code, done);
+        SL_TRY_GOTO(rc, put_packed(part, "sold_packed", pk, tf_each_sold(st, sold_pack, pk, err), err), done);
         json_object_set_new(part, "hour_count", i64_array(sums.hour_count, 24));
         json_object_set_new(part, "hour_revenue", i64_array(sums.hour_revenue, 24));
         json_object_set_new(part, "segment_customers", i64_array(sums.seg.customers, 4));
@@ -889,9 +853,9 @@ sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, 
         SL_TRY_GOTO(rc, tf_finish_inventory(st, err), done);
         SL_TRY_GOTO(rc, close_dataset(&t, TF_INVENTORY_ANALYTICS, files, err), done);
         SL_TRY_GOTO(rc, close_dataset(&t, TF_WAREHOUSE_UTILIZATION, files, err), done);
-        sl_buf packed;
-        sl_buf_init(&packed, 0);
-        SL_TRY_GOTO(rc, put_packed(part, "products_packed", &packed, tf_each_product(st, product_pack, &packed, err),
+        sl_pack *pk = sl_pack_begin(err);
+        if (!pk) SL_TRY_GOTO(rc, err->code, done);
+        SL_TRY_GOTO(rc, put_packed(part, "products_packed", pk, tf_each_product(st, product_pack, pk, err),
                                    err), done);
         json_object_set_new(part, "report_inventory",
                             json_pack("{s:I, s:I, s:o, s:o}", "rows", (json_int_t)t.inv.rows, "score_null",
@@ -940,54 +904,62 @@ done:
 /* ---------------------------------------------------------------------------------- */
 /* the commit */
 
-static sl_code merge_products(tf_state *st, const sl_buf *b, int k, sl_err *err)
+/* Whole product records of p[0, n) into the state (sl_unpack_fn; ud the state). */
+static sl_code merge_products(void *ud, const uint8_t *p, size_t n, size_t *used, sl_err *err)
 {
     size_t at = 0;
-    while (at < b->len) {
+    for (;;) {
+        size_t r = at;
         int64_t id = 0, hand = 0;
-        uint8_t has = 0;
         tf_text t[3];
-        SL_TRY(unpack(b, &at, &id, sizeof id, k, err));
-        SL_TRY(unpack(b, &at, &has, 1, k, err));
-        SL_TRY(unpack(b, &at, &hand, sizeof hand, k, err));
-        for (int j = 0; j < 3; j++) {
+        if (n - r < 17) break;
+        memcpy(&id, p + r, 8);
+        uint8_t has = p[r + 8];
+        memcpy(&hand, p + r + 9, 8);
+        r += 17;
+        int j;
+        for (j = 0; j < 3; j++) {
             uint32_t len = 0;
-            SL_TRY(unpack(b, &at, &len, sizeof len, k, err));
+            if (n - r < 4) break;
+            memcpy(&len, p + r, 4);
+            r += 4;
             t[j].p = NULL;
             t[j].n = 0;
             if (len == UINT32_MAX) continue;
-            if (b->len - at < len) return sl_err_set(err, SL_E_FORMAT, "the result of task %d ends inside a record", k);
-            t[j].p = (const char *)b->data + at;
+            if (n - r < len) break;
+            t[j].p = (const char *)p + r;
             t[j].n = len;
-            at += len;
+            r += len;
         }
-        SL_TRY(tf_add_product(st, id, t, has != 0, hand, err));
+        if (j < 3) break; /* the rest comes with the next bytes */
+        SL_TRY(tf_add_product(ud, id, t, has != 0, hand, err));
+        at = r;
     }
+    *used = at;
     return SL_OK;
 }
 
-static sl_code merge_sold(tf_state *st, const sl_buf *b, int k, sl_err *err)
+/* Whole (product id, units) records of p[0, n) into the state (sl_unpack_fn). */
+static sl_code merge_sold(void *ud, const uint8_t *p, size_t n, size_t *used, sl_err *err)
 {
     size_t at = 0;
-    while (at < b->len) {
-        int64_t id = 0, units = 0;
-        SL_TRY(unpack(b, &at, &id, sizeof id, k, err));
-        SL_TRY(unpack(b, &at, &units, sizeof units, k, err));
-        SL_TRY(tf_add_sold(st, id, units, err));
+    for (; n - at >= 16; at += 16) {
+        int64_t id, units;
+        memcpy(&id, p + at, 8);
+        memcpy(&units, p + at + 8, 8);
+        SL_TRY(tf_add_sold(ud, id, units, err));
     }
+    *used = at;
     return SL_OK;
 }
 
 static sl_code merge_results(tf_state *st, json_t *const *chosen, int ntasks, sl_err *err)
 {
-    sl_buf b;
     sl_code rc = SL_OK;
-    sl_buf_init(&b, 0);
     for (int k = 0; rc == SL_OK && k < ntasks; k++) {
         const json_t *part = json_object_get(chosen[k], "run");
         if (strcmp(sl_plan_str(part, "kind"), "inventory") == 0) {
-            rc = b64_bytes(json_object_get(part, "products_packed"), "products", k, &b, err);
-            if (rc == SL_OK) rc = merge_products(st, &b, k, err);
+            rc = sl_unpack(json_object_get(part, "products_packed"), "products", k, merge_products, st, err);
         } else if (strcmp(sl_plan_str(part, "kind"), "orders") == 0) {
             tf_order_sums sums;
             i64_from(json_object_get(part, "hour_count"), sums.hour_count, 24);
@@ -997,13 +969,11 @@ static sl_code merge_results(tf_state *st, json_t *const *chosen, int ntasks, sl
             i64_from(json_object_get(part, "segment_orders"), sums.seg.orders, 4);
             i64_from(json_object_get(part, "segment_spent"), sums.seg.spent, 4);
             rc = tf_merge_orders(st, &sums, err);
-            if (rc == SL_OK) rc = b64_bytes(json_object_get(part, "sold_packed"), "units sold", k, &b, err);
-            if (rc == SL_OK) rc = merge_sold(st, &b, k, err);
+            if (rc == SL_OK) rc = sl_unpack(json_object_get(part, "sold_packed"), "units sold", k, merge_sold, st, err);
         } else {
             rc = sl_err_set(err, SL_E_FORMAT, "the result of task %d is not a result of `sluice run`", k);
         }
     }
-    sl_buf_free(&b);
     return rc;
 }
 

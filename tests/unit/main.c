@@ -19,6 +19,7 @@ extern const t_case suite_plan[];
 extern const t_case suite_mysql[];
 extern const t_case suite_report[];
 extern const t_case suite_tfmap[];
+extern const t_case suite_pack[];
 
 static const struct {
     const char *name;
@@ -38,6 +39,7 @@ static const struct {
     {"mysql", suite_mysql},
     {"report", suite_report},
     {"tfmap", suite_tfmap},
+    {"pack", suite_pack},
 };
 
 int t_failed_current;

@@ -1,0 +1,164 @@
+/* test_pack.c - records through a task's result (src/exec/pack.c): what sl_unpack hands
+ * over is byte for byte what went into sl_pack_put, in record-sized takes whatever the
+ * chunk and window boundaries; a stream cut short, altered or of the wrong shape fails. */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "../../src/exec/pack.h"
+#include "test.h"
+
+enum { REC = 13 }; /* an odd record size, so records straddle every boundary */
+
+typedef struct sink {
+    uint8_t *got;
+    size_t len, cap;
+    int calls;
+} sink;
+
+/* Takes whole REC-byte records only, as the run's readers do. */
+static sl_code take_records(void *ud, const uint8_t *p, size_t n, size_t *used, sl_err *err)
+{
+    sink *s = ud;
+    size_t k = n / REC * REC;
+    if (s->len + k > s->cap) return sl_err_set(err, SL_E_LIMIT, "more bytes than were packed");
+    memcpy(s->got + s->len, p, k);
+    s->len += k;
+    s->calls++;
+    *used = k;
+    return SL_OK;
+}
+
+static uint64_t rnd_next(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+/* n bytes: random ones (incompressible) or a repeating pattern. */
+static uint8_t *make_bytes(size_t n, int random)
+{
+    uint8_t *b = malloc(n ? n : 1);
+    uint64_t s = 88172645463325252ull;
+    for (size_t i = 0; b && i < n; i++) b[i] = random ? (uint8_t)rnd_next(&s) : (uint8_t)("sku-0001 Widget"[i % 15]);
+    return b;
+}
+
+/* Packs `data` in uneven pieces; *out gets the array. */
+static sl_code pack_all(const uint8_t *data, size_t n, json_t **out)
+{
+    sl_err err = {0};
+    sl_pack *p = sl_pack_begin(&err);
+    if (!p) return err.code;
+    size_t at = 0, step = 1;
+    while (at < n) {
+        size_t k = n - at < step ? n - at : step;
+        sl_code rc = sl_pack_put(p, data + at, k, &err);
+        if (rc != SL_OK) {
+            sl_pack_free(p);
+            return rc;
+        }
+        at += k;
+        step = step * 7 % 100003 + 1; /* 1, 8, 57, ... */
+    }
+    return sl_pack_end(p, out, &err);
+}
+
+static void round_trip(size_t records, int random)
+{
+    size_t n = records * REC;
+    uint8_t *data = make_bytes(n, random);
+    CHECK(data != NULL);
+    json_t *a = NULL;
+    CHECK(pack_all(data, n, &a) == SL_OK);
+    CHECK(json_is_array(a) && json_array_size(a) >= 1);
+    size_t i;
+    json_t *s;
+    json_array_foreach(a, i, s) CHECK(json_string_length(s) <= SL_PACK_CHUNK && json_string_length(s) % 4 == 0);
+    if (random && n > 3 * (size_t)SL_PACK_CHUNK) CHECK(json_array_size(a) >= 3); /* several strings */
+    sink k = {malloc(n + 1), 0, n, 0};
+    sl_err err = {0};
+    CHECK(sl_unpack(a, "records", 0, take_records, &k, &err) == SL_OK);
+    CHECK_EQ_INT(k.len, n);
+    CHECK(n == 0 || memcmp(k.got, data, n) == 0);
+    json_decref(a);
+    free(k.got);
+    free(data);
+}
+
+static void empty_stream(void) { round_trip(0, 0); }
+static void one_record(void) { round_trip(1, 1); }
+static void compressible_megabytes(void) { round_trip(400000, 0); } /* 5.2 MB into a few KB */
+static void incompressible_over_several_strings(void) { round_trip(300000, 1); } /* 3.9 MB */
+
+static void damaged_streams_fail(void)
+{
+    size_t n = 200000 * REC;
+    uint8_t *data = make_bytes(n, 1);
+    CHECK(data != NULL);
+    json_t *a = NULL;
+    CHECK(pack_all(data, n, &a) == SL_OK);
+    CHECK(json_array_size(a) >= 2);
+    sink k = {malloc(n + 1), 0, n, 0};
+    sl_err err = {0};
+
+    /* the last string left off: the stream is cut short */
+    json_t *cut = json_deep_copy(a);
+    json_array_remove(cut, json_array_size(cut) - 1);
+    CHECK(sl_unpack(cut, "products", 4, take_records, &k, &err) == SL_E_FORMAT);
+    CHECK(strstr(err.msg, "task 4") && strstr(err.msg, "products"));
+    json_decref(cut);
+
+    /* three characters of a string changed: base64 still, but not the bytes packed */
+    json_t *bad = json_deep_copy(a);
+    char *t = strdup(json_string_value(json_array_get(bad, 0)));
+    t[100] = t[100] == 'A' ? 'B' : 'A';
+    t[101] = t[101] == 'A' ? 'B' : 'A';
+    t[102] = t[102] == 'A' ? 'B' : 'A';
+    json_array_set_new(bad, 0, json_string(t));
+    free(t);
+    k.len = 0;
+    CHECK(sl_unpack(bad, "products", 0, take_records, &k, &err) == SL_E_FORMAT); /* the frame's checksum */
+    json_decref(bad);
+
+    /* not base64, not an array */
+    json_t *junk = json_pack("[s]", "!!!!");
+    CHECK(sl_unpack(junk, "products", 0, take_records, &k, &err) == SL_E_FORMAT);
+    json_decref(junk);
+    json_t *str = json_string("AAAA");
+    CHECK(sl_unpack(str, "products", 0, take_records, &k, &err) == SL_E_FORMAT);
+    json_decref(str);
+    json_t *none = json_array();
+    CHECK(sl_unpack(none, "products", 0, take_records, &k, &err) == SL_E_FORMAT);
+    json_decref(none);
+
+    json_decref(a);
+    free(k.got);
+    free(data);
+}
+
+static void a_record_left_half_taken_fails(void)
+{
+    uint8_t data[REC * 3 + 5];
+    memset(data, 7, sizeof data);
+    json_t *a = NULL;
+    CHECK(pack_all(data, sizeof data, &a) == SL_OK);
+    sink k = {malloc(sizeof data), 0, sizeof data, 0};
+    sl_err err = {0};
+    CHECK(sl_unpack(a, "units sold", 2, take_records, &k, &err) == SL_E_FORMAT);
+    CHECK(strstr(err.msg, "inside a record") != NULL);
+    CHECK_EQ_INT(k.len, REC * 3);
+    json_decref(a);
+    free(k.got);
+}
+
+T_SUITE(suite_pack) = {
+    {"empty_stream", empty_stream},
+    {"one_record", one_record},
+    {"compressible_megabytes", compressible_megabytes},
+    {"incompressible_over_several_strings", incompressible_over_several_strings},
+    {"damaged_streams_fail", damaged_streams_fail},
+    {"a_record_left_half_taken_fails", a_record_left_half_taken_fails},
+    T_END,
+};
