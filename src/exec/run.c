@@ -904,7 +904,8 @@ done:
 /* ---------------------------------------------------------------------------------- */
 /* the commit */
 
-/* Whole product records of p[0, n) into the state (sl_unpack_fn; ud the state). */
+/* Whole product records of p[0, n), each a product_turnover row of the state
+ * (sl_unpack_fn; ud the state). */
 static sl_code merge_products(void *ud, const uint8_t *p, size_t n, size_t *used, sl_err *err)
 {
     size_t at = 0;
@@ -932,7 +933,7 @@ static sl_code merge_products(void *ud, const uint8_t *p, size_t n, size_t *used
             r += len;
         }
         if (j < 3) break; /* the rest comes with the next bytes */
-        SL_TRY(tf_add_product(ud, id, t, has != 0, hand, err));
+        SL_TRY(tf_turnover_add(ud, id, t, has != 0, hand, err));
         at = r;
     }
     *used = at;
@@ -953,14 +954,16 @@ static sl_code merge_sold(void *ud, const uint8_t *p, size_t n, size_t *used, sl
     return SL_OK;
 }
 
+/* The tasks' results into the commit's state: the orders shards' sums and units sold
+ * first, then the inventory task's products, each turned into its product_turnover row
+ * as it comes (in id order), so that no product is kept. */
 static sl_code merge_results(tf_state *st, json_t *const *chosen, int ntasks, sl_err *err)
 {
     sl_code rc = SL_OK;
     for (int k = 0; rc == SL_OK && k < ntasks; k++) {
         const json_t *part = json_object_get(chosen[k], "run");
-        if (strcmp(sl_plan_str(part, "kind"), "inventory") == 0) {
-            rc = sl_unpack(json_object_get(part, "products_packed"), "products", k, merge_products, st, err);
-        } else if (strcmp(sl_plan_str(part, "kind"), "orders") == 0) {
+        const char *kind = sl_plan_str(part, "kind");
+        if (strcmp(kind, "orders") == 0) {
             tf_order_sums sums;
             i64_from(json_object_get(part, "hour_count"), sums.hour_count, 24);
             i64_from(json_object_get(part, "hour_revenue"), sums.hour_revenue, 24);
@@ -970,9 +973,14 @@ static sl_code merge_results(tf_state *st, json_t *const *chosen, int ntasks, sl
             i64_from(json_object_get(part, "segment_spent"), sums.seg.spent, 4);
             rc = tf_merge_orders(st, &sums, err);
             if (rc == SL_OK) rc = sl_unpack(json_object_get(part, "sold_packed"), "units sold", k, merge_sold, st, err);
-        } else {
+        } else if (strcmp(kind, "inventory") != 0) {
             rc = sl_err_set(err, SL_E_FORMAT, "the result of task %d is not a result of `sluice run`", k);
         }
+    }
+    for (int k = 0; rc == SL_OK && k < ntasks; k++) {
+        const json_t *part = json_object_get(chosen[k], "run");
+        if (strcmp(sl_plan_str(part, "kind"), "inventory") == 0)
+            rc = sl_unpack(json_object_get(part, "products_packed"), "products", k, merge_products, st, err);
     }
     return rc;
 }
@@ -1098,7 +1106,6 @@ sl_code sl_run_commit(const json_t *plan, json_t *const *chosen, sl_store *st, c
         rc = err && err->code ? err->code : SL_E_NOMEM;
         goto done;
     }
-    SL_TRY_GOTO(rc, merge_results(tf, chosen, ntasks, err), done);
     static const tf_dataset merged[] = {TF_HOURLY_ORDERS, TF_PRODUCT_TURNOVER, TF_CUSTOMER_SEGMENTS};
     for (int i = 0; i < 3; i++) {
         tf_dataset d = merged[i];
@@ -1106,11 +1113,17 @@ sl_code sl_run_commit(const json_t *plan, json_t *const *chosen, sl_store *st, c
         snprintf(cm.out[d].name, sizeof cm.out[d].name, "%s/part-00000-%s.%s.parquet", tf_dataset_name(d),
                  sl_plan_str(plan, "run_id"), pq_codec_name(po.codec));
         snprintf(source, sizeof source, "sluice run: %s", tf_dataset_name(d));
-        SL_TRY_GOTO(rc, sl_exec_open_parquet(c, cm.out[d].name, tf_schema(tf, d), &po, source,
+        /* product_turnover (a row a product) in row groups of at most 16,384 rows: the
+         * report reads it back a row group at a time, as text cells, which would
+         * otherwise take some 100 bytes a product at once */
+        pq_options pd = po;
+        if (d == TF_PRODUCT_TURNOVER && (pd.row_group_rows == 0 || pd.row_group_rows > 16384)) pd.row_group_rows = 16384;
+        SL_TRY_GOTO(rc, sl_exec_open_parquet(c, cm.out[d].name, tf_schema(tf, d), &pd, source,
                                              sl_plan_str(plan, "run_id"), sl_plan_str(plan, "date"),
                                              sl_plan_consistency(plan), &cm.out[d].sink, &cm.out[d].w, err), done);
     }
-    SL_TRY_GOTO(rc, tf_finish_totals(tf, err), done);
+    SL_TRY_GOTO(rc, merge_results(tf, chosen, ntasks, err), done);
+    SL_TRY_GOTO(rc, tf_finish_merged(tf, err), done);
     for (int i = 0; i < 3; i++) {
         tf_dataset d = merged[i];
         pq_file_info fi;
@@ -1123,7 +1136,13 @@ sl_code sl_run_commit(const json_t *plan, json_t *const *chosen, sl_store *st, c
         json_array_append_new(merged_files, json_pack("{s:s, s:s, s:I, s:I, s:s}", "partition", prefix, "name",
                                                       cm.out[d].name, "rows", (json_int_t)fi.rows, "bytes",
                                                       (json_int_t)bytes, "checksum", sum));
+        pq_writer_free(cm.out[d].w);
+        cm.out[d].w = NULL;
     }
+    /* The merged state (every product, with its names) is done with: gone before the
+     * report reads product_turnover back, or the two would add up at the run's end. */
+    tf_free(tf);
+    tf = NULL;
     double commit_compute = sl_mono_seconds() - t0;
 
     /* The manifest: datasets with their files, the sources read, the snapshot, timings. */

@@ -136,6 +136,8 @@ struct tf_state {
     tf_map sold_ids;      /* product id -> units_sold slot */
     int64_t *sold;
     size_t sold_cap;
+    uint64_t turnover_last; /* tf_turnover_add: the last product id, and how many came */
+    size_t turnover_rows;
     /* inventory sequence */
     tf_map hand_ids; /* product id -> on_hand slot */
     int64_t *hand;
@@ -1485,39 +1487,71 @@ static sl_code finish_warehouses(tf_state *st, sl_err *err)
     return flush_out(st, TF_WAREHOUSE_UTILIZATION, err);
 }
 
-static sl_code finish_products(tf_state *st, sl_err *err)
+/* One product_turnover row: the product's names (strs: sku, name, category), units sold
+ * from st, on hand given. */
+static sl_code turnover_row(tf_state *st, uint64_t pid, const tf_text *strs, int64_t hand, sl_err *err)
 {
-    ord_idx *ord = dim_order(&st->products, err);
-    if (!ord) return err ? err->code : SL_E_NOMEM;
     sl_batch *o = st->out[TF_PRODUCT_TURNOVER];
-    sl_code rc = SL_OK;
     double window = (double)st->p.window_days;
-    for (size_t i = 0; rc == SL_OK && i < st->products.n; i++) {
-        uint64_t pid = ord[i].id;
-        int64_t s = tf_map_get(&st->sold_ids, pid), h = tf_map_get(&st->hand_ids, pid);
-        int64_t sold = s >= 0 ? st->sold[s] : 0, hand = h >= 0 ? st->hand[h] : 0;
-        static const int pcols[3] = {PT_SKU, PT_NAME, PT_CATEGORY};
-        static const int psrc[3] = {PROD_SKU, PROD_NAME, PROD_CATEGORY};
-        put_i64(o, PT_PRODUCT_ID, (int64_t)pid);
-        for (int j = 0; j < 3 && rc == SL_OK; j++) rc = put_ref(o, pcols[j], &st->products, (int64_t)ord[i].row, psrc[j], err);
-        if (rc != SL_OK) break;
-        put_i64(o, PT_UNITS_SOLD, sold);
-        put_i64(o, PT_ON_HAND, hand);
-        /* turnover_rate = units_sold / on_hand, NULL when on_hand <= 0;
-         * days_of_supply = on_hand / (units_sold / window_days), NULL when units_sold = 0;
-         * needs_restock = days_of_supply < 7 or (on_hand <= 0 and units_sold > 0).
-         * The comparison with 7 is made on integers, on_hand * window < 7 * units_sold
-         * (> for negative units): in doubles 9 / (9 / 7.0) is 6.999999999999999. */
-        if (hand > 0) put_f64(o, PT_TURNOVER_RATE, (double)sold / (double)hand); else put_null(o, PT_TURNOVER_RATE);
-        if (sold != 0) put_f64(o, PT_DAYS_OF_SUPPLY, (double)hand / ((double)sold / window));
-        else put_null(o, PT_DAYS_OF_SUPPLY);
-        __int128 hw = (__int128)hand * st->p.window_days, s7 = (__int128)sold * 7;
-        int short_supply = sold > 0 ? hw < s7 : sold < 0 ? hw > s7 : 0;
-        put_bool(o, PT_NEEDS_RESTOCK, short_supply || (hand <= 0 && sold > 0));
-        rc = end_row(st, TF_PRODUCT_TURNOVER, err);
+    int64_t s = tf_map_get(&st->sold_ids, pid);
+    int64_t sold = s >= 0 ? st->sold[s] : 0;
+    static const int pcols[3] = {PT_SKU, PT_NAME, PT_CATEGORY};
+    put_i64(o, PT_PRODUCT_ID, (int64_t)pid);
+    for (int j = 0; j < 3; j++) {
+        if (!strs[j].p) put_null(o, pcols[j]);
+        else SL_TRY(put_str(o, pcols[j], strs[j].p, strs[j].n, err));
+    }
+    put_i64(o, PT_UNITS_SOLD, sold);
+    put_i64(o, PT_ON_HAND, hand);
+    /* turnover_rate = units_sold / on_hand, NULL when on_hand <= 0;
+     * days_of_supply = on_hand / (units_sold / window_days), NULL when units_sold = 0;
+     * needs_restock = days_of_supply < 7 or (on_hand <= 0 and units_sold > 0).
+     * The comparison with 7 is made on integers, on_hand * window < 7 * units_sold
+     * (> for negative units): in doubles 9 / (9 / 7.0) is 6.999999999999999. */
+    if (hand > 0) put_f64(o, PT_TURNOVER_RATE, (double)sold / (double)hand); else put_null(o, PT_TURNOVER_RATE);
+    if (sold != 0) put_f64(o, PT_DAYS_OF_SUPPLY, (double)hand / ((double)sold / window));
+    else put_null(o, PT_DAYS_OF_SUPPLY);
+    __int128 hw = (__int128)hand * st->p.window_days, s7 = (__int128)sold * 7;
+    int short_supply = sold > 0 ? hw < s7 : sold < 0 ? hw > s7 : 0;
+    put_bool(o, PT_NEEDS_RESTOCK, short_supply || (hand <= 0 && sold > 0));
+    return end_row(st, TF_PRODUCT_TURNOVER, err);
+}
+
+/* The products with their names and units on hand, in id order (fn; see
+ * tf_each_product). */
+static sl_code products_in_order(const tf_state *st,
+                                 sl_code (*fn)(void *ud, int64_t product_id, const tf_text *strs, int has_on_hand,
+                                               int64_t on_hand, sl_err *err),
+                                 void *ud, sl_err *err)
+{
+    const dim *d = &st->products;
+    ord_idx *ord = dim_order(d, err);
+    if (!ord) return err ? err->code : SL_E_NOMEM;
+    sl_code rc = SL_OK;
+    for (size_t i = 0; rc == SL_OK && i < d->n; i++) {
+        tf_text t[3];
+        for (int j = 0; j < 3; j++) {
+            const str_ref *r = &d->strs[ord[i].row * (size_t)d->k + (size_t)j];
+            t[j].p = r->len == UINT32_MAX ? NULL : (const char *)d->pool.data + r->off;
+            t[j].n = r->len == UINT32_MAX ? 0 : r->len;
+        }
+        int64_t h = tf_map_get(&st->hand_ids, ord[i].id);
+        rc = fn(ud, (int64_t)ord[i].id, t, h >= 0, h >= 0 ? st->hand[h] : 0, err);
     }
     sl_free(ord);
-    SL_TRY(rc);
+    return rc;
+}
+
+static sl_code turnover_of(void *ud, int64_t product_id, const tf_text *strs, int has_on_hand, int64_t on_hand,
+                           sl_err *err)
+{
+    (void)has_on_hand;
+    return turnover_row(ud, (uint64_t)product_id, strs, on_hand, err);
+}
+
+static sl_code finish_products(tf_state *st, sl_err *err)
+{
+    SL_TRY(products_in_order(st, turnover_of, st, err));
     return flush_out(st, TF_PRODUCT_TURNOVER, err);
 }
 
@@ -1537,12 +1571,6 @@ sl_code tf_finish_inventory(tf_state *st, sl_err *err)
     return finish_warehouses(st, err);
 }
 
-sl_code tf_finish_totals(tf_state *st, sl_err *err)
-{
-    SL_TRY(finish_totals(st, err));
-    return finish_products(st, err);
-}
-
 sl_code tf_finish(tf_state *st, sl_err *err)
 {
     int64_t *sorted;
@@ -1552,7 +1580,8 @@ sl_code tf_finish(tf_state *st, sl_err *err)
     sl_free(sorted);
     SL_TRY(tf_finish_inventory(st, err));
     SL_TRY(tf_finish_orders(st, threshold, err));
-    return tf_finish_totals(st, err);
+    SL_TRY(finish_totals(st, err));
+    return finish_products(st, err);
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -1578,35 +1607,28 @@ sl_code tf_each_sold(const tf_state *st, sl_code (*fn)(void *ud, int64_t product
     return SL_OK;
 }
 
-sl_code tf_add_product(tf_state *st, int64_t product_id, const tf_text *strs, int has_on_hand, int64_t on_hand,
-                       sl_err *err)
-{
-    dim *d = &st->products;
-    SL_TRY(dim_add_text(d, (uint64_t)product_id, strs, "products", err));
-    if (has_on_hand) {
-        uint32_t slot;
-        SL_TRY(tf_map_put(&st->hand_ids, (uint64_t)product_id, &slot, NULL, err));
-        SL_TRY(grow_i64(&st->hand, &st->hand_cap, (size_t)slot + 1, err));
-        st->hand[slot] += on_hand;
-    }
-    return SL_OK;
-}
-
 sl_code tf_each_product(const tf_state *st,
                         sl_code (*fn)(void *ud, int64_t product_id, const tf_text *strs, int has_on_hand,
                                       int64_t on_hand, sl_err *err),
                         void *ud, sl_err *err)
 {
-    const dim *d = &st->products;
-    for (size_t i = 0; i < d->n; i++) {
-        tf_text t[3];
-        for (int j = 0; j < 3; j++) {
-            const str_ref *r = &d->strs[i * (size_t)d->k + (size_t)j];
-            t[j].p = r->len == UINT32_MAX ? NULL : (const char *)d->pool.data + r->off;
-            t[j].n = r->len == UINT32_MAX ? 0 : r->len;
-        }
-        int64_t h = tf_map_get(&st->hand_ids, d->id[i]);
-        SL_TRY(fn(ud, (int64_t)d->id[i], t, h >= 0, h >= 0 ? st->hand[h] : 0, err));
-    }
-    return SL_OK;
+    return products_in_order(st, fn, ud, err);
+}
+
+sl_code tf_turnover_add(tf_state *st, int64_t product_id, const tf_text *strs, int has_on_hand, int64_t on_hand,
+                        sl_err *err)
+{
+    (void)has_on_hand;
+    if (st->turnover_rows && (uint64_t)product_id <= st->turnover_last)
+        return sl_err_set(err, SL_E_FORMAT, "the products do not come in ascending id order (%lld after %llu)",
+                          (long long)product_id, (unsigned long long)st->turnover_last);
+    st->turnover_last = (uint64_t)product_id;
+    st->turnover_rows++;
+    return turnover_row(st, (uint64_t)product_id, strs, on_hand, err);
+}
+
+sl_code tf_finish_merged(tf_state *st, sl_err *err)
+{
+    SL_TRY(finish_totals(st, err));
+    return flush_out(st, TF_PRODUCT_TURNOVER, err);
 }

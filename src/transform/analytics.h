@@ -74,8 +74,9 @@ sl_code tf_finish(tf_state *st, sl_err *err);
  *   order shard      tf_add ..., tf_spends -> every shard's spends -> tf_vip_threshold,
  *                    tf_finish_orders: its customers' order_analytics rows; passes on
  *                    tf_order_sums_get and tf_each_sold
- *   commit           tf_add_product, tf_merge_orders, tf_add_sold, tf_finish_totals:
- *                    hourly_orders, customer_segments, product_turnover
+ *   commit           tf_merge_orders, tf_add_sold (every shard's), then tf_turnover_add
+ *                    (each product in id order: a product_turnover row at once, no
+ *                    product kept), tf_finish_merged: hourly_orders, customer_segments
  * tf_finish is the three on one state. */
 
 typedef struct tf_text {
@@ -121,14 +122,19 @@ sl_code tf_merge_orders(tf_state *st, const tf_order_sums *p, sl_err *err);
 sl_code tf_each_sold(const tf_state *st, sl_code (*fn)(void *ud, int64_t product_id, int64_t units, sl_err *err),
                      void *ud, sl_err *err);
 sl_code tf_add_sold(tf_state *st, int64_t product_id, int64_t units, sl_err *err);
-/* A product with its sku, name, category (strs[3]) and, when known, its units on hand. */
+/* Each product, in ascending id order, with its sku, name, category (strs[3]) and, when
+ * known, its units on hand. */
 sl_code tf_each_product(const tf_state *st,
                         sl_code (*fn)(void *ud, int64_t product_id, const tf_text *strs, int has_on_hand,
                                       int64_t on_hand, sl_err *err),
                         void *ud, sl_err *err);
-sl_code tf_add_product(tf_state *st, int64_t product_id, const tf_text *strs, int has_on_hand, int64_t on_hand,
-                       sl_err *err);
-sl_code tf_finish_totals(tf_state *st, sl_err *err);
+/* The product_turnover row of one product (tf_each_product's arguments), once the units
+ * sold are all in; ids must come ascending (SL_E_FORMAT otherwise). */
+sl_code tf_turnover_add(tf_state *st, int64_t product_id, const tf_text *strs, int has_on_hand, int64_t on_hand,
+                        sl_err *err);
+/* hourly_orders and customer_segments from the merged sums; the last product_turnover
+ * rows out. */
+sl_code tf_finish_merged(tf_state *st, sl_err *err);
 
 /* Rows emitted so far per dataset. */
 int64_t tf_rows(const tf_state *st, tf_dataset d);
