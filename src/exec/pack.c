@@ -97,9 +97,9 @@ sl_code sl_pack_end(sl_pack *p, json_t **out, sl_err *err)
     return rc;
 }
 
-sl_code sl_unpack(const json_t *a, const char *what, int k, sl_unpack_fn fn, void *ud, sl_err *err)
+sl_code sl_unpack(const json_t *a, const char *whose, const char *what, sl_unpack_fn fn, void *ud, sl_err *err)
 {
-    if (!json_is_array(a)) return sl_err_set(err, SL_E_FORMAT, "the result of task %d has no valid %s", k, what);
+    if (!json_is_array(a)) return sl_err_set(err, SL_E_FORMAT, "%s has no valid %s", whose, what);
     sl_buf in, win;
     sl_buf_init(&in, 0);
     sl_buf_init(&win, 0);
@@ -113,14 +113,14 @@ sl_code sl_unpack(const json_t *a, const char *what, int k, sl_unpack_fn fn, voi
         const char *t = json_string_value(s);
         size_t n = json_string_length(s);
         if (!t || n == 0 || n % 4 || n > SL_PACK_CHUNK) {
-            rc = sl_err_set(err, SL_E_FORMAT, "the result of task %d has no valid %s", k, what);
+            rc = sl_err_set(err, SL_E_FORMAT, "%s has no valid %s", whose, what);
             break;
         }
         in.len = 0;
         if ((rc = sl_buf_reserve(&in, n / 4 * 3 + 1, err)) != SL_OK) break;
         int got = EVP_DecodeBlock(in.data, (const unsigned char *)t, (int)n);
         if (got < 0) {
-            rc = sl_err_set(err, SL_E_FORMAT, "the result of task %d has no valid %s", k, what);
+            rc = sl_err_set(err, SL_E_FORMAT, "%s has no valid %s", whose, what);
             break;
         }
         ZSTD_inBuffer zin = {in.data, (size_t)got - (t[n - 1] == '=') - (t[n - 2] == '='), 0};
@@ -130,7 +130,7 @@ sl_code sl_unpack(const json_t *a, const char *what, int k, sl_unpack_fn fn, voi
             ZSTD_outBuffer out = {win.data + win.len, room, 0};
             last = ZSTD_decompressStream(dc, &out, &zin);
             if (ZSTD_isError(last)) {
-                rc = sl_err_set(err, SL_E_FORMAT, "the result of task %d has no valid %s: %s", k, what,
+                rc = sl_err_set(err, SL_E_FORMAT, "%s has no valid %s: %s", whose, what,
                                 ZSTD_getErrorName(last));
                 break;
             }
@@ -155,9 +155,9 @@ sl_code sl_unpack(const json_t *a, const char *what, int k, sl_unpack_fn fn, voi
         win.len -= used;
     }
     if (rc == SL_OK && (last != 0 || json_array_size(a) == 0))
-        rc = sl_err_set(err, SL_E_FORMAT, "the result of task %d has no valid %s: the stream is cut short", k, what);
+        rc = sl_err_set(err, SL_E_FORMAT, "%s has no valid %s: the stream is cut short", whose, what);
     if (rc == SL_OK && win.len)
-        rc = sl_err_set(err, SL_E_FORMAT, "the result of task %d ends inside a record of its %s", k, what);
+        rc = sl_err_set(err, SL_E_FORMAT, "%s ends inside a record of its %s", whose, what);
     ZSTD_freeDCtx(dc);
     sl_buf_free(&in);
     sl_buf_free(&win);

@@ -25,12 +25,12 @@ sl_code sl_pack_put(sl_pack *p, const void *data, size_t n, sl_err *err);
 sl_code sl_pack_end(sl_pack *p, json_t **out, sl_err *err);
 void sl_pack_free(sl_pack *p);
 
-/* Reads the stream `a` (sl_pack_end's array) of the result of task k back: fn gets the
- * bytes not yet taken, and sets *used to how many of them it took (whole records; it
- * takes none of a record it has not got entirely). `what` names the records in errors,
- * as does the task: a stream that is not valid, or ends inside a record, is
+/* Reads the stream `a` (sl_pack_end's array) back: fn gets the bytes not yet taken, and
+ * sets *used to how many of them it took (whole records; it takes none of a record it
+ * has not got entirely). Errors name `whose` stream ("the result of task 3") and `what`
+ * it holds ("products"): a stream that is not valid, or ends inside a record, is
  * SL_E_FORMAT. */
 typedef sl_code (*sl_unpack_fn)(void *ud, const uint8_t *p, size_t n, size_t *used, sl_err *err);
-sl_code sl_unpack(const json_t *a, const char *what, int k, sl_unpack_fn fn, void *ud, sl_err *err);
+sl_code sl_unpack(const json_t *a, const char *whose, const char *what, sl_unpack_fn fn, void *ud, sl_err *err);
 
 #endif

@@ -691,7 +691,9 @@ static sl_code shared_threshold(rn_task *t, tf_state *st, int64_t *mine, FILE *f
         const json_t *m = json_array_get(gathered, (size_t)i);
         json_int_t c = json_integer_value(json_object_get(m, "count"));
         long before = ftell(all);
-        rc = sl_unpack(json_object_get(m, "spends"), "gathered totals", i, spill_totals, all, err);
+        char whose[48];
+        snprintf(whose, sizeof whose, "the gathered message of shard %d", i);
+        rc = sl_unpack(json_object_get(m, "spends"), whose, "totals", spill_totals, all, err);
         if (rc == SL_OK && (before < 0 || ftell(all) - before != (long)(c * (json_int_t)sizeof(int64_t)) || c < 0))
             rc = sl_err_set(err, SL_E_FORMAT, "the gathered totals of shard %d are not the %lld it counted", i, (long long)c);
         total += (size_t)c;
@@ -963,6 +965,8 @@ static sl_code merge_results(tf_state *st, json_t *const *chosen, int ntasks, sl
     for (int k = 0; rc == SL_OK && k < ntasks; k++) {
         const json_t *part = json_object_get(chosen[k], "run");
         const char *kind = sl_plan_str(part, "kind");
+        char whose[48];
+        snprintf(whose, sizeof whose, "the result of task %d", k);
         if (strcmp(kind, "orders") == 0) {
             tf_order_sums sums;
             i64_from(json_object_get(part, "hour_count"), sums.hour_count, 24);
@@ -972,15 +976,17 @@ static sl_code merge_results(tf_state *st, json_t *const *chosen, int ntasks, sl
             i64_from(json_object_get(part, "segment_orders"), sums.seg.orders, 4);
             i64_from(json_object_get(part, "segment_spent"), sums.seg.spent, 4);
             rc = tf_merge_orders(st, &sums, err);
-            if (rc == SL_OK) rc = sl_unpack(json_object_get(part, "sold_packed"), "units sold", k, merge_sold, st, err);
+            if (rc == SL_OK) rc = sl_unpack(json_object_get(part, "sold_packed"), whose, "units sold", merge_sold, st, err);
         } else if (strcmp(kind, "inventory") != 0) {
             rc = sl_err_set(err, SL_E_FORMAT, "the result of task %d is not a result of `sluice run`", k);
         }
     }
     for (int k = 0; rc == SL_OK && k < ntasks; k++) {
         const json_t *part = json_object_get(chosen[k], "run");
+        char whose[48];
+        snprintf(whose, sizeof whose, "the result of task %d", k);
         if (strcmp(sl_plan_str(part, "kind"), "inventory") == 0)
-            rc = sl_unpack(json_object_get(part, "products_packed"), "products", k, merge_products, st, err);
+            rc = sl_unpack(json_object_get(part, "products_packed"), whose, "products", merge_products, st, err);
     }
     return rc;
 }

@@ -114,6 +114,40 @@ def test_run_in_processes_matches_oracle(mariadb, seeded, tmp_path, shards):
     assert len(m["tasks"]) == shards + 1
 
 
+def test_a_damaged_run_result_commits_nothing(mariadb, seeded, tmp_path):
+    """The products and units sold travel in the task results as compressed streams
+    (src/exec/pack.c): a stream cut short or altered fails the commit (exit 8) naming the
+    task and what it held, and nothing is committed (test_run_in_processes_matches_oracle
+    commits intact ones)."""
+    pr = GENERATED["near_anchor"]
+    out = tmp_path / "out"
+    path, p = plan(mariadb, seeded, tmp_path, "run", "--output", str(out), "--shards", "2", *pr.args())
+    lines = run_tasks(mariadb, seeded, path, range(len(p["tasks"])))
+    res = [json.loads(l) for l in lines]
+    inv = next(k for k, r in enumerate(res) if r["run"]["kind"] == "inventory")
+    orders = next(k for k, r in enumerate(res) if r["run"]["kind"] == "orders")
+    assert all(isinstance(s, str) for s in res[inv]["run"]["products_packed"])
+
+    def damaged(k, key, change):
+        bad = json.loads(lines[k])
+        bad["run"][key] = change(bad["run"][key])
+        return [json.dumps(bad) if i == k else l for i, l in enumerate(lines)]
+
+    # the stream cut short: its last base64 quantum left off
+    cut = damaged(inv, "products_packed", lambda a: a[:-1] + [a[-1][:-4]] if len(a[-1]) > 4 else a[:-1])
+    proc = commit(mariadb, seeded, tmp_path, path, cut, check=8, name="cut.jsonl")
+    assert f"the result of task {inv} has no valid products" in proc.stderr, proc.stderr
+    # three characters changed in the middle: still base64, the frame's checksum differs
+    def flip(a):
+        t = a[0]
+        i = len(t) // 2
+        return [t[:i] + "".join("B" if c == "A" else "A" for c in t[i:i + 3]) + t[i + 3:]] + a[1:]
+    proc = commit(mariadb, seeded, tmp_path, path, damaged(orders, "sold_packed", flip), check=8, name="flip.jsonl")
+    assert f"the result of task {orders} has no valid units sold" in proc.stderr, proc.stderr
+    assert not list(out.rglob("_SUCCESS"))
+    assert not list(out.rglob("*.parquet"))  # a failed commit deletes the results' files
+
+
 def test_duplicate_attempts_are_not_duplicate_rows(mariadb, seeded, tmp_path):
     """Two attempts of one task (a retry, a speculative copy): the commit takes the first
     result given, deletes the other's file, and no row is counted twice."""

@@ -79,7 +79,7 @@ static void round_trip(size_t records, int random)
     if (random && n > 3 * (size_t)SL_PACK_CHUNK) CHECK(json_array_size(a) >= 3); /* several strings */
     sink k = {malloc(n + 1), 0, n, 0};
     sl_err err = {0};
-    CHECK(sl_unpack(a, "records", 0, take_records, &k, &err) == SL_OK);
+    CHECK(sl_unpack(a, "the result of task 0", "records", take_records, &k, &err) == SL_OK);
     CHECK_EQ_INT(k.len, n);
     CHECK(n == 0 || memcmp(k.got, data, n) == 0);
     json_decref(a);
@@ -106,7 +106,7 @@ static void damaged_streams_fail(void)
     /* the last string left off: the stream is cut short */
     json_t *cut = json_deep_copy(a);
     json_array_remove(cut, json_array_size(cut) - 1);
-    CHECK(sl_unpack(cut, "products", 4, take_records, &k, &err) == SL_E_FORMAT);
+    CHECK(sl_unpack(cut, "the result of task 4", "products", take_records, &k, &err) == SL_E_FORMAT);
     CHECK(strstr(err.msg, "task 4") && strstr(err.msg, "products"));
     json_decref(cut);
 
@@ -119,18 +119,18 @@ static void damaged_streams_fail(void)
     json_array_set_new(bad, 0, json_string(t));
     free(t);
     k.len = 0;
-    CHECK(sl_unpack(bad, "products", 0, take_records, &k, &err) == SL_E_FORMAT); /* the frame's checksum */
+    CHECK(sl_unpack(bad, "the result of task 0", "products", take_records, &k, &err) == SL_E_FORMAT); /* the frame's checksum */
     json_decref(bad);
 
     /* not base64, not an array */
     json_t *junk = json_pack("[s]", "!!!!");
-    CHECK(sl_unpack(junk, "products", 0, take_records, &k, &err) == SL_E_FORMAT);
+    CHECK(sl_unpack(junk, "the result of task 0", "products", take_records, &k, &err) == SL_E_FORMAT);
     json_decref(junk);
     json_t *str = json_string("AAAA");
-    CHECK(sl_unpack(str, "products", 0, take_records, &k, &err) == SL_E_FORMAT);
+    CHECK(sl_unpack(str, "the result of task 0", "products", take_records, &k, &err) == SL_E_FORMAT);
     json_decref(str);
     json_t *none = json_array();
-    CHECK(sl_unpack(none, "products", 0, take_records, &k, &err) == SL_E_FORMAT);
+    CHECK(sl_unpack(none, "the result of task 0", "products", take_records, &k, &err) == SL_E_FORMAT);
     json_decref(none);
 
     json_decref(a);
@@ -146,7 +146,7 @@ static void a_record_left_half_taken_fails(void)
     CHECK(pack_all(data, sizeof data, &a) == SL_OK);
     sink k = {malloc(sizeof data), 0, sizeof data, 0};
     sl_err err = {0};
-    CHECK(sl_unpack(a, "units sold", 2, take_records, &k, &err) == SL_E_FORMAT);
+    CHECK(sl_unpack(a, "the result of task 2", "units sold", take_records, &k, &err) == SL_E_FORMAT);
     CHECK(strstr(err.msg, "inside a record") != NULL);
     CHECK_EQ_INT(k.len, REC * 3);
     json_decref(a);
