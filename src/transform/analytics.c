@@ -15,6 +15,7 @@
 #include "../common/sl_alloc.h"
 #include "../common/sl_buf.h"
 #include "../common/sl_time.h"
+#include "tf_idset.h"
 #include "tf_map.h"
 
 #define US_PER_DAY SL_US_PER_DAY
@@ -119,14 +120,9 @@ struct tf_state {
     size_t ncounted;      /* customers with a counted order */
     int64_t hour_count[24], hour_revenue[24];
     tf_segment_sums seg; /* filled by tf_finish_orders, or merged */
-    /* counted orders with as_of - window < order_date <= as_of: their ids as they come
-     * (8 bytes each), sorted and deduplicated once the items start (window_sorted), then
-     * also as a bitmap from window_lo when the ids are dense */
-    uint64_t *window_ids;
-    size_t nwindow, window_cap;
-    int window_sorted;
-    uint64_t *window_bits;
-    uint64_t window_lo, window_span;
+    /* counted orders with as_of - window < order_date <= as_of: their ids, at most 4
+     * bytes each (tf_idset), frozen once the items start */
+    tf_idset window;
     /* passes (tf_passes_begin): customer ids from bounds[i] up belong to pass i + 1; the
      * customers and orders of passes 1.. wait in their spill files */
     int npasses;
@@ -331,13 +327,12 @@ void tf_free(tf_state *st)
     sl_free(st->cust);
     tf_map_free(&st->wrap_ids);
     sl_free(st->wraps);
-    sl_free(st->window_ids);
+    tf_idset_free(&st->window);
     tf_map_free(&st->sold_ids);
     sl_free(st->sold);
     tf_map_free(&st->hand_ids);
     sl_free(st->hand);
     sl_free(st->wh);
-    sl_free(st->window_bits);
     for (int i = 0; i < st->npasses; i++) {
         if (st->pass_cust && st->pass_cust[i]) fclose(st->pass_cust[i]);
         if (st->pass_ord && st->pass_ord[i]) fclose(st->pass_ord[i]);
@@ -865,11 +860,6 @@ static sl_code add_orders(tf_state *st, const sl_batch *b, sl_err *err)
     in_cols in;
     SL_TRY(bind(TF_ORDERS, b, &in, err));
     int64_t as_of = st->p.as_of_us, from = as_of - (int64_t)st->p.window_days * US_PER_DAY;
-    if (st->window_sorted) { /* orders after items: the set takes ids again */
-        sl_free(st->window_bits);
-        st->window_bits = NULL;
-        st->window_sorted = 0;
-    }
     if (!st->cust_cap && st->customers.n) {
         /* the customers came first (one sequence, or the task's first read): as many
          * ids in the map and aggregates, with no doubling on the way */
@@ -938,83 +928,23 @@ static sl_code add_orders(tf_state *st, const sl_batch *b, sl_err *err)
                 int64_t oid;
                 if (is_null(in.c[0], r)) continue;
                 SL_TRY(get_int(in.c[0], r, &oid, TF_ORDERS, err));
-                if (st->nwindow == st->window_cap) {
-                    size_t nc = st->window_cap ? st->window_cap * 2 : 4096;
-                    uint64_t *n = sl_realloc(st->window_ids, nc * sizeof *n);
-                    if (!n) return sl_err_set(err, SL_E_NOMEM, "out of memory for the window's orders");
-                    st->window_ids = n;
-                    st->window_cap = nc;
-                }
-                st->window_ids[st->nwindow++] = (uint64_t)oid;
+                SL_TRY(tf_idset_add(&st->window, (uint64_t)oid, err));
             }
         }
     }
     return SL_OK;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* Once the orders have streamed in: the window's ids sorted (a scan in key order gives
- * them sorted already) and deduplicated, and, when their span is no wider than 64 ids a
- * window order (ids handed out in sequence), a bitmap: every order item asks, and a bit
- * is the cheapest answer. */
-static sl_code window_freeze(tf_state *st, sl_err *err)
-{
-    if (st->window_sorted) return SL_OK;
-    st->window_sorted = 1;
-    size_t n = st->nwindow, k = 0;
-    for (size_t i = 1; i < n; i++)
-        if (st->window_ids[i] < st->window_ids[i - 1]) {
-            qsort(st->window_ids, n, sizeof *st->window_ids, cmp_u64);
-            break;
-        }
-    for (size_t i = 0; i < n; i++)
-        if (k == 0 || st->window_ids[i] != st->window_ids[k - 1]) st->window_ids[k++] = st->window_ids[i];
-    st->nwindow = k;
-    if (!k) return SL_OK;
-    uint64_t lo = st->window_ids[0], span = st->window_ids[k - 1] - lo;
-    if (span / 64 > k) return SL_OK; /* sparse: the sorted ids, searched */
-    uint64_t *bits = sl_calloc((size_t)(span / 64 + 1), sizeof *bits);
-    if (!bits) return sl_err_set(err, SL_E_NOMEM, "out of memory for the window's orders");
-    for (size_t i = 0; i < k; i++) {
-        uint64_t x = st->window_ids[i] - lo;
-        bits[x / 64] |= (uint64_t)1 << (x % 64);
-    }
-    st->window_bits = bits;
-    st->window_lo = lo;
-    st->window_span = span;
-    return SL_OK;
-}
-
-static int in_window(const tf_state *st, uint64_t oid)
-{
-    if (st->window_bits) {
-        uint64_t k = oid - st->window_lo; /* wraps above the span for ids below window_lo */
-        return k <= st->window_span && (st->window_bits[k / 64] >> (k % 64) & 1);
-    }
-    size_t lo = 0, hi = st->nwindow;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (st->window_ids[mid] < oid) lo = mid + 1;
-        else hi = mid;
-    }
-    return lo < st->nwindow && st->window_ids[lo] == oid;
-}
-
 static sl_code add_order_items(tf_state *st, const sl_batch *b, sl_err *err)
 {
     in_cols in;
     SL_TRY(bind(TF_ORDER_ITEMS, b, &in, err));
-    SL_TRY(window_freeze(st, err));
+    tf_idset_freeze(&st->window);
     for (size_t r = 0; r < b->nrows; r++) {
         int64_t oid, pid, q;
         if (is_null(in.c[0], r) || is_null(in.c[1], r) || is_null(in.c[2], r)) continue;
         SL_TRY(get_int(in.c[0], r, &oid, TF_ORDER_ITEMS, err));
-        if (!in_window(st, (uint64_t)oid)) continue;
+        if (!tf_idset_has(&st->window, (uint64_t)oid)) continue;
         SL_TRY(get_int(in.c[1], r, &pid, TF_ORDER_ITEMS, err));
         SL_TRY(get_int(in.c[2], r, &q, TF_ORDER_ITEMS, err));
         uint32_t slot;

@@ -20,6 +20,7 @@ extern const t_case suite_mysql[];
 extern const t_case suite_report[];
 extern const t_case suite_tfmap[];
 extern const t_case suite_pack[];
+extern const t_case suite_idset[];
 
 static const struct {
     const char *name;
@@ -40,6 +41,7 @@ static const struct {
     {"report", suite_report},
     {"tfmap", suite_tfmap},
     {"pack", suite_pack},
+    {"idset", suite_idset},
 };
 
 int t_failed_current;

@@ -1,0 +1,152 @@
+/* test_idset.c - the window's id set (src/transform/tf_idset.c) against a plain sorted
+ * list of the ids added: dense runs (bitmap chunks), sparse and random ids (arrays),
+ * repeats, ids across chunk edges and near 2^64, adds after a freeze. */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "../../src/transform/tf_idset.h"
+#include "test.h"
+
+static uint64_t rnd_next(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int in_model(const uint64_t *sorted, size_t n, uint64_t id)
+{
+    return bsearch(&id, sorted, n, sizeof *sorted, cmp_u64) != NULL;
+}
+
+/* Adds ids[0, n), freezes, then checks every added id and its neighbours (and some
+ * random ids) against the model. */
+static int check_ids(tf_idset *s, const uint64_t *ids, size_t n, uint64_t seed)
+{
+    sl_err err = {0};
+    for (size_t i = 0; i < n; i++)
+        if (tf_idset_add(s, ids[i], &err) != SL_OK) return 0;
+    tf_idset_freeze(s);
+    uint64_t *m = malloc((n ? n : 1) * sizeof *m);
+    if (!m) return 0;
+    memcpy(m, ids, n * sizeof *m);
+    qsort(m, n, sizeof *m, cmp_u64);
+    int ok = 1;
+    for (size_t i = 0; ok && i < n; i++) {
+        uint64_t v = ids[i];
+        ok = tf_idset_has(s, v) && tf_idset_has(s, v - 1) == in_model(m, n, v - 1) &&
+             tf_idset_has(s, v + 1) == in_model(m, n, v + 1);
+    }
+    for (int i = 0; ok && i < 100000; i++) {
+        uint64_t v = rnd_next(&seed);
+        v = i % 2 ? v : (n ? m[v % n] + v % 131 : v); /* near the ids too */
+        ok = tf_idset_has(s, v) == in_model(m, n, v);
+    }
+    free(m);
+    return ok;
+}
+
+static void dense_run_becomes_bitmaps(void)
+{
+    enum { N = 300000 };
+    uint64_t *ids = malloc(N * sizeof *ids);
+    CHECK(ids != NULL);
+    for (size_t i = 0; i < N; i++) ids[i] = 1000 + i;
+    tf_idset s;
+    tf_idset_init(&s);
+    int ok = check_ids(&s, ids, N, 7);
+    size_t bytes = tf_idset_bytes(&s);
+    tf_idset_free(&s);
+    free(ids);
+    CHECK(ok);
+    CHECK(bytes < (size_t)N / 8 + 4 * 8192); /* about a bit an id */
+}
+
+static void sparse_ids_in_arrays(void)
+{
+    enum { N = 200000 };
+    uint64_t *ids = malloc(N * sizeof *ids), r = 99;
+    CHECK(ids != NULL);
+    for (size_t i = 0; i < N; i++) ids[i] = 40 + i * 100 + rnd_next(&r) % 100; /* 1 in 100: ascending, sparse */
+    tf_idset s;
+    tf_idset_init(&s);
+    int ok = check_ids(&s, ids, N, 11);
+    size_t bytes = tf_idset_bytes(&s);
+    tf_idset_free(&s);
+    free(ids);
+    CHECK(ok);
+    CHECK(bytes <= (size_t)N * 4); /* arrays of about 655 ids, 2 bytes each, up to double that room */
+}
+
+static void any_order_with_repeats_and_edges(void)
+{
+    enum { N = 150000 };
+    uint64_t *ids = malloc(N * sizeof *ids), r = 12345;
+    CHECK(ids != NULL);
+    for (size_t i = 0; i < N; i++) {
+        uint64_t x = rnd_next(&r);
+        switch (i % 5) {
+        case 0: ids[i] = x; break;                              /* anywhere in 64 bits */
+        case 1: ids[i] = UINT64_MAX - x % 70000; break;         /* near the top */
+        case 2: ids[i] = (x % 40) * 65536 + 65535 - x % 3; break; /* at chunk edges */
+        case 3: ids[i] = ids[x % i]; break;                     /* a repeat */
+        default: ids[i] = x % 5000000; break;                   /* a dense-ish range, any order */
+        }
+    }
+    tf_idset s;
+    tf_idset_init(&s);
+    int ok = check_ids(&s, ids, N, 3);
+    tf_idset_free(&s);
+    free(ids);
+    CHECK(ok);
+}
+
+static void adds_after_a_freeze(void)
+{
+    enum { N = 20000 };
+    uint64_t *ids = malloc(2 * N * sizeof *ids), r = 5;
+    CHECK(ids != NULL);
+    for (size_t i = 0; i < 2 * N; i++) ids[i] = rnd_next(&r) % 3000000;
+    tf_idset s;
+    tf_idset_init(&s);
+    CHECK(check_ids(&s, ids, N, 1));
+    /* more ids after lookups began: in descending order, so that the arrays are unsorted */
+    uint64_t *more = ids + N;
+    qsort(more, N, sizeof *more, cmp_u64);
+    for (size_t i = 0; i < N / 2; i++) {
+        uint64_t t = more[i];
+        more[i] = more[N - 1 - i];
+        more[N - 1 - i] = t;
+    }
+    sl_err err = {0};
+    for (size_t i = 0; i < N; i++) CHECK(tf_idset_add(&s, more[i], &err) == SL_OK);
+    int ok = check_ids(&s, ids, 2 * N, 2); /* the first half again: repeats */
+    tf_idset_free(&s);
+    free(ids);
+    CHECK(ok);
+}
+
+static void empty_set(void)
+{
+    tf_idset s;
+    tf_idset_init(&s);
+    tf_idset_freeze(&s);
+    CHECK(!tf_idset_has(&s, 0) && !tf_idset_has(&s, 42) && !tf_idset_has(&s, UINT64_MAX));
+    tf_idset_free(&s);
+}
+
+T_SUITE(suite_idset) = {
+    {"dense_run_becomes_bitmaps", dense_run_becomes_bitmaps},
+    {"sparse_ids_in_arrays", sparse_ids_in_arrays},
+    {"any_order_with_repeats_and_edges", any_order_with_repeats_and_edges},
+    {"adds_after_a_freeze", adds_after_a_freeze},
+    {"empty_set", empty_set},
+    T_END,
+};
