@@ -53,19 +53,26 @@ static int check_ids(tf_idset *s, const uint64_t *ids, size_t n, uint64_t seed)
     return ok;
 }
 
+/* check_ids on a fresh set, which is freed after; *bytes its size. ids is freed too. */
+static int check_fresh(uint64_t *ids, size_t n, uint64_t seed, size_t *bytes)
+{
+    tf_idset s;
+    tf_idset_init(&s);
+    int ok = check_ids(&s, ids, n, seed);
+    *bytes = tf_idset_bytes(&s);
+    tf_idset_free(&s);
+    free(ids);
+    return ok;
+}
+
 static void dense_run_becomes_bitmaps(void)
 {
     enum { N = 300000 };
     uint64_t *ids = malloc(N * sizeof *ids);
     CHECK(ids != NULL);
     for (size_t i = 0; i < N; i++) ids[i] = 1000 + i;
-    tf_idset s;
-    tf_idset_init(&s);
-    int ok = check_ids(&s, ids, N, 7);
-    size_t bytes = tf_idset_bytes(&s);
-    tf_idset_free(&s);
-    free(ids);
-    CHECK(ok);
+    size_t bytes;
+    CHECK(check_fresh(ids, N, 7, &bytes));
     CHECK(bytes < (size_t)N / 8 + 4 * 8192); /* about a bit an id */
 }
 
@@ -75,13 +82,8 @@ static void sparse_ids_in_arrays(void)
     uint64_t *ids = malloc(N * sizeof *ids), r = 99;
     CHECK(ids != NULL);
     for (size_t i = 0; i < N; i++) ids[i] = 40 + i * 100 + rnd_next(&r) % 100; /* 1 in 100: ascending, sparse */
-    tf_idset s;
-    tf_idset_init(&s);
-    int ok = check_ids(&s, ids, N, 11);
-    size_t bytes = tf_idset_bytes(&s);
-    tf_idset_free(&s);
-    free(ids);
-    CHECK(ok);
+    size_t bytes;
+    CHECK(check_fresh(ids, N, 11, &bytes));
     CHECK(bytes <= (size_t)N * 4); /* arrays of about 655 ids, 2 bytes each, up to double that room */
 }
 
@@ -100,12 +102,8 @@ static void any_order_with_repeats_and_edges(void)
         default: ids[i] = x % 5000000; break;                   /* a dense-ish range, any order */
         }
     }
-    tf_idset s;
-    tf_idset_init(&s);
-    int ok = check_ids(&s, ids, N, 3);
-    tf_idset_free(&s);
-    free(ids);
-    CHECK(ok);
+    size_t bytes;
+    CHECK(check_fresh(ids, N, 3, &bytes));
 }
 
 static void adds_after_a_freeze(void)
