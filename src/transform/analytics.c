@@ -1066,17 +1066,12 @@ typedef struct cust_row {
 static void cust_row_of(const tf_state *st, const cust_agg *a, cust_row *r)
 {
     int peak = 0;
-    if (a->orders <= UINT16_MAX) { /* no hour wrapped: the 16-bit counts are the counts */
-        for (int h = 1; h < 24; h++)
-            if (a->hours[h] > a->hours[peak]) peak = h; /* ties: the earliest hour */
-    } else {
-        uint64_t most = hour_count(st, a, 0);
-        for (int h = 1; h < 24; h++) {
-            uint64_t n = hour_count(st, a, h);
-            if (n > most) {
-                peak = h;
-                most = n;
-            }
+    uint64_t most = hour_count(st, a, 0);
+    for (int h = 1; h < 24; h++) {
+        uint64_t n = hour_count(st, a, h);
+        if (n > most) { /* ties: the earliest hour */
+            peak = h;
+            most = n;
         }
     }
     memset(r, 0, sizeof *r);
@@ -1447,31 +1442,6 @@ static sl_code turnover_row(tf_state *st, uint64_t pid, const tf_text *strs, int
     return end_row(st, TF_PRODUCT_TURNOVER, err);
 }
 
-/* The products with their names and units on hand, in id order (fn; see
- * tf_each_product). */
-static sl_code products_in_order(const tf_state *st,
-                                 sl_code (*fn)(void *ud, int64_t product_id, const tf_text *strs, int has_on_hand,
-                                               int64_t on_hand, sl_err *err),
-                                 void *ud, sl_err *err)
-{
-    const dim *d = &st->products;
-    ord_idx *ord = dim_order(d, err);
-    if (!ord) return err ? err->code : SL_E_NOMEM;
-    sl_code rc = SL_OK;
-    for (size_t i = 0; rc == SL_OK && i < d->n; i++) {
-        tf_text t[3];
-        for (int j = 0; j < 3; j++) {
-            const str_ref *r = &d->strs[ord[i].row * (size_t)d->k + (size_t)j];
-            t[j].p = r->len == UINT32_MAX ? NULL : (const char *)d->pool.data + r->off;
-            t[j].n = r->len == UINT32_MAX ? 0 : r->len;
-        }
-        int64_t h = tf_map_get(&st->hand_ids, ord[i].id);
-        rc = fn(ud, (int64_t)ord[i].id, t, h >= 0, h >= 0 ? st->hand[h] : 0, err);
-    }
-    sl_free(ord);
-    return rc;
-}
-
 static sl_code turnover_of(void *ud, int64_t product_id, const tf_text *strs, int has_on_hand, int64_t on_hand,
                            sl_err *err)
 {
@@ -1481,7 +1451,7 @@ static sl_code turnover_of(void *ud, int64_t product_id, const tf_text *strs, in
 
 static sl_code finish_products(tf_state *st, sl_err *err)
 {
-    SL_TRY(products_in_order(st, turnover_of, st, err));
+    SL_TRY(tf_each_product(st, turnover_of, st, err));
     return flush_out(st, TF_PRODUCT_TURNOVER, err);
 }
 
@@ -1542,7 +1512,22 @@ sl_code tf_each_product(const tf_state *st,
                                       int64_t on_hand, sl_err *err),
                         void *ud, sl_err *err)
 {
-    return products_in_order(st, fn, ud, err);
+    const dim *d = &st->products;
+    ord_idx *ord = dim_order(d, err);
+    if (!ord) return err ? err->code : SL_E_NOMEM;
+    sl_code rc = SL_OK;
+    for (size_t i = 0; rc == SL_OK && i < d->n; i++) {
+        tf_text t[3];
+        for (int j = 0; j < 3; j++) {
+            const str_ref *r = &d->strs[ord[i].row * (size_t)d->k + (size_t)j];
+            t[j].p = r->len == UINT32_MAX ? NULL : (const char *)d->pool.data + r->off;
+            t[j].n = r->len == UINT32_MAX ? 0 : r->len;
+        }
+        int64_t h = tf_map_get(&st->hand_ids, ord[i].id);
+        rc = fn(ud, (int64_t)ord[i].id, t, h >= 0, h >= 0 ? st->hand[h] : 0, err);
+    }
+    sl_free(ord);
+    return rc;
 }
 
 sl_code tf_turnover_add(tf_state *st, int64_t product_id, const tf_text *strs, int has_on_hand, int64_t on_hand,
