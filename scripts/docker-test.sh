@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # `make test-docker`: the Compose deployment (deploy/) end to end where no container
-# registry is reachable. Starts a private dockerd (no iptables, no bridge, vfs storage;
-# data-root, socket and pid under var/docker/), makes a Debian 12 base image with
-# debootstrap + docker import (the root filesystem tarball is cached in var/docker/),
-# builds deploy/Dockerfile offline (Debian packages from the mirror, Python wheels built
-# from pip's cache into var/wheels/), starts deploy/docker-compose.yml on free ports with a
-# generated .env, runs the job, and checks the six datasets in the store against a
-# single-process `sluice run` of the same database and as-of (tests/docker/check_store.py).
-# Always tears the stack down, stops the daemon it started and unmounts what it left under
-# var/docker (trap). Images stay in var/docker/data as a build cache, beside the rootfs
-# tarball and var/wheels; SLUICE_DOCKER_FRESH=1 starts from nothing: all three removed,
-# the wheels fetched from PyPI (pip's local cache is never used).
+# registry is reachable. Starts a private dockerd (no iptables, no bridge; overlay2 storage,
+# or vfs where overlay2 cannot run; data-root, socket and pid under var/docker/), makes a
+# Debian 12 base image with debootstrap + docker import (the root filesystem tarball is
+# cached in var/docker/), builds deploy/Dockerfile offline (Debian packages from the
+# mirror, Python wheels built from pip's cache into var/wheels/), starts
+# deploy/docker-compose.yml on free ports with a generated .env, runs the job, and checks
+# the six datasets in the store against a single-process `sluice run` of the same database
+# and as-of (tests/docker/check_store.py). Always tears the stack down, stops the daemon it
+# started and unmounts what it left under var/docker (trap). Images stay in var/docker/data
+# as a build cache, beside the rootfs tarball and var/wheels; SLUICE_DOCKER_FRESH=1 starts
+# from nothing: all three removed, the wheels fetched from PyPI (pip's local cache is never
+# used).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -65,12 +66,30 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-dockerd --iptables=false --ip6tables=false --bridge=none --storage-driver=vfs --data-root "$VAR/data" \
-    --exec-root "$VAR/exec" --pidfile "$VAR/dockerd.pid" --host "$DOCKER_HOST" \
-    </dev/null >"$VAR/dockerd.log" 2>&1 &
-DPID=$!
-for _ in $(seq 1 120); do docker info >/dev/null 2>&1 && break; kill -0 "$DPID" || break; sleep 0.5; done
-docker info >/dev/null || { tail -20 "$VAR/dockerd.log" >&2; exit 1; }
+# Storage: overlay2 where the kernel and the file system under var/ allow it (containers
+# share the image's layers: a few GB in all), else vfs, which stores every layer and every
+# container as a whole copy of its file system (about 40 GB at the peak of this run).
+# dockerd refuses to start with a driver it cannot use, so the first that starts is it.
+# SLUICE_DOCKER_STORAGE=vfs (or overlay2) forces one.
+start_dockerd() { # driver
+    dockerd --iptables=false --ip6tables=false --bridge=none --storage-driver="$1" --data-root "$VAR/data" \
+        --exec-root "$VAR/exec" --pidfile "$VAR/dockerd.pid" --host "$DOCKER_HOST" \
+        </dev/null >"$VAR/dockerd.log" 2>&1 &
+    DPID=$!
+    for _ in $(seq 1 120); do docker info >/dev/null 2>&1 && return 0; kill -0 "$DPID" 2>/dev/null || break; sleep 0.5; done
+    kill "$DPID" 2>/dev/null || true; wait "$DPID" 2>/dev/null || true
+    DPID=""
+    unmount_leftovers
+    return 1
+}
+STORAGE=""
+for driver in ${SLUICE_DOCKER_STORAGE:-overlay2 vfs}; do
+    if start_dockerd "$driver"; then STORAGE=$driver; break; fi
+    say "dockerd does not start with the $driver storage driver (var/docker/dockerd.log):"
+    tail -3 "$VAR/dockerd.log" >&2
+done
+[ -n "$STORAGE" ] || exit 1
+say "dockerd with the $STORAGE storage driver; $(df -h --output=avail "$VAR" | tail -1 | tr -d ' ') free under var/docker"
 
 # the base image: Debian 12 from Debian's own packages
 if ! docker image inspect "$BASE" >/dev/null 2>&1; then
@@ -132,7 +151,7 @@ ENV
 umask 022
 export SLUICE_ENV_FILE="$ENVF" SLUICE_IMAGE="$IMAGE" SLUICE_BASE_IMAGE="$BASE" \
     SLUICE_WHEELS=var/wheels SLUICE_PIP_OPTIONS=--no-index
-# creating a container copies the whole image under vfs: minutes on a busy machine
+# under vfs, creating a container copies the whole image: minutes on a busy machine
 export COMPOSE_HTTP_TIMEOUT=900 DOCKER_CLIENT_TIMEOUT=900
 if docker compose version >/dev/null 2>&1; then DC=(docker compose); else DC=(docker-compose); fi
 DC+=(-p "$PROJECT" -f deploy/docker-compose.yml)
@@ -146,8 +165,8 @@ COMPOSE_DOCKER_CLI_BUILD=0 DOCKER_BUILDKIT=0 "${DC[@]}" build mariadb >"$VAR/bui
 DOCKER_BUILDKIT=0 docker build -q --network host --target build -t "$IMAGE-build" --build-arg BASE="$BASE" \
     --build-arg WHEELS=var/wheels --build-arg PIP_OPTIONS=--no-index -f deploy/Dockerfile . >>"$VAR/build.log" 2>&1 \
     || { tail -30 "$VAR/build.log" >&2; exit 1; }
-# What earlier runs built and this one replaced is untagged now: under vfs every layer is a
-# whole copy of its file system (GBs), so it goes.
+# What earlier runs built and this one replaced is untagged now: it goes (under vfs every
+# layer is a whole copy of its file system, GBs each).
 docker image prune -f >/dev/null 2>&1 || true
 say "built in $((SECONDS - start)) s; starting the stack (project $PROJECT)"
 "${DC[@]}" up -d --no-build mariadb s3 spark-master spark-worker-1 spark-worker-2 >"$VAR/up.log" 2>&1 \
