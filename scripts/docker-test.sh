@@ -86,10 +86,13 @@ STORAGE=""
 for driver in ${SLUICE_DOCKER_STORAGE:-overlay2 vfs}; do
     if start_dockerd "$driver"; then STORAGE=$driver; break; fi
     say "dockerd does not start with the $driver storage driver (var/docker/dockerd.log):"
-    tail -3 "$VAR/dockerd.log" >&2
+    { grep -E "failed to start|level=(error|fatal)" "$VAR/dockerd.log" || tail -3 "$VAR/dockerd.log"; } | tail -2 >&2
 done
 [ -n "$STORAGE" ] || exit 1
-say "dockerd with the $STORAGE storage driver; $(df -h --output=avail "$VAR" | tail -1 | tr -d ' ') free under var/docker"
+free_gb=$(( $(df -k --output=avail "$VAR" | tail -1) / 1048576 ))
+say "dockerd with the $STORAGE storage driver; ${free_gb} GB free under var/docker"
+need_gb=$([ "$STORAGE" = vfs ] && echo 40 || echo 6)
+[ "$free_gb" -ge "$need_gb" ] || say "warning: a run from nothing took up to $need_gb GB here with $STORAGE (README)"
 
 # the base image: Debian 12 from Debian's own packages
 if ! docker image inspect "$BASE" >/dev/null 2>&1; then
