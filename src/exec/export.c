@@ -507,6 +507,7 @@ sl_code sl_export_task(const json_t *plan, int k, const json_t *task, MYSQL *con
     sl_code rc;
     sl_task_files *files = sl_task_files_create(ctx, plan, err);
     if (!files) return err && err->code ? err->code : SL_E_NOMEM;
+    sl_task_files_reuse(files, ctx->spare); /* one file at a time */
 
     my_read_opts ro;
     my_read_opts_default(&ro);

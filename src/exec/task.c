@@ -144,6 +144,8 @@ sl_task_files *sl_task_files_create(sl_task_ctx *ctx, const json_t *plan, sl_err
     return tf;
 }
 
+void sl_task_files_reuse(sl_task_files *tf, pq_spare *spare) { tf->pq.spare = spare; }
+
 /* Whether the partition's "_SUCCESS" records run_id: as the run that wrote it, or among
  * the runs an appending manifest lists. */
 static sl_code committed_by(sl_store *st, const char *partition, const char *run_id, int *yes, sl_err *err)
@@ -438,6 +440,7 @@ typedef struct px_run {
 typedef struct px_worker {
     px_run *run;
     MYSQL *conn;
+    pq_spare *spare; /* its tasks' writer buffers, one task after another */
 } px_worker;
 
 static void px_fail(px_run *run, const sl_err *err)
@@ -497,12 +500,13 @@ static void *px_worker_main(void *arg)
     px_worker *wk = arg;
     px_run *run = wk->run;
     mysql_thread_init();
+    wk->spare = pq_spare_create(); /* NULL: each writer takes its own */
     while (!atomic_load(&run->failed) && !sl_stop_requested()) {
         pthread_mutex_lock(&run->mu);
         int k = run->next < run->ntasks ? run->next++ : -1;
         pthread_mutex_unlock(&run->mu);
         if (k < 0) break;
-        sl_task_ctx ctx = {run->cfg, run->store, NULL, &run->failed, run->unit_rows, px_gather_fn, run};
+        sl_task_ctx ctx = {run->cfg, run->store, NULL, &run->failed, run->unit_rows, px_gather_fn, run, wk->spare};
         sl_err err = {0};
         sl_code rc;
         int attempt = 0;
@@ -557,6 +561,8 @@ static void *px_worker_main(void *arg)
         sl_stop_error(&e);
         px_fail(run, &e);
     }
+    pq_spare_free(wk->spare);
+    wk->spare = NULL;
     mysql_thread_end();
     return NULL;
 }
@@ -622,7 +628,7 @@ sl_code sl_plan_execute(const sl_config *cfg, json_t *plan, sl_progress_mode pro
     double t_stage = sl_mono_seconds(), t_snapshot = 0, t_tasks = 0; /* the plan's "timings_used" */
     rc = sl_exec_connect(&run.mp, conns, nworkers, &run.mode, json_is_true(json_object_get(plan, "consistency_explicit")),
                          &fallback, &lock_opts, &lock_info, err);
-    for (int i = 0; i < nworkers; i++) workers[i] = (px_worker){&run, conns[i]};
+    for (int i = 0; i < nworkers; i++) workers[i] = (px_worker){&run, conns[i], NULL};
     if (rc != SL_OK) goto done;
     json_object_set_new(plan, "lock_used", sl_exec_lock_json(&lock_opts, &lock_info));
     t_snapshot = sl_mono_seconds() - t_stage;

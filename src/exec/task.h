@@ -63,6 +63,7 @@ typedef struct sl_task_ctx {
     atomic_llong *unit_rows;  /* NULL, or rows read per progress unit of the plan */
     sl_gather_fn gather;
     void *gather_ud;
+    pq_spare *spare;          /* NULL, or writer buffers kept from one task to the next */
 } sl_task_ctx;
 
 /* The files one task attempt writes: one commit of sink/commit.h per partition it
@@ -78,6 +79,9 @@ sl_code sl_task_files_open(sl_task_files *tf, const char *partition, const char 
 /* After pq_writer_close: records the file (rows, bytes, checksum) in the result's files. */
 sl_code sl_task_files_done(sl_task_files *tf, const char *partition, const char *name, int64_t rows,
                            json_t *files, sl_err *err);
+/* The files' writers start from the buffers of `spare` and leave theirs there: only for
+ * a task that has one file open at a time (pq_spare). */
+void sl_task_files_reuse(sl_task_files *tf, pq_spare *spare);
 /* ok: leaves the files for the commit; !ok: deletes them. Accepts NULL. */
 void sl_task_files_free(sl_task_files *tf, int ok);
 

@@ -37,6 +37,8 @@ typedef struct pq_options {
     int page_index;           /* 1 (default): write ColumnIndex and OffsetIndex */
     const pq_kv *kv;          /* extra key-value metadata, copied at open */
     int kv_count;
+    struct pq_spare *spare;   /* NULL, or buffers the writer starts from and leaves there
+                                 when freed, for the next writer of the same thread */
 } pq_options;
 
 typedef struct pq_file_info {
@@ -46,6 +48,15 @@ typedef struct pq_file_info {
 } pq_file_info;
 
 typedef struct pq_writer pq_writer;
+
+/* The large buffers of a writer (its column chunks and page scratch), kept from one
+ * writer to the next: a column chunk grows to the size of its row group, and a new
+ * writer would take that memory from the system and fault every page of it in again.
+ * One writer at a time may use a spare; it holds at most the buffers of the last writer
+ * freed with it. */
+typedef struct pq_spare pq_spare;
+pq_spare *pq_spare_create(void);
+void pq_spare_free(pq_spare *s); /* accepts NULL */
 
 void pq_options_default(pq_options *o);
 const char *pq_codec_name(pq_codec c);              /* "snappy", "zstd", "gzip", "none" */

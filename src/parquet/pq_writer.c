@@ -130,6 +130,59 @@ struct pq_writer {
     int closed, failed;
 };
 
+struct pq_spare {
+    sl_buf body, cbuf, tmp; /* page scratch */
+    sl_buf *chunks;         /* column chunks, by column position */
+    int nchunks;
+};
+
+pq_spare *pq_spare_create(void) { return sl_calloc(1, sizeof(pq_spare)); }
+
+void pq_spare_free(pq_spare *s)
+{
+    if (!s) return;
+    sl_buf_free(&s->body);
+    sl_buf_free(&s->cbuf);
+    sl_buf_free(&s->tmp);
+    for (int i = 0; i < s->nchunks; i++) sl_buf_free(&s->chunks[i]);
+    sl_free(s->chunks);
+    sl_free(s);
+}
+
+/* Moves *from into *to, emptied (what *to held is freed); *from is left empty. */
+static void buf_move(sl_buf *to, sl_buf *from)
+{
+    sl_buf_free(to);
+    *to = *from;
+    to->len = 0;
+    sl_buf_init(from, from->max);
+}
+
+/* At open: the spare's buffers become the writer's. */
+static void spare_take(pq_writer *w, pq_spare *s)
+{
+    buf_move(&w->body, &s->body);
+    buf_move(&w->cbuf, &s->cbuf);
+    buf_move(&w->tmp, &s->tmp);
+    for (int i = 0; i < w->ncols && i < s->nchunks; i++) buf_move(&w->cols[i].chunk, &s->chunks[i]);
+}
+
+/* At free: the writer's buffers go back to the spare (if it can grow to hold them). */
+static void spare_give(pq_writer *w, pq_spare *s)
+{
+    if (w->ncols > s->nchunks) {
+        sl_buf *p = sl_realloc(s->chunks, (size_t)w->ncols * sizeof *p);
+        if (!p) return;
+        for (int i = s->nchunks; i < w->ncols; i++) sl_buf_init(&p[i], 0);
+        s->chunks = p;
+        s->nchunks = w->ncols;
+    }
+    buf_move(&s->body, &w->body);
+    buf_move(&s->cbuf, &w->cbuf);
+    buf_move(&s->tmp, &w->tmp);
+    for (int i = 0; i < w->ncols; i++) buf_move(&s->chunks[i], &w->cols[i].chunk);
+}
+
 /* ---------------------------------------------------------------------------------- */
 /* options */
 
@@ -995,6 +1048,7 @@ pq_writer *pq_writer_open(sl_sink *sink, const sl_schema *schema, const pq_optio
         if (!c->defs || !c->idx || (c->width && !c->raw)) goto nomem;
         start_chunk(w, c);
     }
+    if (opt->spare) spare_take(w, opt->spare);
     if (sink_write(w, "PAR1", 4, err) != SL_OK) goto fail;
     return w;
 nomem:
@@ -1281,6 +1335,7 @@ void pq_writer_free(pq_writer *w)
 {
     if (!w) return;
     if (!w->closed && w->sink && w->sink->state == SL_SINK_OPEN) sl_sink_abort(w->sink);
+    if (w->opt.spare && w->cols) spare_give(w, w->opt.spare);
     for (int i = 0; w->cols && i < w->ncols; i++) {
         pq_col *c = &w->cols[i];
         sl_free(c->defs);
