@@ -133,6 +133,7 @@ struct pq_writer {
 struct pq_spare {
     sl_buf body, cbuf, tmp; /* page scratch */
     sl_buf *chunks;         /* column chunks, by column position */
+    int *types;             /* each chunk's physical type and width: ptype << 16 | width */
     int nchunks;
 };
 
@@ -146,8 +147,11 @@ void pq_spare_free(pq_spare *s)
     sl_buf_free(&s->tmp);
     for (int i = 0; i < s->nchunks; i++) sl_buf_free(&s->chunks[i]);
     sl_free(s->chunks);
+    sl_free(s->types);
     sl_free(s);
 }
+
+static int chunk_type(const pq_col *c) { return c->ptype << 16 | c->width; }
 
 /* Moves *from into *to, emptied (what *to held is freed); *from is left empty. */
 static void buf_move(sl_buf *to, sl_buf *from)
@@ -158,29 +162,49 @@ static void buf_move(sl_buf *to, sl_buf *from)
     sl_buf_init(from, from->max);
 }
 
-/* At open: the spare's buffers become the writer's. */
+/* At open: the spare's buffers become the writer's. Its chunks only if they come from
+ * a writer of the same column types (the next file of the same table): chunks of other
+ * columns would be the wrong sizes, and the spare would hold those it cannot hand out
+ * while this writer grows its own. */
 static void spare_take(pq_writer *w, pq_spare *s)
 {
+    int same = s->nchunks == w->ncols;
+    for (int i = 0; same && i < w->ncols; i++) same = s->types[i] == chunk_type(&w->cols[i]);
     buf_move(&w->body, &s->body);
     buf_move(&w->cbuf, &s->cbuf);
     buf_move(&w->tmp, &s->tmp);
-    for (int i = 0; i < w->ncols && i < s->nchunks; i++) buf_move(&w->cols[i].chunk, &s->chunks[i]);
+    for (int i = 0; i < s->nchunks; i++) {
+        if (same) buf_move(&w->cols[i].chunk, &s->chunks[i]);
+        else sl_buf_free(&s->chunks[i]);
+    }
 }
 
 /* At free: the writer's buffers go back to the spare (if it can grow to hold them). */
 static void spare_give(pq_writer *w, pq_spare *s)
 {
-    if (w->ncols > s->nchunks) {
-        sl_buf *p = sl_realloc(s->chunks, (size_t)w->ncols * sizeof *p);
-        if (!p) return;
-        for (int i = s->nchunks; i < w->ncols; i++) sl_buf_init(&p[i], 0);
-        s->chunks = p;
+    if (w->ncols != s->nchunks) {
+        for (int i = 0; i < s->nchunks; i++) sl_buf_free(&s->chunks[i]);
+        sl_free(s->chunks);
+        sl_free(s->types);
+        s->nchunks = 0;
+        s->chunks = sl_calloc((size_t)w->ncols, sizeof *s->chunks);
+        s->types = sl_calloc((size_t)w->ncols, sizeof *s->types);
+        if (!s->chunks || !s->types) {
+            sl_free(s->chunks);
+            sl_free(s->types);
+            s->chunks = NULL;
+            s->types = NULL;
+            return;
+        }
         s->nchunks = w->ncols;
     }
     buf_move(&s->body, &w->body);
     buf_move(&s->cbuf, &w->cbuf);
     buf_move(&s->tmp, &w->tmp);
-    for (int i = 0; i < w->ncols; i++) buf_move(&s->chunks[i], &w->cols[i].chunk);
+    for (int i = 0; i < w->ncols; i++) {
+        buf_move(&s->chunks[i], &w->cols[i].chunk);
+        s->types[i] = chunk_type(&w->cols[i]);
+    }
 }
 
 /* ---------------------------------------------------------------------------------- */

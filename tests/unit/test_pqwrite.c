@@ -667,9 +667,30 @@ static void writer_sink_failure(void)
     }
 }
 
+/* A file of two columns (a string and an int64) through the writer. */
+static sl_code write_other(sl_sink *sink, const pq_options *o, sl_err *err)
+{
+    sl_schema *s = sl_schema_create(2, NULL);
+    if (!s) return sl_err_set(err, SL_E_NOMEM, "schema");
+    sl_code rc = sl_schema_set(s, 0, "name", (sl_type){SL_STRING, 0, 0}, 1, NULL, NULL);
+    if (rc == SL_OK) rc = sl_schema_set(s, 1, "n", (sl_type){SL_INT64, 0, 0}, 0, NULL, NULL);
+    sl_batch *b = rc == SL_OK ? sl_batch_create(s, 100, 1 << 16, err) : NULL;
+    pq_writer *w = b ? pq_writer_open(sink, s, o, err) : NULL;
+    if (rc == SL_OK && !w) rc = err->code ? err->code : SL_E_NOMEM;
+    if (rc == SL_OK) rc = fill(b, 100, 7, err);
+    if (rc == SL_OK) rc = pq_writer_write(w, b, err);
+    pq_file_info info;
+    if (rc == SL_OK) rc = pq_writer_close(w, &info, err);
+    pq_writer_free(w);
+    sl_batch_free(b);
+    sl_schema_free(s);
+    return rc;
+}
+
 /* Writers that take their buffers from a spare (what the previous writer left: chunks
  * grown to its row groups, page scratch holding its last page) write the same bytes as
- * writers that start empty, also after a writer that failed half-way. */
+ * writers that start empty, also after a writer that failed half-way and after one of
+ * other columns. */
 static void writer_spare_same_bytes(void)
 {
     sl_err e = {0};
@@ -685,8 +706,9 @@ static void writer_spare_same_bytes(void)
     pq_spare *sp = pq_spare_create();
     CHECK(sp);
     o.spare = sp;
-    /* 0: a larger file first; 1: a failing sink; then the file above, twice */
-    for (int round = 0; round < 4; round++) {
+    /* 0: a larger file first; 1: a failing sink; 2: the file above; 3: other columns;
+     * 4: the file above */
+    for (int round = 0; round < 5; round++) {
         if (round == 1) { /* fails after about half the file */
             fail_sink f = {{&fs_vt, 0, SL_SINK_OPEN}, want_len / 2};
             sl_err fe = {0};
@@ -695,6 +717,11 @@ static void writer_spare_same_bytes(void)
         }
         sl_sink *sink = sl_sink_mem_open(&e);
         CHECK(sink);
+        if (round == 3) {
+            CHECK_EQ_INT(write_other(sink, &o, &e), SL_OK);
+            sl_sink_release(sink);
+            continue;
+        }
         CHECK_EQ_INT(write_file(sink, &o, round == 0 ? 3000 : 1000, &info, &e), SL_OK);
         const uint8_t *p = sl_sink_mem_data(sink, &len);
         if (round > 0) {
