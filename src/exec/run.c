@@ -157,10 +157,11 @@ static sl_code add_task(json_t *tasks, const char *label, const char *kind, int 
         json_array_append_new(json_object_get(t, "units"), json_integer(srcs[i]));
     }
     if (npasses > 1) {
-        /* The shard in passes (see sl_run_plan): the lowest customer id of each pass but
-         * the first, which also takes the ids below and NULL */
+        /* The task in passes (see sl_run_plan): the lowest customer (orders) or product
+         * (inventory) id of each pass but the first, which also takes the ids below and
+         * NULL */
         json_t *pb = json_array();
-        json_object_set_new(t, "pass_bounds", pb);
+        json_object_set_new(t, strcmp(kind, "inventory") == 0 ? "product_pass_bounds" : "pass_bounds", pb);
         for (int p = 1; p < npasses; p++) json_array_append_new(pb, json_integer(passes[p].lo));
     }
     return SL_OK;
@@ -188,14 +189,29 @@ static int passes_for(long long customers, size_t limit)
     return n < 1 ? 1 : n > SL_RUN_PASSES_MAX ? SL_RUN_PASSES_MAX : (int)n;
 }
 
+/* How many passes the inventory task takes over the products so that they stay inside
+ * an eighth of the limit: each product's sku, name, category and units on hand, with
+ * their maps, took about 140 bytes at scales 5 and 20 of `sluice seed` (heaptrack);
+ * SL_RUN_PRODUCT_BYTES keeps a margin for longer names. The products of a later pass and
+ * the inventory rows of their ids wait in spill files (about 60 bytes a product and 56 an
+ * inventory row), and each pass is finished alone after the reads. */
+#define SL_RUN_PRODUCT_BYTES 192
+static int product_passes_for(long long products, size_t limit)
+{
+    if (products <= 0) return 1;
+    unsigned long long need = (unsigned long long)products * SL_RUN_PRODUCT_BYTES, budget = limit / 8;
+    unsigned long long n = (need + budget - 1) / budget;
+    return n < 1 ? 1 : n > SL_RUN_PASSES_MAX ? SL_RUN_PASSES_MAX : (int)n;
+}
+
 sl_code sl_run_plan(const sl_config *cfg, const sl_run_opts *o, json_t **out, sl_err *err)
 {
     tf_params tf = o->tf;
     char run_id[64], date[16], prefix[80];
     my_params mp;
     MYSQL *ctl = NULL;
-    my_range *ranges = NULL;
-    int nranges = 0;
+    my_range *ranges = NULL, *pranges = NULL;
+    int nranges = 0, npranges = 0;
     json_t *p = NULL;
     sl_buf sql;
     sl_buf_init(&sql, 0);
@@ -240,12 +256,29 @@ sl_code sl_run_plan(const sl_config *cfg, const sl_run_opts *o, json_t **out, sl
     sl_exec_plan_set_lock(p, &o->lock);
     json_t *units = json_array();
     json_object_set_new(p, "units", units);
-    long long customers = -1;
+    long long customers = -1, products = -1;
     for (int s = 0; s < TF__SOURCES; s++) {
         long long est = -1;
         SL_TRY_GOTO(rc, my_catalog_row_estimate(ctl, tf_source_name(s), &est, err), done);
         json_array_append_new(units, json_pack("{s:s, s:I}", "name", tf_source_name(s), "estimate", (json_int_t)est));
         if (s == TF_CUSTOMERS) customers = est;
+        if (s == TF_PRODUCTS) products = est;
+    }
+    /* The inventory task holds the products while the inventory streams by: past an
+     * eighth of the limit it takes them in passes of product-id ranges (from the chunk
+     * planner, as the customers' below). --passes asks for at least as many. */
+    int ppasses = product_passes_for(products, limit);
+    if (o->passes > ppasses) ppasses = o->passes < SL_RUN_PASSES_MAX ? o->passes : SL_RUN_PASSES_MAX;
+    if (ppasses > 1) {
+        my_plan cp;
+        my_plan_opts po;
+        my_plan_opts_default(&po);
+        po.connections = ppasses;
+        po.min_chunk_rows = 1;
+        SL_TRY_GOTO(rc, my_plan_chunks(ctl, "products", "product_id", &po, &cp, err), done);
+        rc = my_plan_group(&cp, ppasses, &pranges, &npranges, err);
+        my_plan_free(&cp);
+        if (rc != SL_OK) goto done;
     }
     /* Each shard holds its customers' state at once (the shards of one process run
      * side by side), so a shard whose state would pass the limit's share reads its
@@ -298,8 +331,10 @@ sl_code sl_run_plan(const sl_config *cfg, const sl_run_opts *o, json_t **out, sl
     json_t *tasks = json_object_get(p, "tasks");
     static const tf_source inv[] = {TF_PRODUCTS, TF_WAREHOUSES, TF_INVENTORY};
     static const tf_source ord[] = {TF_CUSTOMERS, TF_ORDERS, TF_ORDER_ITEMS};
-    SL_TRY_GOTO(rc, add_task(tasks, "products, warehouses, inventory", "inventory", 0, 1, inv, 3, o->raw, NULL, NULL,
-                             0, &tf, &sql, err), done);
+    char ilabel[120] = "products, warehouses, inventory";
+    if (npranges > 1) snprintf(ilabel, sizeof ilabel, "products, warehouses, inventory (in %d product passes)", npranges);
+    SL_TRY_GOTO(rc, add_task(tasks, ilabel, "inventory", 0, 1, inv, 3, o->raw, NULL, pranges, npranges, &tf, &sql, err),
+                done);
     for (int i = 0; i < nshards; i++) {
         char label[200];
         int first = i * per, n = i == nshards - 1 ? nranges - first : per;
@@ -323,6 +358,7 @@ sl_code sl_run_plan(const sl_config *cfg, const sl_run_opts *o, json_t **out, sl
 done:
     if (ctl) my_close(ctl);
     sl_free(ranges);
+    sl_free(pranges);
     sl_buf_free(&sql);
     if (rc == SL_OK) *out = p;
     else json_decref(p);
@@ -567,8 +603,9 @@ static const char *spill_dir(const json_t *plan)
 }
 
 /* The passes' spill files (two a pass but the first, which stays in memory), handed to
- * the state, and the bounds, from the task. */
-static sl_code begin_passes(tf_state *st, const json_t *pb, const char *dir, sl_err *err)
+ * the state, and the bounds, from the task: customer passes of an orders shard, or
+ * product passes of the inventory task. */
+static sl_code begin_passes(tf_state *st, int products, const json_t *pb, const char *dir, sl_err *err)
 {
     int n = (int)json_array_size(pb) + 1;
     int64_t *bounds = sl_malloc((size_t)n * sizeof *bounds);
@@ -580,7 +617,8 @@ static sl_code begin_passes(tf_state *st, const json_t *pb, const char *dir, sl_
         if (!(cf[i] = spill_open(dir, err)) || !(of[i] = spill_open(dir, err))) rc = err->code;
     }
     if (rc == SL_OK) {
-        rc = tf_passes_begin(st, bounds, n, cf, of, err); /* the files are the state's now */
+        /* the files are the state's now */
+        rc = products ? tf_product_passes_begin(st, bounds, n, cf, of, err) : tf_passes_begin(st, bounds, n, cf, of, err);
     } else {
         for (int i = 1; cf && of && i < n; i++) {
             if (cf[i]) fclose(cf[i]);
@@ -776,14 +814,16 @@ sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, 
         SL_TRY_GOTO(rc, open_dataset(&t, st, TF_WAREHOUSE_UTILIZATION, 0, err), done);
     }
     json_t *files = json_object_get(result, "files");
-    const json_t *bounds = orders ? json_object_get(task, "pass_bounds") : NULL;
-    if (json_array_size(bounds) > 0) {
+    const json_t *bounds = json_object_get(task, orders ? "pass_bounds" : "product_pass_bounds");
+    if (json_array_size(bounds) > 0 && orders) {
         const char *dir = spill_dir(plan);
         if (!(spill_rows = spill_open(dir, err)) || !(spill_spends = spill_open(dir, err))) {
             rc = err->code;
             goto done;
         }
-        SL_TRY_GOTO(rc, begin_passes(st, bounds, dir, err), done);
+        SL_TRY_GOTO(rc, begin_passes(st, 0, bounds, dir, err), done);
+    } else if (json_array_size(bounds) > 0) {
+        SL_TRY_GOTO(rc, begin_passes(st, 1, bounds, spill_dir(plan), err), done);
     }
     for (int i = 0; i < 3; i++) {
         const char *sql = sl_plan_str(json_object_get(task, "sql"), tf_source_name(srcs[i]));
@@ -852,13 +892,16 @@ sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, 
         json_object_set_new(part, "quality", json_pack("{s:I}", "orders_unknown_customer", (json_int_t)unknown));
         json_object_set_new(part, "passes", json_integer((json_int_t)json_array_size(bounds) + 1));
     } else {
-        SL_TRY_GOTO(rc, tf_finish_inventory(st, err), done);
-        SL_TRY_GOTO(rc, close_dataset(&t, TF_INVENTORY_ANALYTICS, files, err), done);
-        SL_TRY_GOTO(rc, close_dataset(&t, TF_WAREHOUSE_UTILIZATION, files, err), done);
+        /* the products first: with product passes, the later passes' inventory rows are
+         * replayed there, before the inventory datasets end */
         sl_pack *pk = sl_pack_begin(err);
         if (!pk) SL_TRY_GOTO(rc, err->code, done);
         SL_TRY_GOTO(rc, put_packed(part, "products_packed", pk, tf_each_product(st, product_pack, pk, err),
                                    err), done);
+        SL_TRY_GOTO(rc, tf_finish_inventory(st, err), done);
+        SL_TRY_GOTO(rc, close_dataset(&t, TF_INVENTORY_ANALYTICS, files, err), done);
+        SL_TRY_GOTO(rc, close_dataset(&t, TF_WAREHOUSE_UTILIZATION, files, err), done);
+        json_object_set_new(part, "passes", json_integer((json_int_t)json_array_size(bounds) + 1));
         json_object_set_new(part, "report_inventory",
                             json_pack("{s:I, s:I, s:o, s:o}", "rows", (json_int_t)t.inv.rows, "score_null",
                                       (json_int_t)t.inv.score_null, "bins", i64_array(t.inv.bins, RP_SCORE_BINS),
@@ -1154,7 +1197,7 @@ sl_code sl_run_commit(const json_t *plan, json_t *const *chosen, sl_store *st, c
     /* The manifest: datasets with their files, the sources read, the snapshot, timings. */
     json_t *datasets = json_object(), *reads = json_object(), *tasks = json_array();
     double read_s = 0, fin_s = 0;
-    int passes = 0;
+    int passes = 0, product_passes = 1;
     for (int d = 0; d < TF__DATASETS; d++)
         json_object_set_new(datasets, tf_dataset_name(d), json_pack("{s:I, s:I, s:[]}", "rows", (json_int_t)0,
                                                                     "bytes", (json_int_t)0, "files"));
@@ -1198,7 +1241,9 @@ sl_code sl_run_commit(const json_t *plan, json_t *const *chosen, sl_store *st, c
         json_object_set_new(tj, "seconds", json_real(json_real_value(json_object_get(chosen[k], "seconds"))));
         if (json_is_integer(json_object_get(part, "passes"))) {
             json_object_set(tj, "passes", json_object_get(part, "passes"));
-            passes += (int)json_integer_value(json_object_get(part, "passes"));
+            if (strcmp(sl_plan_str(part, "kind"), "inventory") == 0)
+                product_passes = (int)json_integer_value(json_object_get(part, "passes"));
+            else passes += (int)json_integer_value(json_object_get(part, "passes"));
         }
         json_array_append_new(tasks, tj);
     }
@@ -1213,9 +1258,11 @@ sl_code sl_run_commit(const json_t *plan, json_t *const *chosen, sl_store *st, c
                               "compute_and_write_seconds", fin_s + commit_compute, "tasks", tasks);
     if (info && info->engine) json_object_update(extra, (json_t *)info->engine);
     json_object_set_new(extra, "data_quality", quality_json(chosen, ntasks));
-    /* the limit, and the passes its orders shards took (one each: their state fitted) */
-    json_object_set_new(extra, "memory", json_pack("{s:I, s:i}", "limit", (json_int_t)sl_plan_int(plan, "memory_limit", 0),
-                                                   "passes", passes));
+    /* the limit, the passes its orders shards took (one each: their state fitted) and
+     * those of the inventory task over the products */
+    json_object_set_new(extra, "memory", json_pack("{s:I, s:i, s:i}", "limit",
+                                                   (json_int_t)sl_plan_int(plan, "memory_limit", 0), "passes", passes,
+                                                   "product_passes", product_passes));
     /* the inventory task's tallies of inventory_analytics, for the report */
     rp_inventory inv = {0}, *invp = NULL;
     for (int k = 0; k < ntasks; k++) {

@@ -128,6 +128,12 @@ struct tf_state {
     int npasses;
     int64_t *bounds;
     FILE **pass_cust, **pass_ord;
+    /* product passes (tf_product_passes_begin): product ids from pbounds[i] up belong to
+     * pass i + 1, negative ones to the last; the products and the inventory rows of
+     * passes 1.. wait in their spill files */
+    int nppasses;
+    int64_t *pbounds;
+    FILE **pass_prod, **pass_inv;
     int64_t unknown_done; /* orders of unknown customers in the passes already finished */
     tf_map sold_ids;      /* product id -> units_sold slot */
     int64_t *sold;
@@ -340,6 +346,13 @@ void tf_free(tf_state *st)
     sl_free(st->pass_cust);
     sl_free(st->pass_ord);
     sl_free(st->bounds);
+    for (int i = 0; i < st->nppasses; i++) {
+        if (st->pass_prod && st->pass_prod[i]) fclose(st->pass_prod[i]);
+        if (st->pass_inv && st->pass_inv[i]) fclose(st->pass_inv[i]);
+    }
+    sl_free(st->pass_prod);
+    sl_free(st->pass_inv);
+    sl_free(st->pbounds);
     sl_free(st);
 }
 
@@ -472,17 +485,30 @@ static sl_code dim_add(dim *d, uint64_t id, const sl_column *const *strs, size_t
 /* ---------------------------------------------------------------------------------- */
 /* passes (tf_passes_begin) */
 
-/* The pass of customer id: 0 without passes. */
-static int pass_of(const tf_state *st, int64_t id)
+/* The range of id among n ranges split at bounds[0..n-2] (ascending): the number of
+ * bounds <= id. */
+static int range_of(const int64_t *bounds, int n, int64_t id)
 {
-    int lo = 0, hi = st->npasses - 1; /* the number of bounds <= id */
-    if (st->npasses <= 1 || id < st->bounds[0]) return 0;
+    int lo = 0, hi = n - 1;
+    if (n <= 1 || id < bounds[0]) return 0;
     while (lo < hi) {
         int mid = (lo + hi + 1) / 2;
-        if (st->bounds[mid - 1] <= id) lo = mid;
+        if (bounds[mid - 1] <= id) lo = mid;
         else hi = mid - 1;
     }
     return lo;
+}
+
+/* The pass of customer id: 0 without passes. */
+static int pass_of(const tf_state *st, int64_t id) { return range_of(st->bounds, st->npasses, id); }
+
+/* The pass of product id: 0 without product passes. Negative ids (and unsigned ones past
+ * INT64_MAX) go to the last pass: products leave the task in unsigned id order
+ * (tf_each_product), where they come after every other id. */
+static int product_pass_of(const tf_state *st, int64_t id)
+{
+    if (st->nppasses <= 1) return 0;
+    return id < 0 ? st->nppasses - 1 : range_of(st->pbounds, st->nppasses, id);
 }
 
 static sl_code spill_put(FILE *f, const void *p, size_t n, sl_err *err)
@@ -499,21 +525,54 @@ static sl_code spill_get(FILE *f, void *p, size_t n, int *eof, sl_err *err)
     return sl_err_set(err, SL_E_IO, "reading a spill file: %s", ferror(f) ? strerror(errno) : "it ends inside a record");
 }
 
-/* A customer of a later pass: its id, the 4 names' lengths (UINT32_MAX: NULL), their bytes. */
-static sl_code spill_customer(tf_state *st, int p, int64_t id, const sl_column *const *strs, size_t r, sl_err *err)
+/* A customer or product of a later pass: its id, the k names' lengths (UINT32_MAX:
+ * NULL), their bytes. */
+static sl_code spill_names(FILE *f, int64_t id, const sl_column *const *strs, int k, size_t r, sl_err *err)
 {
-    FILE *f = st->pass_cust[p];
-    uint32_t lens[4];
-    const uint8_t *bytes[4];
-    for (int j = 0; j < 4; j++) {
+    uint32_t lens[8];
+    const uint8_t *bytes[8];
+    for (int j = 0; j < k; j++) {
         bytes[j] = is_null(strs[j], r) ? NULL : sl_col_bytes(strs[j], r, &lens[j]);
         if (!bytes[j]) lens[j] = UINT32_MAX;
     }
     SL_TRY(spill_put(f, &id, sizeof id, err));
-    SL_TRY(spill_put(f, lens, sizeof lens, err));
-    for (int j = 0; j < 4; j++)
+    SL_TRY(spill_put(f, lens, (size_t)k * sizeof *lens, err));
+    for (int j = 0; j < k; j++)
         if (bytes[j]) SL_TRY(spill_put(f, bytes[j], lens[j], err));
     return SL_OK;
+}
+
+/* The names spill_names wrote to f, from its start, into the dimension d. */
+static sl_code load_names(FILE *f, dim *d, const char *what, sl_err *err)
+{
+    sl_buf text;
+    sl_code rc = SL_OK;
+    sl_buf_init(&text, 0);
+    if (fflush(f) != 0) return sl_err_set(err, SL_E_IO, "writing a spill file: %s", strerror(errno));
+    rewind(f);
+    for (;;) {
+        int64_t id;
+        uint32_t lens[8];
+        int eof;
+        tf_text t[8];
+        size_t n = 0, at = 0;
+        SL_TRY_GOTO(rc, spill_get(f, &id, sizeof id, &eof, err), done);
+        if (eof) break;
+        SL_TRY_GOTO(rc, spill_get(f, lens, (size_t)d->k * sizeof *lens, NULL, err), done);
+        for (int j = 0; j < d->k; j++) n += lens[j] == UINT32_MAX ? 0 : lens[j];
+        text.len = 0;
+        SL_TRY_GOTO(rc, sl_buf_reserve(&text, n + 1, err), done);
+        SL_TRY_GOTO(rc, spill_get(f, text.data, n, NULL, err), done);
+        for (int j = 0; j < d->k; j++) {
+            t[j].p = lens[j] == UINT32_MAX ? NULL : (const char *)text.data + at;
+            t[j].n = t[j].p ? lens[j] : 0;
+            at += t[j].n;
+        }
+        SL_TRY_GOTO(rc, dim_add_text(d, (uint64_t)id, t, what, err), done);
+    }
+done:
+    sl_buf_free(&text);
+    return rc;
 }
 
 /* An orders row of a later pass, as its customer's aggregate needs it. */
@@ -530,8 +589,8 @@ static sl_code add_dim(tf_state *st, tf_source src, dim *d, const sl_batch *b, s
         int64_t id;
         if (is_null(in.c[0], r)) continue; /* a NULL id joins nothing */
         SL_TRY(get_int(in.c[0], r, &id, src, err));
-        int p = src == TF_CUSTOMERS ? pass_of(st, id) : 0;
-        if (p) SL_TRY(spill_customer(st, p, id, in.c + 1, r, err));
+        int p = src == TF_CUSTOMERS ? pass_of(st, id) : src == TF_PRODUCTS ? product_pass_of(st, id) : 0;
+        if (p) SL_TRY(spill_names(src == TF_CUSTOMERS ? st->pass_cust[p] : st->pass_prod[p], id, in.c + 1, d->k, r, err));
         else SL_TRY(dim_add(d, (uint64_t)id, in.c + 1, r, source_names[src], err));
     }
     return SL_OK;
@@ -663,6 +722,81 @@ static int64_t optimal_quantity(const tf_state *st, int64_t cap)
     return (int64_t)round((double)cap * st->p.optimal);
 }
 
+/* An inventory row as the analytics take it (and as a product pass spills it). */
+typedef struct inv_rec {
+    int64_t inv_id, pid, wid, q, cap, lu; /* 0 where NULL */
+    uint8_t pn, wn, qn, cn, ln;           /* NULL flags */
+} inv_rec;
+
+/* One inventory row: its inventory_analytics row, the warehouse sums, the product's units
+ * on hand. The row's product, if known, is in st->products. */
+static sl_code inventory_row(tf_state *st, const inv_rec *v, sl_err *err)
+{
+    sl_batch *o = st->out[TF_INVENTORY_ANALYTICS];
+    int pn = v->pn, wn = v->wn, qn = v->qn, cn = v->cn, ln = v->ln;
+    int64_t pid = v->pid, wid = v->wid, q = v->q, cap = v->cap, lu = v->lu;
+    inv_row c = {0};
+    inv_compute(st, qn, q, cn, cap, ln, lu, &c);
+    int64_t prow = pn ? -1 : tf_map_get(&st->products.ids, (uint64_t)pid);
+    int64_t wrow = wn ? -1 : tf_map_get(&st->warehouses.ids, (uint64_t)wid);
+    st->q.capacity_null += cn;
+    st->q.capacity_zero += !cn && cap <= 0;
+    st->q.quantity_above_capacity += !qn && !cn && cap > 0 && q > cap;
+    st->q.last_updated_future += !ln && lu > st->p.as_of_us;
+    st->q.inventory_unknown_product += prow < 0;
+    st->q.inventory_unknown_warehouse += wrow < 0;
+
+    put_i64(o, IA_INVENTORY_ID, v->inv_id);
+    put_i64(o, IA_PRODUCT_ID, pid);
+    put_i64(o, IA_WAREHOUSE_ID, wid);
+    SL_TRY(put_ref(o, IA_PRODUCT_NAME, &st->products, prow, PROD_NAME, err));
+    SL_TRY(put_ref(o, IA_CATEGORY, &st->products, prow, PROD_CATEGORY, err));
+    SL_TRY(put_ref(o, IA_WAREHOUSE_NAME, &st->warehouses, wrow, WH_NAME, err));
+    SL_TRY(put_ref(o, IA_CITY, &st->warehouses, wrow, WH_CITY, err));
+    SL_TRY(put_ref(o, IA_REGION, &st->warehouses, wrow, WH_REGION, err));
+    SL_TRY(put_ref(o, IA_COUNTRY, &st->warehouses, wrow, WH_COUNTRY, err));
+    if (qn) put_null(o, IA_QUANTITY); else put_i64(o, IA_QUANTITY, q);
+    if (cn) put_null(o, IA_CAPACITY); else put_i64(o, IA_CAPACITY, cap);
+    if (ln) put_null(o, IA_LAST_UPDATED); else put_i64(o, IA_LAST_UPDATED, lu);
+    if (c.has_ratio) put_f64(o, IA_UTILIZATION_RATIO, c.ratio); else put_null(o, IA_UTILIZATION_RATIO);
+    if (c.has_days) put_i64(o, IA_DAYS_SINCE_UPDATE, c.days); else put_null(o, IA_DAYS_SINCE_UPDATE);
+    if (c.has_ratio && c.has_days) put_f64(o, IA_INVENTORY_SCORE, c.score); else put_null(o, IA_INVENTORY_SCORE);
+    SL_TRY(put_cstr(o, IA_STOCK_STATUS, c.status, err));
+    if (c.has_ratio) {
+        int64_t opt = optimal_quantity(st, cap);
+        put_i64(o, IA_OPTIMAL_QUANTITY, opt);
+        put_i64(o, IA_REORDER_QUANTITY, opt - q > 0 ? opt - q : 0);
+    } else {
+        put_null(o, IA_OPTIMAL_QUANTITY);
+        put_null(o, IA_REORDER_QUANTITY);
+    }
+    SL_TRY(end_row(st, TF_INVENTORY_ANALYTICS, err));
+
+    /* on_hand per product: non-NULL quantities over all warehouses */
+    if (!pn && !qn) {
+        uint32_t slot;
+        SL_TRY(tf_map_put(&st->hand_ids, (uint64_t)pid, &slot, NULL, err));
+        SL_TRY(grow_i64(&st->hand, &st->hand_cap, (size_t)slot + 1, err));
+        st->hand[slot] += q;
+    }
+    /* warehouse sums: quantity and capacity where both are present and capacity > 0 */
+    if (wrow >= 0) {
+        wh_agg *a = &st->wh[wrow];
+        a->items++;
+        if (!qn && !cn && cap > 0) {
+            a->qty += q;
+            a->cap += cap;
+        }
+        a->restock += strcmp(c.status, "restock") == 0;
+        a->overstock += strcmp(c.status, "overstock") == 0;
+        if (c.has_ratio && c.has_days) {
+            a->score_sum += c.score;
+            a->nscore++;
+        }
+    }
+    return SL_OK;
+}
+
 static sl_code add_inventory(tf_state *st, const sl_batch *b, sl_err *err)
 {
     in_cols in;
@@ -674,76 +808,23 @@ static sl_code add_inventory(tf_state *st, const sl_batch *b, sl_err *err)
         st->wh = n;
         st->wh_cap = st->warehouses.n;
     }
-    sl_batch *o = st->out[TF_INVENTORY_ANALYTICS];
     for (size_t r = 0; r < b->nrows; r++) {
-        int64_t inv_id = 0, pid = 0, wid = 0, q = 0, cap = 0, lu = 0;
-        int pn = is_null(in.c[1], r), wn = is_null(in.c[2], r);
-        int qn = is_null(in.c[3], r), cn = is_null(in.c[4], r), ln = is_null(in.c[5], r);
-        if (!is_null(in.c[0], r)) SL_TRY(get_int(in.c[0], r, &inv_id, TF_INVENTORY, err));
-        if (!pn) SL_TRY(get_int(in.c[1], r, &pid, TF_INVENTORY, err));
-        if (!wn) SL_TRY(get_int(in.c[2], r, &wid, TF_INVENTORY, err));
-        if (!qn) SL_TRY(get_int(in.c[3], r, &q, TF_INVENTORY, err));
-        if (!cn) SL_TRY(get_int(in.c[4], r, &cap, TF_INVENTORY, err));
-        if (!ln) lu = get_ts(in.c[5], r);
-        inv_row v = {0};
-        inv_compute(st, qn, q, cn, cap, ln, lu, &v);
-        int64_t prow = pn ? -1 : tf_map_get(&st->products.ids, (uint64_t)pid);
-        int64_t wrow = wn ? -1 : tf_map_get(&st->warehouses.ids, (uint64_t)wid);
-        st->q.capacity_null += cn;
-        st->q.capacity_zero += !cn && cap <= 0;
-        st->q.quantity_above_capacity += !qn && !cn && cap > 0 && q > cap;
-        st->q.last_updated_future += !ln && lu > st->p.as_of_us;
-        st->q.inventory_unknown_product += prow < 0;
-        st->q.inventory_unknown_warehouse += wrow < 0;
-
-        put_i64(o, IA_INVENTORY_ID, inv_id);
-        put_i64(o, IA_PRODUCT_ID, pid);
-        put_i64(o, IA_WAREHOUSE_ID, wid);
-        SL_TRY(put_ref(o, IA_PRODUCT_NAME, &st->products, prow, PROD_NAME, err));
-        SL_TRY(put_ref(o, IA_CATEGORY, &st->products, prow, PROD_CATEGORY, err));
-        SL_TRY(put_ref(o, IA_WAREHOUSE_NAME, &st->warehouses, wrow, WH_NAME, err));
-        SL_TRY(put_ref(o, IA_CITY, &st->warehouses, wrow, WH_CITY, err));
-        SL_TRY(put_ref(o, IA_REGION, &st->warehouses, wrow, WH_REGION, err));
-        SL_TRY(put_ref(o, IA_COUNTRY, &st->warehouses, wrow, WH_COUNTRY, err));
-        if (qn) put_null(o, IA_QUANTITY); else put_i64(o, IA_QUANTITY, q);
-        if (cn) put_null(o, IA_CAPACITY); else put_i64(o, IA_CAPACITY, cap);
-        if (ln) put_null(o, IA_LAST_UPDATED); else put_i64(o, IA_LAST_UPDATED, lu);
-        if (v.has_ratio) put_f64(o, IA_UTILIZATION_RATIO, v.ratio); else put_null(o, IA_UTILIZATION_RATIO);
-        if (v.has_days) put_i64(o, IA_DAYS_SINCE_UPDATE, v.days); else put_null(o, IA_DAYS_SINCE_UPDATE);
-        if (v.has_ratio && v.has_days) put_f64(o, IA_INVENTORY_SCORE, v.score); else put_null(o, IA_INVENTORY_SCORE);
-        SL_TRY(put_cstr(o, IA_STOCK_STATUS, v.status, err));
-        if (v.has_ratio) {
-            int64_t opt = optimal_quantity(st, cap);
-            put_i64(o, IA_OPTIMAL_QUANTITY, opt);
-            put_i64(o, IA_REORDER_QUANTITY, opt - q > 0 ? opt - q : 0);
-        } else {
-            put_null(o, IA_OPTIMAL_QUANTITY);
-            put_null(o, IA_REORDER_QUANTITY);
-        }
-        SL_TRY(end_row(st, TF_INVENTORY_ANALYTICS, err));
-
-        /* on_hand per product: non-NULL quantities over all warehouses */
-        if (!pn && !qn) {
-            uint32_t slot;
-            SL_TRY(tf_map_put(&st->hand_ids, (uint64_t)pid, &slot, NULL, err));
-            SL_TRY(grow_i64(&st->hand, &st->hand_cap, (size_t)slot + 1, err));
-            st->hand[slot] += q;
-        }
-        /* warehouse sums: quantity and capacity where both are present and capacity > 0 */
-        if (wrow >= 0) {
-            wh_agg *a = &st->wh[wrow];
-            a->items++;
-            if (!qn && !cn && cap > 0) {
-                a->qty += q;
-                a->cap += cap;
-            }
-            a->restock += strcmp(v.status, "restock") == 0;
-            a->overstock += strcmp(v.status, "overstock") == 0;
-            if (v.has_ratio && v.has_days) {
-                a->score_sum += v.score;
-                a->nscore++;
-            }
-        }
+        inv_rec v;
+        memset(&v, 0, sizeof v); /* padding too: a spilled record is written whole */
+        v.pn = (uint8_t)is_null(in.c[1], r);
+        v.wn = (uint8_t)is_null(in.c[2], r);
+        v.qn = (uint8_t)is_null(in.c[3], r);
+        v.cn = (uint8_t)is_null(in.c[4], r);
+        v.ln = (uint8_t)is_null(in.c[5], r);
+        if (!is_null(in.c[0], r)) SL_TRY(get_int(in.c[0], r, &v.inv_id, TF_INVENTORY, err));
+        if (!v.pn) SL_TRY(get_int(in.c[1], r, &v.pid, TF_INVENTORY, err));
+        if (!v.wn) SL_TRY(get_int(in.c[2], r, &v.wid, TF_INVENTORY, err));
+        if (!v.qn) SL_TRY(get_int(in.c[3], r, &v.q, TF_INVENTORY, err));
+        if (!v.cn) SL_TRY(get_int(in.c[4], r, &v.cap, TF_INVENTORY, err));
+        if (!v.ln) v.lu = get_ts(in.c[5], r);
+        int p = v.pn ? 0 : product_pass_of(st, v.pid); /* a NULL product joins nothing: now */
+        if (p) SL_TRY(spill_put(st->pass_inv[p], &v, sizeof v, err));
+        else SL_TRY(inventory_row(st, &v, err));
     }
     return SL_OK;
 }
@@ -1265,32 +1346,9 @@ static void clear_customers(tf_state *st)
 /* Pass p's customers and orders from their spill files into the (empty) state. */
 static sl_code load_pass(tf_state *st, int p, sl_err *err)
 {
-    FILE *f = st->pass_cust[p];
-    sl_buf text;
-    sl_code rc = SL_OK;
-    sl_buf_init(&text, 0);
-    if (fflush(f) != 0) return sl_err_set(err, SL_E_IO, "writing a spill file: %s", strerror(errno));
-    rewind(f);
-    for (;;) {
-        int64_t id;
-        uint32_t lens[4];
-        int eof;
-        tf_text t[4];
-        size_t n = 0, at = 0;
-        SL_TRY_GOTO(rc, spill_get(f, &id, sizeof id, &eof, err), done);
-        if (eof) break;
-        SL_TRY_GOTO(rc, spill_get(f, lens, sizeof lens, NULL, err), done);
-        for (int j = 0; j < 4; j++) n += lens[j] == UINT32_MAX ? 0 : lens[j];
-        text.len = 0;
-        SL_TRY_GOTO(rc, sl_buf_reserve(&text, n + 1, err), done);
-        SL_TRY_GOTO(rc, spill_get(f, text.data, n, NULL, err), done);
-        for (int j = 0; j < 4; j++) {
-            t[j].p = lens[j] == UINT32_MAX ? NULL : (const char *)text.data + at;
-            t[j].n = t[j].p ? lens[j] : 0;
-            at += t[j].n;
-        }
-        SL_TRY_GOTO(rc, dim_add_text(&st->customers, (uint64_t)id, t, "customers", err), done);
-    }
+    FILE *f;
+    sl_code rc;
+    SL_TRY_GOTO(rc, load_names(st->pass_cust[p], &st->customers, "customers", err), done);
     SL_TRY_GOTO(rc, cust_map_reserve(st, st->customers.n + st->customers.n / 64 + 1, err), done);
     f = st->pass_ord[p];
     if (fflush(f) != 0) {
@@ -1308,7 +1366,6 @@ static sl_code load_pass(tf_state *st, int p, sl_err *err)
         SL_TRY_GOTO(rc, cust_add_order(st, a, (int)rec.counted, rec.ts, rec.cents, err), done);
     }
 done:
-    sl_buf_free(&text);
     fclose(st->pass_cust[p]);
     fclose(st->pass_ord[p]);
     st->pass_cust[p] = st->pass_ord[p] = NULL;
@@ -1507,10 +1564,75 @@ sl_code tf_each_sold(const tf_state *st, sl_code (*fn)(void *ud, int64_t product
     return SL_OK;
 }
 
-sl_code tf_each_product(const tf_state *st,
-                        sl_code (*fn)(void *ud, int64_t product_id, const tf_text *strs, int has_on_hand,
-                                      int64_t on_hand, sl_err *err),
-                        void *ud, sl_err *err)
+sl_code tf_product_passes_begin(tf_state *st, const int64_t *bounds, int npasses, FILE **prod_files,
+                                FILE **inv_files, sl_err *err)
+{
+    st->pbounds = sl_malloc((size_t)(npasses > 1 ? npasses - 1 : 1) * sizeof *st->pbounds);
+    st->pass_prod = sl_calloc((size_t)npasses, sizeof *st->pass_prod);
+    st->pass_inv = sl_calloc((size_t)npasses, sizeof *st->pass_inv);
+    if (!st->pbounds || !st->pass_prod || !st->pass_inv) {
+        for (int i = 1; i < npasses; i++) { /* owned from here on, even on failure */
+            if (prod_files[i]) fclose(prod_files[i]);
+            if (inv_files[i]) fclose(inv_files[i]);
+        }
+        return sl_err_set(err, SL_E_NOMEM, "out of memory for %d product passes", npasses);
+    }
+    st->nppasses = npasses;
+    for (int i = 1; i < npasses; i++) {
+        st->pbounds[i - 1] = bounds[i - 1];
+        st->pass_prod[i] = prod_files[i];
+        st->pass_inv[i] = inv_files[i];
+    }
+    return SL_OK;
+}
+
+/* Empties the products and their units on hand of the pass just ended. */
+static void clear_products(tf_state *st)
+{
+    dim_free(&st->products);
+    int k = st->products.k;
+    memset(&st->products, 0, sizeof st->products);
+    st->products.k = k;
+    tf_map_init(&st->products.ids);
+    sl_buf_init(&st->products.pool, 0);
+    tf_map_free(&st->hand_ids);
+    tf_map_init(&st->hand_ids);
+    sl_free(st->hand);
+    st->hand = NULL;
+    st->hand_cap = 0;
+}
+
+/* Product pass p: its products from their spill file, then its inventory rows replayed
+ * (inventory_analytics rows, warehouse sums, units on hand). */
+static sl_code load_product_pass(tf_state *st, int p, sl_err *err)
+{
+    FILE *f = st->pass_inv[p];
+    sl_code rc;
+    SL_TRY_GOTO(rc, load_names(st->pass_prod[p], &st->products, "products", err), done);
+    if (fflush(f) != 0) {
+        rc = sl_err_set(err, SL_E_IO, "writing a spill file: %s", strerror(errno));
+        goto done;
+    }
+    rewind(f);
+    for (;;) {
+        inv_rec v;
+        int eof;
+        SL_TRY_GOTO(rc, spill_get(f, &v, sizeof v, &eof, err), done);
+        if (eof) break;
+        SL_TRY_GOTO(rc, inventory_row(st, &v, err), done);
+    }
+done:
+    fclose(st->pass_prod[p]);
+    fclose(st->pass_inv[p]);
+    st->pass_prod[p] = st->pass_inv[p] = NULL;
+    return rc;
+}
+
+/* The products in st->products, in ascending (unsigned) id order. */
+static sl_code products_in_order(const tf_state *st,
+                                 sl_code (*fn)(void *ud, int64_t product_id, const tf_text *strs, int has_on_hand,
+                                               int64_t on_hand, sl_err *err),
+                                 void *ud, sl_err *err)
 {
     const dim *d = &st->products;
     ord_idx *ord = dim_order(d, err);
@@ -1528,6 +1650,21 @@ sl_code tf_each_product(const tf_state *st,
     }
     sl_free(ord);
     return rc;
+}
+
+sl_code tf_each_product(tf_state *st,
+                        sl_code (*fn)(void *ud, int64_t product_id, const tf_text *strs, int has_on_hand,
+                                      int64_t on_hand, sl_err *err),
+                        void *ud, sl_err *err)
+{
+    for (int p = 0; p < (st->nppasses > 1 ? st->nppasses : 1); p++) {
+        if (p > 0) {
+            clear_products(st);
+            SL_TRY(load_product_pass(st, p, err));
+        }
+        SL_TRY(products_in_order(st, fn, ud, err));
+    }
+    return SL_OK;
 }
 
 sl_code tf_turnover_add(tf_state *st, int64_t product_id, const tf_text *strs, int has_on_hand, int64_t on_hand,

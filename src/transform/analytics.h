@@ -69,8 +69,9 @@ sl_code tf_finish(tf_state *st, sl_err *err);
  * orders, order_items), the latter split by customer-id ranges, run as separate tasks on
  * states of their own; their partial sums merge exactly (integers) into one state that
  * writes what needs them all:
- *   inventory task   tf_add ..., tf_finish_inventory: inventory_analytics,
- *                    warehouse_utilization; passes on tf_each_product (names, on hand)
+ *   inventory task   tf_add ..., tf_each_product (passed on: names, on hand; the
+ *                    product passes replayed), tf_finish_inventory: inventory_analytics,
+ *                    warehouse_utilization
  *   order shard      tf_add ..., tf_spends -> every shard's spends -> tf_vip_threshold,
  *                    tf_finish_orders: its customers' order_analytics rows; passes on
  *                    tf_order_sums_get and tf_each_sold
@@ -122,9 +123,20 @@ sl_code tf_merge_orders(tf_state *st, const tf_order_sums *p, sl_err *err);
 sl_code tf_each_sold(const tf_state *st, sl_code (*fn)(void *ud, int64_t product_id, int64_t units, sl_err *err),
                      void *ud, sl_err *err);
 sl_code tf_add_sold(tf_state *st, int64_t product_id, int64_t units, sl_err *err);
-/* Each product, in ascending id order, with its sku, name, category (strs[3]) and, when
- * known, its units on hand. */
-sl_code tf_each_product(const tf_state *st,
+/* Products in passes, for a run bounded by --memory-limit: product-id ranges, bounds[i]
+ * the lowest id of pass i + 1 (ascending); negative ids go with the last pass, where the
+ * unsigned id order of tf_each_product puts them. The products stream through tf_add
+ * once: those of pass 0 build the state as usual, those of passes 1.. go to
+ * prod_files[i], and the inventory rows of their ids to inv_files[i] (i >= 1, opened for
+ * update; owned by the state from the call on), waiting for tf_each_product. Call before
+ * the first tf_add. */
+sl_code tf_product_passes_begin(tf_state *st, const int64_t *bounds, int npasses, FILE **prod_files,
+                                FILE **inv_files, sl_err *err);
+/* Each product, in ascending (unsigned) id order, with its sku, name, category (strs[3])
+ * and, when known, its units on hand. With product passes it ends pass 0, then loads each
+ * later pass alone and replays its inventory rows (their inventory_analytics rows, the
+ * warehouse sums) before its products: call it once, before tf_finish_inventory. */
+sl_code tf_each_product(tf_state *st,
                         sl_code (*fn)(void *ud, int64_t product_id, const tf_text *strs, int has_on_hand,
                                       int64_t on_hand, sl_err *err),
                         void *ud, sl_err *err);

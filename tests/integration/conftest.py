@@ -136,3 +136,19 @@ def fault_proxy(moto):
     p = FaultProxy(moto.port)
     yield p
     p.stop()
+
+
+def schema_sql():
+    """The source schema from init/*.sql, statement by statement."""
+    stmts = []
+    for f in sorted((ROOT / "init").glob("*.sql")):
+        text = "\n".join(l for l in f.read_text().splitlines() if not l.lstrip().startswith("--"))
+        stmts += [s.strip() for s in text.split(";") if s.strip()]
+    return stmts
+
+
+def create_schema(mariadb, db):
+    """The source tables of init/*.sql, empty, in db."""
+    with mariadb.connect(db) as c, c.cursor() as cur:
+        for s in schema_sql():
+            cur.execute(s)

@@ -8,6 +8,7 @@ groups stay within its share, and its files hold exactly the table.
 Scale 1 (100,000 customers, 1 M orders, 2.5 M items) is seeded once for the module: 15 s
 on a quiet machine, up to a minute when the machine is busy."""
 import json
+import math
 import os
 import signal
 import subprocess
@@ -17,7 +18,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import SLUICE, run_sluice
+from conftest import SLUICE, create_schema, run_sluice
 
 ANCHOR = "2026-12-01 00:00:00"
 AS_OF = "2026-11-30 18:00:00"
@@ -82,7 +83,7 @@ def test_run_under_a_small_limit_gives_the_same_datasets(mariadb, scale1, tmp_pa
     m_free, free = datasets(tmp_path / "free")
     m_small, small = datasets(tmp_path / "small")
     assert rss < limit + OVERHEAD, f"peak RSS {rss / 2**20:.1f} MiB"
-    assert m_free["memory"] == {"limit": 256 << 20, "passes": 1}
+    assert m_free["memory"] == {"limit": 256 << 20, "passes": 1, "product_passes": 1}
     assert m_small["memory"]["limit"] == limit
     # 100,000 customers take about 20 MiB in one pass (src/exec/run.c, passes_for): 48M
     # holds them with what the run needs besides, 32M does not
@@ -107,6 +108,54 @@ def test_run_under_a_small_limit_gives_the_same_datasets(mariadb, scale1, tmp_pa
     assert sum(oa.column("total_orders").to_pylist()) == n_orders
     assert sum(oa.column("total_spent").to_pylist()) == spent
     ids = oa.column("customer_id").to_pylist()
+    assert ids == sorted(ids)
+
+
+def test_many_products_stay_under_the_limit(mariadb, fresh_db, tmp_path):
+    """400,000 products took about 56 MiB in the inventory task, all at once, whatever the
+    limit: under 32M the run now takes them in product passes (product-id ranges, the
+    later ones spilled with their inventory rows), stays under the limit plus the
+    overhead, and gives the datasets of a run without a limit (value for value by key;
+    the mean score of warehouse_utilization to 1e-12, its double sum taken in another
+    order)."""
+    create_schema(mariadb, fresh_db)
+    with mariadb.connect(fresh_db) as c, c.cursor() as cur:
+        cur.execute("INSERT INTO warehouses (warehouse_id, name) SELECT seq, CONCAT('w', seq) FROM seq_1_to_20")
+        cur.execute("INSERT INTO products (product_id, sku, name, category) SELECT seq, CONCAT('SKU-', seq), "
+                    "CONCAT('Product name number ', seq, ' of the catalogue'), CONCAT('category-', seq % 50) "
+                    "FROM seq_1_to_400000")
+        cur.execute("INSERT INTO inventory SELECT seq, 1 + (seq * 7919) % 400000, 1 + seq % 20, seq % 100, 100, "
+                    "'2026-11-20 10:00:00' FROM seq_1_to_400000")
+        cur.execute("INSERT INTO customers (customer_id, first_name) SELECT seq, 'n' FROM seq_1_to_100")
+        cur.execute("INSERT INTO orders SELECT seq, 1 + seq % 100, '2026-11-20 10:00:00', 10, 'paid' "
+                    "FROM seq_1_to_1000")
+        cur.execute("INSERT INTO order_items SELECT seq, seq, seq * 97, 1 + seq % 3, 1.5 FROM seq_1_to_1000")
+        cur.execute("ANALYZE TABLE products, inventory, customers")
+    env = mariadb.sluice_env(fresh_db)
+    base = ["run", "--as-of", AS_OF, "--progress", "off"]
+    rc, _, err, _ = popen_rss(base + ["--output", str(tmp_path / "free"), "--memory-limit", "4G"], env)
+    assert rc == 0, err
+    rc, _, err, rss = popen_rss(base + ["--output", str(tmp_path / "small"), "--memory-limit", "32M"], env)
+    assert rc == 0, err
+    assert rss < (32 << 20) + OVERHEAD, f"peak RSS {rss / 2**20:.1f} MiB"
+    m_free, free = datasets(tmp_path / "free")
+    m_small, small = datasets(tmp_path / "small")
+    assert m_free["memory"]["product_passes"] == 1 and m_small["memory"]["product_passes"] > 1
+    assert m_small["data_quality"] == m_free["data_quality"]
+    keys = {"inventory_analytics": "inventory_id", "order_analytics": "customer_id", "hourly_orders": "hour",
+            "warehouse_utilization": "warehouse_id", "product_turnover": "product_id",
+            "customer_segments": "frequency_segment"}
+    for d, k in keys.items():
+        a, b = free[d].sort_by(k), small[d].sort_by(k)
+        assert a.num_rows == b.num_rows > 0, d
+        for name in a.column_names:
+            if name == "avg_inventory_score":
+                assert all(math.isclose(x, y, rel_tol=1e-12) for x, y in zip(a.column(name).to_pylist(),
+                                                                              b.column(name).to_pylist()))
+            elif name != "run_id":
+                assert a.column(name).equals(b.column(name)), (d, name)
+    assert small["product_turnover"].num_rows == 400000
+    ids = small["product_turnover"].column("product_id").to_pylist()
     assert ids == sorted(ids)
 
 

@@ -343,7 +343,7 @@ def test_failed_runs_and_the_committed_report(mariadb, source, moto, bucket, fau
 
 def test_report_of_empty_tables(mariadb, fresh_db, tmp_path, browser):
     """No rows at all: every chart is there with its bars, all zero, and no peak is marked."""
-    from test_run import create_schema
+    from conftest import create_schema
     create_schema(mariadb, fresh_db)
     part, m = run(mariadb, fresh_db, tmp_path / "out")
     browser.open((part / "report.html").as_uri(), 800)

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import pymysql
 import pytest
 
-from conftest import ROOT, run_sluice
+from conftest import ROOT, create_schema, run_sluice
 
 DATASETS = ("inventory_analytics", "order_analytics", "hourly_orders", "warehouse_utilization",
             "product_turnover", "customer_segments")
@@ -351,6 +351,11 @@ def check_run(mariadb, db, out, p, min_rows=None, shards=1, passes=1):
     date = p.as_of[:10]
     m, tables = load(out, date, shards)
     assert m["memory"]["passes"] >= shards * passes
+    # --passes also splits the products of the inventory task (product-id ranges; fewer
+    # when there are fewer products)
+    inv_task = [t for t in m["tasks"] if t["label"].startswith("products, warehouses, inventory")]
+    assert [t.get("passes") for t in inv_task] == [m["memory"]["product_passes"]]
+    assert 1 <= m["memory"]["product_passes"] <= passes
     assert m["as_of"] == date and m["run_id"] in proc.stdout
     exp = oracle(mariadb, db, p)
     for ds in DATASETS:
@@ -389,7 +394,7 @@ def test_generated_data_matches_oracle(mariadb, seeded, tmp_path, case, shards, 
     datasets (order_analytics in N files, in customer order). --passes P: each shard in P
     customer ranges read one after the other, spilled, emitted in order: the same again."""
     p = GENERATED[case]
-    _, tables = check_run(mariadb, seeded, tmp_path, p, shards=shards, passes=passes, min_rows={
+    m, tables = check_run(mariadb, seeded, tmp_path, p, shards=shards, passes=passes, min_rows={
         "inventory_analytics": 900, "order_analytics": 500, "warehouse_utilization": 20,
         "product_turnover": 200, "customer_segments": 4})
     # the data exercises every branch: each status, VIPs and non-VIPs, restock needs
@@ -399,6 +404,9 @@ def test_generated_data_matches_oracle(mariadb, seeded, tmp_path, case, shards, 
     assert 0 < sum(vip) < len(vip)
     sold = tables["product_turnover"].column("units_sold").to_pylist()
     assert sum(1 for s in sold if s > 0) > 20
+    # 200 products: --passes P takes them in P product passes too, each replaying the
+    # inventory rows of its product ids
+    assert m["memory"]["product_passes"] == passes
 
 
 def test_backfill_differs_from_today(mariadb, seeded, tmp_path):
@@ -421,21 +429,6 @@ def load_after(mariadb, db, out, p):
 # hand-made edge cases
 
 E_AS_OF = "2026-06-30 12:00:00"
-
-
-def schema_sql():
-    """The source schema from init/*.sql, statement by statement."""
-    stmts = []
-    for f in sorted((ROOT / "init").glob("*.sql")):
-        text = "\n".join(l for l in f.read_text().splitlines() if not l.lstrip().startswith("--"))
-        stmts += [s.strip() for s in text.split(";") if s.strip()]
-    return stmts
-
-
-def create_schema(mariadb, db):
-    with mariadb.connect(db) as c, c.cursor() as cur:
-        for s in schema_sql():
-            cur.execute(s)
 
 
 def insert(mariadb, db, table, rows):
@@ -761,6 +754,52 @@ def test_rows_in_id_order_with_dense_and_sparse_ids(mariadb, fresh_db, tmp_path)
                     ("product_turnover", "product_id")):
         got = t[ds].column(col).to_pylist()
         assert len(got) == 70 and got == sorted(got), (ds, got)
+
+
+def test_product_passes_with_signed_and_sparse_ids(mariadb, fresh_db, tmp_path):
+    """Product passes (--passes 3: product-id ranges, the products and inventory rows of the
+    later ones spilled and replayed) give the datasets of MariaDB's SQL with signed product
+    ids: negative ones go to the last pass, where the unsigned order of product_turnover
+    puts them, so its rows come in the order of a run in one pass. Inventory rows of
+    unknown products, negative and past the last product."""
+    create_schema(mariadb, fresh_db)
+    ids = ("(SELECT seq FROM seq_1_to_60 UNION ALL SELECT -seq * 1000 FROM seq_1_to_5 "
+           "UNION ALL SELECT seq * 1000000007 FROM seq_1_to_10)")
+    with mariadb.connect(fresh_db) as c, c.cursor() as cur:
+        for t in ("products", "inventory", "order_items"):
+            cur.execute(f"ALTER TABLE {t} MODIFY product_id BIGINT NULL" if t == "inventory"
+                        else f"ALTER TABLE {t} MODIFY product_id BIGINT NOT NULL")
+        cur.execute(f"INSERT INTO products (product_id, sku, name, category) SELECT seq, CONCAT('s', seq), "
+                    f"CONCAT('p', seq), IF(seq % 2, 'odd', NULL) FROM {ids} i")
+        cur.execute("INSERT INTO warehouses (warehouse_id, name) SELECT seq, CONCAT('w', seq) FROM seq_1_to_4")
+        cur.execute(f"INSERT INTO inventory SELECT ROW_NUMBER() OVER (ORDER BY RAND(3)), i.seq, w.seq, "
+                    f"(i.seq + w.seq) % 40, 30, '2026-06-20 10:00:00' FROM {ids} i JOIN seq_1_to_4 w "
+                    f"WHERE (i.seq + w.seq) % 3 <> 0")
+        cur.execute("INSERT INTO inventory VALUES (100001, -77, 1, 5, 10, '2026-06-20 10:00:00'), "
+                    "(100002, 99999999999, 2, 5, 10, '2026-06-20 10:00:00')")
+        cur.execute("INSERT INTO customers (customer_id, first_name) SELECT seq, 'n' FROM seq_1_to_20")
+        cur.execute("INSERT INTO orders SELECT seq, 1 + seq % 20, '2026-06-20 10:00:00' - INTERVAL seq HOUR, "
+                    "seq / 10, 'paid' FROM seq_1_to_200")
+        cur.execute(f"INSERT INTO order_items SELECT ROW_NUMBER() OVER (), o.seq, i.seq, 1 + o.seq % 3, 1.5 "
+                    f"FROM seq_1_to_200 o JOIN {ids} i ON (o.seq + i.seq) % 11 = 0")
+        cur.execute("ANALYZE TABLE products")
+    m1, one = check_run(mariadb, fresh_db, tmp_path / "one", Params(E_AS_OF))
+    m3, three = check_run(mariadb, fresh_db, tmp_path / "three", Params(E_AS_OF), passes=3)
+    assert (m1["memory"]["product_passes"], m3["memory"]["product_passes"]) == (1, 3)
+    got = three["product_turnover"].column("product_id").to_pylist()
+    assert len(got) == 75 and got == one["product_turnover"].column("product_id").to_pylist()
+    assert got[-5:] == sorted(got[-5:]) and all(x < 0 for x in got[-5:])  # unsigned order
+    # warehouse sums: the same, but for the mean score, whose double sum is taken in
+    # another order (the later passes' rows last)
+    a, b = one["warehouse_utilization"], three["warehouse_utilization"]
+    for name in a.column_names:
+        if name == "avg_inventory_score":
+            assert all(math.isclose(x, y, rel_tol=1e-12) for x, y in zip(a.column(name).to_pylist(),
+                                                                          b.column(name).to_pylist()))
+        elif name != "run_id":
+            assert a.column(name).equals(b.column(name)), name
+    assert m3["data_quality"] == m1["data_quality"]
+    assert m3["data_quality"]["inventory_unknown_product"] == 2
 
 
 @pytest.mark.parametrize("spacing", [1, 10**12 + 7])
