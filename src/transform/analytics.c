@@ -169,8 +169,8 @@ typedef struct out_col {
 #define COMMON_COLS(P, X) X(P##_AS_OF, "as_of", SL_TIMESTAMP, 0) X(P##_RUN_ID, "run_id", SL_STRING, 0) \
     X(P##_SOURCE_TABLES, "source_tables", SL_STRING, 0)
 #define INVENTORY_COLS(X) \
-    X(IA_INVENTORY_ID, "inventory_id", SL_INT64, 0) X(IA_PRODUCT_ID, "product_id", SL_INT64, 0) \
-    X(IA_WAREHOUSE_ID, "warehouse_id", SL_INT64, 0) X(IA_PRODUCT_NAME, "product_name", SL_STRING, 1) \
+    X(IA_INVENTORY_ID, "inventory_id", SL_INT64, 1) X(IA_PRODUCT_ID, "product_id", SL_INT64, 1) \
+    X(IA_WAREHOUSE_ID, "warehouse_id", SL_INT64, 1) X(IA_PRODUCT_NAME, "product_name", SL_STRING, 1) \
     X(IA_CATEGORY, "category", SL_STRING, 1) X(IA_WAREHOUSE_NAME, "warehouse_name", SL_STRING, 1) \
     X(IA_CITY, "city", SL_STRING, 1) X(IA_REGION, "region", SL_STRING, 1) X(IA_COUNTRY, "country", SL_STRING, 1) \
     X(IA_QUANTITY, "quantity", SL_INT64, 1) X(IA_CAPACITY, "capacity", SL_INT64, 1) \
@@ -725,7 +725,7 @@ static int64_t optimal_quantity(const tf_state *st, int64_t cap)
 /* An inventory row as the analytics take it (and as a product pass spills it). */
 typedef struct inv_rec {
     int64_t inv_id, pid, wid, q, cap, lu; /* 0 where NULL */
-    uint8_t pn, wn, qn, cn, ln;           /* NULL flags */
+    uint8_t idn, pn, wn, qn, cn, ln;      /* NULL flags */
 } inv_rec;
 
 /* One inventory row: its inventory_analytics row, the warehouse sums, the product's units
@@ -746,9 +746,9 @@ static sl_code inventory_row(tf_state *st, const inv_rec *v, sl_err *err)
     st->q.inventory_unknown_product += prow < 0;
     st->q.inventory_unknown_warehouse += wrow < 0;
 
-    put_i64(o, IA_INVENTORY_ID, v->inv_id);
-    put_i64(o, IA_PRODUCT_ID, pid);
-    put_i64(o, IA_WAREHOUSE_ID, wid);
+    if (v->idn) put_null(o, IA_INVENTORY_ID); else put_i64(o, IA_INVENTORY_ID, v->inv_id);
+    if (pn) put_null(o, IA_PRODUCT_ID); else put_i64(o, IA_PRODUCT_ID, pid);
+    if (wn) put_null(o, IA_WAREHOUSE_ID); else put_i64(o, IA_WAREHOUSE_ID, wid);
     SL_TRY(put_ref(o, IA_PRODUCT_NAME, &st->products, prow, PROD_NAME, err));
     SL_TRY(put_ref(o, IA_CATEGORY, &st->products, prow, PROD_CATEGORY, err));
     SL_TRY(put_ref(o, IA_WAREHOUSE_NAME, &st->warehouses, wrow, WH_NAME, err));
@@ -811,12 +811,13 @@ static sl_code add_inventory(tf_state *st, const sl_batch *b, sl_err *err)
     for (size_t r = 0; r < b->nrows; r++) {
         inv_rec v;
         memset(&v, 0, sizeof v); /* padding too: a spilled record is written whole */
+        v.idn = (uint8_t)is_null(in.c[0], r);
         v.pn = (uint8_t)is_null(in.c[1], r);
         v.wn = (uint8_t)is_null(in.c[2], r);
         v.qn = (uint8_t)is_null(in.c[3], r);
         v.cn = (uint8_t)is_null(in.c[4], r);
         v.ln = (uint8_t)is_null(in.c[5], r);
-        if (!is_null(in.c[0], r)) SL_TRY(get_int(in.c[0], r, &v.inv_id, TF_INVENTORY, err));
+        if (!v.idn) SL_TRY(get_int(in.c[0], r, &v.inv_id, TF_INVENTORY, err));
         if (!v.pn) SL_TRY(get_int(in.c[1], r, &v.pid, TF_INVENTORY, err));
         if (!v.wn) SL_TRY(get_int(in.c[2], r, &v.wid, TF_INVENTORY, err));
         if (!v.qn) SL_TRY(get_int(in.c[3], r, &v.q, TF_INVENTORY, err));

@@ -761,7 +761,8 @@ def test_product_passes_with_signed_and_sparse_ids(mariadb, fresh_db, tmp_path):
     later ones spilled and replayed) give the datasets of MariaDB's SQL with signed product
     ids: negative ones go to the last pass, where the unsigned order of product_turnover
     puts them, so its rows come in the order of a run in one pass. Inventory rows of
-    unknown products, negative and past the last product."""
+    unknown products, negative and past the last product, and of a NULL product and a NULL
+    warehouse (NULL in inventory_analytics, not 0)."""
     create_schema(mariadb, fresh_db)
     ids = ("(SELECT seq FROM seq_1_to_60 UNION ALL SELECT -seq * 1000 FROM seq_1_to_5 "
            "UNION ALL SELECT seq * 1000000007 FROM seq_1_to_10)")
@@ -769,6 +770,7 @@ def test_product_passes_with_signed_and_sparse_ids(mariadb, fresh_db, tmp_path):
         for t in ("products", "inventory", "order_items"):
             cur.execute(f"ALTER TABLE {t} MODIFY product_id BIGINT NULL" if t == "inventory"
                         else f"ALTER TABLE {t} MODIFY product_id BIGINT NOT NULL")
+        cur.execute("ALTER TABLE inventory MODIFY warehouse_id INT UNSIGNED NULL")
         cur.execute(f"INSERT INTO products (product_id, sku, name, category) SELECT seq, CONCAT('s', seq), "
                     f"CONCAT('p', seq), IF(seq % 2, 'odd', NULL) FROM {ids} i")
         cur.execute("INSERT INTO warehouses (warehouse_id, name) SELECT seq, CONCAT('w', seq) FROM seq_1_to_4")
@@ -776,7 +778,9 @@ def test_product_passes_with_signed_and_sparse_ids(mariadb, fresh_db, tmp_path):
                     f"(i.seq + w.seq) % 40, 30, '2026-06-20 10:00:00' FROM {ids} i JOIN seq_1_to_4 w "
                     f"WHERE (i.seq + w.seq) % 3 <> 0")
         cur.execute("INSERT INTO inventory VALUES (100001, -77, 1, 5, 10, '2026-06-20 10:00:00'), "
-                    "(100002, 99999999999, 2, 5, 10, '2026-06-20 10:00:00')")
+                    "(100002, 99999999999, 2, 5, 10, '2026-06-20 10:00:00'), "
+                    "(100003, NULL, 3, 5, 10, '2026-06-20 10:00:00'), "
+                    "(100004, 7, NULL, 5, 10, '2026-06-20 10:00:00')")
         cur.execute("INSERT INTO customers (customer_id, first_name) SELECT seq, 'n' FROM seq_1_to_20")
         cur.execute("INSERT INTO orders SELECT seq, 1 + seq % 20, '2026-06-20 10:00:00' - INTERVAL seq HOUR, "
                     "seq / 10, 'paid' FROM seq_1_to_200")
@@ -799,7 +803,7 @@ def test_product_passes_with_signed_and_sparse_ids(mariadb, fresh_db, tmp_path):
         elif name != "run_id":
             assert a.column(name).equals(b.column(name)), name
     assert m3["data_quality"] == m1["data_quality"]
-    assert m3["data_quality"]["inventory_unknown_product"] == 2
+    assert m3["data_quality"]["inventory_unknown_product"] == 3
 
 
 @pytest.mark.parametrize("spacing", [1, 10**12 + 7])
