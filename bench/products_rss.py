@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""Peak RSS of `sluice run` with many products (issue 13: memory bounded by --memory-limit
+whatever the table sizes). The seeded scales hold one product for ten customers, so the
+inventory task's products never dominate there; this bench makes a database of N products
+(names of about 45 bytes, 50 categories), one inventory row each over 20 warehouses, and a
+token orders side (100 customers, 1,000 orders and items), then runs `sluice run` at each
+limit, under GNU time, and says whether the peak stays under the limit plus the README's
+32 MiB. --baseline BIN runs another sluice binary beside it, limit by limit (for example
+a build of a commit before the product passes).
+
+  python3 bench/products_rss.py [--products 2000000] [--limits 48M,256M] [--baseline BIN]
+
+The database bench_products_<N> of the planner bench's MariaDB (scripts/mariadb-local.sh;
+SLUICE_VAR, default var/bench; SLUICE_MARIADB_PORT, default 3417), made once."""
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import planner_bench  # noqa: E402  (its server, and GNU time around one process)
+from run_bench import sh, sql  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+AS_OF = "2026-12-01 00:00:00"
+DATE = "2026-12-01"
+OVERHEAD_MIB = 32
+
+
+def ensure_db(env, n):
+    db = f"bench_products_{n}"
+    sql(env, None, f"CREATE DATABASE IF NOT EXISTS {db}")
+    try:
+        have = int(sql(env, db, "SELECT COUNT(*) FROM products") or 0)
+    except Exception:
+        have = -1
+    if have == n:
+        return db
+    print(f"making {db} ...", file=sys.stderr)
+    sql(env, None, f"DROP DATABASE {db}; CREATE DATABASE {db}")
+    for f in sorted((ROOT / "init").glob("*.sql")):
+        sql(env, db, f.read_text())
+    sql(env, db, f"""
+        INSERT INTO warehouses (warehouse_id, name, city, region, country)
+            SELECT seq, CONCAT('w', seq), 'c', 'r', 'xx' FROM seq_1_to_20;
+        INSERT INTO products (product_id, sku, name, category)
+            SELECT seq, CONCAT('SKU-', seq), CONCAT('Product name number ', seq, ' of the long catalogue'),
+                   CONCAT('category-', seq % 50) FROM seq_1_to_{n};
+        INSERT INTO inventory SELECT seq, seq, 1 + seq % 20, seq % 100, 100, '2026-11-20 10:00:00'
+            FROM seq_1_to_{n};
+        INSERT INTO customers (customer_id, first_name) SELECT seq, 'n' FROM seq_1_to_100;
+        INSERT INTO orders SELECT seq, 1 + seq % 100, '2026-11-20 10:00:00', 10, 'paid' FROM seq_1_to_1000;
+        INSERT INTO order_items SELECT seq, seq, seq * 7, 1, 1.5 FROM seq_1_to_1000;
+        ANALYZE TABLE products, inventory, customers;""")
+    return db
+
+
+def mib(text):
+    n, unit = float(text[:-1]), text[-1].upper()
+    return n * {"K": 1 / 1024, "M": 1, "G": 1024}[unit]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--products", type=int, default=2_000_000)
+    ap.add_argument("--limits", default="48M,256M")
+    ap.add_argument("--baseline", help="another sluice binary, run beside build/sluice")
+    args = ap.parse_args()
+    sh(["make", "-s", "build/sluice"])
+    env = planner_bench.server_env()
+    db = ensure_db(env, args.products)
+    bins = [("build/sluice", "build/sluice")] + ([("baseline", args.baseline)] if args.baseline else [])
+    print(f"{args.products:,} products and inventory rows; load average before: {planner_bench.loadavg()}\n")
+    print("| binary | --memory-limit | bound MiB | product passes | wall s | peak RSS MiB | under the bound |")
+    print("|---|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory(prefix="products-rss-") as tmp:
+        for limit in args.limits.split(","):
+            bound = mib(limit) + OVERHEAD_MIB
+            for name, path in bins:
+                out = Path(tmp) / f"{name.replace('/', '_')}-{limit}"
+                w, _, rss, _ = planner_bench.timed([path, "-q", "run", "--output", str(out), "--as-of", AS_OF,
+                                                    "--progress", "off", "--memory-limit", limit],
+                                                   dict(env, MYSQL_DATABASE=db))
+                m = json.loads((out / "business_insights" / DATE / "_SUCCESS").read_text())
+                pp = m.get("memory", {}).get("product_passes", "-")
+                print(f"| {name} | {limit} | {bound:.0f} | {pp} | {w:.2f} | {rss:.0f} | "
+                      f"{'yes' if rss < bound else 'NO'} |")
+    print(f"\nload average after: {planner_bench.loadavg()}")
+
+
+if __name__ == "__main__":
+    main()
