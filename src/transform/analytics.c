@@ -525,6 +525,14 @@ static sl_code spill_get(FILE *f, void *p, size_t n, int *eof, sl_err *err)
     return sl_err_set(err, SL_E_IO, "reading a spill file: %s", ferror(f) ? strerror(errno) : "it ends inside a record");
 }
 
+/* A spill file written so far, to be read from its start. */
+static sl_code spill_rewind(FILE *f, sl_err *err)
+{
+    if (fflush(f) != 0) return sl_err_set(err, SL_E_IO, "writing a spill file: %s", strerror(errno));
+    rewind(f);
+    return SL_OK;
+}
+
 /* A customer or product of a later pass: its id, the k names' lengths (UINT32_MAX:
  * NULL), their bytes. */
 static sl_code spill_names(FILE *f, int64_t id, const sl_column *const *strs, int k, size_t r, sl_err *err)
@@ -547,9 +555,8 @@ static sl_code load_names(FILE *f, dim *d, const char *what, sl_err *err)
 {
     sl_buf text;
     sl_code rc = SL_OK;
+    SL_TRY(spill_rewind(f, err));
     sl_buf_init(&text, 0);
-    if (fflush(f) != 0) return sl_err_set(err, SL_E_IO, "writing a spill file: %s", strerror(errno));
-    rewind(f);
     for (;;) {
         int64_t id;
         uint32_t lens[8];
@@ -1303,37 +1310,54 @@ done:
     return rc;
 }
 
+/* The bounds and the two spill files of each pass but the first, into the state's
+ * arrays (*to_bounds, *to_a, *to_b); the files are the state's from here on, even on
+ * failure. */
+static sl_code passes_take(int npasses, const int64_t *bounds, FILE **a, FILE **b, int64_t **to_bounds, FILE ***to_a,
+                           FILE ***to_b, const char *what, sl_err *err)
+{
+    *to_bounds = sl_malloc((size_t)(npasses > 1 ? npasses - 1 : 1) * sizeof **to_bounds);
+    *to_a = sl_calloc((size_t)npasses, sizeof **to_a);
+    *to_b = sl_calloc((size_t)npasses, sizeof **to_b);
+    if (!*to_bounds || !*to_a || !*to_b) {
+        for (int i = 1; i < npasses; i++) {
+            if (a[i]) fclose(a[i]);
+            if (b[i]) fclose(b[i]);
+        }
+        return sl_err_set(err, SL_E_NOMEM, "out of memory for %d %s", npasses, what);
+    }
+    for (int i = 1; i < npasses; i++) {
+        (*to_bounds)[i - 1] = bounds[i - 1];
+        (*to_a)[i] = a[i];
+        (*to_b)[i] = b[i];
+    }
+    return SL_OK;
+}
+
 sl_code tf_passes_begin(tf_state *st, const int64_t *bounds, int npasses, FILE **cust_files, FILE **ord_files,
                         sl_err *err)
 {
-    st->bounds = sl_malloc((size_t)(npasses > 1 ? npasses - 1 : 1) * sizeof *st->bounds);
-    st->pass_cust = sl_calloc((size_t)npasses, sizeof *st->pass_cust);
-    st->pass_ord = sl_calloc((size_t)npasses, sizeof *st->pass_ord);
-    if (!st->bounds || !st->pass_cust || !st->pass_ord) {
-        for (int i = 1; i < npasses; i++) { /* owned from here on, even on failure */
-            if (cust_files[i]) fclose(cust_files[i]);
-            if (ord_files[i]) fclose(ord_files[i]);
-        }
-        return sl_err_set(err, SL_E_NOMEM, "out of memory for %d passes", npasses);
-    }
+    SL_TRY(passes_take(npasses, bounds, cust_files, ord_files, &st->bounds, &st->pass_cust, &st->pass_ord, "passes",
+                       err));
     st->npasses = npasses;
-    for (int i = 1; i < npasses; i++) {
-        st->bounds[i - 1] = bounds[i - 1];
-        st->pass_cust[i] = cust_files[i];
-        st->pass_ord[i] = ord_files[i];
-    }
     return SL_OK;
+}
+
+/* Empties a dimension for the rows of the next pass. */
+static void dim_reset(dim *d)
+{
+    int k = d->k;
+    dim_free(d);
+    memset(d, 0, sizeof *d);
+    d->k = k;
+    tf_map_init(&d->ids);
+    sl_buf_init(&d->pool, 0);
 }
 
 /* Empties the per-customer state of the pass just spilled. */
 static void clear_customers(tf_state *st)
 {
-    dim_free(&st->customers);
-    int k = st->customers.k;
-    memset(&st->customers, 0, sizeof st->customers);
-    st->customers.k = k;
-    tf_map_init(&st->customers.ids);
-    sl_buf_init(&st->customers.pool, 0);
+    dim_reset(&st->customers);
     tf_map_free(&st->cust_ids);
     sl_free(st->cust);
     st->cust = NULL;
@@ -1352,11 +1376,7 @@ static sl_code load_pass(tf_state *st, int p, sl_err *err)
     SL_TRY_GOTO(rc, load_names(st->pass_cust[p], &st->customers, "customers", err), done);
     SL_TRY_GOTO(rc, cust_map_reserve(st, st->customers.n + st->customers.n / 64 + 1, err), done);
     f = st->pass_ord[p];
-    if (fflush(f) != 0) {
-        rc = sl_err_set(err, SL_E_IO, "writing a spill file: %s", strerror(errno));
-        goto done;
-    }
-    rewind(f);
+    SL_TRY_GOTO(rc, spill_rewind(f, err), done);
     for (;;) {
         ord_rec rec;
         int eof;
@@ -1568,34 +1588,16 @@ sl_code tf_each_sold(const tf_state *st, sl_code (*fn)(void *ud, int64_t product
 sl_code tf_product_passes_begin(tf_state *st, const int64_t *bounds, int npasses, FILE **prod_files,
                                 FILE **inv_files, sl_err *err)
 {
-    st->pbounds = sl_malloc((size_t)(npasses > 1 ? npasses - 1 : 1) * sizeof *st->pbounds);
-    st->pass_prod = sl_calloc((size_t)npasses, sizeof *st->pass_prod);
-    st->pass_inv = sl_calloc((size_t)npasses, sizeof *st->pass_inv);
-    if (!st->pbounds || !st->pass_prod || !st->pass_inv) {
-        for (int i = 1; i < npasses; i++) { /* owned from here on, even on failure */
-            if (prod_files[i]) fclose(prod_files[i]);
-            if (inv_files[i]) fclose(inv_files[i]);
-        }
-        return sl_err_set(err, SL_E_NOMEM, "out of memory for %d product passes", npasses);
-    }
+    SL_TRY(passes_take(npasses, bounds, prod_files, inv_files, &st->pbounds, &st->pass_prod, &st->pass_inv,
+                       "product passes", err));
     st->nppasses = npasses;
-    for (int i = 1; i < npasses; i++) {
-        st->pbounds[i - 1] = bounds[i - 1];
-        st->pass_prod[i] = prod_files[i];
-        st->pass_inv[i] = inv_files[i];
-    }
     return SL_OK;
 }
 
 /* Empties the products and their units on hand of the pass just ended. */
 static void clear_products(tf_state *st)
 {
-    dim_free(&st->products);
-    int k = st->products.k;
-    memset(&st->products, 0, sizeof st->products);
-    st->products.k = k;
-    tf_map_init(&st->products.ids);
-    sl_buf_init(&st->products.pool, 0);
+    dim_reset(&st->products);
     tf_map_free(&st->hand_ids);
     tf_map_init(&st->hand_ids);
     sl_free(st->hand);
@@ -1610,11 +1612,7 @@ static sl_code load_product_pass(tf_state *st, int p, sl_err *err)
     FILE *f = st->pass_inv[p];
     sl_code rc;
     SL_TRY_GOTO(rc, load_names(st->pass_prod[p], &st->products, "products", err), done);
-    if (fflush(f) != 0) {
-        rc = sl_err_set(err, SL_E_IO, "writing a spill file: %s", strerror(errno));
-        goto done;
-    }
-    rewind(f);
+    SL_TRY_GOTO(rc, spill_rewind(f, err), done);
     for (;;) {
         inv_rec v;
         int eof;
