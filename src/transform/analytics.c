@@ -482,6 +482,16 @@ static sl_code dim_add(dim *d, uint64_t id, const sl_column *const *strs, size_t
     return dim_add_text(d, id, t, what, err);
 }
 
+/* The k strings of row `row` of d (NULL ones, and every one of row -1, with p NULL). */
+static void dim_texts(const dim *d, int64_t row, tf_text *t)
+{
+    for (int j = 0; j < d->k; j++) {
+        const str_ref *s = row < 0 ? NULL : &d->strs[(size_t)row * (size_t)d->k + (size_t)j];
+        t[j].p = !s || s->len == UINT32_MAX ? NULL : (const char *)d->pool.data + s->off;
+        t[j].n = t[j].p ? s->len : 0;
+    }
+}
+
 /* ---------------------------------------------------------------------------------- */
 /* passes (tf_passes_begin) */
 
@@ -550,6 +560,23 @@ static sl_code spill_names(FILE *f, int64_t id, const sl_column *const *strs, in
     return SL_OK;
 }
 
+/* The k strings whose lengths are lens (UINT32_MAX: NULL), read from f into text
+ * (reused from record to record) and pointed at by t. */
+static sl_code spill_get_texts(FILE *f, const uint32_t *lens, int k, sl_buf *text, tf_text *t, sl_err *err)
+{
+    size_t n = 0, at = 0;
+    for (int j = 0; j < k; j++) n += lens[j] == UINT32_MAX ? 0 : lens[j];
+    text->len = 0;
+    SL_TRY(sl_buf_reserve(text, n + 1, err));
+    SL_TRY(spill_get(f, text->data, n, NULL, err));
+    for (int j = 0; j < k; j++) {
+        t[j].p = lens[j] == UINT32_MAX ? NULL : (const char *)text->data + at;
+        t[j].n = t[j].p ? lens[j] : 0;
+        at += t[j].n;
+    }
+    return SL_OK;
+}
+
 /* The names spill_names wrote to f, from its start, into the dimension d. */
 static sl_code load_names(FILE *f, dim *d, const char *what, sl_err *err)
 {
@@ -562,19 +589,10 @@ static sl_code load_names(FILE *f, dim *d, const char *what, sl_err *err)
         uint32_t lens[8];
         int eof;
         tf_text t[8];
-        size_t n = 0, at = 0;
         SL_TRY_GOTO(rc, spill_get(f, &id, sizeof id, &eof, err), done);
         if (eof) break;
         SL_TRY_GOTO(rc, spill_get(f, lens, (size_t)d->k * sizeof *lens, NULL, err), done);
-        for (int j = 0; j < d->k; j++) n += lens[j] == UINT32_MAX ? 0 : lens[j];
-        text.len = 0;
-        SL_TRY_GOTO(rc, sl_buf_reserve(&text, n + 1, err), done);
-        SL_TRY_GOTO(rc, spill_get(f, text.data, n, NULL, err), done);
-        for (int j = 0; j < d->k; j++) {
-            t[j].p = lens[j] == UINT32_MAX ? NULL : (const char *)text.data + at;
-            t[j].n = t[j].p ? lens[j] : 0;
-            at += t[j].n;
-        }
+        SL_TRY_GOTO(rc, spill_get_texts(f, lens, d->k, &text, t, err), done);
         SL_TRY_GOTO(rc, dim_add_text(d, (uint64_t)id, t, what, err), done);
     }
 done:
@@ -643,6 +661,15 @@ static sl_code put_str(sl_batch *b, int c, const void *p, size_t n, sl_err *err)
     return sl_col_set_bytes(&b->cols[c], b->nrows, p, n, err);
 }
 static sl_code put_cstr(sl_batch *b, int c, const char *s, sl_err *err) { return put_str(b, c, s, strlen(s), err); }
+/* t[j] into column cols[j], j < k (NULL where t[j].p is). */
+static sl_code put_texts(sl_batch *b, const int *cols, const tf_text *t, int k, sl_err *err)
+{
+    for (int j = 0; j < k; j++) {
+        if (t[j].p) SL_TRY(put_str(b, cols[j], t[j].p, t[j].n, err));
+        else put_null(b, cols[j]);
+    }
+    return SL_OK;
+}
 static sl_code put_ref(sl_batch *b, int c, const dim *d, int64_t row, int j, sl_err *err)
 {
     if (row < 0) {
@@ -1175,12 +1202,7 @@ static void cust_row_of(const tf_state *st, const cust_agg *a, cust_row *r)
 /* The customer's four names (first, last, email, country) from the customers dim. */
 static void names_of(const tf_state *st, uint64_t id, tf_text names[4])
 {
-    int64_t row = tf_map_get(&st->customers.ids, id);
-    for (int j = 0; j < 4; j++) {
-        const str_ref *s = row < 0 ? NULL : &st->customers.strs[(size_t)row * (size_t)st->customers.k + (size_t)j];
-        names[j].p = !s || s->len == UINT32_MAX ? NULL : (const char *)st->customers.pool.data + s->off;
-        names[j].n = names[j].p ? s->len : 0;
-    }
+    dim_texts(&st->customers, tf_map_get(&st->customers.ids, id), names);
 }
 
 static sl_code emit_customer(tf_state *st, const cust_row *c, const tf_text names[4], int64_t threshold, sl_err *err)
@@ -1189,10 +1211,7 @@ static sl_code emit_customer(tf_state *st, const cust_row *c, const tf_text name
     tf_segment_sums *sg = &st->seg;
     sl_batch *o = st->out[TF_ORDER_ANALYTICS];
     put_i64(o, OA_CUSTOMER_ID, (int64_t)c->customer_id);
-    for (int j = 0; j < 4; j++) {
-        if (names[j].p) SL_TRY(put_str(o, cols[j], names[j].p, names[j].n, err));
-        else put_null(o, cols[j]);
-    }
+    SL_TRY(put_texts(o, cols, names, 4, err));
     put_i64(o, OA_TOTAL_ORDERS, c->orders);
     put_i64(o, OA_TOTAL_SPENT, c->spent);
     put_f64(o, OA_AVG_ORDER_VALUE, (double)c->spent / 100.0 / (double)c->orders);
@@ -1292,16 +1311,7 @@ sl_code tf_orders_emit_spilled(tf_state *st, FILE *rows, int64_t threshold, sl_e
         tf_text names[4];
         SL_TRY_GOTO(rc, spill_get(rows, &r, sizeof r, &eof, err), done);
         if (eof) break;
-        size_t n = 0, at = 0;
-        for (int j = 0; j < 4; j++) n += r.lens[j] == UINT32_MAX ? 0 : r.lens[j];
-        text.len = 0;
-        SL_TRY_GOTO(rc, sl_buf_reserve(&text, n + 1, err), done);
-        SL_TRY_GOTO(rc, spill_get(rows, text.data, n, NULL, err), done);
-        for (int j = 0; j < 4; j++) {
-            names[j].p = r.lens[j] == UINT32_MAX ? NULL : (const char *)text.data + at;
-            names[j].n = names[j].p ? r.lens[j] : 0;
-            at += names[j].n;
-        }
+        SL_TRY_GOTO(rc, spill_get_texts(rows, r.lens, 4, &text, names, err), done);
         SL_TRY_GOTO(rc, emit_customer(st, &r, names, threshold, err), done);
     }
     rc = flush_out(st, TF_ORDER_ANALYTICS, err);
@@ -1500,10 +1510,7 @@ static sl_code turnover_row(tf_state *st, uint64_t pid, const tf_text *strs, int
     int64_t sold = s >= 0 ? st->sold[s] : 0;
     static const int pcols[3] = {PT_SKU, PT_NAME, PT_CATEGORY};
     put_i64(o, PT_PRODUCT_ID, (int64_t)pid);
-    for (int j = 0; j < 3; j++) {
-        if (!strs[j].p) put_null(o, pcols[j]);
-        else SL_TRY(put_str(o, pcols[j], strs[j].p, strs[j].n, err));
-    }
+    SL_TRY(put_texts(o, pcols, strs, 3, err));
     put_i64(o, PT_UNITS_SOLD, sold);
     put_i64(o, PT_ON_HAND, hand);
     /* turnover_rate = units_sold / on_hand, NULL when on_hand <= 0;
@@ -1639,11 +1646,7 @@ static sl_code products_in_order(const tf_state *st,
     sl_code rc = SL_OK;
     for (size_t i = 0; rc == SL_OK && i < d->n; i++) {
         tf_text t[3];
-        for (int j = 0; j < 3; j++) {
-            const str_ref *r = &d->strs[ord[i].row * (size_t)d->k + (size_t)j];
-            t[j].p = r->len == UINT32_MAX ? NULL : (const char *)d->pool.data + r->off;
-            t[j].n = r->len == UINT32_MAX ? 0 : r->len;
-        }
+        dim_texts(d, (int64_t)ord[i].row, t);
         int64_t h = tf_map_get(&st->hand_ids, ord[i].id);
         rc = fn(ud, (int64_t)ord[i].id, t, h >= 0, h >= 0 ? st->hand[h] : 0, err);
     }
