@@ -179,14 +179,22 @@ static sl_code add_task(json_t *tasks, const char *label, const char *kind, int 
 #define SL_RUN_PASS_BYTES 240
 #define SL_RUN_ALL_BYTES 96
 #define SL_RUN_PASSES_MAX 256 /* two spill files each, open at once */
-static int passes_for(long long customers, size_t limit)
+
+/* The passes that hold `need` bytes within `budget` each, at least `asked` (--passes),
+ * at most SL_RUN_PASSES_MAX. */
+static int passes_within(unsigned long long need, unsigned long long budget, int asked)
 {
-    if (customers <= 0) return 1;
+    unsigned long long n = (need + budget - 1) / budget;
+    if (n < (unsigned long long)asked) n = (unsigned long long)asked;
+    return n < 1 ? 1 : n > SL_RUN_PASSES_MAX ? SL_RUN_PASSES_MAX : (int)n;
+}
+
+static int passes_for(long long customers, size_t limit, int asked)
+{
+    if (customers <= 0) return passes_within(0, 1, asked);
     unsigned long long all = (unsigned long long)customers * SL_RUN_ALL_BYTES, share = limit / 10 * 9;
     unsigned long long budget = share > all + limit / 8 ? share - all : limit / 8;
-    unsigned long long need = (unsigned long long)customers * SL_RUN_PASS_BYTES;
-    unsigned long long n = (need + budget - 1) / budget;
-    return n < 1 ? 1 : n > SL_RUN_PASSES_MAX ? SL_RUN_PASSES_MAX : (int)n;
+    return passes_within((unsigned long long)customers * SL_RUN_PASS_BYTES, budget, asked);
 }
 
 /* How many passes the inventory task takes over the products so that they stay inside
@@ -196,12 +204,25 @@ static int passes_for(long long customers, size_t limit)
  * the inventory rows of their ids wait in spill files (about 60 bytes a product and 56 an
  * inventory row), and each pass is finished alone after the reads. */
 #define SL_RUN_PRODUCT_BYTES 192
-static int product_passes_for(long long products, size_t limit)
+static int product_passes_for(long long products, size_t limit, int asked)
 {
-    if (products <= 0) return 1;
-    unsigned long long need = (unsigned long long)products * SL_RUN_PRODUCT_BYTES, budget = limit / 8;
-    unsigned long long n = (need + budget - 1) / budget;
-    return n < 1 ? 1 : n > SL_RUN_PASSES_MAX ? SL_RUN_PASSES_MAX : (int)n;
+    return passes_within(products > 0 ? (unsigned long long)products * SL_RUN_PRODUCT_BYTES : 0, limit / 8, asked);
+}
+
+/* n ranges of table's integer key column of about equal estimated rows, from the chunk
+ * planner (MIN/MAX and the server's estimates: no table scan); fewer for a small table. */
+static sl_code id_ranges(MYSQL *ctl, const char *table, const char *column, int n, my_range **out, int *count,
+                         sl_err *err)
+{
+    my_plan cp;
+    my_plan_opts po;
+    my_plan_opts_default(&po);
+    po.connections = n;
+    po.min_chunk_rows = 1; /* a few rows still make as many ranges as asked */
+    SL_TRY(my_plan_chunks(ctl, table, column, &po, &cp, err));
+    sl_code rc = my_plan_group(&cp, n, out, count, err);
+    my_plan_free(&cp);
+    return rc;
 }
 
 sl_code sl_run_plan(const sl_config *cfg, const sl_run_opts *o, json_t **out, sl_err *err)
@@ -267,37 +288,16 @@ sl_code sl_run_plan(const sl_config *cfg, const sl_run_opts *o, json_t **out, sl
     /* The inventory task holds the products while the inventory streams by: past an
      * eighth of the limit it takes them in passes of product-id ranges (from the chunk
      * planner, as the customers' below). --passes asks for at least as many. */
-    int ppasses = product_passes_for(products, limit);
-    if (o->passes > ppasses) ppasses = o->passes < SL_RUN_PASSES_MAX ? o->passes : SL_RUN_PASSES_MAX;
-    if (ppasses > 1) {
-        my_plan cp;
-        my_plan_opts po;
-        my_plan_opts_default(&po);
-        po.connections = ppasses;
-        po.min_chunk_rows = 1;
-        SL_TRY_GOTO(rc, my_plan_chunks(ctl, "products", "product_id", &po, &cp, err), done);
-        rc = my_plan_group(&cp, ppasses, &pranges, &npranges, err);
-        my_plan_free(&cp);
-        if (rc != SL_OK) goto done;
-    }
+    int ppasses = product_passes_for(products, limit, o->passes);
+    if (ppasses > 1) SL_TRY_GOTO(rc, id_ranges(ctl, "products", "product_id", ppasses, &pranges, &npranges, err), done);
     /* Each shard holds its customers' state at once (the shards of one process run
      * side by side), so a shard whose state would pass the limit's share reads its
      * customers in passes: ranges read one after the other on its connection, each
      * spilled to --temp-dir before the next. */
-    int pps = passes_for(customers, limit);
-    if (o->passes > pps) pps = o->passes < SL_RUN_PASSES_MAX ? o->passes : SL_RUN_PASSES_MAX;
+    int pps = passes_for(customers, limit, o->passes);
     if (o->shards > 1 || pps > 1) {
-        /* Customer-id ranges of about equal estimated customers, from the chunk planner
-         * (MIN/MAX and the server's estimates: no table scan): shards x passes of them. */
-        my_plan cp;
-        my_plan_opts po;
-        my_plan_opts_default(&po);
-        po.connections = o->shards * pps;
-        po.min_chunk_rows = 1; /* a few customers still make as many shards as asked */
-        SL_TRY_GOTO(rc, my_plan_chunks(ctl, "customers", "customer_id", &po, &cp, err), done);
-        rc = my_plan_group(&cp, o->shards * pps, &ranges, &nranges, err);
-        my_plan_free(&cp);
-        if (rc != SL_OK) goto done;
+        /* customer-id ranges of about equal estimated customers: shards x passes of them */
+        SL_TRY_GOTO(rc, id_ranges(ctl, "customers", "customer_id", o->shards * pps, &ranges, &nranges, err), done);
     }
     if (nranges < 1) nranges = 1;
     /* fewer ranges than asked (a small table): as many shards as asked, if there are enough */
@@ -815,15 +815,13 @@ sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, 
     }
     json_t *files = json_object_get(result, "files");
     const json_t *bounds = json_object_get(task, orders ? "pass_bounds" : "product_pass_bounds");
-    if (json_array_size(bounds) > 0 && orders) {
+    if (json_array_size(bounds) > 0) {
         const char *dir = spill_dir(plan);
-        if (!(spill_rows = spill_open(dir, err)) || !(spill_spends = spill_open(dir, err))) {
+        if (orders && (!(spill_rows = spill_open(dir, err)) || !(spill_spends = spill_open(dir, err)))) {
             rc = err->code;
             goto done;
         }
-        SL_TRY_GOTO(rc, begin_passes(st, 0, bounds, dir, err), done);
-    } else if (json_array_size(bounds) > 0) {
-        SL_TRY_GOTO(rc, begin_passes(st, 1, bounds, spill_dir(plan), err), done);
+        SL_TRY_GOTO(rc, begin_passes(st, !orders, bounds, dir, err), done);
     }
     for (int i = 0; i < 3; i++) {
         const char *sql = sl_plan_str(json_object_get(task, "sql"), tf_source_name(srcs[i]));
