@@ -139,15 +139,24 @@ struct pq_spare {
 
 pq_spare *pq_spare_create(void) { return sl_calloc(1, sizeof(pq_spare)); }
 
+/* Frees the spare's chunks and their arrays. */
+static void spare_drop_chunks(pq_spare *s)
+{
+    for (int i = 0; i < s->nchunks; i++) sl_buf_free(&s->chunks[i]);
+    sl_free(s->chunks);
+    sl_free(s->types);
+    s->chunks = NULL;
+    s->types = NULL;
+    s->nchunks = 0;
+}
+
 void pq_spare_free(pq_spare *s)
 {
     if (!s) return;
     sl_buf_free(&s->body);
     sl_buf_free(&s->cbuf);
     sl_buf_free(&s->tmp);
-    for (int i = 0; i < s->nchunks; i++) sl_buf_free(&s->chunks[i]);
-    sl_free(s->chunks);
-    sl_free(s->types);
+    spare_drop_chunks(s);
     sl_free(s);
 }
 
@@ -183,17 +192,11 @@ static void spare_take(pq_writer *w, pq_spare *s)
 static void spare_give(pq_writer *w, pq_spare *s)
 {
     if (w->ncols != s->nchunks) {
-        for (int i = 0; i < s->nchunks; i++) sl_buf_free(&s->chunks[i]);
-        sl_free(s->chunks);
-        sl_free(s->types);
-        s->nchunks = 0;
+        spare_drop_chunks(s);
         s->chunks = sl_calloc((size_t)w->ncols, sizeof *s->chunks);
         s->types = sl_calloc((size_t)w->ncols, sizeof *s->types);
         if (!s->chunks || !s->types) {
-            sl_free(s->chunks);
-            sl_free(s->types);
-            s->chunks = NULL;
-            s->types = NULL;
+            spare_drop_chunks(s);
             return;
         }
         s->nchunks = w->ncols;
