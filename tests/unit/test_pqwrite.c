@@ -435,10 +435,10 @@ static sl_code fill(sl_batch *b, size_t rows, unsigned seed, sl_err *err)
     return SL_OK;
 }
 
-static sl_code write_file(sl_sink *sink, const pq_options *o, size_t rows, pq_file_info *info, sl_err *err)
+/* A file of `rows` rows of schema s (fill's values, 100 rows a batch). */
+static sl_code write_rows(sl_sink *sink, const pq_options *o, const sl_schema *s, size_t rows, pq_file_info *info,
+                          sl_err *err)
 {
-    sl_schema *s = all_types_schema();
-    if (!s) return sl_err_set(err, SL_E_NOMEM, "schema");
     sl_batch *b = sl_batch_create(s, 100, 1 << 16, err);
     pq_writer *w = b ? pq_writer_open(sink, s, o, err) : NULL;
     sl_code rc = w ? SL_OK : err->code ? err->code : SL_E_NOMEM;
@@ -450,6 +450,14 @@ static sl_code write_file(sl_sink *sink, const pq_options *o, size_t rows, pq_fi
     if (rc == SL_OK) rc = pq_writer_close(w, info, err);
     pq_writer_free(w);
     sl_batch_free(b);
+    return rc;
+}
+
+static sl_code write_file(sl_sink *sink, const pq_options *o, size_t rows, pq_file_info *info, sl_err *err)
+{
+    sl_schema *s = all_types_schema();
+    if (!s) return sl_err_set(err, SL_E_NOMEM, "schema");
+    sl_code rc = write_rows(sink, o, s, rows, info, err);
     sl_schema_free(s);
     return rc;
 }
@@ -674,15 +682,8 @@ static sl_code write_other(sl_sink *sink, const pq_options *o, sl_err *err)
     if (!s) return sl_err_set(err, SL_E_NOMEM, "schema");
     sl_code rc = sl_schema_set(s, 0, "name", (sl_type){SL_STRING, 0, 0}, 1, NULL, NULL);
     if (rc == SL_OK) rc = sl_schema_set(s, 1, "n", (sl_type){SL_INT64, 0, 0}, 0, NULL, NULL);
-    sl_batch *b = rc == SL_OK ? sl_batch_create(s, 100, 1 << 16, err) : NULL;
-    pq_writer *w = b ? pq_writer_open(sink, s, o, err) : NULL;
-    if (rc == SL_OK && !w) rc = err->code ? err->code : SL_E_NOMEM;
-    if (rc == SL_OK) rc = fill(b, 100, 7, err);
-    if (rc == SL_OK) rc = pq_writer_write(w, b, err);
     pq_file_info info;
-    if (rc == SL_OK) rc = pq_writer_close(w, &info, err);
-    pq_writer_free(w);
-    sl_batch_free(b);
+    if (rc == SL_OK) rc = write_rows(sink, o, s, 100, &info, err);
     sl_schema_free(s);
     return rc;
 }
