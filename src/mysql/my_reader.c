@@ -1,7 +1,8 @@
 /* my_reader.c - a prepared statement's result streamed into column batches with the
- * binary protocol. Each column is bound once to a small per-row slot; a fetched row is
- * converted into the batch's typed vectors, long values are fetched in pieces
- * (mysql_stmt_fetch_column), so memory is the batch, whatever the result size. */
+ * binary protocol. No result buffers are bound: Connector/C hands each row's values
+ * to on_value (its STMT_ATTR_CB_RESULT hook) where they lie in the received packet,
+ * and each is decoded once, straight into the batch's typed vectors. Memory is the
+ * batch, whatever the result size; a value of any length is read in one piece. */
 #include "my_reader.h"
 
 #include <errmsg.h>
@@ -14,17 +15,19 @@
 #include "../common/sl_time.h"
 #include "my_conn.h"
 
-#define SLOT_BYTES 4096 /* a value longer than this is fetched again in full */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "my_reader copies the binary protocol's little-endian numbers as they are"
+#endif
 
-/* How a column's bound slot becomes a batch value. */
+/* How a column's wire value becomes a batch value. */
 typedef enum conv {
-    CV_INT,     /* bound as LONGLONG */
+    CV_INT,     /* 1, 2, 4 or 8 little-endian bytes, as wide as the batch value */
     CV_FLOAT,
     CV_DOUBLE,
-    CV_DECIMAL, /* bound as string, parsed exactly */
-    CV_DATE,    /* MYSQL_TIME */
+    CV_DECIMAL, /* the exact text, parsed */
+    CV_DATE,    /* length byte, then year(2) month day [hour minute second [microseconds(4)]] */
     CV_DATETIME,
-    CV_TIME,    /* MYSQL_TIME, to signed microseconds */
+    CV_TIME,    /* length byte, then sign days(4) hour minute second [microseconds(4)]: to signed us */
     CV_BYTES,   /* strings and binaries */
     CV_BIT,     /* big-endian bytes to uint64 */
     CV_GEOMETRY /* MySQL's 4-byte SRID + WKB: the WKB is kept */
@@ -32,15 +35,8 @@ typedef enum conv {
 
 typedef struct colbind {
     conv cv;
-    unsigned long length;
-    my_bool is_null, error;
-    union {
-        int64_t i;
-        float f;
-        double d;
-        MYSQL_TIME t;
-    } v;
-    char *slot; /* CV_DECIMAL, CV_BYTES, CV_BIT, CV_GEOMETRY */
+    enum enum_field_types type; /* as prepared: execute must send the same, decoded by cv */
+    unsigned wire; /* CV_INT: bytes on the wire (the batch value's width) */
 } colbind;
 
 struct my_reader {
@@ -49,14 +45,19 @@ struct my_reader {
     MYSQL_STMT *st;
     sl_schema *schema;
     sl_batch *batch;
-    MYSQL_BIND *binds;
     colbind *cols;
     int64_t *zero_dates;
     int64_t rows;
     int done;
     my_read_opts opts;
-    char *big;          /* scratch for values longer than a slot */
-    size_t big_cap;
+    /* on_value's state for the row being fetched: the batch it fills and the first
+     * error of the row (the callback cannot return one) */
+    sl_batch *filling;
+    sl_code row_code;
+    sl_err row_err;
+    int zero_col;           /* >= 0: this column held a zero date that opts.zero_dates_error refuses */
+    unsigned zero_ymd[3];
+    int *var_cols, nvar;    /* the variable-width columns, for the arena check after each row */
     /* opts.read_ahead: a thread fills ahead[] in turn while the caller holds the other */
     sl_batch *ahead[2];
     pthread_t thread;
@@ -71,6 +72,7 @@ struct my_reader {
 };
 
 static void *ahead_main(void *arg);
+static void on_value(void *data, unsigned int i, unsigned char **row);
 
 void my_read_opts_default(my_read_opts *o)
 {
@@ -239,10 +241,10 @@ my_reader *my_reader_open(MYSQL *m, const char *sql, const my_read_opts *opts, s
     n = (int)mysql_num_fields(meta);
     fields = mysql_fetch_fields(meta);
     r->schema = sl_schema_create(n, err);
-    r->binds = sl_calloc((size_t)n, sizeof *r->binds);
     r->cols = sl_calloc((size_t)n, sizeof *r->cols);
     r->zero_dates = sl_calloc((size_t)n, sizeof *r->zero_dates);
-    if (!r->schema || !r->binds || !r->cols || !r->zero_dates) {
+    r->var_cols = sl_calloc((size_t)n, sizeof *r->var_cols);
+    if (!r->schema || !r->cols || !r->zero_dates || !r->var_cols) {
         sl_err_set(err, SL_E_NOMEM, "out of memory opening a reader");
         goto fail;
     }
@@ -250,56 +252,61 @@ my_reader *my_reader_open(MYSQL *m, const char *sql, const my_read_opts *opts, s
         sl_type t;
         char origin[96];
         colbind *c = &r->cols[i];
-        MYSQL_BIND *b = &r->binds[i];
         if (map_field(&fields[i], &t, &c->cv, origin, sizeof origin, err) != SL_OK) {
             sl_err_prefix(err, "%s: ", tname(r));
             goto fail;
         }
-        /* Zero dates become NULL, so date columns are nullable whatever the flag says. */
         if (t.id == SL_DECIMAL && t.precision > 38 && r->opts.wide_decimal_string) {
             /* The server sends a DECIMAL as its exact text: kept as a string, which every
              * Parquet reader opens (Spark and Polars refuse a decimal above 38 digits). */
             t = (sl_type){SL_STRING, 0, 0};
             c->cv = CV_BYTES;
         }
-        int nullable = !(fields[i].flags & NOT_NULL_FLAG) || c->cv == CV_DATE || c->cv == CV_DATETIME;
-        if (sl_schema_set(r->schema, i, fields[i].name, t, nullable, origin, err) != SL_OK) goto fail;
-        b->is_null = &c->is_null;
-        b->length = &c->length;
-        b->error = &c->error;
-        switch (c->cv) {
-        case CV_INT:
-            b->buffer_type = MYSQL_TYPE_LONGLONG;
-            b->buffer = &c->v.i;
-            b->is_unsigned = (fields[i].flags & UNSIGNED_FLAG) != 0;
-            break;
-        case CV_FLOAT: b->buffer_type = MYSQL_TYPE_FLOAT; b->buffer = &c->v.f; break;
-        case CV_DOUBLE: b->buffer_type = MYSQL_TYPE_DOUBLE; b->buffer = &c->v.d; break;
-        case CV_DATE:
-        case CV_DATETIME:
-        case CV_TIME:
-            b->buffer_type = c->cv == CV_DATE ? MYSQL_TYPE_DATE : c->cv == CV_TIME ? MYSQL_TYPE_TIME : MYSQL_TYPE_DATETIME;
-            b->buffer = &c->v.t;
-            break;
-        default:
-            c->slot = sl_malloc(SLOT_BYTES);
-            if (!c->slot) {
-                sl_err_set(err, SL_E_NOMEM, "out of memory opening a reader");
+        if (c->cv == CV_INT) {
+            c->wire = fields[i].type == MYSQL_TYPE_TINY ? 1
+                      : fields[i].type == MYSQL_TYPE_SHORT || fields[i].type == MYSQL_TYPE_YEAR ? 2
+                      : fields[i].type == MYSQL_TYPE_LONGLONG ? 8 : 4;
+            if (c->wire != sl_type_width(t)) {
+                sl_err_set(err, SL_E_UNSUPPORTED, "%s: column %s: %u wire bytes for a %zu-byte value", tname(r),
+                           fields[i].name, c->wire, sl_type_width(t));
                 goto fail;
             }
-            b->buffer_type = c->cv == CV_DECIMAL ? MYSQL_TYPE_STRING : MYSQL_TYPE_BLOB;
-            b->buffer = c->slot;
-            b->buffer_length = SLOT_BYTES;
-            break;
         }
+        c->type = fields[i].type;
+        if (sl_type_is_var(t.id)) r->var_cols[r->nvar++] = i;
+        /* Zero dates become NULL, so date columns are nullable whatever the flag says. */
+        int nullable = !(fields[i].flags & NOT_NULL_FLAG) || c->cv == CV_DATE || c->cv == CV_DATETIME;
+        if (sl_schema_set(r->schema, i, fields[i].name, t, nullable, origin, err) != SL_OK) goto fail;
     }
     mysql_free_result(meta);
     meta = NULL;
-    if (mysql_stmt_execute(r->st) != 0 || mysql_stmt_bind_result(r->st, r->binds) != 0) {
+    /* No result binding: each value reaches on_value where it lies in the packet. */
+    ps_result_callback cb = on_value;
+    if (mysql_stmt_attr_set(r->st, STMT_ATTR_CB_USER_DATA, r) != 0 ||
+        mysql_stmt_attr_set(r->st, STMT_ATTR_CB_RESULT, *(void **)&cb) != 0) {
+        sl_err_set(err, SL_E_UNSUPPORTED, "%s: this Connector/C has no result callback: %s", tname(r),
+                   mysql_stmt_error(r->st));
+        goto fail;
+    }
+    if (mysql_stmt_execute(r->st) != 0) {
         sl_err_set(err, my_classify(mysql_stmt_errno(r->st)), "%s: running the read: %s (MySQL error %u)", tname(r),
                    mysql_stmt_error(r->st), mysql_stmt_errno(r->st));
         goto fail;
     }
+    /* The values are decoded by the prepared types: the executed result must match them. */
+    if (!(meta = mysql_stmt_result_metadata(r->st)) || mysql_num_fields(meta) != (unsigned)n) {
+        sl_err_set(err, SL_E_DB, "%s: the read returned other columns than its preparation announced", tname(r));
+        goto fail;
+    }
+    fields = mysql_fetch_fields(meta);
+    for (int i = 0; i < n; i++)
+        if (fields[i].type != r->cols[i].type) {
+            sl_err_set(err, SL_E_DB, "%s: column %s: the read returned MySQL type %d where its preparation announced %d",
+                       tname(r), fields[i].name, (int)fields[i].type, (int)r->cols[i].type);
+            goto fail;
+        }
+    mysql_free_result(meta);
+    meta = NULL;
     /* Reading ahead, each of the two batches takes half the byte budget. */
     size_t bytes = r->opts.read_ahead ? r->opts.batch_bytes_max / 2 : r->opts.batch_bytes_max;
     r->batch = sl_batch_create(r->schema, r->opts.batch_rows, bytes, err);
@@ -416,132 +423,190 @@ static sl_code parse_decimal(const char *s, size_t n, const sl_type *t, uint8_t 
     return SL_OK;
 }
 
-static sl_code fetch_long(my_reader *r, int i, unsigned long len, sl_err *err)
+/* A length-encoded integer of the protocol: the length of the value that follows. */
+static uint64_t lenenc(unsigned char **row)
 {
-    if (len > r->big_cap) {
-        char *p = sl_realloc(r->big, len);
-        if (!p) return sl_err_set(err, SL_E_NOMEM, "%s: out of memory for a %lu-byte value of column %s", tname(r), len,
-                                  r->schema->fields[i].name);
-        r->big = p;
-        r->big_cap = len;
+    const unsigned char *p = *row;
+    uint64_t v;
+    switch (p[0]) {
+    case 252: v = (uint64_t)p[1] | (uint64_t)p[2] << 8; *row += 3; break;
+    case 253: v = (uint64_t)p[1] | (uint64_t)p[2] << 8 | (uint64_t)p[3] << 16; *row += 4; break;
+    case 254: memcpy(&v, p + 1, 8); *row += 9; break;
+    default: v = p[0]; *row += 1; break;
     }
-    MYSQL_BIND b;
-    memset(&b, 0, sizeof b);
-    b.buffer_type = MYSQL_TYPE_BLOB;
-    b.buffer = r->big;
-    b.buffer_length = len;
-    if (mysql_stmt_fetch_column(r->st, &b, (unsigned)i, 0) != 0)
-        return sl_err_set(err, my_classify(mysql_stmt_errno(r->st)), "%s: fetching column %s: %s", tname(r),
-                          r->schema->fields[i].name, mysql_stmt_error(r->st));
-    return SL_OK;
+    return v;
 }
 
-static sl_code convert_row(my_reader *r, sl_batch *bt, size_t row, sl_err *err)
+static uint32_t le32(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
+
+/* The first error of a row wins; the rest of the row is still walked. */
+#define ROW_FAIL(r, ...)                                                                                               \
+    do {                                                                                                               \
+        if ((r)->row_code == SL_OK) (r)->row_code = sl_err_set(&(r)->row_err, __VA_ARGS__);                            \
+    } while (0)
+
+/* STMT_ATTR_CB_RESULT: column i of the row being fetched; *row points at its value in
+ * the packet (NULL for SQL NULL) and is moved past it. Called by mysql_stmt_fetch. */
+static void on_value(void *data, unsigned int i, unsigned char **row)
 {
-    for (int i = 0; i < r->schema->ncols; i++) {
-        colbind *c = &r->cols[i];
-        sl_column *col = &bt->cols[i];
-        const sl_type *t = &r->schema->fields[i].type;
-        size_t w = col->elem_size;
-        uint8_t *dst = col->values ? (uint8_t *)col->values + row * w : NULL;
-        if (c->is_null) {
-            if (dst) memset(dst, 0, w);
-            sl_col_set_null(col, row);
-            continue;
+    my_reader *r = data;
+    sl_batch *bt = r->filling;
+    size_t at = bt->nrows;
+    colbind *c = &r->cols[i];
+    sl_column *col = &bt->cols[i];
+    size_t w = col->elem_size;
+    uint8_t *dst = col->values ? (uint8_t *)col->values + at * w : NULL;
+    if (!row) {
+        if (!col->valid) {
+            ROW_FAIL(r, SL_E_DATA, "%s: column %s is NOT NULL but the server sent a NULL at row %lld", tname(r),
+                     r->schema->fields[i].name, (long long)(r->rows + 1));
+            return;
         }
-        switch (c->cv) {
-        case CV_INT:
-            switch (t->id) {
-            case SL_INT8: case SL_UINT8: *(int8_t *)dst = (int8_t)c->v.i; break;
-            case SL_INT16: case SL_UINT16: *(int16_t *)dst = (int16_t)c->v.i; break;
-            case SL_INT32: case SL_UINT32: *(int32_t *)dst = (int32_t)c->v.i; break;
-            default: *(int64_t *)dst = c->v.i; break;
-            }
-            break;
-        case CV_FLOAT: *(float *)dst = c->v.f; break;
-        case CV_DOUBLE: *(double *)dst = c->v.d; break;
-        case CV_DECIMAL: {
-            int64_t v64 = 0;
-            const char *s = c->slot;
-            if (c->length > SLOT_BYTES) return sl_err_set(err, SL_E_DATA, "%s: decimal too long", tname(r));
-            if (parse_decimal(s, c->length, t, dst, &v64) != SL_OK)
-                return sl_err_set(err, SL_E_DATA, "%s: column %s: cannot read decimal '%.*s'", tname(r),
-                                  r->schema->fields[i].name, (int)c->length, s);
-            if (t->precision <= 18) *(int64_t *)dst = v64;
-            break;
-        }
-        case CV_DATE:
-        case CV_DATETIME: {
-            const MYSQL_TIME *tm = &c->v.t;
-            if (tm->year == 0 || tm->month == 0 || tm->day == 0 || !sl_date_valid((int)tm->year, tm->month, tm->day)) {
-                if (r->opts.zero_dates_error) {
-                    char key[200] = "";
-                    int k = r->key_col;
-                    if (k >= 0 && !r->cols[k].is_null) {
-                        if (r->schema->fields[k].type.id == SL_UINT64)
-                            snprintf(key, sizeof key, ", key %s = %llu", r->schema->fields[k].name,
-                                     (unsigned long long)r->cols[k].v.i);
-                        else
-                            snprintf(key, sizeof key, ", key %s = %lld", r->schema->fields[k].name,
-                                     (long long)r->cols[k].v.i);
-                    }
-                    return sl_err_set(err, SL_E_DATA,
-                                      "%s: column %s holds the zero or partial date '%04u-%02u-%02u' at row %lld%s "
-                                      "(--zero-dates=null turns such dates into NULL)",
-                                      tname(r), r->schema->fields[i].name, tm->year, tm->month, tm->day,
-                                      (long long)(r->rows + 1), key);
-                }
-                r->zero_dates[i]++;
-                memset(dst, 0, w);
-                sl_col_set_null(col, row);
-                continue;
-            }
-            if (c->cv == CV_DATE) *(int32_t *)dst = sl_days_from_civil((int)tm->year, tm->month, tm->day);
-            else *(int64_t *)dst = sl_ts_make((int)tm->year, tm->month, tm->day, tm->hour, tm->minute, tm->second,
-                                              (unsigned)tm->second_part);
-            break;
-        }
-        case CV_TIME: {
-            const MYSQL_TIME *tm = &c->v.t;
-            int64_t us = (((int64_t)tm->day * 24 + tm->hour) * 3600 + tm->minute * 60 + tm->second) * 1000000LL +
-                         (int64_t)tm->second_part;
-            *(int64_t *)dst = tm->neg ? -us : us;
-            break;
-        }
-        case CV_BIT: {
-            uint64_t v = 0;
-            for (unsigned long k = 0; k < c->length && k < 8; k++) v = (v << 8) | (uint8_t)c->slot[k];
-            *(uint64_t *)dst = v;
-            break;
-        }
-        case CV_BYTES:
-        case CV_GEOMETRY: {
-            const char *p = c->slot;
-            unsigned long len = c->length;
-            if (len > SLOT_BYTES) {
-                SL_TRY(fetch_long(r, i, len, err));
-                p = r->big;
-            }
-            if (c->cv == CV_GEOMETRY && len >= 4) { /* drop the SRID: WKB remains */
-                p += 4;
-                len -= 4;
-            }
-            if (sl_col_set_bytes(col, row, p, len, err) != SL_OK) return sl_err_prefix(err, "%s: ", tname(r));
-            continue;
-        }
-        }
-        sl_col_set_valid(col, row);
+        if (dst) memset(dst, 0, w);
+        sl_col_set_null(col, at);
+        return;
     }
-    return SL_OK;
+    unsigned char *p = *row;
+    switch (c->cv) {
+    case CV_INT: /* constant sizes: each copy is one load and store */
+        switch (c->wire) {
+        case 1: *dst = *p; break;
+        case 2: memcpy(dst, p, 2); break;
+        case 4: memcpy(dst, p, 4); break;
+        default: memcpy(dst, p, 8); break;
+        }
+        *row = p + c->wire;
+        break;
+    case CV_FLOAT:
+        memcpy(dst, p, 4);
+        *row = p + 4;
+        break;
+    case CV_DOUBLE:
+        memcpy(dst, p, 8);
+        *row = p + 8;
+        break;
+    case CV_DATE:
+    case CV_DATETIME: {
+        unsigned len = p[0], y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
+        uint32_t us = 0;
+        *row = p + 1 + len;
+        p++;
+        if (len >= 4) {
+            y = (unsigned)p[0] | (unsigned)p[1] << 8;
+            mo = p[2];
+            d = p[3];
+        }
+        if (len >= 7) {
+            h = p[4];
+            mi = p[5];
+            sec = p[6];
+        }
+        if (len >= 11) us = le32(p + 7);
+        if (y == 0 || mo == 0 || d == 0 || !sl_date_valid((int)y, mo, d)) {
+            if (r->opts.zero_dates_error && r->zero_col < 0) {
+                r->zero_col = (int)i; /* reported by fill once the row (and its key) is whole */
+                r->zero_ymd[0] = y;
+                r->zero_ymd[1] = mo;
+                r->zero_ymd[2] = d;
+            }
+            r->zero_dates[i]++;
+            memset(dst, 0, w);
+            sl_col_set_null(col, at);
+            return;
+        }
+        if (c->cv == CV_DATE) *(int32_t *)dst = sl_days_from_civil((int)y, mo, d);
+        else *(int64_t *)dst = sl_ts_make((int)y, mo, d, h, mi, sec, us);
+        break;
+    }
+    case CV_TIME: {
+        unsigned len = p[0];
+        int64_t v = 0;
+        *row = p + 1 + len;
+        p++;
+        if (len >= 8) v = (((int64_t)le32(p + 1) * 24 + p[5]) * 3600 + p[6] * 60 + p[7]) * 1000000LL;
+        if (len >= 12) v += le32(p + 8);
+        *(int64_t *)dst = len >= 8 && p[0] ? -v : v;
+        break;
+    }
+    case CV_DECIMAL: {
+        uint64_t len = lenenc(&p);
+        int64_t v64 = 0;
+        *row = p + len;
+        if (len > 80 || parse_decimal((const char *)p, (size_t)len, &r->schema->fields[i].type, dst, &v64) != SL_OK) {
+            ROW_FAIL(r, SL_E_DATA, "%s: column %s: cannot read decimal '%.*s'", tname(r), r->schema->fields[i].name,
+                     (int)(len > 80 ? 80 : len), (const char *)p);
+            memset(dst, 0, w);
+            break;
+        }
+        if (r->schema->fields[i].type.precision <= 18) *(int64_t *)dst = v64;
+        break;
+    }
+    case CV_BIT: {
+        uint64_t len = lenenc(&p), v = 0;
+        *row = p + len;
+        for (uint64_t k = 0; k < len && k < 8; k++) v = (v << 8) | p[k];
+        *(uint64_t *)dst = v;
+        break;
+    }
+    case CV_BYTES:
+    case CV_GEOMETRY: {
+        uint64_t len = lenenc(&p);
+        *row = p + len;
+        if (c->cv == CV_GEOMETRY && len >= 4) { /* drop the SRID: WKB remains */
+            p += 4;
+            len -= 4;
+        }
+        if (sl_col_set_bytes(col, at, p, (size_t)len, &r->row_err) != SL_OK && r->row_code == SL_OK) {
+            r->row_code = r->row_err.code;
+            sl_err_prefix(&r->row_err, "%s: ", tname(r));
+        }
+        if (r->row_code != SL_OK) col->offsets[at + 1] = col->offsets[at]; /* keep the offsets whole */
+        return;
+    }
+    }
+    sl_col_set_valid(col, at);
+}
+
+/* The zero-date refusal, named by the row's key when there is one. */
+static sl_code zero_date_error(my_reader *r, sl_batch *b, sl_err *err)
+{
+    char key[200] = "";
+    int k = r->key_col, i = r->zero_col;
+    const sl_column *kc = k >= 0 ? &b->cols[k] : NULL;
+    if (kc && !sl_col_is_null(kc, b->nrows)) {
+        int64_t v = 0;
+        const uint8_t *src = (const uint8_t *)kc->values + b->nrows * kc->elem_size;
+        switch (kc->field->type.id) {
+        case SL_INT8: v = *(const int8_t *)src; break;
+        case SL_UINT8: v = *src; break;
+        case SL_INT16: v = *(const int16_t *)src; break;
+        case SL_UINT16: v = *(const uint16_t *)src; break;
+        case SL_INT32: v = *(const int32_t *)src; break;
+        case SL_UINT32: v = *(const uint32_t *)src; break;
+        default: memcpy(&v, src, 8); break;
+        }
+        if (kc->field->type.id == SL_UINT64)
+            snprintf(key, sizeof key, ", key %s = %llu", kc->field->name, (unsigned long long)v);
+        else
+            snprintf(key, sizeof key, ", key %s = %lld", kc->field->name, (long long)v);
+    }
+    return sl_err_set(err, SL_E_DATA,
+                      "%s: column %s holds the zero or partial date '%04u-%02u-%02u' at row %lld%s "
+                      "(--zero-dates=null turns such dates into NULL)",
+                      tname(r), r->schema->fields[i].name, r->zero_ymd[0], r->zero_ymd[1], r->zero_ymd[2],
+                      (long long)(r->rows + 1), key);
 }
 
 /* Fills b with the next rows; *done is set at the end of the result. */
 static sl_code fill(my_reader *r, sl_batch *b, int *done, sl_err *err)
 {
     sl_batch_reset(b);
+    r->filling = b;
     while (!sl_batch_full(b)) {
         if (atomic_load_explicit(&r->cancel, memory_order_relaxed))
             return sl_err_set(err, SL_E_STOPPED, "%s: the read was cancelled", tname(r));
+        r->row_code = SL_OK;
+        r->zero_col = -1;
         int rc = mysql_stmt_fetch(r->st);
         if (rc == MYSQL_NO_DATA) {
             *done = 1;
@@ -563,13 +628,16 @@ static sl_code fill(my_reader *r, sl_batch *b, int *done, sl_err *err)
                               msg && msg[0] ? msg : "the stream ended with an error and no message: connection lost",
                               e);
         }
-        /* rc == 0 or MYSQL_DATA_TRUNCATED (long values are fetched again in convert_row) */
-        SL_TRY(convert_row(r, b, b->nrows, err));
+        if (r->row_code != SL_OK) {
+            if (err) *err = r->row_err;
+            return r->row_code;
+        }
+        if (r->zero_col >= 0) return zero_date_error(r, b, err);
         sl_batch_commit_row(b);
         r->rows++;
         /* Leave room in the byte arenas: end the batch early rather than overflow. */
-        for (int i = 0; i < r->schema->ncols; i++)
-            if (b->cols[i].offsets && b->cols[i].data.len > r->opts.batch_bytes_max / 2) return SL_OK;
+        for (int k = 0; k < r->nvar; k++)
+            if (b->cols[r->var_cols[k]].data.len > r->opts.batch_bytes_max / 2) return SL_OK;
     }
     return SL_OK;
 }
@@ -656,13 +724,10 @@ void my_reader_free(my_reader *r)
         r->batch = r->ahead[0];
     }
     if (r->st) mysql_stmt_close(r->st);
-    if (r->cols && r->schema)
-        for (int i = 0; i < r->schema->ncols; i++) sl_free(r->cols[i].slot);
     sl_batch_free(r->batch);
     sl_schema_free(r->schema);
-    sl_free(r->binds);
+    sl_free(r->var_cols);
     sl_free(r->cols);
     sl_free(r->zero_dates);
-    sl_free(r->big);
     sl_free(r);
 }
