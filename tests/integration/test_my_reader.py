@@ -134,6 +134,30 @@ def test_every_type_matches_pymysql(mariadb, alltypes):
                 assert g == x, (col["name"], g, x)
 
 
+def test_values_of_every_length_prefix_and_a_row_over_several_packets(mariadb, fresh_db):
+    """The reader walks each value's length itself (no bound buffers): lengths in 1, 3, 4
+    and 9 bytes on the wire (below 251, below 2^16, below 2^24, and a value past 16 MiB,
+    whose row the server sends in several packets), each followed by a value that must
+    still be read from the right place."""
+    lens = [0, 250, 251, 65535, 65536, 16777215, 16777216 + 4321]
+    with mariadb.connect(fresh_db) as c, c.cursor() as cur:
+        cur.execute("CREATE TABLE big (id INT PRIMARY KEY, b LONGBLOB, after_b BIGINT, s LONGTEXT, after_s INT)")
+        for i, n in enumerate(lens):
+            cur.execute("INSERT INTO big VALUES (%s, RANDOM_BYTES(LEAST(%s, 1024)), %s, REPEAT('é', %s DIV 2), %s)",
+                        (i, n, -i * 1000003, n, i))
+            if n > 1024:  # RANDOM_BYTES stops at 1024: grow by doubling, cut to the length
+                cur.execute("UPDATE big SET b = LEFT(REPEAT(b, CEIL(%s / 1024)), %s) WHERE id = %s", (n, n, i))
+        cur.execute("SELECT id, b, after_b, s, after_s FROM big ORDER BY id")
+        want = cur.fetchall()
+    assert [len(r[1]) for r in want] == lens
+    schema, rows, tail = parse(dump(mariadb, fresh_db, "SELECT id, b, after_b, s, after_s FROM big ORDER BY id", 2))
+    assert tail["rows"] == len(lens)
+    for got, exp in zip(rows, want):
+        assert got[0] == str(exp[0]) and got[2] == str(exp[2]) and got[4] == str(exp[4])
+        assert got[1] == bytes(exp[1]).hex(), f"row {exp[0]}: {len(got[1]) // 2} bytes, want {len(exp[1])}"
+        assert got[3] == exp[3], f"row {exp[0]}: the text differs"
+
+
 def test_zero_dates_become_null_and_are_counted(mariadb, fresh_db):
     with mariadb.connect(fresh_db) as c, c.cursor() as cur:
         cur.execute("SET SESSION sql_mode = ''")
