@@ -3,14 +3,15 @@
 whatever the table sizes). The seeded scales hold one product for ten customers, so the
 inventory task's products never dominate there; this bench makes a database of N products
 (names of about 45 bytes, 50 categories), one inventory row each over 20 warehouses, and a
-token orders side (100 customers, 1,000 orders and items), then runs `sluice run` at each
+token orders side (100 customers, 1,000 orders and items; with --sell-all, 20,000 orders whose
+items sell every product once, inside the sales window), then runs `sluice run` at each
 limit, under GNU time, and says whether the peak stays under the limit plus the README's
 32 MiB. --baseline BIN runs another sluice binary beside it, limit by limit (for example
 a build of a commit before the product passes).
 
-  python3 bench/products_rss.py [--products 2000000] [--limits 48M,256M] [--baseline BIN]
+  python3 bench/products_rss.py [--products 2000000] [--limits 48M,256M] [--baseline BIN] [--sell-all]
 
-The database bench_products_<N> of the planner bench's MariaDB (scripts/mariadb-local.sh;
+The database bench_products_<N> (bench_products_<N>_sold with --sell-all) of the planner bench's MariaDB (scripts/mariadb-local.sh;
 SLUICE_VAR, default var/bench; SLUICE_MARIADB_PORT, default 3417), made once."""
 import argparse
 import json
@@ -28,8 +29,8 @@ DATE = "2026-12-01"
 OVERHEAD_MIB = 32
 
 
-def ensure_db(env, n):
-    db = f"bench_products_{n}"
+def ensure_db(env, n, sell_all=False):
+    db = f"bench_products_{n}" + ("_sold" if sell_all else "")
     sql(env, None, f"CREATE DATABASE IF NOT EXISTS {db}")
     try:
         have = int(sql(env, db, "SELECT COUNT(*) FROM products") or 0)
@@ -49,10 +50,16 @@ def ensure_db(env, n):
                    CONCAT('category-', seq % 50) FROM seq_1_to_{n};
         INSERT INTO inventory SELECT seq, seq, 1 + seq % 20, seq % 100, 100, '2026-11-20 10:00:00'
             FROM seq_1_to_{n};
-        INSERT INTO customers (customer_id, first_name) SELECT seq, 'n' FROM seq_1_to_100;
+        INSERT INTO customers (customer_id, first_name) SELECT seq, 'n' FROM seq_1_to_100;""")
+    if sell_all:  # every product sold once in the window: the units sold per product at their most
+        sql(env, db, f"""
+        INSERT INTO orders SELECT seq, 1 + seq % 100, '2026-11-20 10:00:00', 10, 'paid' FROM seq_1_to_20000;
+        INSERT INTO order_items SELECT seq, 1 + seq % 20000, seq, 1, 1.5 FROM seq_1_to_{n};""")
+    else:
+        sql(env, db, """
         INSERT INTO orders SELECT seq, 1 + seq % 100, '2026-11-20 10:00:00', 10, 'paid' FROM seq_1_to_1000;
-        INSERT INTO order_items SELECT seq, seq, seq * 7, 1, 1.5 FROM seq_1_to_1000;
-        ANALYZE TABLE products, inventory, customers;""")
+        INSERT INTO order_items SELECT seq, seq, seq * 7, 1, 1.5 FROM seq_1_to_1000;""")
+    sql(env, db, "ANALYZE TABLE products, inventory, customers, orders, order_items")
     return db
 
 
@@ -66,12 +73,13 @@ def main():
     ap.add_argument("--products", type=int, default=2_000_000)
     ap.add_argument("--limits", default="48M,256M")
     ap.add_argument("--baseline", help="another sluice binary, run beside build/sluice")
+    ap.add_argument("--sell-all", action="store_true", help="items that sell every product (see above)")
     args = ap.parse_args()
     sh(["make", "-s", "build/sluice"])
     env = planner_bench.server_env()
-    db = ensure_db(env, args.products)
+    db = ensure_db(env, args.products, args.sell_all)
     bins = [("build/sluice", "build/sluice")] + ([("baseline", args.baseline)] if args.baseline else [])
-    print(f"{args.products:,} products and inventory rows; load average before: {planner_bench.loadavg()}\n")
+    print(f"{args.products:,} products and inventory rows{', each sold once' if args.sell_all else ''}; load average before: {planner_bench.loadavg()}\n")
     print("| binary | --memory-limit | bound MiB | product passes | wall s | peak RSS MiB | under the bound |")
     print("|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory(prefix="products-rss-") as tmp:
