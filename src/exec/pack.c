@@ -97,69 +97,120 @@ sl_code sl_pack_end(sl_pack *p, json_t **out, sl_err *err)
     return rc;
 }
 
+struct sl_unpacker {
+    const json_t *arr;
+    size_t next;      /* the next string of arr to decode */
+    const char *whose, *what;
+    ZSTD_DCtx *dc;
+    sl_buf in;        /* the current string's compressed bytes */
+    ZSTD_inBuffer zin;
+    sl_buf win;       /* decompressed bytes; [pos, len) not yet taken */
+    size_t pos;
+    size_t last;      /* ZSTD_decompressStream's last hint: 0 once a frame is whole */
+    int eof;          /* no byte will come any more */
+};
+
+sl_unpacker *sl_unpacker_open(const json_t *a, const char *whose, const char *what, sl_err *err)
+{
+    if (!json_is_array(a) || json_array_size(a) == 0) {
+        sl_err_set(err, SL_E_FORMAT, "%s has no valid %s", whose, what);
+        return NULL;
+    }
+    sl_unpacker *u = sl_calloc(1, sizeof *u);
+    if (!u || !(u->dc = ZSTD_createDCtx())) {
+        sl_unpacker_free(u);
+        sl_err_set(err, SL_E_NOMEM, "out of memory");
+        return NULL;
+    }
+    u->arr = a;
+    u->whose = whose;
+    u->what = what;
+    sl_buf_init(&u->in, 0);
+    sl_buf_init(&u->win, 0);
+    u->last = 1;
+    return u;
+}
+
+void sl_unpacker_free(sl_unpacker *u)
+{
+    if (!u) return;
+    ZSTD_freeDCtx(u->dc);
+    sl_buf_free(&u->in);
+    sl_buf_free(&u->win);
+    sl_free(u);
+}
+
+/* Decompresses more onto the window: at least one byte, or u->eof. */
+static sl_code unpack_more(sl_unpacker *u, sl_err *err)
+{
+    if (u->pos) { /* what was taken leaves the window */
+        memmove(u->win.data, u->win.data + u->pos, u->win.len - u->pos);
+        u->win.len -= u->pos;
+        u->pos = 0;
+    }
+    while (!u->eof) {
+        if (u->zin.pos == u->zin.size && u->next < json_array_size(u->arr)) { /* the next string */
+            const json_t *s = json_array_get(u->arr, u->next++);
+            const char *t = json_string_value(s);
+            size_t n = json_string_length(s);
+            if (!t || n == 0 || n % 4 || n > SL_PACK_CHUNK)
+                return sl_err_set(err, SL_E_FORMAT, "%s has no valid %s", u->whose, u->what);
+            u->in.len = 0;
+            SL_TRY(sl_buf_reserve(&u->in, n / 4 * 3 + 1, err));
+            int got = EVP_DecodeBlock(u->in.data, (const unsigned char *)t, (int)n);
+            if (got < 0) return sl_err_set(err, SL_E_FORMAT, "%s has no valid %s", u->whose, u->what);
+            u->zin = (ZSTD_inBuffer){u->in.data, (size_t)got - (t[n - 1] == '=') - (t[n - 2] == '='), 0};
+        }
+        int input_done = u->zin.pos == u->zin.size && u->next == json_array_size(u->arr);
+        if (input_done && u->last == 0) { /* the frame is whole and flushed */
+            u->eof = 1;
+            break;
+        }
+        SL_TRY(sl_buf_reserve(&u->win, ZSTD_DStreamOutSize(), err));
+        ZSTD_outBuffer out = {u->win.data + u->win.len, ZSTD_DStreamOutSize(), 0};
+        size_t r = ZSTD_decompressStream(u->dc, &out, &u->zin);
+        if (ZSTD_isError(r))
+            return sl_err_set(err, SL_E_FORMAT, "%s has no valid %s: %s", u->whose, u->what, ZSTD_getErrorName(r));
+        u->last = r;
+        u->win.len += out.pos;
+        if (input_done && out.pos == 0) { /* the input is all in and the decoder holds nothing more */
+            u->eof = 1;
+            if (u->last != 0)
+                return sl_err_set(err, SL_E_FORMAT, "%s has no valid %s: the stream is cut short", u->whose,
+                                  u->what);
+        }
+        if (out.pos) return SL_OK;
+    }
+    return SL_OK;
+}
+
+sl_code sl_unpacker_take(sl_unpacker *u, size_t need, const uint8_t **p, sl_err *err)
+{
+    *p = NULL;
+    while (u->win.len - u->pos < need && !u->eof) SL_TRY(unpack_more(u, err));
+    size_t have = u->win.len - u->pos;
+    if (have >= need) {
+        *p = u->win.data + u->pos;
+        u->pos += need;
+        return SL_OK;
+    }
+    if (have) return sl_err_set(err, SL_E_FORMAT, "%s ends inside a record of its %s", u->whose, u->what);
+    return SL_OK; /* the end */
+}
+
 sl_code sl_unpack(const json_t *a, const char *whose, const char *what, sl_unpack_fn fn, void *ud, sl_err *err)
 {
-    if (!json_is_array(a)) return sl_err_set(err, SL_E_FORMAT, "%s has no valid %s", whose, what);
-    sl_buf in, win;
-    sl_buf_init(&in, 0);
-    sl_buf_init(&win, 0);
-    ZSTD_DCtx *dc = ZSTD_createDCtx();
-    sl_code rc = dc ? SL_OK : sl_err_set(err, SL_E_NOMEM, "out of memory");
-    size_t last = 1; /* 0 once a frame is whole */
-    size_t i;
-    const json_t *s;
-    json_array_foreach(a, i, s) {
-        if (rc != SL_OK) break;
-        const char *t = json_string_value(s);
-        size_t n = json_string_length(s);
-        if (!t || n == 0 || n % 4 || n > SL_PACK_CHUNK) {
-            rc = sl_err_set(err, SL_E_FORMAT, "%s has no valid %s", whose, what);
-            break;
-        }
-        in.len = 0;
-        if ((rc = sl_buf_reserve(&in, n / 4 * 3 + 1, err)) != SL_OK) break;
-        int got = EVP_DecodeBlock(in.data, (const unsigned char *)t, (int)n);
-        if (got < 0) {
-            rc = sl_err_set(err, SL_E_FORMAT, "%s has no valid %s", whose, what);
-            break;
-        }
-        ZSTD_inBuffer zin = {in.data, (size_t)got - (t[n - 1] == '=') - (t[n - 2] == '='), 0};
-        while (rc == SL_OK && zin.pos < zin.size) {
-            size_t room = ZSTD_DStreamOutSize();
-            if ((rc = sl_buf_reserve(&win, room, err)) != SL_OK) break;
-            ZSTD_outBuffer out = {win.data + win.len, room, 0};
-            last = ZSTD_decompressStream(dc, &out, &zin);
-            if (ZSTD_isError(last)) {
-                rc = sl_err_set(err, SL_E_FORMAT, "%s has no valid %s: %s", whose, what,
-                                ZSTD_getErrorName(last));
-                break;
-            }
-            win.len += out.pos;
-            size_t used = 0;
-            if ((rc = fn(ud, win.data, win.len, &used, err)) != SL_OK) break;
-            memmove(win.data, win.data + used, win.len - used);
-            win.len -= used;
-        }
-    }
-    /* what the decoder still holds once the input is all in */
-    while (rc == SL_OK && last != 0 && json_array_size(a)) {
-        if ((rc = sl_buf_reserve(&win, ZSTD_DStreamOutSize(), err)) != SL_OK) break;
-        ZSTD_inBuffer zin = {NULL, 0, 0};
-        ZSTD_outBuffer out = {win.data + win.len, ZSTD_DStreamOutSize(), 0};
-        last = ZSTD_decompressStream(dc, &out, &zin);
-        if (ZSTD_isError(last) || out.pos == 0) break;
-        win.len += out.pos;
+    sl_unpacker *u = sl_unpacker_open(a, whose, what, err);
+    if (!u) return err && err->code ? err->code : SL_E_FORMAT;
+    sl_code rc = SL_OK;
+    while (rc == SL_OK && !u->eof) {
+        if ((rc = unpack_more(u, err)) != SL_OK) break;
         size_t used = 0;
-        if ((rc = fn(ud, win.data, win.len, &used, err)) != SL_OK) break;
-        memmove(win.data, win.data + used, win.len - used);
-        win.len -= used;
+        if ((rc = fn(ud, u->win.data + u->pos, u->win.len - u->pos, &used, err)) != SL_OK) break;
+        u->pos += used;
     }
-    if (rc == SL_OK && (last != 0 || json_array_size(a) == 0))
-        rc = sl_err_set(err, SL_E_FORMAT, "%s has no valid %s: the stream is cut short", whose, what);
-    if (rc == SL_OK && win.len)
+    if (rc == SL_OK && u->win.len > u->pos)
         rc = sl_err_set(err, SL_E_FORMAT, "%s ends inside a record of its %s", whose, what);
-    ZSTD_freeDCtx(dc);
-    sl_buf_free(&in);
-    sl_buf_free(&win);
+    sl_unpacker_free(u);
     return rc;
 }

@@ -33,4 +33,13 @@ void sl_pack_free(sl_pack *p);
 typedef sl_code (*sl_unpack_fn)(void *ud, const uint8_t *p, size_t n, size_t *used, sl_err *err);
 sl_code sl_unpack(const json_t *a, const char *whose, const char *what, sl_unpack_fn fn, void *ud, sl_err *err);
 
+/* The same stream read at the caller's pace, several at once (the commit merges the
+ * shards' units sold with the products): sl_unpacker_take gives the next `need` bytes in
+ * *p (valid until the next call), or *p = NULL at the stream's end; a stream that is not
+ * valid, cut short or ends inside a record is SL_E_FORMAT, as above. */
+typedef struct sl_unpacker sl_unpacker;
+sl_unpacker *sl_unpacker_open(const json_t *a, const char *whose, const char *what, sl_err *err);
+sl_code sl_unpacker_take(sl_unpacker *u, size_t need, const uint8_t **p, sl_err *err);
+void sl_unpacker_free(sl_unpacker *u);
+
 #endif

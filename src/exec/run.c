@@ -204,6 +204,13 @@ static int passes_for(long long customers, size_t limit, int asked)
  * the inventory rows of their ids wait in spill files (about 60 bytes a product and 56 an
  * inventory row), and each pass is finished alone after the reads. */
 #define SL_RUN_PRODUCT_BYTES 192
+
+/* The products whose units sold an orders shard keeps in memory: a sixteenth of the
+ * limit at 64 bytes a product (the map's slot, the int64 and its doubling, the record of
+ * the sorted run it is written in); past them, sorted runs go to a spill file and are
+ * merged in id order at the end (tf_sold_bound). */
+#define SL_RUN_SOLD_BYTES 64
+static size_t sold_max_for(size_t limit) { return limit / 16 / SL_RUN_SOLD_BYTES; }
 static int product_passes_for(long long products, size_t limit, int asked)
 {
     return passes_within(products > 0 ? (unsigned long long)products * SL_RUN_PRODUCT_BYTES : 0, limit / 8, asked);
@@ -602,6 +609,9 @@ static const char *spill_dir(const json_t *plan)
     return d && d[0] ? d : "/tmp";
 }
 
+/* tf_sold_bound's spill file, under the plan's temp dir (ud: the plan). */
+static FILE *sold_spill_open(void *ud, sl_err *err) { return spill_open(spill_dir(ud), err); }
+
 /* The passes' spill files (two a pass but the first, which stays in memory), handed to
  * the state, and the bounds, from the task: customer passes of an orders shard, or
  * product passes of the inventory task. */
@@ -813,6 +823,10 @@ sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, 
         SL_TRY_GOTO(rc, open_dataset(&t, st, TF_INVENTORY_ANALYTICS, 0, err), done);
         SL_TRY_GOTO(rc, open_dataset(&t, st, TF_WAREHOUSE_UTILIZATION, 0, err), done);
     }
+    if (orders) {
+        size_t limit = (size_t)sl_plan_int(plan, "memory_limit", 0);
+        tf_sold_bound(st, sold_max_for(limit ? limit : SL_MEMORY_LIMIT_DEFAULT), sold_spill_open, (void *)plan);
+    }
     json_t *files = json_object_get(result, "files");
     const json_t *bounds = json_object_get(task, orders ? "pass_bounds" : "product_pass_bounds");
     if (json_array_size(bounds) > 0) {
@@ -881,6 +895,7 @@ sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, 
         sl_pack *pk = sl_pack_begin(err);
         if (!pk) SL_TRY_GOTO(rc, err->code, done);
         SL_TRY_GOTO(rc, put_packed(part, "sold_packed", pk, tf_each_sold(st, sold_pack, pk, err), err), done);
+        json_object_set_new(part, "sold_runs", json_integer((json_int_t)tf_sold_runs(st)));
         json_object_set_new(part, "hour_count", i64_array(sums.hour_count, 24));
         json_object_set_new(part, "hour_revenue", i64_array(sums.hour_revenue, 24));
         json_object_set_new(part, "segment_customers", i64_array(sums.seg.customers, 4));
@@ -947,10 +962,58 @@ done:
 /* ---------------------------------------------------------------------------------- */
 /* the commit */
 
-/* Whole product records of p[0, n), each a product_turnover row of the state
- * (sl_unpack_fn; ud the state). */
+/* The commit's merge: the products stream by in id order, and so does each orders
+ * shard's stream of units sold; a product's units are the sum of the heads of its id. */
+typedef struct sold_merge {
+    tf_state *st;
+    int n;
+    struct sold_head {
+        sl_unpacker *u;
+        int more;       /* head holds the stream's next record */
+        uint64_t id;
+        int64_t units;
+        const char *whose;
+    } *s;
+} sold_merge;
+
+/* The next (id, units) record of stream h into its head; h->more = 0 at its end. */
+static sl_code sold_advance(struct sold_head *h, sl_err *err)
+{
+    const uint8_t *p;
+    uint64_t before = h->id;
+    int had = h->more;
+    SL_TRY(sl_unpacker_take(h->u, 16, &p, err));
+    h->more = p != NULL;
+    if (!p) return SL_OK;
+    memcpy(&h->id, p, 8);
+    memcpy(&h->units, p + 8, 8);
+    if (had && h->id <= before)
+        return sl_err_set(err, SL_E_FORMAT, "%s: its units sold do not come in ascending product id order", h->whose);
+    return SL_OK;
+}
+
+/* The units sold of product id over every stream: the heads below id (products that are
+ * not in products) are passed over. */
+static sl_code sold_of(sold_merge *m, uint64_t id, int64_t *units, sl_err *err)
+{
+    *units = 0;
+    for (int k = 0; k < m->n; k++) {
+        struct sold_head *h = &m->s[k];
+        while (h->more && h->id < id) SL_TRY(sold_advance(h, err));
+        if (h->more && h->id == id) {
+            if (__builtin_add_overflow(*units, h->units, units))
+                return sl_err_set(err, SL_E_DATA, "units sold of product %lld overflow int64", (long long)id);
+            SL_TRY(sold_advance(h, err));
+        }
+    }
+    return SL_OK;
+}
+
+/* Whole product records of p[0, n), each a product_turnover row of the state with its
+ * units sold (sl_unpack_fn; ud the sold_merge). */
 static sl_code merge_products(void *ud, const uint8_t *p, size_t n, size_t *used, sl_err *err)
 {
+    sold_merge *m = ud;
     size_t at = 0;
     for (;;) {
         size_t r = at;
@@ -976,33 +1039,25 @@ static sl_code merge_products(void *ud, const uint8_t *p, size_t n, size_t *used
             r += len;
         }
         if (j < 3) break; /* the rest comes with the next bytes */
-        SL_TRY(tf_turnover_add(ud, id, t, has != 0, hand, err));
+        int64_t units;
+        SL_TRY(sold_of(m, (uint64_t)id, &units, err));
+        SL_TRY(tf_turnover_add(m->st, id, t, has != 0, hand, units, err));
         at = r;
     }
     *used = at;
     return SL_OK;
 }
 
-/* Whole (product id, units) records of p[0, n) into the state (sl_unpack_fn). */
-static sl_code merge_sold(void *ud, const uint8_t *p, size_t n, size_t *used, sl_err *err)
-{
-    size_t at = 0;
-    for (; n - at >= 16; at += 16) {
-        int64_t id, units;
-        memcpy(&id, p + at, 8);
-        memcpy(&units, p + at + 8, 8);
-        SL_TRY(tf_add_sold(ud, id, units, err));
-    }
-    *used = at;
-    return SL_OK;
-}
-
-/* The tasks' results into the commit's state: the orders shards' sums and units sold
- * first, then the inventory task's products, each turned into its product_turnover row
- * as it comes (in id order), so that no product is kept. */
+/* The tasks' results into the commit's state: the orders shards' sums first, then the
+ * inventory task's products, each turned into its product_turnover row as it comes (in
+ * id order) with its units sold read from the shards' streams beside it (in id order
+ * too), so that neither the products nor the units sold are kept. */
 static sl_code merge_results(tf_state *st, json_t *const *chosen, int ntasks, sl_err *err)
 {
     sl_code rc = SL_OK;
+    sold_merge m = {st, 0, sl_calloc((size_t)(ntasks > 0 ? ntasks : 1), sizeof *m.s)};
+    char(*names)[48] = sl_calloc((size_t)(ntasks > 0 ? ntasks : 1), sizeof *names);
+    if (!m.s || !names) rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
     for (int k = 0; rc == SL_OK && k < ntasks; k++) {
         const json_t *part = json_object_get(chosen[k], "run");
         const char *kind = sl_plan_str(part, "kind");
@@ -1017,7 +1072,15 @@ static sl_code merge_results(tf_state *st, json_t *const *chosen, int ntasks, sl
             i64_from(json_object_get(part, "segment_orders"), sums.seg.orders, 4);
             i64_from(json_object_get(part, "segment_spent"), sums.seg.spent, 4);
             rc = tf_merge_orders(st, &sums, err);
-            if (rc == SL_OK) rc = sl_unpack(json_object_get(part, "sold_packed"), whose, "units sold", merge_sold, st, err);
+            struct sold_head *h = &m.s[m.n];
+            snprintf(names[m.n], sizeof names[m.n], "the result of task %d", k);
+            h->whose = names[m.n];
+            if (rc == SL_OK && !(h->u = sl_unpacker_open(json_object_get(part, "sold_packed"), h->whose, "units sold", err)))
+                rc = err && err->code ? err->code : SL_E_FORMAT;
+            if (rc == SL_OK) {
+                m.n++;
+                rc = sold_advance(h, err);
+            }
         } else if (strcmp(kind, "inventory") != 0) {
             rc = sl_err_set(err, SL_E_FORMAT, "the result of task %d is not a result of `sluice run`", k);
         }
@@ -1027,8 +1090,15 @@ static sl_code merge_results(tf_state *st, json_t *const *chosen, int ntasks, sl
         char whose[48];
         snprintf(whose, sizeof whose, "the result of task %d", k);
         if (strcmp(sl_plan_str(part, "kind"), "inventory") == 0)
-            rc = sl_unpack(json_object_get(part, "products_packed"), whose, "products", merge_products, st, err);
+            rc = sl_unpack(json_object_get(part, "products_packed"), whose, "products", merge_products, &m, err);
     }
+    /* the rest of each stream (units of products not in products) is read too: a
+     * damaged or cut stream fails here rather than pass unseen */
+    for (int k = 0; rc == SL_OK && k < m.n; k++)
+        while (rc == SL_OK && m.s[k].more) rc = sold_advance(&m.s[k], err);
+    for (int k = 0; m.s && k < m.n; k++) sl_unpacker_free(m.s[k].u);
+    sl_free(m.s);
+    sl_free(names);
     return rc;
 }
 
@@ -1196,6 +1266,7 @@ sl_code sl_run_commit(const json_t *plan, json_t *const *chosen, sl_store *st, c
     json_t *datasets = json_object(), *reads = json_object(), *tasks = json_array();
     double read_s = 0, fin_s = 0;
     int passes = 0, product_passes = 1;
+    json_int_t sold_runs = 0;
     for (int d = 0; d < TF__DATASETS; d++)
         json_object_set_new(datasets, tf_dataset_name(d), json_pack("{s:I, s:I, s:[]}", "rows", (json_int_t)0,
                                                                     "bytes", (json_int_t)0, "files"));
@@ -1243,6 +1314,10 @@ sl_code sl_run_commit(const json_t *plan, json_t *const *chosen, sl_store *st, c
                 product_passes = (int)json_integer_value(json_object_get(part, "passes"));
             else passes += (int)json_integer_value(json_object_get(part, "passes"));
         }
+        if (json_is_integer(json_object_get(part, "sold_runs"))) {
+            json_object_set(tj, "sold_runs", json_object_get(part, "sold_runs"));
+            sold_runs += json_integer_value(json_object_get(part, "sold_runs"));
+        }
         json_array_append_new(tasks, tj);
     }
     const char *key;
@@ -1258,9 +1333,9 @@ sl_code sl_run_commit(const json_t *plan, json_t *const *chosen, sl_store *st, c
     json_object_set_new(extra, "data_quality", quality_json(chosen, ntasks));
     /* the limit, the passes its orders shards took (one each: their state fitted) and
      * those of the inventory task over the products */
-    json_object_set_new(extra, "memory", json_pack("{s:I, s:i, s:i}", "limit",
+    json_object_set_new(extra, "memory", json_pack("{s:I, s:i, s:i, s:I}", "limit",
                                                    (json_int_t)sl_plan_int(plan, "memory_limit", 0), "passes", passes,
-                                                   "product_passes", product_passes));
+                                                   "product_passes", product_passes, "sold_runs", sold_runs));
     /* the inventory task's tallies of inventory_analytics, for the report */
     rp_inventory inv = {0}, *invp = NULL;
     for (int k = 0; k < ntasks; k++) {

@@ -11,6 +11,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 #include "../common/sl_alloc.h"
 #include "../common/sl_buf.h"
@@ -138,6 +140,17 @@ struct tf_state {
     tf_map sold_ids;      /* product id -> units_sold slot */
     int64_t *sold;
     size_t sold_cap;
+    /* tf_sold_bound: past sold_max products in the map, the units sold go to sold_file
+     * as a run sorted by id (sold_runs: where each starts, how many records) */
+    size_t sold_max;
+    FILE *(*sold_open)(void *ud, sl_err *err);
+    void *sold_open_ud;
+    FILE *sold_file;
+    struct sold_run {
+        off_t at;
+        size_t n;
+    } *sold_runs;
+    size_t nsold_runs, sold_runs_cap;
     uint64_t turnover_last; /* tf_turnover_add: the last product id, and how many came */
     size_t turnover_rows;
     /* inventory sequence */
@@ -336,6 +349,8 @@ void tf_free(tf_state *st)
     tf_idset_free(&st->window);
     tf_map_free(&st->sold_ids);
     sl_free(st->sold);
+    if (st->sold_file) fclose(st->sold_file);
+    sl_free(st->sold_runs);
     tf_map_free(&st->hand_ids);
     sl_free(st->hand);
     sl_free(st->wh);
@@ -1063,11 +1078,7 @@ static sl_code add_order_items(tf_state *st, const sl_batch *b, sl_err *err)
         if (!tf_idset_has(&st->window, (uint64_t)oid)) continue;
         SL_TRY(get_int(in.c[1], r, &pid, TF_ORDER_ITEMS, err));
         SL_TRY(get_int(in.c[2], r, &q, TF_ORDER_ITEMS, err));
-        uint32_t slot;
-        SL_TRY(tf_map_put(&st->sold_ids, (uint64_t)pid, &slot, NULL, err));
-        SL_TRY(grow_i64(&st->sold, &st->sold_cap, (size_t)slot + 1, err));
-        if (__builtin_add_overflow(st->sold[slot], q, &st->sold[slot]))
-            return sl_err_set(err, SL_E_DATA, "units sold of product %lld overflow int64", (long long)pid);
+        SL_TRY(tf_add_sold(st, pid, q, err));
     }
     return SL_OK;
 }
@@ -1501,13 +1512,11 @@ static sl_code finish_warehouses(tf_state *st, sl_err *err)
 }
 
 /* One product_turnover row: the product's names (strs: sku, name, category), units sold
- * from st, on hand given. */
-static sl_code turnover_row(tf_state *st, uint64_t pid, const tf_text *strs, int64_t hand, sl_err *err)
+ * and on hand. */
+static sl_code turnover_row(tf_state *st, uint64_t pid, const tf_text *strs, int64_t hand, int64_t sold, sl_err *err)
 {
     sl_batch *o = st->out[TF_PRODUCT_TURNOVER];
     double window = (double)st->p.window_days;
-    int64_t s = tf_map_get(&st->sold_ids, pid);
-    int64_t sold = s >= 0 ? st->sold[s] : 0;
     static const int pcols[3] = {PT_SKU, PT_NAME, PT_CATEGORY};
     put_i64(o, PT_PRODUCT_ID, (int64_t)pid);
     SL_TRY(put_texts(o, pcols, strs, 3, err));
@@ -1531,7 +1540,9 @@ static sl_code turnover_of(void *ud, int64_t product_id, const tf_text *strs, in
                            sl_err *err)
 {
     (void)has_on_hand;
-    return turnover_row(ud, (uint64_t)product_id, strs, on_hand, err);
+    tf_state *st = ud;
+    int64_t s = tf_map_get(&st->sold_ids, (uint64_t)product_id);
+    return turnover_row(st, (uint64_t)product_id, strs, on_hand, s >= 0 ? st->sold[s] : 0, err);
 }
 
 static sl_code finish_products(tf_state *st, sl_err *err)
@@ -1572,9 +1583,74 @@ sl_code tf_finish(tf_state *st, sl_err *err)
 /* ---------------------------------------------------------------------------------- */
 /* the parts of a run in tasks */
 
+/* The units sold, as (id, units) records sorted by unsigned id (the order of the
+ * products in product_turnover). */
+typedef struct sold_rec {
+    uint64_t id;
+    int64_t units;
+} sold_rec;
+
+static int sold_cmp(const void *a, const void *b)
+{
+    uint64_t x = ((const sold_rec *)a)->id, y = ((const sold_rec *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+/* The map's units sold, sorted (*out: sl_free it); the map stays as it is. */
+static sl_code sold_sorted(const tf_state *st, sold_rec **out, size_t *n, sl_err *err)
+{
+    sold_rec *v = sl_malloc((st->sold_ids.n ? st->sold_ids.n : 1) * sizeof *v);
+    if (!v) return sl_err_set(err, SL_E_NOMEM, "out of memory sorting the units sold of %zu products", st->sold_ids.n);
+    size_t pos = 0, k = 0;
+    uint64_t id;
+    uint32_t slot;
+    while (tf_map_next(&st->sold_ids, &pos, &id, &slot)) v[k++] = (sold_rec){id, st->sold[slot]};
+    qsort(v, k, sizeof *v, sold_cmp);
+    *out = v;
+    *n = k;
+    return SL_OK;
+}
+
+/* The map's units sold as one more sorted run at the end of the spill file; the map
+ * starts again empty. */
+static sl_code sold_spill_run(tf_state *st, sl_err *err)
+{
+    if (!st->sold_file && !(st->sold_file = st->sold_open(st->sold_open_ud, err))) return err->code;
+    if (st->nsold_runs == st->sold_runs_cap) {
+        size_t nc = st->sold_runs_cap ? st->sold_runs_cap * 2 : 16;
+        struct sold_run *r = sl_realloc(st->sold_runs, nc * sizeof *r);
+        if (!r) return sl_err_set(err, SL_E_NOMEM, "out of memory for the runs of units sold");
+        st->sold_runs = r;
+        st->sold_runs_cap = nc;
+    }
+    sold_rec *v;
+    size_t n;
+    SL_TRY(sold_sorted(st, &v, &n, err));
+    off_t at = fseeko(st->sold_file, 0, SEEK_END) == 0 ? ftello(st->sold_file) : -1;
+    int ok = at >= 0 && fwrite(v, sizeof *v, n, st->sold_file) == n;
+    sl_free(v);
+    if (!ok) return sl_err_set(err, SL_E_IO, "spilling the units sold: %s", strerror(errno));
+    st->sold_runs[st->nsold_runs++] = (struct sold_run){at, n};
+    tf_map_free(&st->sold_ids);
+    tf_map_init(&st->sold_ids);
+    memset(st->sold, 0, st->sold_cap * sizeof *st->sold);
+    return SL_OK;
+}
+
+size_t tf_sold_runs(const tf_state *st) { return st->nsold_runs; }
+
+void tf_sold_bound(tf_state *st, size_t max_products, FILE *(*open)(void *ud, sl_err *err), void *ud)
+{
+    st->sold_max = max_products > 0 ? max_products : 1;
+    st->sold_open = open;
+    st->sold_open_ud = ud;
+}
+
 sl_code tf_add_sold(tf_state *st, int64_t product_id, int64_t units, sl_err *err)
 {
     uint32_t slot;
+    if (st->sold_open && st->sold_ids.n >= st->sold_max && tf_map_get(&st->sold_ids, (uint64_t)product_id) < 0)
+        SL_TRY(sold_spill_run(st, err)); /* a new product past the bound */
     SL_TRY(tf_map_put(&st->sold_ids, (uint64_t)product_id, &slot, NULL, err));
     SL_TRY(grow_i64(&st->sold, &st->sold_cap, (size_t)slot + 1, err));
     if (__builtin_add_overflow(st->sold[slot], units, &st->sold[slot]))
@@ -1582,14 +1658,103 @@ sl_code tf_add_sold(tf_state *st, int64_t product_id, int64_t units, sl_err *err
     return SL_OK;
 }
 
-sl_code tf_each_sold(const tf_state *st, sl_code (*fn)(void *ud, int64_t product_id, int64_t units, sl_err *err),
-                     void *ud, sl_err *err)
+/* One spilled run being merged: the records of [at, at + left) not yet read, a buffer of
+ * them. */
+typedef struct sold_cursor {
+    off_t at;
+    size_t left, i, n;
+    sold_rec buf[256];
+} sold_cursor;
+
+/* The cursor's next record in buf[i], reading on when the buffer is spent; 0 at its end. */
+static int cursor_next(FILE *f, sold_cursor *c, sl_err *err, sl_code *rc)
 {
-    size_t pos = 0;
-    uint64_t id;
-    uint32_t slot;
-    while (tf_map_next(&st->sold_ids, &pos, &id, &slot)) SL_TRY(fn(ud, (int64_t)id, st->sold[slot], err));
-    return SL_OK;
+    if (++c->i < c->n) return 1;
+    if (c->left == 0) return 0;
+    size_t k = c->left < 256 ? c->left : 256;
+    ssize_t got = pread(fileno(f), c->buf, k * sizeof *c->buf, c->at);
+    if (got != (ssize_t)(k * sizeof *c->buf)) {
+        *rc = sl_err_set(err, SL_E_IO, "reading the spilled units sold back: %s", got < 0 ? strerror(errno) : "short read");
+        return 0;
+    }
+    c->at += (off_t)(k * sizeof *c->buf);
+    c->left -= k;
+    c->i = 0;
+    c->n = k;
+    return 1;
+}
+
+sl_code tf_each_sold(tf_state *st, sl_code (*fn)(void *ud, int64_t product_id, int64_t units, sl_err *err), void *ud,
+                     sl_err *err)
+{
+    if (!st->nsold_runs) { /* all in memory: sorted, then out */
+        sold_rec *v;
+        size_t n;
+        SL_TRY(sold_sorted(st, &v, &n, err));
+        sl_code rc = SL_OK;
+        for (size_t i = 0; rc == SL_OK && i < n; i++) rc = fn(ud, (int64_t)v[i].id, v[i].units, err);
+        sl_free(v);
+        return rc;
+    }
+    /* the runs merged, one cursor each, the smallest id taken each time (a binary heap
+     * of cursors on their current id), the units of one id summed across runs */
+    if (st->sold_ids.n) SL_TRY(sold_spill_run(st, err));
+    if (fflush(st->sold_file) != 0) return sl_err_set(err, SL_E_IO, "spilling the units sold: %s", strerror(errno));
+    size_t k = st->nsold_runs, h = 0;
+    sold_cursor *cur = sl_calloc(k, sizeof *cur);
+    size_t *heap = sl_malloc(k * sizeof *heap);
+    sl_code rc = cur && heap ? SL_OK : sl_err_set(err, SL_E_NOMEM, "out of memory merging %zu runs of units sold", k);
+#define HEAD(j) (cur[heap[j]].buf[cur[heap[j]].i].id)
+    for (size_t r = 0; rc == SL_OK && r < k; r++) {
+        cur[r].at = st->sold_runs[r].at;
+        cur[r].left = st->sold_runs[r].n;
+        cur[r].i = (size_t)-1; /* before the first: cursor_next reads */
+        if (!cursor_next(st->sold_file, &cur[r], err, &rc)) continue;
+        size_t j = h++; /* sift up */
+        heap[j] = r;
+        while (j > 0 && HEAD((j - 1) / 2) > HEAD(j)) {
+            size_t p = (j - 1) / 2, t = heap[p];
+            heap[p] = heap[j];
+            heap[j] = t;
+            j = p;
+        }
+    }
+    int have = 0;
+    uint64_t id = 0;
+    int64_t sum = 0;
+    while (rc == SL_OK && h > 0) {
+        sold_cursor *c = &cur[heap[0]];
+        sold_rec x = c->buf[c->i];
+        if (have && x.id == id) {
+            if (__builtin_add_overflow(sum, x.units, &sum))
+                rc = sl_err_set(err, SL_E_DATA, "units sold of product %lld overflow int64", (long long)id);
+        } else {
+            if (have) rc = fn(ud, (int64_t)id, sum, err);
+            have = 1;
+            id = x.id;
+            sum = x.units;
+        }
+        if (rc != SL_OK) break;
+        if (!cursor_next(st->sold_file, c, err, &rc)) {
+            if (rc != SL_OK) break;
+            heap[0] = heap[--h];
+        }
+        for (size_t j = 0;;) { /* sift down */
+            size_t l = 2 * j + 1, m = j;
+            if (l < h && HEAD(l) < HEAD(m)) m = l;
+            if (l + 1 < h && HEAD(l + 1) < HEAD(m)) m = l + 1;
+            if (m == j) break;
+            size_t t = heap[m];
+            heap[m] = heap[j];
+            heap[j] = t;
+            j = m;
+        }
+    }
+#undef HEAD
+    if (rc == SL_OK && have) rc = fn(ud, (int64_t)id, sum, err);
+    sl_free(cur);
+    sl_free(heap);
+    return rc;
 }
 
 sl_code tf_product_passes_begin(tf_state *st, const int64_t *bounds, int npasses, FILE **prod_files,
@@ -1670,7 +1835,7 @@ sl_code tf_each_product(tf_state *st,
 }
 
 sl_code tf_turnover_add(tf_state *st, int64_t product_id, const tf_text *strs, int has_on_hand, int64_t on_hand,
-                        sl_err *err)
+                        int64_t units_sold, sl_err *err)
 {
     (void)has_on_hand;
     if (st->turnover_rows && (uint64_t)product_id <= st->turnover_last)
@@ -1678,7 +1843,7 @@ sl_code tf_turnover_add(tf_state *st, int64_t product_id, const tf_text *strs, i
                           (long long)product_id, (unsigned long long)st->turnover_last);
     st->turnover_last = (uint64_t)product_id;
     st->turnover_rows++;
-    return turnover_row(st, (uint64_t)product_id, strs, on_hand, err);
+    return turnover_row(st, (uint64_t)product_id, strs, on_hand, units_sold, err);
 }
 
 sl_code tf_finish_merged(tf_state *st, sl_err *err)

@@ -75,9 +75,10 @@ sl_code tf_finish(tf_state *st, sl_err *err);
  *   order shard      tf_add ..., tf_spends -> every shard's spends -> tf_vip_threshold,
  *                    tf_finish_orders: its customers' order_analytics rows; passes on
  *                    tf_order_sums_get and tf_each_sold
- *   commit           tf_merge_orders, tf_add_sold (every shard's), then tf_turnover_add
- *                    (each product in id order: a product_turnover row at once, no
- *                    product kept), tf_finish_merged: hourly_orders, customer_segments
+ *   commit           tf_merge_orders, then tf_turnover_add (each product in id order,
+ *                    its units sold summed from every shard's tf_each_sold stream, also
+ *                    in id order: a product_turnover row at once, neither kept),
+ *                    tf_finish_merged: hourly_orders, customer_segments
  * tf_finish is the three on one state. */
 
 typedef struct tf_text {
@@ -120,9 +121,17 @@ sl_code tf_orders_spill(tf_state *st, FILE *rows, FILE *spends, sl_err *err);
 sl_code tf_orders_emit_spilled(tf_state *st, FILE *rows, int64_t threshold, sl_err *err);
 void tf_order_sums_get(const tf_state *st, tf_order_sums *p);
 sl_code tf_merge_orders(tf_state *st, const tf_order_sums *p, sl_err *err);
-sl_code tf_each_sold(const tf_state *st, sl_code (*fn)(void *ud, int64_t product_id, int64_t units, sl_err *err),
+/* The units sold per product, in ascending (unsigned) id order, each id once. */
+sl_code tf_each_sold(tf_state *st, sl_code (*fn)(void *ud, int64_t product_id, int64_t units, sl_err *err),
                      void *ud, sl_err *err);
 sl_code tf_add_sold(tf_state *st, int64_t product_id, int64_t units, sl_err *err);
+/* A run bounded by --memory-limit keeps the units sold of at most max_products products
+ * in memory: at the next new product they go, sorted by id, as one run to a spill file
+ * (open(ud) makes it, at the first run), and tf_each_sold merges the runs. Call before
+ * the first tf_add. */
+void tf_sold_bound(tf_state *st, size_t max_products, FILE *(*open)(void *ud, sl_err *err), void *ud);
+/* The sorted runs of units sold written so far (0: all in memory). */
+size_t tf_sold_runs(const tf_state *st);
 /* Products in passes, for a run bounded by --memory-limit: product-id ranges, bounds[i]
  * the lowest id of pass i + 1 (ascending); negative ids go with the last pass, where the
  * unsigned id order of tf_each_product puts them. The products stream through tf_add
@@ -140,10 +149,10 @@ sl_code tf_each_product(tf_state *st,
                         sl_code (*fn)(void *ud, int64_t product_id, const tf_text *strs, int has_on_hand,
                                       int64_t on_hand, sl_err *err),
                         void *ud, sl_err *err);
-/* The product_turnover row of one product (tf_each_product's arguments), once the units
- * sold are all in; ids must come ascending (SL_E_FORMAT otherwise). */
+/* The product_turnover row of one product (tf_each_product's arguments) with its units
+ * sold (every shard's, summed); ids must come ascending (SL_E_FORMAT otherwise). */
 sl_code tf_turnover_add(tf_state *st, int64_t product_id, const tf_text *strs, int has_on_hand, int64_t on_hand,
-                        sl_err *err);
+                        int64_t units_sold, sl_err *err);
 /* hourly_orders and customer_segments from the merged sums; the last product_turnover
  * rows out. */
 sl_code tf_finish_merged(tf_state *st, sl_err *err);

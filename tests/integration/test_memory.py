@@ -83,7 +83,7 @@ def test_run_under_a_small_limit_gives_the_same_datasets(mariadb, scale1, tmp_pa
     m_free, free = datasets(tmp_path / "free")
     m_small, small = datasets(tmp_path / "small")
     assert rss < limit + OVERHEAD, f"peak RSS {rss / 2**20:.1f} MiB"
-    assert m_free["memory"] == {"limit": 256 << 20, "passes": 1, "product_passes": 1}
+    assert m_free["memory"] == {"limit": 256 << 20, "passes": 1, "product_passes": 1, "sold_runs": 0}
     assert m_small["memory"]["limit"] == limit
     # 100,000 customers take about 20 MiB in one pass (src/exec/run.c, passes_for): 48M
     # holds them with what the run needs besides, 32M does not
@@ -117,7 +117,9 @@ def test_many_products_stay_under_the_limit(mariadb, fresh_db, tmp_path):
     later ones spilled with their inventory rows), stays under the limit plus the
     overhead, and gives the datasets of a run without a limit (value for value by key;
     the mean score of warehouse_utilization to 1e-12, its double sum taken in another
-    order)."""
+    order). Every product is sold in the window, so the units sold are 400,000 too: past
+    32,768 products the orders shard writes them in sorted runs, and the commit merges
+    them with the products instead of holding either."""
     create_schema(mariadb, fresh_db)
     with mariadb.connect(fresh_db) as c, c.cursor() as cur:
         cur.execute("INSERT INTO warehouses (warehouse_id, name) SELECT seq, CONCAT('w', seq) FROM seq_1_to_20")
@@ -129,7 +131,8 @@ def test_many_products_stay_under_the_limit(mariadb, fresh_db, tmp_path):
         cur.execute("INSERT INTO customers (customer_id, first_name) SELECT seq, 'n' FROM seq_1_to_100")
         cur.execute("INSERT INTO orders SELECT seq, 1 + seq % 100, '2026-11-20 10:00:00', 10, 'paid' "
                     "FROM seq_1_to_1000")
-        cur.execute("INSERT INTO order_items SELECT seq, seq, seq * 97, 1 + seq % 3, 1.5 FROM seq_1_to_1000")
+        cur.execute("INSERT INTO order_items SELECT seq, 1 + seq % 1000, 1 + (seq * 7919) % 400000, 1 + seq % 3, 1.5 "
+                    "FROM seq_1_to_400000")  # each product once (7919 is prime to 400,000)
         cur.execute("ANALYZE TABLE products, inventory, customers")
     env = mariadb.sluice_env(fresh_db)
     base = ["run", "--as-of", AS_OF, "--progress", "off"]
@@ -141,6 +144,7 @@ def test_many_products_stay_under_the_limit(mariadb, fresh_db, tmp_path):
     m_free, free = datasets(tmp_path / "free")
     m_small, small = datasets(tmp_path / "small")
     assert m_free["memory"]["product_passes"] == 1 and m_small["memory"]["product_passes"] > 1
+    assert m_free["memory"]["sold_runs"] == 0 and m_small["memory"]["sold_runs"] > 1
     assert m_small["data_quality"] == m_free["data_quality"]
     keys = {"inventory_analytics": "inventory_id", "order_analytics": "customer_id", "hourly_orders": "hour",
             "warehouse_utilization": "warehouse_id", "product_turnover": "product_id",

@@ -806,6 +806,52 @@ def test_product_passes_with_signed_and_sparse_ids(mariadb, fresh_db, tmp_path):
     assert m3["data_quality"]["inventory_unknown_product"] == 3
 
 
+@pytest.mark.parametrize("shards", [1, 2])
+def test_units_sold_past_the_bound_go_in_sorted_runs(mariadb, fresh_db, tmp_path, shards):
+    """Under --memory-limit 32M an orders shard keeps the units sold of 32,768 products
+    (limit / 16 at 64 bytes); past that they go to a spill file in runs sorted by product
+    id, merged at the end, and the commit sums every shard's stream beside the products
+    stream, both in id order, keeping neither. 45,000 products sold (negative ids, and
+    ids past 2^32, where the unsigned order of product_turnover puts them), each in
+    several orders of different customers (so of different shards and runs), some sold
+    products unknown to products: product_turnover equals MariaDB's SQL."""
+    create_schema(mariadb, fresh_db)
+    ids = ("(SELECT seq FROM seq_1_to_44000 UNION ALL SELECT -seq * 7 FROM seq_1_to_500 "
+           "UNION ALL SELECT seq * 10000000019 FROM seq_1_to_500)")
+    with mariadb.connect(fresh_db) as c, c.cursor() as cur:
+        for t in ("products", "inventory", "order_items"):
+            cur.execute(f"ALTER TABLE {t} MODIFY product_id BIGINT NOT NULL")
+        cur.execute(f"INSERT INTO products (product_id, sku, name, category) SELECT seq, CONCAT('s', seq), "
+                    f"CONCAT('p', seq), 'c' FROM {ids} i WHERE seq % 1000 <> 17")  # some sold, unknown
+        cur.execute("INSERT INTO warehouses (warehouse_id, name) SELECT seq, CONCAT('w', seq) FROM seq_1_to_2")
+        cur.execute(f"INSERT INTO inventory SELECT ROW_NUMBER() OVER (), seq, 1 + ABS(seq) % 2, ABS(seq) % 50, 60, "
+                    f"'2026-06-20 10:00:00' FROM {ids} i WHERE seq % 5 = 0")
+        cur.execute("INSERT INTO customers (customer_id, first_name) SELECT seq, 'n' FROM seq_1_to_40")
+        cur.execute("INSERT INTO orders SELECT seq, 1 + seq % 40, '2026-06-25 10:00:00' - INTERVAL seq MINUTE, "
+                    "seq, IF(seq % 9 = 0, 'cancelled', 'paid') FROM seq_1_to_400")
+        # each product in 2-3 orders; items in random order, so the runs interleave
+        cur.execute(f"INSERT INTO order_items SELECT ROW_NUMBER() OVER (ORDER BY RAND(7)), "
+                    f"1 + (ABS(i.seq) * 7 + r.seq * 131) % 400, i.seq, 1 + ABS(i.seq) % 4, 2.5 "
+                    f"FROM {ids} i JOIN seq_0_to_2 r ON r.seq < 2 + ABS(i.seq) % 2")
+        cur.execute("ANALYZE TABLE products, order_items")
+        cur.execute("SELECT COUNT(*) FROM products")
+        nproducts = cur.fetchone()[0]
+    p = Params(E_AS_OF)
+    out = tmp_path / "run"
+    sluice_run(mariadb, fresh_db, out, *p.args(), "--memory-limit", "32M",
+               *(["--shards", str(shards)] if shards > 1 else []))
+    m, tables = load(out, p.as_of[:10], shards)
+    assert m["memory"]["sold_runs"] >= 2 * shards, m["memory"]  # the bound was passed, in every shard
+    assert all(t["sold_runs"] >= 2 for t in m["tasks"] if "sold_runs" in t)
+    exp = oracle(mariadb, fresh_db, p)
+    for ds in DATASETS:
+        check_dataset(ds, tables[ds], exp[ds], p, m["run_id"])
+    got = tables["product_turnover"]
+    assert got.num_rows == nproducts and sum(1 for u in got.column("units_sold").to_pylist() if u) > 40000
+    ids_out = got.column("product_id").to_pylist()
+    assert ids_out == sorted(ids_out, key=lambda x: x % 2**64)  # the unsigned order
+
+
 @pytest.mark.parametrize("spacing", [1, 10**12 + 7])
 def test_window_orders_dense_and_sparse_ids(mariadb, fresh_db, tmp_path, spacing):
     """The window's orders are kept as sorted ids: a bitmap when the ids are dense, a binary

@@ -153,6 +153,71 @@ static void a_record_left_half_taken_fails(void)
     free(k.got);
 }
 
+/* Two streams read at once, record by record (the commit's merge): each gives back its
+ * bytes in order, then the end; a stream that stops inside a record fails on that take. */
+static void unpackers_read_side_by_side(void)
+{
+    size_t n1 = 300000 * REC, n2 = 1000 * REC; /* several strings, and one */
+    uint8_t *d1 = make_bytes(n1, 1), *d2 = make_bytes(n2, 0);
+    json_t *a1 = NULL, *a2 = NULL;
+    CHECK(d1 && d2 && pack_all(d1, n1, &a1) == SL_OK && pack_all(d2, n2, &a2) == SL_OK);
+    CHECK(json_array_size(a1) >= 3);
+    sl_err err = {0};
+    sl_unpacker *u1 = sl_unpacker_open(a1, "the result of task 1", "units sold", &err);
+    sl_unpacker *u2 = sl_unpacker_open(a2, "the result of task 2", "units sold", &err);
+    CHECK(u1 && u2);
+    size_t at1 = 0, at2 = 0;
+    int end1 = 0, end2 = 0;
+    while (!end1 || !end2) {
+        const uint8_t *p;
+        if (!end1) {
+            CHECK(sl_unpacker_take(u1, REC, &p, &err) == SL_OK);
+            if (!p) {
+                end1 = 1;
+            } else {
+                CHECK(at1 + REC <= n1 && memcmp(p, d1 + at1, REC) == 0);
+                at1 += REC;
+            }
+        }
+        for (int k = 0; k < 3 && !end2; k++) { /* another pace */
+            CHECK(sl_unpacker_take(u2, REC, &p, &err) == SL_OK);
+            if (!p) {
+                end2 = 1;
+            } else {
+                CHECK(at2 + REC <= n2 && memcmp(p, d2 + at2, REC) == 0);
+                at2 += REC;
+            }
+        }
+    }
+    CHECK_EQ_INT(at1, n1);
+    CHECK_EQ_INT(at2, n2);
+    const uint8_t *p = d1;
+    CHECK(sl_unpacker_take(u1, REC, &p, &err) == SL_OK && p == NULL); /* the end stays the end */
+    sl_unpacker_free(u1);
+    sl_unpacker_free(u2);
+    /* 3 records and 5 bytes: the fourth take fails, naming the stream */
+    json_t *a3 = NULL;
+    CHECK(pack_all(d2, REC * 3 + 5, &a3) == SL_OK);
+    sl_unpacker *u3 = sl_unpacker_open(a3, "the result of task 3", "units sold", &err);
+    CHECK(u3 != NULL);
+    for (int k = 0; k < 3; k++) CHECK(sl_unpacker_take(u3, REC, &p, &err) == SL_OK && p != NULL);
+    CHECK(sl_unpacker_take(u3, REC, &p, &err) == SL_E_FORMAT);
+    CHECK(strstr(err.msg, "task 3") && strstr(err.msg, "inside a record"));
+    sl_unpacker_free(u3);
+    /* not a stream at all */
+    json_t *junk = json_pack("[s]", "!!!!");
+    sl_unpacker *u4 = sl_unpacker_open(junk, "the result of task 4", "units sold", &err);
+    CHECK(u4 != NULL);
+    CHECK(sl_unpacker_take(u4, REC, &p, &err) == SL_E_FORMAT);
+    sl_unpacker_free(u4);
+    json_decref(junk);
+    json_decref(a1);
+    json_decref(a2);
+    json_decref(a3);
+    free(d1);
+    free(d2);
+}
+
 T_SUITE(suite_pack) = {
     {"empty_stream", empty_stream},
     {"one_record", one_record},
@@ -160,5 +225,6 @@ T_SUITE(suite_pack) = {
     {"incompressible_over_several_strings", incompressible_over_several_strings},
     {"damaged_streams_fail", damaged_streams_fail},
     {"a_record_left_half_taken_fails", a_record_left_half_taken_fails},
+    {"unpackers_read_side_by_side", unpackers_read_side_by_side},
     T_END,
 };
