@@ -408,14 +408,16 @@ void pq_meta_free(pq_file_meta *m)
     memset(m, 0, sizeof *m);
 }
 
-/* Opens path, or (data != NULL) the len bytes at data under the name `path`. */
-static pq_reader *reader_open(const char *path, const void *data, size_t len, sl_err *err)
+/* Opens path, or (data != NULL) the len bytes at data under the name `path`, or
+ * (stream != NULL) reads stream, which it then owns. */
+static pq_reader *reader_open(const char *path, const void *data, size_t len, FILE *stream, sl_err *err)
 {
     pq_reader *rd = sl_calloc(1, sizeof *rd);
     uint8_t tail[8], head[4];
     uint32_t flen;
     if (!rd || !(rd->path = sl_strdup(path))) {
         sl_free(rd);
+        if (stream) fclose(stream);
         sl_err_set(err, SL_E_NOMEM, "out of memory opening %s", path);
         return NULL;
     }
@@ -423,7 +425,7 @@ static pq_reader *reader_open(const char *path, const void *data, size_t len, sl
         sl_err_set(err, SL_E_FORMAT, "%s: not a Parquet file (0 bytes)", path);
         goto fail;
     }
-    rd->f = data ? fmemopen((void *)data, len, "rb") : fopen(path, "rb");
+    rd->f = stream ? stream : data ? fmemopen((void *)data, len, "rb") : fopen(path, "rb");
     if (!rd->f) {
         sl_err_set(err, SL_E_IO, "%s: cannot open: %m", path);
         goto fail;
@@ -470,12 +472,14 @@ fail:
     return NULL;
 }
 
-pq_reader *pq_reader_open(const char *path, sl_err *err) { return reader_open(path, NULL, 0, err); }
+pq_reader *pq_reader_open(const char *path, sl_err *err) { return reader_open(path, NULL, 0, NULL, err); }
 
 pq_reader *pq_reader_open_mem(const char *name, const void *data, size_t len, sl_err *err)
 {
-    return reader_open(name, data ? data : "", len, err);
+    return reader_open(name, data ? data : "", len, NULL, err);
 }
+
+pq_reader *pq_reader_open_stream(const char *name, FILE *f, sl_err *err) { return reader_open(name, NULL, 0, f, err); }
 
 void pq_reader_close(pq_reader *rd)
 {

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "../common/sl_error.h"
 
@@ -86,6 +87,9 @@ pq_reader *pq_reader_open(const char *path, sl_err *err);
 /* The same over len bytes in memory (an object read from S3), named `name` in
  * messages; data must stay valid and unchanged until pq_reader_close. */
 pq_reader *pq_reader_open_mem(const char *name, const void *data, size_t len, sl_err *err);
+/* The same over a stream that seeks (an object of a store: sl_store_open_read), named
+ * `name` in messages; the reader owns f from the call on (closed on failure too). */
+pq_reader *pq_reader_open_stream(const char *name, FILE *f, sl_err *err);
 void pq_reader_close(pq_reader *rd); /* accepts NULL */
 
 const pq_file_meta *pq_reader_meta(const pq_reader *rd);

@@ -19,7 +19,6 @@
 #define SLUICE_VERSION "unknown"
 #endif
 
-#define FILE_MAX ((size_t)1 << 30) /* a dataset file read back (from S3: into memory) */
 #define TOP_RESTOCK 15
 #define WAREHOUSES_SHOWN 40
 #define SEGMENTS_MAX 8
@@ -119,14 +118,17 @@ typedef sl_code (*row_fn)(rp_data *d, char *const *cells, sl_err *err);
 static sl_code read_dataset(sl_store *st, const char *key, const char *const *names, uint32_t n, row_fn fn,
                             rp_data *d, sl_err *err)
 {
-    sl_buf file;
     pq_reader *rd = NULL;
     uint32_t cols[16];
     char *cells[16];
     sl_code rc;
-    sl_buf_init(&file, FILE_MAX);
-    SL_TRY_GOTO(rc, sl_store_read(st, key, &file, err), done);
-    rd = pq_reader_open_mem(key, file.data, file.len, err);
+    /* read as the row groups are decoded (from S3: ranged GETs), never the whole file */
+    FILE *f = sl_store_open_read(st, key, err);
+    if (!f) {
+        rc = err->code ? err->code : SL_E_IO;
+        goto done;
+    }
+    rd = pq_reader_open_stream(key, f, err);
     if (!rd) {
         rc = err->code ? err->code : SL_E_FORMAT;
         goto done;
@@ -157,7 +159,6 @@ static sl_code read_dataset(sl_store *st, const char *key, const char *const *na
 done:
     if (rc != SL_OK && !strstr(err->msg, key)) sl_err_prefix(err, "%s: ", key);
     pq_reader_close(rd);
-    sl_buf_free(&file);
     return rc;
 }
 

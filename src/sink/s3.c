@@ -261,6 +261,7 @@ typedef struct s3_req {
     int work;                 /* 1: the run's own work (parts, PUTs, create, complete), cut
                                * short by a stop; 0: cleanup (aborts, deletes, reads), which
                                * a stop must let finish */
+    const char *range;        /* a GET of part of the object: "bytes=first-last" */
 } s3_req;
 
 typedef struct s3_resp {
@@ -420,6 +421,7 @@ static int attempt(s3_store *s, const s3_req *r, const char *url, const char *pa
     if (*rc == SL_OK) *rc = add_header(&hl, "Authorization", (const char *)auth.data, err);
     if (*rc == SL_OK) *rc = add_header(&hl, "Content-Type", r->content_type ? r->content_type : "application/octet-stream", err);
     if (*rc == SL_OK) *rc = add_header(&hl, "Expect", "", err);
+    if (*rc == SL_OK && r->range) *rc = add_header(&hl, "Range", r->range, err);
     OPENSSL_cleanse(auth.data, auth.cap);
     sl_buf_free(&auth);
     if (*rc != SL_OK) {
@@ -612,7 +614,7 @@ static void *part_main(void *arg)
     char num[16];
     snprintf(num, sizeof num, "%d", p->number);
     const char *q[] = {"partNumber", num, "uploadId", u->upload_id};
-    s3_req r = {"PUT", u->key, q, 2, p->buf, p->len, 1, 0, NULL, NULL, 1};
+    s3_req r = {"PUT", u->key, q, 2, p->buf, p->len, 1, 0, NULL, NULL, 1, NULL};
     s3_resp resp;
     sl_err_clear(&p->err);
     p->rc = s3_do(u->s, &r, &resp, &p->err);
@@ -668,7 +670,7 @@ static sl_code start_upload(s3_upload *u, sl_err *err)
     sl_buf_init(&out, (size_t)1 << 20);
     /* Not cut by a stop: an upload the server started but whose id we never read
      * could only be found again by listing. */
-    s3_req r = {"POST", u->key, q, 1, NULL, 0, 0, 1, NULL, &out, 0};
+    s3_req r = {"POST", u->key, q, 1, NULL, 0, 0, 1, NULL, &out, 0, NULL};
     s3_resp resp;
     sl_code rc = s3_do(u->s, &r, &resp, err);
     u->lost_creates += resp.ambiguous;
@@ -765,7 +767,7 @@ static sl_code up_write(sl_sink *sk, const void *p, size_t n, sl_err *err)
  * multipart ETags are not specified to be MD5s. */
 static int completed_already(s3_upload *u)
 {
-    s3_req r = {"HEAD", u->key, NULL, 0, NULL, 0, 0, 0, NULL, NULL, 0};
+    s3_req r = {"HEAD", u->key, NULL, 0, NULL, 0, 0, 0, NULL, NULL, 0, NULL};
     s3_resp resp;
     sl_err e = {0};
     if (s3_do(u->s, &r, &resp, &e) != SL_OK) return 0;
@@ -790,7 +792,7 @@ static sl_code complete(s3_upload *u, sl_err *err)
     const char *q[] = {"uploadId", u->upload_id};
     for (int n = 1; rc == SL_OK; n++) {
         out.len = 0;
-        s3_req r = {"POST", u->key, q, 1, body.data, body.len, 1, 0, "application/xml", &out, 1};
+        s3_req r = {"POST", u->key, q, 1, body.data, body.len, 1, 0, "application/xml", &out, 1, NULL};
         s3_resp resp;
         rc = s3_do(u->s, &r, &resp, err);
         if (rc != SL_OK && resp.status == 404 && !strcmp(resp.code, "NoSuchUpload") && (resp.ambiguous || n > 1) &&
@@ -821,7 +823,7 @@ static sl_code up_finish(sl_sink *sk, sl_err *err)
 {
     s3_upload *u = (s3_upload *)sk;
     if (!u->upload_id[0]) { /* small: one PUT */
-        s3_req r = {"PUT", u->key, NULL, 0, u->cur, u->cur_len, 1, 1, NULL, NULL, 1};
+        s3_req r = {"PUT", u->key, NULL, 0, u->cur, u->cur_len, 1, 1, NULL, NULL, 1, NULL};
         s3_resp resp;
         sl_code rc = s3_do(u->s, &r, &resp, err);
         sl_free(u->cur);
@@ -850,7 +852,7 @@ static void up_abort(sl_sink *sk)
     join_all(u, NULL);
     if (u->upload_id[0]) {
         const char *q[] = {"uploadId", u->upload_id};
-        s3_req r = {"DELETE", u->key, q, 1, NULL, 0, 0, 0, NULL, NULL, 0};
+        s3_req r = {"DELETE", u->key, q, 1, NULL, 0, 0, 0, NULL, NULL, 0, NULL};
         s3_resp resp;
         sl_err e = {0};
         /* NoSuchUpload: already gone (an earlier attempt's answer was lost) */
@@ -952,7 +954,7 @@ static sl_code st_list(sl_store *st, const char *prefix, sl_store_list_cb cb, vo
         if (tok[0]) q[2 * nq] = "continuation-token", q[2 * nq + 1] = tok, nq++;
         if (s->list_max_keys != 1000) q[2 * nq] = "max-keys", q[2 * nq + 1] = maxkeys, nq++;
         out.len = 0;
-        s3_req r = {"GET", NULL, q, nq, NULL, 0, 0, 0, NULL, &out, 0};
+        s3_req r = {"GET", NULL, q, nq, NULL, 0, 0, 0, NULL, &out, 0, NULL};
         s3_resp resp;
         rc = s3_do(s, &r, &resp, err);
         if (rc != SL_OK) break;
@@ -974,7 +976,7 @@ static sl_code st_remove(sl_store *st, const char *key, sl_err *err)
     s3_store *s = (s3_store *)st;
     char full[SL_STORE_KEY_MAX + 8];
     SL_TRY(full_key(s, key, full, sizeof full, err));
-    s3_req r = {"DELETE", full, NULL, 0, NULL, 0, 0, 0, NULL, NULL, 0};
+    s3_req r = {"DELETE", full, NULL, 0, NULL, 0, 0, 0, NULL, NULL, 0, NULL};
     s3_resp resp;
     sl_code rc = s3_do(s, &r, &resp, err);
     if (rc != SL_OK && resp.status == 404) return SL_OK; /* already gone */
@@ -986,11 +988,46 @@ static sl_code st_read(sl_store *st, const char *key, sl_buf *out, sl_err *err)
     s3_store *s = (s3_store *)st;
     char full[SL_STORE_KEY_MAX + 8];
     SL_TRY(full_key(s, key, full, sizeof full, err));
-    s3_req r = {"GET", full, NULL, 0, NULL, 0, 0, 0, NULL, out, 0};
+    s3_req r = {"GET", full, NULL, 0, NULL, 0, 0, 0, NULL, out, 0, NULL};
     s3_resp resp;
     sl_code rc = s3_do(s, &r, &resp, err);
     if (rc != SL_OK && resp.status == 404 && strcmp(resp.code, "NoSuchBucket") != 0)
         return sl_store_err_not_found(err, st, key);
+    return rc;
+}
+
+static sl_code st_size(sl_store *st, const char *key, uint64_t *size, sl_err *err)
+{
+    s3_store *s = (s3_store *)st;
+    char full[SL_STORE_KEY_MAX + 8];
+    SL_TRY(full_key(s, key, full, sizeof full, err));
+    s3_req r = {"HEAD", full, NULL, 0, NULL, 0, 0, 0, NULL, NULL, 0, NULL};
+    s3_resp resp;
+    sl_code rc = s3_do(s, &r, &resp, err);
+    if (rc != SL_OK && resp.status == 404) return sl_store_err_not_found(err, st, key);
+    if (rc == SL_OK) *size = resp.length;
+    return rc;
+}
+
+static sl_code st_read_at(sl_store *st, const char *key, uint64_t off, size_t n, void *dst, sl_err *err)
+{
+    s3_store *s = (s3_store *)st;
+    char full[SL_STORE_KEY_MAX + 8], range[64];
+    if (n == 0) return SL_OK;
+    SL_TRY(full_key(s, key, full, sizeof full, err));
+    snprintf(range, sizeof range, "bytes=%llu-%llu", (unsigned long long)off, (unsigned long long)(off + n - 1));
+    sl_buf out;
+    sl_buf_init(&out, n);
+    s3_req r = {"GET", full, NULL, 0, NULL, 0, 0, 0, NULL, &out, 0, range};
+    s3_resp resp;
+    sl_code rc = s3_do(s, &r, &resp, err);
+    if (rc != SL_OK && resp.status == 404 && strcmp(resp.code, "NoSuchBucket") != 0)
+        rc = sl_store_err_not_found(err, st, key);
+    else if (rc == SL_OK && (resp.status != 206 || out.len != n))
+        rc = sl_err_set(err, SL_E_STORAGE, "s3://%s/%s: asked for bytes %llu-%llu, got %zu bytes (HTTP %ld)", s->bucket,
+                        full, (unsigned long long)off, (unsigned long long)(off + n - 1), out.len, resp.status);
+    if (rc == SL_OK) memcpy(dst, out.data, n);
+    sl_buf_free(&out);
     return rc;
 }
 
@@ -1043,7 +1080,7 @@ static sl_code abort_uploads_under(s3_store *s, const char *full, const char *on
         d->n = 0;
         d->truncated = 0;
         d->next_key[0] = d->next_id[0] = 0;
-        s3_req r = {"GET", NULL, q, nq, NULL, 0, 0, 0, NULL, &out, 0};
+        s3_req r = {"GET", NULL, q, nq, NULL, 0, 0, 0, NULL, &out, 0, NULL};
         s3_resp resp;
         rc = s3_do(s, &r, &resp, err);
         if (rc != SL_OK) break;
@@ -1056,7 +1093,7 @@ static sl_code abort_uploads_under(s3_store *s, const char *full, const char *on
         for (int i = 0; i < d->n && rc == SL_OK; i++) {
             if (only_key && strcmp(d->keys[i], only_key) != 0) continue;
             const char *aq[] = {"uploadId", d->ids[i]};
-            s3_req a = {"DELETE", d->keys[i], aq, 1, NULL, 0, 0, 0, NULL, NULL, 0};
+            s3_req a = {"DELETE", d->keys[i], aq, 1, NULL, 0, 0, 0, NULL, NULL, 0, NULL};
             rc = s3_do(s, &a, &resp, err);
             if (rc != SL_OK && resp.status == 404 && !strcmp(resp.code, "NoSuchUpload")) { /* aborted meanwhile */
                 sl_err_clear(err);
@@ -1112,7 +1149,8 @@ static void st_release(sl_store *st)
     sl_free(s);
 }
 
-static const sl_store_vtable s3_vt = {"s3", st_create, st_list, st_remove, st_read, st_release, st_abort_uploads};
+static const sl_store_vtable s3_vt = {"s3",       st_create,        st_list, st_remove, st_read,
+                                      st_release, st_abort_uploads, st_size, st_read_at};
 
 static void share_lock(CURL *h, curl_lock_data d, curl_lock_access a, void *ud)
 {

@@ -2,10 +2,12 @@
  * key validation shared by every backend, and the checked calls into the vtable. */
 #include "store.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "../common/sl_alloc.h"
+#include "../common/sl_log.h"
 #include "s3.h"
 
 sl_store *sl_store_open(const char *url, const sl_config *cfg, sl_err *err)
@@ -114,6 +116,75 @@ sl_code sl_store_read(sl_store *s, const char *key, sl_buf *out, sl_err *err)
 {
     SL_TRY(sl_store_key_check(key, err));
     return s->vt->read(s, key, out, err);
+}
+
+/* sl_store_open_read's cookie: the object, its size, where the stream stands. */
+typedef struct obj_stream {
+    sl_store *s;
+    char *key;
+    uint64_t size, pos;
+} obj_stream;
+
+static ssize_t obj_read(void *c, char *buf, size_t n)
+{
+    obj_stream *o = c;
+    if (o->pos >= o->size) return 0;
+    if (n > o->size - o->pos) n = (size_t)(o->size - o->pos);
+    sl_err e = {0};
+    if (o->s->vt->read_at(o->s, o->key, o->pos, n, buf, &e) != SL_OK) {
+        sl_warn("%s", e.msg); /* stdio keeps only "read failed": the reason goes to the log */
+        errno = EIO;
+        return -1;
+    }
+    o->pos += n;
+    return (ssize_t)n;
+}
+
+static int obj_seek(void *c, off64_t *off, int whence)
+{
+    obj_stream *o = c;
+    int64_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? (int64_t)o->pos : (int64_t)o->size;
+    if (*off < -base) {
+        errno = EINVAL;
+        return -1;
+    }
+    o->pos = (uint64_t)(base + *off);
+    *off = (off64_t)o->pos;
+    return 0;
+}
+
+static int obj_close(void *c)
+{
+    obj_stream *o = c;
+    sl_free(o->key);
+    sl_free(o);
+    return 0;
+}
+
+FILE *sl_store_open_read(sl_store *s, const char *key, sl_err *err)
+{
+    if (sl_store_key_check(key, err) != SL_OK) return NULL;
+    if (!s->vt->size || !s->vt->read_at) {
+        sl_err_set(err, SL_E_UNSUPPORTED, "%s: the %s store cannot read parts of objects", s->url, s->vt->name);
+        return NULL;
+    }
+    obj_stream *o = sl_calloc(1, sizeof *o);
+    if (!o || !(o->key = sl_strdup(key))) {
+        sl_free(o);
+        sl_err_set(err, SL_E_NOMEM, "out of memory opening %s", key);
+        return NULL;
+    }
+    o->s = s;
+    if (s->vt->size(s, key, &o->size, err) != SL_OK) {
+        obj_close(o);
+        return NULL;
+    }
+    FILE *f = fopencookie(o, "rb", (cookie_io_functions_t){obj_read, NULL, obj_seek, obj_close});
+    if (!f) {
+        obj_close(o);
+        sl_err_set(err, SL_E_NOMEM, "out of memory opening %s", key);
+    }
+    return f;
 }
 
 sl_code sl_store_abort_uploads(sl_store *s, const char *prefix, sl_err *err)

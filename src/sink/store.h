@@ -7,6 +7,7 @@
 #define SL_STORE_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "../common/sl_buf.h"
 #include "../common/sl_config.h"
@@ -45,6 +46,10 @@ typedef struct sl_store_vtable {
     /* Optional (NULL when the backend has nothing of the kind): discards unfinished
      * uploads under `prefix` that a killed process left (S3 multipart uploads). */
     sl_code (*abort_uploads)(sl_store *s, const char *prefix, sl_err *err);
+    /* An object's size, and n bytes of it from off into dst (S3: a ranged GET); absent
+     * keys fail as read does. */
+    sl_code (*size)(sl_store *s, const char *key, uint64_t *size, sl_err *err);
+    sl_code (*read_at)(sl_store *s, const char *key, uint64_t off, size_t n, void *dst, sl_err *err);
 } sl_store_vtable;
 
 struct sl_store {
@@ -80,6 +85,10 @@ sl_sink *sl_store_create(sl_store *s, const char *key, sl_err *err);
 sl_code sl_store_list(sl_store *s, const char *prefix, sl_store_list_cb cb, void *ud, sl_err *err);
 sl_code sl_store_remove(sl_store *s, const char *key, sl_err *err);
 sl_code sl_store_read(sl_store *s, const char *key, sl_buf *out, sl_err *err);
+/* An object as a read-only stdio stream that seeks (fopencookie over size and read_at):
+ * what is read is fetched as it is asked for, never the whole object at once (the
+ * report reads a dataset back a row group at a time). fclose it. */
+FILE *sl_store_open_read(sl_store *s, const char *key, sl_err *err);
 /* SL_OK at once for backends without unfinished uploads. */
 sl_code sl_store_abort_uploads(sl_store *s, const char *prefix, sl_err *err);
 

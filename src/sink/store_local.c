@@ -226,6 +226,50 @@ static sl_code local_read(sl_store *s, const char *key, sl_buf *out, sl_err *err
     return rc;
 }
 
+static sl_code local_size(sl_store *s, const char *key, uint64_t *size, sl_err *err)
+{
+    local_store *l = (local_store *)s;
+    char *path = join(l, key);
+    struct stat st;
+    sl_code rc = SL_OK;
+    if (!path) return sl_err_set(err, SL_E_NOMEM, "out of memory reading %s", key);
+    if (stat(path, &st) != 0)
+        rc = errno == ENOENT || errno == ENOTDIR ? sl_store_err_not_found(err, s, key)
+                                                 : sl_err_set(err, SL_E_IO, "reading %s: %s", path, strerror(errno));
+    else if (!S_ISREG(st.st_mode)) rc = sl_err_set(err, SL_E_IO, "reading %s: not a regular file", path);
+    else *size = (uint64_t)st.st_size;
+    sl_free(path);
+    return rc;
+}
+
+static sl_code local_read_at(sl_store *s, const char *key, uint64_t off, size_t n, void *dst, sl_err *err)
+{
+    local_store *l = (local_store *)s;
+    char *path = join(l, key);
+    sl_code rc = SL_OK;
+    if (!path) return sl_err_set(err, SL_E_NOMEM, "out of memory reading %s", key);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        rc = errno == ENOENT || errno == ENOTDIR ? sl_store_err_not_found(err, s, key)
+                                                : sl_err_set(err, SL_E_IO, "opening %s: %s", path, strerror(errno));
+        sl_free(path);
+        return rc;
+    }
+    for (size_t got = 0; got < n;) {
+        ssize_t r = pread(fd, (char *)dst + got, n - got, (off_t)(off + got));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            rc = sl_err_set(err, SL_E_IO, "reading %zu bytes at %llu of %s: %s", n, (unsigned long long)off, path,
+                            r < 0 ? strerror(errno) : "the file ends before");
+            break;
+        }
+        got += (size_t)r;
+    }
+    close(fd);
+    sl_free(path);
+    return rc;
+}
+
 static void local_release(sl_store *s)
 {
     local_store *l = (local_store *)s;
@@ -234,7 +278,8 @@ static void local_release(sl_store *s)
     sl_free(l);
 }
 
-static const sl_store_vtable local_vt = {"local", local_create, local_list, local_remove, local_read, local_release, NULL};
+static const sl_store_vtable local_vt = {"local",       local_create, local_list, local_remove, local_read,
+                                         local_release, NULL,         local_size, local_read_at};
 
 sl_store *sl_store_local_open(const char *root, sl_err *err)
 {

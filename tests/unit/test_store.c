@@ -248,6 +248,37 @@ static void local_create_read_list_remove(void)
     rm_rf(root);
 }
 
+/* sl_store_open_read: a stdio stream over the object that reads what is asked at any
+ * offset (fseek from the start, the current place and the end), stops at the end, and
+ * fails for an absent key as read does. */
+static void local_open_read_seeks_and_reads_ranges(void)
+{
+    char root[64];
+    sl_err e = {0};
+    make_root(root, sizeof root);
+    sl_store *st = sl_store_local_open(root, &e);
+    CHECK(st);
+    char data[20001];
+    for (size_t i = 0; i < sizeof data - 1; i++) data[i] = (char)('a' + (i * 7) % 26);
+    data[sizeof data - 1] = '\0';
+    CHECK_EQ_INT(put(st, "d/obj.bin", data), SL_OK);
+    FILE *f = sl_store_open_read(st, "d/obj.bin", &e);
+    CHECK(f != NULL);
+    char buf[12000];
+    CHECK(fseeko(f, 0, SEEK_END) == 0 && ftello(f) == 20000);
+    CHECK(fseeko(f, 9000, SEEK_SET) == 0 && fread(buf, 1, 11000, f) == 11000 && memcmp(buf, data + 9000, 11000) == 0);
+    CHECK(fread(buf, 1, 1, f) == 0 && feof(f)); /* the end */
+    CHECK(fseeko(f, -8, SEEK_END) == 0 && fread(buf, 1, 100, f) == 8 && memcmp(buf, data + 19992, 8) == 0);
+    CHECK(fseeko(f, 3, SEEK_SET) == 0 && fseeko(f, 4, SEEK_CUR) == 0 && fread(buf, 1, 5, f) == 5 &&
+          memcmp(buf, data + 7, 5) == 0);
+    fclose(f);
+    CHECK(sl_store_open_read(st, "d/none.bin", &e) == NULL);
+    CHECK(sl_store_is_not_found(&e));
+    CHECK(sl_store_open_read(st, "../x", &e) == NULL && e.code == SL_E_USAGE);
+    sl_store_free(st);
+    rm_rf(root);
+}
+
 static void local_lists_temporaries(void)
 {
     char root[64], want[256];
@@ -617,7 +648,7 @@ static sl_code fst_read(sl_store *s, const char *key, sl_buf *out, sl_err *err)
     return sl_store_read(((fault_store *)s)->inner, key, out, err);
 }
 static void fst_release(sl_store *s) { sl_store_free(((fault_store *)s)->inner); }
-static const sl_store_vtable fault_store_vt = {"fault", fst_create, fst_list, fst_remove, fst_read, fst_release, NULL};
+static const sl_store_vtable fault_store_vt = {"fault", fst_create, fst_list, fst_remove, fst_read, fst_release, NULL, NULL, NULL};
 
 static int fault_open(fault_store *f)
 {
@@ -1801,6 +1832,7 @@ static void commit_append_alloc_failures(void)
 
 T_SUITE(suite_store) = {
     {"local_create_read_list_remove", local_create_read_list_remove},
+    {"local_open_read_seeks_and_reads_ranges", local_open_read_seeks_and_reads_ranges},
     {"local_lists_temporaries", local_lists_temporaries},
     {"local_root_not_created_until_written", local_root_not_created_until_written},
     {"key_validation", key_validation},
