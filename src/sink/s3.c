@@ -983,49 +983,50 @@ static sl_code st_remove(sl_store *st, const char *key, sl_err *err)
     return rc;
 }
 
-static sl_code st_read(sl_store *st, const char *key, sl_buf *out, sl_err *err)
+/* Request r on the object `key` (r->key is set to its full key); a 404 but for a
+ * missing bucket is the store's not-found. */
+static sl_code object_do(sl_store *st, const char *key, s3_req *r, s3_resp *resp, sl_err *err)
 {
     s3_store *s = (s3_store *)st;
     char full[SL_STORE_KEY_MAX + 8];
     SL_TRY(full_key(s, key, full, sizeof full, err));
-    s3_req r = {"GET", full, NULL, 0, NULL, 0, 0, 0, NULL, out, 0, NULL};
-    s3_resp resp;
-    sl_code rc = s3_do(s, &r, &resp, err);
-    if (rc != SL_OK && resp.status == 404 && strcmp(resp.code, "NoSuchBucket") != 0)
+    r->key = full;
+    sl_code rc = s3_do(s, r, resp, err);
+    r->key = NULL;
+    if (rc != SL_OK && resp->status == 404 && strcmp(resp->code, "NoSuchBucket") != 0)
         return sl_store_err_not_found(err, st, key);
     return rc;
 }
 
+static sl_code st_read(sl_store *st, const char *key, sl_buf *out, sl_err *err)
+{
+    s3_req r = {"GET", NULL, NULL, 0, NULL, 0, 0, 0, NULL, out, 0, NULL};
+    s3_resp resp;
+    return object_do(st, key, &r, &resp, err);
+}
+
 static sl_code st_size(sl_store *st, const char *key, uint64_t *size, sl_err *err)
 {
-    s3_store *s = (s3_store *)st;
-    char full[SL_STORE_KEY_MAX + 8];
-    SL_TRY(full_key(s, key, full, sizeof full, err));
-    s3_req r = {"HEAD", full, NULL, 0, NULL, 0, 0, 0, NULL, NULL, 0, NULL};
+    s3_req r = {"HEAD", NULL, NULL, 0, NULL, 0, 0, 0, NULL, NULL, 0, NULL};
     s3_resp resp;
-    sl_code rc = s3_do(s, &r, &resp, err);
-    if (rc != SL_OK && resp.status == 404) return sl_store_err_not_found(err, st, key);
-    if (rc == SL_OK) *size = resp.length;
-    return rc;
+    SL_TRY(object_do(st, key, &r, &resp, err));
+    *size = resp.length;
+    return SL_OK;
 }
 
 static sl_code st_read_at(sl_store *st, const char *key, uint64_t off, size_t n, void *dst, sl_err *err)
 {
-    s3_store *s = (s3_store *)st;
-    char full[SL_STORE_KEY_MAX + 8], range[64];
+    char range[64];
     if (n == 0) return SL_OK;
-    SL_TRY(full_key(s, key, full, sizeof full, err));
     snprintf(range, sizeof range, "bytes=%llu-%llu", (unsigned long long)off, (unsigned long long)(off + n - 1));
     sl_buf out;
     sl_buf_init(&out, n);
-    s3_req r = {"GET", full, NULL, 0, NULL, 0, 0, 0, NULL, &out, 0, range};
+    s3_req r = {"GET", NULL, NULL, 0, NULL, 0, 0, 0, NULL, &out, 0, range};
     s3_resp resp;
-    sl_code rc = s3_do(s, &r, &resp, err);
-    if (rc != SL_OK && resp.status == 404 && strcmp(resp.code, "NoSuchBucket") != 0)
-        rc = sl_store_err_not_found(err, st, key);
-    else if (rc == SL_OK && (resp.status != 206 || out.len != n))
-        rc = sl_err_set(err, SL_E_STORAGE, "s3://%s/%s: asked for bytes %llu-%llu, got %zu bytes (HTTP %ld)", s->bucket,
-                        full, (unsigned long long)off, (unsigned long long)(off + n - 1), out.len, resp.status);
+    sl_code rc = object_do(st, key, &r, &resp, err);
+    if (rc == SL_OK && (resp.status != 206 || out.len != n))
+        rc = sl_err_set(err, SL_E_STORAGE, "%s: %s: asked for bytes %llu-%llu, got %zu bytes (HTTP %ld)", st->url, key,
+                        (unsigned long long)off, (unsigned long long)(off + n - 1), out.len, resp.status);
     if (rc == SL_OK) memcpy(dst, out.data, n);
     sl_buf_free(&out);
     return rc;

@@ -1115,9 +1115,13 @@ typedef struct ord_idx {
     uint64_t id;
     size_t row;
 } ord_idx;
-static int cmp_ord(const void *a, const void *b)
+/* qsort's order of records that begin with a uint64_t id (ord_idx, sold_rec): by id,
+ * unsigned. */
+static int cmp_id_first(const void *a, const void *b)
 {
-    uint64_t x = ((const ord_idx *)a)->id, y = ((const ord_idx *)b)->id;
+    uint64_t x, y;
+    memcpy(&x, a, sizeof x);
+    memcpy(&y, b, sizeof y);
     return x < y ? -1 : x > y;
 }
 
@@ -1131,7 +1135,7 @@ static size_t ids_in_order(const tf_map *m, const cust_agg *counted, ord_idx *o)
     uint32_t row;
     while (tf_map_next(m, &pos, &id, &row))
         if (!counted || counted[row].orders) o[k++] = (ord_idx){id, row};
-    if (m->hn) qsort(o, k, sizeof *o, cmp_ord);
+    if (m->hn) qsort(o, k, sizeof *o, cmp_id_first);
     return k;
 }
 
@@ -1590,12 +1594,6 @@ typedef struct sold_rec {
     int64_t units;
 } sold_rec;
 
-static int sold_cmp(const void *a, const void *b)
-{
-    uint64_t x = ((const sold_rec *)a)->id, y = ((const sold_rec *)b)->id;
-    return x < y ? -1 : x > y;
-}
-
 /* The map's units sold, sorted (*out: sl_free it); the map stays as it is. */
 static sl_code sold_sorted(const tf_state *st, sold_rec **out, size_t *n, sl_err *err)
 {
@@ -1605,7 +1603,7 @@ static sl_code sold_sorted(const tf_state *st, sold_rec **out, size_t *n, sl_err
     uint64_t id;
     uint32_t slot;
     while (tf_map_next(&st->sold_ids, &pos, &id, &slot)) v[k++] = (sold_rec){id, st->sold[slot]};
-    qsort(v, k, sizeof *v, sold_cmp);
+    qsort(v, k, sizeof *v, cmp_id_first);
     *out = v;
     *n = k;
     return SL_OK;

@@ -153,6 +153,21 @@ static void a_record_left_half_taken_fails(void)
     free(k.got);
 }
 
+/* One record of u, checked against data at *at; *end once u has ended. */
+static void take_next(sl_unpacker *u, const uint8_t *data, size_t n, size_t *at, int *end)
+{
+    const uint8_t *p;
+    sl_err err = {0};
+    if (*end) return;
+    CHECK(sl_unpacker_take(u, REC, &p, &err) == SL_OK);
+    if (!p) {
+        *end = 1;
+        return;
+    }
+    CHECK(*at + REC <= n && memcmp(p, data + *at, REC) == 0);
+    *at += REC;
+}
+
 /* Two streams read at once, record by record (the commit's merge): each gives back its
  * bytes in order, then the end; a stream that stops inside a record fails on that take. */
 static void unpackers_read_side_by_side(void)
@@ -169,25 +184,8 @@ static void unpackers_read_side_by_side(void)
     size_t at1 = 0, at2 = 0;
     int end1 = 0, end2 = 0;
     while (!end1 || !end2) {
-        const uint8_t *p;
-        if (!end1) {
-            CHECK(sl_unpacker_take(u1, REC, &p, &err) == SL_OK);
-            if (!p) {
-                end1 = 1;
-            } else {
-                CHECK(at1 + REC <= n1 && memcmp(p, d1 + at1, REC) == 0);
-                at1 += REC;
-            }
-        }
-        for (int k = 0; k < 3 && !end2; k++) { /* another pace */
-            CHECK(sl_unpacker_take(u2, REC, &p, &err) == SL_OK);
-            if (!p) {
-                end2 = 1;
-            } else {
-                CHECK(at2 + REC <= n2 && memcmp(p, d2 + at2, REC) == 0);
-                at2 += REC;
-            }
-        }
+        take_next(u1, d1, n1, &at1, &end1);
+        for (int k = 0; k < 3; k++) take_next(u2, d2, n2, &at2, &end2); /* another pace */
     }
     CHECK_EQ_INT(at1, n1);
     CHECK_EQ_INT(at2, n2);
