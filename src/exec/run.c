@@ -204,6 +204,10 @@ static int passes_for(long long customers, size_t limit, int asked)
  * the inventory rows of their ids wait in spill files (about 60 bytes a product and 56 an
  * inventory row), and each pass is finished alone after the reads. */
 #define SL_RUN_PRODUCT_BYTES 192
+static int product_passes_for(long long products, size_t limit, int asked)
+{
+    return passes_within(products > 0 ? (unsigned long long)products * SL_RUN_PRODUCT_BYTES : 0, limit / 8, asked);
+}
 
 /* The products whose units sold an orders shard keeps in memory: a sixteenth of the
  * limit at 64 bytes a product (the map's slot, the int64 and its doubling, the record of
@@ -211,10 +215,6 @@ static int passes_for(long long customers, size_t limit, int asked)
  * merged in id order at the end (tf_sold_bound). */
 #define SL_RUN_SOLD_BYTES 64
 static size_t sold_max_for(size_t limit) { return limit / 16 / SL_RUN_SOLD_BYTES; }
-static int product_passes_for(long long products, size_t limit, int asked)
-{
-    return passes_within(products > 0 ? (unsigned long long)products * SL_RUN_PRODUCT_BYTES : 0, limit / 8, asked);
-}
 
 /* n ranges of table's integer key column of about equal estimated rows, from the chunk
  * planner (MIN/MAX and the server's estimates: no table scan); fewer for a small table. */
@@ -1056,13 +1056,12 @@ static sl_code merge_results(tf_state *st, json_t *const *chosen, int ntasks, sl
 {
     sl_code rc = SL_OK;
     sold_merge m = {st, 0, sl_calloc((size_t)(ntasks > 0 ? ntasks : 1), sizeof *m.s)};
-    char(*names)[48] = sl_calloc((size_t)(ntasks > 0 ? ntasks : 1), sizeof *names);
-    if (!m.s || !names) rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
+    char(*whose)[48] = sl_calloc((size_t)(ntasks > 0 ? ntasks : 1), sizeof *whose); /* for messages */
+    if (!m.s || !whose) rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
+    for (int k = 0; rc == SL_OK && k < ntasks; k++) snprintf(whose[k], sizeof whose[k], "the result of task %d", k);
     for (int k = 0; rc == SL_OK && k < ntasks; k++) {
         const json_t *part = json_object_get(chosen[k], "run");
         const char *kind = sl_plan_str(part, "kind");
-        char whose[48];
-        snprintf(whose, sizeof whose, "the result of task %d", k);
         if (strcmp(kind, "orders") == 0) {
             tf_order_sums sums;
             i64_from(json_object_get(part, "hour_count"), sums.hour_count, 24);
@@ -1073,8 +1072,7 @@ static sl_code merge_results(tf_state *st, json_t *const *chosen, int ntasks, sl
             i64_from(json_object_get(part, "segment_spent"), sums.seg.spent, 4);
             rc = tf_merge_orders(st, &sums, err);
             struct sold_head *h = &m.s[m.n];
-            snprintf(names[m.n], sizeof names[m.n], "the result of task %d", k);
-            h->whose = names[m.n];
+            h->whose = whose[k];
             if (rc == SL_OK && !(h->u = sl_unpacker_open(json_object_get(part, "sold_packed"), h->whose, "units sold", err)))
                 rc = err && err->code ? err->code : SL_E_FORMAT;
             if (rc == SL_OK) {
@@ -1087,10 +1085,8 @@ static sl_code merge_results(tf_state *st, json_t *const *chosen, int ntasks, sl
     }
     for (int k = 0; rc == SL_OK && k < ntasks; k++) {
         const json_t *part = json_object_get(chosen[k], "run");
-        char whose[48];
-        snprintf(whose, sizeof whose, "the result of task %d", k);
         if (strcmp(sl_plan_str(part, "kind"), "inventory") == 0)
-            rc = sl_unpack(json_object_get(part, "products_packed"), whose, "products", merge_products, &m, err);
+            rc = sl_unpack(json_object_get(part, "products_packed"), whose[k], "products", merge_products, &m, err);
     }
     /* the rest of each stream (units of products not in products) is read too: a
      * damaged or cut stream fails here rather than pass unseen */
@@ -1098,7 +1094,7 @@ static sl_code merge_results(tf_state *st, json_t *const *chosen, int ntasks, sl
         while (rc == SL_OK && m.s[k].more) rc = sold_advance(&m.s[k], err);
     for (int k = 0; m.s && k < m.n; k++) sl_unpacker_free(m.s[k].u);
     sl_free(m.s);
-    sl_free(names);
+    sl_free(whose);
     return rc;
 }
 

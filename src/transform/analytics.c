@@ -330,6 +330,24 @@ static void dim_free(dim *d)
     sl_buf_free(&d->pool);
 }
 
+/* Closes pass i's two spill files (a[i], b[i]), if open; each is NULL after. */
+static void pass_close(FILE **a, FILE **b, int i)
+{
+    if (a && a[i]) fclose(a[i]);
+    if (b && b[i]) fclose(b[i]);
+    if (a) a[i] = NULL;
+    if (b) b[i] = NULL;
+}
+
+/* The n passes' bounds and spill files (passes_take's), closed and freed. */
+static void passes_drop(int n, int64_t *bounds, FILE **a, FILE **b)
+{
+    for (int i = 0; i < n; i++) pass_close(a, b, i);
+    sl_free(a);
+    sl_free(b);
+    sl_free(bounds);
+}
+
 void tf_free(tf_state *st)
 {
     if (!st) return;
@@ -354,20 +372,8 @@ void tf_free(tf_state *st)
     tf_map_free(&st->hand_ids);
     sl_free(st->hand);
     sl_free(st->wh);
-    for (int i = 0; i < st->npasses; i++) {
-        if (st->pass_cust && st->pass_cust[i]) fclose(st->pass_cust[i]);
-        if (st->pass_ord && st->pass_ord[i]) fclose(st->pass_ord[i]);
-    }
-    sl_free(st->pass_cust);
-    sl_free(st->pass_ord);
-    sl_free(st->bounds);
-    for (int i = 0; i < st->nppasses; i++) {
-        if (st->pass_prod && st->pass_prod[i]) fclose(st->pass_prod[i]);
-        if (st->pass_inv && st->pass_inv[i]) fclose(st->pass_inv[i]);
-    }
-    sl_free(st->pass_prod);
-    sl_free(st->pass_inv);
-    sl_free(st->pbounds);
+    passes_drop(st->npasses, st->bounds, st->pass_cust, st->pass_ord);
+    passes_drop(st->nppasses, st->pbounds, st->pass_prod, st->pass_inv);
     sl_free(st);
 }
 
@@ -1412,9 +1418,7 @@ static sl_code load_pass(tf_state *st, int p, sl_err *err)
         SL_TRY_GOTO(rc, cust_add_order(st, a, (int)rec.counted, rec.ts, rec.cents, err), done);
     }
 done:
-    fclose(st->pass_cust[p]);
-    fclose(st->pass_ord[p]);
-    st->pass_cust[p] = st->pass_ord[p] = NULL;
+    pass_close(st->pass_cust, st->pass_ord, p);
     return rc;
 }
 
@@ -1624,7 +1628,7 @@ static sl_code sold_spill_run(tf_state *st, sl_err *err)
     sold_rec *v;
     size_t n;
     SL_TRY(sold_sorted(st, &v, &n, err));
-    off_t at = fseeko(st->sold_file, 0, SEEK_END) == 0 ? ftello(st->sold_file) : -1;
+    off_t at = ftello(st->sold_file); /* the end: the file is only appended to until the merge */
     int ok = at >= 0 && fwrite(v, sizeof *v, n, st->sold_file) == n;
     sl_free(v);
     if (!ok) return sl_err_set(err, SL_E_IO, "spilling the units sold: %s", strerror(errno));
@@ -1791,9 +1795,7 @@ static sl_code load_product_pass(tf_state *st, int p, sl_err *err)
         SL_TRY_GOTO(rc, inventory_row(st, &v, err), done);
     }
 done:
-    fclose(st->pass_prod[p]);
-    fclose(st->pass_inv[p]);
-    st->pass_prod[p] = st->pass_inv[p] = NULL;
+    pass_close(st->pass_prod, st->pass_inv, p);
     return rc;
 }
 
