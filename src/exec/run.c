@@ -554,15 +554,60 @@ static sl_code sold_pack(void *ud, int64_t id, int64_t units, sl_err *err)
     return pack_put(ud, &units, sizeof units, err);
 }
 
-/* part[key] = the stream pk (the result rc of filling it); frees pk. */
-static sl_code put_packed(json_t *part, const char *key, sl_pack *pk, sl_code rc, sl_err *err)
+/* A packed stream that passes a sixty-fourth of the limit leaves the result for an
+ * object of the run's partition, "_spill/<what>-<shard>-<run id>.zst": the results wait
+ * for the commit, all of them at once, in memory (at 5,000,000 products the products'
+ * stream alone is 40 MB); the commit's cleanup deletes the object with what the
+ * manifest does not list. */
+#define SL_RUN_PACK_INLINE_SHARE 64
+
+typedef struct rn_spill {
+    rn_task *t;
+    const char *what;
+    int shard;
+    sl_sink *sink;
+    char name[512];
+} rn_spill;
+
+static sl_sink *pack_spill_open(void *ud, sl_err *err)
 {
-    json_t *a = NULL;
-    if (rc != SL_OK) {
-        sl_pack_free(pk);
-        return rc;
+    rn_spill *sp = ud;
+    char stem[64];
+    snprintf(stem, sizeof stem, "_spill/%s-%05d", sp->what, sp->shard);
+    if (sl_task_files_open_raw(sp->t->files, sp->t->prefix, stem, "zst", &sp->sink, sp->name, sizeof sp->name, err) !=
+        SL_OK)
+        return NULL;
+    return sp->sink;
+}
+
+static sl_pack *pack_begin(rn_spill *sp, rn_task *t, const char *what, int shard, sl_err *err)
+{
+    size_t limit = (size_t)sl_plan_int(t->plan, "memory_limit", 0);
+    *sp = (rn_spill){t, what, shard, NULL, ""};
+    return sl_pack_begin_spill((limit ? limit : SL_MEMORY_LIMIT_DEFAULT) / SL_RUN_PACK_INLINE_SHARE, pack_spill_open,
+                               sp, err);
+}
+
+/* part[key] = the stream pk (the result rc of filling it): its strings, or where it was
+ * spilled (also listed in the result's "spilled"); frees pk and the spill's sink. */
+static sl_code put_packed(json_t *result, json_t *part, const char *key, sl_pack *pk, rn_spill *sp, sl_code rc,
+                          sl_err *err)
+{
+    json_t *a = NULL, *spilled = json_object_get(result, "spilled");
+    if (rc == SL_OK) rc = sl_pack_end(pk, &a, err);
+    else sl_pack_free(pk);
+    sl_sink_release(sp->sink); /* aborts the object if its stream failed */
+    SL_TRY(rc);
+    if (!a) { /* spilled: the sink is finished */
+        if (!spilled) {
+            spilled = json_array();
+            if (!spilled || json_object_set_new(result, "spilled", spilled) != 0)
+                return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        }
+        SL_TRY(sl_task_files_done(sp->t->files, sp->t->prefix, sp->name, 0, spilled, err));
+        a = json_deep_copy(json_array_get(spilled, json_array_size(spilled) - 1));
+        if (!a) return sl_err_set(err, SL_E_NOMEM, "out of memory");
     }
-    SL_TRY(sl_pack_end(pk, &a, err));
     if (json_object_set_new(part, key, a) != 0) return sl_err_set(err, SL_E_NOMEM, "out of memory");
     return SL_OK;
 }
@@ -741,7 +786,7 @@ static sl_code shared_threshold(rn_task *t, tf_state *st, int64_t *mine, FILE *f
         long before = ftell(all);
         char whose[48];
         snprintf(whose, sizeof whose, "the gathered message of shard %d", i);
-        rc = sl_unpack(json_object_get(m, "spends"), whose, "totals", spill_totals, all, err);
+        rc = sl_unpack(NULL, json_object_get(m, "spends"), whose, "totals", spill_totals, all, err);
         if (rc == SL_OK && (before < 0 || ftell(all) - before != (long)(c * (json_int_t)sizeof(int64_t)) || c < 0))
             rc = sl_err_set(err, SL_E_FORMAT, "the gathered totals of shard %d are not the %lld it counted", i, (long long)c);
         total += (size_t)c;
@@ -892,9 +937,11 @@ sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, 
         else
             SL_TRY_GOTO(rc, close_dataset(&t, TF_ORDER_ANALYTICS, files, err), done);
         tf_order_sums_get(st, &sums);
-        sl_pack *pk = sl_pack_begin(err);
+        rn_spill sp;
+        sl_pack *pk = pack_begin(&sp, &t, "sold", shard, err);
         if (!pk) SL_TRY_GOTO(rc, err->code, done);
-        SL_TRY_GOTO(rc, put_packed(part, "sold_packed", pk, tf_each_sold(st, sold_pack, pk, err), err), done);
+        SL_TRY_GOTO(rc, put_packed(result, part, "sold_packed", pk, &sp, tf_each_sold(st, sold_pack, pk, err), err),
+                    done);
         json_object_set_new(part, "sold_runs", json_integer((json_int_t)tf_sold_runs(st)));
         json_object_set_new(part, "hour_count", i64_array(sums.hour_count, 24));
         json_object_set_new(part, "hour_revenue", i64_array(sums.hour_revenue, 24));
@@ -907,10 +954,11 @@ sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, 
     } else {
         /* the products first: with product passes, the later passes' inventory rows are
          * replayed there, before the inventory datasets end */
-        sl_pack *pk = sl_pack_begin(err);
+        rn_spill sp;
+        sl_pack *pk = pack_begin(&sp, &t, "products", 0, err);
         if (!pk) SL_TRY_GOTO(rc, err->code, done);
-        SL_TRY_GOTO(rc, put_packed(part, "products_packed", pk, tf_each_product(st, product_pack, pk, err),
-                                   err), done);
+        SL_TRY_GOTO(rc, put_packed(result, part, "products_packed", pk, &sp,
+                                   tf_each_product(st, product_pack, pk, err), err), done);
         SL_TRY_GOTO(rc, tf_finish_inventory(st, err), done);
         SL_TRY_GOTO(rc, close_dataset(&t, TF_INVENTORY_ANALYTICS, files, err), done);
         SL_TRY_GOTO(rc, close_dataset(&t, TF_WAREHOUSE_UTILIZATION, files, err), done);
@@ -1052,7 +1100,7 @@ static sl_code merge_products(void *ud, const uint8_t *p, size_t n, size_t *used
  * inventory task's products, each turned into its product_turnover row as it comes (in
  * id order) with its units sold read from the shards' streams beside it (in id order
  * too), so that neither the products nor the units sold are kept. */
-static sl_code merge_results(tf_state *st, json_t *const *chosen, int ntasks, sl_err *err)
+static sl_code merge_results(sl_store *store, tf_state *st, json_t *const *chosen, int ntasks, sl_err *err)
 {
     sl_code rc = SL_OK;
     sold_merge m = {st, 0, sl_calloc((size_t)(ntasks > 0 ? ntasks : 1), sizeof *m.s)};
@@ -1073,7 +1121,8 @@ static sl_code merge_results(tf_state *st, json_t *const *chosen, int ntasks, sl
             rc = tf_merge_orders(st, &sums, err);
             struct sold_head *h = &m.s[m.n];
             h->whose = whose[k];
-            if (rc == SL_OK && !(h->u = sl_unpacker_open(json_object_get(part, "sold_packed"), h->whose, "units sold", err)))
+            if (rc == SL_OK && !(h->u = sl_unpacker_open(store, json_object_get(part, "sold_packed"), h->whose, "units sold",
+                                                         err)))
                 rc = err && err->code ? err->code : SL_E_FORMAT;
             if (rc == SL_OK) {
                 m.n++;
@@ -1086,7 +1135,8 @@ static sl_code merge_results(tf_state *st, json_t *const *chosen, int ntasks, sl
     for (int k = 0; rc == SL_OK && k < ntasks; k++) {
         const json_t *part = json_object_get(chosen[k], "run");
         if (strcmp(sl_plan_str(part, "kind"), "inventory") == 0)
-            rc = sl_unpack(json_object_get(part, "products_packed"), whose[k], "products", merge_products, &m, err);
+            rc = sl_unpack(store, json_object_get(part, "products_packed"), whose[k], "products", merge_products, &m,
+                           err);
     }
     /* the rest of each stream (units of products not in products) is read too: a
      * damaged or cut stream fails here rather than pass unseen */
@@ -1235,7 +1285,7 @@ sl_code sl_run_commit(const json_t *plan, json_t *const *chosen, sl_store *st, c
                                              sl_plan_str(plan, "run_id"), sl_plan_str(plan, "date"),
                                              sl_plan_consistency(plan), &cm.out[d].sink, &cm.out[d].w, err), done);
     }
-    SL_TRY_GOTO(rc, merge_results(tf, chosen, ntasks, err), done);
+    SL_TRY_GOTO(rc, merge_results(st, tf, chosen, ntasks, err), done);
     SL_TRY_GOTO(rc, tf_finish_merged(tf, err), done);
     for (int i = 0; i < 3; i++) {
         tf_dataset d = merged[i];
@@ -1262,7 +1312,7 @@ sl_code sl_run_commit(const json_t *plan, json_t *const *chosen, sl_store *st, c
     json_t *datasets = json_object(), *reads = json_object(), *tasks = json_array();
     double read_s = 0, fin_s = 0;
     int passes = 0, product_passes = 1;
-    json_int_t sold_runs = 0;
+    json_int_t sold_runs = 0, spilled = 0;
     for (int d = 0; d < TF__DATASETS; d++)
         json_object_set_new(datasets, tf_dataset_name(d), json_pack("{s:I, s:I, s:[]}", "rows", (json_int_t)0,
                                                                     "bytes", (json_int_t)0, "files"));
@@ -1314,6 +1364,9 @@ sl_code sl_run_commit(const json_t *plan, json_t *const *chosen, sl_store *st, c
             json_object_set(tj, "sold_runs", json_object_get(part, "sold_runs"));
             sold_runs += json_integer_value(json_object_get(part, "sold_runs"));
         }
+        size_t nsp = json_array_size(json_object_get(chosen[k], "spilled"));
+        json_object_set_new(tj, "spilled_results", json_integer((json_int_t)nsp));
+        spilled += (json_int_t)nsp;
         json_array_append_new(tasks, tj);
     }
     const char *key;
@@ -1329,9 +1382,10 @@ sl_code sl_run_commit(const json_t *plan, json_t *const *chosen, sl_store *st, c
     json_object_set_new(extra, "data_quality", quality_json(chosen, ntasks));
     /* the limit, the passes its orders shards took (one each: their state fitted) and
      * those of the inventory task over the products */
-    json_object_set_new(extra, "memory", json_pack("{s:I, s:i, s:i, s:I}", "limit",
+    json_object_set_new(extra, "memory", json_pack("{s:I, s:i, s:i, s:I, s:I}", "limit",
                                                    (json_int_t)sl_plan_int(plan, "memory_limit", 0), "passes", passes,
-                                                   "product_passes", product_passes, "sold_runs", sold_runs));
+                                                   "product_passes", product_passes, "sold_runs", sold_runs,
+                                                   "spilled_results", spilled));
     /* the inventory task's tallies of inventory_analytics, for the report */
     rp_inventory inv = {0}, *invp = NULL;
     for (int k = 0; k < ntasks; k++) {

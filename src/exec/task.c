@@ -204,15 +204,35 @@ static sl_commit *part_commit(sl_task_files *tf, const char *partition, sl_err *
     return p->c;
 }
 
+/* <stem>-<run id>[-<attempt>]<suffix>: a file of this attempt. */
+static void attempt_name(const sl_task_files *tf, const char *stem, const char *suffix, char *name, size_t cap)
+{
+    const char *attempt = tf->ctx->attempt;
+    snprintf(name, cap, "%s-%s%s%s%s", stem, sl_plan_str(tf->plan, "run_id"), attempt ? "-" : "",
+             attempt ? attempt : "", suffix);
+}
+
+sl_code sl_task_files_open_raw(sl_task_files *tf, const char *partition, const char *stem, const char *ext,
+                               sl_sink **sink, char *name, size_t name_cap, sl_err *err)
+{
+    char suffix[32];
+    snprintf(suffix, sizeof suffix, ".%s", ext);
+    attempt_name(tf, stem, suffix, name, name_cap);
+    sl_commit *c = part_commit(tf, partition, err);
+    if (!c) return err && err->code ? err->code : SL_E_STORAGE;
+    *sink = sl_commit_create_file(c, name, err);
+    return *sink ? SL_OK : err && err->code ? err->code : SL_E_STORAGE;
+}
+
 sl_code sl_task_files_open(sl_task_files *tf, const char *partition, const char *stem, const sl_schema *schema,
                            const char *source, sl_sink **sink, pq_writer **w, char *name, size_t name_cap,
                            sl_err *err)
 {
     *sink = NULL;
     *w = NULL;
-    const char *attempt = tf->ctx->attempt;
-    snprintf(name, name_cap, "%s-%s%s%s.%s.parquet", stem, sl_plan_str(tf->plan, "run_id"), attempt ? "-" : "",
-             attempt ? attempt : "", pq_codec_name(tf->pq.codec));
+    char suffix[32];
+    snprintf(suffix, sizeof suffix, ".%s.parquet", pq_codec_name(tf->pq.codec));
+    attempt_name(tf, stem, suffix, name, name_cap);
     sl_commit *c = part_commit(tf, partition, err);
     if (!c) return err && err->code ? err->code : SL_E_STORAGE;
     return sl_exec_open_parquet(c, name, schema, &tf->pq, source, sl_plan_str(tf->plan, "run_id"),
@@ -293,8 +313,8 @@ sl_code sl_task_check_superseded(sl_store *st, const json_t *plan, const json_t 
         }
         if (yes) {
             char what[200];
-            snprintf(what, sizeof what, "which finished later: its %zu file%s deleted", json_array_size(files),
-                     json_array_size(files) == 1 ? " was" : "s were");
+            size_t n = json_array_size(files) + json_array_size(json_object_get(result, "spilled"));
+            snprintf(what, sizeof what, "which finished later: its %zu file%s deleted", n, n == 1 ? " was" : "s were");
             sl_result_delete_files(st, result);
             return superseded(plan, part, what, err);
         }
@@ -305,17 +325,24 @@ sl_code sl_task_check_superseded(sl_store *st, const json_t *plan, const json_t 
 /* ---------------------------------------------------------------------------------- */
 /* the commit: one result per task */
 
-void sl_result_delete_files(sl_store *st, const json_t *result)
+/* Deletes the files of result[list] (best effort). */
+static void delete_listed(sl_store *st, const json_t *result, const char *list)
 {
     size_t i;
     json_t *f;
-    json_array_foreach(json_object_get(result, "files"), i, f)
+    json_array_foreach(json_object_get(result, list), i, f)
     {
         char key[2048];
         sl_err e = {0};
         snprintf(key, sizeof key, "%s%s", sl_plan_str(f, "partition"), sl_plan_str(f, "name"));
         if (sl_store_remove(st, key, &e) != SL_OK) sl_warn("could not delete %s: %s", key, e.msg);
     }
+}
+
+void sl_result_delete_files(sl_store *st, const json_t *result)
+{
+    delete_listed(st, result, "files");
+    delete_listed(st, result, "spilled");
 }
 
 sl_code sl_result_add_files(sl_commit *c, const char *partition, const json_t *result, sl_err *err)
@@ -393,6 +420,9 @@ sl_code sl_plan_commit(const sl_config *cfg, const json_t *plan, json_t *const *
     rc = strcmp(sl_plan_str(plan, "command"), "export") == 0 ? sl_export_commit(cplan, chosen, st, info, sum, err)
                                                               : sl_run_commit(cplan, chosen, st, info, sum, err);
     json_decref(lplan);
+    /* A failed commit deleted the data files it took (or left a partition it could not
+     * restore with them); the spilled streams are no manifest's, whatever happened. */
+    for (int i = 0; rc != SL_OK && i < n; i++) delete_listed(st, results[i], "spilled");
     if (rc == SL_OK && summary) *summary = sum;
     else json_decref(sum);
     rc = sl_exec_output_failure(rc, err);

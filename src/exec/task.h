@@ -76,6 +76,13 @@ sl_task_files *sl_task_files_create(sl_task_ctx *ctx, const json_t *plan, sl_err
 sl_code sl_task_files_open(sl_task_files *tf, const char *partition, const char *stem, const sl_schema *schema,
                            const char *source, sl_sink **sink, pq_writer **w, char *name, size_t name_cap,
                            sl_err *err);
+/* A file of the attempt that is not a dataset's (a spilled stream of pack.h): a sink for
+ * <partition><stem>-<run id>[-<attempt>].<ext>, named as above. Record it, once its sink
+ * is finished, with sl_task_files_done (0 rows) in the result's "spilled": deleted with
+ * the attempt's files when the attempt loses or fails, never in a manifest, so the
+ * partition's commit deletes it with what it does not list. */
+sl_code sl_task_files_open_raw(sl_task_files *tf, const char *partition, const char *stem, const char *ext,
+                               sl_sink **sink, char *name, size_t name_cap, sl_err *err);
 /* After pq_writer_close: records the file (rows, bytes, checksum) in the result's files. */
 sl_code sl_task_files_done(sl_task_files *tf, const char *partition, const char *name, int64_t rows,
                            json_t *files, sl_err *err);
@@ -108,7 +115,8 @@ sl_code sl_task_execute(const json_t *plan, int k, MYSQL *conn, sl_task_ctx *ctx
  * deleted). */
 sl_code sl_task_check_superseded(sl_store *st, const json_t *plan, const json_t *result, sl_err *err);
 
-/* Deletes every file a task's result lists (best effort: failures are logged). */
+/* Deletes every file a task's result lists, its "spilled" too (best effort: failures are
+ * logged). */
 void sl_result_delete_files(sl_store *st, const json_t *result);
 
 /* The engine that ran the tasks, for the manifests: {"engine": "threads"|"spark"|...,

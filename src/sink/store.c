@@ -118,6 +118,26 @@ sl_code sl_store_read(sl_store *s, const char *key, sl_buf *out, sl_err *err)
     return s->vt->read(s, key, out, err);
 }
 
+static sl_code ranged(const sl_store *s, sl_err *err)
+{
+    if (s->vt->size && s->vt->read_at) return SL_OK;
+    return sl_err_set(err, SL_E_UNSUPPORTED, "%s: the %s store cannot read parts of objects", s->url, s->vt->name);
+}
+
+sl_code sl_store_size(sl_store *s, const char *key, uint64_t *size, sl_err *err)
+{
+    SL_TRY(sl_store_key_check(key, err));
+    SL_TRY(ranged(s, err));
+    return s->vt->size(s, key, size, err);
+}
+
+sl_code sl_store_read_at(sl_store *s, const char *key, uint64_t off, size_t n, void *dst, sl_err *err)
+{
+    SL_TRY(sl_store_key_check(key, err));
+    SL_TRY(ranged(s, err));
+    return s->vt->read_at(s, key, off, n, dst, err);
+}
+
 /* sl_store_open_read's cookie: the object, its size, where the stream stands. */
 typedef struct obj_stream {
     sl_store *s;
@@ -163,11 +183,7 @@ static int obj_close(void *c)
 
 FILE *sl_store_open_read(sl_store *s, const char *key, sl_err *err)
 {
-    if (sl_store_key_check(key, err) != SL_OK) return NULL;
-    if (!s->vt->size || !s->vt->read_at) {
-        sl_err_set(err, SL_E_UNSUPPORTED, "%s: the %s store cannot read parts of objects", s->url, s->vt->name);
-        return NULL;
-    }
+    if (sl_store_key_check(key, err) != SL_OK || ranged(s, err) != SL_OK) return NULL;
     obj_stream *o = sl_calloc(1, sizeof *o);
     if (!o || !(o->key = sl_strdup(key))) {
         sl_free(o);

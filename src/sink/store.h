@@ -85,6 +85,10 @@ sl_sink *sl_store_create(sl_store *s, const char *key, sl_err *err);
 sl_code sl_store_list(sl_store *s, const char *prefix, sl_store_list_cb cb, void *ud, sl_err *err);
 sl_code sl_store_remove(sl_store *s, const char *key, sl_err *err);
 sl_code sl_store_read(sl_store *s, const char *key, sl_buf *out, sl_err *err);
+/* An object's size, and n bytes of it from off into dst (a ranged GET on S3), with the
+ * store's own reason on failure; SL_E_UNSUPPORTED for a backend without them. */
+sl_code sl_store_size(sl_store *s, const char *key, uint64_t *size, sl_err *err);
+sl_code sl_store_read_at(sl_store *s, const char *key, uint64_t off, size_t n, void *dst, sl_err *err);
 /* An object as a read-only stdio stream that seeks (fopencookie over size and read_at):
  * what is read is fetched as it is asked for, never the whole object at once (the
  * report reads a dataset back a row group at a time). fclose it. */

@@ -7,6 +7,7 @@ groups stay within its share, and its files hold exactly the table.
 
 Scale 1 (100,000 customers, 1 M orders, 2.5 M items) is seeded once for the module: 15 s
 on a quiet machine, up to a minute when the machine is busy."""
+import io
 import json
 import math
 import os
@@ -83,7 +84,8 @@ def test_run_under_a_small_limit_gives_the_same_datasets(mariadb, scale1, tmp_pa
     m_free, free = datasets(tmp_path / "free")
     m_small, small = datasets(tmp_path / "small")
     assert rss < limit + OVERHEAD, f"peak RSS {rss / 2**20:.1f} MiB"
-    assert m_free["memory"] == {"limit": 256 << 20, "passes": 1, "product_passes": 1, "sold_runs": 0}
+    assert m_free["memory"] == {"limit": 256 << 20, "passes": 1, "product_passes": 1, "sold_runs": 0,
+                                 "spilled_results": 0}
     assert m_small["memory"]["limit"] == limit
     # 100,000 customers take about 20 MiB in one pass (src/exec/run.c, passes_for): 48M
     # holds them with what the run needs besides, 32M does not
@@ -131,7 +133,7 @@ def test_many_products_stay_under_the_limit(mariadb, fresh_db, tmp_path):
         cur.execute("INSERT INTO customers (customer_id, first_name) SELECT seq, 'n' FROM seq_1_to_100")
         cur.execute("INSERT INTO orders SELECT seq, 1 + seq % 100, '2026-11-20 10:00:00', 10, 'paid' "
                     "FROM seq_1_to_1000")
-        cur.execute("INSERT INTO order_items SELECT seq, 1 + seq % 1000, 1 + (seq * 7919) % 400000, 1 + seq % 3, 1.5 "
+        cur.execute("INSERT INTO order_items SELECT seq, 1 + seq % 1000, 1 + (seq * 7919) % 400000, 1 + (seq * 7907) % 997, 1.5 "
                     "FROM seq_1_to_400000")  # each product once (7919 is prime to 400,000)
         cur.execute("ANALYZE TABLE products, inventory, customers")
     env = mariadb.sluice_env(fresh_db)
@@ -145,6 +147,14 @@ def test_many_products_stay_under_the_limit(mariadb, fresh_db, tmp_path):
     m_small, small = datasets(tmp_path / "small")
     assert m_free["memory"]["product_passes"] == 1 and m_small["memory"]["product_passes"] > 1
     assert m_free["memory"]["sold_runs"] == 0 and m_small["memory"]["sold_runs"] > 1
+    # the products' and units sold's streams passed 32M/64: they went to objects of the
+    # partition, which the commit deleted with what its manifest does not list
+    assert m_free["memory"]["spilled_results"] == 0 and m_small["memory"]["spilled_results"] == 2
+    assert sorted(t["spilled_results"] for t in m_small["tasks"]) == [1, 1]
+    for out, m in ((tmp_path / "small", m_small), (tmp_path / "free", m_free)):
+        part = out / "business_insights" / DATE
+        on_disk = sorted(str(p.relative_to(part)) for p in part.rglob("*") if p.is_file())
+        assert on_disk == sorted([f["name"] for f in m["files"]] + ["_SUCCESS"]), on_disk
     assert m_small["data_quality"] == m_free["data_quality"]
     keys = {"inventory_analytics": "inventory_id", "order_analytics": "customer_id", "hourly_orders": "hour",
             "warehouse_utilization": "warehouse_id", "product_turnover": "product_id",
@@ -234,3 +244,92 @@ def test_a_bad_temp_dir_is_refused(mariadb, fresh_db, tmp_path, bad, why):
     assert p.returncode == 2, p.stderr
     assert "--temp-dir" in p.stderr and str(path) in p.stderr and why in p.stderr
     assert not (tmp_path / "o").exists()
+
+
+@pytest.fixture(scope="module")
+def many_names(mariadb):
+    """100,000 products whose names do not compress (two MD5s in hex): their stream in the
+    inventory task's result is about 7 MB, past 32M/64, so under the smallest limit it
+    goes to an object of the output."""
+    db = mariadb.create_database()
+    create_schema(mariadb, db)
+    with mariadb.connect(db) as c, c.cursor() as cur:
+        cur.execute("INSERT INTO warehouses (warehouse_id, name) SELECT seq, CONCAT('w', seq) FROM seq_1_to_5")
+        cur.execute("INSERT INTO products (product_id, sku, name, category) SELECT seq, CONCAT('SKU-', seq), "
+                    "CONCAT(MD5(seq), MD5(seq + 1000000)), CONCAT('category-', seq % 7) FROM seq_1_to_100000")
+        cur.execute("INSERT INTO inventory SELECT seq, seq, 1 + seq % 5, seq % 100, 100, '2026-11-20 10:00:00' "
+                    "FROM seq_1_to_100000")
+        cur.execute("INSERT INTO customers (customer_id, first_name) SELECT seq, 'n' FROM seq_1_to_50")
+        cur.execute("INSERT INTO orders SELECT seq, 1 + seq % 50, '2026-11-20 10:00:00', 10, 'paid' FROM seq_1_to_500")
+        cur.execute("INSERT INTO order_items SELECT seq, 1 + seq % 500, 1 + (seq * 7919) % 100000, 1 + seq % 5, 2.5 "
+                    "FROM seq_1_to_20000")
+        cur.execute("ANALYZE TABLE products, inventory, customers")
+    yield db
+    mariadb.drop_database(db)
+
+
+def turnover(table):
+    return table.drop(["run_id"]).sort_by("product_id")
+
+
+def test_results_spilled_to_s3_are_read_back_and_deleted(mariadb, many_names, moto, bucket, tmp_path):
+    """Under 32M the products' stream goes to an S3 object of the run's partition; the
+    commit reads it back (ranged GETs) into product_turnover, equal to a local run's
+    without a limit, then deletes it: the partition holds exactly what _SUCCESS lists,
+    and no multipart upload is left."""
+    base = ["run", "--as-of", AS_OF, "--progress", "off"]
+    env = {**mariadb.sluice_env(many_names), **moto.env()}
+    run_sluice(base + ["--output", f"s3://{bucket}/spill", "--memory-limit", "32M"], env=env, check=0)
+    run_sluice(base + ["--output", str(tmp_path / "free")], env=mariadb.sluice_env(many_names), check=0)
+    prefix = f"spill/business_insights/{DATE}/"
+    m = json.loads(moto.client.get_object(Bucket=bucket, Key=prefix + "_SUCCESS")["Body"].read())
+    assert m["memory"]["spilled_results"] >= 1
+    keys = sorted(o["Key"][len(prefix):] for o in moto.client.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"])
+    assert keys == sorted([f["name"] for f in m["files"]] + ["_SUCCESS"]), keys
+    (name,) = [f["name"] for f in m["files"] if f["name"].startswith("product_turnover/")]
+    body = moto.client.get_object(Bucket=bucket, Key=prefix + name)["Body"].read()
+    m_free, free = datasets(tmp_path / "free")
+    assert m_free["memory"]["spilled_results"] == 0
+    got = pq.read_table(io.BytesIO(body))
+    assert got.num_rows == 100000
+    assert turnover(got).equals(turnover(free["product_turnover"]))
+    assert moto.uploads(bucket) == []
+
+
+def test_a_spilled_result_damaged_or_intact_in_processes(mariadb, many_names, tmp_path):
+    """`sluice task` in processes under 32M: the inventory task's result names its spilled
+    stream instead of holding it. A result whose object is not the size it names fails
+    the commit (exit 8, naming the task, the stream and the object) and the failed commit
+    deletes every result's files, the spilled object with them; the intact results then
+    commit, product_turnover equal to a run's in one process, and no spilled object is
+    left."""
+    from test_tasks import commit, plan, run_tasks
+    out = tmp_path / "out"
+    env = mariadb.sluice_env(many_names)
+    path, p = plan(mariadb, many_names, tmp_path, "run", "--output", str(out), "--as-of", AS_OF,
+                   "--memory-limit", "32M")
+    lines = run_tasks(mariadb, many_names, path, range(len(p["tasks"])))
+    res = [json.loads(l) for l in lines]
+    inv = next(k for k, r in enumerate(res) if r["run"]["kind"] == "inventory")
+    ref = res[inv]["run"]["products_packed"]
+    assert isinstance(ref, dict) and ref["name"].startswith("_spill/products-") and p["run_id"] in ref["name"]
+    assert res[inv]["spilled"] == [ref]
+    spilled = out / ref["partition"] / ref["name"]
+    assert spilled.stat().st_size == ref["bytes"]
+    bad = json.loads(lines[inv])
+    bad["run"]["products_packed"]["bytes"] += 1
+    proc = commit(mariadb, many_names, tmp_path, path, [json.dumps(bad) if i == inv else l for i, l in enumerate(lines)],
+                  check=8, name="bad.jsonl")
+    assert f"the result of task {inv} has no valid products" in proc.stderr and ref["name"] in proc.stderr, proc.stderr
+    assert not list(out.rglob("_SUCCESS")) and not list(out.rglob("*.parquet"))
+    assert not spilled.exists()
+    # again, intact
+    lines = run_tasks(mariadb, many_names, path, range(len(p["tasks"])), attempt="2")
+    commit(mariadb, many_names, tmp_path, path, lines)
+    run_sluice(["run", "--as-of", AS_OF, "--output", str(tmp_path / "one"), "--progress", "off"], env=env, check=0)
+    part = out / "business_insights" / DATE
+    m, got = datasets(out)
+    on_disk = sorted(str(f.relative_to(part)) for f in part.rglob("*") if f.is_file())
+    assert on_disk == sorted([f["name"] for f in m["files"]] + ["_SUCCESS"]), on_disk
+    assert m["memory"]["spilled_results"] >= 1
+    assert turnover(got["product_turnover"]).equals(turnover(datasets(tmp_path / "one")[1]["product_turnover"]))
