@@ -557,8 +557,9 @@ static sl_code sold_pack(void *ud, int64_t id, int64_t units, sl_err *err)
 /* A packed stream that passes a sixty-fourth of the limit leaves the result for an
  * object of the run's partition, "_spill/<what>-<shard>-<run id>.zst": the results wait
  * for the commit, all of them at once, in memory (at 5,000,000 products the products'
- * stream alone is 40 MB); the commit's cleanup deletes the object with what the
- * manifest does not list. */
+ * stream alone is 40 MB), and each shard gets every shard's totals (a sixty-fourth
+ * between them); the commit's cleanup deletes the object with what the manifest does not
+ * list. */
 #define SL_RUN_PACK_INLINE_SHARE 64
 
 typedef struct rn_spill {
@@ -580,34 +581,46 @@ static sl_sink *pack_spill_open(void *ud, sl_err *err)
     return sp->sink;
 }
 
-static sl_pack *pack_begin(rn_spill *sp, rn_task *t, const char *what, int shard, sl_err *err)
+/* A stream of the task that may spill; `held` of them are held at once (a shard's
+ * totals: each shard gets every shard's). */
+static sl_pack *pack_begin(rn_spill *sp, rn_task *t, const char *what, int shard, int held, sl_err *err)
 {
     size_t limit = (size_t)sl_plan_int(t->plan, "memory_limit", 0);
     *sp = (rn_spill){t, what, shard, NULL, ""};
-    return sl_pack_begin_spill((limit ? limit : SL_MEMORY_LIMIT_DEFAULT) / SL_RUN_PACK_INLINE_SHARE, pack_spill_open,
-                               sp, err);
+    return sl_pack_begin_spill((limit ? limit : SL_MEMORY_LIMIT_DEFAULT) / SL_RUN_PACK_INLINE_SHARE /
+                                   (size_t)(held > 1 ? held : 1),
+                               pack_spill_open, sp, err);
 }
 
-/* part[key] = the stream pk (the result rc of filling it): its strings, or where it was
- * spilled (also listed in the result's "spilled"); frees pk and the spill's sink. */
-static sl_code put_packed(json_t *result, json_t *part, const char *key, sl_pack *pk, rn_spill *sp, sl_code rc,
-                          sl_err *err)
+/* Ends the stream pk (rc: the result of filling it): *out is its strings, or where it
+ * was spilled, also listed in the result's "spilled". Frees pk and the spill's sink. */
+static sl_code end_packed(json_t *result, sl_pack *pk, rn_spill *sp, sl_code rc, json_t **out, sl_err *err)
 {
-    json_t *a = NULL, *spilled = json_object_get(result, "spilled");
-    if (rc == SL_OK) rc = sl_pack_end(pk, &a, err);
+    json_t *spilled = json_object_get(result, "spilled");
+    *out = NULL;
+    if (rc == SL_OK) rc = sl_pack_end(pk, out, err);
     else sl_pack_free(pk);
     sl_sink_release(sp->sink); /* aborts the object if its stream failed */
     SL_TRY(rc);
-    if (!a) { /* spilled: the sink is finished */
-        if (!spilled) {
-            spilled = json_array();
-            if (!spilled || json_object_set_new(result, "spilled", spilled) != 0)
-                return sl_err_set(err, SL_E_NOMEM, "out of memory");
-        }
-        SL_TRY(sl_task_files_done(sp->t->files, sp->t->prefix, sp->name, 0, spilled, err));
-        a = json_deep_copy(json_array_get(spilled, json_array_size(spilled) - 1));
-        if (!a) return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    if (*out) return SL_OK;
+    /* spilled: the sink is finished */
+    if (!spilled) {
+        spilled = json_array();
+        if (!spilled || json_object_set_new(result, "spilled", spilled) != 0)
+            return sl_err_set(err, SL_E_NOMEM, "out of memory");
     }
+    SL_TRY(sl_task_files_done(sp->t->files, sp->t->prefix, sp->name, 0, spilled, err));
+    if (!(*out = json_deep_copy(json_array_get(spilled, json_array_size(spilled) - 1))))
+        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    return SL_OK;
+}
+
+/* part[key] = the stream pk, as end_packed ends it. */
+static sl_code put_packed(json_t *result, json_t *part, const char *key, sl_pack *pk, rn_spill *sp, sl_code rc,
+                          sl_err *err)
+{
+    json_t *a;
+    SL_TRY(end_packed(result, pk, sp, rc, &a, err));
     if (json_object_set_new(part, key, a) != 0) return sl_err_set(err, SL_E_NOMEM, "out of memory");
     return SL_OK;
 }
@@ -735,11 +748,12 @@ static sl_code spill_totals(void *ud, const uint8_t *p, size_t n, size_t *used, 
 /* The VIP threshold over every shard's customers. This shard's n totals are in mine
  * (freed here), or else in the spill file `from`. One shard selects from its own; shards
  * exchange theirs as compressed streams (pack.h: a few bytes a customer, where a JSON
- * number each took about 60 and all of them sorted in memory 8 more), and each selects
+ * number each took about 60 and all of them sorted in memory 8 more; past their share
+ * of the limit, as objects of the output the others read), and each selects
  * the threshold from all of them written to a spill file, a histogram at a time
  * (spill_select): the same value as sorting them all. */
-static sl_code shared_threshold(rn_task *t, tf_state *st, int64_t *mine, FILE *from, size_t n, int shard, int nshards,
-                                int64_t *threshold, sl_err *err)
+static sl_code shared_threshold(rn_task *t, json_t *result, tf_state *st, int64_t *mine, FILE *from, size_t n,
+                                int shard, int nshards, int64_t *threshold, sl_err *err)
 {
     json_t *gathered = NULL, *msg = NULL, *packed = NULL;
     FILE *all = NULL;
@@ -758,7 +772,8 @@ static sl_code shared_threshold(rn_task *t, tf_state *st, int64_t *mine, FILE *f
                                            "passes none (run the tasks with sluice_spark.py or `sluice run`)",
                           shard, nshards - 1);
     }
-    sl_pack *pk = sl_pack_begin(err);
+    rn_spill sp;
+    sl_pack *pk = pack_begin(&sp, t, "totals", shard, nshards, err);
     if (!pk) rc = err->code;
     if (rc == SL_OK && mine) {
         rc = sl_pack_put(pk, mine, n * sizeof *mine, err);
@@ -770,11 +785,7 @@ static sl_code shared_threshold(rn_task *t, tf_state *st, int64_t *mine, FILE *f
         if (rc == SL_OK && ferror(from)) rc = sl_err_set(err, SL_E_IO, "reading the spilled totals: %s", strerror(errno));
     }
     sl_free(mine);
-    if (rc == SL_OK) {
-        rc = sl_pack_end(pk, &packed, err);
-        pk = NULL;
-    }
-    sl_pack_free(pk);
+    if (pk) rc = end_packed(result, pk, &sp, rc, &packed, err);
     if (rc == SL_OK && !(msg = json_pack("{s:i, s:I, s:o}", "shard", shard, "count", (json_int_t)n, "spends", packed)))
         rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
     if (rc == SL_OK) rc = t->ctx->gather(t->ctx->gather_ud, shard, nshards, msg, &gathered, err);
@@ -786,7 +797,7 @@ static sl_code shared_threshold(rn_task *t, tf_state *st, int64_t *mine, FILE *f
         long before = ftell(all);
         char whose[48];
         snprintf(whose, sizeof whose, "the gathered message of shard %d", i);
-        rc = sl_unpack(NULL, json_object_get(m, "spends"), whose, "totals", spill_totals, all, err);
+        rc = sl_unpack(t->ctx->store, json_object_get(m, "spends"), whose, "totals", spill_totals, all, err);
         if (rc == SL_OK && (before < 0 || ftell(all) - before != (long)(c * (json_int_t)sizeof(int64_t)) || c < 0))
             rc = sl_err_set(err, SL_E_FORMAT, "the gathered totals of shard %d are not the %lld it counted", i, (long long)c);
         total += (size_t)c;
@@ -819,7 +830,7 @@ static void *oa_tail_main(void *arg)
     size_t n = 0;
     tf_quality q;
     a->rc = tf_spends(a->st, &mine, &n, &a->err);
-    if (a->rc == SL_OK) a->rc = shared_threshold(a->t, a->st, mine, NULL, n, 0, 1, &threshold, &a->err);
+    if (a->rc == SL_OK) a->rc = shared_threshold(a->t, NULL, a->st, mine, NULL, n, 0, 1, &threshold, &a->err);
     if (a->rc == SL_OK) a->rc = tf_finish_orders(a->st, threshold, &a->err);
     if (a->rc == SL_OK) a->rc = pq_writer_close(a->t->out[TF_ORDER_ANALYTICS].w, &a->info, &a->err);
     tf_quality_get(a->st, &q);
@@ -915,7 +926,7 @@ sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, 
             tf_quality q;
             long bytes = ftell(spill_spends);
             if (bytes < 0) SL_TRY_GOTO(rc, sl_err_set(err, SL_E_IO, "the spilled totals: %s", strerror(errno)), done);
-            SL_TRY_GOTO(rc, shared_threshold(&t, st, NULL, spill_spends, (size_t)bytes / sizeof(int64_t), shard, nshards,
+            SL_TRY_GOTO(rc, shared_threshold(&t, result, st, NULL, spill_spends, (size_t)bytes / sizeof(int64_t), shard, nshards,
                                              &threshold, err), done);
             rewind(spill_rows);
             SL_TRY_GOTO(rc, tf_orders_emit_spilled(st, spill_rows, threshold, err), done);
@@ -926,7 +937,7 @@ sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, 
             size_t n;
             tf_quality q;
             SL_TRY_GOTO(rc, tf_spends(st, &mine, &n, err), done);
-            SL_TRY_GOTO(rc, shared_threshold(&t, st, mine, NULL, n, shard, nshards, &threshold, err), done);
+            SL_TRY_GOTO(rc, shared_threshold(&t, result, st, mine, NULL, n, shard, nshards, &threshold, err), done);
             SL_TRY_GOTO(rc, tf_finish_orders(st, threshold, err), done);
             tf_quality_get(st, &q);
             unknown = q.orders_unknown_customer;
@@ -938,7 +949,7 @@ sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, 
             SL_TRY_GOTO(rc, close_dataset(&t, TF_ORDER_ANALYTICS, files, err), done);
         tf_order_sums_get(st, &sums);
         rn_spill sp;
-        sl_pack *pk = pack_begin(&sp, &t, "sold", shard, err);
+        sl_pack *pk = pack_begin(&sp, &t, "sold", shard, 1, err);
         if (!pk) SL_TRY_GOTO(rc, err->code, done);
         SL_TRY_GOTO(rc, put_packed(result, part, "sold_packed", pk, &sp, tf_each_sold(st, sold_pack, pk, err), err),
                     done);
@@ -955,7 +966,7 @@ sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, 
         /* the products first: with product passes, the later passes' inventory rows are
          * replayed there, before the inventory datasets end */
         rn_spill sp;
-        sl_pack *pk = pack_begin(&sp, &t, "products", 0, err);
+        sl_pack *pk = pack_begin(&sp, &t, "products", 0, 1, err);
         if (!pk) SL_TRY_GOTO(rc, err->code, done);
         SL_TRY_GOTO(rc, put_packed(result, part, "products_packed", pk, &sp,
                                    tf_each_product(st, product_pack, pk, err), err), done);

@@ -16,6 +16,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -60,9 +61,10 @@ def datasets(out):
     folder = Path(out) / "business_insights" / DATE
     m = json.loads((folder / "_SUCCESS").read_text())
     tables = {}
-    for d in DATASETS:
-        (f,) = [x["name"] for x in m["files"] if x["name"].startswith(d + "/")]
-        tables[d] = pq.read_table(folder / f)
+    for d in DATASETS:  # order_analytics has a file per shard
+        names = sorted(x["name"] for x in m["files"] if x["name"].startswith(d + "/"))
+        assert names, d
+        tables[d] = pa.concat_tables([pq.read_table(folder / f) for f in names])
     return m, tables
 
 
@@ -333,3 +335,51 @@ def test_a_spilled_result_damaged_or_intact_in_processes(mariadb, many_names, tm
     assert on_disk == sorted([f["name"] for f in m["files"]] + ["_SUCCESS"]), on_disk
     assert m["memory"]["spilled_results"] >= 1
     assert turnover(got["product_turnover"]).equals(turnover(datasets(tmp_path / "one")[1]["product_turnover"]))
+
+
+@pytest.fixture(scope="module")
+def many_customers(mariadb):
+    """400,000 customers with an order each, spends growing with the id (10 cents an
+    id, plus up to 1,000 dollars), so that the shards' totals differ: with 2 shards under 32M each shard's totals
+    pass 32M/64/2 compressed, and the shards exchange them as objects of the output."""
+    db = mariadb.create_database()
+    create_schema(mariadb, db)
+    with mariadb.connect(db) as c, c.cursor() as cur:
+        cur.execute("INSERT INTO warehouses (warehouse_id, name) VALUES (1, 'w1')")
+        cur.execute("INSERT INTO products (product_id, sku, name, category) VALUES (1, 'SKU-1', 'p', 'c')")
+        cur.execute("INSERT INTO customers (customer_id, first_name) SELECT seq, 'n' FROM seq_1_to_400000")
+        cur.execute("INSERT INTO orders SELECT seq, seq, '2026-11-20 10:00:00', (seq * 10 + (seq * 7919) % 100003) / 100, "
+                    "'paid' FROM seq_1_to_400000")
+        cur.execute("ANALYZE TABLE customers, orders")
+    yield db
+    mariadb.drop_database(db)
+
+
+def test_shards_exchange_spilled_totals(mariadb, many_customers, tmp_path):
+    """Two shards under 32M, on threads and in processes (`sluice task`, the gather line
+    naming the objects): each shard's totals go to an object of the partition, both
+    shards read both, and order_analytics (the VIP flag needs every customer's total) is
+    the one a single shard computes alone; the objects are gone after the commit."""
+    from test_tasks import commit, plan, run_tasks
+    env = mariadb.sluice_env(many_customers)
+    base = ["run", "--as-of", AS_OF, "--progress", "off"]
+    run_sluice(base + ["--output", str(tmp_path / "one"), "--shards", "1"], env=env, check=0)
+    run_sluice(base + ["--output", str(tmp_path / "two"), "--shards", "2", "--memory-limit", "32M"], env=env,
+               check=0)
+    path, p = plan(mariadb, many_customers, tmp_path, "run", "--output", str(tmp_path / "procs"), "--as-of", AS_OF,
+                   "--shards", "2", "--memory-limit", "32M")
+    lines = run_tasks(mariadb, many_customers, path, range(len(p["tasks"])))
+    spilled = [s["name"] for l in lines for s in json.loads(l).get("spilled", [])]
+    assert sorted(n.split("-")[0] for n in spilled) == ["_spill/totals", "_spill/totals"], spilled
+    commit(mariadb, many_customers, tmp_path, path, lines)
+    m1, one = datasets(tmp_path / "one")
+    want = one["order_analytics"].drop(["run_id"]).sort_by("customer_id")
+    assert want.num_rows == 400000 and 0 < sum(want.column("is_vip").to_pylist()) < 400000
+    for out in ("two", "procs"):
+        m, got = datasets(tmp_path / out)
+        assert m["memory"]["spilled_results"] == 2, (out, m["memory"])
+        assert got["order_analytics"].drop(["run_id"]).sort_by("customer_id").equals(want), out
+        assert got["customer_segments"].drop(["run_id"]).equals(one["customer_segments"].drop(["run_id"])), out
+        part = tmp_path / out / "business_insights" / DATE
+        on_disk = sorted(str(f.relative_to(part)) for f in part.rglob("*") if f.is_file())
+        assert on_disk == sorted([f["name"] for f in m["files"]] + ["_SUCCESS"]), on_disk
