@@ -122,8 +122,9 @@ static sl_code read_dataset(sl_store *st, const char *key, const char *const *na
     uint32_t cols[16];
     char *cells[16];
     sl_code rc;
+    sl_err why = {0}; /* a failed read's own reason, which stdio does not carry */
     /* read as the row groups are decoded (from S3: ranged GETs), never the whole file */
-    FILE *f = sl_store_open_read(st, key, err);
+    FILE *f = sl_store_open_read(st, key, &why, err);
     if (!f) {
         rc = err->code ? err->code : SL_E_IO;
         goto done;
@@ -157,6 +158,10 @@ static sl_code read_dataset(sl_store *st, const char *key, const char *const *na
     }
     rc = SL_OK;
 done:
+    if (rc != SL_OK && why.code != SL_OK) { /* the store's reason, not stdio's "read failed" */
+        *err = why;
+        rc = why.code;
+    }
     if (rc != SL_OK && !strstr(err->msg, key)) sl_err_prefix(err, "%s: ", key);
     pq_reader_close(rd);
     return rc;

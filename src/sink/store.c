@@ -143,6 +143,7 @@ typedef struct obj_stream {
     sl_store *s;
     char *key;
     uint64_t size, pos;
+    sl_err *why; /* the caller's: the first failed read's reason */
 } obj_stream;
 
 static ssize_t obj_read(void *c, char *buf, size_t n)
@@ -152,7 +153,9 @@ static ssize_t obj_read(void *c, char *buf, size_t n)
     if (n > o->size - o->pos) n = (size_t)(o->size - o->pos);
     sl_err e = {0};
     if (o->s->vt->read_at(o->s, o->key, o->pos, n, buf, &e) != SL_OK) {
-        sl_warn("%s", e.msg); /* stdio keeps only "read failed": the reason goes to the log */
+        /* stdio keeps only errno: the reason goes to the caller's why, or the log */
+        if (!o->why) sl_warn("%s", e.msg);
+        else if (o->why->code == SL_OK) *o->why = e;
         errno = EIO;
         return -1;
     }
@@ -181,7 +184,7 @@ static int obj_close(void *c)
     return 0;
 }
 
-FILE *sl_store_open_read(sl_store *s, const char *key, sl_err *err)
+FILE *sl_store_open_read(sl_store *s, const char *key, sl_err *why, sl_err *err)
 {
     if (sl_store_key_check(key, err) != SL_OK || ranged(s, err) != SL_OK) return NULL;
     obj_stream *o = sl_calloc(1, sizeof *o);
@@ -191,6 +194,7 @@ FILE *sl_store_open_read(sl_store *s, const char *key, sl_err *err)
         return NULL;
     }
     o->s = s;
+    o->why = why;
     if (s->vt->size(s, key, &o->size, err) != SL_OK) {
         obj_close(o);
         return NULL;

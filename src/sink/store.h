@@ -91,8 +91,10 @@ sl_code sl_store_size(sl_store *s, const char *key, uint64_t *size, sl_err *err)
 sl_code sl_store_read_at(sl_store *s, const char *key, uint64_t off, size_t n, void *dst, sl_err *err);
 /* An object as a read-only stdio stream that seeks (fopencookie over size and read_at):
  * what is read is fetched as it is asked for, never the whole object at once (the
- * report reads a dataset back a row group at a time). fclose it. */
-FILE *sl_store_open_read(sl_store *s, const char *key, sl_err *err);
+ * report reads a dataset back a row group at a time). fclose it. A read that fails is
+ * EIO to stdio; its reason (the store's: an S3 status and code, a missing key) goes to
+ * *why, which must outlive the stream (the first failure's; NULL: to the log). */
+FILE *sl_store_open_read(sl_store *s, const char *key, sl_err *why, sl_err *err);
 /* SL_OK at once for backends without unfinished uploads. */
 sl_code sl_store_abort_uploads(sl_store *s, const char *prefix, sl_err *err);
 

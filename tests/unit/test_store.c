@@ -250,7 +250,8 @@ static void local_create_read_list_remove(void)
 
 /* sl_store_open_read: a stdio stream over the object that reads what is asked at any
  * offset (fseek from the start, the current place and the end), stops at the end, and
- * fails for an absent key as read does. */
+ * fails for an absent key as read does; a read that fails later gives the store's
+ * reason to the caller's why. */
 static void local_open_read_seeks_and_reads_ranges(void)
 {
     char root[64];
@@ -262,7 +263,8 @@ static void local_open_read_seeks_and_reads_ranges(void)
     for (size_t i = 0; i < sizeof data - 1; i++) data[i] = (char)('a' + (i * 7) % 26);
     data[sizeof data - 1] = '\0';
     CHECK_EQ_INT(put(st, "d/obj.bin", data), SL_OK);
-    FILE *f = sl_store_open_read(st, "d/obj.bin", &e);
+    sl_err why = {0};
+    FILE *f = sl_store_open_read(st, "d/obj.bin", &why, &e);
     CHECK(f != NULL);
     char buf[12000];
     CHECK(fseeko(f, 0, SEEK_END) == 0 && ftello(f) == 20000);
@@ -271,10 +273,17 @@ static void local_open_read_seeks_and_reads_ranges(void)
     CHECK(fseeko(f, -8, SEEK_END) == 0 && fread(buf, 1, 100, f) == 8 && memcmp(buf, data + 19992, 8) == 0);
     CHECK(fseeko(f, 3, SEEK_SET) == 0 && fseeko(f, 4, SEEK_CUR) == 0 && fread(buf, 1, 5, f) == 5 &&
           memcmp(buf, data + 7, 5) == 0);
+    CHECK(why.code == SL_OK);
+    /* the object gone while the stream is open: EIO to stdio, the store's reason to why */
+    char path[300];
+    snprintf(path, sizeof path, "%s/d/obj.bin", root);
+    CHECK(unlink(path) == 0);
+    CHECK(fseeko(f, 0, SEEK_SET) == 0 && fread(buf, 1, 10, f) == 0 && ferror(f));
+    CHECK(sl_store_is_not_found(&why) && strstr(why.msg, "d/obj.bin"));
     fclose(f);
-    CHECK(sl_store_open_read(st, "d/none.bin", &e) == NULL);
+    CHECK(sl_store_open_read(st, "d/none.bin", NULL, &e) == NULL);
     CHECK(sl_store_is_not_found(&e));
-    CHECK(sl_store_open_read(st, "../x", &e) == NULL && e.code == SL_E_USAGE);
+    CHECK(sl_store_open_read(st, "../x", NULL, &e) == NULL && e.code == SL_E_USAGE);
     sl_store_free(st);
     rm_rf(root);
 }
