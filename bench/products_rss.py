@@ -29,19 +29,27 @@ DATE = "2026-12-01"
 OVERHEAD_MIB = 32
 
 
-def ensure_db(env, n, sell_all=False):
-    db = f"bench_products_{n}" + ("_sold" if sell_all else "")
+def made_before(env, db, table, n):
+    """True when db already holds n rows in table (made by an earlier run); otherwise db
+    is made anew, empty, with the source schema (init/*.sql), and False."""
     sql(env, None, f"CREATE DATABASE IF NOT EXISTS {db}")
     try:
-        have = int(sql(env, db, "SELECT COUNT(*) FROM products") or 0)
+        have = int(sql(env, db, f"SELECT COUNT(*) FROM {table}") or 0)
     except Exception:
         have = -1
     if have == n:
-        return db
+        return True
     print(f"making {db} ...", file=sys.stderr)
     sql(env, None, f"DROP DATABASE {db}; CREATE DATABASE {db}")
     for f in sorted((ROOT / "init").glob("*.sql")):
         sql(env, db, f.read_text())
+    return False
+
+
+def ensure_db(env, n, sell_all=False):
+    db = f"bench_products_{n}" + ("_sold" if sell_all else "")
+    if made_before(env, db, "products", n):
+        return db
     sql(env, db, f"""
         INSERT INTO warehouses (warehouse_id, name, city, region, country)
             SELECT seq, CONCAT('w', seq), 'c', 'r', 'xx' FROM seq_1_to_20;
@@ -78,12 +86,19 @@ def main():
     sh(["make", "-s", "build/sluice"])
     env = planner_bench.server_env()
     db = ensure_db(env, args.products, args.sell_all)
-    bins = [("build/sluice", "build/sluice")] + ([("baseline", args.baseline)] if args.baseline else [])
     print(f"{args.products:,} products and inventory rows{', each sold once' if args.sell_all else ''}; load average before: {planner_bench.loadavg()}\n")
-    print("| binary | --memory-limit | bound MiB | product passes | wall s | peak RSS MiB | under the bound |")
+    rss_table(env, db, args.limits, args.baseline, "product passes", "product_passes")
+
+
+def rss_table(env, db, limits, baseline, label, field):
+    """`sluice run` of db under GNU time at each limit, build/sluice then the baseline
+    binary if any, as a table: wall, peak RSS, whether it stays under the limit plus the
+    README's overhead, and the manifest's memory[field] under `label`."""
+    bins = [("build/sluice", "build/sluice")] + ([("baseline", baseline)] if baseline else [])
+    print(f"| binary | --memory-limit | bound MiB | {label} | wall s | peak RSS MiB | under the bound |")
     print("|---|---|---|---|---|---|---|")
-    with tempfile.TemporaryDirectory(prefix="products-rss-") as tmp:
-        for limit in args.limits.split(","):
+    with tempfile.TemporaryDirectory(prefix="run-rss-") as tmp:
+        for limit in limits.split(","):
             bound = mib(limit) + OVERHEAD_MIB
             for name, path in bins:
                 out = Path(tmp) / f"{name.replace('/', '_')}-{limit}"
@@ -91,8 +106,8 @@ def main():
                                                     "--progress", "off", "--memory-limit", limit],
                                                    dict(env, MYSQL_DATABASE=db))
                 m = json.loads((out / "business_insights" / DATE / "_SUCCESS").read_text())
-                pp = m.get("memory", {}).get("product_passes", "-")
-                print(f"| {name} | {limit} | {bound:.0f} | {pp} | {w:.2f} | {rss:.0f} | "
+                v = m.get("memory", {}).get(field, "-")
+                print(f"| {name} | {limit} | {bound:.0f} | {v} | {w:.2f} | {rss:.0f} | "
                       f"{'yes' if rss < bound else 'NO'} |")
     print(f"\nload average after: {planner_bench.loadavg()}")
 

@@ -216,6 +216,12 @@ static int product_passes_for(long long products, size_t limit, int asked)
 #define SL_RUN_SOLD_BYTES 64
 static size_t sold_max_for(size_t limit) { return limit / 16 / SL_RUN_SOLD_BYTES; }
 
+/* The order ids of the sales window an orders shard keeps in memory: a sixteenth of the
+ * limit (1 bit an id when dense, up to about 70 bytes when each is alone in its 65,536);
+ * past it they go to sorted runs, and the items of the window's id range too, joined at
+ * the end (tf_window_bound). */
+#define SL_RUN_WINDOW_SHARE 16
+
 /* n ranges of table's integer key column of about equal estimated rows, from the chunk
  * planner (MIN/MAX and the server's estimates: no table scan); fewer for a small table. */
 static sl_code id_ranges(MYSQL *ctl, const char *table, const char *column, int n, my_range **out, int *count,
@@ -882,6 +888,8 @@ sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, 
     if (orders) {
         size_t limit = (size_t)sl_plan_int(plan, "memory_limit", 0);
         tf_sold_bound(st, sold_max_for(limit ? limit : SL_MEMORY_LIMIT_DEFAULT), sold_spill_open, (void *)plan);
+        tf_window_bound(st, (limit ? limit : SL_MEMORY_LIMIT_DEFAULT) / SL_RUN_WINDOW_SHARE, sold_spill_open,
+                        (void *)plan);
     }
     json_t *files = json_object_get(result, "files");
     const json_t *bounds = json_object_get(task, orders ? "pass_bounds" : "product_pass_bounds");
@@ -954,6 +962,7 @@ sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, 
         SL_TRY_GOTO(rc, put_packed(result, part, "sold_packed", pk, &sp, tf_each_sold(st, sold_pack, pk, err), err),
                     done);
         json_object_set_new(part, "sold_runs", json_integer((json_int_t)tf_sold_runs(st)));
+        json_object_set_new(part, "window_runs", json_integer((json_int_t)tf_window_runs(st)));
         json_object_set_new(part, "hour_count", i64_array(sums.hour_count, 24));
         json_object_set_new(part, "hour_revenue", i64_array(sums.hour_revenue, 24));
         json_object_set_new(part, "segment_customers", i64_array(sums.seg.customers, 4));
@@ -1323,7 +1332,7 @@ sl_code sl_run_commit(const json_t *plan, json_t *const *chosen, sl_store *st, c
     json_t *datasets = json_object(), *reads = json_object(), *tasks = json_array();
     double read_s = 0, fin_s = 0;
     int passes = 0, product_passes = 1;
-    json_int_t sold_runs = 0, spilled = 0;
+    json_int_t sold_runs = 0, window_runs = 0, spilled = 0;
     for (int d = 0; d < TF__DATASETS; d++)
         json_object_set_new(datasets, tf_dataset_name(d), json_pack("{s:I, s:I, s:[]}", "rows", (json_int_t)0,
                                                                     "bytes", (json_int_t)0, "files"));
@@ -1375,6 +1384,10 @@ sl_code sl_run_commit(const json_t *plan, json_t *const *chosen, sl_store *st, c
             json_object_set(tj, "sold_runs", json_object_get(part, "sold_runs"));
             sold_runs += json_integer_value(json_object_get(part, "sold_runs"));
         }
+        if (json_is_integer(json_object_get(part, "window_runs"))) {
+            json_object_set(tj, "window_runs", json_object_get(part, "window_runs"));
+            window_runs += json_integer_value(json_object_get(part, "window_runs"));
+        }
         size_t nsp = json_array_size(json_object_get(chosen[k], "spilled"));
         json_object_set_new(tj, "spilled_results", json_integer((json_int_t)nsp));
         spilled += (json_int_t)nsp;
@@ -1393,10 +1406,10 @@ sl_code sl_run_commit(const json_t *plan, json_t *const *chosen, sl_store *st, c
     json_object_set_new(extra, "data_quality", quality_json(chosen, ntasks));
     /* the limit, the passes its orders shards took (one each: their state fitted) and
      * those of the inventory task over the products */
-    json_object_set_new(extra, "memory", json_pack("{s:I, s:i, s:i, s:I, s:I}", "limit",
+    json_object_set_new(extra, "memory", json_pack("{s:I, s:i, s:i, s:I, s:I, s:I}", "limit",
                                                    (json_int_t)sl_plan_int(plan, "memory_limit", 0), "passes", passes,
                                                    "product_passes", product_passes, "sold_runs", sold_runs,
-                                                   "spilled_results", spilled));
+                                                   "window_runs", window_runs, "spilled_results", spilled));
     /* the inventory task's tallies of inventory_analytics, for the report */
     rp_inventory inv = {0}, *invp = NULL;
     for (int k = 0; k < ntasks; k++) {

@@ -99,6 +99,23 @@ typedef struct wh_agg {
     double score_sum;
 } wh_agg;
 
+/* Sorted runs of fixed-size records (the key: the uint64 they begin with) appended to
+ * one spill file, each its offset and count; merged back by runs_merge. */
+typedef struct tf_run {
+    off_t at;
+    size_t n;
+} tf_run;
+
+typedef struct tf_runs {
+    FILE *f;
+    size_t rec;       /* bytes a record */
+    const char *what; /* for messages: "the units sold" */
+    tf_run *v;
+    size_t n, cap;
+    off_t open_at; /* the run being written: where it starts, how many so far */
+    size_t open_n;
+} tf_runs;
+
 struct tf_state {
     tf_params p;
     /* --optimal-utilization and --vip-percentile as the decimals they were given as,
@@ -140,17 +157,24 @@ struct tf_state {
     tf_map sold_ids;      /* product id -> units_sold slot */
     int64_t *sold;
     size_t sold_cap;
-    /* tf_sold_bound: past sold_max products in the map, the units sold go to sold_file
-     * as a run sorted by id (sold_runs: where each starts, how many records) */
+    /* tf_sold_bound: past sold_max products in the map, the units sold go to a spill
+     * file as a run sorted by id */
     size_t sold_max;
-    FILE *(*sold_open)(void *ud, sl_err *err);
-    void *sold_open_ud;
-    FILE *sold_file;
-    struct sold_run {
-        off_t at;
-        size_t n;
-    } *sold_runs;
-    size_t nsold_runs, sold_runs_cap;
+    FILE *(*spill_open)(void *ud, sl_err *err); /* tf_sold_bound's, for every sorted run */
+    void *spill_open_ud;
+    tf_runs sold_runs;
+    /* tf_window_bound: past window_max bytes the window's ids go to sorted runs, and the
+     * items of orders in [window_lo, window_hi] to runs sorted by order id, joined with
+     * them at the end (window_join) */
+    size_t window_max, window_nruns;
+    tf_runs window_runs, item_runs;
+    uint64_t window_lo, window_hi;
+    int window_any;
+    struct item_rec {
+        uint64_t order_id;
+        int64_t product_id, quantity;
+    } *items;
+    size_t nitems, items_cap;
     uint64_t turnover_last; /* tf_turnover_add: the last product id, and how many came */
     size_t turnover_rows;
     /* inventory sequence */
@@ -165,6 +189,12 @@ struct tf_state {
     tf_quality q;
     int64_t orders_null_customer;
 };
+
+static void runs_init(tf_runs *r, size_t rec, const char *what);
+static void runs_free(tf_runs *r);
+static sl_code window_spill_run(tf_state *st, sl_err *err);
+static sl_code item_put(tf_state *st, uint64_t order_id, int64_t product_id, int64_t quantity, sl_err *err);
+static sl_code window_join(tf_state *st, sl_err *err);
 
 /* ---------------------------------------------------------------------------------- */
 /* output schemas */
@@ -303,6 +333,9 @@ tf_state *tf_create(const tf_params *p, tf_emit_fn emit, void *ud, sl_err *err)
     tf_map_init(&st->wrap_ids);
     tf_map_init(&st->sold_ids);
     tf_map_init(&st->hand_ids);
+    runs_init(&st->sold_runs, 2 * sizeof(uint64_t), "the units sold");
+    runs_init(&st->window_runs, sizeof(uint64_t), "the window's order ids");
+    runs_init(&st->item_runs, sizeof *st->items, "the items of the window's orders");
     st->exclude = sl_calloc((size_t)(p->nexclude > 0 ? p->nexclude : 1), sizeof *st->exclude);
     if (!st->exclude) goto nomem;
     for (int i = 0; i < p->nexclude; i++)
@@ -367,8 +400,10 @@ void tf_free(tf_state *st)
     tf_idset_free(&st->window);
     tf_map_free(&st->sold_ids);
     sl_free(st->sold);
-    if (st->sold_file) fclose(st->sold_file);
-    sl_free(st->sold_runs);
+    runs_free(&st->sold_runs);
+    runs_free(&st->window_runs);
+    runs_free(&st->item_runs);
+    sl_free(st->items);
     tf_map_free(&st->hand_ids);
     sl_free(st->hand);
     sl_free(st->wh);
@@ -1066,6 +1101,12 @@ static sl_code add_orders(tf_state *st, const sl_batch *b, sl_err *err)
                 if (is_null(in.c[0], r)) continue;
                 SL_TRY(get_int(in.c[0], r, &oid, TF_ORDERS, err));
                 SL_TRY(tf_idset_add(&st->window, (uint64_t)oid, err));
+                uint64_t u = (uint64_t)oid;
+                if (!st->window_any || u < st->window_lo) st->window_lo = u;
+                if (!st->window_any || u > st->window_hi) st->window_hi = u;
+                st->window_any = 1;
+                if (st->window_max && tf_idset_bytes(&st->window) > st->window_max)
+                    SL_TRY(window_spill_run(st, err)); /* past its bound: a sorted run */
             }
         }
     }
@@ -1076,15 +1117,22 @@ static sl_code add_order_items(tf_state *st, const sl_batch *b, sl_err *err)
 {
     in_cols in;
     SL_TRY(bind(TF_ORDER_ITEMS, b, &in, err));
-    tf_idset_freeze(&st->window);
+    /* A window past its bound is in sorted runs (the ids still in memory join them): the
+     * items of orders inside its id range go to runs sorted by order id, and window_join
+     * matches the two at the end. */
+    int spilled = st->window_runs.n > 0;
+    if (spilled && st->window.nch) SL_TRY(window_spill_run(st, err));
+    if (!spilled) tf_idset_freeze(&st->window);
     for (size_t r = 0; r < b->nrows; r++) {
         int64_t oid, pid, q;
         if (is_null(in.c[0], r) || is_null(in.c[1], r) || is_null(in.c[2], r)) continue;
         SL_TRY(get_int(in.c[0], r, &oid, TF_ORDER_ITEMS, err));
-        if (!tf_idset_has(&st->window, (uint64_t)oid)) continue;
+        if (spilled ? (uint64_t)oid < st->window_lo || (uint64_t)oid > st->window_hi
+                    : !tf_idset_has(&st->window, (uint64_t)oid))
+            continue;
         SL_TRY(get_int(in.c[1], r, &pid, TF_ORDER_ITEMS, err));
         SL_TRY(get_int(in.c[2], r, &q, TF_ORDER_ITEMS, err));
-        SL_TRY(tf_add_sold(st, pid, q, err));
+        SL_TRY(spilled ? item_put(st, (uint64_t)oid, pid, q, err) : tf_add_sold(st, pid, q, err));
     }
     return SL_OK;
 }
@@ -1613,45 +1661,280 @@ static sl_code sold_sorted(const tf_state *st, sold_rec **out, size_t *n, sl_err
     return SL_OK;
 }
 
+/* ---------------------------------------------------------------------------------- */
+/* sorted runs in spill files */
+
+static void runs_init(tf_runs *r, size_t rec, const char *what)
+{
+    memset(r, 0, sizeof *r);
+    r->rec = rec;
+    r->what = what;
+}
+
+static void runs_free(tf_runs *r)
+{
+    if (r->f) fclose(r->f);
+    sl_free(r->v);
+    runs_init(r, r->rec, r->what);
+}
+
+/* Starts one more run at the end of the file (opened by st's spill_open at the first). */
+static sl_code run_start(tf_state *st, tf_runs *r, sl_err *err)
+{
+    if (!r->f && !(r->f = st->spill_open(st->spill_open_ud, err))) return err->code;
+    if (r->n == r->cap) {
+        size_t nc = r->cap ? r->cap * 2 : 16;
+        tf_run *v = sl_realloc(r->v, nc * sizeof *v);
+        if (!v) return sl_err_set(err, SL_E_NOMEM, "out of memory for the runs of %s", r->what);
+        r->v = v;
+        r->cap = nc;
+    }
+    r->open_at = ftello(r->f); /* the end: the file is only appended to until the merge */
+    r->open_n = 0;
+    if (r->open_at < 0) return sl_err_set(err, SL_E_IO, "spilling %s: %s", r->what, strerror(errno));
+    return SL_OK;
+}
+
+/* n records, in key order after those already in the run. */
+static sl_code run_put(tf_runs *r, const void *recs, size_t n, sl_err *err)
+{
+    if (n && fwrite(recs, r->rec, n, r->f) != n) return sl_err_set(err, SL_E_IO, "spilling %s: %s", r->what, strerror(errno));
+    r->open_n += n;
+    return SL_OK;
+}
+
+static void run_end(tf_runs *r) { r->v[r->n++] = (tf_run){r->open_at, r->open_n}; }
+
+/* A sorted array as one run. */
+static sl_code run_write(tf_state *st, tf_runs *r, const void *recs, size_t n, sl_err *err)
+{
+    SL_TRY(run_start(st, r, err));
+    SL_TRY(run_put(r, recs, n, err));
+    run_end(r);
+    return SL_OK;
+}
+
+/* The runs of r merged: a cursor a run (its records not yet read, a buffer of them) and a
+ * binary heap of the cursors on their current key; merge_head is the smallest record. */
+enum { CURSOR_BYTES = 4080 }; /* a multiple of 8, 16 and 24 */
+
+typedef struct run_cursor {
+    off_t at;
+    size_t left, i, n;
+    uint8_t buf[CURSOR_BYTES];
+} run_cursor;
+
+typedef struct runs_merge {
+    tf_runs *r;
+    run_cursor *cur;
+    size_t *heap, h;
+} runs_merge;
+
+static uint64_t cursor_key(const runs_merge *m, size_t c)
+{
+    uint64_t k;
+    memcpy(&k, m->cur[c].buf + m->cur[c].i * m->r->rec, sizeof k);
+    return k;
+}
+
+/* The cursor's next record, reading on when the buffer is spent; *more = 0 at its end. */
+static sl_code cursor_next(runs_merge *m, run_cursor *c, int *more, sl_err *err)
+{
+    *more = 1;
+    if (++c->i < c->n) return SL_OK;
+    *more = 0;
+    if (c->left == 0) return SL_OK;
+    size_t per = CURSOR_BYTES / m->r->rec, k = c->left < per ? c->left : per;
+    ssize_t got = pread(fileno(m->r->f), c->buf, k * m->r->rec, c->at);
+    if (got != (ssize_t)(k * m->r->rec))
+        return sl_err_set(err, SL_E_IO, "reading %s back: %s", m->r->what, got < 0 ? strerror(errno) : "short read");
+    c->at += (off_t)(k * m->r->rec);
+    c->left -= k;
+    c->i = 0;
+    c->n = k;
+    *more = 1;
+    return SL_OK;
+}
+
+static void sift_down(runs_merge *m)
+{
+    for (size_t j = 0;;) {
+        size_t l = 2 * j + 1, s = j;
+        if (l < m->h && cursor_key(m, m->heap[l]) < cursor_key(m, m->heap[s])) s = l;
+        if (l + 1 < m->h && cursor_key(m, m->heap[l + 1]) < cursor_key(m, m->heap[s])) s = l + 1;
+        if (s == j) break;
+        size_t t = m->heap[s];
+        m->heap[s] = m->heap[j];
+        m->heap[j] = t;
+        j = s;
+    }
+}
+
+static void merge_end(runs_merge *m)
+{
+    sl_free(m->cur);
+    sl_free(m->heap);
+    memset(m, 0, sizeof *m);
+}
+
+static sl_code merge_begin(runs_merge *m, tf_runs *r, sl_err *err)
+{
+    memset(m, 0, sizeof *m);
+    m->r = r;
+    if (!r->n) return SL_OK;
+    if (fflush(r->f) != 0) return sl_err_set(err, SL_E_IO, "spilling %s: %s", r->what, strerror(errno));
+    m->cur = sl_calloc(r->n, sizeof *m->cur);
+    m->heap = sl_malloc(r->n * sizeof *m->heap);
+    if (!m->cur || !m->heap) {
+        merge_end(m);
+        return sl_err_set(err, SL_E_NOMEM, "out of memory merging %zu runs of %s", r->n, r->what);
+    }
+    for (size_t k = 0; k < r->n; k++) {
+        int more;
+        m->cur[k] = (run_cursor){.at = r->v[k].at, .left = r->v[k].n, .i = (size_t)-1};
+        sl_code rc = cursor_next(m, &m->cur[k], &more, err);
+        if (rc != SL_OK) {
+            merge_end(m);
+            return rc;
+        }
+        if (!more) continue;
+        size_t j = m->h++; /* sift up */
+        m->heap[j] = k;
+        while (j > 0 && cursor_key(m, m->heap[(j - 1) / 2]) > cursor_key(m, m->heap[j])) {
+            size_t p = (j - 1) / 2, t = m->heap[p];
+            m->heap[p] = m->heap[j];
+            m->heap[j] = t;
+            j = p;
+        }
+    }
+    return SL_OK;
+}
+
+/* The smallest record not yet taken, or NULL at the end. */
+static const void *merge_head(const runs_merge *m)
+{
+    if (!m->h) return NULL;
+    const run_cursor *c = &m->cur[m->heap[0]];
+    return c->buf + c->i * m->r->rec;
+}
+
+/* Takes the head. */
+static sl_code merge_take(runs_merge *m, sl_err *err)
+{
+    int more;
+    SL_TRY(cursor_next(m, &m->cur[m->heap[0]], &more, err));
+    if (!more) m->heap[0] = m->heap[--m->h];
+    sift_down(m);
+    return SL_OK;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* the sales window past its bound */
+
+static sl_code put_window_id(void *ud, uint64_t id, sl_err *err) { return run_put(ud, &id, 1, err); }
+
+/* The window's ids in memory as one more sorted run; the set starts again empty. */
+static sl_code window_spill_run(tf_state *st, sl_err *err)
+{
+    SL_TRY(run_start(st, &st->window_runs, err));
+    SL_TRY(tf_idset_each(&st->window, put_window_id, &st->window_runs, err));
+    run_end(&st->window_runs);
+    st->window_nruns++;
+    tf_idset_free(&st->window);
+    return SL_OK;
+}
+
+/* The buffered items as one run sorted by order id. */
+static sl_code items_spill_run(tf_state *st, sl_err *err)
+{
+    qsort(st->items, st->nitems, sizeof *st->items, cmp_id_first);
+    SL_TRY(run_write(st, &st->item_runs, st->items, st->nitems, err));
+    st->nitems = 0;
+    return SL_OK;
+}
+
+static sl_code item_put(tf_state *st, uint64_t order_id, int64_t product_id, int64_t quantity, sl_err *err)
+{
+    if (!st->items) { /* as many as the window's bound holds */
+        size_t n = st->window_max / sizeof *st->items;
+        st->items_cap = n > 1024 ? n : 1024;
+        if (!(st->items = sl_malloc(st->items_cap * sizeof *st->items)))
+            return sl_err_set(err, SL_E_NOMEM, "out of memory for the items of the window's orders");
+    }
+    if (st->nitems == st->items_cap) SL_TRY(items_spill_run(st, err));
+    st->items[st->nitems++] = (struct item_rec){order_id, product_id, quantity};
+    return SL_OK;
+}
+
+/* The spilled window's items matched with its ids, both in order-id order: the units
+ * of each item whose order is in the window are added to the units sold. Once. */
+static sl_code window_join(tf_state *st, sl_err *err)
+{
+    if (!st->window_runs.n) return SL_OK;
+    if (st->nitems) SL_TRY(items_spill_run(st, err));
+    sl_free(st->items);
+    st->items = NULL;
+    runs_merge w, it;
+    SL_TRY(merge_begin(&w, &st->window_runs, err));
+    sl_code rc = merge_begin(&it, &st->item_runs, err);
+    for (const void *p; rc == SL_OK && (p = merge_head(&it)) != NULL;) {
+        struct item_rec x;
+        memcpy(&x, p, sizeof x);
+        const void *q;
+        uint64_t id = 0;
+        while (rc == SL_OK && (q = merge_head(&w)) != NULL && (memcpy(&id, q, sizeof id), id < x.order_id))
+            rc = merge_take(&w, err);
+        if (rc == SL_OK && q && id == x.order_id) rc = tf_add_sold(st, x.product_id, x.quantity, err);
+        if (rc == SL_OK) rc = merge_take(&it, err);
+    }
+    merge_end(&it);
+    merge_end(&w);
+    runs_free(&st->window_runs); /* joined: the files go */
+    runs_free(&st->item_runs);
+    return rc;
+}
+
+size_t tf_window_runs(const tf_state *st) { return st->window_nruns; }
+
+void tf_window_bound(tf_state *st, size_t max_bytes, FILE *(*open)(void *ud, sl_err *err), void *ud)
+{
+    st->window_max = max_bytes > 0 ? max_bytes : 1;
+    st->spill_open = open;
+    st->spill_open_ud = ud;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* the units sold */
+
 /* The map's units sold as one more sorted run at the end of the spill file; the map
  * starts again empty. */
 static sl_code sold_spill_run(tf_state *st, sl_err *err)
 {
-    if (!st->sold_file && !(st->sold_file = st->sold_open(st->sold_open_ud, err))) return err->code;
-    if (st->nsold_runs == st->sold_runs_cap) {
-        size_t nc = st->sold_runs_cap ? st->sold_runs_cap * 2 : 16;
-        struct sold_run *r = sl_realloc(st->sold_runs, nc * sizeof *r);
-        if (!r) return sl_err_set(err, SL_E_NOMEM, "out of memory for the runs of units sold");
-        st->sold_runs = r;
-        st->sold_runs_cap = nc;
-    }
     sold_rec *v;
     size_t n;
     SL_TRY(sold_sorted(st, &v, &n, err));
-    off_t at = ftello(st->sold_file); /* the end: the file is only appended to until the merge */
-    int ok = at >= 0 && fwrite(v, sizeof *v, n, st->sold_file) == n;
+    sl_code rc = run_write(st, &st->sold_runs, v, n, err);
     sl_free(v);
-    if (!ok) return sl_err_set(err, SL_E_IO, "spilling the units sold: %s", strerror(errno));
-    st->sold_runs[st->nsold_runs++] = (struct sold_run){at, n};
+    SL_TRY(rc);
     tf_map_free(&st->sold_ids);
     tf_map_init(&st->sold_ids);
     memset(st->sold, 0, st->sold_cap * sizeof *st->sold);
     return SL_OK;
 }
 
-size_t tf_sold_runs(const tf_state *st) { return st->nsold_runs; }
+size_t tf_sold_runs(const tf_state *st) { return st->sold_runs.n; }
 
 void tf_sold_bound(tf_state *st, size_t max_products, FILE *(*open)(void *ud, sl_err *err), void *ud)
 {
     st->sold_max = max_products > 0 ? max_products : 1;
-    st->sold_open = open;
-    st->sold_open_ud = ud;
+    st->spill_open = open;
+    st->spill_open_ud = ud;
 }
 
 sl_code tf_add_sold(tf_state *st, int64_t product_id, int64_t units, sl_err *err)
 {
     uint32_t slot;
-    if (st->sold_open && st->sold_ids.n >= st->sold_max && tf_map_get(&st->sold_ids, (uint64_t)product_id) < 0)
+    if (st->sold_max && st->sold_ids.n >= st->sold_max && tf_map_get(&st->sold_ids, (uint64_t)product_id) < 0)
         SL_TRY(sold_spill_run(st, err)); /* a new product past the bound */
     SL_TRY(tf_map_put(&st->sold_ids, (uint64_t)product_id, &slot, NULL, err));
     SL_TRY(grow_i64(&st->sold, &st->sold_cap, (size_t)slot + 1, err));
@@ -1660,36 +1943,11 @@ sl_code tf_add_sold(tf_state *st, int64_t product_id, int64_t units, sl_err *err
     return SL_OK;
 }
 
-/* One spilled run being merged: the records of [at, at + left) not yet read, a buffer of
- * them. */
-typedef struct sold_cursor {
-    off_t at;
-    size_t left, i, n;
-    sold_rec buf[256];
-} sold_cursor;
-
-/* The cursor's next record in buf[i], reading on when the buffer is spent; 0 at its end. */
-static int cursor_next(FILE *f, sold_cursor *c, sl_err *err, sl_code *rc)
-{
-    if (++c->i < c->n) return 1;
-    if (c->left == 0) return 0;
-    size_t k = c->left < 256 ? c->left : 256;
-    ssize_t got = pread(fileno(f), c->buf, k * sizeof *c->buf, c->at);
-    if (got != (ssize_t)(k * sizeof *c->buf)) {
-        *rc = sl_err_set(err, SL_E_IO, "reading the spilled units sold back: %s", got < 0 ? strerror(errno) : "short read");
-        return 0;
-    }
-    c->at += (off_t)(k * sizeof *c->buf);
-    c->left -= k;
-    c->i = 0;
-    c->n = k;
-    return 1;
-}
-
 sl_code tf_each_sold(tf_state *st, sl_code (*fn)(void *ud, int64_t product_id, int64_t units, sl_err *err), void *ud,
                      sl_err *err)
 {
-    if (!st->nsold_runs) { /* all in memory: sorted, then out */
+    SL_TRY(window_join(st, err)); /* the units of a spilled window's items first */
+    if (!st->sold_runs.n) { /* all in memory: sorted, then out */
         sold_rec *v;
         size_t n;
         SL_TRY(sold_sorted(st, &v, &n, err));
@@ -1698,35 +1956,17 @@ sl_code tf_each_sold(tf_state *st, sl_code (*fn)(void *ud, int64_t product_id, i
         sl_free(v);
         return rc;
     }
-    /* the runs merged, one cursor each, the smallest id taken each time (a binary heap
-     * of cursors on their current id), the units of one id summed across runs */
+    /* the runs merged, the units of one id summed across runs */
     if (st->sold_ids.n) SL_TRY(sold_spill_run(st, err));
-    if (fflush(st->sold_file) != 0) return sl_err_set(err, SL_E_IO, "spilling the units sold: %s", strerror(errno));
-    size_t k = st->nsold_runs, h = 0;
-    sold_cursor *cur = sl_calloc(k, sizeof *cur);
-    size_t *heap = sl_malloc(k * sizeof *heap);
-    sl_code rc = cur && heap ? SL_OK : sl_err_set(err, SL_E_NOMEM, "out of memory merging %zu runs of units sold", k);
-#define HEAD(j) (cur[heap[j]].buf[cur[heap[j]].i].id)
-    for (size_t r = 0; rc == SL_OK && r < k; r++) {
-        cur[r].at = st->sold_runs[r].at;
-        cur[r].left = st->sold_runs[r].n;
-        cur[r].i = (size_t)-1; /* before the first: cursor_next reads */
-        if (!cursor_next(st->sold_file, &cur[r], err, &rc)) continue;
-        size_t j = h++; /* sift up */
-        heap[j] = r;
-        while (j > 0 && HEAD((j - 1) / 2) > HEAD(j)) {
-            size_t p = (j - 1) / 2, t = heap[p];
-            heap[p] = heap[j];
-            heap[j] = t;
-            j = p;
-        }
-    }
+    runs_merge m;
+    SL_TRY(merge_begin(&m, &st->sold_runs, err));
+    sl_code rc = SL_OK;
     int have = 0;
     uint64_t id = 0;
     int64_t sum = 0;
-    while (rc == SL_OK && h > 0) {
-        sold_cursor *c = &cur[heap[0]];
-        sold_rec x = c->buf[c->i];
+    for (const void *p; rc == SL_OK && (p = merge_head(&m)) != NULL;) {
+        sold_rec x;
+        memcpy(&x, p, sizeof x);
         if (have && x.id == id) {
             if (__builtin_add_overflow(sum, x.units, &sum))
                 rc = sl_err_set(err, SL_E_DATA, "units sold of product %lld overflow int64", (long long)id);
@@ -1736,26 +1976,10 @@ sl_code tf_each_sold(tf_state *st, sl_code (*fn)(void *ud, int64_t product_id, i
             id = x.id;
             sum = x.units;
         }
-        if (rc != SL_OK) break;
-        if (!cursor_next(st->sold_file, c, err, &rc)) {
-            if (rc != SL_OK) break;
-            heap[0] = heap[--h];
-        }
-        for (size_t j = 0;;) { /* sift down */
-            size_t l = 2 * j + 1, m = j;
-            if (l < h && HEAD(l) < HEAD(m)) m = l;
-            if (l + 1 < h && HEAD(l + 1) < HEAD(m)) m = l + 1;
-            if (m == j) break;
-            size_t t = heap[m];
-            heap[m] = heap[j];
-            heap[j] = t;
-            j = m;
-        }
+        if (rc == SL_OK) rc = merge_take(&m, err);
     }
-#undef HEAD
     if (rc == SL_OK && have) rc = fn(ud, (int64_t)id, sum, err);
-    sl_free(cur);
-    sl_free(heap);
+    merge_end(&m);
     return rc;
 }
 

@@ -132,6 +132,13 @@ sl_code tf_add_sold(tf_state *st, int64_t product_id, int64_t units, sl_err *err
 void tf_sold_bound(tf_state *st, size_t max_products, FILE *(*open)(void *ud, sl_err *err), void *ud);
 /* The sorted runs of units sold written so far (0: all in memory). */
 size_t tf_sold_runs(const tf_state *st);
+/* The sales window's order ids past max_bytes (tf_idset_bytes) go to a spill file as
+ * runs sorted by id (open(ud) makes it); the order items of orders in the window's id
+ * range then go to runs sorted by order id, in max_bytes of memory, and tf_each_sold
+ * first joins the two (a merge: same units sold). Call before the first tf_add. */
+void tf_window_bound(tf_state *st, size_t max_bytes, FILE *(*open)(void *ud, sl_err *err), void *ud);
+/* How many runs the window's ids went to (0: they stayed in memory). */
+size_t tf_window_runs(const tf_state *st);
 /* Products in passes, for a run bounded by --memory-limit: product-id ranges, bounds[i]
  * the lowest id of pass i + 1 (ascending); negative ids go with the last pass, where the
  * unsigned id order of tf_each_product puts them. The products stream through tf_add

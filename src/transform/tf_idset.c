@@ -21,12 +21,13 @@ void tf_idset_free(tf_idset *s)
     tf_idset_init(s);
 }
 
-static sl_code to_bitmap(tf_idchunk *c, sl_err *err)
+static sl_code to_bitmap(tf_idset *s, tf_idchunk *c, sl_err *err)
 {
     uint64_t *b = sl_calloc(WORDS, sizeof *b);
     if (!b) return sl_err_set(err, SL_E_NOMEM, "out of memory for the window's orders");
     for (uint32_t i = 0; i < c->n; i++) b[c->low[i] / 64] |= (uint64_t)1 << (c->low[i] % 64);
     sl_free(c->low);
+    s->bytes += WORDS * sizeof *b - c->cap * sizeof *c->low;
     c->low = NULL;
     c->bits = b;
     c->n = c->cap = 0;
@@ -43,6 +44,7 @@ sl_code tf_idset_add(tf_idset *s, uint64_t id, sl_err *err)
             size_t nc = s->cap ? s->cap * 2 : 64;
             tf_idchunk *n = sl_realloc(s->ch, nc * sizeof *n);
             if (!n) return sl_err_set(err, SL_E_NOMEM, "out of memory for the window's orders");
+            s->bytes += (nc - s->cap) * sizeof *n;
             s->ch = n;
             s->cap = nc;
         }
@@ -56,13 +58,14 @@ sl_code tf_idset_add(tf_idset *s, uint64_t id, sl_err *err)
     }
     if (c->n == c->cap) {
         if (c->cap == ARRAY_MAX) {
-            SL_TRY(to_bitmap(c, err));
+            SL_TRY(to_bitmap(s, c, err));
             c->bits[low / 64] |= (uint64_t)1 << (low % 64);
             return SL_OK;
         }
         uint32_t nc = c->cap ? c->cap * 2 : 16;
         uint16_t *n = sl_realloc(c->low, nc * sizeof *n);
         if (!n) return sl_err_set(err, SL_E_NOMEM, "out of memory for the window's orders");
+        s->bytes += (nc - c->cap) * sizeof *n;
         c->low = n;
         c->cap = nc;
     }
@@ -112,8 +115,42 @@ int tf_idset_has(const tf_idset *s, uint64_t id)
 
 size_t tf_idset_bytes(const tf_idset *s)
 {
-    size_t b = s->cap * sizeof *s->ch;
-    for (size_t i = 0; i < s->nch; i++)
-        b += s->ch[i].bits ? WORDS * sizeof(uint64_t) : s->ch[i].cap * sizeof(uint16_t);
-    return b;
+    return s->bytes + s->hi.dcap * sizeof *s->hi.d + s->hi.cap * sizeof *s->hi.e;
+}
+
+typedef struct chunk_key {
+    uint64_t hi;
+    uint32_t k;
+} chunk_key;
+
+static int cmp_chunk_key(const void *a, const void *b)
+{
+    const chunk_key *x = a, *y = b;
+    return x->hi < y->hi ? -1 : x->hi > y->hi;
+}
+
+sl_code tf_idset_each(tf_idset *s, sl_code (*fn)(void *ud, uint64_t id, sl_err *err), void *ud, sl_err *err)
+{
+    tf_idset_freeze(s);
+    chunk_key *keys = sl_malloc((s->nch ? s->nch : 1) * sizeof *keys);
+    if (!keys) return sl_err_set(err, SL_E_NOMEM, "out of memory ordering the window's orders");
+    size_t pos = 0, n = 0;
+    uint64_t hi;
+    uint32_t k;
+    while (tf_map_next(&s->hi, &pos, &hi, &k)) keys[n++] = (chunk_key){hi, k};
+    qsort(keys, n, sizeof *keys, cmp_chunk_key);
+    sl_code rc = SL_OK;
+    for (size_t i = 0; rc == SL_OK && i < n; i++) {
+        const tf_idchunk *c = &s->ch[keys[i].k];
+        uint64_t base = keys[i].hi << 16;
+        if (c->bits) {
+            for (uint32_t w = 0; rc == SL_OK && w < WORDS; w++)
+                for (uint64_t b = c->bits[w]; rc == SL_OK && b; b &= b - 1)
+                    rc = fn(ud, base | (uint64_t)(w * 64 + (uint32_t)__builtin_ctzll(b)), err);
+        } else {
+            for (uint32_t j = 0; rc == SL_OK && j < c->n; j++) rc = fn(ud, base | c->low[j], err);
+        }
+    }
+    sl_free(keys);
+    return rc;
 }

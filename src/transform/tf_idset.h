@@ -24,6 +24,7 @@ typedef struct tf_idset {
     tf_map hi; /* id >> 16 -> chunk */
     tf_idchunk *ch;
     size_t nch, cap;
+    size_t bytes; /* the chunks' arrays and bitmaps, and the chunk array */
     int frozen;
 } tf_idset;
 
@@ -35,7 +36,11 @@ sl_code tf_idset_add(tf_idset *s, uint64_t id, sl_err *err);
 void tf_idset_freeze(tf_idset *s);
 /* Whether id was added (the set frozen since the last add). */
 int tf_idset_has(const tf_idset *s, uint64_t id);
-/* The bytes the set's chunks hold (not counting the chunk map). */
+/* The bytes the set holds, its chunk map included (kept as it grows: constant time).
+ * Sparse ids cost more than 4 bytes each: an id alone in its 65,536 costs a chunk, its
+ * map entry and an array of 16 (about 70 bytes). */
 size_t tf_idset_bytes(const tf_idset *s);
+/* Every id, in ascending order (the set frozen first). */
+sl_code tf_idset_each(tf_idset *s, sl_code (*fn)(void *ud, uint64_t id, sl_err *err), void *ud, sl_err *err);
 
 #endif

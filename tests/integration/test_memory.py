@@ -68,6 +68,18 @@ def datasets(out):
     return m, tables
 
 
+def free_and_smallest(env, tmp_path):
+    """`sluice run` into tmp_path/free under 4G and into tmp_path/small under 32M, whose
+    peak RSS must stay under 32M plus the overhead: each one's (manifest, datasets)."""
+    base = ["run", "--as-of", AS_OF, "--progress", "off"]
+    rc, _, err, _ = popen_rss(base + ["--output", str(tmp_path / "free"), "--memory-limit", "4G"], env)
+    assert rc == 0, err
+    rc, _, err, rss = popen_rss(base + ["--output", str(tmp_path / "small"), "--memory-limit", "32M"], env)
+    assert rc == 0, err
+    assert rss < (32 << 20) + OVERHEAD, f"peak RSS {rss / 2**20:.1f} MiB"
+    return datasets(tmp_path / "free"), datasets(tmp_path / "small")
+
+
 @pytest.mark.parametrize("limit_text", ["48M", "32M"])
 def test_run_under_a_small_limit_gives_the_same_datasets(mariadb, scale1, tmp_path, limit_text):
     """Under 48M and 32M the run stays under the limit plus the overhead; under 32M the
@@ -87,7 +99,7 @@ def test_run_under_a_small_limit_gives_the_same_datasets(mariadb, scale1, tmp_pa
     m_small, small = datasets(tmp_path / "small")
     assert rss < limit + OVERHEAD, f"peak RSS {rss / 2**20:.1f} MiB"
     assert m_free["memory"] == {"limit": 256 << 20, "passes": 1, "product_passes": 1, "sold_runs": 0,
-                                 "spilled_results": 0}
+                                 "window_runs": 0, "spilled_results": 0}
     assert m_small["memory"]["limit"] == limit
     # 100,000 customers take about 20 MiB in one pass (src/exec/run.c, passes_for): 48M
     # holds them with what the run needs besides, 32M does not
@@ -138,15 +150,7 @@ def test_many_products_stay_under_the_limit(mariadb, fresh_db, tmp_path):
         cur.execute("INSERT INTO order_items SELECT seq, 1 + seq % 1000, 1 + (seq * 7919) % 400000, 1 + (seq * 7907) % 997, 1.5 "
                     "FROM seq_1_to_400000")  # each product once (7919 is prime to 400,000)
         cur.execute("ANALYZE TABLE products, inventory, customers")
-    env = mariadb.sluice_env(fresh_db)
-    base = ["run", "--as-of", AS_OF, "--progress", "off"]
-    rc, _, err, _ = popen_rss(base + ["--output", str(tmp_path / "free"), "--memory-limit", "4G"], env)
-    assert rc == 0, err
-    rc, _, err, rss = popen_rss(base + ["--output", str(tmp_path / "small"), "--memory-limit", "32M"], env)
-    assert rc == 0, err
-    assert rss < (32 << 20) + OVERHEAD, f"peak RSS {rss / 2**20:.1f} MiB"
-    m_free, free = datasets(tmp_path / "free")
-    m_small, small = datasets(tmp_path / "small")
+    (m_free, free), (m_small, small) = free_and_smallest(mariadb.sluice_env(fresh_db), tmp_path)
     assert m_free["memory"]["product_passes"] == 1 and m_small["memory"]["product_passes"] > 1
     assert m_free["memory"]["sold_runs"] == 0 and m_small["memory"]["sold_runs"] > 1
     # the products' and units sold's streams passed 32M/64: they went to objects of the
@@ -383,3 +387,39 @@ def test_shards_exchange_spilled_totals(mariadb, many_customers, tmp_path):
         part = tmp_path / out / "business_insights" / DATE
         on_disk = sorted(str(f.relative_to(part)) for f in part.rglob("*") if f.is_file())
         assert on_disk == sorted([f["name"] for f in m["files"]] + ["_SUCCESS"]), on_disk
+
+
+def test_a_sparse_sales_window_past_its_bound(mariadb, fresh_db, tmp_path):
+    """Order ids 100,003 apart (each alone in its 65,536: about 70 bytes an id in memory):
+    60,000 window orders pass 32M/16, so the orders shard writes the window's ids in sorted
+    runs, and the items of orders in their id range in runs sorted by order id, and joins
+    the two at the end. The units sold of product_turnover are MariaDB's own sums over the
+    window's orders (items of older orders and of unknown orders in between left out),
+    and equal a run that kept the window in memory."""
+    create_schema(mariadb, fresh_db)
+    with mariadb.connect(fresh_db) as c, c.cursor() as cur:
+        cur.execute("INSERT INTO warehouses (warehouse_id, name) VALUES (1, 'w1')")
+        cur.execute("INSERT INTO products (product_id, sku, name, category) "
+                    "SELECT seq, CONCAT('SKU-', seq), 'p', 'c' FROM seq_1_to_20")
+        cur.execute("INSERT INTO customers (customer_id, first_name) SELECT seq, 'n' FROM seq_1_to_10")
+        cur.execute("INSERT INTO orders SELECT seq * 100003, 1 + seq % 10, '2026-11-20 10:00:00', 10, 'paid' "
+                    "FROM seq_1_to_60000")  # in the window
+        cur.execute("INSERT INTO orders SELECT seq * 100003 + 50000, 1 + seq % 10, '2026-01-20 10:00:00', 10, 'paid' "
+                    "FROM seq_1_to_20000")  # before it, their ids among the window's
+        cur.execute("INSERT INTO order_items SELECT seq, (1 + seq DIV 2) * 100003, 1 + seq % 20, 1 + seq % 7, 1.5 "
+                    "FROM seq_0_to_119999")  # two a window order
+        cur.execute("INSERT INTO order_items SELECT 200000 + seq, seq * 100003 + 50000, 1 + seq % 20, 5, 1.5 "
+                    "FROM seq_1_to_20000")  # one an older order
+        cur.execute("INSERT INTO order_items SELECT 300000 + seq, seq * 100003 + 7, 1 + seq % 20, 11, 1.5 "
+                    "FROM seq_1_to_1000")  # orders that do not exist
+        cur.execute("ANALYZE TABLE orders, order_items")
+        cur.execute("SELECT i.product_id, SUM(i.quantity) FROM order_items i JOIN orders o USING (order_id) "
+                    "WHERE o.order_date > %s - INTERVAL 30 DAY AND o.order_date <= %s GROUP BY i.product_id",
+                    (AS_OF, AS_OF))
+        want = {int(p): int(n) for p, n in cur.fetchall()}
+    (m_free, free), (m_small, small) = free_and_smallest(mariadb.sluice_env(fresh_db), tmp_path)
+    assert m_free["memory"]["window_runs"] == 0 and m_small["memory"]["window_runs"] >= 2, m_small["memory"]
+    pt = small["product_turnover"].to_pylist()
+    assert {r["product_id"]: r["units_sold"] for r in pt} == want
+    assert small["product_turnover"].drop(["run_id"]).equals(free["product_turnover"].drop(["run_id"]))
+    assert small["hourly_orders"].drop(["run_id"]).equals(free["hourly_orders"].drop(["run_id"]))

@@ -3,6 +3,7 @@
  * repeats, ids across chunk edges and near 2^64, adds after a freeze. */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../../src/transform/tf_idset.h"
 #include "test.h"
@@ -140,11 +141,75 @@ static void empty_set(void)
     tf_idset_free(&s);
 }
 
+typedef struct collected {
+    uint64_t *v;
+    size_t n, cap;
+} collected;
+
+static sl_code collect(void *ud, uint64_t id, sl_err *err)
+{
+    collected *c = ud;
+    if (c->n == c->cap) return sl_err_set(err, SL_E_LIMIT, "more ids than were added");
+    c->v[c->n++] = id;
+    return SL_OK;
+}
+
+/* tf_idset_each gives every id once, ascending (as unsigned), whatever the order of the
+ * adds and the kind of chunk (bitmaps, arrays, ids near 2^64, repeats). */
+static void each_in_ascending_order(void)
+{
+    enum { N = 120000 };
+    uint64_t *ids = malloc(N * sizeof *ids), r = 77;
+    CHECK(ids != NULL);
+    for (size_t i = 0; i < N; i++) {
+        uint64_t x = rnd_next(&r);
+        switch (i % 4) {
+        case 0: ids[i] = 500000 + x % 70000; break; /* dense: bitmap chunks */
+        case 1: ids[i] = x; break;                  /* anywhere: an array each */
+        case 2: ids[i] = UINT64_MAX - x % 1000; break;
+        default: ids[i] = ids[x % i]; break;        /* a repeat */
+        }
+    }
+    tf_idset s;
+    tf_idset_init(&s);
+    sl_err err = {0};
+    for (size_t i = 0; i < N; i++) CHECK(tf_idset_add(&s, ids[i], &err) == SL_OK);
+    qsort(ids, N, sizeof *ids, cmp_u64);
+    size_t u = 0;
+    for (size_t i = 0; i < N; i++)
+        if (i == 0 || ids[i] != ids[u - 1]) ids[u++] = ids[i];
+    collected c = {malloc(N * sizeof(uint64_t)), 0, N};
+    CHECK(c.v && tf_idset_each(&s, collect, &c, &err) == SL_OK);
+    CHECK_EQ_INT(c.n, u);
+    CHECK(memcmp(c.v, ids, u * sizeof *ids) == 0);
+    tf_idset_free(&s);
+    free(c.v);
+    free(ids);
+}
+
+/* What an id costs when each is alone in its 65,536: a chunk, its map entry and a small
+ * array (the window's bound counts it so), and the count is back at 0 once freed. */
+static void sparse_ids_cost_their_chunks(void)
+{
+    enum { N = 5000 };
+    tf_idset s;
+    tf_idset_init(&s);
+    sl_err err = {0};
+    for (uint64_t i = 0; i < N; i++) CHECK(tf_idset_add(&s, i * 100003, &err) == SL_OK);
+    size_t bytes = tf_idset_bytes(&s);
+    CHECK(bytes >= (size_t)N * (sizeof(tf_idchunk) + 16 * sizeof(uint16_t) + sizeof(tf_map_entry)));
+    CHECK(bytes <= (size_t)N * 200);
+    tf_idset_free(&s);
+    CHECK_EQ_INT(tf_idset_bytes(&s), 0);
+}
+
 T_SUITE(suite_idset) = {
     {"dense_run_becomes_bitmaps", dense_run_becomes_bitmaps},
     {"sparse_ids_in_arrays", sparse_ids_in_arrays},
     {"any_order_with_repeats_and_edges", any_order_with_repeats_and_edges},
     {"adds_after_a_freeze", adds_after_a_freeze},
     {"empty_set", empty_set},
+    {"each_in_ascending_order", each_in_ascending_order},
+    {"sparse_ids_cost_their_chunks", sparse_ids_cost_their_chunks},
     T_END,
 };
