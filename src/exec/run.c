@@ -212,14 +212,21 @@ static int product_passes_for(long long products, size_t limit, int asked)
 /* The products whose units sold an orders shard keeps in memory: a sixteenth of the
  * limit at 64 bytes a product (the map's slot, the int64 and its doubling, the record of
  * the sorted run it is written in); past them, sorted runs go to a spill file and are
- * merged in id order at the end (tf_sold_bound). */
+ * merged in id order at the end (tf_spill_bounds). */
 #define SL_RUN_SOLD_BYTES 64
 static size_t sold_max_for(size_t limit) { return limit / 16 / SL_RUN_SOLD_BYTES; }
+
+/* The plan's --memory-limit. */
+static size_t plan_limit(const json_t *plan)
+{
+    size_t limit = (size_t)sl_plan_int(plan, "memory_limit", 0);
+    return limit ? limit : SL_MEMORY_LIMIT_DEFAULT;
+}
 
 /* The order ids of the sales window an orders shard keeps in memory: a sixteenth of the
  * limit (1 bit an id when dense, up to about 70 bytes when each is alone in its 65,536);
  * past it they go to sorted runs, and the items of the window's id range too, joined at
- * the end (tf_window_bound). */
+ * the end (tf_spill_bounds). */
 #define SL_RUN_WINDOW_SHARE 16
 
 /* n ranges of table's integer key column of about equal estimated rows, from the chunk
@@ -591,10 +598,8 @@ static sl_sink *pack_spill_open(void *ud, sl_err *err)
  * totals: each shard gets every shard's). */
 static sl_pack *pack_begin(rn_spill *sp, rn_task *t, const char *what, int shard, int held, sl_err *err)
 {
-    size_t limit = (size_t)sl_plan_int(t->plan, "memory_limit", 0);
     *sp = (rn_spill){t, what, shard, NULL, ""};
-    return sl_pack_begin_spill((limit ? limit : SL_MEMORY_LIMIT_DEFAULT) / SL_RUN_PACK_INLINE_SHARE /
-                                   (size_t)(held > 1 ? held : 1),
+    return sl_pack_begin_spill(plan_limit(t->plan) / SL_RUN_PACK_INLINE_SHARE / (size_t)(held > 1 ? held : 1),
                                pack_spill_open, sp, err);
 }
 
@@ -673,8 +678,8 @@ static const char *spill_dir(const json_t *plan)
     return d && d[0] ? d : "/tmp";
 }
 
-/* tf_sold_bound's spill file, under the plan's temp dir (ud: the plan). */
-static FILE *sold_spill_open(void *ud, sl_err *err) { return spill_open(spill_dir(ud), err); }
+/* tf_spill_bounds' spill files, under the plan's temp dir (ud: the plan). */
+static FILE *runs_spill_open(void *ud, sl_err *err) { return spill_open(spill_dir(ud), err); }
 
 /* The passes' spill files (two a pass but the first, which stays in memory), handed to
  * the state, and the bounds, from the task: customer passes of an orders shard, or
@@ -885,12 +890,9 @@ sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, 
         SL_TRY_GOTO(rc, open_dataset(&t, st, TF_INVENTORY_ANALYTICS, 0, err), done);
         SL_TRY_GOTO(rc, open_dataset(&t, st, TF_WAREHOUSE_UTILIZATION, 0, err), done);
     }
-    if (orders) {
-        size_t limit = (size_t)sl_plan_int(plan, "memory_limit", 0);
-        tf_sold_bound(st, sold_max_for(limit ? limit : SL_MEMORY_LIMIT_DEFAULT), sold_spill_open, (void *)plan);
-        tf_window_bound(st, (limit ? limit : SL_MEMORY_LIMIT_DEFAULT) / SL_RUN_WINDOW_SHARE, sold_spill_open,
+    if (orders)
+        tf_spill_bounds(st, sold_max_for(plan_limit(plan)), plan_limit(plan) / SL_RUN_WINDOW_SHARE, runs_spill_open,
                         (void *)plan);
-    }
     json_t *files = json_object_get(result, "files");
     const json_t *bounds = json_object_get(task, orders ? "pass_bounds" : "product_pass_bounds");
     if (json_array_size(bounds) > 0) {

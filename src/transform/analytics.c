@@ -157,19 +157,18 @@ struct tf_state {
     tf_map sold_ids;      /* product id -> units_sold slot */
     int64_t *sold;
     size_t sold_cap;
-    /* tf_sold_bound: past sold_max products in the map, the units sold go to a spill
-     * file as a run sorted by id */
+    /* tf_spill_bounds: past sold_max products in the map, the units sold go to a spill
+     * file as a run sorted by id; spill_open makes each kind's file */
     size_t sold_max;
-    FILE *(*spill_open)(void *ud, sl_err *err); /* tf_sold_bound's, for every sorted run */
+    FILE *(*spill_open)(void *ud, sl_err *err);
     void *spill_open_ud;
     tf_runs sold_runs;
-    /* tf_window_bound: past window_max bytes the window's ids go to sorted runs, and the
-     * items of orders in [window_lo, window_hi] to runs sorted by order id, joined with
-     * them at the end (window_join) */
+    /* tf_spill_bounds: past window_max bytes the window's ids go to sorted runs, and the
+     * items of orders in [window_lo, window_hi] (the ids' range, empty while there are
+     * none) to runs sorted by order id, joined with them at the end (window_join) */
     size_t window_max, window_nruns;
     tf_runs window_runs, item_runs;
     uint64_t window_lo, window_hi;
-    int window_any;
     struct item_rec {
         uint64_t order_id;
         int64_t product_id, quantity;
@@ -336,6 +335,7 @@ tf_state *tf_create(const tf_params *p, tf_emit_fn emit, void *ud, sl_err *err)
     runs_init(&st->sold_runs, 2 * sizeof(uint64_t), "the units sold");
     runs_init(&st->window_runs, sizeof(uint64_t), "the window's order ids");
     runs_init(&st->item_runs, sizeof *st->items, "the items of the window's orders");
+    st->window_lo = UINT64_MAX;
     st->exclude = sl_calloc((size_t)(p->nexclude > 0 ? p->nexclude : 1), sizeof *st->exclude);
     if (!st->exclude) goto nomem;
     for (int i = 0; i < p->nexclude; i++)
@@ -1101,10 +1101,8 @@ static sl_code add_orders(tf_state *st, const sl_batch *b, sl_err *err)
                 if (is_null(in.c[0], r)) continue;
                 SL_TRY(get_int(in.c[0], r, &oid, TF_ORDERS, err));
                 SL_TRY(tf_idset_add(&st->window, (uint64_t)oid, err));
-                uint64_t u = (uint64_t)oid;
-                if (!st->window_any || u < st->window_lo) st->window_lo = u;
-                if (!st->window_any || u > st->window_hi) st->window_hi = u;
-                st->window_any = 1;
+                if ((uint64_t)oid < st->window_lo) st->window_lo = (uint64_t)oid;
+                if ((uint64_t)oid > st->window_hi) st->window_hi = (uint64_t)oid;
                 if (st->window_max && tf_idset_bytes(&st->window) > st->window_max)
                     SL_TRY(window_spill_run(st, err)); /* past its bound: a sorted run */
             }
@@ -1896,13 +1894,6 @@ static sl_code window_join(tf_state *st, sl_err *err)
 
 size_t tf_window_runs(const tf_state *st) { return st->window_nruns; }
 
-void tf_window_bound(tf_state *st, size_t max_bytes, FILE *(*open)(void *ud, sl_err *err), void *ud)
-{
-    st->window_max = max_bytes > 0 ? max_bytes : 1;
-    st->spill_open = open;
-    st->spill_open_ud = ud;
-}
-
 /* ---------------------------------------------------------------------------------- */
 /* the units sold */
 
@@ -1924,9 +1915,11 @@ static sl_code sold_spill_run(tf_state *st, sl_err *err)
 
 size_t tf_sold_runs(const tf_state *st) { return st->sold_runs.n; }
 
-void tf_sold_bound(tf_state *st, size_t max_products, FILE *(*open)(void *ud, sl_err *err), void *ud)
+void tf_spill_bounds(tf_state *st, size_t max_products, size_t window_bytes, FILE *(*open)(void *ud, sl_err *err),
+                     void *ud)
 {
     st->sold_max = max_products > 0 ? max_products : 1;
+    st->window_max = window_bytes > 0 ? window_bytes : 1;
     st->spill_open = open;
     st->spill_open_ud = ud;
 }

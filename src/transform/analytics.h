@@ -125,18 +125,19 @@ sl_code tf_merge_orders(tf_state *st, const tf_order_sums *p, sl_err *err);
 sl_code tf_each_sold(tf_state *st, sl_code (*fn)(void *ud, int64_t product_id, int64_t units, sl_err *err),
                      void *ud, sl_err *err);
 sl_code tf_add_sold(tf_state *st, int64_t product_id, int64_t units, sl_err *err);
-/* A run bounded by --memory-limit keeps the units sold of at most max_products products
- * in memory: at the next new product they go, sorted by id, as one run to a spill file
- * (open(ud) makes it, at the first run), and tf_each_sold merges the runs. Call before
- * the first tf_add. */
-void tf_sold_bound(tf_state *st, size_t max_products, FILE *(*open)(void *ud, sl_err *err), void *ud);
+/* The sorted runs a run bounded by --memory-limit spills, each kind to a spill file that
+ * open(ud) makes at its first run; tf_each_sold merges them back. Call before the first
+ * tf_add.
+ *   units sold   at most max_products products in memory: at the next new product
+ *                they go, sorted by id, as one run;
+ *   window ids   past window_bytes (tf_idset_bytes) the sales window's order ids go
+ *                as a run sorted by id; the order items of orders in the window's id
+ *                range then go to runs sorted by order id, window_bytes at a time, and
+ *                tf_each_sold first joins the two (a merge: the same units sold). */
+void tf_spill_bounds(tf_state *st, size_t max_products, size_t window_bytes, FILE *(*open)(void *ud, sl_err *err),
+                     void *ud);
 /* The sorted runs of units sold written so far (0: all in memory). */
 size_t tf_sold_runs(const tf_state *st);
-/* The sales window's order ids past max_bytes (tf_idset_bytes) go to a spill file as
- * runs sorted by id (open(ud) makes it); the order items of orders in the window's id
- * range then go to runs sorted by order id, in max_bytes of memory, and tf_each_sold
- * first joins the two (a merge: same units sold). Call before the first tf_add. */
-void tf_window_bound(tf_state *st, size_t max_bytes, FILE *(*open)(void *ud, sl_err *err), void *ud);
 /* How many runs the window's ids went to (0: they stayed in memory). */
 size_t tf_window_runs(const tf_state *st);
 /* Products in passes, for a run bounded by --memory-limit: product-id ranges, bounds[i]
