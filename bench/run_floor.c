@@ -1,13 +1,21 @@
 /* run_floor.c - the wire floor of `sluice run`: the least a client must do to receive
  * what the pipeline reads. The same six SELECTs (the columns tf_source_columns names),
- * on connections in parallel grouped as sluice's tasks group them (products, warehouses,
- * inventory | customers, orders, order_items), with libmariadb's prepared statements
- * (binary protocol), rows fetched unbuffered with no result binding and discarded.
- * --connections 3 reads as sluice did before its task model (customers | products,
- * warehouses, inventory | orders, order_items).
+ * on connections in parallel grouped as sluice's tasks group them, with libmariadb's
+ * prepared statements (binary protocol), rows fetched unbuffered with no result binding
+ * and discarded. The layouts:
+ *   run    (default) as `sluice run` reads: products, warehouses, inventory | customers,
+ *          orders | the items of the sales window's orders (orders STRAIGHT_JOIN
+ *          order_items on order_id, order_date in (as_of - window, as_of], the query of
+ *          src/exec/run.c), the last beside the orders;
+ *   two    as sluice read before the window's items came beside the orders: products,
+ *          warehouses, inventory | customers, orders, every order_items row;
+ *   three  as sluice read before its task model: customers | products, warehouses,
+ *          inventory | orders, every order_items row.
  *
- * Usage: run_floor [--connections 2|3]   (settings from MYSQL_HOST, MYSQL_PORT,
- *                          MYSQL_SOCKET, MYSQL_DATABASE, MYSQL_USER, MYSQL_PASSWORD)
+ * Usage: run_floor [--layout run|two|three] [--as-of 'YYYY-MM-DD HH:MM:SS']
+ *                  [--window-days N]   (default as-of 2026-11-30 18:00:00, 30 days;
+ *        settings from MYSQL_HOST, MYSQL_PORT, MYSQL_SOCKET, MYSQL_DATABASE, MYSQL_USER,
+ *        MYSQL_PASSWORD)
  * Prints one line per table (rows, seconds) and a total line. */
 #include <mysql.h>
 #include <pthread.h>
@@ -35,6 +43,7 @@ static const char *env_or(const char *k, const char *d)
 typedef struct seq {
     tf_source src[3];
     int n;
+    int window; /* its order_items are the window's (the layout "run") */
     long long rows[3];
     double seconds[3];
     int failed;
@@ -61,16 +70,23 @@ static MYSQL *connect_db(void)
     return m;
 }
 
-/* Reads one table; returns its row count, or -1. */
-static long long read_table(MYSQL *m, tf_source s)
+static char window_from[32], window_to[32]; /* the window's bounds, as SQL literals */
+
+/* Reads one table (window: the window's items); returns its row count, or -1. */
+static long long read_table(MYSQL *m, tf_source s, int window)
 {
     char sql[1024];
     size_t len = (size_t)snprintf(sql, sizeof sql, "SELECT ");
     const char *const *cols = tf_source_columns(s);
     int ncols = 0;
     for (; cols[ncols]; ncols++)
-        len += (size_t)snprintf(sql + len, sizeof sql - len, "%s`%s`", ncols ? ", " : "", cols[ncols]);
-    snprintf(sql + len, sizeof sql - len, " FROM `%s`", tf_source_name(s));
+        len += (size_t)snprintf(sql + len, sizeof sql - len, "%s%s`%s`", ncols ? ", " : "", window ? "oi." : "",
+                                cols[ncols]);
+    if (window)
+        snprintf(sql + len, sizeof sql - len,
+                 " FROM `orders` o STRAIGHT_JOIN `order_items` oi ON oi.`order_id` = o.`order_id` WHERE "
+                 "o.`order_date` > '%s' AND o.`order_date` <= '%s'", window_from, window_to);
+    else snprintf(sql + len, sizeof sql - len, " FROM `%s`", tf_source_name(s));
 
     MYSQL_STMT *st = mysql_stmt_init(m);
     if (!st || mysql_stmt_prepare(st, sql, (unsigned long)strlen(sql))) goto fail;
@@ -100,7 +116,7 @@ static void *seq_main(void *arg)
     if (!m) q->failed = 1;
     for (int i = 0; m && i < q->n; i++) {
         double t0 = now();
-        q->rows[i] = read_table(m, q->src[i]);
+        q->rows[i] = read_table(m, q->src[i], q->window && q->src[i] == TF_ORDER_ITEMS);
         q->seconds[i] = now() - t0;
         if (q->rows[i] < 0) q->failed = 1;
     }
@@ -111,18 +127,41 @@ static void *seq_main(void *arg)
 
 int main(int argc, char **argv)
 {
-    int n = argc == 3 && strcmp(argv[1], "--connections") == 0 ? atoi(argv[2]) : argc == 1 ? 2 : 0;
-    if (n != 2 && n != 3) {
-        fprintf(stderr, "usage: run_floor [--connections 2|3]\n");
+    const char *layout = "run", *as_of = "2026-11-30 18:00:00";
+    int days = 30, bad = 0;
+    for (int i = 1; i < argc; i++) {
+        if (i + 1 < argc && strcmp(argv[i], "--layout") == 0) layout = argv[++i];
+        else if (i + 1 < argc && strcmp(argv[i], "--as-of") == 0) as_of = argv[++i];
+        else if (i + 1 < argc && strcmp(argv[i], "--window-days") == 0) days = atoi(argv[++i]);
+        else bad = 1;
+    }
+    struct tm tm = {0};
+    if (!bad && sscanf(as_of, "%d-%d-%d %d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+                       &tm.tm_sec) != 6)
+        bad = 1;
+    if (bad || days < 1 || (strcmp(layout, "run") && strcmp(layout, "two") && strcmp(layout, "three"))) {
+        fprintf(stderr, "usage: run_floor [--layout run|two|three] [--as-of 'YYYY-MM-DD HH:MM:SS'] "
+                        "[--window-days N]\n");
         return 2;
     }
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    time_t to = timegm(&tm), from = to - (time_t)days * 86400;
+    struct tm ft;
+    gmtime_r(&from, &ft);
+    strftime(window_from, sizeof window_from, "%Y-%m-%d %H:%M:%S", &ft);
+    strftime(window_to, sizeof window_to, "%Y-%m-%d %H:%M:%S", &tm);
     if (mysql_library_init(0, NULL, NULL)) return 1;
-    seq three[3] = {{{TF_CUSTOMERS}, 1, {0}, {0}, 0},
-                    {{TF_PRODUCTS, TF_WAREHOUSES, TF_INVENTORY}, 3, {0}, {0}, 0},
-                    {{TF_ORDERS, TF_ORDER_ITEMS}, 2, {0}, {0}, 0}};
-    seq two[2] = {{{TF_PRODUCTS, TF_WAREHOUSES, TF_INVENTORY}, 3, {0}, {0}, 0},
-                  {{TF_CUSTOMERS, TF_ORDERS, TF_ORDER_ITEMS}, 3, {0}, {0}, 0}};
-    seq *seqs = n == 3 ? three : two;
+    seq run[3] = {{{TF_PRODUCTS, TF_WAREHOUSES, TF_INVENTORY}, 3, 0, {0}, {0}, 0},
+                  {{TF_CUSTOMERS, TF_ORDERS}, 2, 0, {0}, {0}, 0},
+                  {{TF_ORDER_ITEMS}, 1, 1, {0}, {0}, 0}};
+    seq three[3] = {{{TF_CUSTOMERS}, 1, 0, {0}, {0}, 0},
+                    {{TF_PRODUCTS, TF_WAREHOUSES, TF_INVENTORY}, 3, 0, {0}, {0}, 0},
+                    {{TF_ORDERS, TF_ORDER_ITEMS}, 2, 0, {0}, {0}, 0}};
+    seq two[2] = {{{TF_PRODUCTS, TF_WAREHOUSES, TF_INVENTORY}, 3, 0, {0}, {0}, 0},
+                  {{TF_CUSTOMERS, TF_ORDERS, TF_ORDER_ITEMS}, 3, 0, {0}, {0}, 0}};
+    seq *seqs = layout[0] == 'r' ? run : strcmp(layout, "three") == 0 ? three : two;
+    int n = seqs == two ? 2 : 3;
     pthread_t th[3];
     double t0 = now();
     for (int i = 0; i < n; i++) pthread_create(&th[i], NULL, seq_main, &seqs[i]);

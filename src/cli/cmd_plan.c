@@ -333,7 +333,7 @@ int cmd_task(cli_ctx *ctx, int argc, char **argv)
         rc = cli_fail("task", &err);
         goto out;
     }
-    sl_task_ctx tctx = {ctx->cfg, st, attempt, NULL, NULL, stdio_gather, NULL, NULL};
+    sl_task_ctx tctx = {ctx->cfg, st, attempt, NULL, NULL, stdio_gather, NULL, NULL, NULL, NULL, NULL};
     sl_code sc = sl_task_execute(plan, (int)k, conn, &tctx, &result, &err);
     if (sc != SL_OK) {
         sl_exec_output_failure(sc, &err);

@@ -14,7 +14,7 @@
 
 static void lock_lines(const json_t *plan, MYSQL *m, FILE *out, sl_err *err, sl_code *rc)
 {
-    int n = (int)sl_plan_int(plan, "connections", 1);
+    int n = (int)(sl_plan_int(plan, "connections", 1) + sl_plan_int(plan, "helper_connections", 0));
     my_lock_opts lo;
     char text[700];
     sl_exec_plan_lock_opts(plan, &lo);

@@ -68,16 +68,17 @@ static sl_code check_sources(MYSQL *m, sl_err *err)
 }
 
 /* SELECT of source s: its columns (every column with --raw), for the customer-id range r
- * of the orders side when r is given. A shard's order_items come through their order:
- * with --raw every item, those whose order is missing or has no customer in the range
- * without lower bound (which also takes NULL keys); otherwise only the items of its
- * orders inside the sales window, the only ones the analytics count (order_date in
- * (as_of - window, as_of], the bounds add_orders applies), so that each shard reads the
- * window's items of its customers through the orders' index instead of every item. */
+ * of the orders side when r is given. order_items come through their order: with --raw
+ * every item (in a range: those whose order is missing or has no customer in the range
+ * without lower bound, which also takes NULL keys); otherwise only the items of the orders
+ * inside the sales window, the only ones the analytics count (order_date in
+ * (as_of - window, as_of], the bounds add_orders applies, which still checks each item's
+ * order), read through the orders' date index and the items' order_id index instead of
+ * every item: the read can then run beside the orders' (rn_items). */
 static sl_code source_sql(tf_source s, int raw, const my_range *r, const tf_params *tf, sl_buf *sql, sl_err *err)
 {
     char q[600];
-    int items = s == TF_ORDER_ITEMS && r;
+    int items = s == TF_ORDER_ITEMS && (r || !raw);
     sql->len = 0;
     SL_TRY(sl_buf_append(sql, "SELECT ", 7, err));
     if (raw) {
@@ -91,16 +92,19 @@ static sl_code source_sql(tf_source s, int raw, const my_range *r, const tf_para
     }
     SL_TRY(my_quote_ident(tf_source_name(s), q, sizeof q, err));
     if (!(items && !raw)) SL_TRY(sl_buf_printf(sql, err, " FROM %s", q));
+    const char *and = " WHERE ";
+    if (items && !raw) {
+        /* From the window's orders (an index range) to their items (by the items'
+         * order_id index): left to itself the optimizer may walk every item and look its
+         * order up, minutes at a few tens of millions of items. */
+        SL_TRY(sl_buf_printf(sql, err, " FROM `orders` o STRAIGHT_JOIN %s oi ON oi.`order_id` = o.`order_id`", q));
+    }
     if (r) {
         char cond[300];
         if (items && raw) {
             SL_TRY(sl_buf_printf(sql, err, " oi LEFT JOIN `orders` o ON o.`order_id` = oi.`order_id`"));
             my_range_where(r, "o.`customer_id`", cond, sizeof cond);
         } else if (items) {
-            /* From the window's orders of the range (an index range) to their items (by
-             * the items' order_id index): left to itself the optimizer may walk every item
-             * and look its order up, minutes at a few tens of millions of items. */
-            SL_TRY(sl_buf_printf(sql, err, " FROM `orders` o STRAIGHT_JOIN %s oi ON oi.`order_id` = o.`order_id`", q));
             my_range_where(r, "o.`customer_id` + 0", cond, sizeof cond);
         } else {
             /* orders: "+ 0" keeps the optimizer off the customer_id index, whose range of a
@@ -109,19 +113,21 @@ static sl_code source_sql(tf_source s, int raw, const my_range *r, const tf_para
              * scale 5 on two customer-id halves: 18 s against 8.6 s) */
             my_range_where(r, s == TF_CUSTOMERS ? "`customer_id`" : "`customer_id` + 0", cond, sizeof cond);
         }
-        SL_TRY(sl_buf_printf(sql, err, " WHERE %s", cond));
-        if (items && !raw) {
-            /* DATETIME holds years 1000-9999: a bound outside them bounds nothing */
-            int64_t from = tf->as_of_us - (int64_t)tf->window_days * SL_US_PER_DAY;
-            char t[40];
-            if (from >= sl_ts_make(1000, 1, 1, 0, 0, 0, 0)) {
-                sl_ts_format(from, t, sizeof t);
-                SL_TRY(sl_buf_printf(sql, err, " AND o.`order_date` > '%s'", t));
-            }
-            if (tf->as_of_us < sl_ts_make(10000, 1, 1, 0, 0, 0, 0)) {
-                sl_ts_format(tf->as_of_us, t, sizeof t);
-                SL_TRY(sl_buf_printf(sql, err, " AND o.`order_date` <= '%s'", t));
-            }
+        SL_TRY(sl_buf_printf(sql, err, "%s%s", and, cond));
+        and = " AND ";
+    }
+    if (items && !raw) {
+        /* DATETIME holds years 1000-9999: a bound outside them bounds nothing */
+        int64_t from = tf->as_of_us - (int64_t)tf->window_days * SL_US_PER_DAY;
+        char t[40];
+        if (from >= sl_ts_make(1000, 1, 1, 0, 0, 0, 0)) {
+            sl_ts_format(from, t, sizeof t);
+            SL_TRY(sl_buf_printf(sql, err, "%so.`order_date` > '%s'", and, t));
+            and = " AND ";
+        }
+        if (tf->as_of_us < sl_ts_make(10000, 1, 1, 0, 0, 0, 0)) {
+            sl_ts_format(tf->as_of_us, t, sizeof t);
+            SL_TRY(sl_buf_printf(sql, err, "%so.`order_date` <= '%s'", and, t));
         }
     }
     return sl_buf_cstr(sql, err);
@@ -345,8 +351,10 @@ sl_code sl_run_plan(const sl_config *cfg, const sl_run_opts *o, json_t **out, sl
     json_object_set_new(p, "memory_limit", json_integer((json_int_t)limit));
     json_object_set_new(p, "shards", json_integer(nshards));
     if (o->temp_dir) json_object_set_new(p, "temp_dir", json_string(o->temp_dir));
-    /* The shards meet to share their totals: every task needs a connection of its own. */
+    /* The shards meet to share their totals: every task needs a connection of its own;
+     * each shard reads its window's items on one more beside its orders (rn_items). */
     json_object_set_new(p, "connections", json_integer(nshards + 1));
+    json_object_set_new(p, "helper_connections", json_integer(o->raw ? 0 : nshards));
     json_object_set_new(p, "max_attempts", json_integer(1));
     json_t *tasks = json_object_get(p, "tasks");
     static const tf_source inv[] = {TF_PRODUCTS, TF_WAREHOUSES, TF_INVENTORY};
@@ -469,10 +477,12 @@ static sl_code close_dataset(rn_task *t, tf_dataset d, json_t *files, sl_err *er
     return sl_task_files_done(t->files, t->prefix, t->out[d].name, info.rows, files, err);
 }
 
-/* Reads source s into the state (and, with --raw, into its raw file). */
+/* Reads source s into the state, or into add(add_ud, batch) when add is given (and, with
+ * --raw, into its raw file). */
 static sl_code read_source(rn_task *t, MYSQL *conn, tf_state *st, tf_source s, const char *sql, int shard,
                            json_t *files, json_t *rawinfo, json_t *rows, json_t *secs, json_t *zeros,
-                           json_t *zero_totals, sl_err *err)
+                           json_t *zero_totals, sl_code (*add)(void *ud, const sl_batch *b, sl_err *err),
+                           void *add_ud, sl_err *err)
 {
     double t0 = sl_mono_seconds();
     my_reader *rd = NULL;
@@ -508,7 +518,7 @@ static sl_code read_source(rn_task *t, MYSQL *conn, tf_state *st, tf_source s, c
         SL_TRY_GOTO(rc, my_reader_next(rd, &b, err), done);
         if (!b) break;
         if (rw) SL_TRY_GOTO(rc, pq_writer_write(rw, b, err), done);
-        SL_TRY_GOTO(rc, tf_add(st, s, b, err), done);
+        SL_TRY_GOTO(rc, add ? add(add_ud, b, err) : tf_add(st, s, b, err), done);
         n += (int64_t)b->nrows;
         if (t->ctx->unit_rows) atomic_fetch_add(&t->ctx->unit_rows[s], (long long)b->nrows);
     }
@@ -756,6 +766,138 @@ static sl_code spill_totals(void *ud, const uint8_t *p, size_t n, size_t *used, 
     return SL_OK;
 }
 
+/* ---------------------------------------------------------------------------------- */
+/* the window's items, read beside the orders */
+
+/* An orders task that gets a helper connection (sl_task_ctx; threads of one process)
+ * reads order_items on it while its own connection reads the customers and the orders:
+ * the query takes only the items of the sales window's orders (source_sql), which wait
+ * as tf_item until the orders are in - in memory up to limit / SL_RUN_ITEMS_SHARE, past
+ * that in a file under --temp-dir - and are then added as a read after the orders would
+ * add them (tf_add_items checks each against the window's orders). */
+#define SL_RUN_ITEMS_SHARE 16
+
+typedef struct rn_items {
+    rn_task *t;
+    MYSQL *conn;
+    const char *sql;
+    int shard;
+    tf_item *buf;
+    size_t n, cap;   /* cap: the memory bound, in items */
+    FILE *spill;     /* NULL until the bound is passed */
+    int64_t spilled; /* items that went to the file */
+    const char *dir;
+    atomic_int quit; /* set when the task fails first */
+    pthread_t th;
+    int on;
+    json_t *rows, *secs, *zeros, *zero_totals; /* read_source's, merged after the join */
+    sl_code rc;
+    sl_err err;
+} rn_items;
+
+static sl_code items_flush(rn_items *it, sl_err *err)
+{
+    if (!it->spill && !(it->spill = spill_open(it->dir, err))) return err->code;
+    if (it->n && fwrite(it->buf, sizeof *it->buf, it->n, it->spill) != it->n)
+        return sl_err_set(err, SL_E_IO, "--temp-dir %s: writing the window's items: %s", it->dir, strerror(errno));
+    it->spilled += (int64_t)it->n;
+    it->n = 0;
+    return SL_OK;
+}
+
+static sl_code items_keep(void *ud, const sl_batch *b, sl_err *err)
+{
+    rn_items *it = ud;
+    if (atomic_load(&it->quit)) return sl_err_set(err, SL_E_INTERNAL, "stopped: the task failed");
+    for (size_t r = 0; r < b->nrows;) {
+        if (it->n == it->cap) SL_TRY(items_flush(it, err));
+        size_t room = it->cap - it->n, k;
+        SL_TRY(tf_items_of(b, r, room, it->buf + it->n, &k, err));
+        it->n += k;
+        r += room;
+    }
+    return SL_OK;
+}
+
+static void *items_main(void *arg)
+{
+    rn_items *it = arg;
+    mysql_thread_init();
+    it->rc = read_source(it->t, it->conn, NULL, TF_ORDER_ITEMS, it->sql, it->shard, NULL, NULL, it->rows, it->secs,
+                         it->zeros, it->zero_totals, items_keep, it, &it->err);
+    mysql_thread_end();
+    return NULL;
+}
+
+/* Starts the read when the task has a helper connection (it->on); otherwise the task
+ * reads the items after the orders on its own. */
+static sl_code items_start(rn_items *it, rn_task *t, const char *sql, int shard, sl_err *err)
+{
+    memset(it, 0, sizeof *it);
+    if (!t->ctx->helper_take || !(it->conn = t->ctx->helper_take(t->ctx->helper_ud))) return SL_OK;
+    it->t = t;
+    it->sql = sql;
+    it->shard = shard;
+    it->dir = spill_dir(t->plan);
+    size_t cap = plan_limit(t->plan) / SL_RUN_ITEMS_SHARE / sizeof *it->buf;
+    it->cap = cap > 1024 ? cap : 1024;
+    it->buf = sl_malloc(it->cap * sizeof *it->buf);
+    it->rows = json_object();
+    it->secs = json_object();
+    it->zeros = json_object();
+    it->zero_totals = json_object();
+    if (!it->buf || !it->rows || !it->secs || !it->zeros || !it->zero_totals)
+        return sl_err_set(err, SL_E_NOMEM, "out of memory for the window's items");
+    if (pthread_create(&it->th, NULL, items_main, it) != 0)
+        return sl_err_set(err, SL_E_INTERNAL, "cannot start a thread: %s", strerror(errno));
+    it->on = 1;
+    return SL_OK;
+}
+
+/* Waits for the read (quit: the task failed, the read stops at its next batch) and
+ * gives the connection back; its outcome. */
+static sl_code items_join(rn_items *it, int quit, sl_err *err)
+{
+    if (!it->on) return SL_OK;
+    if (quit) atomic_store(&it->quit, 1);
+    pthread_join(it->th, NULL);
+    it->on = 0;
+    it->t->ctx->helper_give(it->t->ctx->helper_ud, it->conn, it->rc == SL_OK);
+    it->conn = NULL;
+    if (it->rc != SL_OK && !quit) *err = it->err;
+    return quit ? SL_OK : it->rc;
+}
+
+/* The items kept, into the state, and the read's figures into the task's. */
+static sl_code items_add(rn_items *it, tf_state *st, json_t *rows, json_t *secs, json_t *zeros, json_t *zero_totals,
+                         sl_err *err)
+{
+    json_object_update(rows, it->rows);
+    json_object_update(secs, it->secs);
+    json_object_update(zeros, it->zeros);
+    json_object_update(zero_totals, it->zero_totals);
+    if (!it->spill) return tf_add_items(st, it->buf, it->n, err);
+    SL_TRY(items_flush(it, err)); /* the file holds them all, in the order they came */
+    if (fflush(it->spill) != 0 || fseek(it->spill, 0, SEEK_SET) != 0)
+        return sl_err_set(err, SL_E_IO, "--temp-dir %s: the window's items: %s", it->dir, strerror(errno));
+    for (size_t k; (k = fread(it->buf, sizeof *it->buf, it->cap, it->spill)) > 0;)
+        SL_TRY(tf_add_items(st, it->buf, k, err));
+    if (ferror(it->spill))
+        return sl_err_set(err, SL_E_IO, "--temp-dir %s: reading the window's items back: %s", it->dir, strerror(errno));
+    return SL_OK;
+}
+
+static void items_free(rn_items *it)
+{
+    sl_free(it->buf);
+    if (it->spill) fclose(it->spill);
+    json_decref(it->rows);
+    json_decref(it->secs);
+    json_decref(it->zeros);
+    json_decref(it->zero_totals);
+    memset(it, 0, sizeof *it);
+}
+
 /* The VIP threshold over every shard's customers. This shard's n totals are in mine
  * (freed here), or else in the spill file `from`. One shard selects from its own; shards
  * exchange theirs as compressed streams (pack.h: a few bytes a customer, where a JSON
@@ -865,7 +1007,9 @@ sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, 
     oa_tail tail = {0};
     pthread_t tail_th;
     int tail_on = 0;
+    rn_items items;
     sl_code rc;
+    memset(&items, 0, sizeof items);
     if (!rows || !rawinfo || !part || !zeros || !zero_totals || !secs) {
         rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
         goto done;
@@ -903,6 +1047,9 @@ sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, 
         }
         SL_TRY_GOTO(rc, begin_passes(st, !orders, bounds, dir, err), done);
     }
+    if (orders && !json_is_true(json_object_get(plan, "raw")))
+        SL_TRY_GOTO(rc, items_start(&items, &t, sl_plan_str(json_object_get(task, "sql"), "order_items"), shard, err),
+                    done);
     for (int i = 0; i < 3; i++) {
         const char *sql = sl_plan_str(json_object_get(task, "sql"), tf_source_name(srcs[i]));
         if (orders && i == 2 && !spill_rows && nshards == 1) {
@@ -915,8 +1062,13 @@ sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, 
             }
             tail_on = 1;
         }
+        if (orders && i == 2 && items.on) {
+            SL_TRY_GOTO(rc, items_join(&items, 0, err), done);
+            SL_TRY_GOTO(rc, items_add(&items, st, rows, secs, zeros, zero_totals, err), done);
+            continue;
+        }
         SL_TRY_GOTO(rc, read_source(&t, conn, st, srcs[i], sql, shard, files, rawinfo, rows, secs, zeros,
-                                    zero_totals, err), done);
+                                    zero_totals, NULL, NULL, err), done);
     }
     if (spill_rows) SL_TRY_GOTO(rc, tf_passes_finish(st, spill_rows, spill_spends, err), done);
     tread = sl_mono_seconds() - t0;
@@ -965,6 +1117,7 @@ sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, 
                     done);
         json_object_set_new(part, "sold_runs", json_integer((json_int_t)tf_sold_runs(st)));
         json_object_set_new(part, "window_runs", json_integer((json_int_t)tf_window_runs(st)));
+        json_object_set_new(part, "window_items_spilled", json_integer((json_int_t)items.spilled));
         json_object_set_new(part, "hour_count", i64_array(sums.hour_count, 24));
         json_object_set_new(part, "hour_revenue", i64_array(sums.hour_revenue, 24));
         json_object_set_new(part, "segment_customers", i64_array(sums.seg.customers, 4));
@@ -1010,6 +1163,8 @@ sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, 
     json_object_set(result, "run", part);
     rc = SL_OK;
 done:
+    items_join(&items, 1, NULL); /* a failed task: its items' read stops */
+    items_free(&items);
     if (tail_on) pthread_join(tail_th, NULL); /* a failed read: the tail's outcome goes with it */
     for (int d = 0; d < TF__DATASETS; d++) {
         pq_writer_free(t.out[d].w);
@@ -1334,7 +1489,7 @@ sl_code sl_run_commit(const json_t *plan, json_t *const *chosen, sl_store *st, c
     json_t *datasets = json_object(), *reads = json_object(), *tasks = json_array();
     double read_s = 0, fin_s = 0;
     int passes = 0, product_passes = 1;
-    json_int_t sold_runs = 0, window_runs = 0, spilled = 0;
+    json_int_t sold_runs = 0, window_runs = 0, spilled = 0, items_spilled = 0;
     for (int d = 0; d < TF__DATASETS; d++)
         json_object_set_new(datasets, tf_dataset_name(d), json_pack("{s:I, s:I, s:[]}", "rows", (json_int_t)0,
                                                                     "bytes", (json_int_t)0, "files"));
@@ -1390,6 +1545,10 @@ sl_code sl_run_commit(const json_t *plan, json_t *const *chosen, sl_store *st, c
             json_object_set(tj, "window_runs", json_object_get(part, "window_runs"));
             window_runs += json_integer_value(json_object_get(part, "window_runs"));
         }
+        if (json_is_integer(json_object_get(part, "window_items_spilled"))) {
+            json_object_set(tj, "window_items_spilled", json_object_get(part, "window_items_spilled"));
+            items_spilled += json_integer_value(json_object_get(part, "window_items_spilled"));
+        }
         size_t nsp = json_array_size(json_object_get(chosen[k], "spilled"));
         json_object_set_new(tj, "spilled_results", json_integer((json_int_t)nsp));
         spilled += (json_int_t)nsp;
@@ -1408,10 +1567,11 @@ sl_code sl_run_commit(const json_t *plan, json_t *const *chosen, sl_store *st, c
     json_object_set_new(extra, "data_quality", quality_json(chosen, ntasks));
     /* the limit, the passes its orders shards took (one each: their state fitted) and
      * those of the inventory task over the products */
-    json_object_set_new(extra, "memory", json_pack("{s:I, s:i, s:i, s:I, s:I, s:I}", "limit",
-                                                   (json_int_t)sl_plan_int(plan, "memory_limit", 0), "passes", passes,
-                                                   "product_passes", product_passes, "sold_runs", sold_runs,
-                                                   "window_runs", window_runs, "spilled_results", spilled));
+    json_object_set_new(extra, "memory",
+                        json_pack("{s:I, s:i, s:i, s:I, s:I, s:I, s:I}", "limit",
+                                  (json_int_t)sl_plan_int(plan, "memory_limit", 0), "passes", passes, "product_passes",
+                                  product_passes, "sold_runs", sold_runs, "window_runs", window_runs,
+                                  "window_items_spilled", items_spilled, "spilled_results", spilled));
     /* the inventory task's tallies of inventory_analytics, for the report */
     rp_inventory inv = {0}, *invp = NULL;
     for (int k = 0; k < ntasks; k++) {

@@ -94,8 +94,10 @@ json_t *sl_plan_envelope(const char *command, const char *run_id, const char *da
 
 json_t *sl_plan_snapshot_json(const json_t *plan)
 {
+    /* the helpers sl_plan_execute opened count, those of a plan run task by task do not */
     json_t *snap = json_pack("{s:s, s:I}", "consistency", sl_plan_str(plan, "consistency"), "connections",
-                             (json_int_t)sl_plan_int(plan, "connections", 1));
+                             (json_int_t)(sl_plan_int(plan, "connections", 1) +
+                                          sl_plan_int(plan, "helper_connections_used", 0)));
     const json_t *fb = json_object_get(plan, "fallback_reason");
     if (json_is_string(fb)) json_object_set(snap, "fallback_reason", (json_t *)fb);
     const json_t *lk = json_object_get(plan, "lock_used"); /* set by sl_plan_execute (exec.h) */
@@ -465,6 +467,8 @@ typedef struct px_run {
     atomic_llong *unit_rows;
     int *unit_left;
     px_gather g;
+    MYSQL **helpers; /* the helper connections not lent (NULL where lent or closed) */
+    int nhelpers;
 } px_run;
 
 typedef struct px_worker {
@@ -509,6 +513,38 @@ static sl_code px_gather_fn(void *ud, int participant, int n, json_t *mine, json
     return rc;
 }
 
+static MYSQL *px_helper_take(void *ud)
+{
+    px_run *run = ud;
+    MYSQL *m = NULL;
+    pthread_mutex_lock(&run->mu);
+    for (int i = 0; !m && i < run->nhelpers; i++)
+        if (run->helpers[i]) {
+            m = run->helpers[i];
+            run->helpers[i] = NULL;
+        }
+    pthread_mutex_unlock(&run->mu);
+    return m;
+}
+
+static void px_helper_give(void *ud, MYSQL *conn, int ok)
+{
+    px_run *run = ud;
+    if (!conn) return;
+    if (!ok) { /* its read failed: it may be in the middle of a result */
+        my_close(conn);
+        return;
+    }
+    pthread_mutex_lock(&run->mu);
+    for (int i = 0; conn && i < run->nhelpers; i++)
+        if (!run->helpers[i]) {
+            run->helpers[i] = conn;
+            conn = NULL;
+        }
+    pthread_mutex_unlock(&run->mu);
+    my_close(conn); /* not one of the run's (cannot happen) */
+}
+
 static sl_code px_reconnect(px_worker *wk, sl_err *err)
 {
     my_close(wk->conn);
@@ -536,7 +572,8 @@ static void *px_worker_main(void *arg)
         int k = run->next < run->ntasks ? run->next++ : -1;
         pthread_mutex_unlock(&run->mu);
         if (k < 0) break;
-        sl_task_ctx ctx = {run->cfg, run->store, NULL, &run->failed, run->unit_rows, px_gather_fn, run, wk->spare};
+        sl_task_ctx ctx = {run->cfg,       run->store, NULL,           &run->failed, run->unit_rows, px_gather_fn,
+                           run,            wk->spare,  px_helper_take, px_helper_give, run};
         sl_err err = {0};
         sl_code rc;
         int attempt = 0;
@@ -626,6 +663,8 @@ sl_code sl_plan_execute(const sl_config *cfg, json_t *plan, sl_progress_mode pro
     int nworkers = (int)sl_plan_int(plan, "connections", 1);
     if (nworkers > run.ntasks) nworkers = run.ntasks;
     if (nworkers < 1) nworkers = 1;
+    int nhelpers = (int)sl_plan_int(plan, "helper_connections", 0);
+    if (nhelpers < 0 || nhelpers > run.ntasks) nhelpers = nhelpers < 0 ? 0 : run.ntasks;
     px_worker *workers = NULL;
     MYSQL **conns = NULL;
     sl_code rc;
@@ -640,7 +679,7 @@ sl_code sl_plan_execute(const sl_config *cfg, json_t *plan, sl_progress_mode pro
     run.unit_rows = sl_calloc((size_t)run.nunits + 1, sizeof *run.unit_rows);
     run.unit_left = sl_calloc((size_t)run.nunits + 1, sizeof *run.unit_left);
     workers = sl_calloc((size_t)nworkers, sizeof *workers);
-    conns = sl_calloc((size_t)nworkers, sizeof *conns);
+    conns = sl_calloc((size_t)(nworkers + nhelpers), sizeof *conns);
     if (!run.results || !run.unit_rows || !run.unit_left || !workers || !conns) {
         rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
         goto done;
@@ -656,10 +695,14 @@ sl_code sl_plan_execute(const sl_config *cfg, json_t *plan, sl_progress_mode pro
     }
     SL_TRY_GOTO(rc, my_params_from_config(cfg, &run.mp, 0, err), done);
     double t_stage = sl_mono_seconds(), t_snapshot = 0, t_tasks = 0; /* the plan's "timings_used" */
-    rc = sl_exec_connect(&run.mp, conns, nworkers, &run.mode, json_is_true(json_object_get(plan, "consistency_explicit")),
-                         &fallback, &lock_opts, &lock_info, err);
+    rc = sl_exec_connect(&run.mp, conns, nworkers + nhelpers, &run.mode,
+                         json_is_true(json_object_get(plan, "consistency_explicit")), &fallback, &lock_opts,
+                         &lock_info, err);
     for (int i = 0; i < nworkers; i++) workers[i] = (px_worker){&run, conns[i], NULL};
+    run.helpers = conns + nworkers; /* owned by the pool from here */
+    run.nhelpers = nhelpers;
     if (rc != SL_OK) goto done;
+    json_object_set_new(plan, "helper_connections_used", json_integer(nhelpers));
     json_object_set_new(plan, "lock_used", sl_exec_lock_json(&lock_opts, &lock_info));
     t_snapshot = sl_mono_seconds() - t_stage;
     if (fallback) {
@@ -683,6 +726,10 @@ sl_code sl_plan_execute(const sl_config *cfg, json_t *plan, sl_progress_mode pro
         my_close(workers[i].conn);
         workers[i].conn = NULL;
     }
+    for (int i = 0; i < run.nhelpers; i++) {
+        my_close(run.helpers[i]);
+        run.helpers[i] = NULL;
+    }
     if (atomic_load(&run.failed)) {
         *err = run.first_err;
         rc = err->code ? err->code : SL_E_INTERNAL;
@@ -698,6 +745,7 @@ sl_code sl_plan_execute(const sl_config *cfg, json_t *plan, sl_progress_mode pro
                                                         sl_mono_seconds() - t_stage));
 done:
     for (int i = 0; workers && i < nworkers; i++) my_close(workers[i].conn);
+    for (int i = 0; i < run.nhelpers; i++) my_close(run.helpers[i]);
     for (int k = 0; run.results && k < run.ntasks; k++) json_decref(run.results[k]);
     sl_free(run.results);
     sl_free(run.unit_rows);

@@ -64,6 +64,13 @@ typedef struct sl_task_ctx {
     sl_gather_fn gather;
     void *gather_ud;
     pq_spare *spare;          /* NULL, or writer buffers kept from one task to the next */
+    /* NULL, or where a task takes a spare connection of the run's snapshot for a second
+     * read at the same time as its own (the plan's "helper_connections"): NULL when
+     * none is left, then the task reads one after the other. Given back with ok = 0
+     * when it failed (it is closed, not lent again). */
+    MYSQL *(*helper_take)(void *ud);
+    void (*helper_give)(void *ud, MYSQL *conn, int ok);
+    void *helper_ud;
 } sl_task_ctx;
 
 /* The files one task attempt writes: one commit of sink/commit.h per partition it
@@ -132,7 +139,8 @@ sl_code sl_plan_commit(const sl_config *cfg, const json_t *plan, json_t *const *
                        const sl_commit_info *info, json_t **summary, sl_err *err);
 
 /* Steps 2 and 3 on threads of this process: one connection per task slot (the plan's
- * "connections"), all in one snapshot when the plan asks for it, with the progress
+ * "connections"), and the plan's "helper_connections" lent to the tasks (sl_task_ctx),
+ * all in one snapshot when the plan asks for it, with the progress
  * display; a task that loses its connection without a snapshot is retried up to the
  * plan's max_attempts. */
 sl_code sl_plan_execute(const sl_config *cfg, json_t *plan, sl_progress_mode progress, json_t **summary,

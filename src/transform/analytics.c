@@ -169,10 +169,7 @@ struct tf_state {
     size_t window_max, window_nruns;
     tf_runs window_runs, item_runs;
     uint64_t window_lo, window_hi;
-    struct item_rec {
-        uint64_t order_id;
-        int64_t product_id, quantity;
-    } *items;
+    tf_item *items;
     size_t nitems, items_cap;
     uint64_t turnover_last; /* tf_turnover_add: the last product id, and how many came */
     size_t turnover_rows;
@@ -1111,26 +1108,49 @@ static sl_code add_orders(tf_state *st, const sl_batch *b, sl_err *err)
     return SL_OK;
 }
 
-static sl_code add_order_items(tf_state *st, const sl_batch *b, sl_err *err)
+sl_code tf_items_of(const sl_batch *b, size_t first, size_t count, tf_item *out, size_t *n, sl_err *err)
 {
     in_cols in;
+    *n = 0;
     SL_TRY(bind(TF_ORDER_ITEMS, b, &in, err));
+    size_t end = first + count < b->nrows ? first + count : b->nrows;
+    for (size_t r = first; r < end; r++) {
+        tf_item *it = &out[*n];
+        int64_t oid;
+        if (is_null(in.c[0], r) || is_null(in.c[1], r) || is_null(in.c[2], r)) continue;
+        SL_TRY(get_int(in.c[0], r, &oid, TF_ORDER_ITEMS, err));
+        SL_TRY(get_int(in.c[1], r, &it->product_id, TF_ORDER_ITEMS, err));
+        SL_TRY(get_int(in.c[2], r, &it->quantity, TF_ORDER_ITEMS, err));
+        it->order_id = (uint64_t)oid;
+        (*n)++;
+    }
+    return SL_OK;
+}
+
+sl_code tf_add_items(tf_state *st, const tf_item *it, size_t n, sl_err *err)
+{
     /* A window past its bound is in sorted runs (the ids still in memory join them): the
      * items of orders inside its id range go to runs sorted by order id, and window_join
      * matches the two at the end. */
     int spilled = st->window_runs.n > 0;
     if (spilled && st->window.nch) SL_TRY(window_spill_run(st, err));
     if (!spilled) tf_idset_freeze(&st->window);
-    for (size_t r = 0; r < b->nrows; r++) {
-        int64_t oid, pid, q;
-        if (is_null(in.c[0], r) || is_null(in.c[1], r) || is_null(in.c[2], r)) continue;
-        SL_TRY(get_int(in.c[0], r, &oid, TF_ORDER_ITEMS, err));
-        if (spilled ? (uint64_t)oid < st->window_lo || (uint64_t)oid > st->window_hi
-                    : !tf_idset_has(&st->window, (uint64_t)oid))
-            continue;
-        SL_TRY(get_int(in.c[1], r, &pid, TF_ORDER_ITEMS, err));
-        SL_TRY(get_int(in.c[2], r, &q, TF_ORDER_ITEMS, err));
-        SL_TRY(spilled ? item_put(st, (uint64_t)oid, pid, q, err) : tf_add_sold(st, pid, q, err));
+    for (size_t i = 0; i < n; i++) {
+        uint64_t oid = it[i].order_id;
+        if (spilled ? oid < st->window_lo || oid > st->window_hi : !tf_idset_has(&st->window, oid)) continue;
+        SL_TRY(spilled ? item_put(st, oid, it[i].product_id, it[i].quantity, err)
+                       : tf_add_sold(st, it[i].product_id, it[i].quantity, err));
+    }
+    return SL_OK;
+}
+
+static sl_code add_order_items(tf_state *st, const sl_batch *b, sl_err *err)
+{
+    tf_item it[512];
+    for (size_t r = 0; r < b->nrows; r += 512) {
+        size_t n;
+        SL_TRY(tf_items_of(b, r, 512, it, &n, err));
+        SL_TRY(tf_add_items(st, it, n, err));
     }
     return SL_OK;
 }
@@ -1860,7 +1880,7 @@ static sl_code item_put(tf_state *st, uint64_t order_id, int64_t product_id, int
             return sl_err_set(err, SL_E_NOMEM, "out of memory for the items of the window's orders");
     }
     if (st->nitems == st->items_cap) SL_TRY(items_spill_run(st, err));
-    st->items[st->nitems++] = (struct item_rec){order_id, product_id, quantity};
+    st->items[st->nitems++] = (tf_item){order_id, product_id, quantity};
     return SL_OK;
 }
 
@@ -1876,7 +1896,7 @@ static sl_code window_join(tf_state *st, sl_err *err)
     SL_TRY(merge_begin(&w, &st->window_runs, err));
     sl_code rc = merge_begin(&it, &st->item_runs, err);
     for (const void *p; rc == SL_OK && (p = merge_head(&it)) != NULL;) {
-        struct item_rec x;
+        tf_item x;
         memcpy(&x, p, sizeof x);
         const void *q;
         uint64_t id = 0;

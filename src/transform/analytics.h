@@ -62,6 +62,18 @@ tf_state *tf_create(const tf_params *p, tf_emit_fn emit, void *ud, sl_err *err);
 const sl_schema *tf_schema(const tf_state *st, tf_dataset d);
 
 sl_code tf_add(tf_state *st, tf_source src, const sl_batch *b, sl_err *err);
+
+/* order_items apart from the state, for a task that reads them on another thread while
+ * the orders stream in: tf_items_of takes the rows [first, first + count) of an
+ * order_items batch that have no NULL in the three columns, as items, into out (room for
+ * count); *n receives how many. It touches no state (any thread). tf_add_items then adds
+ * them, after the orders, as tf_add of their batch would have. */
+typedef struct tf_item {
+    uint64_t order_id;
+    int64_t product_id, quantity;
+} tf_item;
+sl_code tf_items_of(const sl_batch *b, size_t first, size_t count, tf_item *out, size_t *n, sl_err *err);
+sl_code tf_add_items(tf_state *st, const tf_item *it, size_t n, sl_err *err);
 /* Call after each of the three sequences has fed its last batch. */
 sl_code tf_finish(tf_state *st, sl_err *err);
 /* ---- a run in tasks (exec/run.c) ----

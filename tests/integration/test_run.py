@@ -407,6 +407,9 @@ def test_generated_data_matches_oracle(mariadb, seeded, tmp_path, case, shards, 
     # 200 products: --passes P takes them in P product passes too, each replaying the
     # inventory rows of its product ids
     assert m["memory"]["product_passes"] == passes
+    # a connection per task (the inventory task and each shard) and one more per shard,
+    # on which its window's items are read beside its orders, all in the one snapshot
+    assert m["snapshot"] == {**m["snapshot"], "consistency": "snapshot", "connections": 1 + 2 * shards}
 
 
 def test_backfill_differs_from_today(mariadb, seeded, tmp_path):
@@ -1031,6 +1034,8 @@ def test_raw_tables(mariadb, edge_db, seeded, tmp_path, which):
     # the insights are there too, from the same reads
     m = manifest(tmp_path, date)
     assert len(data_files(m)) == 5 + int(shards or 1) and len(m["files"]) == len(data_files(m)) + 1  # report.html
+    # --raw reads every item, after the orders, on the shard's own connection
+    assert m["snapshot"]["connections"] == 1 + int(shards or 1)
 
 
 # ------------------------------------------------------------------------------------
@@ -1101,6 +1106,25 @@ def test_missing_table_or_column(mariadb, fresh_db, tmp_path, break_sql, named):
     # nothing written: no business_insights folder, no raw folder, no _SUCCESS
     assert not (out / "business_insights").exists() and not (out / "raw").exists()
     assert not out.exists() or not list(out.rglob("_SUCCESS"))
+
+
+@pytest.mark.parametrize("break_sql, named", [
+    # the items, read on the helper connection while the orders stream: its failure ends the run
+    ("ALTER TABLE order_items MODIFY quantity VARCHAR(20)", "reading order_items: source column order_items.quantity is varchar"),
+    # the orders fail on the task's own connection while the items are read beside them
+    ("ALTER TABLE orders MODIFY total_amount VARCHAR(20)", "reading orders: source column orders.total_amount is varchar"),
+])
+def test_a_failed_read_beside_the_other(mariadb, fresh_db, tmp_path, break_sql, named):
+    create_schema(mariadb, fresh_db)
+    for table, rows in (("warehouses", EDGE_WAREHOUSES), ("products", EDGE_PRODUCTS), ("inventory", EDGE_INVENTORY),
+                        ("customers", EDGE_CUSTOMERS), ("orders", EDGE_ORDERS), ("order_items", EDGE_ITEMS)):
+        insert(mariadb, fresh_db, table, rows)
+    q(mariadb, fresh_db, break_sql)
+    out = tmp_path / "out"
+    p = sluice_run(mariadb, fresh_db, out, "--as-of", E_AS_OF, check=None)
+    assert p.returncode == 5, p.stderr
+    assert named in p.stderr, p.stderr
+    assert not out.exists() or not [f for f in out.rglob("*") if f.is_file()]
 
 
 def test_output_required(mariadb, fresh_db, tmp_path):
