@@ -537,7 +537,7 @@ static sl_code section_run(page *pg, const json_t *m)
     }
     P("</dl><div class=\"cols\">");
 
-    P("<div><h3>Source tables</h3><table id=\"sources\"><thead><tr><th>table</th><th class=\"num\">rows</th>"
+    P("<div><h3>Source tables</h3><table id=\"sources\"><thead><tr><th>table</th><th class=\"num\">rows read</th>"
       "<th class=\"num\">seconds</th></tr></thead><tbody>");
     json_object_foreach(json_object_get(m, "sources"), k, v)
     {
