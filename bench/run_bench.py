@@ -4,7 +4,8 @@ DuckDB). In one run, on the same seeded database of a local MariaDB:
 
   sluice    build/sluice run --output TMP --as-of AS_OF (the six datasets, snappy)
   floor     build/bench/run_floor: the same six SELECTs of the columns sluice reads, on
-            three connections, binary protocol, rows discarded (bench/run_floor.c)
+            the same three connections (the sales window's items beside the orders),
+            binary protocol, rows discarded (bench/run_floor.c)
   duckdb    bench/run_duckdb.py: DuckDB's mysql extension reads the same columns once,
             SQL computes the six datasets, COPY TO writes snappy Parquet
 
@@ -126,7 +127,7 @@ def bench_scale(env, scale, repeat, reseed, use_duckdb):
     work = Path(tempfile.mkdtemp(prefix="sluice-bench-", dir=ROOT / "var" / "bench"))
     py, why = duckdb_python() if use_duckdb else (None, "--no-duckdb")
     best = {}
-    runs = {"floor": lambda i: ["build/bench/run_floor"],
+    runs = {"floor": lambda i: ["build/bench/run_floor", "--as-of", AS_OF],
             "sluice": lambda i: ["build/sluice", "run", "--output", str(work / f"sluice-{i}"), "--as-of", AS_OF,
                                  "--progress", "off"]}
     if py:
