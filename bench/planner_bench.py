@@ -86,7 +86,10 @@ def main():
     ap.add_argument("--scales", default="1,5")
     ap.add_argument("--rss-scales", default="1,5,20")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--parts", default="plan,export,run,rss",
+                    help="which tables to make: plan, export, run, rss (default all)")
     args = ap.parse_args()
+    parts = set(args.parts.split(","))
     sh(["make", "-s", "build/sluice", "bench"])
     env = server_env()
     scales = [s for s in args.scales.split(",") if s]
@@ -97,6 +100,18 @@ def main():
             for s in scales}
     print(f"machine: {os.cpu_count()} cores; load average before: {loadavg()}")
 
+    if "plan" in parts:
+        plan_table(env, dbs, scales, rss_scales, tmp)
+    if "export" in parts:
+        export_table(env, dbs, scales, rows, tmp, args.repeat)
+    if "run" in parts:
+        run_table(env, dbs, scales, tmp, args.repeat)
+    if "rss" in parts:
+        rss_table(env, dbs, rss_scales, tmp)
+    print(f"\nload average after: {loadavg()}")
+
+
+def plan_table(env, dbs, scales, rss_scales, tmp):
     # planning alone: `sluice plan` (no row read) against what the old planner ran
     print("\n## planning order_items for 4 connections\n")
     print("| scale | rows | sluice plan: chunks / queries / plan ms / process wall s | old plan (COUNT(*) + 3 OFFSET walks) s |")
@@ -118,12 +133,15 @@ def main():
         print(f"| {s} | {n:,} | {len(pl['chunks'])} / {pl['probes']} / {1000 * pl['seconds']:.1f} / {w:.2f} | {old} |",
               flush=True)
 
+
+
+def export_table(env, dbs, scales, rows, tmp, repeat):
     # warm-up: every table once through the floor
     for s in scales:
         timed(["build/bench/wire_floor", "--partitions", "2", "order_items", "orders"], dict(env, MYSQL_DATABASE=dbs[s]))
 
     res = {}   # (scale, table, parts) -> list of (floor wall, floor cpu, sluice wall, cpu, rss, plan)
-    for rnd in range(args.repeat):
+    for rnd in range(repeat):
         for s in scales:
             for t in ("order_items", "orders"):
                 for p in (2, 4):
@@ -151,6 +169,9 @@ def main():
               f"{max(x[4] for x in v):.0f} | {ratio:.2f} ({', '.join(f'{q:.2f}' for q in ratios)}) | "
               f"{'met' if ratio <= 1.10 else 'MISSED'} |")
 
+
+
+def run_table(env, dbs, scales, tmp, repeat):
     # sluice run vs its floor
     print("\n## sluice run vs run_floor (floor: the same reads on the same 3 connections, the window's "
           "items beside the orders; floor two: every item after the orders on 2 connections, as sluice "
@@ -163,7 +184,7 @@ def main():
         floor = ["build/bench/run_floor", "--as-of", AS_OF]
         timed(floor, e)
         v = []
-        for rnd in range(args.repeat):
+        for rnd in range(repeat):
             fw, _, _, _ = timed(floor, e)
             f2, _, _, _ = timed(floor + ["--layout", "two"], e)
             subprocess.run(["rm", "-rf", str(tmp / "run")], check=True)
@@ -180,6 +201,9 @@ def main():
               f"{'met' if statistics.median(ratios) <= 1.10 else 'MISSED'} | "
               f"{statistics.median(x[1] / x[4] for x in v):.2f} |", flush=True)
 
+
+
+def rss_table(env, dbs, rss_scales, tmp):
     # peak RSS at the default limit
     print("\n## peak RSS at the default --memory-limit (256M; bound: 256 + 32 MiB)\n")
     print("| scale | customers | run wall s | run RSS MiB | export (all tables, 2 partitions) wall s | export RSS MiB |")
@@ -195,7 +219,6 @@ def main():
         subprocess.run(["rm", "-rf", str(tmp / "ex"), str(tmp / "run")], check=True)
         n_cust = sql(env, dbs[s], "SELECT COUNT(*) FROM customers")
         print(f"| {s} | {int(n_cust):,} | {w:.2f} | {r:.0f} | {ew:.2f} | {er:.0f} |", flush=True)
-    print(f"\nload average after: {loadavg()}")
 
 
 if __name__ == "__main__":
