@@ -119,11 +119,14 @@ static void task_usage(FILE *out)
 {
     fputs("Usage: sluice task PLAN K [--attempt ID] [--sync] [--lock-wait-timeout S] [--lock-retries N]\n"
           "                         [--snapshot-lock auto|backup-stage|ftwrl]\n\n"
-          "Runs task K (from 0) of the plan in the file PLAN (`sluice plan ... --json`) on one\n"
+          "Runs task K (from 0) of the plan in the file PLAN (`sluice plan ... --json`) on its\n"
           "connection, writes its files into the plan's output under names unique to this\n"
           "attempt, and prints its result as one line of JSON on standard output: the files\n"
           "(rows, bytes, SHA-256) and what `sluice commit` merges. Nothing is marked complete:\n"
-          "that is the commit's. A failed task deletes the files it wrote and exits non-zero.\n\n"
+          "that is the commit's. A failed task deletes the files it wrote and exits non-zero.\n"
+          "A run's orders task reads its sales window's items on a second connection, beside\n"
+          "its orders, under --sync (begun with the first, inside the runner's lock) or with\n"
+          "--consistency none; otherwise after its orders, on its one connection.\n\n"
           "The order shards of a run with --shards N > 1 exchange their customers' totals (for\n"
           "the VIP percentile): such a task prints a line {\"gather\": {...}} and reads one line\n"
           "from standard input, the JSON array of every shard's gather message in shard order.\n\n"
@@ -193,7 +196,7 @@ static sl_code sync_say(const char *what, sl_err *err)
  * connection, idle until "begin", watches it. What the lock cost goes into *lock_used
  * (the "unlocked" line and this task's result carry it to the commit's manifest). */
 static sl_code sync_steps(const json_t *plan, const my_params *mp, const my_lock_opts *lo, MYSQL *conn,
-                          json_t **lock_used, sl_err *err)
+                          MYSQL *helper, json_t **lock_used, sl_err *err)
 {
     MYSQL *lockc = NULL;
     my_lock_info li;
@@ -211,8 +214,9 @@ static sl_code sync_steps(const json_t *plan, const my_params *mp, const my_lock
                 rc = err->code ? err->code : SL_E_DB_CONNECT;
                 break;
             }
-            unsigned long own[2] = {mysql_thread_id(lockc), mysql_thread_id(conn)};
-            rc = my_lock_acquire(lockc, conn, own, 2, lo, &li, err);
+            unsigned long own[3] = {mysql_thread_id(lockc), mysql_thread_id(conn),
+                                    helper ? mysql_thread_id(helper) : mysql_thread_id(conn)};
+            rc = my_lock_acquire(lockc, conn, own, 3, lo, &li, err);
             if (rc != SL_OK && li.denied) {
                 char cause[sizeof err->msg];
                 snprintf(cause, sizeof cause, "%s", err->msg);
@@ -224,6 +228,7 @@ static sl_code sync_steps(const json_t *plan, const my_params *mp, const my_lock
             if (rc == SL_OK) rc = sync_say("locked", err);
         } else if (strcmp(line, "begin") == 0) {
             rc = sl_task_begin(plan, conn, err);
+            if (rc == SL_OK && helper) rc = sl_task_begin(plan, helper, err); /* inside the same lock */
             if (rc == SL_OK) rc = sync_say("begun", err);
         } else if (strcmp(line, "unlock") == 0 && lockc) {
             rc = my_lock_release(lockc, &li, err);
@@ -247,6 +252,35 @@ static sl_code sync_steps(const json_t *plan, const my_params *mp, const my_lock
     }
     my_close(lockc); /* closing the connection releases a lock still held */
     return rc;
+}
+
+/* The task's helper connection (sl_task_ctx), a pool of one: ud is the slot. */
+static MYSQL *helper_take(void *ud)
+{
+    MYSQL **slot = ud, *m = *slot;
+    *slot = NULL;
+    return m;
+}
+
+static void helper_give(void *ud, MYSQL *conn, int ok)
+{
+    MYSQL **slot = ud;
+    if (ok && !*slot) *slot = conn;
+    else my_close(conn);
+}
+
+/* Whether task k reads the window's items on a second connection beside its orders, as
+ * in one process: a run's orders task with the plan's helper connections, when the two
+ * connections' snapshots stay one (--sync, whose runner holds the snapshot lock while
+ * every connection begins) or none is asked for (--consistency none). */
+static int wants_helper(const json_t *plan, long k, int sync)
+{
+    const json_t *t = json_array_get(json_object_get(plan, "tasks"), (size_t)k);
+    const char *kind = json_string_value(json_object_get(t, "kind"));
+    const char *command = json_string_value(json_object_get(plan, "command"));
+    return json_integer_value(json_object_get(plan, "helper_connections")) > 0 && kind &&
+           strcmp(kind, "orders") == 0 && command && strcmp(command, "run") == 0 &&
+           (sync || sl_plan_consistency(plan) == MY_NONE);
 }
 
 static int valid_attempt(const char *s)
@@ -303,7 +337,7 @@ int cmd_task(cli_ctx *ctx, int argc, char **argv)
 
     sl_err err = {0};
     json_t *plan = NULL, *result = NULL, *lock_used = NULL;
-    MYSQL *conn = NULL;
+    MYSQL *conn = NULL, *helper = NULL;
     sl_store *st = NULL;
     my_params mp;
     int rc = 0;
@@ -324,7 +358,10 @@ int cmd_task(cli_ctx *ctx, int argc, char **argv)
     if (lock_set & 2) lo.retries = given.retries;
     if (lock_set & 4) lo.kind = given.kind;
     if (my_params_from_config(ctx->cfg, &mp, 0, &err) != SL_OK || !(conn = my_connect(&mp, 0, &err)) ||
-        (sync ? sync_steps(plan, &mp, &lo, conn, &lock_used, &err) : sl_task_begin(plan, conn, &err)) != SL_OK) {
+        (wants_helper(plan, k, sync) && !(helper = my_connect(&mp, 0, &err))) ||
+        (sync ? sync_steps(plan, &mp, &lo, conn, helper, &lock_used, &err) : sl_task_begin(plan, conn, &err)) !=
+            SL_OK ||
+        (!sync && helper && sl_task_begin(plan, helper, &err) != SL_OK)) {
         rc = cli_fail("task", &err);
         goto out;
     }
@@ -333,7 +370,8 @@ int cmd_task(cli_ctx *ctx, int argc, char **argv)
         rc = cli_fail("task", &err);
         goto out;
     }
-    sl_task_ctx tctx = {ctx->cfg, st, attempt, NULL, NULL, stdio_gather, NULL, NULL, NULL, NULL, NULL};
+    sl_task_ctx tctx = {ctx->cfg, st,   attempt,     NULL,        NULL,   stdio_gather,
+                        NULL,     NULL, helper_take, helper_give, &helper};
     sl_code sc = sl_task_execute(plan, (int)k, conn, &tctx, &result, &err);
     if (sc != SL_OK) {
         sl_exec_output_failure(sc, &err);
@@ -356,6 +394,7 @@ int cmd_task(cli_ctx *ctx, int argc, char **argv)
 out:
     json_decref(result);
     json_decref(lock_used);
+    my_close(helper);
     my_close(conn);
     sl_store_free(st);
     json_decref(plan);

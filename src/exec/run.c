@@ -789,7 +789,7 @@ typedef struct rn_items {
     const char *dir;
     atomic_int quit; /* set when the task fails first */
     pthread_t th;
-    int on;
+    int on, beside; /* on: the thread runs; beside: it was started */
     json_t *rows, *secs, *zeros, *zero_totals; /* read_source's, merged after the join */
     sl_code rc;
     sl_err err;
@@ -834,8 +834,8 @@ static void *items_main(void *arg)
 static sl_code items_start(rn_items *it, rn_task *t, const char *sql, int shard, sl_err *err)
 {
     memset(it, 0, sizeof *it);
-    if (!t->ctx->helper_take || !(it->conn = t->ctx->helper_take(t->ctx->helper_ud))) return SL_OK;
     it->t = t;
+    if (!t->ctx->helper_take || !(it->conn = t->ctx->helper_take(t->ctx->helper_ud))) return SL_OK;
     it->sql = sql;
     it->shard = shard;
     it->dir = spill_dir(t->plan);
@@ -850,7 +850,7 @@ static sl_code items_start(rn_items *it, rn_task *t, const char *sql, int shard,
         return sl_err_set(err, SL_E_NOMEM, "out of memory for the window's items");
     if (pthread_create(&it->th, NULL, items_main, it) != 0)
         return sl_err_set(err, SL_E_INTERNAL, "cannot start a thread: %s", strerror(errno));
-    it->on = 1;
+    it->on = it->beside = 1;
     return SL_OK;
 }
 
@@ -889,6 +889,7 @@ static sl_code items_add(rn_items *it, tf_state *st, json_t *rows, json_t *secs,
 
 static void items_free(rn_items *it)
 {
+    if (it->conn) it->t->ctx->helper_give(it->t->ctx->helper_ud, it->conn, 0); /* taken, never read on */
     sl_free(it->buf);
     if (it->spill) fclose(it->spill);
     json_decref(it->rows);
@@ -1118,6 +1119,7 @@ sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, 
         json_object_set_new(part, "sold_runs", json_integer((json_int_t)tf_sold_runs(st)));
         json_object_set_new(part, "window_runs", json_integer((json_int_t)tf_window_runs(st)));
         json_object_set_new(part, "window_items_spilled", json_integer((json_int_t)items.spilled));
+        json_object_set_new(part, "items_beside", json_boolean(items.beside));
         json_object_set_new(part, "hour_count", i64_array(sums.hour_count, 24));
         json_object_set_new(part, "hour_revenue", i64_array(sums.hour_revenue, 24));
         json_object_set_new(part, "segment_customers", i64_array(sums.seg.customers, 4));
@@ -1545,6 +1547,8 @@ sl_code sl_run_commit(const json_t *plan, json_t *const *chosen, sl_store *st, c
             json_object_set(tj, "window_runs", json_object_get(part, "window_runs"));
             window_runs += json_integer_value(json_object_get(part, "window_runs"));
         }
+        if (json_is_boolean(json_object_get(part, "items_beside")))
+            json_object_set(tj, "items_beside", json_object_get(part, "items_beside"));
         if (json_is_integer(json_object_get(part, "window_items_spilled"))) {
             json_object_set(tj, "window_items_spilled", json_object_get(part, "window_items_spilled"));
             items_spilled += json_integer_value(json_object_get(part, "window_items_spilled"));
@@ -1559,9 +1563,14 @@ sl_code sl_run_commit(const json_t *plan, json_t *const *chosen, sl_store *st, c
     json_object_foreach(datasets, key, v)
     if (json_array_size(json_object_get(v, "files")) == 1)
         json_object_set(v, "file", json_array_get(json_object_get(v, "files"), 0));
+    /* the snapshot's connections: the tasks', and those that read a window's items beside */
+    json_t *snap = sl_plan_snapshot_json(plan);
+    for (int k = 0; k < ntasks; k++)
+        if (json_is_true(json_object_get(json_object_get(chosen[k], "run"), "items_beside")))
+            json_object_set_new(snap, "connections", json_integer(sl_plan_int(snap, "connections", 0) + 1));
     json_t *extra = json_pack("{s:s, s:O, s:o, s:o, s:o, s:{s:f, s:f}, s:O}", "kind", "business_insights",
                               "parameters", json_object_get(plan, "parameters"), "datasets", datasets, "sources", reads,
-                              "snapshot", sl_plan_snapshot_json(plan), "timings", "read_seconds", read_s,
+                              "snapshot", snap, "timings", "read_seconds", read_s,
                               "compute_and_write_seconds", fin_s + commit_compute, "tasks", tasks);
     if (info && info->engine) json_object_update(extra, (json_t *)info->engine);
     json_object_set_new(extra, "data_quality", quality_json(chosen, ntasks));

@@ -94,10 +94,8 @@ json_t *sl_plan_envelope(const char *command, const char *run_id, const char *da
 
 json_t *sl_plan_snapshot_json(const json_t *plan)
 {
-    /* the helpers sl_plan_execute opened count, those of a plan run task by task do not */
     json_t *snap = json_pack("{s:s, s:I}", "consistency", sl_plan_str(plan, "consistency"), "connections",
-                             (json_int_t)(sl_plan_int(plan, "connections", 1) +
-                                          sl_plan_int(plan, "helper_connections_used", 0)));
+                             (json_int_t)sl_plan_int(plan, "connections", 1));
     const json_t *fb = json_object_get(plan, "fallback_reason");
     if (json_is_string(fb)) json_object_set(snap, "fallback_reason", (json_t *)fb);
     const json_t *lk = json_object_get(plan, "lock_used"); /* set by sl_plan_execute (exec.h) */
@@ -702,7 +700,6 @@ sl_code sl_plan_execute(const sl_config *cfg, json_t *plan, sl_progress_mode pro
     run.helpers = conns + nworkers; /* owned by the pool from here */
     run.nhelpers = nhelpers;
     if (rc != SL_OK) goto done;
-    json_object_set_new(plan, "helper_connections_used", json_integer(nhelpers));
     json_object_set_new(plan, "lock_used", sl_exec_lock_json(&lock_opts, &lock_info));
     t_snapshot = sl_mono_seconds() - t_stage;
     if (fallback) {

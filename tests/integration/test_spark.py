@@ -174,6 +174,9 @@ def test_run_on_both_workers_equals_one_process(spark, mariadb, seeded, tmp_path
     assert m2["engine"] == "spark" and re.fullmatch(r"app-\d+-\d+", m2["application_id"])
     assert m2["snapshot"]["consistency"] == "snapshot"
     assert len(m2["tasks"]) == 2 and len(executors(m2)) == 2          # one task on each worker
+    # the orders task read its window's items on a second connection, begun inside the
+    # same snapshot lock as the others
+    assert [t.get("items_beside") for t in m2["tasks"]] == [None, True] and m2["snapshot"]["connections"] == 3
     assert {e.split("/")[0].split(":")[1] for e in executors(m2)} == {"worker-1", "worker-2"}
     assert all(t["attempts"] == 1 for t in m2["tasks"])
     # no secret in argv (the sluice tasks were seen running), Spark's output or the workers' logs

@@ -96,13 +96,16 @@ def test_export_in_processes_equals_the_tables(mariadb, seeded, tmp_path):
     assert files_under(out) == sorted(listed + [f"raw/{t}/{DATE}/_SUCCESS" for t in ("orders", "customers")])
 
 
-@pytest.mark.parametrize("shards", [1, 3])
-def test_run_in_processes_matches_oracle(mariadb, seeded, tmp_path, shards):
+@pytest.mark.parametrize("shards, consistency", [(1, "snapshot"), (3, "snapshot"), (3, "none")])
+def test_run_in_processes_matches_oracle(mariadb, seeded, tmp_path, shards, consistency):
     """Each task a process of its own; the shards exchange their totals through the
-    gather lines; the commit merges: the datasets of the oracle, value for value."""
+    gather lines; the commit merges: the datasets of the oracle, value for value. A task
+    in a snapshot of its own reads its window's items after its orders on its connection;
+    with --consistency none on a second connection beside them."""
     pr = GENERATED["near_anchor"]
     out = tmp_path / "out"
-    path, p = plan(mariadb, seeded, tmp_path, "run", "--output", str(out), "--shards", str(shards), *pr.args())
+    path, p = plan(mariadb, seeded, tmp_path, "run", "--output", str(out), "--shards", str(shards),
+                   "--consistency", consistency, *pr.args())
     assert [t["kind"] for t in p["tasks"]] == ["inventory"] + ["orders"] * shards
     lines = run_tasks(mariadb, seeded, path, range(len(p["tasks"])))
     commit(mariadb, seeded, tmp_path, path, lines)
@@ -112,6 +115,10 @@ def test_run_in_processes_matches_oracle(mariadb, seeded, tmp_path, shards):
     for ds in DATASETS:
         check_dataset(ds, tables[ds], exp[ds], pr, p["run_id"])
     assert len(m["tasks"]) == shards + 1
+    beside = consistency == "none"
+    assert [t.get("items_beside") for t in m["tasks"]] == [None] + [beside] * shards
+    assert m["snapshot"]["consistency"] == consistency
+    assert m["snapshot"]["connections"] == shards + 1 + (shards if beside else 0)
 
 
 def test_a_damaged_run_result_commits_nothing(mariadb, seeded, tmp_path):
