@@ -605,7 +605,7 @@ static sl_sink *pack_spill_open(void *ud, sl_err *err)
 }
 
 /* A stream of the task that may spill; `held` of them are held at once (a shard's
- * totals: each shard gets every shard's). */
+ * totals: each of the N shards gets its own copy of every shard's, N x N of them). */
 static sl_pack *pack_begin(rn_spill *sp, rn_task *t, const char *what, int shard, int held, sl_err *err)
 {
     *sp = (rn_spill){t, what, shard, NULL, ""};
@@ -927,7 +927,7 @@ static sl_code shared_threshold(rn_task *t, json_t *result, tf_state *st, int64_
                           shard, nshards - 1);
     }
     rn_spill sp;
-    sl_pack *pk = pack_begin(&sp, t, "totals", shard, nshards, err);
+    sl_pack *pk = pack_begin(&sp, t, "totals", shard, nshards * nshards, err);
     if (!pk) rc = err->code;
     if (rc == SL_OK && mine) {
         rc = sl_pack_put(pk, mine, n * sizeof *mine, err);

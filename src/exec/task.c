@@ -488,6 +488,9 @@ static void px_fail(px_run *run, const sl_err *err)
     pthread_mutex_unlock(&run->g.mu);
 }
 
+/* The shards' messages meet in g->all, which only this function touches, under g->mu:
+ * it keeps a copy of each message and gives each participant a copy of them all, since
+ * jansson's reference counts are not for objects that threads share. */
 static sl_code px_gather_fn(void *ud, int participant, int n, json_t *mine, json_t **all, sl_err *err)
 {
     px_run *run = ud;
@@ -498,15 +501,15 @@ static sl_code px_gather_fn(void *ud, int participant, int n, json_t *mine, json
         g->all = json_array();
         for (int i = 0; g->all && i < n; i++) json_array_append_new(g->all, json_null());
     }
-    if (!g->all) {
+    json_t *copy = g->all ? json_deep_copy(mine) : NULL;
+    if (!copy || json_array_set_new(g->all, (size_t)participant, copy) != 0) {
         pthread_mutex_unlock(&g->mu);
         return sl_err_set(err, SL_E_NOMEM, "out of memory gathering the shards' totals");
     }
-    json_array_set(g->all, (size_t)participant, mine);
     if (++g->arrived == n) pthread_cond_broadcast(&g->cv);
     while (g->arrived < n && !atomic_load(&run->failed)) pthread_cond_wait(&g->cv, &g->mu);
     if (g->arrived < n) rc = sl_err_set(err, SL_E_INTERNAL, "stopped: another task failed");
-    else *all = json_incref(g->all);
+    else if (!(*all = json_deep_copy(g->all))) rc = sl_err_set(err, SL_E_NOMEM, "out of memory gathering the shards' totals");
     pthread_mutex_unlock(&g->mu);
     return rc;
 }

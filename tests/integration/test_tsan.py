@@ -44,12 +44,19 @@ def test_run_and_export_to_s3(mariadb, source, moto_small):
     p = tsan_run(["run", "--raw", "--output", f"s3://{bucket}/n", "--progress", "off", "--as-of",
                   "2026-06-29 12:00:00"], env)
     assert p.returncode == 0, p.stderr
+    # without --raw each shard reads its window's items on a helper connection, on a
+    # thread of its own, beside its orders
+    p = tsan_run(["run", "--shards", "2", "--output", f"s3://{bucket}/h", "--progress", "off", "--as-of",
+                  "2026-06-29 12:00:00"], env)
+    assert p.returncode == 0, p.stderr
     p = tsan_run(["export", "--output", f"s3://{bucket}/n", "--progress", "log", "--partitions", "3", "--date",
                   "2026-06-30"], env)
     assert p.returncode == 0, p.stderr
     keys = moto_small.keys(bucket)
     manifests = [k for k in keys if k.endswith("_SUCCESS")]
-    assert len(manifests) == 1 + 6 + 6  # insights, run's raw tables, export's tables
+    assert len(manifests) == 1 + 6 + 6 + 1  # insights, run's raw tables, export's tables, the sharded insights
+    m = json.loads(moto_small.client.get_object(Bucket=bucket, Key="h/business_insights/2026-06-29/_SUCCESS")["Body"].read())
+    assert [t.get("items_beside") for t in m["tasks"]] == [None, True, True] and m["snapshot"]["connections"] == 5
     for k in manifests:
         m = json.loads(moto_small.client.get_object(Bucket=bucket, Key=k)["Body"].read())
         for f in m["files"]:
