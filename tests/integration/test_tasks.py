@@ -272,3 +272,55 @@ def test_plan_holds_no_secret_and_bad_inputs(mariadb, seeded, tmp_path):
     r = subprocess.run([str(SLUICE), "task", str(path3), "1"], env=env, input="", capture_output=True, text=True)
     assert r.returncode != 0 and "standard input ended" in r.stderr
     assert not list((tmp_path / "o3").rglob("*.parquet"))
+
+
+def test_sync_task_reads_its_items_in_the_snapshot_begun_under_the_lock(mariadb, fresh_db, tmp_path):
+    """`sluice task --sync` driven as the Spark glue drives it: lock, begin, unlock, and
+    only then "go". A write committed between the unlock and "go" changes the quantity of
+    every item of the window's orders by 1,000: both connections of the orders task (its
+    own, and the one that reads the window's items beside the orders) began at "begin",
+    so the datasets are the oracle's of the data before the write, value for value."""
+    from test_run import (EDGE_CUSTOMERS, EDGE_INVENTORY, EDGE_ITEMS, EDGE_ORDERS, EDGE_PRODUCTS,
+                          EDGE_WAREHOUSES, E_AS_OF, create_schema, insert)
+    for table, rows in (("warehouses", EDGE_WAREHOUSES), ("products", EDGE_PRODUCTS), ("inventory", EDGE_INVENTORY),
+                        ("customers", EDGE_CUSTOMERS), ("orders", EDGE_ORDERS), ("order_items", EDGE_ITEMS)):
+        if table == "warehouses":
+            create_schema(mariadb, fresh_db)
+        insert(mariadb, fresh_db, table, rows)
+    pr = Params(E_AS_OF)
+    exp = oracle(mariadb, fresh_db, pr)  # before the write
+    out = tmp_path / "out"
+    path, p = plan(mariadb, fresh_db, tmp_path, "run", "--output", str(out), "--consistency", "snapshot", *pr.args())
+    assert [t["kind"] for t in p["tasks"]] == ["inventory", "orders"]
+    env = mariadb.sluice_env(fresh_db)
+    proc = subprocess.Popen([str(SLUICE), "task", str(path), "1", "--sync"], env=env, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        def step(line, answer):
+            if line:
+                proc.stdin.write(line + "\n")
+                proc.stdin.flush()
+            got = json.loads(proc.stdout.readline())
+            assert got["sync"] == answer, got
+        step(None, "connected")
+        step("lock", "locked")
+        step("begin", "begun")
+        step("unlock", "unlocked")
+        with mariadb.connect(fresh_db) as c, c.cursor() as cur:
+            changed = cur.execute(f"UPDATE order_items oi JOIN orders o ON o.order_id = oi.order_id "
+                                  f"SET oi.quantity = oi.quantity + 1000 WHERE o.order_date <= '{E_AS_OF}' "
+                                  f"AND o.order_date > '{E_AS_OF}' - INTERVAL 30 DAY")
+            c.commit()
+        assert changed > 0
+        result, err = proc.communicate("go\n", timeout=120)
+        assert proc.returncode == 0, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    lines = run_tasks(mariadb, fresh_db, path, [0]) + [result.strip()]
+    commit(mariadb, fresh_db, tmp_path, path, lines)
+    m, tables = load(out, pr.as_of[:10])
+    assert [t.get("items_beside") for t in m["tasks"]] == [None, True]
+    for ds in DATASETS:
+        check_dataset(ds, tables[ds], exp[ds], pr, p["run_id"])
