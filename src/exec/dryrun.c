@@ -91,9 +91,12 @@ static void run_reads(const json_t *plan, FILE *out)
     size_t i, k;
     json_array_foreach(json_object_get(plan, "units"), i, u) {
         json_int_t est = sl_plan_int(u, "estimate", -1);
+        /* without --raw only the sales window's items are read (run.c, source_sql) */
+        int window = strcmp(sl_plan_str(u, "name"), "order_items") == 0 && !json_is_true(json_object_get(plan, "raw"));
         fprintf(out, "  %s: ", sl_plan_str(u, "name"));
-        if (est >= 0) fprintf(out, "about %lld rows (information_schema estimate)\n", (long long)est);
-        else fputs("rows unknown\n", out);
+        if (est >= 0) fprintf(out, "about %lld rows (information_schema estimate)", (long long)est);
+        else fputs("rows unknown", out);
+        fputs(window ? "; only the items of the sales window's orders are read\n" : "\n", out);
         json_array_foreach(json_object_get(plan, "tasks"), k, task) {
             const char *sql = sl_plan_str(json_object_get(task, "sql"), sl_plan_str(u, "name"));
             if (*sql) fprintf(out, "    %s\n", sql);
