@@ -339,6 +339,14 @@ def test_dry_run_of_run_writes_nothing(mariadb, shop, tmp_path):
     for t in TABLES:
         assert f"{tmp_path}/raw/{t}/{DATE}/part-00000-{run_id}.snappy.parquet" in out
     assert str(tmp_path / "m.prom") in out
+    assert "only the items of the sales window's orders" not in out  # --raw reads every item
+    # without --raw: the window's items, on one more connection beside the orders
+    out = run_sluice([*run_args(tmp_path, "--dry-run")], env=env, check=0).stdout
+    assert re.search(rf"^  order_items: about {est['order_items']} rows \(information_schema estimate\); only the "
+                     r"items of the sales window's orders are read$", out, re.M), out
+    assert re.search(r"^    SELECT oi\.`order_id`, .* FROM `orders` o STRAIGHT_JOIN `order_items` oi .*"
+                     r"o\.`order_date` <= '[^']+'$", out, re.M), out
+    assert "snapshot on 3 connections" in out and tree(tmp_path) == before
 
 
 def test_dry_run_of_export_prints_the_real_ranges(mariadb, shop, tmp_path):
