@@ -254,21 +254,6 @@ static sl_code sync_steps(const json_t *plan, const my_params *mp, const my_lock
     return rc;
 }
 
-/* The task's helper connection (sl_task_ctx), a pool of one: ud is the slot. */
-static MYSQL *helper_take(void *ud)
-{
-    MYSQL **slot = ud, *m = *slot;
-    *slot = NULL;
-    return m;
-}
-
-static void helper_give(void *ud, MYSQL *conn, int ok)
-{
-    MYSQL **slot = ud;
-    if (ok && !*slot) *slot = conn;
-    else my_close(conn);
-}
-
 /* Whether task k reads the window's items on a second connection beside its orders, as
  * in one process: a run's orders task with the plan's helper connections, when the two
  * connections' snapshots stay one (--sync, whose runner holds the snapshot lock while
@@ -338,6 +323,7 @@ int cmd_task(cli_ctx *ctx, int argc, char **argv)
     sl_err err = {0};
     json_t *plan = NULL, *result = NULL, *lock_used = NULL;
     MYSQL *conn = NULL, *helper = NULL;
+    sl_conn_pool helpers; /* of one: helper */
     sl_store *st = NULL;
     my_params mp;
     int rc = 0;
@@ -347,6 +333,7 @@ int cmd_task(cli_ctx *ctx, int argc, char **argv)
     }
     if (cli_load_config(ctx, "task", &err) != 0) return cli_fail("task", &err);
     if (!(plan = load_plan(argv[optind], &err))) return cli_fail("task", &err);
+    sl_conn_pool_init(&helpers); /* from here every way out frees it */
     if (k >= sl_plan_ntasks(plan)) {
         rc = cli_usage_error("task", "the plan has %d tasks (0 to %d), not %ld", sl_plan_ntasks(plan),
                              sl_plan_ntasks(plan) - 1, k);
@@ -370,8 +357,9 @@ int cmd_task(cli_ctx *ctx, int argc, char **argv)
         rc = cli_fail("task", &err);
         goto out;
     }
-    sl_task_ctx tctx = {ctx->cfg, st,   attempt,     NULL,        NULL,   stdio_gather,
-                        NULL,     NULL, helper_take, helper_give, &helper};
+    sl_conn_pool_fill(&helpers, &helper, helper ? 1 : 0);
+    sl_task_ctx tctx = {ctx->cfg, st,   attempt,           NULL,              NULL,     stdio_gather,
+                        NULL,     NULL, sl_conn_pool_take, sl_conn_pool_give, &helpers};
     sl_code sc = sl_task_execute(plan, (int)k, conn, &tctx, &result, &err);
     if (sc != SL_OK) {
         sl_exec_output_failure(sc, &err);
@@ -394,7 +382,8 @@ int cmd_task(cli_ctx *ctx, int argc, char **argv)
 out:
     json_decref(result);
     json_decref(lock_used);
-    my_close(helper);
+    sl_conn_pool_free(&helpers);
+    my_close(helper); /* not in the pool when the task failed before it */
     my_close(conn);
     sl_store_free(st);
     json_decref(plan);

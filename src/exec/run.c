@@ -1385,6 +1385,16 @@ static json_t *quality_json(json_t *const *chosen, int ntasks)
     return q;
 }
 
+/* A task's count part[key], when it has one: copied to its manifest entry tj, and
+ * returned for the run's total (0 otherwise). */
+static json_int_t task_count(json_t *tj, const json_t *part, const char *key)
+{
+    json_t *v = json_object_get(part, key);
+    if (!json_is_integer(v)) return 0;
+    json_object_set(tj, key, v);
+    return json_integer_value(v);
+}
+
 /* For the metrics file: per source table the rows read, the zero dates, and (--raw) the
  * bytes of its files: summary "sources": {table: {"rows", "zero_dates", "bytes"?}}. */
 static void summary_sources(const json_t *plan, json_t *const *chosen, int ntasks, json_t *summary)
@@ -1491,7 +1501,7 @@ sl_code sl_run_commit(const json_t *plan, json_t *const *chosen, sl_store *st, c
     json_t *datasets = json_object(), *reads = json_object(), *tasks = json_array();
     double read_s = 0, fin_s = 0;
     int passes = 0, product_passes = 1;
-    json_int_t sold_runs = 0, window_runs = 0, spilled = 0, items_spilled = 0;
+    json_int_t sold_runs = 0, window_runs = 0, spilled = 0, items_spilled = 0, beside = 0;
     for (int d = 0; d < TF__DATASETS; d++)
         json_object_set_new(datasets, tf_dataset_name(d), json_pack("{s:I, s:I, s:[]}", "rows", (json_int_t)0,
                                                                     "bytes", (json_int_t)0, "files"));
@@ -1539,19 +1549,12 @@ sl_code sl_run_commit(const json_t *plan, json_t *const *chosen, sl_store *st, c
                 product_passes = (int)json_integer_value(json_object_get(part, "passes"));
             else passes += (int)json_integer_value(json_object_get(part, "passes"));
         }
-        if (json_is_integer(json_object_get(part, "sold_runs"))) {
-            json_object_set(tj, "sold_runs", json_object_get(part, "sold_runs"));
-            sold_runs += json_integer_value(json_object_get(part, "sold_runs"));
-        }
-        if (json_is_integer(json_object_get(part, "window_runs"))) {
-            json_object_set(tj, "window_runs", json_object_get(part, "window_runs"));
-            window_runs += json_integer_value(json_object_get(part, "window_runs"));
-        }
-        if (json_is_boolean(json_object_get(part, "items_beside")))
+        sold_runs += task_count(tj, part, "sold_runs");
+        window_runs += task_count(tj, part, "window_runs");
+        items_spilled += task_count(tj, part, "window_items_spilled");
+        if (json_is_boolean(json_object_get(part, "items_beside"))) {
             json_object_set(tj, "items_beside", json_object_get(part, "items_beside"));
-        if (json_is_integer(json_object_get(part, "window_items_spilled"))) {
-            json_object_set(tj, "window_items_spilled", json_object_get(part, "window_items_spilled"));
-            items_spilled += json_integer_value(json_object_get(part, "window_items_spilled"));
+            beside += json_is_true(json_object_get(part, "items_beside"));
         }
         size_t nsp = json_array_size(json_object_get(chosen[k], "spilled"));
         json_object_set_new(tj, "spilled_results", json_integer((json_int_t)nsp));
@@ -1565,9 +1568,7 @@ sl_code sl_run_commit(const json_t *plan, json_t *const *chosen, sl_store *st, c
         json_object_set(v, "file", json_array_get(json_object_get(v, "files"), 0));
     /* the snapshot's connections: the tasks', and those that read a window's items beside */
     json_t *snap = sl_plan_snapshot_json(plan);
-    for (int k = 0; k < ntasks; k++)
-        if (json_is_true(json_object_get(json_object_get(chosen[k], "run"), "items_beside")))
-            json_object_set_new(snap, "connections", json_integer(sl_plan_int(snap, "connections", 0) + 1));
+    json_object_set_new(snap, "connections", json_integer(sl_plan_int(snap, "connections", 0) + beside));
     json_t *extra = json_pack("{s:s, s:O, s:o, s:o, s:o, s:{s:f, s:f}, s:O}", "kind", "business_insights",
                               "parameters", json_object_get(plan, "parameters"), "datasets", datasets, "sources", reads,
                               "snapshot", snap, "timings", "read_seconds", read_s,

@@ -465,8 +465,7 @@ typedef struct px_run {
     atomic_llong *unit_rows;
     int *unit_left;
     px_gather g;
-    MYSQL **helpers; /* the helper connections not lent (NULL where lent or closed) */
-    int nhelpers;
+    sl_conn_pool helpers; /* lent to the tasks (the plan's "helper_connections") */
 } px_run;
 
 typedef struct px_worker {
@@ -514,36 +513,60 @@ static sl_code px_gather_fn(void *ud, int participant, int n, json_t *mine, json
     return rc;
 }
 
-static MYSQL *px_helper_take(void *ud)
+void sl_conn_pool_init(sl_conn_pool *p)
 {
-    px_run *run = ud;
+    memset(p, 0, sizeof *p);
+    pthread_mutex_init(&p->mu, NULL);
+}
+
+void sl_conn_pool_fill(sl_conn_pool *p, MYSQL **conns, int n)
+{
+    pthread_mutex_lock(&p->mu);
+    p->conns = conns;
+    p->n = n;
+    pthread_mutex_unlock(&p->mu);
+}
+
+MYSQL *sl_conn_pool_take(void *pool)
+{
+    sl_conn_pool *p = pool;
     MYSQL *m = NULL;
-    pthread_mutex_lock(&run->mu);
-    for (int i = 0; !m && i < run->nhelpers; i++)
-        if (run->helpers[i]) {
-            m = run->helpers[i];
-            run->helpers[i] = NULL;
-        }
-    pthread_mutex_unlock(&run->mu);
+    pthread_mutex_lock(&p->mu);
+    for (int i = 0; !m && i < p->n; i++) {
+        m = p->conns[i];
+        p->conns[i] = NULL;
+    }
+    pthread_mutex_unlock(&p->mu);
     return m;
 }
 
-static void px_helper_give(void *ud, MYSQL *conn, int ok)
+void sl_conn_pool_give(void *pool, MYSQL *conn, int ok)
 {
-    px_run *run = ud;
-    if (!conn) return;
-    if (!ok) { /* its read failed: it may be in the middle of a result */
-        my_close(conn);
-        return;
-    }
-    pthread_mutex_lock(&run->mu);
-    for (int i = 0; conn && i < run->nhelpers; i++)
-        if (!run->helpers[i]) {
-            run->helpers[i] = conn;
+    sl_conn_pool *p = pool;
+    pthread_mutex_lock(&p->mu);
+    for (int i = 0; ok && conn && i < p->n; i++)
+        if (!p->conns[i]) {
+            p->conns[i] = conn;
             conn = NULL;
         }
-    pthread_mutex_unlock(&run->mu);
-    my_close(conn); /* not one of the run's (cannot happen) */
+    pthread_mutex_unlock(&p->mu);
+    my_close(conn); /* its read failed (it may be in the middle of a result), or no slot */
+}
+
+void sl_conn_pool_close(sl_conn_pool *p)
+{
+    pthread_mutex_lock(&p->mu);
+    for (int i = 0; i < p->n; i++) {
+        my_close(p->conns[i]);
+        p->conns[i] = NULL;
+    }
+    pthread_mutex_unlock(&p->mu);
+}
+
+void sl_conn_pool_free(sl_conn_pool *p)
+{
+    sl_conn_pool_close(p);
+    pthread_mutex_destroy(&p->mu);
 }
 
 static sl_code px_reconnect(px_worker *wk, sl_err *err)
@@ -573,8 +596,8 @@ static void *px_worker_main(void *arg)
         int k = run->next < run->ntasks ? run->next++ : -1;
         pthread_mutex_unlock(&run->mu);
         if (k < 0) break;
-        sl_task_ctx ctx = {run->cfg,       run->store, NULL,           &run->failed, run->unit_rows, px_gather_fn,
-                           run,            wk->spare,  px_helper_take, px_helper_give, run};
+        sl_task_ctx ctx = {run->cfg,  run->store, NULL,         &run->failed,      run->unit_rows, px_gather_fn,
+                           run,       wk->spare,  sl_conn_pool_take, sl_conn_pool_give, &run->helpers};
         sl_err err = {0};
         sl_code rc;
         int attempt = 0;
@@ -659,6 +682,7 @@ sl_code sl_plan_execute(const sl_config *cfg, json_t *plan, sl_progress_mode pro
     run.max_attempts = (int)sl_plan_int(plan, "max_attempts", 1);
     run.retry = run.max_attempts > 1;
     pthread_mutex_init(&run.mu, NULL);
+    sl_conn_pool_init(&run.helpers);
     pthread_mutex_init(&run.g.mu, NULL);
     pthread_cond_init(&run.g.cv, NULL);
     int nworkers = (int)sl_plan_int(plan, "connections", 1);
@@ -700,8 +724,7 @@ sl_code sl_plan_execute(const sl_config *cfg, json_t *plan, sl_progress_mode pro
                          json_is_true(json_object_get(plan, "consistency_explicit")), &fallback, &lock_opts,
                          &lock_info, err);
     for (int i = 0; i < nworkers; i++) workers[i] = (px_worker){&run, conns[i], NULL};
-    run.helpers = conns + nworkers; /* owned by the pool from here */
-    run.nhelpers = nhelpers;
+    sl_conn_pool_fill(&run.helpers, conns + nworkers, nhelpers); /* the pool's from here */
     if (rc != SL_OK) goto done;
     json_object_set_new(plan, "lock_used", sl_exec_lock_json(&lock_opts, &lock_info));
     t_snapshot = sl_mono_seconds() - t_stage;
@@ -726,10 +749,7 @@ sl_code sl_plan_execute(const sl_config *cfg, json_t *plan, sl_progress_mode pro
         my_close(workers[i].conn);
         workers[i].conn = NULL;
     }
-    for (int i = 0; i < run.nhelpers; i++) {
-        my_close(run.helpers[i]);
-        run.helpers[i] = NULL;
-    }
+    sl_conn_pool_close(&run.helpers);
     if (atomic_load(&run.failed)) {
         *err = run.first_err;
         rc = err->code ? err->code : SL_E_INTERNAL;
@@ -745,7 +765,7 @@ sl_code sl_plan_execute(const sl_config *cfg, json_t *plan, sl_progress_mode pro
                                                         sl_mono_seconds() - t_stage));
 done:
     for (int i = 0; workers && i < nworkers; i++) my_close(workers[i].conn);
-    for (int i = 0; i < run.nhelpers; i++) my_close(run.helpers[i]);
+    sl_conn_pool_free(&run.helpers);
     for (int k = 0; run.results && k < run.ntasks; k++) json_decref(run.results[k]);
     sl_free(run.results);
     sl_free(run.unit_rows);

@@ -34,6 +34,7 @@
 
 #include <jansson.h>
 #include <mysql.h>
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "../common/sl_config.h"
@@ -72,6 +73,24 @@ typedef struct sl_task_ctx {
     void (*helper_give)(void *ud, MYSQL *conn, int ok);
     void *helper_ud;
 } sl_task_ctx;
+
+/* Spare connections a runner lends its tasks (sl_task_ctx's helper_take and helper_give
+ * are sl_conn_pool_take and sl_conn_pool_give, helper_ud the pool): n slots of conns, NULL
+ * where lent or closed. A connection given back with ok = 0 is closed, not lent again. */
+typedef struct sl_conn_pool {
+    pthread_mutex_t mu;
+    MYSQL **conns;
+    int n;
+} sl_conn_pool;
+
+void sl_conn_pool_init(sl_conn_pool *p);
+/* The pool's connections from now on: the n of conns (the array stays the caller's). */
+void sl_conn_pool_fill(sl_conn_pool *p, MYSQL **conns, int n);
+MYSQL *sl_conn_pool_take(void *pool);
+void sl_conn_pool_give(void *pool, MYSQL *conn, int ok);
+/* Closes the connections not lent (again: no-op); _free also ends the pool. */
+void sl_conn_pool_close(sl_conn_pool *p);
+void sl_conn_pool_free(sl_conn_pool *p);
 
 /* The files one task attempt writes: one commit of sink/commit.h per partition it
  * writes into, used only to name and checksum the files, never finished. */
