@@ -670,12 +670,45 @@ static sl_code add_page_meta(pq_col *c, int64_t offset, int32_t size, const pq_w
     return sl_buf_append(&c->bounds, w->bound.data, (size_t)mnl + mxl, err);
 }
 
+/* Whether a chunk's first page of values is smaller under its dictionary (the entries
+ * and the page's indices) than PLAIN, parquet-mr's test: a column of distinct doubles
+ * or e-mail addresses stops hashing after one page, not when dictionary_max is passed.
+ * If not, the page becomes PLAIN (fixed widths: its values are in `raw` already; byte
+ * arrays: written out from their entries) and so does the rest of the chunk. */
+static sl_code keep_dict_or_plain(pq_col *c, sl_err *err)
+{
+    size_t plain = c->pnn * (size_t)c->width;
+    if (!c->width) {
+        for (size_t i = 0; i < c->pnn; i++) {
+            uint32_t len;
+            dict_entry(&c->dict, 0, c->idx[i], &len);
+            plain += 4 + (size_t)len;
+        }
+    }
+    size_t dict = c->dict.body.len + (c->pnn * (size_t)dict_bits(&c->dict) + 7) / 8 + 1;
+    if (dict < plain) return SL_OK;
+    if (!c->width) {
+        c->pbytes.len = 0;
+        for (size_t i = 0; i < c->pnn; i++) {
+            uint32_t len;
+            const uint8_t *p = dict_entry(&c->dict, 0, c->idx[i], &len);
+            SL_TRY(sl_buf_append(&c->pbytes, &len, 4, err));
+            SL_TRY(sl_buf_append(&c->pbytes, p, len, err));
+        }
+    }
+    c->mode = MODE_PLAIN;
+    c->dict_on = 0;
+    dict_clear(&c->dict);
+    return SL_OK;
+}
+
 static sl_code flush_page(pq_writer *w, pq_col *c, sl_err *err)
 {
     if (c->pv == 0) return SL_OK;
     /* An undecided chunk decides on its first page holding values; until then its
      * (all-NULL) pages are PLAIN, which holds no values at all. */
     if (c->mode == MODE_UNDECIDED && c->pnn) SL_TRY(choose_mode(w, c, err));
+    if (c->mode == MODE_DICT && c->pnn && c->mode_pages[MODE_DICT] == 0) SL_TRY(keep_dict_or_plain(c, err));
     int mode = c->mode == MODE_UNDECIDED ? MODE_PLAIN : c->mode;
     if (c->width) SL_TRY(pq_stats_add_fixed(&c->pst, c->order, c->raw, c->pnn, (size_t)c->width, err));
 

@@ -921,6 +921,32 @@ def test_dictionary_fallback_mid_chunk(tmp_path):
         assert {"RLE_DICTIONARY", "PLAIN"} <= encs, (cols[j], encs)
 
 
+def test_dictionary_given_up_after_a_first_page_it_does_not_pay(tmp_path):
+    """A chunk whose first page is no smaller under its dictionary (entries and indices)
+    than PLAIN is PLAIN from that page on: distinct doubles and e-mail addresses, with
+    NULLs among them, get no dictionary page (before, they were hashed up to
+    dictionary_max, 1 MiB: this whole file would have been dictionary-encoded); a column
+    of a few values beside them keeps its dictionary. Values, statistics and page index
+    are checked by pyarrow and DuckDB (check_file)."""
+    rnd = random.Random(77)
+    n = 50000
+    cols = [Col("x", "double", True), Col("email", "string", True), Col("tag", "string")]
+    columns = [[None if i % 13 == 0 else rnd.random() * 1e6 for i in range(n)],
+               [None if i % 17 == 0 else f"user{i}.{rnd.randrange(10**6)}@example.com" for i in range(n)],
+               [rnd.choice(["north", "south", "east", "west"]) for _ in range(n)]]
+    for codec in ("snappy", "none"):
+        options = {"codec": codec, "row_group_rows": 30000}
+        path, info = write(tmp_path, cols, columns, options, batch_rows=4096, name=f"first-{codec}")
+        md = check_file(path, info, cols, columns, options)
+        assert md.num_row_groups == 2
+        for g in range(md.num_row_groups):
+            rg = md.row_group(g)
+            for j in (0, 1):
+                encs = set(rg.column(j).encodings)
+                assert "RLE_DICTIONARY" not in encs and not rg.column(j).has_dictionary_page, (cols[j], g, encs)
+            assert "RLE_DICTIONARY" in rg.column(2).encodings, (g, rg.column(2).encodings)
+
+
 def test_key_value_metadata_and_names(tmp_path):
     cols = [Col("id", "int64", origin="bigint(20) unsigned"), Col("prix €", "decimal", True, 10, 2, "decimal(10,2)"),
             Col("名前", "string", True, origin="varchar(64) CHARACTER SET utf8mb4"), Col("plain", "int8")]
