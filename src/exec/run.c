@@ -980,11 +980,9 @@ typedef struct oa_tail {
 static void *oa_tail_main(void *arg)
 {
     oa_tail *a = arg;
-    int64_t *mine = NULL, threshold = 0;
-    size_t n = 0;
+    int64_t threshold = 0;
     tf_quality q;
-    a->rc = tf_spends(a->st, &mine, &n, &a->err);
-    if (a->rc == SL_OK) a->rc = shared_threshold(a->t, NULL, a->st, mine, NULL, n, 0, 1, &threshold, &a->err);
+    a->rc = tf_own_vip_threshold(a->st, &threshold, &a->err); /* one shard: its own totals */
     if (a->rc == SL_OK) a->rc = tf_finish_orders(a->st, threshold, &a->err);
     if (a->rc == SL_OK) a->rc = pq_writer_close(a->t->out[TF_ORDER_ANALYTICS].w, &a->info, &a->err);
     tf_quality_get(a->st, &q);

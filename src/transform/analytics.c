@@ -1223,15 +1223,22 @@ static ord_idx *dim_order(const dim *d, sl_err *err)
     return o;
 }
 
-sl_code tf_spends(const tf_state *st, int64_t **sorted, size_t *n, sl_err *err)
+/* The customers' totals (cents) in the aggregates' order. */
+static sl_code spends_of(const tf_state *st, int64_t **v, size_t *n, sl_err *err)
 {
-    *sorted = sl_malloc((st->ncounted ? st->ncounted : 1) * sizeof **sorted);
-    if (!*sorted) return sl_err_set(err, SL_E_NOMEM, "out of memory for the VIP percentile");
+    *v = sl_malloc((st->ncounted ? st->ncounted : 1) * sizeof **v);
+    if (!*v) return sl_err_set(err, SL_E_NOMEM, "out of memory for the VIP percentile");
     size_t k = 0;
     for (size_t i = 0; i < st->ncust; i++)
-        if (st->cust[i].orders) (*sorted)[k++] = st->cust[i].spent;
-    qsort(*sorted, k, sizeof **sorted, cmp_i64);
+        if (st->cust[i].orders) (*v)[k++] = st->cust[i].spent;
     *n = k;
+    return SL_OK;
+}
+
+sl_code tf_spends(const tf_state *st, int64_t **sorted, size_t *n, sl_err *err)
+{
+    SL_TRY(spends_of(st, sorted, n, err));
+    qsort(*sorted, *n, sizeof **sorted, cmp_i64);
     return SL_OK;
 }
 
@@ -1253,6 +1260,48 @@ size_t tf_vip_rank(const tf_state *st, size_t n)
 int64_t tf_vip_threshold(const tf_state *st, const int64_t *sorted, size_t n)
 {
     return n ? sorted[tf_vip_rank(st, n) - 1] : 0;
+}
+
+static void swap_i64(int64_t *a, int64_t *b)
+{
+    int64_t t = *a;
+    *a = *b;
+    *b = t;
+}
+
+int64_t tf_select_i64(int64_t *v, size_t n, size_t k)
+{
+    /* Quickselect with three-way partitions (runs of equal totals end in one step), the
+     * pivot the median of three; a range that fails to shrink by a quarter too often is
+     * sorted instead, so that no input costs more than a sort. */
+    size_t lo = 0, hi = n, want = k - 1, bad = 0;
+    while (hi - lo > 16) {
+        size_t len = hi - lo;
+        int64_t a = v[lo], b = v[lo + len / 2], c = v[hi - 1];
+        int64_t p = a < b ? (b < c ? b : a < c ? c : a) : (a < c ? a : b < c ? c : b);
+        size_t lt = lo, i = lo, gt = hi; /* [lo,lt) < p, [lt,i) == p, [gt,hi) > p */
+        while (i < gt) {
+            if (v[i] < p) swap_i64(&v[lt++], &v[i++]);
+            else if (v[i] > p) swap_i64(&v[i], &v[--gt]);
+            else i++;
+        }
+        if (want < lt) hi = lt;
+        else if (want >= gt) lo = gt;
+        else return p;
+        if (hi - lo > len / 4 * 3 && ++bad > 8) break;
+    }
+    qsort(v + lo, hi - lo, sizeof *v, cmp_i64);
+    return v[want];
+}
+
+sl_code tf_own_vip_threshold(const tf_state *st, int64_t *threshold, sl_err *err)
+{
+    int64_t *v;
+    size_t k;
+    SL_TRY(spends_of(st, &v, &k, err));
+    *threshold = k ? tf_select_i64(v, k, tf_vip_rank(st, k)) : 0;
+    sl_free(v);
+    return SL_OK;
 }
 
 static void finish_quality(tf_state *st);
@@ -1643,11 +1692,8 @@ sl_code tf_finish_inventory(tf_state *st, sl_err *err)
 
 sl_code tf_finish(tf_state *st, sl_err *err)
 {
-    int64_t *sorted;
-    size_t n;
-    SL_TRY(tf_spends(st, &sorted, &n, err));
-    int64_t threshold = tf_vip_threshold(st, sorted, n);
-    sl_free(sorted);
+    int64_t threshold;
+    SL_TRY(tf_own_vip_threshold(st, &threshold, err));
     SL_TRY(tf_finish_inventory(st, err));
     SL_TRY(tf_finish_orders(st, threshold, err));
     SL_TRY(finish_totals(st, err));

@@ -114,6 +114,11 @@ sl_code tf_spends(const tf_state *st, int64_t **sorted, size_t *n, sl_err *err);
 int64_t tf_vip_threshold(const tf_state *st, const int64_t *sorted, size_t n);
 /* The 1-based rank in the ascending totals of n customers that the threshold is (0: n = 0). */
 size_t tf_vip_rank(const tf_state *st, size_t n);
+/* The VIP threshold of this state's customers alone (one shard): selected, not sorted. */
+sl_code tf_own_vip_threshold(const tf_state *st, int64_t *threshold, sl_err *err);
+/* The k-th smallest (1-based, 1 <= k <= n) of v's n values, v reordered: the value at
+ * rank k of v sorted ascending, in expected linear time. */
+int64_t tf_select_i64(int64_t *v, size_t n, size_t k);
 sl_code tf_finish_orders(tf_state *st, int64_t threshold, sl_err *err);
 /* A run bounded by --memory-limit takes an orders shard in passes: customer-id ranges,
  * bounds[i] the lowest id of pass i + 1 (ascending). Its customers and orders still

@@ -21,6 +21,7 @@ extern const t_case suite_report[];
 extern const t_case suite_tfmap[];
 extern const t_case suite_pack[];
 extern const t_case suite_idset[];
+extern const t_case suite_select[];
 
 static const struct {
     const char *name;
@@ -42,6 +43,7 @@ static const struct {
     {"tfmap", suite_tfmap},
     {"pack", suite_pack},
     {"idset", suite_idset},
+    {"select", suite_select},
 };
 
 int t_failed_current;
