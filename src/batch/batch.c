@@ -153,6 +153,13 @@ void sl_batch_reset(sl_batch *b)
     }
 }
 
+void sl_batch_swap(sl_batch *a, sl_batch *b)
+{
+    sl_batch t = *a;
+    *a = *b;
+    *b = t;
+}
+
 void sl_batch_free(sl_batch *b)
 {
     if (!b) return;

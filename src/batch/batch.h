@@ -90,6 +90,9 @@ void sl_schema_free(sl_schema *s);
 sl_batch *sl_batch_create(const sl_schema *schema, size_t capacity, size_t var_bytes_max, sl_err *err);
 void sl_batch_reset(sl_batch *b);
 void sl_batch_free(sl_batch *b);
+/* Exchanges the rows and buffers of a and b, two batches of one schema made with the
+ * same capacity and byte cap (a consumer keeps a full batch and hands an empty one back). */
+void sl_batch_swap(sl_batch *a, sl_batch *b);
 
 /* Appending: producers fill row `b->nrows` of every column, then call
  * sl_batch_commit_row(). For variable-width columns, rows must be set in order. */

@@ -423,9 +423,12 @@ static sl_code params_from_plan(const json_t *plan, rn_params *rp, sl_err *err)
 /* ---------------------------------------------------------------------------------- */
 /* a task's output files */
 
+typedef struct rn_wpipe rn_wpipe;
+
 typedef struct rn_out {
     sl_sink *sink;
     pq_writer *w;
+    rn_wpipe *pipe; /* set: the batches go to the writer's own thread (wpipe_start) */
     char name[512];
 } rn_out;
 
@@ -450,13 +453,112 @@ static void tally_inventory(rp_inventory *inv, const sl_batch *b)
     }
 }
 
-static sl_code emit(void *ud, tf_dataset d, const sl_batch *b, sl_err *err)
+/* A dataset encoded on a thread of its own: emit hands each full batch over in exchange
+ * for the one written before it, so that the rows of one batch are built while the
+ * batch before them is encoded and compressed (order_analytics in the orders' tail,
+ * where the two cores are otherwise left with one thread). One batch waits at most. */
+struct rn_wpipe {
+    pq_writer *w;
+    sl_batch *spare; /* full: waiting for or being written; else empty, to swap in */
+    int full, quit;
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    sl_code rc; /* the writer's first failure; the pipe takes no batch after it */
+    sl_err err;
+};
+
+static void *wpipe_main(void *arg)
+{
+    rn_wpipe *p = arg;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (!p->full && !p->quit) pthread_cond_wait(&p->cv, &p->mu);
+        if (!p->full) break; /* quit, all written */
+        pthread_mutex_unlock(&p->mu);
+        sl_err e = {0};
+        sl_code rc = pq_writer_write(p->w, p->spare, &e);
+        sl_batch_reset(p->spare);
+        pthread_mutex_lock(&p->mu);
+        p->full = 0;
+        if (rc != SL_OK) {
+            p->rc = rc;
+            p->err = e;
+        }
+        pthread_cond_broadcast(&p->cv);
+        if (rc != SL_OK) break;
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+static sl_code wpipe_start(rn_out *o, tf_state *st, tf_dataset d, sl_err *err)
+{
+    rn_wpipe *p = sl_calloc(1, sizeof *p);
+    if (!p) return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    p->w = o->w;
+    if (!(p->spare = tf_batch_like(st, d, err))) {
+        sl_free(p);
+        return err->code;
+    }
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    if (pthread_create(&p->th, NULL, wpipe_main, p) != 0) {
+        pthread_cond_destroy(&p->cv);
+        pthread_mutex_destroy(&p->mu);
+        sl_batch_free(p->spare);
+        sl_free(p);
+        return SL_OK; /* no thread: emit writes on the caller's */
+    }
+    o->pipe = p;
+    return SL_OK;
+}
+
+/* Waits until the writer is free (its failure, if any), then hands b's rows over. */
+static sl_code wpipe_put(rn_wpipe *p, sl_batch *b, sl_err *err)
+{
+    pthread_mutex_lock(&p->mu);
+    while (p->full && p->rc == SL_OK) pthread_cond_wait(&p->cv, &p->mu);
+    sl_code rc = p->rc;
+    if (rc == SL_OK) {
+        sl_batch_swap(b, p->spare);
+        p->full = 1;
+        pthread_cond_broadcast(&p->cv);
+    } else {
+        *err = p->err;
+    }
+    pthread_mutex_unlock(&p->mu);
+    return rc;
+}
+
+/* Lets the writer write what it holds, stops it, and returns the writer's outcome; the
+ * dataset is written on the caller's thread again. */
+static sl_code wpipe_stop(rn_out *o, sl_err *err)
+{
+    rn_wpipe *p = o->pipe;
+    if (!p) return SL_OK;
+    pthread_mutex_lock(&p->mu);
+    p->quit = 1;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    pthread_join(p->th, NULL);
+    sl_code rc = p->rc;
+    if (rc != SL_OK) *err = p->err;
+    pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->mu);
+    sl_batch_free(p->spare);
+    sl_free(p);
+    o->pipe = NULL;
+    return rc;
+}
+
+static sl_code emit(void *ud, tf_dataset d, sl_batch *b, sl_err *err)
 {
     rn_task *t = ud;
     if (!t->out[d].w) return sl_err_set(err, SL_E_INTERNAL, "dataset %s is not written here", tf_dataset_name(d));
     SL_TRY(sl_stop_check(err)); /* datasets are written batch by batch: a stop lands between them */
     if (d == TF_INVENTORY_ANALYTICS) tally_inventory(&t->inv, b);
-    sl_code rc = pq_writer_write(t->out[d].w, b, err);
+    sl_code rc = t->out[d].pipe ? wpipe_put(t->out[d].pipe, b, err) : pq_writer_write(t->out[d].w, b, err);
     if (rc != SL_OK) sl_err_prefix(err, "dataset %s: ", tf_dataset_name(d));
     return rc;
 }
@@ -982,9 +1084,18 @@ static void *oa_tail_main(void *arg)
     oa_tail *a = arg;
     int64_t threshold = 0;
     tf_quality q;
+    rn_out *o = &a->t->out[TF_ORDER_ANALYTICS];
     a->rc = tf_own_vip_threshold(a->st, &threshold, &a->err); /* one shard: its own totals */
+    if (a->rc == SL_OK) a->rc = wpipe_start(o, a->st, TF_ORDER_ANALYTICS, &a->err);
     if (a->rc == SL_OK) a->rc = tf_finish_orders(a->st, threshold, &a->err);
-    if (a->rc == SL_OK) a->rc = pq_writer_close(a->t->out[TF_ORDER_ANALYTICS].w, &a->info, &a->err);
+    sl_err perr = {0};
+    sl_code prc = wpipe_stop(o, &perr); /* the batches handed over are written, or failed */
+    if (a->rc == SL_OK && prc != SL_OK) {
+        a->rc = prc;
+        a->err = perr;
+        sl_err_prefix(&a->err, "dataset %s: ", tf_dataset_name(TF_ORDER_ANALYTICS));
+    }
+    if (a->rc == SL_OK) a->rc = pq_writer_close(o->w, &a->info, &a->err);
     tf_quality_get(a->st, &q);
     a->unknown = q.orders_unknown_customer;
     return NULL;

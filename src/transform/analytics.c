@@ -286,6 +286,11 @@ static sl_schema *make_schema(const out_col *c, sl_err *err)
 
 const sl_schema *tf_schema(const tf_state *st, tf_dataset d) { return st->schemas[d]; }
 
+sl_batch *tf_batch_like(const tf_state *st, tf_dataset d, sl_err *err)
+{
+    return sl_batch_create(st->schemas[d], OUT_ROWS, (size_t)256 << 20, err);
+}
+
 /* The decimal v was written as: v == m / pow10 with the fewest decimals (at most 9). An
  * option typed as 0.7 is the double nearest 7/10, and 7 / 10.0 is that same double.
  * Returns 0 when there is no such decimal (the callers then work in doubles). */
@@ -341,7 +346,7 @@ tf_state *tf_create(const tf_params *p, tf_emit_fn emit, void *ud, sl_err *err)
     for (int d = 0; d < TF__DATASETS; d++) {
         st->schemas[d] = make_schema(out_cols[d], err);
         if (!st->schemas[d]) goto fail;
-        st->out[d] = sl_batch_create(st->schemas[d], OUT_ROWS, (size_t)256 << 20, err);
+        st->out[d] = tf_batch_like(st, (tf_dataset)d, err);
         if (!st->out[d]) goto fail;
     }
     return st;
@@ -681,8 +686,8 @@ static sl_code flush_out(tf_state *st, tf_dataset d, sl_err *err)
 {
     sl_batch *b = st->out[d];
     if (b->nrows == 0) return SL_OK;
+    st->rows[d] += (int64_t)b->nrows; /* before: the callback may take the rows away */
     sl_code rc = st->emit(st->ud, d, b, err);
-    st->rows[d] += (int64_t)b->nrows;
     sl_batch_reset(b);
     return rc;
 }

@@ -51,15 +51,19 @@ typedef struct tf_params {
 void tf_params_default(tf_params *p);
 
 /* Receives every output batch (full ones while streaming, the last partial one at
- * finish) of dataset d; the batch is reused after the call returns. Called from the
- * thread that fed the rows (inventory_analytics: the inventory sequence's thread). */
-typedef sl_code (*tf_emit_fn)(void *ud, tf_dataset d, const sl_batch *b, sl_err *err);
+ * finish) of dataset d; the batch is reset and reused after the call returns, unless the
+ * callback kept its rows by exchanging them for an empty batch of tf_batch_like
+ * (sl_batch_swap). Called from the thread that fed the rows (inventory_analytics: the
+ * inventory sequence's thread). */
+typedef sl_code (*tf_emit_fn)(void *ud, tf_dataset d, sl_batch *b, sl_err *err);
 
 typedef struct tf_state tf_state;
 
 tf_state *tf_create(const tf_params *p, tf_emit_fn emit, void *ud, sl_err *err);
 /* The output schema of a dataset (owned by the state). */
 const sl_schema *tf_schema(const tf_state *st, tf_dataset d);
+/* An empty batch of the shape dataset d's rows are emitted in (sl_batch_free it). */
+sl_batch *tf_batch_like(const tf_state *st, tf_dataset d, sl_err *err);
 
 sl_code tf_add(tf_state *st, tf_source src, const sl_batch *b, sl_err *err);
 

@@ -64,6 +64,29 @@ def test_run_and_export_to_s3(mariadb, source, moto_small):
     assert moto_small.uploads(bucket) == []
 
 
+def test_order_analytics_encoded_beside_under_tsan(mariadb, moto_small):
+    # one shard: order_analytics' batches go to the writer's own thread (rn_wpipe) while
+    # the next ones are built, here several (25,000 customers, 8,192 rows a batch), and
+    # the writer uploads to S3 in parts of 128 KiB from that thread
+    db = mariadb.create_database()
+    try:
+        run_sluice(["seed", "--scale", "0.25", "--anchor", "2026-06-30 00:00:00"], env=mariadb.sluice_env(db), check=0)
+        bucket = moto_small.new_bucket()
+        p = tsan_run(["run", "--output", f"s3://{bucket}/one", "--progress", "off", "--as-of", "2026-06-29 12:00:00"],
+                     s3_env(mariadb, db, moto_small))
+        assert p.returncode == 0, p.stderr
+        m = json.loads(moto_small.client.get_object(Bucket=bucket, Key="one/business_insights/2026-06-29/_SUCCESS")
+                       ["Body"].read())
+        # the customers with an order up to the as-of outside the excluded statuses, by MariaDB
+        with mariadb.connect(db) as c, c.cursor() as cur:
+            cur.execute("SELECT COUNT(DISTINCT customer_id) FROM orders WHERE order_date <= '2026-06-29 12:00:00' "
+                        "AND total_amount IS NOT NULL AND (status IS NULL OR status <> 'cancelled')")
+            want = cur.fetchone()[0]
+        assert want > 2 * 8192 and m["datasets"]["order_analytics"]["rows"] == want, (want, m["datasets"])
+    finally:
+        mariadb.drop_database(db)
+
+
 def test_stop_under_tsan(mariadb, source, moto_small):
     bucket = moto_small.new_bucket()
     env = s3_env(mariadb, source, moto_small)
