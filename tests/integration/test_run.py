@@ -9,6 +9,9 @@ import hashlib
 import json
 import math
 import re
+import subprocess
+import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -20,7 +23,7 @@ import pyarrow.parquet as pq
 import pymysql
 import pytest
 
-from conftest import ROOT, create_schema, run_sluice
+from conftest import ROOT, SLUICE, create_schema, run_sluice
 
 DATASETS = ("inventory_analytics", "order_analytics", "hourly_orders", "warehouse_utilization",
             "product_turnover", "customer_segments")
@@ -1125,6 +1128,91 @@ def test_a_failed_read_beside_the_other(mariadb, fresh_db, tmp_path, break_sql, 
     assert p.returncode == 5, p.stderr
     assert named in p.stderr, p.stderr
     assert not out.exists() or not [f for f in out.rglob("*") if f.is_file()]
+
+
+def gated_run(mariadb, db, out, consistency, shards, write):
+    """`sluice run` with `orders` a view whose rows come after a gate: a derived table of
+    one MyISAM row whose WHERE takes and gives back a named lock that this test holds,
+    so that both reads of orders (the task's own, and the window's items on the helper
+    connection, which starts from orders) wait before they touch InnoDB. While both
+    wait, `write` commits; then the gate opens."""
+    lock = "sl_gate_" + uuid.uuid4().hex[:10]
+    q(mariadb, db, "RENAME TABLE orders TO orders_base")
+    q(mariadb, db, "CREATE TABLE gate_t (id INT PRIMARY KEY) ENGINE=MyISAM")
+    q(mariadb, db, "INSERT INTO gate_t VALUES (1)")
+    q(mariadb, db, f"CREATE VIEW orders AS SELECT o.* FROM (SELECT id FROM gate_t WHERE "
+                   f"COALESCE(GET_LOCK('{lock}', 60), 0) + COALESCE(RELEASE_LOCK('{lock}'), 0) >= 0 LIMIT 1) g "
+                   f"STRAIGHT_JOIN orders_base o")
+    holder = mariadb.connect(db)
+    try:
+        with holder.cursor() as cur:
+            cur.execute("SELECT GET_LOCK(%s, 10)", (lock,))
+            assert cur.fetchone()[0] == 1
+        proc = subprocess.Popen([str(SLUICE), "run", "--output", str(out), "--progress", "off", "--as-of", E_AS_OF,
+                                 "--consistency", consistency, "--shards", str(shards)], env=mariadb.sluice_env(db),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 60
+            while True:  # both reads of orders wait at the gate
+                rows = q(mariadb, db, f"SELECT INFO FROM information_schema.PROCESSLIST WHERE DB = '{db}' "
+                                      f"AND STATE = 'User lock' AND INFO LIKE 'SELECT%%'")
+                if len(rows) == 2 * shards:
+                    break
+                assert proc.poll() is None, proc.communicate()
+                assert time.monotonic() < deadline, f"the reads did not reach the gate: {rows}"
+                time.sleep(0.01)
+            assert sum("order_items" in r[0] for r in rows) == shards, rows
+            write()
+            with holder.cursor() as cur:
+                cur.execute("SELECT RELEASE_LOCK(%s)", (lock,))
+            _, err = proc.communicate(timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        assert proc.returncode == 0, err
+    finally:
+        holder.close()
+        q(mariadb, db, "DROP VIEW orders")
+        q(mariadb, db, "DROP TABLE gate_t")
+        q(mariadb, db, "RENAME TABLE orders_base TO orders")
+
+
+@pytest.mark.parametrize("consistency, shards", [("snapshot", 1), ("snapshot", 2), ("none", 1)])
+def test_items_beside_the_orders_share_their_snapshot(mariadb, fresh_db, tmp_path, consistency, shards):
+    """The helper connection that reads the window's items beside the orders (one per
+    orders shard) began in the run's snapshot, under the lock, with the tasks' own
+    connections: an UPDATE of every item
+    of the window's orders (quantity + 1000), committed while both reads of orders wait
+    before their first InnoDB row, is not seen, and every dataset is the oracle's of the
+    data before it. The control, --consistency none, gives the oracle's of the data after
+    it (units_sold changed): the gate does hold the reads back past the write."""
+    create_schema(mariadb, fresh_db)
+    for table, rows in (("warehouses", EDGE_WAREHOUSES), ("products", EDGE_PRODUCTS), ("inventory", EDGE_INVENTORY),
+                        ("customers", EDGE_CUSTOMERS), ("orders", EDGE_ORDERS), ("order_items", EDGE_ITEMS)):
+        insert(mariadb, fresh_db, table, rows)
+    pr = Params(E_AS_OF)
+    exp = oracle(mariadb, fresh_db, pr)  # before the write
+    changed = []
+
+    def write():
+        with mariadb.connect(fresh_db) as c, c.cursor() as cur:
+            changed.append(cur.execute(f"UPDATE order_items oi JOIN orders_base o ON o.order_id = oi.order_id "
+                                       f"SET oi.quantity = oi.quantity + 1000 WHERE o.order_date <= '{E_AS_OF}' "
+                                       f"AND o.order_date > '{E_AS_OF}' - INTERVAL 30 DAY"))
+            c.commit()
+
+    out = tmp_path / "out"
+    gated_run(mariadb, fresh_db, out, consistency, shards, write)
+    assert changed[0] > 0
+    m, tables = load(out, pr.as_of[:10], shards)
+    assert [t.get("items_beside") for t in m["tasks"]] == [None] + [True] * shards
+    assert m["snapshot"]["connections"] == 2 * shards + 1
+    assert m["snapshot"]["consistency"] == consistency
+    after = oracle(mariadb, fresh_db, pr)
+    assert after["product_turnover"] != exp["product_turnover"]  # the write shows in units_sold
+    for ds in DATASETS:
+        check_dataset(ds, tables[ds], (exp if consistency == "snapshot" else after)[ds], pr, m["run_id"])
 
 
 def test_output_required(mariadb, fresh_db, tmp_path):
