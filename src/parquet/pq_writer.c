@@ -11,7 +11,8 @@
  * column, and the footer's metadata.
  *
  * Encoding per column chunk: booleans PLAIN. Other types start with a dictionary (when
- * enabled) and fall back to PLAIN for the rest of the chunk once the dictionary page
+ * enabled) and fall back to PLAIN for the rest of the chunk when the first page holding
+ * values is no smaller under it (keep_dict_or_plain), or later once the dictionary page
  * would pass dictionary_max. INT32/INT64 columns decide at their first page of each
  * chunk between dictionary, DELTA_BINARY_PACKED and PLAIN by encoded size; their
  * dictionary is built at that decision, and only as far as it could still win. */
