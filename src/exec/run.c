@@ -1017,7 +1017,7 @@ static sl_code shared_threshold(rn_task *t, json_t *result, tf_state *st, int64_
     sl_code rc = SL_OK;
     *threshold = 0;
     if (nshards <= 1) {
-        if (mine) *threshold = tf_vip_threshold(st, mine, n);
+        if (mine) *threshold = n ? tf_select_i64(mine, n, tf_vip_rank(st, n)) : 0;
         else if (n) rc = spill_select(from, n, tf_vip_rank(st, n), threshold, err);
         sl_free(mine);
         return rc;

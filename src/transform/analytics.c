@@ -1262,11 +1262,6 @@ size_t tf_vip_rank(const tf_state *st, size_t n)
     return rank < 1 ? 1 : rank > (double)n ? n : (size_t)rank;
 }
 
-int64_t tf_vip_threshold(const tf_state *st, const int64_t *sorted, size_t n)
-{
-    return n ? sorted[tf_vip_rank(st, n) - 1] : 0;
-}
-
 static void swap_i64(int64_t *a, int64_t *b)
 {
     int64_t t = *a;

@@ -88,7 +88,8 @@ sl_code tf_finish(tf_state *st, sl_err *err);
  *   inventory task   tf_add ..., tf_each_product (passed on: names, on hand; the
  *                    product passes replayed), tf_finish_inventory: inventory_analytics,
  *                    warehouse_utilization
- *   order shard      tf_add ..., tf_spends -> every shard's spends -> tf_vip_threshold,
+ *   order shard      tf_add ..., tf_spends -> every shard's spends -> the threshold at
+ *                    tf_vip_rank of them all (or tf_own_vip_threshold alone),
  *                    tf_finish_orders: its customers' order_analytics rows; passes on
  *                    tf_order_sums_get and tf_each_sold
  *   commit           tf_merge_orders, then tf_turnover_add (each product in id order,
@@ -114,8 +115,6 @@ typedef struct tf_order_sums {
 sl_code tf_finish_inventory(tf_state *st, sl_err *err);
 /* The customers' totals (cents) in ascending order (*sorted: sl_free it). */
 sl_code tf_spends(const tf_state *st, int64_t **sorted, size_t *n, sl_err *err);
-/* The VIP threshold of the ascending totals of all customers. */
-int64_t tf_vip_threshold(const tf_state *st, const int64_t *sorted, size_t n);
 /* The 1-based rank in the ascending totals of n customers that the threshold is (0: n = 0). */
 size_t tf_vip_rank(const tf_state *st, size_t n);
 /* The VIP threshold of this state's customers alone (one shard): selected, not sorted. */
