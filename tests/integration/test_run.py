@@ -548,16 +548,18 @@ EDGE_ITEMS = [  # order_item_id, order_id, product_id, quantity, unit_price
 ] + [(100 + k, 101 + k, 1, 1, "12.34") for k in range(11)]
 
 
+def load_edge(mariadb, db):
+    """The six tables, with the edge rows above, into db."""
+    create_schema(mariadb, db)
+    for table, rows in (("warehouses", EDGE_WAREHOUSES), ("products", EDGE_PRODUCTS), ("inventory", EDGE_INVENTORY),
+                        ("customers", EDGE_CUSTOMERS), ("orders", EDGE_ORDERS), ("order_items", EDGE_ITEMS)):
+        insert(mariadb, db, table, rows)
+
+
 @pytest.fixture(scope="module")
 def edge_db(mariadb):
     db = mariadb.create_database()
-    create_schema(mariadb, db)
-    insert(mariadb, db, "warehouses", EDGE_WAREHOUSES)
-    insert(mariadb, db, "products", EDGE_PRODUCTS)
-    insert(mariadb, db, "inventory", EDGE_INVENTORY)
-    insert(mariadb, db, "customers", EDGE_CUSTOMERS)
-    insert(mariadb, db, "orders", EDGE_ORDERS)
-    insert(mariadb, db, "order_items", EDGE_ITEMS)
+    load_edge(mariadb, db)
     yield db
     mariadb.drop_database(db)
 
@@ -1118,10 +1120,7 @@ def test_missing_table_or_column(mariadb, fresh_db, tmp_path, break_sql, named):
     ("ALTER TABLE orders MODIFY total_amount VARCHAR(20)", "reading orders: source column orders.total_amount is varchar"),
 ])
 def test_a_failed_read_beside_the_other(mariadb, fresh_db, tmp_path, break_sql, named):
-    create_schema(mariadb, fresh_db)
-    for table, rows in (("warehouses", EDGE_WAREHOUSES), ("products", EDGE_PRODUCTS), ("inventory", EDGE_INVENTORY),
-                        ("customers", EDGE_CUSTOMERS), ("orders", EDGE_ORDERS), ("order_items", EDGE_ITEMS)):
-        insert(mariadb, fresh_db, table, rows)
+    load_edge(mariadb, fresh_db)
     q(mariadb, fresh_db, break_sql)
     out = tmp_path / "out"
     p = sluice_run(mariadb, fresh_db, out, "--as-of", E_AS_OF, check=None)
@@ -1187,10 +1186,7 @@ def test_items_beside_the_orders_share_their_snapshot(mariadb, fresh_db, tmp_pat
     before their first InnoDB row, is not seen, and every dataset is the oracle's of the
     data before it. The control, --consistency none, gives the oracle's of the data after
     it (units_sold changed): the gate does hold the reads back past the write."""
-    create_schema(mariadb, fresh_db)
-    for table, rows in (("warehouses", EDGE_WAREHOUSES), ("products", EDGE_PRODUCTS), ("inventory", EDGE_INVENTORY),
-                        ("customers", EDGE_CUSTOMERS), ("orders", EDGE_ORDERS), ("order_items", EDGE_ITEMS)):
-        insert(mariadb, fresh_db, table, rows)
+    load_edge(mariadb, fresh_db)
     pr = Params(E_AS_OF)
     exp = oracle(mariadb, fresh_db, pr)  # before the write
     changed = []

@@ -280,13 +280,8 @@ def test_sync_task_reads_its_items_in_the_snapshot_begun_under_the_lock(mariadb,
     every item of the window's orders by 1,000: both connections of the orders task (its
     own, and the one that reads the window's items beside the orders) began at "begin",
     so the datasets are the oracle's of the data before the write, value for value."""
-    from test_run import (EDGE_CUSTOMERS, EDGE_INVENTORY, EDGE_ITEMS, EDGE_ORDERS, EDGE_PRODUCTS,
-                          EDGE_WAREHOUSES, E_AS_OF, create_schema, insert)
-    for table, rows in (("warehouses", EDGE_WAREHOUSES), ("products", EDGE_PRODUCTS), ("inventory", EDGE_INVENTORY),
-                        ("customers", EDGE_CUSTOMERS), ("orders", EDGE_ORDERS), ("order_items", EDGE_ITEMS)):
-        if table == "warehouses":
-            create_schema(mariadb, fresh_db)
-        insert(mariadb, fresh_db, table, rows)
+    from test_run import E_AS_OF, load_edge
+    load_edge(mariadb, fresh_db)
     pr = Params(E_AS_OF)
     exp = oracle(mariadb, fresh_db, pr)  # before the write
     out = tmp_path / "out"
