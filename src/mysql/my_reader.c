@@ -37,6 +37,12 @@ typedef struct colbind {
     conv cv;
     enum enum_field_types type; /* as prepared: execute must send the same, decoded by cv */
     unsigned wire; /* CV_INT: bytes on the wire (the batch value's width) */
+    int dec64;     /* CV_DECIMAL of at most 18 digits: an int64 of unscaled value */
+    int scale;     /* CV_DECIMAL: digits after the point */
+    /* The batch being filled (set by fill): this column's values and validity, so that
+     * on_value's integer path reaches them without going through the batch. */
+    uint8_t *values;
+    uint8_t *valid;
 } colbind;
 
 struct my_reader {
@@ -53,6 +59,7 @@ struct my_reader {
     /* on_value's state for the row being fetched: the batch it fills and the first
      * error of the row (the callback cannot return one) */
     sl_batch *filling;
+    size_t at; /* filling->nrows: the row being fetched */
     sl_code row_code;
     sl_err row_err;
     int zero_col;           /* >= 0: this column held a zero date that opts.zero_dates_error refuses */
@@ -272,6 +279,10 @@ my_reader *my_reader_open(MYSQL *m, const char *sql, const my_read_opts *opts, s
                 goto fail;
             }
         }
+        if (c->cv == CV_DECIMAL) {
+            c->dec64 = t.precision <= 18 && sl_type_width(t) == 8;
+            c->scale = t.scale;
+        }
         c->type = fields[i].type;
         if (sl_type_is_var(t.id)) r->var_cols[r->nvar++] = i;
         /* Zero dates become NULL, so date columns are nullable whatever the flag says. */
@@ -345,37 +356,40 @@ int64_t my_reader_zero_dates(const my_reader *r, int col) { return r->zero_dates
 int64_t my_reader_rows(const my_reader *r) { return r->rows; }
 
 /* "-123.4500" -> unscaled integer at `scale`, as int64 or big-endian two's complement. */
+/* A DECIMAL of at most 18 digits: the unscaled value fits int64 exactly, no wide
+ * arithmetic. The integral digits, then at most `scale` fraction digits (MariaDB sends
+ * no more), then zeros up to the scale. 0 if s[0..n) is not such a number. */
+static inline int parse_dec64(const char *s, size_t n, int scale, int64_t *out)
+{
+    const char *p = s, *e = s + n;
+    int neg = 0, digits = 0, frac = 0;
+    int64_t v = 0;
+    if (p < e && (*p == '-' || *p == '+')) neg = *p++ == '-';
+    if (p == e) return 0;
+    for (; p < e && (unsigned)(*p - '0') < 10; p++) {
+        if (++digits > 18) return 0;
+        v = v * 10 + (*p - '0');
+    }
+    if (p < e && *p == '.') {
+        for (p++; p < e && (unsigned)(*p - '0') < 10; p++) {
+            if (frac == scale) continue; /* past the scale: cut, as before */
+            if (++digits > 18) return 0;
+            v = v * 10 + (*p - '0');
+            frac++;
+        }
+    }
+    if (p != e) return 0;
+    for (; frac < scale; frac++) {
+        if (++digits > 18) return 0;
+        v *= 10;
+    }
+    *out = neg ? -v : v;
+    return 1;
+}
+
 static sl_code parse_decimal(const char *s, size_t n, const sl_type *t, uint8_t *out, int64_t *out64)
 {
-    if (t->precision <= 18) {
-        /* At most 18 digits: the unscaled value fits int64 exactly, no wide arithmetic.
-         * The integral digits, then at most `scale` fraction digits (MariaDB sends no
-         * more), then zeros up to the scale. */
-        const char *p = s, *e = s + n;
-        int neg = 0, digits = 0, frac = 0;
-        int64_t v = 0;
-        if (p < e && (*p == '-' || *p == '+')) neg = *p++ == '-';
-        if (p == e) return SL_E_DATA;
-        for (; p < e && (unsigned)(*p - '0') < 10; p++) {
-            if (++digits > 18) return SL_E_DATA;
-            v = v * 10 + (*p - '0');
-        }
-        if (p < e && *p == '.') {
-            for (p++; p < e && (unsigned)(*p - '0') < 10; p++) {
-                if (frac == t->scale) continue; /* past the scale: cut, as before */
-                if (++digits > 18) return SL_E_DATA;
-                v = v * 10 + (*p - '0');
-                frac++;
-            }
-        }
-        if (p != e) return SL_E_DATA;
-        for (; frac < t->scale; frac++) {
-            if (++digits > 18) return SL_E_DATA;
-            v *= 10;
-        }
-        *out64 = neg ? -v : v;
-        return SL_OK;
-    }
+    if (t->precision <= 18) return parse_dec64(s, n, t->scale, out64) ? SL_OK : SL_E_DATA;
     int neg = 0, frac = -1, width = sl_decimal_width(t->precision);
     uint8_t mag[40] = {0};
     size_t i = 0;
@@ -445,11 +459,9 @@ static uint32_t le32(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t
         if ((r)->row_code == SL_OK) (r)->row_code = sl_err_set(&(r)->row_err, __VA_ARGS__);                            \
     } while (0)
 
-/* STMT_ATTR_CB_RESULT: column i of the row being fetched; *row points at its value in
- * the packet (NULL for SQL NULL) and is moved past it. Called by mysql_stmt_fetch. */
-static void on_value(void *data, unsigned int i, unsigned char **row)
+/* on_value's every case: NULLs, conversions, byte arrays and the errors of a row. */
+static __attribute__((noinline)) void on_value_slow(my_reader *r, unsigned int i, unsigned char **row)
 {
-    my_reader *r = data;
     sl_batch *bt = r->filling;
     size_t at = bt->nrows;
     colbind *c = &r->cols[i];
@@ -567,6 +579,42 @@ static void on_value(void *data, unsigned int i, unsigned char **row)
     sl_col_set_valid(col, at);
 }
 
+/* STMT_ATTR_CB_RESULT: column i of the row being fetched; *row points at its value in
+ * the packet and is moved past it (row is NULL for SQL NULL). Called by mysql_stmt_fetch for
+ * every value, so the integers (most columns of most tables) take a path of a few
+ * loads and one store, and the rest go to on_value_slow. */
+static void on_value(void *data, unsigned int i, unsigned char **row)
+{
+    my_reader *r = data;
+    const colbind *c = &r->cols[i];
+    if (__builtin_expect(!row, 0)) { /* SQL NULL */
+        on_value_slow(r, i, row);
+        return;
+    }
+    unsigned char *p = *row;
+    size_t at = r->at;
+    if (__builtin_expect(c->cv != CV_INT, 0)) {
+        int64_t v;
+        /* A short DECIMAL (length below 251: one length byte) that parses: its int64. */
+        if (c->dec64 && p[0] < 251 && parse_dec64((const char *)p + 1, p[0], c->scale, &v)) {
+            memcpy(c->values + at * 8, &v, 8);
+            *row = p + 1 + p[0];
+            if (c->valid) c->valid[at] = 1;
+            return;
+        }
+        on_value_slow(r, i, row);
+        return;
+    }
+    switch (c->wire) {
+    case 8: memcpy(c->values + at * 8, p, 8); break;
+    case 4: memcpy(c->values + at * 4, p, 4); break;
+    case 2: memcpy(c->values + at * 2, p, 2); break;
+    default: c->values[at] = *p; break;
+    }
+    *row = p + c->wire;
+    if (c->valid) c->valid[at] = 1;
+}
+
 /* The zero-date refusal, named by the row's key when there is one. */
 static sl_code zero_date_error(my_reader *r, sl_batch *b, sl_err *err)
 {
@@ -602,7 +650,12 @@ static sl_code fill(my_reader *r, sl_batch *b, int *done, sl_err *err)
 {
     sl_batch_reset(b);
     r->filling = b;
+    for (int k = 0; k < b->schema->ncols; k++) {
+        r->cols[k].values = b->cols[k].values;
+        r->cols[k].valid = b->cols[k].valid;
+    }
     while (!sl_batch_full(b)) {
+        r->at = b->nrows;
         if (atomic_load_explicit(&r->cancel, memory_order_relaxed))
             return sl_err_set(err, SL_E_STOPPED, "%s: the read was cancelled", tname(r));
         r->row_code = SL_OK;
