@@ -10,7 +10,7 @@ int pq_bit_width(uint64_t v) { return v ? 64 - __builtin_clzll(v) : 0; }
 
 /* Bit-packs 8 values of w bits (0..32, LSB first) into w bytes at p: whole 32-bit words
  * while they fill, the last partial word's bytes at the end. */
-static void pack8(const uint32_t *v, int w, uint8_t *p)
+static inline __attribute__((always_inline)) void pack8_w(const uint32_t *v, const int w, uint8_t *p)
 {
     uint64_t acc = 0;
     int bits = 0;
@@ -29,6 +29,19 @@ static void pack8(const uint32_t *v, int w, uint8_t *p)
         *p++ = (uint8_t)acc;
         acc >>= 8;
     }
+}
+
+/* One copy per width, as pack32_64 below. */
+static void pack8(const uint32_t *v, int w, uint8_t *p)
+{
+#define W1(k) case k: pack8_w(v, k, p); return;
+#define W8(k) W1(k) W1(k + 1) W1(k + 2) W1(k + 3) W1(k + 4) W1(k + 5) W1(k + 6) W1(k + 7)
+    switch (w) {
+    W8(1) W8(9) W8(17) W8(25)
+    default: return; /* 0: nothing to write */
+    }
+#undef W8
+#undef W1
 }
 
 static sl_code put_varint(sl_buf *out, uint64_t v, sl_err *err)
@@ -129,38 +142,64 @@ sl_code pq_plain_bool_encode(const uint8_t *v, size_t n, sl_buf *out, sl_err *er
         }                                                 \
     } while (0)
 
-static void pack32_64(const uint64_t *v, int w, uint8_t *p)
+static inline __attribute__((always_inline)) void pack32_w(const uint64_t *v, const int w, uint8_t *p)
 {
-    if (w == 0) return;
     if (w <= 32) PACK32_WORDS(uint64_t);
     else PACK32_WORDS(unsigned __int128);
+}
+
+/* One copy of the loop per width: with w a constant, every shift and store is fixed
+ * and the 32 steps unroll without a branch. */
+static void pack32_64(const uint64_t *v, int w, uint8_t *p)
+{
+#define W1(k) case k: pack32_w(v, k, p); return;
+#define W8(k) W1(k) W1(k + 1) W1(k + 2) W1(k + 3) W1(k + 4) W1(k + 5) W1(k + 6) W1(k + 7)
+    switch (w) {
+    W8(1) W8(9) W8(17) W8(25) W8(33) W8(41) W8(49) W8(57)
+    default: return; /* 0: nothing to write */
+    }
+#undef W8
+#undef W1
 }
 #undef PACK32_WORDS
 
 enum { DELTA_BLOCK = 128, DELTA_MINI = 4, DELTA_PER_MINI = 32 };
 
 /* deltas[] are already the wrapped differences at the type's width, as uint64 with the
- * type's sign-extension; `mask` keeps the type's bits. */
-static sl_code delta_blocks(const uint64_t *deltas, size_t nd, uint64_t mask, int is32, sl_buf *out, sl_err *err)
+ * type's sign-extension; `mask` keeps the type's bits. Inlined into each encoder, so
+ * that is32 and mask are constants; the minimum and the widths are taken over four
+ * lanes without a data-dependent branch. */
+static inline __attribute__((always_inline)) sl_code delta_blocks(const uint64_t *deltas, size_t nd,
+                                                                  const uint64_t mask, const int is32,
+                                                                  sl_buf *out, sl_err *err)
 {
+#define DELTA_AT(k) (is32 ? (int64_t)(int32_t)deltas[k] : (int64_t)deltas[k])
     for (size_t b = 0; b < nd; b += DELTA_BLOCK) {
-        size_t cnt = nd - b < DELTA_BLOCK ? nd - b : DELTA_BLOCK;
-        int64_t mind = INT64_MAX;
-        for (size_t i = 0; i < cnt; i++) {
-            int64_t d = is32 ? (int64_t)(int32_t)deltas[b + i] : (int64_t)deltas[b + i];
-            if (d < mind) mind = d;
+        size_t cnt = nd - b < DELTA_BLOCK ? nd - b : DELTA_BLOCK, i = 0;
+        int64_t lane[4] = {INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX};
+        for (; i + 4 <= cnt; i += 4)
+            for (int l = 0; l < 4; l++) {
+                int64_t d = DELTA_AT(b + i + (size_t)l);
+                lane[l] = d < lane[l] ? d : lane[l];
+            }
+        for (; i < cnt; i++) {
+            int64_t d = DELTA_AT(b + i);
+            lane[0] = d < lane[0] ? d : lane[0];
         }
+        int64_t mind = lane[0];
+        for (int l = 1; l < 4; l++) mind = lane[l] < mind ? lane[l] : mind;
         SL_TRY(put_varint(out, pq_zigzag64(mind), err));
         uint64_t rel[DELTA_BLOCK];
-        for (size_t i = 0; i < DELTA_BLOCK; i++)
-            rel[i] = i < cnt ? (deltas[b + i] - (uint64_t)mind) & mask : 0;
+        for (i = 0; i < cnt; i++) rel[i] = (deltas[b + i] - (uint64_t)mind) & mask;
+        for (; i < DELTA_BLOCK; i++) rel[i] = 0;
         uint8_t widths[DELTA_MINI];
         size_t minis = (cnt + DELTA_PER_MINI - 1) / DELTA_PER_MINI;
         for (size_t m = 0; m < DELTA_MINI; m++) {
-            uint64_t all = 0;
+            uint64_t all[4] = {0, 0, 0, 0};
             if (m < minis)
-                for (size_t i = 0; i < DELTA_PER_MINI; i++) all |= rel[m * DELTA_PER_MINI + i];
-            widths[m] = (uint8_t)pq_bit_width(all);
+                for (size_t j = 0; j < DELTA_PER_MINI; j += 4)
+                    for (int l = 0; l < 4; l++) all[l] |= rel[m * DELTA_PER_MINI + j + (size_t)l];
+            widths[m] = (uint8_t)pq_bit_width(all[0] | all[1] | all[2] | all[3]);
         }
         SL_TRY(sl_buf_append(out, widths, DELTA_MINI, err));
         for (size_t m = 0; m < minis; m++) {
@@ -170,6 +209,7 @@ static sl_code delta_blocks(const uint64_t *deltas, size_t nd, uint64_t mask, in
             out->len += nbytes;
         }
     }
+#undef DELTA_AT
     return SL_OK;
 }
 

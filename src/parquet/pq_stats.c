@@ -82,7 +82,30 @@ sl_code pq_stats_add(pq_vstats *s, pq_order o, const uint8_t *v, size_t len, sl_
     return SL_OK;
 }
 
-/* Typed loops for the common fixed widths; the rest go value by value. */
+/* Typed loops for the common fixed widths; the rest go value by value. Integers have
+ * no NaN: a branch-free reduction over four lanes (the compiler's min and max, no
+ * data-dependent jump), which runs over every value of every page. */
+#define MINMAX_INT(T)                                                             \
+    do {                                                                          \
+        const T *x = (const T *)(const void *)v;                                  \
+        T lo[4] = {x[0], x[0], x[0], x[0]}, hi[4] = {x[0], x[0], x[0], x[0]};    \
+        size_t i = 0;                                                             \
+        for (; i + 4 <= n; i += 4)                                                \
+            for (int l = 0; l < 4; l++) {                                         \
+                lo[l] = x[i + l] < lo[l] ? x[i + l] : lo[l];                      \
+                hi[l] = x[i + l] > hi[l] ? x[i + l] : hi[l];                      \
+            }                                                                     \
+        for (; i < n; i++) {                                                      \
+            lo[0] = x[i] < lo[0] ? x[i] : lo[0];                                  \
+            hi[0] = x[i] > hi[0] ? x[i] : hi[0];                                  \
+        }                                                                         \
+        for (int l = 1; l < 4; l++) {                                             \
+            if (lo[l] < lo[0]) lo[0] = lo[l];                                     \
+            if (hi[l] > hi[0]) hi[0] = hi[l];                                     \
+        }                                                                         \
+        SL_TRY(pq_stats_add(s, o, (const uint8_t *)&lo[0], sizeof(T), err));     \
+        return pq_stats_add(s, o, (const uint8_t *)&hi[0], sizeof(T), err);      \
+    } while (0)
 #define MINMAX_LOOP(T, SKIPNAN)                                                   \
     do {                                                                          \
         const T *x = (const T *)(const void *)v;                                  \
@@ -98,17 +121,16 @@ sl_code pq_stats_add(pq_vstats *s, pq_order o, const uint8_t *v, size_t len, sl_
         SL_TRY(pq_stats_add(s, o, (const uint8_t *)&lo, sizeof(T), err));        \
         return pq_stats_add(s, o, (const uint8_t *)&hi, sizeof(T), err);         \
     } while (0)
-#define NO_NAN(x) 0
 #define IS_NAN(x) isnan(x)
 
 sl_code pq_stats_add_fixed(pq_vstats *s, pq_order o, const uint8_t *v, size_t n, size_t width, sl_err *err)
 {
     if (n == 0) return SL_OK;
     switch (o) {
-    case PQ_ORD_I32: MINMAX_LOOP(int32_t, NO_NAN);
-    case PQ_ORD_U32: MINMAX_LOOP(uint32_t, NO_NAN);
-    case PQ_ORD_I64: MINMAX_LOOP(int64_t, NO_NAN);
-    case PQ_ORD_U64: MINMAX_LOOP(uint64_t, NO_NAN);
+    case PQ_ORD_I32: MINMAX_INT(int32_t);
+    case PQ_ORD_U32: MINMAX_INT(uint32_t);
+    case PQ_ORD_I64: MINMAX_INT(int64_t);
+    case PQ_ORD_U64: MINMAX_INT(uint64_t);
     case PQ_ORD_FLOAT: MINMAX_LOOP(float, IS_NAN);
     case PQ_ORD_DOUBLE: MINMAX_LOOP(double, IS_NAN);
     default:

@@ -376,8 +376,8 @@ static uint64_t hash_short(const uint8_t *v, size_t n)
 }
 
 /* The first slot of a value among nslots: fixed widths by slot_fixed, byte arrays by
- * hash_short or hash_bytes. */
-static uint32_t dict_slot(const uint8_t *v, size_t n, uint32_t nslots)
+ * hash_short or hash_bytes. Inlined, so that a constant n leaves one of the three. */
+static inline __attribute__((always_inline)) uint32_t dict_slot(const uint8_t *v, size_t n, uint32_t nslots)
 {
     if (n == 8 || n == 4) {
         uint64_t x = 0;
