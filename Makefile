@@ -25,7 +25,7 @@ endif
 ifneq ($(WERROR),)
 WARN    += -Werror
 endif
-OPT     ?= -O2 -g
+OPT     ?= -O3 -g
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(PKG_CFLAGS) \
              -DSLUICE_VERSION='"$(VERSION)"' -DSLUICE_BUILD='"$(BUILD_ID)"' -MMD -MP $(CFLAGS)
 LIBS    = $(PKG_LIBS) -lpthread -lm

@@ -57,6 +57,8 @@ static sl_code parse_i64(const char *s, int64_t *v, sl_err *err)
 /* Runs sql and returns its first row (NULL for none) in *res; the caller frees *res. */
 static sl_code query_row(planner *p, const char *sql, MYSQL_RES **res, MYSQL_ROW *row, sl_err *err)
 {
+    *res = NULL;
+    *row = NULL;
     p->probes++;
     if (mysql_real_query(p->m, sql, (unsigned long)strlen(sql)) != 0) return my_error(p->m, err, "planning chunks");
     *res = mysql_store_result(p->m);

@@ -352,7 +352,7 @@ static sl_code delta_decode(const uint8_t *p, size_t len, int64_t *out, size_t n
             if ((uint64_t)(end - p) < bytes) return sl_err_set(err, SL_E_FORMAT, "DELTA_BINARY_PACKED miniblock truncated");
             uint64_t take = vpm < left ? vpm : left;
             for (uint64_t i = 0; i < take && got < n; i++) {
-                uint64_t d;
+                uint64_t d = 0;
                 get_bits(p, (size_t)bytes, i * (uint64_t)w, w, &d);
                 cur += (uint64_t)mind + d;
                 out[got++] = (int64_t)cur;

@@ -51,7 +51,7 @@ sl_code pq_tr_byte(pq_tr *r, int8_t *out)
 
 sl_code pq_tr_i64(pq_tr *r, int64_t *out)
 {
-    uint64_t v;
+    uint64_t v = 0;
     SL_TRY(pq_tr_varint(r, &v));
     *out = unzigzag(v);
     return SL_OK;
@@ -87,7 +87,7 @@ sl_code pq_tr_double(pq_tr *r, double *out)
 
 sl_code pq_tr_binary(pq_tr *r, const uint8_t **out, uint32_t *len)
 {
-    uint64_t n;
+    uint64_t n = 0;
     SL_TRY(pq_tr_varint(r, &n));
     if (n > (uint64_t)(r->end - r->p)) return fail(r, "binary length past the end");
     *out = r->p;

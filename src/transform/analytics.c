@@ -1296,8 +1296,8 @@ int64_t tf_select_i64(int64_t *v, size_t n, size_t k)
 
 sl_code tf_own_vip_threshold(const tf_state *st, int64_t *threshold, sl_err *err)
 {
-    int64_t *v;
-    size_t k;
+    int64_t *v = NULL;
+    size_t k = 0;
     SL_TRY(spends_of(st, &v, &k, err));
     *threshold = k ? tf_select_i64(v, k, tf_vip_rank(st, k)) : 0;
     sl_free(v);

@@ -112,8 +112,8 @@ static int get_integer(json_t *v, int *neg, uint64_t *mag)
 
 static int get_signed(json_t *v, int64_t lo, int64_t hi, int64_t *out)
 {
-    int neg;
-    uint64_t mag;
+    int neg = 0;
+    uint64_t mag = 0;
     if (get_integer(v, &neg, &mag)) return -1;
     if (neg ? mag > (uint64_t)INT64_MAX + 1 : mag > (uint64_t)INT64_MAX) return spec_fail("out of range");
     int64_t x = neg ? (int64_t)((uint64_t)0 - mag) : (int64_t)mag;
@@ -124,8 +124,8 @@ static int get_signed(json_t *v, int64_t lo, int64_t hi, int64_t *out)
 
 static int get_unsigned(json_t *v, uint64_t hi, uint64_t *out)
 {
-    int neg;
-    uint64_t mag;
+    int neg = 0;
+    uint64_t mag = 0;
     if (get_integer(v, &neg, &mag)) return -1;
     if ((neg && mag) || mag > hi) return spec_fail("out of range");
     *out = mag;
