@@ -439,6 +439,7 @@ typedef struct rn_task {
     rn_out out[TF__DATASETS];
     const char *prefix;
     rp_inventory inv; /* the report's inventory figures, tallied as inventory_analytics is written */
+    rp_restock restock; /* and its restock list, as product_turnover is (by the commit) */
 } rn_task;
 
 static void tally_inventory(rp_inventory *inv, const sl_batch *b)
@@ -451,6 +452,33 @@ static void tally_inventory(rp_inventory *inv, const sl_batch *b)
         int has = !sl_col_is_null(cs, r);
         rp_inventory_add(inv, has, has ? SL_COL_VALUES(cs, double)[r] : 0, (const char *)status, n);
     }
+}
+
+/* The product_turnover rows that need restock into the report's list. */
+static sl_code tally_restock(rp_restock *t, const sl_batch *b, sl_err *err)
+{
+    const sl_schema *s = b->schema;
+    int id = sl_schema_find(s, "product_id"), sku = sl_schema_find(s, "sku"), name = sl_schema_find(s, "name"),
+        cat = sl_schema_find(s, "category"), units = sl_schema_find(s, "units_sold"),
+        hand = sl_schema_find(s, "on_hand"), days = sl_schema_find(s, "days_of_supply"),
+        need = sl_schema_find(s, "needs_restock");
+    if (id < 0 || sku < 0 || name < 0 || cat < 0 || units < 0 || hand < 0 || days < 0 || need < 0)
+        return sl_err_set(err, SL_E_INTERNAL, "product_turnover lacks a column the report tallies");
+    const sl_column *cn = &b->cols[need], *cd = &b->cols[days];
+    for (size_t r = 0; r < b->nrows; r++) {
+        if (sl_col_is_null(cn, r) || !SL_COL_VALUES(cn, uint8_t)[r]) continue;
+        const char *txt[3] = {NULL, NULL, NULL};
+        uint32_t len[3] = {0, 0, 0};
+        const int tc[3] = {sku, name, cat};
+        for (int k = 0; k < 3; k++)
+            if (!sl_col_is_null(&b->cols[tc[k]], r)) txt[k] = (const char *)sl_col_bytes(&b->cols[tc[k]], r, &len[k]);
+        int has_days = !sl_col_is_null(cd, r);
+        SL_TRY(rp_restock_add(t, SL_COL_VALUES(&b->cols[id], int64_t)[r], SL_COL_VALUES(&b->cols[units], int64_t)[r],
+                              SL_COL_VALUES(&b->cols[hand], int64_t)[r], has_days,
+                              has_days ? SL_COL_VALUES(cd, double)[r] : 0, txt[0], len[0], txt[1], len[1], txt[2],
+                              len[2], err));
+    }
+    return SL_OK;
 }
 
 /* A dataset encoded on a thread of its own: emit hands each full batch over in exchange
@@ -558,6 +586,7 @@ static sl_code emit(void *ud, tf_dataset d, sl_batch *b, sl_err *err)
     if (!t->out[d].w) return sl_err_set(err, SL_E_INTERNAL, "dataset %s is not written here", tf_dataset_name(d));
     SL_TRY(sl_stop_check(err)); /* datasets are written batch by batch: a stop lands between them */
     if (d == TF_INVENTORY_ANALYTICS) tally_inventory(&t->inv, b);
+    if (d == TF_PRODUCT_TURNOVER) SL_TRY(tally_restock(&t->restock, b, err));
     sl_code rc = t->out[d].pipe ? wpipe_put(t->out[d].pipe, b, err) : pq_writer_write(t->out[d].w, b, err);
     if (rc != SL_OK) sl_err_prefix(err, "dataset %s: ", tf_dataset_name(d));
     return rc;
@@ -1105,7 +1134,7 @@ sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, 
                     sl_err *err)
 {
     rn_params rp = {0};
-    rn_task t = {plan, ctx, NULL, {{0}}, sl_plan_str(plan, "prefix"), {0}};
+    rn_task t = {plan, ctx, NULL, {{0}}, sl_plan_str(plan, "prefix"), {0}, {0}};
     tf_state *st = NULL;
     json_t *rows = json_object(), *rawinfo = json_object(), *part = json_object();
     json_t *zeros = json_object(), *zero_totals = json_object(), *secs = json_object();
@@ -1540,7 +1569,7 @@ sl_code sl_run_commit(const json_t *plan, json_t *const *chosen, sl_store *st, c
 {
     int ntasks = sl_plan_ntasks(plan), files = 0;
     rn_params rp = {0};
-    rn_task cm = {plan, NULL, NULL, {{0}}, sl_plan_str(plan, "prefix"), {0}}; /* writes with emit, as a task */
+    rn_task cm = {plan, NULL, NULL, {{0}}, sl_plan_str(plan, "prefix"), {0}, {0}}; /* writes with emit, as a task */
     sl_commit *c = NULL;
     tf_state *tf = NULL;
     pq_options po;
@@ -1705,7 +1734,8 @@ sl_code sl_run_commit(const json_t *plan, json_t *const *chosen, sl_store *st, c
         i64_from(json_object_get(ri, "status"), add, 4);
         for (int i = 0; i < 4; i++) inv.status[i] += add[i];
     }
-    rc = rp_commit_report(c, st, sl_plan_str(plan, "run_id"), sl_plan_str(plan, "date"), extra, invp, err);
+    rc = rp_commit_report(c, st, sl_plan_str(plan, "run_id"), sl_plan_str(plan, "date"), extra, invp, &cm.restock,
+                          err);
     if (rc == SL_OK) {
         all[nraw] = c;
         extras[nraw] = extra;
@@ -1736,6 +1766,7 @@ done:
         json_decref(extras[i]);
     }
     tf_free(tf);
+    rp_restock_free(&cm.restock);
     sl_free(rp.excl);
     json_decref(merged_files);
     return rc;

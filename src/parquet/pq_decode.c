@@ -146,6 +146,8 @@ static sl_code fmt_double(double v, int maxprec, sl_buf *out, sl_err *err)
     return sl_buf_printf(out, err, "%s", b);
 }
 
+sl_code pq_double_format(double v, sl_buf *out, sl_err *err) { return fmt_double(v, 17, out, err); }
+
 static sl_code fmt_hex(const uint8_t *p, size_t n, sl_buf *out, sl_err *err)
 {
     static const char hx[] = "0123456789abcdef";

@@ -14,6 +14,10 @@
  * byte 0/1 for booleans) of schema leaf el to out. A width mismatch is SL_E_FORMAT. */
 sl_code pq_value_format(const pq_schema_el *el, const uint8_t *p, size_t len, sl_buf *out, sl_err *err);
 
+/* Appends a DOUBLE's text as pq_value_format prints it: the shortest that reads back as
+ * the same double (what Python's repr prints), nan, inf or -inf. */
+sl_code pq_double_format(double v, sl_buf *out, sl_err *err);
+
 /* Whether strings of this leaf are text (STRING/UTF8/ENUM/JSON) rather than binary. */
 int pq_leaf_is_text(const pq_schema_el *el);
 

@@ -19,7 +19,7 @@
 #define SLUICE_VERSION "unknown"
 #endif
 
-#define TOP_RESTOCK 15
+#define TOP_RESTOCK RP_TOP_RESTOCK
 #define WAREHOUSES_SHOWN 40
 #define SEGMENTS_MAX 8
 #define SCORE_BINS RP_SCORE_BINS
@@ -39,12 +39,7 @@ typedef struct wh_row {
     int64_t restock, overstock, items;
 } wh_row;
 
-typedef struct prod_row {
-    char *sku, *name, *category;
-    char id[24], days_text[40];
-    double days;
-    int64_t units, on_hand;
-} prod_row;
+typedef rp_product prod_row;
 
 typedef struct seg_row {
     char *name;
@@ -57,9 +52,8 @@ typedef struct rp_data {
     rp_inventory inv;
     wh_row *wh;
     size_t nwh, whcap;
-    prod_row top[TOP_RESTOCK];
-    int ntop;
-    int64_t restock_products;
+    rp_restock own;          /* tallied from the file */
+    const rp_restock *restock; /* &own, or the run's tally */
     seg_row seg[SEGMENTS_MAX];
     int nseg;
 } rp_data;
@@ -71,11 +65,7 @@ static void data_free(rp_data *d)
         sl_free(d->wh[i].city);
     }
     sl_free(d->wh);
-    for (int i = 0; i < d->ntop; i++) {
-        sl_free(d->top[i].sku);
-        sl_free(d->top[i].name);
-        sl_free(d->top[i].category);
-    }
+    rp_restock_free(&d->own);
     for (int i = 0; i < d->nseg; i++) sl_free(d->seg[i].name);
 }
 
@@ -238,42 +228,96 @@ static int more_urgent(const prod_row *a, const prod_row *b)
 {
     if (a->days != b->days) return a->days < b->days;
     if (a->units != b->units) return a->units > b->units;
-    return strtoll(a->id, NULL, 10) < strtoll(b->id, NULL, 10);
+    return a->pid < b->pid;
+}
+
+/* The place p would take in t's list (TOP_RESTOCK: none). */
+static int restock_rank(const rp_restock *t, const prod_row *p)
+{
+    int at = t->ntop;
+    while (at > 0 && more_urgent(p, &t->top[at - 1])) at--;
+    return at;
+}
+
+/* p (its names NULL for none: "") into t's list at place at. */
+static sl_code restock_insert(rp_restock *t, prod_row *p, int at, const char *sku, size_t sku_n, const char *name,
+                              size_t name_n, const char *category, size_t category_n, sl_err *err)
+{
+    p->sku = sl_strndup(sku ? sku : "", sku ? sku_n : 0);
+    p->name = sl_strndup(name ? name : "", name ? name_n : 0);
+    p->category = sl_strndup(category ? category : "", category ? category_n : 0);
+    if (!p->sku || !p->name || !p->category) {
+        sl_free(p->sku);
+        sl_free(p->name);
+        sl_free(p->category);
+        return sl_err_set(err, SL_E_NOMEM, "out of memory for the restock list");
+    }
+    if (t->ntop == TOP_RESTOCK) { /* the least urgent one leaves */
+        prod_row *last = &t->top[TOP_RESTOCK - 1];
+        sl_free(last->sku);
+        sl_free(last->name);
+        sl_free(last->category);
+        t->ntop--;
+    }
+    memmove(&t->top[at + 1], &t->top[at], (size_t)(t->ntop - at) * sizeof t->top[0]);
+    t->top[at] = *p;
+    t->ntop++;
+    return SL_OK;
+}
+
+sl_code rp_restock_add(rp_restock *t, int64_t id, int64_t units, int64_t on_hand, int has_days, double days,
+                       const char *sku, size_t sku_n, const char *name, size_t name_n, const char *category,
+                       size_t category_n, sl_err *err)
+{
+    t->products++;
+    prod_row p = {0};
+    p.pid = id;
+    p.units = units;
+    p.on_hand = on_hand;
+    p.days = has_days ? days : INFINITY;
+    int at = restock_rank(t, &p);
+    if (at >= TOP_RESTOCK) return SL_OK;
+    /* the texts the file would give back: the id as pq_value_format prints an INT64,
+     * days of supply as it prints a DOUBLE (only for the few kept) */
+    snprintf(p.id, sizeof p.id, "%" PRId64, id);
+    if (has_days) {
+        sl_buf b;
+        sl_buf_init(&b, 0);
+        sl_code rc = pq_double_format(days, &b, err);
+        if (rc == SL_OK) rc = sl_buf_append_byte(&b, 0, err);
+        if (rc == SL_OK) copy_text(p.days_text, sizeof p.days_text, (const char *)b.data);
+        sl_buf_free(&b);
+        SL_TRY(rc);
+    }
+    return restock_insert(t, &p, at, sku, sku_n, name, name_n, category, category_n, err);
+}
+
+void rp_restock_free(rp_restock *t)
+{
+    for (int i = 0; i < t->ntop; i++) {
+        sl_free(t->top[i].sku);
+        sl_free(t->top[i].name);
+        sl_free(t->top[i].category);
+    }
+    t->ntop = 0;
 }
 
 static sl_code row_product(rp_data *d, char *const *c, sl_err *err)
 {
     if (!c[7] || strcmp(c[7], "true") != 0) return SL_OK;
-    d->restock_products++;
+    rp_restock *t = &d->own;
+    t->products++;
     prod_row p = {0};
     copy_text(p.id, sizeof p.id, c[0]);
+    p.pid = to_i64(c[0]);
     p.units = to_i64(c[4]);
     p.on_hand = to_i64(c[5]);
     p.days = c[6] ? to_f64(c[6]) : INFINITY; /* needs_restock implies units sold, so a value */
     copy_text(p.days_text, sizeof p.days_text, c[6]);
-    int at = d->ntop;
-    while (at > 0 && more_urgent(&p, &d->top[at - 1])) at--;
+    int at = restock_rank(t, &p);
     if (at >= TOP_RESTOCK) return SL_OK;
-    p.sku = sl_strdup(c[1] ? c[1] : "");
-    p.name = sl_strdup(c[2] ? c[2] : "");
-    p.category = sl_strdup(c[3] ? c[3] : "");
-    if (!p.sku || !p.name || !p.category) {
-        sl_free(p.sku);
-        sl_free(p.name);
-        sl_free(p.category);
-        return sl_err_set(err, SL_E_NOMEM, "out of memory for the restock list");
-    }
-    if (d->ntop == TOP_RESTOCK) { /* the least urgent one leaves */
-        prod_row *last = &d->top[TOP_RESTOCK - 1];
-        sl_free(last->sku);
-        sl_free(last->name);
-        sl_free(last->category);
-        d->ntop--;
-    }
-    memmove(&d->top[at + 1], &d->top[at], (size_t)(d->ntop - at) * sizeof d->top[0]);
-    d->top[at] = p;
-    d->ntop++;
-    return SL_OK;
+    return restock_insert(t, &p, at, c[1], c[1] ? strlen(c[1]) : 0, c[2], c[2] ? strlen(c[2]) : 0, c[3],
+                          c[3] ? strlen(c[3]) : 0, err);
 }
 
 static sl_code row_segment(rp_data *d, char *const *c, sl_err *err)
@@ -311,8 +355,8 @@ static sl_code dataset_files(const json_t *m, const char *ds, const json_t **one
     return SL_OK;
 }
 
-static sl_code gather(sl_store *st, const char *prefix, const json_t *m, const rp_inventory *tallied, rp_data *d,
-                     sl_err *err)
+static sl_code gather(sl_store *st, const char *prefix, const json_t *m, const rp_inventory *tallied,
+                     const rp_restock *restock, rp_data *d, sl_err *err)
 {
     static const char *const hourly[] = {"hour", "order_count", "revenue"};
     static const char *const inv[] = {"inventory_score", "stock_status"};
@@ -338,6 +382,10 @@ static sl_code gather(sl_store *st, const char *prefix, const json_t *m, const r
         SL_TRY(dataset_files(m, plan[i].ds, &one, &list, err));
         if (tallied && plan[i].fn == row_inventory) { /* tallied by the run as it wrote the file */
             d->inv = *tallied;
+            continue;
+        }
+        if (restock && plan[i].fn == row_product) { /* the same */
+            d->restock = restock;
             continue;
         }
         size_t n = list ? json_array_size(list) : 1;
@@ -467,7 +515,7 @@ static sl_code section_head(page *pg, const json_t *m, const rp_data *d)
     char v1[32], v2[32], v3[32];
     snprintf(v1, sizeof v1, "%" PRId64, orders);
     snprintf(v2, sizeof v2, "%" PRId64, customers);
-    snprintf(v3, sizeof v3, "%" PRId64, d->restock_products);
+    snprintf(v3, sizeof v3, "%" PRId64, d->restock->products);
     P("<div class=\"kpis\">");
     SL_TRY(kpi(pg, "kpi-orders", v1, rp_fmt_int(orders, b1, sizeof b1), "counted orders"));
     char cents_attr[48];
@@ -480,7 +528,7 @@ static sl_code section_head(page *pg, const json_t *m, const rp_data *d)
     SL_TRY(kpi(pg, "kpi-revenue", cents_attr, b2, "revenue"));
     SL_TRY(kpi(pg, "kpi-customers", v2, rp_fmt_int(customers, b1, sizeof b1), "customers with orders"));
     SL_TRY(kpi(pg, "vip-share", share_attr, share, "VIP share of customers"));
-    SL_TRY(kpi(pg, "kpi-restock", v3, rp_fmt_int(d->restock_products, b1, sizeof b1), "products needing restock"));
+    SL_TRY(kpi(pg, "kpi-restock", v3, rp_fmt_int(d->restock->products, b1, sizeof b1), "products needing restock"));
     P("</div>");
     return SL_OK;
 }
@@ -768,13 +816,14 @@ static sl_code section_segments(page *pg, const rp_data *d)
 
 static sl_code section_restock(page *pg, const rp_data *d)
 {
+    const rp_restock *t = d->restock;
     rp_bar bars[TOP_RESTOCK];
     char labels[TOP_RESTOCK][96], shown[TOP_RESTOCK][48], attrs[TOP_RESTOCK][48], titles[TOP_RESTOCK][200];
     double m = 1;
-    for (int i = 0; i < d->ntop; i++)
-        if (isfinite(d->top[i].days) && d->top[i].days > m) m = d->top[i].days;
-    for (int i = 0; i < d->ntop; i++) {
-        const prod_row *p = &d->top[i];
+    for (int i = 0; i < t->ntop; i++)
+        if (isfinite(t->top[i].days) && t->top[i].days > m) m = t->top[i].days;
+    for (int i = 0; i < t->ntop; i++) {
+        const prod_row *p = &t->top[i];
         char b1[32], b2[32];
         snprintf(labels[i], sizeof labels[i], "%.90s", p->name[0] ? p->name : p->sku);
         if (p->on_hand <= 0) snprintf(shown[i], sizeof shown[i], "out of stock");
@@ -793,17 +842,17 @@ static sl_code section_restock(page *pg, const rp_data *d)
     P("<section id=\"restock\"><h2>Most urgent restocks</h2><p class=\"note\"><span id=\"restock-count\" "
       "data-value=\"%" PRId64 "\">%s</span> products need restock (under 7 days of supply at the sales window's "
       "rate, or none on hand while selling)",
-      d->restock_products, rp_fmt_int(d->restock_products, b, sizeof b));
-    if (!d->ntop) {
+      t->products, rp_fmt_int(t->products, b, sizeof b));
+    if (!t->ntop) {
         P(".</p><p class=\"note\" id=\"restock-none\">No product needs restock.</p></section>");
         return SL_OK;
     }
-    P("; the %d most urgent, fewest days of supply first:</p><figure>", d->ntop);
-    SL_TRY(rp_svg_chart(pg->o, &c, bars, d->ntop, pg->err));
+    P("; the %d most urgent, fewest days of supply first:</p><figure>", t->ntop);
+    SL_TRY(rp_svg_chart(pg->o, &c, bars, t->ntop, pg->err));
     P("</figure><table id=\"restock-table\"><thead><tr><th>sku</th><th>product</th><th>category</th><th "
       "class=\"num\">on hand</th><th class=\"num\">sold</th><th class=\"num\">days</th></tr></thead><tbody>");
-    for (int i = 0; i < d->ntop; i++) {
-        const prod_row *p = &d->top[i];
+    for (int i = 0; i < t->ntop; i++) {
+        const prod_row *p = &t->top[i];
         char b1[32], b2[32];
         P("<tr data-id=\"%s\"><td>", p->id);
         ESC(p->sku);
@@ -894,15 +943,16 @@ static sl_code write_page(page *pg, const json_t *m, rp_data *d)
 
 sl_code rp_render(sl_store *st, const char *prefix, const json_t *manifest, sl_buf *html, sl_err *err)
 {
-    return rp_render_with(st, prefix, manifest, NULL, html, err);
+    return rp_render_with(st, prefix, manifest, NULL, NULL, html, err);
 }
 
 sl_code rp_render_with(sl_store *st, const char *prefix, const json_t *manifest, const rp_inventory *inv,
-                       sl_buf *html, sl_err *err)
+                       const rp_restock *restock, sl_buf *html, sl_err *err)
 {
     rp_data d;
     memset(&d, 0, sizeof d);
-    sl_code rc = gather(st, prefix, manifest, inv, &d, err);
+    d.restock = &d.own;
+    sl_code rc = gather(st, prefix, manifest, inv, restock, &d, err);
     if (rc == SL_OK) {
         page pg = {html, err};
         rc = write_page(&pg, manifest, &d);
@@ -912,7 +962,7 @@ sl_code rp_render_with(sl_store *st, const char *prefix, const json_t *manifest,
 }
 
 sl_code rp_commit_report(sl_commit *c, sl_store *st, const char *run_id, const char *as_of, const json_t *extra,
-                         const rp_inventory *inv, sl_err *err)
+                         const rp_inventory *inv, const rp_restock *restock, sl_err *err)
 {
     /* the partition as the commit spells it: its manifest key without "_SUCCESS" */
     const char *key = sl_commit_manifest_key(c);
@@ -928,7 +978,7 @@ sl_code rp_commit_report(sl_commit *c, sl_store *st, const char *run_id, const c
         return sl_err_set(err, SL_E_NOMEM, "out of memory for the run report");
     }
     sl_buf_init(&html, (size_t)64 << 20);
-    rc = rp_render_with(st, part, m, inv, &html, err);
+    rc = rp_render_with(st, part, m, inv, restock, &html, err);
     if (rc == SL_OK) rc = sl_commit_add_fixed(c, RP_REPORT_NAME, html.data, html.len, err);
     if (rc != SL_OK) sl_err_prefix(err, "writing the run report %s%s: ", part, RP_REPORT_NAME);
     sl_buf_free(&html);
