@@ -355,7 +355,6 @@ const sl_schema *my_reader_schema(const my_reader *r) { return r->schema; }
 int64_t my_reader_zero_dates(const my_reader *r, int col) { return r->zero_dates[col]; }
 int64_t my_reader_rows(const my_reader *r) { return r->rows; }
 
-/* "-123.4500" -> unscaled integer at `scale`, as int64 or big-endian two's complement. */
 /* A DECIMAL of at most 18 digits: the unscaled value fits int64 exactly, no wide
  * arithmetic. The integral digits, then at most `scale` fraction digits (MariaDB sends
  * no more), then zeros up to the scale. 0 if s[0..n) is not such a number. */
@@ -387,6 +386,7 @@ static inline int parse_dec64(const char *s, size_t n, int scale, int64_t *out)
     return 1;
 }
 
+/* "-123.4500" -> unscaled integer at `scale`, as int64 or big-endian two's complement. */
 static sl_code parse_decimal(const char *s, size_t n, const sl_type *t, uint8_t *out, int64_t *out64)
 {
     if (t->precision <= 18) return parse_dec64(s, n, t->scale, out64) ? SL_OK : SL_E_DATA;
