@@ -227,11 +227,12 @@ int main(int argc, char **argv)
     sl_config *cfg = sl_config_create(&err);
     my_params mp;
     my_read_opts o;
-    MYSQL *m;
-    my_reader *r;
+    MYSQL *m = NULL;
+    my_reader *r = NULL;
     json_t *z;
     if (argc < 2) {
         fprintf(stderr, "usage: my_dump SQL [batch_rows] [zero_error]\n");
+        sl_config_free(cfg);
         return 2;
     }
     if (strcmp(argv[1], "--plan") == 0) {
@@ -260,5 +261,8 @@ int main(int argc, char **argv)
     return 0;
 fail:
     fprintf(stderr, "my_dump: %s\n", err.msg);
+    my_reader_free(r);
+    if (m) my_close(m);
+    sl_config_free(cfg);
     return sl_exit_code(err.code);
 }
