@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import TOOLS
+from conftest import ROOT, TOOLS
 
 DDL = """CREATE TABLE alltypes (
   id INT NOT NULL PRIMARY KEY,
@@ -63,9 +63,9 @@ def read_ahead(request):
 READ_AHEAD = 0
 
 
-def dump(mariadb, db, sql, *extra, env_extra=None):
+def dump(mariadb, db, sql, *extra, env_extra=None, tools=TOOLS):
     env = {**mariadb.sluice_env(db), "MY_DUMP_READ_AHEAD": str(READ_AHEAD), **(env_extra or {})}
-    p = subprocess.run([str(TOOLS / "my_dump"), sql, *map(str, extra)], env=env, capture_output=True, text=True,
+    p = subprocess.run([str(tools / "my_dump"), sql, *map(str, extra)], env=env, capture_output=True, text=True,
                        timeout=120)
     return p
 
@@ -132,6 +132,28 @@ def test_every_type_matches_pymysql(mariadb, alltypes):
                 assert json.loads(g) == json.loads(x)
             else:
                 assert g == x, (col["name"], g, x)
+
+
+ASAN_TOOLS = ROOT / "build" / "asan" / "tools"
+SAN_ENV = {"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:exitcode=99",
+           "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1:exitcode=98"}
+
+
+def test_every_type_under_asan(mariadb, alltypes):
+    """The reader's decoding of every type (on_value's short paths for integers and
+    DECIMALs, and the rest) in batches of 1, 2 and 65,536 rows, and an error exit, under
+    ASan + UBSan with leak detection: the same output as the plain build's."""
+    if not (ASAN_TOOLS / "my_dump").exists():
+        subprocess.run(["make", "asan"], cwd=ROOT, check=True, capture_output=True)
+    sql_ = "SELECT * FROM alltypes ORDER BY id"
+    for batch in (1, 2, 65536):
+        plain = dump(mariadb, alltypes, sql_, batch)
+        san = dump(mariadb, alltypes, sql_, batch, env_extra=SAN_ENV, tools=ASAN_TOOLS)
+        assert san.returncode == 0 and "Sanitizer" not in san.stderr and "runtime error" not in san.stderr, \
+            san.stderr[-4000:]
+        assert plain.returncode == 0 and san.stdout == plain.stdout and len(san.stdout.splitlines()) == 5
+    p = dump(mariadb, alltypes, "SELECT * FROM nope", env_extra=SAN_ENV, tools=ASAN_TOOLS)
+    assert p.returncode == 5 and "Sanitizer" not in p.stderr, p.stderr[-4000:]
 
 
 def test_values_of_every_length_prefix_and_a_row_over_several_packets(mariadb, fresh_db):
