@@ -1045,9 +1045,8 @@ static sl_code shared_threshold(rn_task *t, json_t *result, tf_state *st, int64_
     size_t total = 0;
     sl_code rc = SL_OK;
     *threshold = 0;
-    if (nshards <= 1) {
-        if (mine) *threshold = n ? tf_select_i64(mine, n, tf_vip_rank(st, n)) : 0;
-        else if (n) rc = spill_select(from, n, tf_vip_rank(st, n), threshold, err);
+    if (nshards <= 1) { /* one shard in passes (in one pass, oa_tail_main selects its own) */
+        if (n) rc = spill_select(from, n, tf_vip_rank(st, n), threshold, err);
         sl_free(mine);
         return rc;
     }
