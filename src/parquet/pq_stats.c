@@ -106,22 +106,22 @@ sl_code pq_stats_add(pq_vstats *s, pq_order o, const uint8_t *v, size_t len, sl_
         SL_TRY(pq_stats_add(s, o, (const uint8_t *)&lo[0], sizeof(T), err));     \
         return pq_stats_add(s, o, (const uint8_t *)&hi[0], sizeof(T), err);      \
     } while (0)
-#define MINMAX_LOOP(T, SKIPNAN)                                                   \
+/* Floats and doubles: NaN has no place in the order and is left out. */
+#define MINMAX_FLOAT(T)                                                           \
     do {                                                                          \
         const T *x = (const T *)(const void *)v;                                  \
         size_t i = 0;                                                             \
-        while (i < n && SKIPNAN(x[i])) i++;                                       \
+        while (i < n && isnan(x[i])) i++;                                         \
         if (i == n) return SL_OK;                                                 \
         T lo = x[i], hi = x[i];                                                   \
         for (; i < n; i++) {                                                      \
-            if (SKIPNAN(x[i])) continue;                                          \
+            if (isnan(x[i])) continue;                                            \
             if (x[i] < lo) lo = x[i];                                             \
             if (x[i] > hi) hi = x[i];                                             \
         }                                                                         \
         SL_TRY(pq_stats_add(s, o, (const uint8_t *)&lo, sizeof(T), err));        \
         return pq_stats_add(s, o, (const uint8_t *)&hi, sizeof(T), err);         \
     } while (0)
-#define IS_NAN(x) isnan(x)
 
 sl_code pq_stats_add_fixed(pq_vstats *s, pq_order o, const uint8_t *v, size_t n, size_t width, sl_err *err)
 {
@@ -131,8 +131,8 @@ sl_code pq_stats_add_fixed(pq_vstats *s, pq_order o, const uint8_t *v, size_t n,
     case PQ_ORD_U32: MINMAX_INT(uint32_t);
     case PQ_ORD_I64: MINMAX_INT(int64_t);
     case PQ_ORD_U64: MINMAX_INT(uint64_t);
-    case PQ_ORD_FLOAT: MINMAX_LOOP(float, IS_NAN);
-    case PQ_ORD_DOUBLE: MINMAX_LOOP(double, IS_NAN);
+    case PQ_ORD_FLOAT: MINMAX_FLOAT(float);
+    case PQ_ORD_DOUBLE: MINMAX_FLOAT(double);
     default:
         for (size_t i = 0; i < n; i++) SL_TRY(pq_stats_add(s, o, v + i * width, width, err));
         return SL_OK;
