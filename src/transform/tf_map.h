@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "../common/sl_error.h"
+#include "../common/sl_prefetch.h"
 
 typedef struct tf_map_entry {
     uint64_t key;
@@ -43,8 +44,8 @@ static inline size_t tf_map_slot(uint64_t k, size_t cap)
  * group of them, then looks them up, so that the cache misses overlap. */
 static inline void tf_map_prefetch(const tf_map *m, uint64_t key)
 {
-    if (key - m->lo < m->dlen) __builtin_prefetch(&m->d[key - m->lo]);
-    else if (m->cap) __builtin_prefetch(&m->e[tf_map_slot(key, m->cap)]);
+    if (key - m->lo < m->dlen) SL_PREFETCH(&m->d[key - m->lo]);
+    else if (m->cap) SL_PREFETCH(&m->e[tf_map_slot(key, m->cap)]);
 }
 
 void tf_map_init(tf_map *m);
