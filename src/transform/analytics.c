@@ -83,16 +83,18 @@ typedef struct dim {
     sl_buf pool;
 } dim;
 
+/* One cache line: the orders reach their customers' aggregates at random, one miss each. */
 typedef struct cust_agg {
     uint64_t customer_id;
-    int64_t all_orders; /* every orders row of the id, counted or not (data quality) */
-    int64_t orders;     /* counted: 0 leaves the customer out of order_analytics */
     int64_t spent; /* cents */
     int64_t first, last;
-    /* counted orders per hour of the day, modulo 65536 (2 bytes, not 4: a third of the
+    uint32_t all_orders; /* every orders row of the id, counted or not (data quality) */
+    uint32_t orders;     /* counted: 0 leaves the customer out of order_analytics */
+    /* counted orders per hour of the day, modulo 256 (a byte, not 4: 72 bytes of the
      * aggregate); a count that wraps adds one to the customer's tf_state.wraps entry */
-    uint16_t hours[24];
+    uint8_t hours[24];
 } cust_agg;
+_Static_assert(sizeof(cust_agg) == 64, "a customer's aggregate is one cache line");
 
 typedef struct wh_agg {
     int64_t qty, cap, items, restock, overstock, nscore;
@@ -131,9 +133,15 @@ struct tf_state {
     dim customers, products, warehouses;
     /* orders sequence */
     tf_map cust_ids; /* every customer id of the orders: its cust_agg */
-    cust_agg *cust;
+    cust_agg *cust;  /* inside cust_mem, at a multiple of 64 bytes */
+    char *cust_mem;
+    /* Dense customer ids (the customers' map all direct): the aggregates of ids [crange_lo,
+     * crange_lo + crange_len) are cust[id - crange_lo], found with no lookup; any other id
+     * goes through cust_ids, its aggregate at crange_len + its index there. */
+    uint64_t crange_lo;
+    size_t crange_len;
     size_t ncust, cust_cap;
-    tf_map wrap_ids;  /* customers with an hour of over 65535 orders: their wraps[] */
+    tf_map wrap_ids;  /* customers with an hour of over 255 orders: their wraps[] */
     uint32_t (*wraps)[24];
     size_t wraps_cap;
     size_t ncounted;      /* customers with a counted order */
@@ -396,7 +404,7 @@ void tf_free(tf_state *st)
     dim_free(&st->products);
     dim_free(&st->warehouses);
     tf_map_free(&st->cust_ids);
-    sl_free(st->cust);
+    sl_free(st->cust_mem);
     tf_map_free(&st->wrap_ids);
     sl_free(st->wraps);
     tf_idset_free(&st->window);
@@ -950,13 +958,45 @@ static sl_code money_add(int64_t *acc, int64_t v, const char *what, sl_err *err)
     return SL_OK;
 }
 
-/* Room in the customers' aggregate map for n ids: the customers' own id range when their
- * map holds them all in its direct part (dense ids), else n in the hash part. */
-static sl_code cust_map_reserve(tf_state *st, size_t n, sl_err *err)
+/* Room for nc aggregates, each on a cache line of its own (realloc keeps 16 bytes' alignment). */
+static sl_code cust_resize(tf_state *st, size_t nc, sl_err *err)
+{
+    size_t off = st->cust ? (size_t)((char *)st->cust - st->cust_mem) : 0;
+    char *m = sl_realloc(st->cust_mem, nc * sizeof(cust_agg) + 63);
+    if (!m) return sl_err_set(err, SL_E_NOMEM, "out of memory for per-customer state");
+    size_t at = (64 - ((uintptr_t)m & 63)) & 63;
+    if (at != off && st->ncust) memmove(m + at, m + off, st->ncust * sizeof(cust_agg));
+    st->cust_mem = m;
+    st->cust = (cust_agg *)(m + at);
+    st->cust_cap = nc;
+    return SL_OK;
+}
+
+/* Room for the aggregates of the customers streamed in (empty state), n of them with some
+ * slack: when their ids are dense, one for each id of their range, at id - lo (no larger
+ * than n: a range at most half used stays with the map); else the map's room for n ids. */
+static sl_code cust_reserve(tf_state *st, size_t n, sl_err *err)
 {
     const tf_map *c = &st->customers.ids;
-    if (c->dlen && !c->hn) return tf_map_reserve_range(&st->cust_ids, c->lo, c->dlen, err);
-    return tf_map_reserve(&st->cust_ids, n, err);
+    if (c->dlen && !c->hn && c->dlen <= n) {
+        SL_TRY(cust_resize(st, n, err));
+        memset(st->cust, 0, c->dlen * sizeof *st->cust);
+        for (size_t i = 0; i < c->dlen; i++) st->cust[i].customer_id = c->lo + i;
+        st->ncust = st->crange_len = c->dlen;
+        st->crange_lo = c->lo;
+        return SL_OK;
+    }
+    if (c->dlen && !c->hn) SL_TRY(tf_map_reserve_range(&st->cust_ids, c->lo, c->dlen, err));
+    else SL_TRY(tf_map_reserve(&st->cust_ids, n, err));
+    return cust_resize(st, n, err);
+}
+
+/* Asks for customer id cid's aggregate (or its map probe) ahead of its use. */
+static inline void cust_prefetch(const tf_state *st, int64_t cid)
+{
+    uint64_t k = (uint64_t)cid - st->crange_lo;
+    if (k < st->crange_len) __builtin_prefetch(&st->cust[k]);
+    else tf_map_prefetch(&st->cust_ids, (uint64_t)cid);
 }
 
 /* The aggregate of customer id cid, added (empty) when new. */
@@ -964,24 +1004,23 @@ static sl_code cust_of(tf_state *st, int64_t cid, cust_agg **out, sl_err *err)
 {
     uint32_t slot;
     int added;
+    uint64_t k = (uint64_t)cid - st->crange_lo;
+    if (k < st->crange_len) {
+        *out = &st->cust[k];
+        return SL_OK;
+    }
     SL_TRY(tf_map_put(&st->cust_ids, (uint64_t)cid, &slot, &added, err));
     if (added) {
-        if (st->ncust == st->cust_cap) {
-            size_t nc = st->cust_cap ? st->cust_cap * 2 : 4096;
-            cust_agg *n = sl_realloc(st->cust, nc * sizeof *n);
-            if (!n) return sl_err_set(err, SL_E_NOMEM, "out of memory for per-customer state");
-            st->cust = n;
-            st->cust_cap = nc;
-        }
+        if (st->ncust == st->cust_cap) SL_TRY(cust_resize(st, st->cust_cap ? st->cust_cap * 2 : 4096, err));
         cust_agg *a = &st->cust[st->ncust++];
         memset(a, 0, sizeof *a);
         a->customer_id = (uint64_t)cid;
     }
-    *out = &st->cust[slot];
+    *out = &st->cust[st->crange_len + slot];
     return SL_OK;
 }
 
-/* The hour h count of customer id wrapped past 65535 once more. */
+/* The hour h count of customer id wrapped past 255 once more. */
 static sl_code hour_wrapped(tf_state *st, uint64_t id, int h, sl_err *err)
 {
     uint32_t slot;
@@ -1003,9 +1042,9 @@ static sl_code hour_wrapped(tf_state *st, uint64_t id, int h, sl_err *err)
 static uint64_t hour_count(const tf_state *st, const cust_agg *a, int h)
 {
     uint64_t n = a->hours[h];
-    if (a->orders > UINT16_MAX) { /* only then can an hour have wrapped */
+    if (a->orders > UINT8_MAX) { /* only then can an hour have wrapped */
         int64_t slot = tf_map_get(&st->wrap_ids, a->customer_id);
-        if (slot >= 0) n += (uint64_t)st->wraps[slot][h] << 16;
+        if (slot >= 0) n += (uint64_t)st->wraps[slot][h] << 8;
     }
     return n;
 }
@@ -1013,6 +1052,9 @@ static uint64_t hour_count(const tf_state *st, const cust_agg *a, int h)
 /* An orders row into its customer's aggregate (every row counts for the data quality). */
 static sl_code cust_add_order(tf_state *st, cust_agg *a, int counted, int64_t ts, int64_t cents, sl_err *err)
 {
+    if (a->all_orders == UINT32_MAX)
+        return sl_err_set(err, SL_E_LIMIT, "customer %llu has more than %u orders, past what the analytics count",
+                          (unsigned long long)a->customer_id, UINT32_MAX);
     a->all_orders++;
     if (!counted) return SL_OK;
     if (a->orders++ == 0) {
@@ -1037,22 +1079,17 @@ static sl_code add_orders(tf_state *st, const sl_batch *b, sl_err *err)
     if (!st->cust_cap && st->customers.n) {
         /* the customers came first (one sequence, or the task's first read): as many
          * ids in the map and aggregates, with no doubling on the way */
-        size_t n = st->customers.n + st->customers.n / 64 + 1;
-        SL_TRY(cust_map_reserve(st, n, err));
-        st->cust = sl_malloc(n * sizeof *st->cust);
-        if (!st->cust) return sl_err_set(err, SL_E_NOMEM, "out of memory for per-customer state");
-        st->cust_cap = n;
+        SL_TRY(cust_reserve(st, st->customers.n + st->customers.n / 64 + 1, err));
     }
     const sl_column *cc = in.c[1];
     for (size_t g = 0; g < b->nrows; g += GROUP) {
         size_t end = g + GROUP < b->nrows ? g + GROUP : b->nrows;
         uint32_t slot[GROUP];
-        /* The customers' aggregates sit at random places in memory: their probes, then
-         * their aggregates, are prefetched for the group before any is used. */
+        /* The customers' aggregates sit at random places in memory: they (or their map
+         * probes, then they) are prefetched for the group before any is used. */
         for (size_t r = g; r < end; r++) {
             int64_t cid;
-            if (!is_null(cc, r) && get_int(cc, r, &cid, TF_ORDERS, NULL) == SL_OK)
-                tf_map_prefetch(&st->cust_ids, (uint64_t)cid);
+            if (!is_null(cc, r) && get_int(cc, r, &cid, TF_ORDERS, NULL) == SL_OK) cust_prefetch(st, cid);
         }
         for (size_t r = g; r < end; r++) {
             int64_t cid;
@@ -1065,9 +1102,7 @@ static sl_code add_orders(tf_state *st, const sl_batch *b, sl_err *err)
             }
             SL_TRY(cust_of(st, cid, &a, err));
             slot[r - g] = (uint32_t)(a - st->cust);
-            __builtin_prefetch(a);
-            __builtin_prefetch((const char *)a + 64);
-            __builtin_prefetch((const char *)a + sizeof *a - 1);
+            __builtin_prefetch(a); /* one line */
         }
         for (size_t r = g; r < end; r++) {
             /* Every orders row counts for the data quality (orders of unknown customers,
@@ -1377,7 +1412,22 @@ static ord_idx *counted_in_order(tf_state *st, sl_err *err)
         sl_err_set(err, SL_E_NOMEM, "out of memory sorting %zu customers", st->ncounted);
         return NULL;
     }
-    ids_in_order(&st->cust_ids, st->cust, o);
+    size_t k = 0, pos = 0;
+    for (size_t i = 0; i < st->crange_len; i++) /* the range: in id order */
+        if (st->cust[i].orders) o[k++] = (ord_idx){st->crange_lo + i, i};
+    if (!st->crange_len) {
+        ids_in_order(&st->cust_ids, st->cust, o);
+        return o;
+    }
+    uint64_t id;
+    uint32_t row;
+    int more = 0; /* ids outside the range (orders of unknown customers): sorted in */
+    while (tf_map_next(&st->cust_ids, &pos, &id, &row))
+        if (st->cust[st->crange_len + row].orders) {
+            o[k++] = (ord_idx){id, st->crange_len + row};
+            more = 1;
+        }
+    if (more) qsort(o, k, sizeof *o, cmp_id_first);
     return o;
 }
 
@@ -1395,7 +1445,6 @@ static sl_code each_counted(tf_state *st, counted_fn fn, void *ud, sl_err *err)
         if (i + 16 < st->ncounted) { /* the aggregates sit in the orders' order, not the ids' */
             const cust_agg *ahead = &st->cust[o[i + 16].row];
             __builtin_prefetch(ahead);
-            __builtin_prefetch((const char *)ahead + sizeof *ahead - 1);
         }
         cust_row_of(st, &st->cust[o[i].row], &r);
         names_of(st, r.customer_id, names);
@@ -1505,9 +1554,11 @@ static void clear_customers(tf_state *st)
 {
     dim_reset(&st->customers);
     tf_map_free(&st->cust_ids);
-    sl_free(st->cust);
+    sl_free(st->cust_mem);
+    st->cust_mem = NULL;
     st->cust = NULL;
-    st->ncust = st->cust_cap = st->ncounted = 0;
+    st->ncust = st->cust_cap = st->ncounted = st->crange_len = 0;
+    st->crange_lo = 0;
     tf_map_free(&st->wrap_ids);
     sl_free(st->wraps);
     st->wraps = NULL;
@@ -1520,7 +1571,7 @@ static sl_code load_pass(tf_state *st, int p, sl_err *err)
     FILE *f;
     sl_code rc;
     SL_TRY_GOTO(rc, load_names(st->pass_cust[p], &st->customers, "customers", err), done);
-    SL_TRY_GOTO(rc, cust_map_reserve(st, st->customers.n + st->customers.n / 64 + 1, err), done);
+    SL_TRY_GOTO(rc, cust_reserve(st, st->customers.n + st->customers.n / 64 + 1, err), done);
     f = st->pass_ord[p];
     SL_TRY_GOTO(rc, spill_rewind(f, err), done);
     for (;;) {
@@ -1680,7 +1731,8 @@ static void finish_quality(tf_state *st)
 {
     int64_t n = st->orders_null_customer + st->unknown_done;
     for (size_t i = 0; i < st->ncust; i++)
-        if (tf_map_get(&st->customers.ids, st->cust[i].customer_id) < 0) n += st->cust[i].all_orders;
+        if (st->cust[i].all_orders && tf_map_get(&st->customers.ids, st->cust[i].customer_id) < 0)
+            n += st->cust[i].all_orders;
     st->q.orders_unknown_customer = n;
 }
 

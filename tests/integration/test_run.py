@@ -722,13 +722,16 @@ def test_vip_rank_is_exact(mariadb, fresh_db, tmp_path, passes):
 
 @pytest.mark.parametrize("passes", [1, 2])
 def test_peak_hour_past_65535_orders_an_hour(mariadb, fresh_db, tmp_path, passes):
-    """A customer's orders per hour are counted in 16 bits, with the wraps kept aside: an
-    hour of 70,000 orders beats one of 60,000, and one of exactly 65,536 beats 65,535 (the
-    oracle: MariaDB's SQL). With 2 passes, customer 2 is in the second one."""
+    """A customer's orders per hour are counted in 8 bits, with the wraps kept aside: an
+    hour of 70,000 orders beats one of 60,000, one of exactly 65,536 beats 65,535, and one
+    of 256 beats 255 and 300 beats 299 (the oracle: MariaDB's SQL). With 2 passes, the
+    later customers are in the second one."""
     create_schema(mariadb, fresh_db)
     with mariadb.connect(fresh_db) as c, c.cursor() as cur:
         for base, cust, hour, n in ((0, 1, 3, 70000), (100000, 1, 5, 60000),
-                                    (200000, 2, 10, 65536), (300000, 2, 11, 65535)):
+                                    (200000, 2, 10, 65536), (300000, 2, 11, 65535),
+                                    (400000, 3, 7, 256), (400300, 3, 8, 255),
+                                    (400600, 4, 20, 299), (401000, 4, 21, 300)):
             cur.execute(f"INSERT INTO orders SELECT {base} + seq, {cust}, "
                         f"'2026-01-01 {hour:02d}:00:00' + INTERVAL seq % 3600 SECOND + INTERVAL seq DIV 3600 DAY, "
                         f"1.25, 'paid' FROM seq_1_to_{n}")
@@ -736,7 +739,31 @@ def test_peak_hour_past_65535_orders_an_hour(mariadb, fresh_db, tmp_path, passes
         cur.execute("ANALYZE TABLE customers")
     _, t = check_run(mariadb, fresh_db, tmp_path, Params(E_AS_OF), passes=passes)
     oa = t["order_analytics"].to_pydict()
-    assert dict(zip(oa["customer_id"], oa["peak_order_hour"])) == {1: 3, 2: 10}
+    assert dict(zip(oa["customer_id"], oa["peak_order_hour"])) == {1: 3, 2: 10, 3: 7, 4: 21}
+
+
+@pytest.mark.parametrize("passes", [1, 2])
+def test_dense_customers_with_orders_of_unknown_ones(mariadb, fresh_db, tmp_path, passes):
+    """Dense customer ids (10..109 but 50) put each customer's aggregate at its id, with no map; orders of ids in the gap, below the range and above it go through the
+    map. Every dataset equals MariaDB's SQL, order_analytics comes in id order, and
+    orders_unknown_customer is SQL's count of orders without a customer."""
+    create_schema(mariadb, fresh_db)
+    with mariadb.connect(fresh_db) as c, c.cursor() as cur:
+        cur.execute("INSERT INTO customers (customer_id, first_name) SELECT seq, CONCAT('n', seq) "
+                    "FROM seq_10_to_109 WHERE seq <> 50")
+        # 5 orders of each id in 1..120 (ids 1-9, 50 and 110-120 unknown), shuffled
+        cur.execute("INSERT INTO orders SELECT ROW_NUMBER() OVER (ORDER BY RAND(11)), i.seq, "
+                    "'2026-06-20 10:00:00' - INTERVAL (i.seq * 7 + n.seq * 13) HOUR, i.seq + n.seq / 4, "
+                    "IF((i.seq + n.seq) % 9 = 0, 'cancelled', 'paid') FROM seq_1_to_5 n JOIN seq_1_to_120 i")
+        cur.execute("INSERT INTO order_items SELECT order_id, order_id, 1, 2, 1.5 FROM orders")
+        cur.execute("ANALYZE TABLE customers")
+        cur.execute("SELECT COUNT(*) FROM orders o LEFT JOIN customers c USING (customer_id) "
+                    "WHERE c.customer_id IS NULL")
+        unknown = cur.fetchone()[0]
+    m, t = check_run(mariadb, fresh_db, tmp_path, Params(E_AS_OF), passes=passes)
+    got = t["order_analytics"].column("customer_id").to_pylist()
+    assert got == sorted(got) and {1, 50, 120} <= set(got), got
+    assert unknown == 105 and m["data_quality"]["orders_unknown_customer"] == unknown
 
 
 def test_rows_in_id_order_with_dense_and_sparse_ids(mariadb, fresh_db, tmp_path):
