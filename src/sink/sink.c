@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -46,43 +47,57 @@ void sl_sink_release(sl_sink *s)
 
 /* ---- local file ---- */
 
+/* Writeback of a file's data is started every SL_SINK_WRITEBACK bytes (sync_file_range,
+ * which does not wait), so that the fsync of file_finish waits for about the last of them
+ * rather than the whole file: 10-13 ms for a file of 8-15 MB here, at the end of the run. */
+#define SL_SINK_WRITEBACK (1u << 20)
+
 typedef struct {
     sl_sink base;
     int fd;
     char *path;
     char *tmp;
+    uint64_t written, started; /* bytes written; those whose writeback was started */
     char buf[1 << 16];
     size_t used;
 } file_sink;
 
-static sl_code flush_buf(file_sink *f, sl_err *err)
+static sl_code write_all(file_sink *f, const char *p, size_t n, sl_err *err)
 {
     size_t off = 0;
-    while (off < f->used) {
-        ssize_t w = write(f->fd, f->buf + off, f->used - off);
+    while (off < n) {
+        ssize_t w = write(f->fd, p + off, n - off);
         if (w < 0) {
             if (errno == EINTR) continue;
             return sl_err_set(err, SL_E_IO, "writing %s: %s", f->path, strerror(errno));
         }
         off += (size_t)w;
     }
+    f->written += n;
+#ifdef SYNC_FILE_RANGE_WRITE
+    if (f->written - f->started >= SL_SINK_WRITEBACK) { /* a failure shows at the fsync */
+        (void)sync_file_range(f->fd, (off_t)f->started, (off_t)(f->written - f->started), SYNC_FILE_RANGE_WRITE);
+        f->started = f->written;
+    }
+#endif
+    return SL_OK;
+}
+
+static sl_code flush_buf(file_sink *f, sl_err *err)
+{
+    SL_TRY(write_all(f, f->buf, f->used, err));
     f->used = 0;
     return SL_OK;
 }
 
+/* Small writes gather in the buffer; one of a buffer or more goes to the file as it is. */
 static sl_code file_write(sl_sink *s, const void *p, size_t n, sl_err *err)
 {
     file_sink *f = (file_sink *)s;
-    const char *src = p;
-    while (n) {
-        size_t k = sizeof f->buf - f->used;
-        if (k > n) k = n;
-        memcpy(f->buf + f->used, src, k);
-        f->used += k;
-        src += k;
-        n -= k;
-        if (f->used == sizeof f->buf) SL_TRY(flush_buf(f, err));
-    }
+    if (f->used + n > sizeof f->buf) SL_TRY(flush_buf(f, err));
+    if (n >= sizeof f->buf) return write_all(f, p, n, err);
+    memcpy(f->buf + f->used, p, n);
+    f->used += n;
     return SL_OK;
 }
 

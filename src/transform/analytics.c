@@ -16,6 +16,7 @@
 
 #include "../common/sl_alloc.h"
 #include "../common/sl_buf.h"
+#include "../common/sl_prefetch.h"
 #include "../common/sl_time.h"
 #include "tf_idset.h"
 #include "tf_map.h"
@@ -995,7 +996,7 @@ static sl_code cust_reserve(tf_state *st, size_t n, sl_err *err)
 static inline void cust_prefetch(const tf_state *st, int64_t cid)
 {
     uint64_t k = (uint64_t)cid - st->crange_lo;
-    if (k < st->crange_len) __builtin_prefetch(&st->cust[k]);
+    if (k < st->crange_len) SL_PREFETCH(&st->cust[k]);
     else tf_map_prefetch(&st->cust_ids, (uint64_t)cid);
 }
 
@@ -1102,7 +1103,7 @@ static sl_code add_orders(tf_state *st, const sl_batch *b, sl_err *err)
             }
             SL_TRY(cust_of(st, cid, &a, err));
             slot[r - g] = (uint32_t)(a - st->cust);
-            __builtin_prefetch(a); /* one line */
+            SL_PREFETCH(a); /* one line */
         }
         for (size_t r = g; r < end; r++) {
             /* Every orders row counts for the data quality (orders of unknown customers,
@@ -1444,7 +1445,7 @@ static sl_code each_counted(tf_state *st, counted_fn fn, void *ud, sl_err *err)
         tf_text names[4];
         if (i + 16 < st->ncounted) { /* the aggregates sit in the orders' order, not the ids' */
             const cust_agg *ahead = &st->cust[o[i + 16].row];
-            __builtin_prefetch(ahead);
+            SL_PREFETCH(ahead);
         }
         cust_row_of(st, &st->cust[o[i].row], &r);
         names_of(st, r.customer_id, names);
