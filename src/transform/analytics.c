@@ -1054,7 +1054,7 @@ static uint64_t hour_count(const tf_state *st, const cust_agg *a, int h)
 static sl_code cust_add_order(tf_state *st, cust_agg *a, int counted, int64_t ts, int64_t cents, sl_err *err)
 {
     if (a->all_orders == UINT32_MAX)
-        return sl_err_set(err, SL_E_LIMIT, "customer %llu has more than %u orders, past what the analytics count",
+        return sl_err_set(err, SL_E_DATA, "customer %llu has more than %u orders, past what the analytics count",
                           (unsigned long long)a->customer_id, UINT32_MAX);
     a->all_orders++;
     if (!counted) return SL_OK;
