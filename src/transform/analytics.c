@@ -1238,16 +1238,17 @@ static int cmp_id_first(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* The ids of map m with their rows, in id order, into o (room for every key); with
- * `counted`, only the rows whose aggregate has a counted order. How many. The walk of
- * the map's direct part is in id order already: only keys in its hash part need a sort. */
-static size_t ids_in_order(const tf_map *m, const cust_agg *counted, ord_idx *o)
+/* The ids of map m with their rows (row0 + the map's index), in id order, into o (room
+ * for every key); with `counted`, only the rows whose aggregate has a counted order. How
+ * many. The walk of the map's direct part is in id order already: only keys in its hash
+ * part need a sort. */
+static size_t ids_in_order(const tf_map *m, const cust_agg *counted, size_t row0, ord_idx *o)
 {
     size_t pos = 0, k = 0;
     uint64_t id;
     uint32_t row;
     while (tf_map_next(m, &pos, &id, &row))
-        if (!counted || counted[row].orders) o[k++] = (ord_idx){id, row};
+        if (!counted || counted[row0 + row].orders) o[k++] = (ord_idx){id, row0 + row};
     if (m->hn) qsort(o, k, sizeof *o, cmp_id_first);
     return k;
 }
@@ -1260,7 +1261,7 @@ static ord_idx *dim_order(const dim *d, sl_err *err)
         sl_err_set(err, SL_E_NOMEM, "out of memory sorting ids");
         return NULL;
     }
-    ids_in_order(&d->ids, NULL, o);
+    ids_in_order(&d->ids, NULL, 0, o);
     return o;
 }
 
@@ -1413,22 +1414,13 @@ static ord_idx *counted_in_order(tf_state *st, sl_err *err)
         sl_err_set(err, SL_E_NOMEM, "out of memory sorting %zu customers", st->ncounted);
         return NULL;
     }
-    size_t k = 0, pos = 0;
-    for (size_t i = 0; i < st->crange_len; i++) /* the range: in id order */
+    size_t k = 0;
+    for (size_t i = 0; i < st->crange_len; i++) /* the dense range: in id order */
         if (st->cust[i].orders) o[k++] = (ord_idx){st->crange_lo + i, i};
-    if (!st->crange_len) {
-        ids_in_order(&st->cust_ids, st->cust, o);
-        return o;
-    }
-    uint64_t id;
-    uint32_t row;
-    int more = 0; /* ids outside the range (orders of unknown customers): sorted in */
-    while (tf_map_next(&st->cust_ids, &pos, &id, &row))
-        if (st->cust[st->crange_len + row].orders) {
-            o[k++] = (ord_idx){id, st->crange_len + row};
-            more = 1;
-        }
-    if (more) qsort(o, k, sizeof *o, cmp_id_first);
+    /* then the map's ids, after the range's rows: all of them without a range; beside one,
+     * the ids outside it (orders of unknown customers), sorted in */
+    size_t more = ids_in_order(&st->cust_ids, st->cust, st->crange_len, o + k);
+    if (k && more) qsort(o, k + more, sizeof *o, cmp_id_first);
     return o;
 }
 
