@@ -239,6 +239,13 @@ static int restock_rank(const rp_restock *t, const prod_row *p)
     return at;
 }
 
+static void prod_texts_free(prod_row *p)
+{
+    sl_free(p->sku);
+    sl_free(p->name);
+    sl_free(p->category);
+}
+
 /* p (its names NULL for none: "") into t's list at place at. */
 static sl_code restock_insert(rp_restock *t, prod_row *p, int at, const char *sku, size_t sku_n, const char *name,
                               size_t name_n, const char *category, size_t category_n, sl_err *err)
@@ -247,16 +254,11 @@ static sl_code restock_insert(rp_restock *t, prod_row *p, int at, const char *sk
     p->name = sl_strndup(name ? name : "", name ? name_n : 0);
     p->category = sl_strndup(category ? category : "", category ? category_n : 0);
     if (!p->sku || !p->name || !p->category) {
-        sl_free(p->sku);
-        sl_free(p->name);
-        sl_free(p->category);
+        prod_texts_free(p);
         return sl_err_set(err, SL_E_NOMEM, "out of memory for the restock list");
     }
     if (t->ntop == TOP_RESTOCK) { /* the least urgent one leaves */
-        prod_row *last = &t->top[TOP_RESTOCK - 1];
-        sl_free(last->sku);
-        sl_free(last->name);
-        sl_free(last->category);
+        prod_texts_free(&t->top[TOP_RESTOCK - 1]);
         t->ntop--;
     }
     memmove(&t->top[at + 1], &t->top[at], (size_t)(t->ntop - at) * sizeof t->top[0]);
@@ -294,11 +296,7 @@ sl_code rp_restock_add(rp_restock *t, int64_t id, int64_t units, int64_t on_hand
 
 void rp_restock_free(rp_restock *t)
 {
-    for (int i = 0; i < t->ntop; i++) {
-        sl_free(t->top[i].sku);
-        sl_free(t->top[i].name);
-        sl_free(t->top[i].category);
-    }
+    for (int i = 0; i < t->ntop; i++) prod_texts_free(&t->top[i]);
     t->ntop = 0;
 }
 
