@@ -148,6 +148,7 @@ void sl_batch_reset(sl_batch *b)
         c->null_count = 0;
         if (c->offsets) {
             c->offsets[0] = 0;
+            c->ndict = 0;
             sl_buf_reset(&c->data);
         }
     }
@@ -164,7 +165,10 @@ void sl_batch_free(sl_batch *b)
 {
     if (!b) return;
     if (b->cols)
-        for (int i = 0; i < b->schema->ncols; i++) sl_buf_free(&b->cols[i].data);
+        for (int i = 0; i < b->schema->ncols; i++) {
+            sl_buf_free(&b->cols[i].data);
+            sl_free(b->cols[i].codes);
+        }
     sl_free(b->cols);
     sl_free(b->arena);
     sl_free(b);
@@ -178,5 +182,27 @@ sl_code sl_col_set_bytes(sl_column *c, size_t row, const void *p, size_t n, sl_e
         return sl_err_prefix(err, "column %s: ", c->field->name);
     c->offsets[row + 1] = (uint32_t)c->data.len;
     if (c->valid) c->valid[row] = 1;
+    return SL_OK;
+}
+
+sl_code sl_batch_code_column(sl_batch *b, int i, sl_err *err)
+{
+    sl_column *c = &b->cols[i];
+    if (!c->offsets) return sl_err_set(err, SL_E_INTERNAL, "column %s: only a variable-width column is coded", c->field->name);
+    if (!c->codes && !(c->codes = sl_calloc(b->capacity, sizeof *c->codes)))
+        return sl_err_set(err, SL_E_NOMEM, "out of memory creating a batch of %zu rows", b->capacity);
+    c->ndict = 0;
+    c->offsets[0] = 0;
+    sl_buf_reset(&c->data);
+    return SL_OK;
+}
+
+sl_code sl_col_add_entry(sl_column *c, const void *p, size_t n, uint32_t *e, sl_err *err)
+{
+    if (c->data.len + n > UINT32_MAX)
+        return sl_err_set(err, SL_E_LIMIT, "column %s: batch holds more than 4 GiB of data", c->field->name);
+    if (sl_buf_append(&c->data, p, n, err) != SL_OK) return sl_err_prefix(err, "column %s: ", c->field->name);
+    *e = c->ndict++;
+    c->offsets[c->ndict] = (uint32_t)c->data.len;
     return SL_OK;
 }

@@ -15,6 +15,8 @@
  *   SL_DECIMAL p > 18            sl_decimal_width(p) bytes, big-endian two's complement
  *   SL_STRING, SL_JSON, SL_ENUM  UTF-8 bytes via offsets + data
  *   SL_BINARY                    bytes via offsets + data
+ * or, for a coded column (the reader's ENUMs), codes into the batch's texts; consumers
+ * read bytes with sl_col_bytes, which serves both forms.
  */
 #ifndef SL_BATCH_H
 #define SL_BATCH_H
@@ -62,7 +64,15 @@ typedef struct sl_column {
     uint32_t *offsets;  /* variable-width: capacity + 1 offsets into data; row i is [offsets[i], offsets[i+1]) */
     sl_buf data;        /* variable-width bytes, capped */
     int64_t null_count;
+    /* A coded column (sl_batch_code_column: an ENUM as the reader gives it): row i holds
+     * codes[i], an entry of the batch's own dictionary, whose texts are data's
+     * [offsets[e], offsets[e+1]) for e < ndict (a new text in each row at most, so
+     * ndict <= nrows); a NULL row holds SL_NO_CODE. sl_col_bytes reads either form. */
+    uint32_t *codes;
+    uint32_t ndict;
 } sl_column;
+
+#define SL_NO_CODE UINT32_MAX
 
 typedef struct sl_batch {
     const sl_schema *schema;
@@ -100,19 +110,39 @@ static inline void sl_col_set_null(sl_column *c, size_t row)
 {
     c->valid[row] = 0;
     c->null_count++;
-    if (c->offsets) c->offsets[row + 1] = c->offsets[row];
+    if (c->codes) c->codes[row] = SL_NO_CODE;
+    else if (c->offsets) c->offsets[row + 1] = c->offsets[row];
 }
 static inline void sl_col_set_valid(sl_column *c, size_t row)
 {
     if (c->valid) c->valid[row] = 1;
 }
 sl_code sl_col_set_bytes(sl_column *c, size_t row, const void *p, size_t n, sl_err *err);
+/* Makes variable-width column i of b a coded one (see sl_column), empty: for a producer
+ * whose values repeat a few texts. */
+sl_code sl_batch_code_column(sl_batch *b, int i, sl_err *err);
+/* A coded column's new dictionary entry, its index in *e. */
+sl_code sl_col_add_entry(sl_column *c, const void *p, size_t n, uint32_t *e, sl_err *err);
+/* Entry e's text. */
+static inline const uint8_t *sl_col_entry(const sl_column *c, uint32_t e, uint32_t *len)
+{
+    *len = c->offsets[e + 1] - c->offsets[e];
+    return c->data.data ? c->data.data + c->offsets[e] : (const uint8_t *)"";
+}
 static inline int sl_col_is_null(const sl_column *c, size_t row)
 {
     return c->valid && !c->valid[row];
 }
 static inline const uint8_t *sl_col_bytes(const sl_column *c, size_t row, uint32_t *len)
 {
+    if (c->codes) {
+        uint32_t e = c->codes[row];
+        if (e >= c->ndict) { /* a NULL row */
+            *len = 0;
+            return (const uint8_t *)"";
+        }
+        return sl_col_entry(c, e, len);
+    }
     *len = c->offsets[row + 1] - c->offsets[row];
     return c->data.data ? c->data.data + c->offsets[row] : (const uint8_t *)"";
 }

@@ -29,6 +29,7 @@ typedef enum conv {
     CV_DATETIME,
     CV_TIME,    /* length byte, then sign days(4) hour minute second [microseconds(4)]: to signed us */
     CV_BYTES,   /* strings and binaries */
+    CV_ENUM,    /* an ENUM's text, as a code of the batch's dictionary (sl_batch_code_column) */
     CV_BIT,     /* big-endian bytes to uint64 */
     CV_GEOMETRY /* MySQL's 4-byte SRID + WKB: the WKB is kept */
 } conv;
@@ -43,6 +44,9 @@ typedef struct colbind {
      * on_value's integer path reaches them without going through the batch. */
     uint8_t *values;
     uint8_t *valid;
+    /* CV_ENUM: the batch's texts by hash (entry + 1, 0 for free), emptied with the batch */
+    uint32_t *slots;
+    uint32_t nslots;
 } colbind;
 
 struct my_reader {
@@ -79,6 +83,7 @@ struct my_reader {
 };
 
 static void *ahead_main(void *arg);
+static sl_code code_columns(my_reader *r, sl_batch *b, sl_err *err);
 static void on_value(void *data, unsigned int i, unsigned char **row);
 
 void my_read_opts_default(my_read_opts *o)
@@ -193,6 +198,7 @@ static sl_code map_field(const MYSQL_FIELD *f, sl_type *t, conv *cv, char *origi
         *cv = CV_BYTES;
         if ((f->flags & ENUM_FLAG) || f->type == MYSQL_TYPE_ENUM) {
             t->id = SL_ENUM;
+            *cv = CV_ENUM;
             snprintf(origin, cap, "enum");
         } else if ((f->flags & SET_FLAG) || f->type == MYSQL_TYPE_SET) {
             t->id = SL_STRING;
@@ -321,7 +327,7 @@ my_reader *my_reader_open(MYSQL *m, const char *sql, const my_read_opts *opts, s
     /* Reading ahead, each of the two batches takes half the byte budget. */
     size_t bytes = r->opts.read_ahead ? r->opts.batch_bytes_max / 2 : r->opts.batch_bytes_max;
     r->batch = sl_batch_create(r->schema, r->opts.batch_rows, bytes, err);
-    if (!r->batch) goto fail;
+    if (!r->batch || code_columns(r, r->batch, err) != SL_OK) goto fail;
     r->key_col = -1;
     if (r->opts.key_column) {
         int k = sl_schema_find(r->schema, r->opts.key_column);
@@ -331,7 +337,7 @@ my_reader *my_reader_open(MYSQL *m, const char *sql, const my_read_opts *opts, s
         r->opts.batch_bytes_max = bytes;
         r->ahead[0] = r->batch;
         r->ahead[1] = sl_batch_create(r->schema, r->opts.batch_rows, bytes, err);
-        if (!r->ahead[1]) goto fail;
+        if (!r->ahead[1] || code_columns(r, r->ahead[1], err) != SL_OK) goto fail;
         r->nfree = 2;
         pthread_mutex_init(&r->mu, NULL);
         pthread_cond_init(&r->cv, NULL);
@@ -384,6 +390,68 @@ static inline int parse_dec64(const char *s, size_t n, int scale, int64_t *out)
     }
     *out = neg ? -v : v;
     return 1;
+}
+
+/* An ENUM's text as an entry of col's dictionary, added if new: the server sends the
+ * member's text, and a column's values are its few members (or '' for an invalid one),
+ * so each batch holds each text once and its rows hold codes. */
+static inline uint32_t enum_hash(const unsigned char *p, uint64_t n)
+{
+    /* the length and three bytes: an ENUM's members differ there (others only probe longer) */
+    uint64_t x = n ? (n & 0xffff) | (uint64_t)p[0] << 16 | (uint64_t)p[n / 2] << 24 | (uint64_t)p[n - 1] << 32 : 0;
+    return (uint32_t)((x * 0x9E3779B97F4A7C15ULL) >> 40);
+}
+
+static sl_code enum_code(colbind *c, sl_column *col, const unsigned char *p, uint64_t n, uint32_t *out, sl_err *err)
+{
+    uint32_t h = enum_hash(p, n);
+    if (n > UINT32_MAX) return sl_err_set(err, SL_E_DATA, "column %s: an ENUM text of %llu bytes", col->field->name,
+                                          (unsigned long long)n);
+    for (;;) {
+        uint32_t mask = c->nslots - 1, s = h & mask;
+        for (uint32_t e; (e = c->slots[s]) != 0; s = (s + 1) & mask) {
+            uint32_t len;
+            const uint8_t *t = sl_col_entry(col, e - 1, &len);
+            if (len == n && (n == 0 || memcmp(t, p, n) == 0)) {
+                *out = e - 1;
+                return SL_OK;
+            }
+        }
+        if ((uint64_t)(col->ndict + 1) * 2 <= c->nslots) {
+            SL_TRY(sl_col_add_entry(col, p, (size_t)n, out, err));
+            c->slots[s] = *out + 1;
+            return SL_OK;
+        }
+        /* half full: twice the slots, the entries hashed again, then the probe again */
+        uint32_t ns = c->nslots * 2, *slots = sl_calloc(ns, sizeof *slots);
+        if (!slots) return sl_err_set(err, SL_E_NOMEM, "out of memory for column %s's ENUM texts", col->field->name);
+        for (uint32_t e = 0; e < col->ndict; e++) {
+            uint32_t len;
+            const uint8_t *t = sl_col_entry(col, e, &len);
+            uint32_t q = enum_hash(t, len) & (ns - 1);
+            while (slots[q]) q = (q + 1) & (ns - 1);
+            slots[q] = e + 1;
+        }
+        sl_free(c->slots);
+        c->slots = slots;
+        c->nslots = ns;
+    }
+}
+
+/* The ENUM columns of a new batch: coded, with their hash slots. */
+static sl_code code_columns(my_reader *r, sl_batch *b, sl_err *err)
+{
+    for (int i = 0; i < b->schema->ncols; i++) {
+        colbind *c = &r->cols[i];
+        if (c->cv != CV_ENUM) continue;
+        SL_TRY(sl_batch_code_column(b, i, err));
+        if (!c->slots) {
+            c->nslots = 64;
+            if (!(c->slots = sl_calloc(c->nslots, sizeof *c->slots)))
+                return sl_err_set(err, SL_E_NOMEM, "out of memory for column %s's ENUM texts", b->schema->fields[i].name);
+        }
+    }
+    return SL_OK;
 }
 
 /* "-123.4500" -> unscaled integer at `scale`, as int64 or big-endian two's complement. */
@@ -560,6 +628,15 @@ static __attribute__((noinline)) void on_value_slow(my_reader *r, unsigned int i
         *(uint64_t *)dst = v;
         break;
     }
+    case CV_ENUM: {
+        uint64_t len = lenenc(&p);
+        *row = p + len;
+        if (enum_code(c, col, p, len, &col->codes[at], &r->row_err) != SL_OK && r->row_code == SL_OK) {
+            r->row_code = r->row_err.code;
+            sl_err_prefix(&r->row_err, "%s: ", tname(r));
+        }
+        break;
+    }
     case CV_BYTES:
     case CV_GEOMETRY: {
         uint64_t len = lenenc(&p);
@@ -595,6 +672,21 @@ static void on_value(void *data, unsigned int i, unsigned char **row)
     size_t at = r->at;
     if (__builtin_expect(c->cv != CV_INT, 0)) {
         int64_t v;
+        /* An ENUM text (one length byte) the batch holds already: its code. */
+        if (c->cv == CV_ENUM && p[0] < 251) {
+            size_t n = p[0];
+            sl_column *col = &r->filling->cols[i];
+            uint32_t mask = c->nslots - 1, e, len;
+            for (uint32_t s = enum_hash(p + 1, n) & mask; (e = c->slots[s]) != 0; s = (s + 1) & mask) {
+                const uint8_t *t = sl_col_entry(col, e - 1, &len);
+                if (len == n && memcmp(t, p + 1, n) == 0) {
+                    col->codes[at] = e - 1;
+                    *row = p + 1 + n;
+                    if (c->valid) c->valid[at] = 1;
+                    return;
+                }
+            }
+        }
         /* A short DECIMAL (length below 251: one length byte) that parses: its int64. */
         if (c->dec64 && p[0] < 251 && parse_dec64((const char *)p + 1, p[0], c->scale, &v)) {
             memcpy(c->values + at * 8, &v, 8);
@@ -653,6 +745,7 @@ static sl_code fill(my_reader *r, sl_batch *b, int *done, sl_err *err)
     for (int k = 0; k < b->schema->ncols; k++) {
         r->cols[k].values = b->cols[k].values;
         r->cols[k].valid = b->cols[k].valid;
+        if (r->cols[k].slots) memset(r->cols[k].slots, 0, r->cols[k].nslots * sizeof *r->cols[k].slots);
     }
     while (!sl_batch_full(b)) {
         r->at = b->nrows;
@@ -775,9 +868,13 @@ void my_reader_free(my_reader *r)
         pthread_mutex_destroy(&r->mu);
         sl_batch_free(r->ahead[1]);
         r->batch = r->ahead[0];
+    } else {
+        sl_batch_free(r->ahead[1]); /* an open that failed after making it */
     }
     if (r->st) mysql_stmt_close(r->st);
     sl_batch_free(r->batch);
+    if (r->cols && r->schema)
+        for (int i = 0; i < r->schema->ncols; i++) sl_free(r->cols[i].slots);
     sl_schema_free(r->schema);
     sl_free(r->var_cols);
     sl_free(r->cols);

@@ -7,7 +7,8 @@
  *   DECIMAL(p,s) -> SL_DECIMAL(p,s) (p <= 18: int64 unscaled; wider: big-endian bytes);
  *                   p > 38 with opts.wide_decimal_string: SL_STRING (the server's exact text)
  *   DATETIME(n), TIMESTAMP(n) -> SL_TIMESTAMP (microseconds, the value taken as UTC)
- *   DATE -> SL_DATE; CHAR/VARCHAR/TEXT -> SL_STRING; ENUM -> SL_ENUM; SET -> SL_STRING
+ *   DATE -> SL_DATE; CHAR/VARCHAR/TEXT -> SL_STRING; ENUM -> SL_ENUM, a coded column (batch.h);
+ *   SET -> SL_STRING
  *   FLOAT -> SL_FLOAT; DOUBLE -> SL_DOUBLE; BINARY/VARBINARY/BLOB -> SL_BINARY; JSON -> SL_JSON
  *   (the full table, with BIT, YEAR, TIME, GEOMETRY and zero dates, is in the README)
  * Nullability follows the column's NOT NULL flag. */

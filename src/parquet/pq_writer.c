@@ -124,6 +124,7 @@ struct pq_writer {
     pq_col *cols;
     pq_compressor *comp;
     sl_buf body, cbuf, hdr, tmp, bound; /* page scratch */
+    sl_buf remap; /* append_coded: a batch's entries' indices in the chunk's dictionary */
     int64_t rg_rows, total_rows;
     rg_meta *rgs;
     int nrg, rg_cap;
@@ -847,6 +848,49 @@ static sl_code append_var(pq_writer *w, pq_col *c, const sl_column *bc, size_t r
     return SL_OK;
 }
 
+/* append_var for a coded column (sl_column.codes) while the chunk is dictionary
+ * encoded: each of the batch's texts is looked up in the chunk's dictionary once, and a
+ * row's index is its code's. The pages and their statistics are append_var's. */
+static sl_code append_coded(pq_writer *w, pq_col *c, const sl_column *bc, size_t r, size_t n, sl_err *err)
+{
+    w->remap.len = 0;
+    SL_TRY(sl_buf_reserve(&w->remap, (size_t)bc->ndict * 4 + 4, err));
+    uint32_t *remap = (uint32_t *)(void *)w->remap.data;
+    memset(remap, 0xff, (size_t)bc->ndict * 4);
+    size_t i = r, end = r + n;
+    size_t defs = c->max_def ? 1 : 0;
+    int bits = dict_bits(&c->dict);
+    while (i < end && c->mode == MODE_DICT) {
+        int present = !bc->valid || bc->valid[i];
+        if (c->max_def) c->defs[c->pv] = (uint8_t)present;
+        c->pv++;
+        if (!present) {
+            c->pst.nulls++;
+        } else {
+            uint32_t e = bc->codes[i], x = remap[e], len;
+            if (x == UINT32_MAX) {
+                const uint8_t *p = sl_col_entry(bc, e, &len);
+                SL_TRY(dict_insert(&c->dict, 0, p, len, &x, err));
+                remap[e] = x;
+                bits = dict_bits(&c->dict);
+            }
+            c->idx[c->pnn++] = x;
+            if (dict_mark(&c->dict, x, c->page_seq)) {
+                const uint8_t *p = sl_col_entry(bc, e, &len);
+                SL_TRY(pq_stats_add(&c->pst, c->order, p, len, err));
+            }
+        }
+        i++;
+        /* page_est, with the dictionary's bit width kept */
+        if (c->pv >= PQ_PAGE_ROWS || defs * c->pv / 8 + c->pnn * (size_t)bits / 8 >= w->opt.page_size ||
+            c->dict.body.len > w->opt.dictionary_max) {
+            SL_TRY(flush_page(w, c, err));
+            maybe_fallback(w, c);
+        }
+    }
+    return i < end ? append_var(w, c, bc, i, end - i, err) : SL_OK;
+}
+
 /* ---------------------------------------------------------------------------------- */
 /* row groups */
 
@@ -1079,6 +1123,7 @@ pq_writer *pq_writer_open(sl_sink *sink, const sl_schema *schema, const pq_optio
     sl_buf_init(&w->hdr, 0);
     sl_buf_init(&w->tmp, 0);
     sl_buf_init(&w->bound, 0);
+    sl_buf_init(&w->remap, 0);
     sl_buf_init(&w->pindex, 0);
     w->comp = pq_compressor_create(opt->codec, opt->codec == PQ_CODEC_ZSTD ? opt->zstd_level : opt->gzip_level, err);
     w->cols = sl_calloc((size_t)w->ncols, sizeof *w->cols);
@@ -1140,7 +1185,9 @@ sl_code pq_writer_write(pq_writer *w, const sl_batch *batch, sl_err *err)
                 rc = sl_err_set(err, SL_E_INTERNAL, "column %s: nullable but the batch has no validity", col_name(c));
                 break;
             }
-            rc = c->width ? append_fixed(w, c, bc, r, n, err) : append_var(w, c, bc, r, n, err);
+            rc = c->width                          ? append_fixed(w, c, bc, r, n, err)
+                 : bc->codes && c->mode == MODE_DICT ? append_coded(w, c, bc, r, n, err)
+                                                     : append_var(w, c, bc, r, n, err);
             if (rc != SL_OK) sl_err_prefix(err, "column %s: ", col_name(c));
         }
         if (rc != SL_OK) break;
@@ -1411,6 +1458,7 @@ void pq_writer_free(pq_writer *w)
         dict_free(&c->dict);
     }
     sl_free(w->cols);
+    sl_buf_free(&w->remap);
     for (int g = 0; g < w->nrg; g++) {
         for (int i = 0; i < w->ncols; i++) sl_free(w->rgs[g].cols[i].minmax);
         sl_free(w->rgs[g].cols);

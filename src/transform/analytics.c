@@ -147,6 +147,7 @@ struct tf_state {
     size_t wraps_cap;
     size_t ncounted;      /* customers with a counted order */
     int64_t hour_count[24], hour_revenue[24];
+    sl_buf excl; /* add_orders: whether each text of a coded status column is excluded */
     tf_segment_sums seg; /* filled by tf_finish_orders, or merged */
     /* counted orders with as_of - window < order_date <= as_of: their ids, at most 4
      * bytes each (tf_idset), frozen once the items start */
@@ -408,6 +409,7 @@ void tf_free(tf_state *st)
     sl_free(st->cust_mem);
     tf_map_free(&st->wrap_ids);
     sl_free(st->wraps);
+    sl_buf_free(&st->excl);
     tf_idset_free(&st->window);
     tf_map_free(&st->sold_ids);
     sl_free(st->sold);
@@ -1082,7 +1084,19 @@ static sl_code add_orders(tf_state *st, const sl_batch *b, sl_err *err)
          * ids in the map and aggregates, with no doubling on the way */
         SL_TRY(cust_reserve(st, st->customers.n + st->customers.n / 64 + 1, err));
     }
-    const sl_column *cc = in.c[1];
+    const sl_column *cc = in.c[1], *sc = in.c[4];
+    /* A coded status (an ENUM as the reader gives it): each text of the batch tested once. */
+    const uint8_t *excl = NULL;
+    if (sc->codes) {
+        st->excl.len = 0;
+        SL_TRY(sl_buf_reserve(&st->excl, (size_t)sc->ndict + 1, err));
+        for (uint32_t e = 0; e < sc->ndict; e++) {
+            uint32_t n;
+            const uint8_t *s = sl_col_entry(sc, e, &n);
+            st->excl.data[e] = (uint8_t)excluded(st, s, n);
+        }
+        excl = st->excl.data;
+    }
     for (size_t g = 0; g < b->nrows; g += GROUP) {
         size_t end = g + GROUP < b->nrows ? g + GROUP : b->nrows;
         uint32_t slot[GROUP];
@@ -1116,10 +1130,14 @@ static sl_code add_orders(tf_state *st, const sl_batch *b, sl_err *err)
             int counted = !is_null(in.c[2], r) && !is_null(in.c[3], r);
             int64_t ts = counted ? get_ts(in.c[2], r) : 0, cents = 0;
             if (counted && ts > as_of) counted = 0;
-            if (counted && !is_null(in.c[4], r)) {
-                uint32_t n;
-                const uint8_t *s = sl_col_bytes(in.c[4], r, &n);
-                if (excluded(st, s, n)) counted = 0;
+            if (counted && !is_null(sc, r)) {
+                if (excl) {
+                    if (excl[sc->codes[r]]) counted = 0;
+                } else {
+                    uint32_t n;
+                    const uint8_t *s = sl_col_bytes(sc, r, &n);
+                    if (excluded(st, s, n)) counted = 0;
+                }
             }
             if (counted) cents = get_cents(in.c[3], r);
             if (slot[r - g] == UINT32_MAX) {

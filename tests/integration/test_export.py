@@ -1233,3 +1233,58 @@ def test_kill_without_snapshot_gives_up_after_three_attempts(mariadb, big, tmp_p
     assert "3 attempts" in p.stderr
     assert not list(tmp_path.rglob("_SUCCESS")) and not list(tmp_path.rglob("*.parquet"))
     assert no_temporaries(tmp_path)
+
+
+def test_enum_codes_written_as_their_texts(mariadb, fresh_db, tmp_path):
+    """ENUMs travel from the reader to the writer as codes of each batch's texts, and
+    the writer looks each text up in its dictionary once a batch (append_coded): every
+    value, '' and NULL as MariaDB has them (pymysql), in small pages and row groups; each
+    row group's min, max and null count as computed here from its rows; `e` dictionary
+    encoded; `l`, whose first page is larger as a dictionary than plain (every text once
+    in a page of 1 KiB of indices), given up for PLAIN during a batch, the batch's rest
+    written from its codes' texts."""
+    import random
+    rnd = random.Random(11)
+    members = [f"a{i:03d}a" for i in range(200)] + [f"é{i}ü" for i in range(90)] + ["", "x", "zz", "q" * 40]
+    members = [m for m in members if m]
+    longs = [f"{i:04d}" + "l" * 16 for i in range(1000)]
+    q = lambda ms: ", ".join("'" + m + "'" for m in ms)
+    with mariadb.connect(fresh_db) as c, c.cursor() as cur:
+        cur.execute("SET SESSION sql_mode = ''")
+        cur.execute(f"CREATE TABLE en (id INT PRIMARY KEY, e ENUM({q(members)}), l ENUM({q(longs)}) NOT NULL) "
+                    "CHARSET utf8mb4")
+        vals = []
+        for i in range(30000):
+            r = rnd.random()
+            e = None if r < 0.05 else "not a member" if r < 0.08 else rnd.choice(members)
+            vals.append((i, e, longs[(i * 7919) % len(longs)]))
+        cur.executemany("INSERT INTO en VALUES (%s, %s, %s)", vals)
+    export(mariadb, fresh_db, tmp_path, "--table", "en", "--partitions", 2, "--page-size", "1K",
+           "--row-group-size", "512K", "--date", DATE, check=0)
+    folder = part_dir(tmp_path, "en")
+    m = manifest(folder)
+    t = table_of(folder, m)
+    got = sorted(zip(t.column("id").to_pylist(), t.column("e").to_pylist(), t.column("l").to_pylist()))
+    want = rows_of(mariadb, fresh_db, "SELECT id, e, l FROM en")
+    assert got == [tuple(r) for r in want]
+    assert sum(1 for r in want if r[1] == "") > 500 and sum(1 for r in want if r[1] is None) > 1000
+    groups = encodings = 0
+    enc = {"e": set(), "l": set()}
+    for f in m["files"]:
+        pf = pq.ParquetFile(folder / f["name"])
+        for g in range(pf.metadata.num_row_groups):
+            rows = pf.read_row_group(g)
+            groups += 1
+            for j, name in enumerate(pf.schema_arrow.names):
+                if name == "id":
+                    continue
+                col = pf.metadata.row_group(g).column(j)
+                enc[name] |= set(col.encodings)
+                vs = [v for v in rows.column(name).to_pylist() if v is not None]
+                st = col.statistics
+                assert st.null_count == rows.num_rows - len(vs), (f["name"], g, name)
+                key = lambda s: s.encode()
+                assert (st.min, st.max) == (min(vs, key=key), max(vs, key=key)), (f["name"], g, name)
+    assert groups >= 4
+    assert "RLE_DICTIONARY" in enc["e"]
+    assert "PLAIN" in enc["l"] and "RLE_DICTIONARY" not in enc["l"], enc["l"]

@@ -286,3 +286,52 @@ def test_decimals_of_every_length_sign_and_place_in_the_row(mariadb, fresh_db):
     assert san.returncode == 0 and "Sanitizer" not in san.stderr and "runtime error" not in san.stderr, \
         san.stderr[-4000:]
     assert san.stdout == plain.stdout
+
+
+def enum_table(mariadb, db, rows=4000):
+    """A table of ENUMs as my_reader codes them: `e` has 300 members, many alike in their
+    length and first, middle and last bytes (enum_hash's inputs), multibyte ones, and
+    '' (MariaDB's index 0 for an invalid value) and NULLs among the values; `l` has
+    members longer than 250 bytes (a 3-byte length on the wire); `o` has one member.
+    Returns pymysql's rows."""
+    import random
+    rnd = random.Random(7)
+    members = [f"a{i:03d}a" for i in range(200)] + [f"é{i}ü" for i in range(90)] + ["x", "y", "z", "xx", "yy", "zz",
+                                                                                   "xyx", "xzx", "yxy", "q" * 40]
+    longs = ["é" * 130 + str(i) for i in range(5)]  # 261 or more bytes in utf8mb4
+    q = lambda ms: ", ".join("'" + m + "'" for m in ms)
+    with mariadb.connect(db) as c, c.cursor() as cur:
+        cur.execute("SET SESSION sql_mode = ''")
+        cur.execute(f"CREATE TABLE en (id INT PRIMARY KEY, e ENUM({q(members)}), l ENUM({q(longs)}) NOT NULL, "
+                    f"o ENUM('only') NOT NULL) CHARSET utf8mb4")
+        vals = []
+        for i in range(rows):
+            r = rnd.random()
+            e = None if r < 0.05 else "not a member" if r < 0.08 else rnd.choice(members)
+            vals.append((i, e, rnd.choice(longs), "only"))
+        cur.executemany("INSERT INTO en VALUES (%s, %s, %s, %s)", vals)
+        cur.execute("SELECT * FROM en ORDER BY id")
+        return cur.fetchall()
+
+
+def test_enums_are_coded_per_batch(mariadb, fresh_db):
+    """ENUM values reach the batch as codes of the batch's own texts (each text once,
+    looked up by hash, the slots grown past 32 texts, found again in the next batch):
+    every value, '' and NULL equal to pymysql's, in batches of 1, 7 and 65,536 rows;
+    also under ASan."""
+    want = enum_table(mariadb, fresh_db)
+    assert sum(1 for r in want if r[1] == "") > 50 and sum(1 for r in want if r[1] is None) > 100
+    sql_ = "SELECT * FROM en ORDER BY id"
+    for batch in (1, 7, 65536):
+        schema, got, tail = parse(dump(mariadb, fresh_db, sql_, batch))
+        assert [c["type"] for c in schema] == ["int32", "enum", "enum", "enum"]
+        assert tail["rows"] == len(want)
+        assert got == [[str(r[0]), r[1], r[2], r[3]] for r in want]
+    if not (ASAN_TOOLS / "my_dump").exists():
+        subprocess.run(["make", "asan"], cwd=ROOT, check=True, capture_output=True)
+    for batch in (7, 65536):
+        plain = dump(mariadb, fresh_db, sql_, batch)
+        san = dump(mariadb, fresh_db, sql_, batch, env_extra=SAN_ENV, tools=ASAN_TOOLS)
+        assert san.returncode == 0 and "Sanitizer" not in san.stderr and "runtime error" not in san.stderr, \
+            san.stderr[-4000:]
+        assert san.stdout == plain.stdout

@@ -56,7 +56,54 @@ static void fill_and_reset(void)
     sl_schema_free(NULL);
 }
 
+/* A coded column: rows hold entries of the batch's texts; NULL rows read as empty;
+ * reset empties the texts; a fixed-width column cannot be coded. */
+static void coded_column(void)
+{
+    sl_err e = {0};
+    sl_schema *s = sl_schema_create(2, &e);
+    uint32_t len, x, y;
+    const uint8_t *p;
+    CHECK(s);
+    CHECK_EQ_INT(sl_schema_set(s, 0, "id", (sl_type){SL_INT32, 0, 0}, 0, NULL, &e), SL_OK);
+    CHECK_EQ_INT(sl_schema_set(s, 1, "status", (sl_type){SL_ENUM, 0, 0}, 1, "enum", &e), SL_OK);
+    sl_batch *b = sl_batch_create(s, 4, 0, &e);
+    CHECK(b);
+    CHECK_EQ_INT(sl_batch_code_column(b, 0, &e), SL_E_INTERNAL);
+    CHECK_EQ_INT(sl_batch_code_column(b, 1, &e), SL_OK);
+    sl_column *c = &b->cols[1];
+    CHECK_EQ_INT(sl_col_add_entry(c, "paid", 4, &x, &e), SL_OK);
+    CHECK_EQ_INT(sl_col_add_entry(c, "", 0, &y, &e), SL_OK);
+    CHECK_EQ_INT(x, 0);
+    CHECK_EQ_INT(y, 1);
+    CHECK_EQ_INT(c->ndict, 2);
+    c->codes[0] = y;
+    c->valid[0] = 1;
+    sl_col_set_null(c, 1);
+    c->codes[2] = x;
+    c->valid[2] = 1;
+    b->nrows = 3;
+    p = sl_col_bytes(c, 2, &len);
+    CHECK(len == 4 && memcmp(p, "paid", 4) == 0);
+    p = sl_col_bytes(c, 0, &len);
+    CHECK_EQ_INT(len, 0);
+    CHECK(sl_col_is_null(c, 1));
+    CHECK_EQ_INT(c->codes[1], SL_NO_CODE);
+    p = sl_col_bytes(c, 1, &len);
+    CHECK_EQ_INT(len, 0);
+    sl_batch_reset(b);
+    CHECK_EQ_INT(c->ndict, 0);
+    CHECK_EQ_INT(c->data.len, 0);
+    CHECK_EQ_INT(sl_col_add_entry(c, "shipped", 7, &x, &e), SL_OK);
+    CHECK_EQ_INT(x, 0);
+    p = sl_col_entry(c, 0, &len);
+    CHECK(len == 7 && memcmp(p, "shipped", 7) == 0);
+    sl_batch_free(b);
+    sl_schema_free(s);
+}
+
 T_SUITE(suite_batch) = {
+    {"coded_column", coded_column},
     {"decimal_widths", decimal_widths},
     {"fill_and_reset", fill_and_reset},
     T_END,
