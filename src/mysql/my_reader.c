@@ -672,6 +672,24 @@ static void on_value(void *data, unsigned int i, unsigned char **row)
     size_t at = r->at;
     if (__builtin_expect(c->cv != CV_INT, 0)) {
         int64_t v;
+        /* A DATETIME without microseconds on a day 1..28 (valid in every month; the
+         * rest, zero dates included, are on_value_slow's): its microseconds. */
+        if (c->cv == CV_DATETIME && (p[0] == 7 || p[0] == 4)) {
+            unsigned y = (unsigned)p[1] | (unsigned)p[2] << 8, mo = p[3], d = p[4];
+            if (y != 0 && mo - 1 < 12 && d - 1 < 28) {
+                unsigned h = 0, mi = 0, sec = 0;
+                if (p[0] == 7) {
+                    h = p[5];
+                    mi = p[6];
+                    sec = p[7];
+                }
+                int64_t ts = sl_ts_make((int)y, mo, d, h, mi, sec, 0);
+                memcpy(c->values + at * 8, &ts, 8);
+                *row = p + 1 + p[0];
+                if (c->valid) c->valid[at] = 1;
+                return;
+            }
+        }
         /* An ENUM text (one length byte) the batch holds already: its code. */
         if (c->cv == CV_ENUM && p[0] < 251) {
             size_t n = p[0];
