@@ -810,16 +810,22 @@ static sl_code append_fixed(pq_writer *w, pq_col *c, const sl_column *bc, size_t
     return SL_OK;
 }
 
+/* Row i of a byte-array column into the page's levels: whether it holds a value (a
+ * NULL is counted). */
+static inline int take_level(pq_col *c, const sl_column *bc, size_t i)
+{
+    int present = !bc->valid || bc->valid[i];
+    if (c->max_def) c->defs[c->pv] = (uint8_t)present;
+    c->pv++;
+    if (!present) c->pst.nulls++;
+    return present;
+}
+
 /* Appends rows [r, r+n) of a byte-array column. */
 static sl_code append_var(pq_writer *w, pq_col *c, const sl_column *bc, size_t r, size_t n, sl_err *err)
 {
     for (size_t i = r; i < r + n; i++) {
-        int present = !bc->valid || bc->valid[i];
-        if (c->max_def) c->defs[c->pv] = (uint8_t)present;
-        c->pv++;
-        if (!present) {
-            c->pst.nulls++;
-        } else {
+        if (take_level(c, bc, i)) {
             uint32_t len;
             const uint8_t *p = sl_col_bytes(bc, i, &len);
             if (c->mode == MODE_DICT) {
@@ -861,12 +867,7 @@ static sl_code append_coded(pq_writer *w, pq_col *c, const sl_column *bc, size_t
     size_t defs = c->max_def ? 1 : 0;
     int bits = dict_bits(&c->dict);
     while (i < end && c->mode == MODE_DICT) {
-        int present = !bc->valid || bc->valid[i];
-        if (c->max_def) c->defs[c->pv] = (uint8_t)present;
-        c->pv++;
-        if (!present) {
-            c->pst.nulls++;
-        } else {
+        if (take_level(c, bc, i)) {
             uint32_t e = bc->codes[i], x = remap[e], len;
             if (x == UINT32_MAX) {
                 const uint8_t *p = sl_col_entry(bc, e, &len);
