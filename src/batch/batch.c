@@ -174,12 +174,18 @@ void sl_batch_free(sl_batch *b)
     sl_free(b);
 }
 
-sl_code sl_col_set_bytes(sl_column *c, size_t row, const void *p, size_t n, sl_err *err)
+/* n more bytes in c's arena (its offsets stay 32-bit). */
+static sl_code col_append(sl_column *c, const void *p, size_t n, sl_err *err)
 {
     if (c->data.len + n > UINT32_MAX)
         return sl_err_set(err, SL_E_LIMIT, "column %s: batch holds more than 4 GiB of data", c->field->name);
-    if (sl_buf_append(&c->data, p, n, err) != SL_OK)
-        return sl_err_prefix(err, "column %s: ", c->field->name);
+    if (sl_buf_append(&c->data, p, n, err) != SL_OK) return sl_err_prefix(err, "column %s: ", c->field->name);
+    return SL_OK;
+}
+
+sl_code sl_col_set_bytes(sl_column *c, size_t row, const void *p, size_t n, sl_err *err)
+{
+    SL_TRY(col_append(c, p, n, err));
     c->offsets[row + 1] = (uint32_t)c->data.len;
     if (c->valid) c->valid[row] = 1;
     return SL_OK;
@@ -199,9 +205,7 @@ sl_code sl_batch_code_column(sl_batch *b, int i, sl_err *err)
 
 sl_code sl_col_add_entry(sl_column *c, const void *p, size_t n, uint32_t *e, sl_err *err)
 {
-    if (c->data.len + n > UINT32_MAX)
-        return sl_err_set(err, SL_E_LIMIT, "column %s: batch holds more than 4 GiB of data", c->field->name);
-    if (sl_buf_append(&c->data, p, n, err) != SL_OK) return sl_err_prefix(err, "column %s: ", c->field->name);
+    SL_TRY(col_append(c, p, n, err));
     *e = c->ndict++;
     c->offsets[c->ndict] = (uint32_t)c->data.len;
     return SL_OK;

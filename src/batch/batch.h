@@ -143,8 +143,7 @@ static inline const uint8_t *sl_col_bytes(const sl_column *c, size_t row, uint32
         }
         return sl_col_entry(c, e, len);
     }
-    *len = c->offsets[row + 1] - c->offsets[row];
-    return c->data.data ? c->data.data + c->offsets[row] : (const uint8_t *)"";
+    return sl_col_entry(c, (uint32_t)row, len); /* row i's text is entry i's place */
 }
 #define SL_COL_VALUES(c, T) ((T *)(c)->values)
 

@@ -392,9 +392,6 @@ static inline int parse_dec64(const char *s, size_t n, int scale, int64_t *out)
     return 1;
 }
 
-/* An ENUM's text as an entry of col's dictionary, added if new: the server sends the
- * member's text, and a column's values are its few members (or '' for an invalid one),
- * so each batch holds each text once and its rows hold codes. */
 static inline uint32_t enum_hash(const unsigned char *p, uint64_t n)
 {
     /* the length and three bytes: an ENUM's members differ there (others only probe longer) */
@@ -402,21 +399,33 @@ static inline uint32_t enum_hash(const unsigned char *p, uint64_t n)
     return (uint32_t)((x * 0x9E3779B97F4A7C15ULL) >> 40);
 }
 
+/* The entry of col's texts equal to p[0..n) (1 and its index in *out), or 0 and in *slot
+ * the free slot where it goes. */
+static inline int enum_find(const colbind *c, const sl_column *col, const unsigned char *p, uint64_t n, uint32_t *out,
+                            uint32_t *slot)
+{
+    uint32_t mask = c->nslots - 1, s = enum_hash(p, n) & mask, e, len;
+    for (; (e = c->slots[s]) != 0; s = (s + 1) & mask) {
+        const uint8_t *t = sl_col_entry(col, e - 1, &len);
+        if (len == n && (n == 0 || memcmp(t, p, n) == 0)) {
+            *out = e - 1;
+            return 1;
+        }
+    }
+    *slot = s;
+    return 0;
+}
+
+/* An ENUM's text as an entry of col's dictionary, added if new: the server sends the
+ * member's text, and a column's values are its few members (or '' for an invalid one),
+ * so each batch holds each text once and its rows hold codes. */
 static sl_code enum_code(colbind *c, sl_column *col, const unsigned char *p, uint64_t n, uint32_t *out, sl_err *err)
 {
-    uint32_t h = enum_hash(p, n);
     if (n > UINT32_MAX) return sl_err_set(err, SL_E_DATA, "column %s: an ENUM text of %llu bytes", col->field->name,
                                           (unsigned long long)n);
     for (;;) {
-        uint32_t mask = c->nslots - 1, s = h & mask;
-        for (uint32_t e; (e = c->slots[s]) != 0; s = (s + 1) & mask) {
-            uint32_t len;
-            const uint8_t *t = sl_col_entry(col, e - 1, &len);
-            if (len == n && (n == 0 || memcmp(t, p, n) == 0)) {
-                *out = e - 1;
-                return SL_OK;
-            }
-        }
+        uint32_t s;
+        if (enum_find(c, col, p, n, out, &s)) return SL_OK;
         if ((uint64_t)(col->ndict + 1) * 2 <= c->nslots) {
             SL_TRY(sl_col_add_entry(col, p, (size_t)n, out, err));
             c->slots[s] = *out + 1;
@@ -692,17 +701,12 @@ static void on_value(void *data, unsigned int i, unsigned char **row)
         }
         /* An ENUM text (one length byte) the batch holds already: its code. */
         if (c->cv == CV_ENUM && p[0] < 251) {
-            size_t n = p[0];
             sl_column *col = &r->filling->cols[i];
-            uint32_t mask = c->nslots - 1, e, len;
-            for (uint32_t s = enum_hash(p + 1, n) & mask; (e = c->slots[s]) != 0; s = (s + 1) & mask) {
-                const uint8_t *t = sl_col_entry(col, e - 1, &len);
-                if (len == n && memcmp(t, p + 1, n) == 0) {
-                    col->codes[at] = e - 1;
-                    *row = p + 1 + n;
-                    if (c->valid) c->valid[at] = 1;
-                    return;
-                }
+            uint32_t s;
+            if (enum_find(c, col, p + 1, p[0], &col->codes[at], &s)) {
+                *row = p + 1 + p[0];
+                if (c->valid) c->valid[at] = 1;
+                return;
             }
         }
         /* A short DECIMAL (length below 251: one length byte) that parses: its int64. */

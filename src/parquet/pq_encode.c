@@ -6,8 +6,6 @@
 
 #include "pq_thrift_write.h"
 
-int pq_bit_width(uint64_t v) { return v ? 64 - __builtin_clzll(v) : 0; }
-
 /* Bit-packs 8 values of w bits (0..32, LSB first) into w bytes at p: whole 32-bit words
  * while they fill, the last partial word's bytes at the end. */
 static inline __attribute__((always_inline)) void pack8_w(const uint32_t *v, const int w, uint8_t *p)

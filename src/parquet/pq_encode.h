@@ -11,7 +11,7 @@
 #include "../common/sl_error.h"
 
 /* Bits needed to hold v (0 for 0). */
-int pq_bit_width(uint64_t v);
+static inline int pq_bit_width(uint64_t v) { return v ? 64 - __builtin_clzll(v) : 0; }
 
 /* RLE/bit-packed hybrid of n values of bit_width bits (0..32), no length prefix.
  * Runs of 8 or more equal values become RLE runs, the rest bit-packed groups of 8. */

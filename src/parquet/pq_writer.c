@@ -864,8 +864,6 @@ static sl_code append_coded(pq_writer *w, pq_col *c, const sl_column *bc, size_t
     uint32_t *remap = (uint32_t *)(void *)w->remap.data;
     memset(remap, 0xff, (size_t)bc->ndict * 4);
     size_t i = r, end = r + n;
-    size_t defs = c->max_def ? 1 : 0;
-    int bits = dict_bits(&c->dict);
     while (i < end && c->mode == MODE_DICT) {
         if (take_level(c, bc, i)) {
             uint32_t e = bc->codes[i], x = remap[e], len;
@@ -873,7 +871,6 @@ static sl_code append_coded(pq_writer *w, pq_col *c, const sl_column *bc, size_t
                 const uint8_t *p = sl_col_entry(bc, e, &len);
                 SL_TRY(dict_insert(&c->dict, 0, p, len, &x, err));
                 remap[e] = x;
-                bits = dict_bits(&c->dict);
             }
             c->idx[c->pnn++] = x;
             if (dict_mark(&c->dict, x, c->page_seq)) {
@@ -882,9 +879,7 @@ static sl_code append_coded(pq_writer *w, pq_col *c, const sl_column *bc, size_t
             }
         }
         i++;
-        /* page_est, with the dictionary's bit width kept */
-        if (c->pv >= PQ_PAGE_ROWS || defs * c->pv / 8 + c->pnn * (size_t)bits / 8 >= w->opt.page_size ||
-            c->dict.body.len > w->opt.dictionary_max) {
+        if (c->pv >= PQ_PAGE_ROWS || page_est(c) >= w->opt.page_size || c->dict.body.len > w->opt.dictionary_max) {
             SL_TRY(flush_page(w, c, err));
             maybe_fallback(w, c);
         }
