@@ -13,7 +13,9 @@
 CC      ?= cc
 PKGS    := libmariadb libcurl openssl libzstd zlib jansson expat snappy
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# libcurl's header only: src/sink/s3.c loads the library on the first S3 store (dlopen),
+# so that a start of sluice does not load and relocate its thirty dependencies.
+PKG_LIBS   := $(shell pkg-config --libs $(filter-out libcurl,$(PKGS)) 2>/dev/null)
 
 VERSION := 0.1.0
 BUILD_ID := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)

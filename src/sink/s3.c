@@ -3,7 +3,10 @@
  * vtable (create, list, remove, read). */
 #include "s3.h"
 
+/* The calls go through cu (below), declared from the header's own prototypes: no macros. */
+#define CURL_DISABLE_TYPECHECK
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -21,6 +24,83 @@
 #include "s3_sign.h"
 #include "s3_xml.h"
 #include "sink.h"
+
+/* libcurl is loaded on the first S3 store, not linked: with its dependencies (GnuTLS,
+ * Kerberos, LDAP, SSH, ...: about thirty libraries) it cost every start of sluice about
+ * 4 ms of loading and relocation, a local export or `--version` included. The table is
+ * typed from curl.h's prototypes (the fixed parameters of a call are checked as in a
+ * direct one; curl's type-checking macros for setopt's last argument are off). */
+static struct {
+    __typeof__(curl_global_init) *global_init;
+    __typeof__(curl_easy_init) *easy_init;
+    __typeof__(curl_easy_setopt) *easy_setopt;
+    __typeof__(curl_easy_perform) *easy_perform;
+    __typeof__(curl_easy_getinfo) *easy_getinfo;
+    __typeof__(curl_easy_reset) *easy_reset;
+    __typeof__(curl_easy_cleanup) *easy_cleanup;
+    __typeof__(curl_easy_strerror) *easy_strerror;
+    __typeof__(curl_slist_append) *slist_append;
+    __typeof__(curl_slist_free_all) *slist_free_all;
+    __typeof__(curl_share_init) *share_init;
+    __typeof__(curl_share_setopt) *share_setopt;
+    __typeof__(curl_share_cleanup) *share_cleanup;
+} cu;
+
+static pthread_mutex_t cu_mu = PTHREAD_MUTEX_INITIALIZER;
+static int cu_state; /* 0 not tried, 1 ready, -1 failed (cu_why says why) */
+static char cu_why[600];
+
+/* dlsym's object pointer into a function pointer of the table (POSIX allows the copy). */
+static int cu_sym(void *lib, const char *name, void *slot)
+{
+    void *f = dlsym(lib, name);
+    if (f) memcpy(slot, &f, sizeof f);
+    return f != NULL;
+}
+
+/* Loads libcurl once a process (SLUICE_LIBCURL names it; libcurl.so.4 by default) and
+ * runs curl_global_init; later calls give the first one's outcome. */
+static sl_code cu_load(const sl_config *cfg, sl_err *err)
+{
+    pthread_mutex_lock(&cu_mu);
+    if (cu_state == 0) {
+        const char *name = sl_config_get_or(cfg, "SLUICE_LIBCURL", "libcurl.so.4");
+        void *lib = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+        cu_state = -1;
+        if (!lib) {
+            const char *why = dlerror();
+            snprintf(cu_why, sizeof cu_why, "%s could not be loaded (%s)", name, why ? why : "no reason given");
+        } else {
+            const char *missing = NULL;
+#define CU_SYM(f) if (!missing && !cu_sym(lib, "curl_" #f, &cu.f)) missing = "curl_" #f
+            CU_SYM(global_init);
+            CU_SYM(easy_init);
+            CU_SYM(easy_setopt);
+            CU_SYM(easy_perform);
+            CU_SYM(easy_getinfo);
+            CU_SYM(easy_reset);
+            CU_SYM(easy_cleanup);
+            CU_SYM(easy_strerror);
+            CU_SYM(slist_append);
+            CU_SYM(slist_free_all);
+            CU_SYM(share_init);
+            CU_SYM(share_setopt);
+            CU_SYM(share_cleanup);
+#undef CU_SYM
+            if (missing) snprintf(cu_why, sizeof cu_why, "%s has no function %s (it is not libcurl)", name, missing);
+            else if (cu.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+                snprintf(cu_why, sizeof cu_why, "%s could not be initialised (curl_global_init failed)", name);
+            else cu_state = 1;
+            if (cu_state != 1) dlclose(lib);
+        }
+    }
+    int ok = cu_state == 1;
+    pthread_mutex_unlock(&cu_mu);
+    if (ok) return SL_OK;
+    return sl_err_set(err, SL_E_CONFIG,
+                      "S3 output needs libcurl, which could not be used: %s; install Debian's libcurl4 package, or "
+                      "name the libcurl to load in SLUICE_LIBCURL", cu_why);
+}
 
 /* Retried requests of the process, for the metrics file (s3_retry_count). */
 static atomic_llong retries;
@@ -342,7 +422,7 @@ static sl_code add_header(struct curl_slist **l, const char *name, const char *v
 {
     char line[4600];
     snprintf(line, sizeof line, "%s: %s", name, value);
-    struct curl_slist *n = curl_slist_append(*l, line);
+    struct curl_slist *n = cu.slist_append(*l, line);
     if (!n) return sl_err_set(err, SL_E_NOMEM, "out of memory building a request");
     *l = n;
     return SL_OK;
@@ -356,8 +436,8 @@ static CURL *handle_take(s3_store *s)
     pthread_mutex_lock(&s->pool_mu);
     if (s->npool) c = s->pool[--s->npool];
     pthread_mutex_unlock(&s->pool_mu);
-    if (c) curl_easy_reset(c); /* options back to defaults; live connections are kept */
-    else c = curl_easy_init();
+    if (c) cu.easy_reset(c); /* options back to defaults; live connections are kept */
+    else c = cu.easy_init();
     return c;
 }
 
@@ -377,7 +457,7 @@ static void handle_give(s3_store *s, CURL *c)
         c = NULL;
     }
     pthread_mutex_unlock(&s->pool_mu);
-    if (c) curl_easy_cleanup(c); /* no room to keep it */
+    if (c) cu.easy_cleanup(c); /* no room to keep it */
 }
 
 /* curl calls this about once a second and on every chunk: a stop cuts the run's own
@@ -425,50 +505,50 @@ static int attempt(s3_store *s, const s3_req *r, const char *url, const char *pa
     OPENSSL_cleanse(auth.data, auth.cap);
     sl_buf_free(&auth);
     if (*rc != SL_OK) {
-        curl_slist_free_all(hl);
+        cu.slist_free_all(hl);
         return 0;
     }
     CURL *c = handle_take(s);
     if (!c) {
-        curl_slist_free_all(hl);
+        cu.slist_free_all(hl);
         *rc = sl_err_set(err, SL_E_NOMEM, "cannot create a curl handle");
         return 0;
     }
     xfer x = {out, resp};
     char ebuf[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, r->method);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, s->timeout);
-    curl_easy_setopt(c, CURLOPT_SHARE, s->share);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &x);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+    cu.easy_setopt(c, CURLOPT_URL, url);
+    cu.easy_setopt(c, CURLOPT_CUSTOMREQUEST, r->method);
+    cu.easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+    cu.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    cu.easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+    cu.easy_setopt(c, CURLOPT_TIMEOUT, s->timeout);
+    cu.easy_setopt(c, CURLOPT_SHARE, s->share);
+    cu.easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
+    cu.easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    cu.easy_setopt(c, CURLOPT_WRITEDATA, &x);
+    cu.easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    cu.easy_setopt(c, CURLOPT_HEADERDATA, &x);
+    cu.easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+    cu.easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
     if (r->work) {
-        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+        cu.easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+        cu.easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     }
-    if (s->ca[0]) curl_easy_setopt(c, CURLOPT_CAINFO, s->ca);
+    if (s->ca[0]) cu.easy_setopt(c, CURLOPT_CAINFO, s->ca);
     if (strcmp(r->method, "GET") == 0) {
-        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+        cu.easy_setopt(c, CURLOPT_HTTPGET, 1L);
     } else if (strcmp(r->method, "HEAD") == 0) {
-        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+        cu.easy_setopt(c, CURLOPT_NOBODY, 1L);
     } else {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, r->body ? (const char *)r->body : "");
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->len);
+        cu.easy_setopt(c, CURLOPT_POSTFIELDS, r->body ? (const char *)r->body : "");
+        cu.easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->len);
     }
-    int cc = (int)curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
-    if (cc) snprintf(curl_msg, cmcap, "%s", ebuf[0] ? ebuf : curl_easy_strerror((CURLcode)cc));
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL); /* ebuf goes out of scope */
+    int cc = (int)cu.easy_perform(c);
+    cu.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
+    if (cc) snprintf(curl_msg, cmcap, "%s", ebuf[0] ? ebuf : cu.easy_strerror((CURLcode)cc));
+    cu.easy_setopt(c, CURLOPT_ERRORBUFFER, NULL); /* ebuf goes out of scope */
     handle_give(s, c);
-    curl_slist_free_all(hl);
+    cu.slist_free_all(hl);
     *rc = SL_OK;
     return cc;
 }
@@ -1156,10 +1236,10 @@ static void abort_lost_uploads(s3_upload *u)
 static void st_release(sl_store *st)
 {
     s3_store *s = (s3_store *)st;
-    for (int i = 0; i < s->npool; i++) curl_easy_cleanup(s->pool[i]); /* before the share they use */
+    for (int i = 0; i < s->npool; i++) cu.easy_cleanup(s->pool[i]); /* before the share they use */
     sl_free(s->pool);
     pthread_mutex_destroy(&s->pool_mu);
-    if (s->share) curl_share_cleanup(s->share);
+    if (s->share) cu.share_cleanup(s->share);
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++) pthread_mutex_destroy(&s->locks[i]);
     pthread_mutex_destroy(&s->rnd_mu);
     OPENSSL_cleanse(s->sk, sizeof s->sk);
@@ -1231,21 +1311,13 @@ static sl_code load_credentials(s3_store *s, const sl_config *cfg, sl_err *err)
     return SL_OK;
 }
 
-static int curl_ready;
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static void curl_init_once(void) { curl_ready = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK; }
-
 sl_store *sl_store_s3_open(const char *url, const sl_config *cfg, sl_err *err)
 {
     if (!cfg) {
         sl_err_set(err, SL_E_CONFIG, "%s: S3 output needs settings (credentials, region)", url);
         return NULL;
     }
-    pthread_once(&curl_once, curl_init_once);
-    if (!curl_ready) {
-        sl_err_set(err, SL_E_INTERNAL, "libcurl could not be initialised");
-        return NULL;
-    }
+    if (cu_load(cfg, err) != SL_OK) return NULL;
     s3_store *s = sl_calloc(1, sizeof *s);
     if (!s) {
         sl_err_set(err, SL_E_NOMEM, "out of memory opening %s", url);
@@ -1303,15 +1375,15 @@ sl_store *sl_store_s3_open(const char *url, const sl_config *cfg, sl_err *err)
     snprintf(s->ca, sizeof s->ca, "%s", sl_config_get_or(cfg, "S3_CA_FILE", ""));
     if (rc == SL_OK) rc = load_credentials(s, cfg, err);
     if (rc == SL_OK) {
-        s->share = curl_share_init();
+        s->share = cu.share_init();
         if (!s->share) rc = sl_err_set(err, SL_E_NOMEM, "cannot create a curl share");
     }
     if (rc == SL_OK) {
-        curl_share_setopt(s->share, CURLSHOPT_LOCKFUNC, share_lock);
-        curl_share_setopt(s->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
-        curl_share_setopt(s->share, CURLSHOPT_USERDATA, s);
-        curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-        curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+        cu.share_setopt(s->share, CURLSHOPT_LOCKFUNC, share_lock);
+        cu.share_setopt(s->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+        cu.share_setopt(s->share, CURLSHOPT_USERDATA, s);
+        cu.share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+        cu.share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
     }
     if (rc != SL_OK) {
         st_release(&s->base);

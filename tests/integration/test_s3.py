@@ -505,3 +505,32 @@ def test_sse_kms_single_and_multipart(moto, bucket, tmp_path):
         assert "alias/sluice-test" in h.get("SSEKMSKeyId", ""), (f.name, h)
     p = s3_tool(clean_env(moto.env(S3_SSE_KMS_KEY_ID="k")), "put", f"s3://{bucket}", "x", small)
     assert p.returncode == 3 and "S3_SSE=aws:kms" in p.stderr
+
+
+def test_libcurl_is_loaded_only_for_s3(mariadb, moto, bucket, source, tmp_path):
+    """libcurl is not linked: a local export never loads it, an S3 one does (the dynamic
+    loader's own trace says which libraries it loaded and why)."""
+    base = mariadb.sluice_env(source)
+    args = ["export", "--table", "warehouses", "--date", "2026-06-29", "--progress", "off"]
+    p = run_sluice(args + ["--output", str(tmp_path / "local")], env={**base, "LD_DEBUG": "files"}, check=0)
+    loaded = [line for line in p.stderr.splitlines() if "file=" in line]
+    assert loaded and any("libmariadb" in line for line in loaded), p.stderr[-2000:]
+    assert not any("libcurl" in line for line in loaded)
+    p = run_sluice(args + ["--output", f"s3://{bucket}/dl"], env={**base, **moto.env(), "LD_DEBUG": "files"}, check=0)
+    assert any("file=libcurl.so.4" in line and "dynamically loaded" in line for line in p.stderr.splitlines())
+    assert "dl/raw/warehouses/2026-06-29/_SUCCESS" in moto.keys(bucket, "dl/")
+
+
+@pytest.mark.parametrize("lib,why", [("libsluice-no-such-curl.so.9", "could not be loaded"),
+                                     ("libz.so.1", "has no function curl_global_init (it is not libcurl)")])
+def test_libcurl_that_cannot_be_loaded_is_a_configuration_error(mariadb, moto, bucket, source, tmp_path, lib, why):
+    base = mariadb.sluice_env(source)
+    args = ["export", "--table", "warehouses", "--date", "2026-06-29", "--progress", "off"]
+    p = run_sluice(args + ["--output", f"s3://{bucket}/nolib"], env={**base, **moto.env(), "SLUICE_LIBCURL": lib})
+    assert p.returncode == 3, p.stderr
+    assert "S3 output needs libcurl" in p.stderr and lib in p.stderr and why in p.stderr
+    assert "SLUICE_LIBCURL" in p.stderr and "libcurl4" in p.stderr
+    assert not moto.keys(bucket, "nolib/")
+    # the setting is read only when S3 is used: a local export is unaffected
+    p = run_sluice(args + ["--output", str(tmp_path / "local")], env={**base, "SLUICE_LIBCURL": lib}, check=0)
+    assert (tmp_path / "local/raw/warehouses/2026-06-29/_SUCCESS").exists()
