@@ -16,7 +16,10 @@ static inline int32_t sl_days_from_civil(int y, unsigned m, unsigned d)
     y -= m <= 2;
     era = (y >= 0 ? y : y - 399) / 400;
     yoe = (unsigned)(y - era * 400);
-    doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    /* (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5: the days of a March-based year before
+     * month m, as a table (GCC made a division of the formula's two arms). */
+    static const uint16_t before[12] = {306, 337, 0, 31, 61, 92, 122, 153, 184, 214, 245, 275};
+    doy = before[(m - 1) % 12] + d - 1;
     doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     return era * 146097 + (int32_t)doe - 719468;
 }

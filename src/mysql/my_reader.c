@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "../common/sl_alloc.h"
+#include "../common/sl_bytes.h"
 #include "../common/sl_time.h"
 #include "my_conn.h"
 
@@ -407,7 +408,7 @@ static inline int enum_find(const colbind *c, const sl_column *col, const unsign
     uint32_t mask = c->nslots - 1, s = enum_hash(p, n) & mask, e, len;
     for (; (e = c->slots[s]) != 0; s = (s + 1) & mask) {
         const uint8_t *t = sl_col_entry(col, e - 1, &len);
-        if (len == n && (n == 0 || memcmp(t, p, n) == 0)) {
+        if (len == n && sl_bytes_equal(t, p, n)) {
             *out = e - 1;
             return 1;
         }
@@ -665,10 +666,93 @@ static __attribute__((noinline)) void on_value_slow(my_reader *r, unsigned int i
     sl_col_set_valid(col, at);
 }
 
+/* on_value's typed fast paths, one small function each (so that none saves more
+ * registers than its own path needs, and the integer path none): a DATETIME, an ENUM
+ * text, a short DECIMAL and a short string in their common forms; the rest go to
+ * on_value_slow. */
+
+/* A DATETIME without microseconds on a day 1..28 (valid in every month; the rest, zero
+ * dates included, are on_value_slow's): its microseconds. */
+static __attribute__((noinline)) void on_datetime(my_reader *r, unsigned int i, unsigned char **row)
+{
+    const colbind *c = &r->cols[i];
+    unsigned char *p = *row;
+    if (p[0] == 7 || p[0] == 4) {
+        unsigned y = (unsigned)p[1] | (unsigned)p[2] << 8, mo = p[3], d = p[4];
+        if (y != 0 && mo - 1 < 12 && d - 1 < 28) {
+            unsigned h = 0, mi = 0, sec = 0;
+            if (p[0] == 7) {
+                h = p[5];
+                mi = p[6];
+                sec = p[7];
+            }
+            int64_t ts = sl_ts_make((int)y, mo, d, h, mi, sec, 0);
+            size_t at = r->at;
+            memcpy(c->values + at * 8, &ts, 8);
+            *row = p + 1 + p[0];
+            if (c->valid) c->valid[at] = 1;
+            return;
+        }
+    }
+    on_value_slow(r, i, row);
+}
+
+/* An ENUM text (one length byte) the batch holds already: its code. */
+static __attribute__((noinline)) void on_enum(my_reader *r, unsigned int i, unsigned char **row)
+{
+    const colbind *c = &r->cols[i];
+    unsigned char *p = *row;
+    if (p[0] < 251) {
+        sl_column *col = &r->filling->cols[i];
+        size_t at = r->at;
+        uint32_t s;
+        if (enum_find(c, col, p + 1, p[0], &col->codes[at], &s)) {
+            *row = p + 1 + p[0];
+            if (c->valid) c->valid[at] = 1;
+            return;
+        }
+    }
+    on_value_slow(r, i, row);
+}
+
+/* A short DECIMAL (length below 251: one length byte) that parses: its int64. */
+static __attribute__((noinline)) void on_decimal(my_reader *r, unsigned int i, unsigned char **row)
+{
+    const colbind *c = &r->cols[i];
+    unsigned char *p = *row;
+    int64_t v;
+    if (c->dec64 && p[0] < 251 && parse_dec64((const char *)p + 1, p[0], c->scale, &v)) {
+        size_t at = r->at;
+        memcpy(c->values + at * 8, &v, 8);
+        *row = p + 1 + p[0];
+        if (c->valid) c->valid[at] = 1;
+        return;
+    }
+    on_value_slow(r, i, row);
+}
+
+/* A string or binary value (one length byte) that fits the column's room: appended. */
+static __attribute__((noinline)) void on_bytes(my_reader *r, unsigned int i, unsigned char **row)
+{
+    unsigned char *p = *row;
+    sl_column *col = &r->filling->cols[i];
+    size_t n = p[0], len = col->data.len;
+    if (n < 251 && col->data.cap - len >= n && len + n <= UINT32_MAX) {
+        size_t at = r->at;
+        if (n) memcpy(col->data.data + len, p + 1, n); /* data is NULL before the first bytes */
+        col->data.len = len + n;
+        col->offsets[at + 1] = (uint32_t)(len + n);
+        if (col->valid) col->valid[at] = 1;
+        *row = p + 1 + n;
+        return;
+    }
+    on_value_slow(r, i, row);
+}
+
 /* STMT_ATTR_CB_RESULT: column i of the row being fetched; *row points at its value in
  * the packet and is moved past it (row is NULL for SQL NULL). Called by mysql_stmt_fetch for
  * every value, so the integers (most columns of most tables) take a path of a few
- * loads and one store, and the rest go to on_value_slow. */
+ * loads and one store; the other types go on to their own (a tail call). */
 static void on_value(void *data, unsigned int i, unsigned char **row)
 {
     my_reader *r = data;
@@ -677,48 +761,17 @@ static void on_value(void *data, unsigned int i, unsigned char **row)
         on_value_slow(r, i, row);
         return;
     }
+    if (c->cv != CV_INT) {
+        switch (c->cv) {
+        case CV_DATETIME: on_datetime(r, i, row); return;
+        case CV_ENUM: on_enum(r, i, row); return;
+        case CV_DECIMAL: on_decimal(r, i, row); return;
+        case CV_BYTES: on_bytes(r, i, row); return;
+        default: on_value_slow(r, i, row); return;
+        }
+    }
     unsigned char *p = *row;
     size_t at = r->at;
-    if (__builtin_expect(c->cv != CV_INT, 0)) {
-        int64_t v;
-        /* A DATETIME without microseconds on a day 1..28 (valid in every month; the
-         * rest, zero dates included, are on_value_slow's): its microseconds. */
-        if (c->cv == CV_DATETIME && (p[0] == 7 || p[0] == 4)) {
-            unsigned y = (unsigned)p[1] | (unsigned)p[2] << 8, mo = p[3], d = p[4];
-            if (y != 0 && mo - 1 < 12 && d - 1 < 28) {
-                unsigned h = 0, mi = 0, sec = 0;
-                if (p[0] == 7) {
-                    h = p[5];
-                    mi = p[6];
-                    sec = p[7];
-                }
-                int64_t ts = sl_ts_make((int)y, mo, d, h, mi, sec, 0);
-                memcpy(c->values + at * 8, &ts, 8);
-                *row = p + 1 + p[0];
-                if (c->valid) c->valid[at] = 1;
-                return;
-            }
-        }
-        /* An ENUM text (one length byte) the batch holds already: its code. */
-        if (c->cv == CV_ENUM && p[0] < 251) {
-            sl_column *col = &r->filling->cols[i];
-            uint32_t s;
-            if (enum_find(c, col, p + 1, p[0], &col->codes[at], &s)) {
-                *row = p + 1 + p[0];
-                if (c->valid) c->valid[at] = 1;
-                return;
-            }
-        }
-        /* A short DECIMAL (length below 251: one length byte) that parses: its int64. */
-        if (c->dec64 && p[0] < 251 && parse_dec64((const char *)p + 1, p[0], c->scale, &v)) {
-            memcpy(c->values + at * 8, &v, 8);
-            *row = p + 1 + p[0];
-            if (c->valid) c->valid[at] = 1;
-            return;
-        }
-        on_value_slow(r, i, row);
-        return;
-    }
     switch (c->wire) {
     case 8: memcpy(c->values + at * 8, p, 8); break;
     case 4: memcpy(c->values + at * 4, p, 4); break;

@@ -289,7 +289,7 @@ def test_decimals_of_every_length_sign_and_place_in_the_row(mariadb, fresh_db):
 
 
 def enum_table(mariadb, db, rows=4000):
-    """A table of ENUMs as my_reader codes them: `e` has 300 members, many alike in their
+    """A table of ENUMs as my_reader codes them: `e` has 350 members, many alike in their
     length and first, middle and last bytes (enum_hash's inputs), multibyte ones, and
     '' (MariaDB's index 0 for an invalid value) and NULLs among the values; `l` has
     members longer than 250 bytes (a 3-byte length on the wire); `o` has one member.
@@ -298,6 +298,11 @@ def enum_table(mariadb, db, rows=4000):
     rnd = random.Random(7)
     members = [f"a{i:03d}a" for i in range(200)] + [f"é{i}ü" for i in range(90)] + ["x", "y", "z", "xx", "yy", "zz",
                                                                                    "xyx", "xzx", "yxy", "q" * 40]
+    # 8 to 16 bytes (compared by loads from each end), alike in enum_hash's bytes and
+    # differing only near the front or only near the back
+    members += [f"m{i:03d}mmmm" for i in range(10)] + [f"mmmm{i:03d}m" for i in range(10, 20)]
+    members += [f"k{i:03d}kkkkkkkk" for i in range(10)] + [f"n{i:03d}nnnnnnnnnnnn" for i in range(10)]
+    members += [f"nnnnnnnnnnnn{i:03d}n" for i in range(10, 20)]
     longs = ["é" * 130 + str(i) for i in range(5)]  # 261 or more bytes in utf8mb4
     q = lambda ms: ", ".join("'" + m + "'" for m in ms)
     with mariadb.connect(db) as c, c.cursor() as cur:
