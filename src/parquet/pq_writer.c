@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "../common/sl_alloc.h"
+#include "../common/sl_bytes.h"
 #include "pq_compress.h"
 #include "pq_encode.h"
 #include "pq_format.h"
@@ -403,7 +404,7 @@ static int dict_same(const uint8_t *a, const uint8_t *b, size_t n)
         memcpy(&y, b, 4);
         return x == y;
     }
-    return memcmp(a, b, n) == 0;
+    return sl_bytes_equal(a, b, n);
 }
 
 static void dict_free(pq_dict *d)
@@ -629,7 +630,11 @@ static sl_code choose_mode(pq_writer *w, pq_col *c, sl_err *err)
         size_t lim = best < w->opt.dictionary_max ? best : w->opt.dictionary_max;
         const size_t step = 512;
         size_t done = 0;
-        while (done < c->pnn && c->dict.body.len <= lim) {
+        /* Also given up once it cannot win: the entries and the indices can only grow,
+         * so the entries so far and every value's index at their present width are
+         * less than the page's dictionary encoding will be (the same choice, sooner). */
+        while (done < c->pnn && c->dict.body.len <= lim &&
+               c->dict.body.len + (c->pnn * (size_t)dict_bits(&c->dict) + 7) / 8 + 1 <= best) {
             size_t k = c->pnn - done < step ? c->pnn - done : step;
             SL_TRY(dict_insert_fixed(&c->dict, c->width, c->raw + done * (size_t)c->width, k, &c->idx[done], err));
             done += k;
@@ -709,7 +714,8 @@ static sl_code flush_page(pq_writer *w, pq_col *c, sl_err *err)
     if (c->pv == 0) return SL_OK;
     /* An undecided chunk decides on its first page holding values; until then its
      * (all-NULL) pages are PLAIN, which holds no values at all. */
-    if (c->mode == MODE_UNDECIDED && c->pnn) SL_TRY(choose_mode(w, c, err));
+    int chosen = c->mode == MODE_UNDECIDED && c->pnn;
+    if (chosen) SL_TRY(choose_mode(w, c, err)); /* leaves its DELTA encoding of the page in w->tmp */
     if (c->mode == MODE_DICT && c->pnn && c->mode_pages[MODE_DICT] == 0) SL_TRY(keep_dict_or_plain(c, err));
     int mode = c->mode == MODE_UNDECIDED ? MODE_PLAIN : c->mode;
     if (c->width) SL_TRY(pq_stats_add_fixed(&c->pst, c->order, c->raw, c->pnn, (size_t)c->width, err));
@@ -734,7 +740,8 @@ static sl_code flush_page(pq_writer *w, pq_col *c, sl_err *err)
     }
     case MODE_DELTA:
         enc = PQ_ENC_DELTA_BINARY_PACKED;
-        if (c->ptype == PQ_INT32) SL_TRY(pq_delta_encode_i32((const int32_t *)(void *)c->raw, c->pnn, b, err));
+        if (chosen) SL_TRY(sl_buf_append(b, w->tmp.data, w->tmp.len, err)); /* encoded by choose_mode */
+        else if (c->ptype == PQ_INT32) SL_TRY(pq_delta_encode_i32((const int32_t *)(void *)c->raw, c->pnn, b, err));
         else SL_TRY(pq_delta_encode_i64((const int64_t *)(void *)c->raw, c->pnn, b, err));
         break;
     default:
@@ -831,7 +838,7 @@ static sl_code append_var(pq_writer *w, pq_col *c, const sl_column *bc, size_t r
             if (c->mode == MODE_DICT) {
                 uint32_t elen;
                 const uint8_t *last = c->pnn ? dict_entry(&c->dict, 0, c->idx[c->pnn - 1], &elen) : NULL;
-                if (last && elen == len && memcmp(last, p, len) == 0) { /* a repeat: no hashing */
+                if (last && elen == len && sl_bytes_equal(last, p, len)) { /* a repeat: no hashing */
                     c->idx[c->pnn] = c->idx[c->pnn - 1];
                 } else {
                     SL_TRY(dict_insert(&c->dict, 0, p, len, &c->idx[c->pnn], err));
