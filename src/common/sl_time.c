@@ -65,19 +65,6 @@ bad:
     return sl_err_set(err, SL_E_USAGE, "invalid date-time '%s': expected 'YYYY-MM-DD HH:MM:SS' (UTC)", s);
 }
 
-int64_t sl_floor_div(int64_t a, int64_t b, int64_t *rem)
-{
-    int64_t q = a / b, r = a % b;
-    if (r < 0) { /* b > 0: a negative remainder means a < 0 and q was rounded up */
-        r += b;
-        q--;
-    }
-    if (rem) *rem = r;
-    return q;
-}
-
-int64_t sl_day_floor(int64_t us, int64_t *us_of_day) { return sl_floor_div(us, SL_US_PER_DAY, us_of_day); }
-
 void sl_ts_format(int64_t ts, char *buf, unsigned long cap)
 {
     int64_t rem;
