@@ -466,8 +466,9 @@ static sl_code bind(tf_source src, const sl_batch *b, in_cols *in, sl_err *err)
 
 static int is_null(const sl_column *c, size_t r) { return sl_col_is_null(c, r); }
 
-/* An integer of any width; ids of BIGINT UNSIGNED above 2^63 are out of range. */
-static sl_code get_int(const sl_column *c, size_t r, int64_t *v, tf_source src, sl_err *err)
+/* An integer of any width; ids of BIGINT UNSIGNED above 2^63 are out of range. Inline in
+ * the per-row loops (*v is set on every path, so that GCC sees it set after an error too). */
+static inline __attribute__((always_inline)) sl_code get_int(const sl_column *c, size_t r, int64_t *v, tf_source src, sl_err *err)
 {
     switch (c->field->type.id) {
     case SL_INT8: *v = SL_COL_VALUES(c, int8_t)[r]; return SL_OK;
@@ -479,13 +480,13 @@ static sl_code get_int(const sl_column *c, size_t r, int64_t *v, tf_source src, 
     case SL_UINT32: *v = SL_COL_VALUES(c, uint32_t)[r]; return SL_OK;
     case SL_UINT64: {
         uint64_t u = SL_COL_VALUES(c, uint64_t)[r];
+        *v = (int64_t)u;
         if (u > (uint64_t)INT64_MAX)
             return sl_err_set(err, SL_E_DATA, "%s.%s holds %llu, above the 2^63-1 the analytics handle",
                               source_names[src], c->field->name, (unsigned long long)u);
-        *v = (int64_t)u;
         return SL_OK;
     }
-    default: return sl_err_set(err, SL_E_INTERNAL, "column %s is not an integer", c->field->name);
+    default: *v = 0; return sl_err_set(err, SL_E_INTERNAL, "column %s is not an integer", c->field->name);
     }
 }
 
