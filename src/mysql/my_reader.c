@@ -671,6 +671,15 @@ static __attribute__((noinline)) void on_value_slow(my_reader *r, unsigned int i
  * text, a short DECIMAL and a short string in their common forms; the rest go to
  * on_value_slow. */
 
+/* A fixed-width value v of the row (a DATETIME's microseconds, a DECIMAL's unscaled
+ * int64) for the value at p, of one length byte, which *row is moved past. */
+static inline void put_int64(const colbind *c, size_t at, int64_t v, unsigned char **row, unsigned char *p)
+{
+    memcpy(c->values + at * 8, &v, 8);
+    *row = p + 1 + p[0];
+    if (c->valid) c->valid[at] = 1;
+}
+
 /* A DATETIME without microseconds on a day 1..28 (valid in every month; the rest, zero
  * dates included, are on_value_slow's): its microseconds. */
 static __attribute__((noinline)) void on_datetime(my_reader *r, unsigned int i, unsigned char **row)
@@ -686,11 +695,7 @@ static __attribute__((noinline)) void on_datetime(my_reader *r, unsigned int i, 
                 mi = p[6];
                 sec = p[7];
             }
-            int64_t ts = sl_ts_make((int)y, mo, d, h, mi, sec, 0);
-            size_t at = r->at;
-            memcpy(c->values + at * 8, &ts, 8);
-            *row = p + 1 + p[0];
-            if (c->valid) c->valid[at] = 1;
+            put_int64(c, r->at, sl_ts_make((int)y, mo, d, h, mi, sec, 0), row, p);
             return;
         }
     }
@@ -722,10 +727,7 @@ static __attribute__((noinline)) void on_decimal(my_reader *r, unsigned int i, u
     unsigned char *p = *row;
     int64_t v;
     if (c->dec64 && p[0] < 251 && parse_dec64((const char *)p + 1, p[0], c->scale, &v)) {
-        size_t at = r->at;
-        memcpy(c->values + at * 8, &v, 8);
-        *row = p + 1 + p[0];
-        if (c->valid) c->valid[at] = 1;
+        put_int64(c, r->at, v, row, p);
         return;
     }
     on_value_slow(r, i, row);
