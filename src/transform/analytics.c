@@ -731,6 +731,20 @@ static sl_code put_str(sl_batch *b, int c, const void *p, size_t n, sl_err *err)
     return sl_col_set_bytes(&b->cols[c], b->nrows, p, n, err);
 }
 static sl_code put_cstr(sl_batch *b, int c, const char *s, sl_err *err) { return put_str(b, c, s, strlen(s), err); }
+/* A text the same in every row (the run id, the source tables): column c is coded, its
+ * one entry added at the batch's first row, each row its code. */
+static sl_code put_const(sl_batch *b, int c, const char *s, sl_err *err)
+{
+    sl_column *col = &b->cols[c];
+    if (!col->codes) SL_TRY(sl_batch_code_column(b, c, err));
+    if (col->ndict == 0) {
+        uint32_t e;
+        SL_TRY(sl_col_add_entry(col, s, strlen(s), &e, err));
+    }
+    col->codes[b->nrows] = 0;
+    sl_col_set_valid(col, b->nrows);
+    return SL_OK;
+}
 /* t[j] into column cols[j], j < k (NULL where t[j].p is). */
 static sl_code put_texts(sl_batch *b, const int *cols, const tf_text *t, int k, sl_err *err)
 {
@@ -760,8 +774,8 @@ static sl_code end_row(tf_state *st, tf_dataset d, sl_err *err)
     sl_batch *b = st->out[d];
     int c = common_at[d];
     put_i64(b, c, st->p.as_of_us);
-    SL_TRY(put_cstr(b, c + 1, st->p.run_id, err));
-    SL_TRY(put_cstr(b, c + 2, dataset_sources[d], err));
+    SL_TRY(put_const(b, c + 1, st->p.run_id, err));
+    SL_TRY(put_const(b, c + 2, dataset_sources[d], err));
     sl_batch_commit_row(b);
     return sl_batch_full(b) ? flush_out(st, d, err) : SL_OK;
 }
