@@ -864,13 +864,25 @@ static sl_code append_var(pq_writer *w, pq_col *c, const sl_column *bc, size_t r
 /* append_var for a coded column (sl_column.codes) while the chunk is dictionary
  * encoded: each of the batch's texts is looked up in the chunk's dictionary once, and a
  * row's index is its code's. The pages and their statistics are append_var's. */
+/* Rows a dictionary page under its limits (the test above just false) can take with no
+ * new entry and still be under them for certain, so that the test can wait: each row
+ * adds at most one level bit and one index of the present width, and the estimate's two
+ * roundings at most a byte each. */
+static size_t page_quiet(const pq_writer *w, const pq_col *c)
+{
+    size_t est = page_est(c), rows = PQ_PAGE_ROWS - 1 - c->pv;
+    if (est + 2 >= w->opt.page_size) return 0;
+    size_t bytes = (w->opt.page_size - est - 2) * 8 - 1, grow = (size_t)dict_bits(&c->dict) + 1;
+    return bytes / grow < rows ? bytes / grow : rows;
+}
+
 static sl_code append_coded(pq_writer *w, pq_col *c, const sl_column *bc, size_t r, size_t n, sl_err *err)
 {
     w->remap.len = 0;
     SL_TRY(sl_buf_reserve(&w->remap, (size_t)bc->ndict * 4 + 4, err));
     uint32_t *remap = (uint32_t *)(void *)w->remap.data;
     memset(remap, 0xff, (size_t)bc->ndict * 4);
-    size_t i = r, end = r + n;
+    size_t i = r, end = r + n, quiet = 0;
     while (i < end && c->mode == MODE_DICT) {
         if (take_level(c, bc, i)) {
             uint32_t e = bc->codes[i], x = remap[e], len;
@@ -878,6 +890,7 @@ static sl_code append_coded(pq_writer *w, pq_col *c, const sl_column *bc, size_t
                 const uint8_t *p = sl_col_entry(bc, e, &len);
                 SL_TRY(dict_insert(&c->dict, 0, p, len, &x, err));
                 remap[e] = x;
+                quiet = 0; /* the dictionary grew: its size and index width may have */
             }
             c->idx[c->pnn++] = x;
             if (dict_mark(&c->dict, x, c->page_seq)) {
@@ -886,9 +899,15 @@ static sl_code append_coded(pq_writer *w, pq_col *c, const sl_column *bc, size_t
             }
         }
         i++;
+        if (quiet) {
+            quiet--;
+            continue;
+        }
         if (c->pv >= PQ_PAGE_ROWS || page_est(c) >= w->opt.page_size || c->dict.body.len > w->opt.dictionary_max) {
             SL_TRY(flush_page(w, c, err));
             maybe_fallback(w, c);
+        } else {
+            quiet = page_quiet(w, c);
         }
     }
     return i < end ? append_var(w, c, bc, i, end - i, err) : SL_OK;
