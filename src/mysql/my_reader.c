@@ -671,13 +671,20 @@ static __attribute__((noinline)) void on_value_slow(my_reader *r, unsigned int i
  * text, a short DECIMAL and a short string in their common forms; the rest go to
  * on_value_slow. */
 
+/* The value at p, of one length byte, taken into row `at`: *row is moved past it and
+ * the row is marked present. */
+static inline void took(uint8_t *valid, size_t at, unsigned char **row, unsigned char *p)
+{
+    *row = p + 1 + p[0];
+    if (valid) valid[at] = 1;
+}
+
 /* A fixed-width value v of the row (a DATETIME's microseconds, a DECIMAL's unscaled
- * int64) for the value at p, of one length byte, which *row is moved past. */
+ * int64) for the value at p. */
 static inline void put_int64(const colbind *c, size_t at, int64_t v, unsigned char **row, unsigned char *p)
 {
     memcpy(c->values + at * 8, &v, 8);
-    *row = p + 1 + p[0];
-    if (c->valid) c->valid[at] = 1;
+    took(c->valid, at, row, p);
 }
 
 /* A DATETIME without microseconds on a day 1..28 (valid in every month; the rest, zero
@@ -719,10 +726,8 @@ static __attribute__((noinline)) void on_enum(my_reader *r, unsigned int i, unsi
         uint32_t len;
         const uint8_t *t = sl_col_entry(col, e - 1, &len);
         if (len == n && sl_bytes_equal(t, p + 1, n)) {
-            size_t at = r->at;
-            col->codes[at] = e - 1;
-            *row = p + 1 + n;
-            if (c->valid) c->valid[at] = 1;
+            col->codes[r->at] = e - 1;
+            took(c->valid, r->at, row, p);
             return;
         }
     }
@@ -739,8 +744,7 @@ static __attribute__((noinline)) void on_enum_probe(my_reader *r, unsigned int i
         size_t at = r->at;
         uint32_t s;
         if (enum_find(c, col, p + 1, p[0], &col->codes[at], &s)) {
-            *row = p + 1 + p[0];
-            if (c->valid) c->valid[at] = 1;
+            took(c->valid, at, row, p);
             return;
         }
     }
@@ -793,8 +797,7 @@ static __attribute__((noinline)) void on_bytes(my_reader *r, unsigned int i, uns
         if (n) memcpy(col->data.data + len, p + 1, n); /* data is NULL before the first bytes */
         col->data.len = len + n;
         col->offsets[at + 1] = (uint32_t)(len + n);
-        if (col->valid) col->valid[at] = 1;
-        *row = p + 1 + n;
+        took(col->valid, at, row, p); /* the batch's validity, the one c->valid points at */
         return;
     }
     on_value_slow(r, i, row);
@@ -812,7 +815,7 @@ static void on_value(void *data, unsigned int i, unsigned char **row)
         on_value_slow(r, i, row);
         return;
     }
-    if (c->cv != CV_INT) {
+    if (c->cv != CV_INT) { /* tested first: in one switch, every integer took its jump table */
         switch (c->cv) {
         case CV_DATETIME: on_datetime(r, i, row); return;
         case CV_ENUM: on_enum(r, i, row); return;

@@ -861,9 +861,6 @@ static sl_code append_var(pq_writer *w, pq_col *c, const sl_column *bc, size_t r
     return SL_OK;
 }
 
-/* append_var for a coded column (sl_column.codes) while the chunk is dictionary
- * encoded: each of the batch's texts is looked up in the chunk's dictionary once, and a
- * row's index is its code's. The pages and their statistics are append_var's. */
 /* Rows a dictionary page under its limits (the test above just false) can take with no
  * new entry and still be under them for certain, so that the test can wait: each row
  * adds at most one level bit and one index of the present width, and the estimate's two
@@ -876,6 +873,9 @@ static size_t page_quiet(const pq_writer *w, const pq_col *c)
     return bytes / grow < rows ? bytes / grow : rows;
 }
 
+/* append_var for a coded column (sl_column.codes) while the chunk is dictionary
+ * encoded: each of the batch's texts is looked up in the chunk's dictionary once, and a
+ * row's index is its code's. The pages and their statistics are append_var's. */
 static sl_code append_coded(pq_writer *w, pq_col *c, const sl_column *bc, size_t r, size_t n, sl_err *err)
 {
     w->remap.len = 0;
