@@ -492,13 +492,58 @@ done:
 /* ---------------------------------------------------------------------------------- */
 /* a task: one key range of one table into one file */
 
+static void read_next(void *ud);
+
+/* The read of export task `task` on conn, a thread converting ahead; with a, the end of
+ * its result starts the read of the worker's next task (read_next). */
+static my_reader *open_reader(const json_t *plan, const json_t *task, MYSQL *conn, sl_task_ahead *a, sl_err *err)
+{
+    const json_t *t = json_array_get(json_object_get(json_object_get(plan, "export"), "tables"),
+                                     (size_t)sl_plan_int(task, "table", -1));
+    const char *key = sl_plan_str(t, "key");
+    my_read_opts ro;
+    my_read_opts_default(&ro);
+    ro.batch_rows = (size_t)sl_plan_int(plan, "batch_rows", 16384);
+    ro.batch_bytes_max = (size_t)sl_plan_int(plan, "batch_bytes_max", (long long)32 << 20);
+    ro.zero_dates_error = json_is_true(json_object_get(plan, "zero_dates_error"));
+    ro.wide_decimal_string = json_is_true(json_object_get(plan, "wide_decimal_string"));
+    ro.table = sl_plan_str(t, "name");
+    ro.key_column = *key ? key : NULL;
+    ro.read_ahead = 1; /* the connection keeps receiving while this thread encodes */
+    if (a) {
+        ro.on_end = read_next;
+        ro.on_end_ud = a;
+    }
+    return my_reader_open(conn, sl_plan_str(task, "sql"), &ro, err);
+}
+
+/* my_reader's on_end, on the reader's thread: the connection is free, so the worker's next
+ * task is claimed and its read started now, unless the slot still holds one (a task read
+ * to its end before the worker took it) or the run is stopping. */
+static void read_next(void *ud)
+{
+    sl_task_ahead *a = ud;
+    pthread_mutex_lock(&a->mu);
+    if (a->k < 0 && !sl_stop_requested() && !(a->stop && atomic_load(a->stop))) {
+        int k = a->claim(a->claim_ud);
+        if (k >= 0) {
+            a->k = k;
+            sl_err_clear(&a->err);
+            a->rd = open_reader(a->plan, json_array_get(json_object_get(a->plan, "tasks"), (size_t)k), a->conn, a,
+                                &a->err);
+            a->rc = a->rd ? SL_OK : a->err.code ? a->err.code : SL_E_DB;
+        }
+    }
+    pthread_mutex_unlock(&a->mu);
+}
+
 sl_code sl_export_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, sl_task_ctx *ctx, json_t *result,
                        sl_err *err)
 {
     int ti = (int)sl_plan_int(task, "table", -1), part = (int)sl_plan_int(task, "part", 0);
     const json_t *t = json_array_get(json_object_get(json_object_get(plan, "export"), "tables"), (size_t)ti);
     if (!t) return sl_err_set(err, SL_E_FORMAT, "task %d of the plan names no table", k);
-    const char *tname = sl_plan_str(t, "name"), *key = sl_plan_str(t, "key"), *prefix = sl_plan_str(t, "prefix");
+    const char *tname = sl_plan_str(t, "name"), *prefix = sl_plan_str(t, "prefix");
     my_reader *rd = NULL;
     sl_sink *sink = NULL;
     pq_writer *w = NULL;
@@ -509,17 +554,24 @@ sl_code sl_export_task(const json_t *plan, int k, const json_t *task, MYSQL *con
     if (!files) return err && err->code ? err->code : SL_E_NOMEM;
     sl_task_files_reuse(files, ctx->spare); /* one file at a time */
 
-    my_read_opts ro;
-    my_read_opts_default(&ro);
-    ro.batch_rows = (size_t)sl_plan_int(plan, "batch_rows", 16384);
-    ro.batch_bytes_max = (size_t)sl_plan_int(plan, "batch_bytes_max", (long long)32 << 20);
-    ro.zero_dates_error = json_is_true(json_object_get(plan, "zero_dates_error"));
-    ro.wide_decimal_string = json_is_true(json_object_get(plan, "wide_decimal_string"));
-    ro.table = tname;
-    ro.key_column = *key ? key : NULL;
-    ro.read_ahead = 1; /* the connection keeps receiving while this thread encodes */
-    rd = my_reader_open(conn, sl_plan_str(task, "sql"), &ro, err);
-    if (!rd) {
+    sl_task_ahead *a = ctx->ahead;
+    int taken = 0;
+    if (a) { /* the read this worker's previous task started for this one */
+        pthread_mutex_lock(&a->mu);
+        a->conn = conn;
+        if (a->k == k) {
+            taken = 1;
+            rd = a->rd;
+            rc = a->rc;
+            if (!rd && err) *err = a->err;
+            a->k = -1;
+            a->rd = NULL;
+        }
+        pthread_mutex_unlock(&a->mu);
+        if (taken && !rd) goto done;
+        if (taken) sl_debug("table %s, chunk %d: read started as its connection's previous read ended", tname, part);
+    }
+    if (!rd && !(rd = open_reader(plan, task, conn, a, err))) {
         rc = err->code ? err->code : SL_E_DB;
         goto done;
     }

@@ -16,6 +16,7 @@
 #include "../common/sl_stop.h"
 #include "../common/sl_time.h"
 #include "../mysql/my_conn.h"
+#include "../mysql/my_reader.h"
 #include "exec.h"
 #include "progress.h"
 #include "task_int.h"
@@ -585,19 +586,60 @@ static const char *task_label(const json_t *plan, int k, char *buf, size_t cap)
     return buf;
 }
 
+void sl_task_ahead_init(sl_task_ahead *a, int (*claim)(void *ud), void *claim_ud, const json_t *plan,
+                        atomic_int *stop)
+{
+    memset(a, 0, sizeof *a);
+    pthread_mutex_init(&a->mu, NULL);
+    a->claim = claim;
+    a->claim_ud = claim_ud;
+    a->plan = plan;
+    a->stop = stop;
+    a->k = -1;
+}
+
+int sl_task_ahead_pending(sl_task_ahead *a)
+{
+    pthread_mutex_lock(&a->mu);
+    int k = a->k;
+    pthread_mutex_unlock(&a->mu);
+    return k;
+}
+
+void sl_task_ahead_free(sl_task_ahead *a)
+{
+    my_reader_free(a->rd);
+    a->rd = NULL;
+    a->k = -1;
+    pthread_mutex_destroy(&a->mu);
+}
+
+/* The next task of the run's queue, or -1 when none is left or the run failed. */
+static int px_claim(void *ud)
+{
+    px_run *run = ud;
+    pthread_mutex_lock(&run->mu);
+    int k = !atomic_load(&run->failed) && run->next < run->ntasks ? run->next++ : -1;
+    pthread_mutex_unlock(&run->mu);
+    return k;
+}
+
 static void *px_worker_main(void *arg)
 {
     px_worker *wk = arg;
     px_run *run = wk->run;
     mysql_thread_init();
     wk->spare = pq_spare_create(); /* NULL: each writer takes its own */
+    sl_task_ahead ahead;
+    int chain = strcmp(sl_plan_str(run->plan, "command"), "export") == 0;
+    sl_task_ahead_init(&ahead, px_claim, run, run->plan, &run->failed);
     while (!atomic_load(&run->failed) && !sl_stop_requested()) {
-        pthread_mutex_lock(&run->mu);
-        int k = run->next < run->ntasks ? run->next++ : -1;
-        pthread_mutex_unlock(&run->mu);
+        int k = sl_task_ahead_pending(&ahead); /* claimed when the previous task's read ended */
+        if (k < 0) k = px_claim(run);
         if (k < 0) break;
-        sl_task_ctx ctx = {run->cfg,  run->store, NULL,         &run->failed,      run->unit_rows, px_gather_fn,
-                           run,       wk->spare,  sl_conn_pool_take, sl_conn_pool_give, &run->helpers};
+        sl_task_ctx ctx = {run->cfg,         run->store,        NULL,          &run->failed,
+                           run->unit_rows,   px_gather_fn,      run,           wk->spare,
+                           sl_conn_pool_take, sl_conn_pool_give, &run->helpers, chain ? &ahead : NULL};
         sl_err err = {0};
         sl_code rc;
         int attempt = 0;
@@ -652,6 +694,7 @@ static void *px_worker_main(void *arg)
         sl_stop_error(&e);
         px_fail(run, &e);
     }
+    sl_task_ahead_free(&ahead); /* a read started for a task the run stopped before */
     pq_spare_free(wk->spare);
     wk->spare = NULL;
     mysql_thread_end();

@@ -72,7 +72,34 @@ typedef struct sl_task_ctx {
     MYSQL *(*helper_take)(void *ud);
     void (*helper_give)(void *ud, MYSQL *conn, int ok);
     void *helper_ud;
+    /* NULL, or where an export task starts the read of the runner's next task on the same
+     * connection as soon as its own read has ended (sl_task_ahead), so that the server
+     * sends the next chunk's rows while this task writes its last batches and closes its
+     * file. The runner then runs that task next. */
+    struct sl_task_ahead *ahead;
 } sl_task_ctx;
+
+/* One worker's read started ahead: the task it claimed (claim: the runner's next task,
+ * or -1 when none is left) and its reader, streaming on the worker's connection. */
+typedef struct sl_task_ahead {
+    pthread_mutex_t mu;
+    int (*claim)(void *ud);
+    void *claim_ud;
+    const json_t *plan;
+    atomic_int *stop;        /* NULL, or the runner's "another task failed" */
+    MYSQL *conn;             /* the connection of the task running now */
+    int k;                   /* the claimed task, -1 for none */
+    struct my_reader *rd;    /* its reader, or NULL when opening it failed: */
+    sl_code rc;
+    sl_err err;
+} sl_task_ahead;
+
+void sl_task_ahead_init(sl_task_ahead *a, int (*claim)(void *ud), void *claim_ud, const json_t *plan,
+                        atomic_int *stop);
+/* The claimed task left in the slot (-1 for none); the slot keeps its reader for it. */
+int sl_task_ahead_pending(sl_task_ahead *a);
+/* Frees a reader that no task took (the run stopped). */
+void sl_task_ahead_free(sl_task_ahead *a);
 
 /* Spare connections a runner lends its tasks (sl_task_ctx's helper_take and helper_give
  * are sl_conn_pool_take and sl_conn_pool_give, helper_ud the pool): n slots of conns, NULL

@@ -942,7 +942,14 @@ static void *ahead_main(void *arg)
         pthread_cond_broadcast(&r->cv);
         int end = r->finished;
         pthread_mutex_unlock(&r->mu);
-        if (end) break;
+        if (end) {
+            if (rc == SL_OK && r->opts.on_end) { /* the whole result is read: the connection is free */
+                mysql_stmt_close(r->st);
+                r->st = NULL;
+                r->opts.on_end(r->opts.on_end_ud);
+            }
+            break;
+        }
     }
     return NULL;
 }

@@ -32,7 +32,14 @@ typedef struct my_read_opts {
     int wide_decimal_string; /* 1: a DECIMAL above 38 digits becomes SL_STRING, its exact digits as text */
     int read_ahead;         /* 1: a thread of the reader fetches and converts the next batch while the
                              * caller works on this one (two batches, each with half batch_bytes_max);
-                             * the connection is then the reader's until my_reader_free */
+                             * the connection is then the reader's until my_reader_free, or until
+                             * on_end is called */
+    /* read_ahead only, may be NULL: called on the reader's thread once it has read the whole
+     * result (never after an error or a cancel), with the statement already closed: the
+     * connection is free from then on, and on_end may start the next read on it while the
+     * caller still converts the last batches (my_reader_free waits for it to return). */
+    void (*on_end)(void *ud);
+    void *on_end_ud;
 } my_read_opts;
 
 void my_read_opts_default(my_read_opts *o);

@@ -609,6 +609,56 @@ def test_union_of_parts_is_the_table(mariadb, keyed, tmp_path, table, n):
         assert max(c["rows"] for c in m["plan"]["chunks"]) <= 2 * len(want) / 7
 
 
+AHEAD = re.compile(r"table (\w+), chunk (\d+): read started as its connection's previous read ended")
+
+
+def test_next_chunk_is_read_while_the_last_file_closes(mariadb, fresh_db, tmp_path):
+    """A connection's next chunk is read as soon as its previous read ends, not after that
+    chunk's file is closed. With chunks of many batches (--batch-rows 64) a chunk's read
+    cannot end before its worker takes it, so every chunk but each connection's first
+    starts that way (--verbose names them), across two tables; each file still holds
+    exactly its chunk's rows, as MariaDB counts them."""
+    with mariadb.connect(fresh_db) as c, c.cursor() as cur:
+        cur.execute("CREATE TABLE big (k INT PRIMARY KEY, v VARCHAR(20), n DECIMAL(9,2))")
+        cur.execute("INSERT INTO big SELECT seq, CONCAT('v', seq), seq / 7 FROM seq_1_to_30000")
+        cur.execute("CREATE TABLE small (k INT PRIMARY KEY, d DATE)")
+        cur.execute("INSERT INTO small SELECT seq, '2024-01-01' + INTERVAL seq DAY FROM seq_1_to_9000")
+    p = export(mariadb, fresh_db, tmp_path, "--partitions", 2, "--batch-rows", 64, "--date", DATE, "-v", check=0)
+    ahead = [(t, int(c)) for t, c in AHEAD.findall(p.stderr)]
+    assert len(ahead) == len(set(ahead))
+    nchunks = 0
+    for table in ("big", "small"):
+        folder = part_dir(tmp_path, table)
+        m = manifest(folder)
+        check_chunks(mariadb, fresh_db, table, "k", m, folder)
+        assert len(m["files"]) == len(m["plan"]["chunks"]) > 3
+        t = table_of(folder, m)
+        assert sorted(t.column("k").to_pylist()) == [r[0] for r in rows_of(mariadb, fresh_db, f"SELECT k FROM {table}")]
+        nchunks += len(m["plan"]["chunks"])
+    # the queue runs big's chunks, then small's: only the two connections' first chunks
+    # were started otherwise
+    assert m["snapshot"]["connections"] == 2
+    assert len(ahead) == nchunks - 2, p.stderr
+    assert {t for t, _ in ahead} == {"big", "small"}
+
+
+def test_error_in_a_read_started_ahead_fails_the_export(mariadb, fresh_db, tmp_path):
+    """A zero date under --zero-dates=error in the last chunk, whose read a previous chunk's
+    end started: the export fails naming the table and the key, and leaves no file."""
+    with mariadb.connect(fresh_db) as c, c.cursor() as cur:
+        cur.execute("SET SESSION sql_mode = ''")
+        cur.execute("CREATE TABLE z (id INT PRIMARY KEY, d DATE)")
+        cur.execute("INSERT INTO z SELECT seq, '2024-01-01' FROM seq_1_to_20000")
+        cur.execute("UPDATE z SET d = '0000-00-00' WHERE id = 19990")
+    p = export(mariadb, fresh_db, tmp_path, "--table", "z", "--partitions", 2, "--batch-rows", 64,
+               "--zero-dates", "error", "--date", DATE, "-v")
+    assert p.returncode == 6, p.stderr
+    assert "table z" in p.stderr and re.search(r"\b(id|key)\b\D{0,10}19990\b", p.stderr), p.stderr
+    chunks = [int(c) for t, c in AHEAD.findall(p.stderr)]
+    assert max(chunks) >= 6, p.stderr      # the last chunks' reads were started ahead
+    assert not [f for f in tmp_path.rglob("*") if f.is_file()]
+
+
 def test_empty_table_with_partitions(mariadb, fresh_db, tmp_path):
     with mariadb.connect(fresh_db) as c, c.cursor() as cur:
         cur.execute("CREATE TABLE e (k BIGINT PRIMARY KEY, v VARCHAR(3))")
