@@ -517,25 +517,8 @@ static my_reader *open_reader(const json_t *plan, const json_t *task, MYSQL *con
     return my_reader_open(conn, sl_plan_str(task, "sql"), &ro, err);
 }
 
-/* my_reader's on_end, on the reader's thread: the connection is free, so the worker's next
- * task is claimed and its read started now, unless the slot still holds one (a task read
- * to its end before the worker took it) or the run is stopping. */
-static void read_next(void *ud)
-{
-    sl_task_ahead *a = ud;
-    pthread_mutex_lock(&a->mu);
-    if (a->k < 0 && !sl_stop_requested() && !(a->stop && atomic_load(a->stop))) {
-        int k = a->claim(a->claim_ud);
-        if (k >= 0) {
-            a->k = k;
-            sl_err_clear(&a->err);
-            a->rd = open_reader(a->plan, json_array_get(json_object_get(a->plan, "tasks"), (size_t)k), a->conn, a,
-                                &a->err);
-            a->rc = a->rd ? SL_OK : a->err.code ? a->err.code : SL_E_DB;
-        }
-    }
-    pthread_mutex_unlock(&a->mu);
-}
+/* my_reader's on_end: the worker's next task's read starts now (sl_task_ahead_start). */
+static void read_next(void *ud) { sl_task_ahead_start(ud, open_reader); }
 
 sl_code sl_export_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, sl_task_ctx *ctx, json_t *result,
                        sl_err *err)
@@ -554,24 +537,11 @@ sl_code sl_export_task(const json_t *plan, int k, const json_t *task, MYSQL *con
     if (!files) return err && err->code ? err->code : SL_E_NOMEM;
     sl_task_files_reuse(files, ctx->spare); /* one file at a time */
 
-    sl_task_ahead *a = ctx->ahead;
-    int taken = 0;
-    if (a) { /* the read this worker's previous task started for this one */
-        pthread_mutex_lock(&a->mu);
-        a->conn = conn;
-        if (a->k == k) {
-            taken = 1;
-            rd = a->rd;
-            rc = a->rc;
-            if (!rd && err) *err = a->err;
-            a->k = -1;
-            a->rd = NULL;
-        }
-        pthread_mutex_unlock(&a->mu);
-        if (taken && !rd) goto done;
-        if (taken) sl_debug("table %s, chunk %d: read started as its connection's previous read ended", tname, part);
-    }
-    if (!rd && !(rd = open_reader(plan, task, conn, a, err))) {
+    /* the read this worker's previous task started for this one, or a new one */
+    int ahead = ctx->ahead && sl_task_ahead_take(ctx->ahead, k, conn, &rd, err);
+    if (!ahead) rd = open_reader(plan, task, conn, ctx->ahead, err);
+    else if (rd) sl_debug("table %s, chunk %d: read started as its connection's previous read ended", tname, part);
+    if (!rd) {
         rc = err->code ? err->code : SL_E_DB;
         goto done;
     }

@@ -442,7 +442,7 @@ typedef struct rn_task {
     rp_restock restock; /* and its restock list, as product_turnover is (by the commit) */
     /* The datasets' files are made once the task's first read is under way (open_datasets):
      * their new folders cost an fsync each, which would hold the connection idle. */
-    int open_pending, open_orders, open_shard;
+    int open_pending, open_orders;
 } rn_task;
 
 static void tally_inventory(rp_inventory *inv, const sl_batch *b)
@@ -604,10 +604,10 @@ static sl_code open_dataset(rn_task *t, tf_state *st, tf_dataset d, int shard, s
                               t->out[d].name, sizeof t->out[d].name, err);
 }
 
-static sl_code open_datasets(rn_task *t, tf_state *st, sl_err *err)
+static sl_code open_datasets(rn_task *t, tf_state *st, int shard, sl_err *err)
 {
     t->open_pending = 0;
-    if (t->open_orders) return open_dataset(t, st, TF_ORDER_ANALYTICS, t->open_shard, err);
+    if (t->open_orders) return open_dataset(t, st, TF_ORDER_ANALYTICS, shard, err);
     SL_TRY(open_dataset(t, st, TF_INVENTORY_ANALYTICS, 0, err));
     return open_dataset(t, st, TF_WAREHOUSE_UTILIZATION, 0, err);
 }
@@ -648,7 +648,7 @@ static sl_code read_source(rn_task *t, MYSQL *conn, tf_state *st, tf_source s, c
     }
     /* the task's first read streams while its datasets' files are made (st: the task's
      * own thread; the items read beside passes none) */
-    if (st && t->open_pending) SL_TRY_GOTO(rc, open_datasets(t, st, err), done);
+    if (st && t->open_pending) SL_TRY_GOTO(rc, open_datasets(t, st, shard, err), done);
     if (raw) {
         char stem[32], source[600];
         snprintf(rprefix, sizeof rprefix, "%s", sl_plan_str(json_object_get(t->plan, "raw_prefixes"), tf_source_name(s)));
@@ -1147,7 +1147,7 @@ sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, 
                     sl_err *err)
 {
     rn_params rp = {0};
-    rn_task t = {plan, ctx, NULL, {{0}}, sl_plan_str(plan, "prefix"), {0}, {0}, 0, 0, 0};
+    rn_task t = {plan, ctx, NULL, {{0}}, sl_plan_str(plan, "prefix"), {0}, {0}, 0, 0};
     tf_state *st = NULL;
     json_t *rows = json_object(), *rawinfo = json_object(), *part = json_object();
     json_t *zeros = json_object(), *zero_totals = json_object(), *secs = json_object();
@@ -1182,7 +1182,6 @@ sl_code sl_run_task(const json_t *plan, int k, const json_t *task, MYSQL *conn, 
     const tf_source *srcs = orders ? ord : inv;
     t.open_pending = 1; /* at the first read_source */
     t.open_orders = orders;
-    t.open_shard = shard;
     if (orders)
         tf_spill_bounds(st, sold_max_for(plan_limit(plan)), plan_limit(plan) / SL_RUN_WINDOW_SHARE, runs_spill_open,
                         (void *)plan);
@@ -1579,7 +1578,7 @@ sl_code sl_run_commit(const json_t *plan, json_t *const *chosen, sl_store *st, c
 {
     int ntasks = sl_plan_ntasks(plan), files = 0;
     rn_params rp = {0};
-    rn_task cm = {plan, NULL, NULL, {{0}}, sl_plan_str(plan, "prefix"), {0}, {0}, 0, 0, 0}; /* writes with emit, as a task */
+    rn_task cm = {plan, NULL, NULL, {{0}}, sl_plan_str(plan, "prefix"), {0}, {0}, 0, 0}; /* writes with emit, as a task */
     sl_commit *c = NULL;
     tf_state *tf = NULL;
     pq_options po;

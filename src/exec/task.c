@@ -598,6 +598,35 @@ void sl_task_ahead_init(sl_task_ahead *a, int (*claim)(void *ud), void *claim_ud
     a->k = -1;
 }
 
+void sl_task_ahead_start(sl_task_ahead *a, sl_task_open_fn open)
+{
+    pthread_mutex_lock(&a->mu);
+    if (a->k < 0 && !sl_stop_requested() && !(a->stop && atomic_load(a->stop))) {
+        int k = a->claim(a->claim_ud);
+        if (k >= 0) {
+            a->k = k;
+            sl_err_clear(&a->err);
+            a->rd = open(a->plan, json_array_get(json_object_get(a->plan, "tasks"), (size_t)k), a->conn, a, &a->err);
+        }
+    }
+    pthread_mutex_unlock(&a->mu);
+}
+
+int sl_task_ahead_take(sl_task_ahead *a, int k, MYSQL *conn, my_reader **rd, sl_err *err)
+{
+    pthread_mutex_lock(&a->mu);
+    a->conn = conn;
+    int taken = a->k == k;
+    if (taken) {
+        *rd = a->rd;
+        if (!*rd && err) *err = a->err;
+        a->k = -1;
+        a->rd = NULL;
+    }
+    pthread_mutex_unlock(&a->mu);
+    return taken;
+}
+
 int sl_task_ahead_pending(sl_task_ahead *a)
 {
     pthread_mutex_lock(&a->mu);

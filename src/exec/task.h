@@ -80,7 +80,8 @@ typedef struct sl_task_ctx {
 } sl_task_ctx;
 
 /* One worker's read started ahead: the task it claimed (claim: the runner's next task,
- * or -1 when none is left) and its reader, streaming on the worker's connection. */
+ * or -1 when none is left) and its reader, streaming on the worker's connection, or
+ * why opening it failed. Only the functions below touch it, under mu. */
 typedef struct sl_task_ahead {
     pthread_mutex_t mu;
     int (*claim)(void *ud);
@@ -90,12 +91,22 @@ typedef struct sl_task_ahead {
     MYSQL *conn;             /* the connection of the task running now */
     int k;                   /* the claimed task, -1 for none */
     struct my_reader *rd;    /* its reader, or NULL when opening it failed: */
-    sl_code rc;
     sl_err err;
 } sl_task_ahead;
 
+/* How a command opens the read of one of its tasks on conn (export: its key range). */
+typedef struct my_reader *(*sl_task_open_fn)(const json_t *plan, const json_t *task, MYSQL *conn, sl_task_ahead *a,
+                                             sl_err *err);
+
 void sl_task_ahead_init(sl_task_ahead *a, int (*claim)(void *ud), void *claim_ud, const json_t *plan,
                         atomic_int *stop);
+/* On a reader's thread, once its whole result is read (the connection is free): claims
+ * the runner's next task and opens its read with open, unless the slot holds one already
+ * (a task read to its end before the worker took it) or the run is stopping. */
+void sl_task_ahead_start(sl_task_ahead *a, sl_task_open_fn open);
+/* Task k is about to run on conn: 1 when the slot held its read, which the slot gives up
+ * (*rd, or NULL with why in err when opening it failed); 0 when it did not. */
+int sl_task_ahead_take(sl_task_ahead *a, int k, MYSQL *conn, struct my_reader **rd, sl_err *err);
 /* The claimed task left in the slot (-1 for none); the slot keeps its reader for it. */
 int sl_task_ahead_pending(sl_task_ahead *a);
 /* Frees a reader that no task took (the run stopped). */
