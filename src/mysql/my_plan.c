@@ -32,7 +32,8 @@ typedef struct planner {
     MYSQL *m;
     const char *table;
     char qt[300], qc[300];
-    int probes, max_probes;
+    int probes;                /* queries run */
+    int estimates, max_probes; /* range estimates made, and their cap */
     piece *v;
     int n, cap;
 } planner;
@@ -76,6 +77,7 @@ static sl_code estimate(planner *p, int64_t lo, int64_t hi, int64_t *est, sl_err
     MYSQL_ROW row;
     snprintf(sql, sizeof sql, "EXPLAIN SELECT 1 FROM %s WHERE %s BETWEEN %lld AND %lld", p->qt, p->qc, (long long)lo,
              (long long)hi);
+    p->estimates++;
     SL_TRY(query_row(p, sql, &res, &row, err));
     unsigned nf = mysql_num_fields(res);
     MYSQL_FIELD *f = mysql_fetch_fields(res);
@@ -83,6 +85,56 @@ static sl_code estimate(planner *p, int64_t lo, int64_t hi, int64_t *est, sl_err
     for (unsigned i = 0; row && i < nf; i++)
         if (strcmp(f[i].name, "rows") == 0 && row[i]) *est = atoll(row[i]);
     mysql_free_result(res);
+    return SL_OK;
+}
+
+enum { EST_BATCH = 64 }; /* the ranges of one EXPLAIN */
+
+/* The estimates of v[0..n) in one round trip: EXPLAIN of the ranges' SELECTs joined by
+ * UNION ALL gives one row per SELECT, its `id` the SELECT's place and its `rows` the
+ * same estimate as the SELECT's own EXPLAIN. A result of any other shape is asked again
+ * one range at a time. */
+static sl_code estimate_many(planner *p, piece *v, int n, sl_err *err)
+{
+    if (n == 1) return estimate(p, v[0].lo, v[0].hi, &v[0].est, err);
+    size_t cap = (size_t)n * (sizeof p->qt + sizeof p->qc + 80) + 16, len = 0;
+    char *sql = sl_malloc(cap);
+    if (!sql) return sl_err_set(err, SL_E_NOMEM, "out of memory planning chunks of %s", p->table);
+    len += (size_t)snprintf(sql, cap, "EXPLAIN ");
+    for (int i = 0; i < n; i++)
+        len += (size_t)snprintf(sql + len, cap - len, "%sSELECT 1 FROM %s WHERE %s BETWEEN %lld AND %lld",
+                                i ? " UNION ALL " : "", p->qt, p->qc, (long long)v[i].lo, (long long)v[i].hi);
+    p->estimates += n;
+    p->probes++;
+    int rc = mysql_real_query(p->m, sql, (unsigned long)len);
+    sl_free(sql);
+    if (rc != 0) return my_error(p->m, err, "planning chunks");
+    MYSQL_RES *res = mysql_store_result(p->m);
+    if (!res) return my_error(p->m, err, "planning chunks");
+    unsigned nf = mysql_num_fields(res);
+    MYSQL_FIELD *f = mysql_fetch_fields(res);
+    int col_id = -1, col_rows = -1, got = 0, shape = 1;
+    for (unsigned i = 0; i < nf; i++) {
+        if (strcmp(f[i].name, "id") == 0) col_id = (int)i;
+        if (strcmp(f[i].name, "rows") == 0) col_rows = (int)i;
+    }
+    for (int i = 0; i < n; i++) v[i].est = -1;
+    MYSQL_ROW row;
+    while (shape && col_id >= 0 && col_rows >= 0 && (row = mysql_fetch_row(res))) {
+        long id = row[col_id] ? atol(row[col_id]) : 0;
+        if (id < 1 || id > n || v[id - 1].est >= 0) {
+            shape = 0;
+            break;
+        }
+        v[id - 1].est = row[col_rows] ? atoll(row[col_rows]) : 0;
+        got++;
+    }
+    mysql_free_result(res);
+    if (shape && got == n) return SL_OK;
+    for (int i = 0; i < n; i++) { /* not the shape asked for: one range at a time */
+        p->estimates--;
+        SL_TRY(estimate(p, v[i].lo, v[i].hi, &v[i].est, err));
+    }
     return SL_OK;
 }
 
@@ -105,13 +157,12 @@ static sl_code push(planner *p, piece x, sl_err *err)
  * 64: each level halves a width below 2^64. */
 static sl_code split(planner *p, piece x, int64_t target, sl_err *err)
 {
-    if (x.est <= target + target / 2 || x.lo == x.hi || p->probes + 2 > p->max_probes) return push(p, x, err);
+    if (x.est <= target + target / 2 || x.lo == x.hi || p->estimates + 2 > p->max_probes) return push(p, x, err);
     int64_t mid = (int64_t)((uint64_t)x.lo + ((uint64_t)x.hi - (uint64_t)x.lo) / 2);
-    piece a = {x.lo, mid, 0}, b = {mid + 1, x.hi, 0};
-    SL_TRY(estimate(p, a.lo, a.hi, &a.est, err));
-    SL_TRY(estimate(p, b.lo, b.hi, &b.est, err));
-    SL_TRY(split(p, a, target, err));
-    return split(p, b, target, err);
+    piece ab[2] = {{x.lo, mid, 0}, {mid + 1, x.hi, 0}};
+    SL_TRY(estimate_many(p, ab, 2, err));
+    SL_TRY(split(p, ab[0], target, err));
+    return split(p, ab[1], target, err);
 }
 
 /* 1 when `column` leads an index of `table` (so MIN/MAX and range estimates are dives). */
@@ -185,10 +236,11 @@ static sl_code plan_pieces(planner *p, const my_plan_opts *o, my_plan *out, sl_e
                                             (uint64_t)(width * (unsigned __int128)(i + 1) / (unsigned)c) - 1)
                                 : out->max;
         first[i].est = -1;
-        if (out->indexed && rc == SL_OK) {
-            rc = estimate(p, first[i].lo, first[i].hi, &first[i].est, err);
-            total += first[i].est;
-        }
+    }
+    for (int64_t i = 0; out->indexed && rc == SL_OK && i < c; i += EST_BATCH) {
+        int k = c - i < EST_BATCH ? (int)(c - i) : EST_BATCH;
+        rc = estimate_many(p, first + i, k, err);
+        for (int j = 0; rc == SL_OK && j < k; j++) total += first[i + j].est;
     }
     int64_t target = total / ((int64_t)conns * per);
     if (target < o->min_chunk_rows) target = o->min_chunk_rows;

@@ -27,7 +27,7 @@ typedef struct my_plan_opts {
     int connections;        /* readers the chunks are cut for (>= 1) */
     int chunks_per_conn;    /* chunks aimed at per reader, default 8 */
     int64_t min_chunk_rows; /* no chunk is cut smaller than this (estimated), default 64 */
-    int max_probes;         /* cap on the estimate queries of one plan, default 512 */
+    int max_probes;         /* cap on the range estimates of one plan, default 512 */
 } my_plan_opts;
 
 void my_plan_opts_default(my_plan_opts *o);

@@ -173,6 +173,30 @@ def test_plan_queries_do_not_grow_with_the_table(mariadb, fresh_db):
     assert asked and not [q for q in asked if "COUNT(" in q.upper() or "OFFSET" in q.upper()], asked
 
 
+def test_plan_estimates_are_the_servers_own_in_one_query(mariadb, fresh_db):
+    """The 32 ranges of a 4-connection plan are estimated in one EXPLAIN (their SELECTs
+    joined by UNION ALL): the plan runs 3 queries (the index check, MIN/MAX, the
+    estimates), and each chunk's estimate equals what MariaDB's own EXPLAIN of that one
+    range says."""
+    with mariadb.connect(fresh_db) as c, c.cursor() as cur:
+        cur.execute("CREATE TABLE spread (k BIGINT PRIMARY KEY, v INT)")
+        cur.execute("INSERT INTO spread SELECT CAST(seq AS SIGNED) * 13 - 6000, seq FROM seq_1_to_50000")
+        cur.execute("ANALYZE TABLE spread")
+    _, rows, tail = plan_dump(mariadb, fresh_db, "spread", "k", 4)
+    plan = tail["plan"]
+    assert tail["rows"] == 50000 and len(rows) == 50000
+    chunks = plan["chunks"]
+    assert len(chunks) == 32 and plan["probes"] == 3, plan
+    with mariadb.connect(fresh_db) as c, c.cursor() as cur:
+        for i, ch in enumerate(chunks):
+            lo = ch["from"] if "from" in ch else plan["min"]
+            hi = ch["to_before"] - 1 if "to_before" in ch else plan["max"]
+            cur.execute(f"EXPLAIN SELECT 1 FROM spread WHERE k BETWEEN {lo} AND {hi}")
+            names = [d[0] for d in cur.description]
+            own = cur.fetchone()[names.index("rows")]
+            assert ch["est_rows"] == int(own), (i, ch, own)
+
+
 def test_missing_partition_column_is_named(mariadb, keyed):
     p = subprocess.run([str(TOOLS / "my_dump"), "--plan", "dense", "nope", "3", "snapshot"],
                        env=mariadb.sluice_env(keyed), capture_output=True, text=True, timeout=60)
