@@ -10,6 +10,54 @@
 
 #include "../common/sl_log.h"
 
+/* One connection opened on a thread of its own (connect_all). */
+typedef struct opening {
+    const my_params *mp;
+    MYSQL *m;
+    sl_err err;
+    pthread_t th;
+    int started;
+} opening;
+
+static void *open_main(void *arg)
+{
+    opening *o = arg;
+    mysql_thread_init();
+    o->m = my_connect(o->mp, 0, &o->err);
+    mysql_thread_end();
+    return NULL;
+}
+
+/* Opens n connections at once, each on its own thread but the first: the handshakes'
+ * round trips overlap instead of adding up. On failure the first error, in the order of
+ * out[], and none left open. */
+static sl_code connect_all(const my_params *mp, MYSQL **out, int n, sl_err *err)
+{
+    opening *o = sl_calloc((size_t)n, sizeof *o);
+    sl_code rc = SL_OK;
+    if (!o) return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    mysql_library_init(0, NULL, NULL); /* before the threads: Connector/C's one-time setup */
+    for (int i = 0; i < n; i++) o[i].mp = mp;
+    for (int i = 1; i < n; i++) o[i].started = pthread_create(&o[i].th, NULL, open_main, &o[i]) == 0;
+    o[0].m = my_connect(mp, 0, &o[0].err);
+    for (int i = 1; i < n; i++) {
+        if (o[i].started) pthread_join(o[i].th, NULL);
+        else open_main(&o[i]); /* no thread to be had: in turn */
+    }
+    for (int i = 0; i < n; i++) {
+        if (!o[i].m && rc == SL_OK) {
+            if (err) *err = o[i].err;
+            rc = o[i].err.code ? o[i].err.code : SL_E_DB_CONNECT;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        if (rc != SL_OK) my_close(o[i].m);
+        out[i] = rc == SL_OK ? o[i].m : NULL;
+    }
+    sl_free(o);
+    return rc;
+}
+
 sl_code sl_exec_connect(const my_params *mp, MYSQL **conns, int n, my_consistency *mode, int explicit_mode,
                         const char **fallback, const my_lock_opts *lo, my_lock_info *li, sl_err *err)
 {
@@ -19,14 +67,17 @@ sl_code sl_exec_connect(const my_params *mp, MYSQL **conns, int n, my_consistenc
     memset(li, 0, sizeof *li);
     li->kind = MY_LOCK_NONE;
     *fallback = NULL;
-    for (int i = 0; i < n; i++) {
-        conns[i] = my_connect(mp, 0, err);
-        if (!conns[i]) return err && err->code ? err->code : SL_E_DB_CONNECT;
+    /* the workers' connections and, for a shared snapshot, the lock's, all at once */
+    int with_lock = *mode == MY_SNAPSHOT && n > 1;
+    MYSQL **all = sl_calloc((size_t)n + 1, sizeof *all);
+    if (!all) return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    sl_code crc = connect_all(mp, all, n + with_lock, err);
+    if (crc == SL_OK) {
+        memcpy(conns, all, (size_t)n * sizeof *conns);
+        lock = with_lock ? all[n] : NULL;
     }
-    if (*mode == MY_SNAPSHOT && n > 1) {
-        lock = my_connect(mp, 0, err);
-        if (!lock) return err && err->code ? err->code : SL_E_DB_CONNECT;
-    }
+    sl_free(all);
+    if (crc != SL_OK) return crc;
     sl_code rc = my_snapshot_begin_locked(lock, conns, n, *mode, lo, li, err);
     my_close(lock);
     if (rc == SL_OK && li->kind != MY_LOCK_NONE)

@@ -1189,6 +1189,29 @@ def test_without_reload_falls_back_and_says_so(mariadb, shop, select_only_user, 
     assert manifest(part_dir(tmp_path / "one", "orders"))["snapshot"]["consistency"] == "snapshot"
 
 
+def test_a_refused_worker_connection_fails_cleanly(mariadb, shop, tmp_path):
+    """The workers' connections and the lock's are opened at once: with room for 3
+    connections, 3 partitions (3 readers and the lock's connection) are refused with the
+    server's reason and exit 4, nothing written; 2 partitions (3 connections) succeed."""
+    user, pw = "few_" + uuid.uuid4().hex[:8], uuid.uuid4().hex
+    with mariadb.connect() as c, c.cursor() as cur:
+        for host in ("127.0.0.1", "localhost"):
+            cur.execute(f"CREATE USER '{user}'@'{host}' IDENTIFIED BY %s WITH MAX_USER_CONNECTIONS 3", (pw,))
+            cur.execute(f"GRANT SELECT, RELOAD ON *.* TO '{user}'@'{host}'")
+    try:
+        who = {"MYSQL_USER": user, "MYSQL_PASSWORD": pw}
+        p = export(mariadb, shop, tmp_path / "x", "--table", "orders", "--partitions", 3, **who)
+        assert p.returncode == 4 and "max_user_connections" in p.stderr, p.stderr
+        assert not (tmp_path / "x").exists() or not list((tmp_path / "x").rglob("*.parquet"))
+        p = export(mariadb, shop, tmp_path / "y", "--table", "orders", "--partitions", 2, "--date", DATE, check=0,
+                   **who)
+        m = manifest(part_dir(tmp_path / "y", "orders"))
+        assert m["rows"] == 5000 and m["snapshot"]["consistency"] == "snapshot"
+    finally:
+        with mariadb.connect() as c, c.cursor() as cur:
+            cur.execute(f"DROP USER '{user}'@'127.0.0.1', '{user}'@'localhost'")
+
+
 # ---------------------------------------------------------------------------------------
 # connections killed mid-stream
 
