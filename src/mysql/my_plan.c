@@ -349,6 +349,9 @@ sl_code my_snapshot_begin_locked(MYSQL *lock, MYSQL **conns, int n, my_consisten
         if (o.kind != MY_LOCK_FTWRL)
             return sl_err_set(err, SL_E_INTERNAL, "BACKUP STAGE needs a lock connection of its own");
     }
+    /* the isolation level is the session's: set before the lock, so that the lock is
+     * held for the START TRANSACTIONs alone */
+    for (int i = 0; i < n; i++) SL_TRY(my_exec(conns[i], "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ", err));
     if (lock != conns[0]) own[nown++] = mysql_thread_id(lock);
     for (int i = 0; i < n && nown < (int)(sizeof own / sizeof own[0]); i++) own[nown++] = mysql_thread_id(conns[i]);
     MYSQL *watch = conns[n - 1] != lock ? conns[n - 1] : NULL;
@@ -364,10 +367,8 @@ sl_code my_snapshot_begin_locked(MYSQL *lock, MYSQL **conns, int n, my_consisten
         }
         return err && err->code ? err->code : SL_E_DB;
     }
-    for (int i = 0; i < n && rc == SL_OK; i++) {
-        rc = my_exec(conns[i], "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ", err);
-        if (rc == SL_OK) rc = my_exec(conns[i], "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY", err);
-    }
+    for (int i = 0; i < n && rc == SL_OK; i++)
+        rc = my_exec(conns[i], "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY", err);
     {
         sl_err e2 = {0};
         sl_code urc = my_lock_release(lock, li, &e2);
