@@ -189,6 +189,17 @@ static int default_partitions(void)
     return n < 1 ? 1 : n > 16 ? 16 : (int)n;
 }
 
+/* Tables in the order their tasks are handed out (make_tasks): the biggest estimate
+ * first, then the order they were named. */
+static int table_order(const void *a, const void *b, void *ud)
+{
+    const ex_run *run = ud;
+    int x = *(const int *)a, y = *(const int *)b;
+    long long ex = run->tables[x].estimate, ey = run->tables[y].estimate;
+    if (ex != ey) return ex > ey ? -1 : 1;
+    return x - y;
+}
+
 static sl_code plan(ex_run *run, MYSQL *m, int nparts, sl_err *err)
 {
     const sl_export_opts *o = run->o;
@@ -233,7 +244,20 @@ static sl_code plan(ex_run *run, MYSQL *m, int nparts, sl_err *err)
         if (!(t->name = sl_strdup(name))) rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
         if (rc == SL_OK) rc = plan_table(run, m, t, err);
         if (rc == SL_OK) rc = my_catalog_row_estimate(m, t->name, &t->estimate, err);
-        if (rc == SL_OK && t->key && nparts > 1) {
+    }
+    my_names_free(names, nnames);
+    SL_TRY(rc);
+    /* The tables' chunks, the last table handed out first (the order of make_tasks): the
+     * last `nparts` chunks of the whole run are halved (my_plan.h, step 5), so that the
+     * connections' last reads end close together. */
+    int *order = sl_calloc((size_t)run->ntables, sizeof *order);
+    if (!order) return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    for (int i = 0; i < run->ntables; i++) order[i] = i;
+    qsort_r(order, (size_t)run->ntables, sizeof *order, table_order, run);
+    int tail = nparts;
+    for (int r = run->ntables - 1; rc == SL_OK && r >= 0; r--) {
+        ex_table *t = &run->tables[order[r]];
+        if (t->key && nparts > 1) {
             /* Chunks from MIN/MAX and the server's estimates (my_plan.h), about 4 per
              * connection: each is a task the connections take in turn, so skew and gaps
              * still balance. */
@@ -242,6 +266,7 @@ static sl_code plan(ex_run *run, MYSQL *m, int nparts, sl_err *err)
             my_plan_opts_default(&po);
             po.connections = nparts;
             po.chunks_per_conn = 4;
+            po.tail_halves = tail;
             rc = my_plan_chunks(m, t->name, t->key, &po, &cp, err);
             if (rc == SL_OK) {
                 t->ranges = sl_calloc((size_t)cp.count, sizeof *t->ranges);
@@ -258,18 +283,16 @@ static sl_code plan(ex_run *run, MYSQL *m, int nparts, sl_err *err)
             t->nranges = 1;
             if (!t->ranges) rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
         }
+        tail -= tail < t->nranges ? tail : t->nranges;
     }
-    my_names_free(names, nnames);
+    sl_free(order);
     return rc;
 }
 
 static int by_estimate_desc(const void *a, const void *b, void *ud)
 {
-    const ex_run *run = ud;
     const ex_task *x = a, *y = b;
-    long long ex = run->tables[x->table].estimate, ey = run->tables[y->table].estimate;
-    if (ex != ey) return ex > ey ? -1 : 1;
-    if (x->table != y->table) return x->table - y->table;
+    if (x->table != y->table) return table_order(&x->table, &y->table, ud);
     return x->part - y->part;
 }
 

@@ -20,6 +20,7 @@ void my_plan_opts_default(my_plan_opts *o)
     o->chunks_per_conn = 8;
     o->min_chunk_rows = 64;
     o->max_probes = 512;
+    o->tail_halves = 0;
 }
 
 /* A piece of the key space while planning: [lo, hi], both ends included, so that no
@@ -264,6 +265,50 @@ static sl_code plan_pieces(planner *p, const my_plan_opts *o, my_plan *out, sl_e
     return SL_OK;
 }
 
+/* Step 5 of my_plan_chunks: each of the last k pieces estimated at MY_PLAN_TAIL_MIN_ROWS
+ * or more (and wider than one key) becomes its two halves by key width, all estimated
+ * in one query, within the estimates' cap. */
+static sl_code halve_tail(planner *p, int k, sl_err *err)
+{
+    int from = p->n - k < 0 ? 0 : p->n - k, nh = 0;
+    for (int i = from; i < p->n; i++) nh += p->v[i].est >= MY_PLAN_TAIL_MIN_ROWS && p->v[i].lo < p->v[i].hi;
+    if (nh == 0 || p->estimates + 2 * nh > p->max_probes) return SL_OK;
+    piece *h = sl_calloc((size_t)nh * 2, sizeof *h);
+    if (!h) return sl_err_set(err, SL_E_NOMEM, "out of memory planning chunks of %s", p->table);
+    int j = 0;
+    for (int i = from; i < p->n; i++) {
+        piece x = p->v[i];
+        if (x.est < MY_PLAN_TAIL_MIN_ROWS || x.lo >= x.hi) continue;
+        int64_t mid = (int64_t)((uint64_t)x.lo + ((uint64_t)x.hi - (uint64_t)x.lo) / 2);
+        h[j++] = (piece){x.lo, mid, 0};
+        h[j++] = (piece){mid + 1, x.hi, 0};
+    }
+    sl_code rc = SL_OK;
+    for (int b = 0; rc == SL_OK && b < j; b += EST_BATCH)
+        rc = estimate_many(p, h + b, j - b < EST_BATCH ? j - b : EST_BATCH, err);
+    /* the pieces from `from` on, rebuilt in key order with the halves in place */
+    int nkeep = p->n - from;
+    piece *tail = rc == SL_OK ? sl_malloc((size_t)nkeep * sizeof *tail) : NULL;
+    if (rc == SL_OK && !tail) rc = sl_err_set(err, SL_E_NOMEM, "out of memory planning chunks of %s", p->table);
+    if (rc == SL_OK) {
+        memcpy(tail, p->v + from, (size_t)nkeep * sizeof *tail);
+        p->n = from;
+        j = 0;
+        for (int i = 0; rc == SL_OK && i < nkeep; i++) {
+            if (tail[i].est < MY_PLAN_TAIL_MIN_ROWS || tail[i].lo >= tail[i].hi) {
+                rc = push(p, tail[i], err);
+                continue;
+            }
+            rc = push(p, h[j], err);
+            if (rc == SL_OK) rc = push(p, h[j + 1], err);
+            j += 2;
+        }
+    }
+    sl_free(tail);
+    sl_free(h);
+    return rc;
+}
+
 sl_code my_plan_chunks(MYSQL *m, const char *table, const char *column, const my_plan_opts *o, my_plan *out,
                        sl_err *err)
 {
@@ -278,6 +323,7 @@ sl_code my_plan_chunks(MYSQL *m, const char *table, const char *column, const my
     if (rc == SL_OK) rc = my_quote_ident(column, p.qc, sizeof p.qc, err);
     if (rc == SL_OK) rc = leads_index(&p, column, &out->indexed, err);
     if (rc == SL_OK) rc = plan_pieces(&p, o, out, err);
+    if (rc == SL_OK && out->indexed && o->tail_halves > 0) rc = halve_tail(&p, o->tail_halves, err);
     if (rc == SL_OK && p.n == 0) rc = push(&p, (piece){0, 0, out->has_keys ? -1 : 0}, err);
     if (rc == SL_OK) {
         out->chunks = sl_calloc((size_t)p.n, sizeof *out->chunks);

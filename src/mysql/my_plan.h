@@ -28,7 +28,12 @@ typedef struct my_plan_opts {
     int chunks_per_conn;    /* chunks aimed at per reader, default 8 */
     int64_t min_chunk_rows; /* no chunk is cut smaller than this (estimated), default 64 */
     int max_probes;         /* cap on the range estimates of one plan, default 512 */
+    int tail_halves;        /* the last this many chunks are halved (5. below), default 0 */
 } my_plan_opts;
+
+/* A chunk estimated below this is not halved at the tail: reading it takes a few
+ * milliseconds, less than a file of its own costs. */
+#define MY_PLAN_TAIL_MIN_ROWS 16384
 
 void my_plan_opts_default(my_plan_opts *o);
 
@@ -53,7 +58,10 @@ typedef struct my_plan {
  *  3. a chunk estimated above 1.5 x the target (the estimated rows over that many chunks, at
  *     least min_chunk_rows) is halved by key width and re-estimated, until no chunk is
  *     above it or max_probes is spent, so one dense key range among gaps is cut finely;
- *  4. neighbours that together stay under the target are merged (gaps, empty ranges).
+ *  4. neighbours that together stay under the target are merged (gaps, empty ranges);
+ *  5. each of the last tail_halves chunks estimated at MY_PLAN_TAIL_MIN_ROWS or more is
+ *     halved by key width (both halves estimated in one query): the chunks the readers
+ *     take last are short, so that they end close together.
  * A column that leads no index gets `connections` chunks of equal width and no estimates
  * (each chunk then costs the server a scan of the table; index the column to avoid it).
  * Free with my_plan_free (also on failure). */

@@ -642,6 +642,37 @@ def test_next_chunk_is_read_while_the_last_file_closes(mariadb, fresh_db, tmp_pa
     assert {t for t, _ in ahead} == {"big", "small"}
 
 
+def test_the_last_chunks_handed_out_are_halves(mariadb, fresh_db, tmp_path):
+    """The connections take the biggest table's chunks first; the run's last 2 chunks (at
+    2 partitions) are halved, so that the connections' last reads end close together:
+    the smaller table, handed out last, has 4 chunks per connection plus 2, its last 4
+    of half the key width (and about half the rows, as MariaDB counts them); the bigger
+    table keeps 4 per connection, all of one width."""
+    with mariadb.connect(fresh_db) as c, c.cursor() as cur:
+        cur.execute("CREATE TABLE big (k INT PRIMARY KEY, v INT)")
+        cur.execute("INSERT INTO big SELECT seq, seq % 13 FROM seq_1_to_400000")
+        cur.execute("CREATE TABLE small (k INT PRIMARY KEY, v INT)")
+        cur.execute("INSERT INTO small SELECT seq, seq % 11 FROM seq_1_to_200000")
+        cur.execute("ANALYZE TABLE big, small")
+    export(mariadb, fresh_db, tmp_path, "--partitions", 2, "--date", DATE, check=0)
+    widths = {}
+    for table in ("big", "small"):
+        folder = part_dir(tmp_path, table)
+        m = manifest(folder)
+        check_chunks(mariadb, fresh_db, table, "k", m, folder)
+        assert m["rows"] == query(mariadb, fresh_db, f"SELECT COUNT(*) FROM {table}")[0][0]
+        plan = m["plan"]
+        bounds = [plan["min"]] + [c["to_before"] for c in plan["chunks"][:-1]] + [plan["max"] + 1]
+        widths[table] = [b - a for a, b in zip(bounds, bounds[1:])]
+        rows = [c["rows"] for c in plan["chunks"]]
+        if table == "small":
+            assert all(abs(r - 2 * s) <= 2 for r in rows[:6] for s in rows[6:]), rows
+    assert len(widths["big"]) == 8 and max(widths["big"]) - min(widths["big"]) <= 1, widths
+    w = widths["small"]
+    assert len(w) == 10, w
+    assert all(abs(a - 2 * b) <= 2 for a in w[:6] for b in w[6:]), w
+
+
 def test_error_in_a_read_started_ahead_fails_the_export(mariadb, fresh_db, tmp_path):
     """A zero date under --zero-dates=error in the last chunk, whose read a previous chunk's
     end started: the export fails naming the table and the key, and leaves no file."""
