@@ -98,7 +98,8 @@ enum { EST_BATCH = 64 }; /* the ranges of one EXPLAIN */
 static sl_code estimate_many(planner *p, piece *v, int n, sl_err *err)
 {
     if (n == 1) return estimate(p, v[0].lo, v[0].hi, &v[0].est, err);
-    size_t cap = (size_t)n * (sizeof p->qt + sizeof p->qc + 80) + 16, len = 0;
+    /* per SELECT: the identifiers, two 20-character integers and 50 characters of SQL */
+    size_t cap = (size_t)n * (strlen(p->qt) + strlen(p->qc) + 100) + 16, len = 0;
     char *sql = sl_malloc(cap);
     if (!sql) return sl_err_set(err, SL_E_NOMEM, "out of memory planning chunks of %s", p->table);
     len += (size_t)snprintf(sql, cap, "EXPLAIN ");
