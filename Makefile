@@ -29,7 +29,7 @@ WARN    += -Werror
 endif
 OPT     ?= -O3 -g
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(PKG_CFLAGS) \
-             -DSLUICE_VERSION='"$(VERSION)"' -DSLUICE_BUILD='"$(BUILD_ID)"' -MMD -MP $(CFLAGS)
+             -DSLUICE_VERSION='"$(VERSION)"' -MMD -MP $(CFLAGS)
 LIBS    = $(PKG_LIBS) -lpthread -lm
 
 # The library is every stage below the CLI; the binary adds src/cli/.
@@ -82,6 +82,19 @@ $(B)/gen/schema_sql.h: init/01_schema.sql init/02_additional_tables.sql
 	sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $^ > $@
 $(B)/obj/src/seed/seed_load.o: $(B)/gen/schema_sql.h
 $(B)/obj/src/seed/seed_load.o: CFLAGS_ALL += -I$(B)/gen
+
+# The commit a build reports (`--version`, each Parquet file's created_by): a header
+# rewritten only when the commit changes, so that a build after a commit recompiles the
+# two objects that print it (a -D flag does not make them out of date).
+BUILD_ID_H := $(B)/gen/build_id.h
+$(BUILD_ID_H): FORCE
+	@mkdir -p $(dir $@)
+	@echo '#define SLUICE_BUILD "$(BUILD_ID)"' > $@.tmp; \
+	    if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+$(B)/obj/src/parquet/pq_writer.o $(B)/obj/src/cli/main.o: $(BUILD_ID_H)
+$(B)/obj/src/parquet/pq_writer.o $(B)/obj/src/cli/main.o: CFLAGS_ALL += -include $(BUILD_ID_H)
+.PHONY: FORCE
+FORCE:
 
 asan:
 	$(MAKE) B=build/asan SAN='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined' \
