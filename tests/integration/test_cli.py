@@ -4,6 +4,8 @@ import os
 import socket
 import subprocess
 
+import pytest
+
 from conftest import ROOT, run_sluice
 
 
@@ -22,6 +24,16 @@ def test_help_and_version():
     assert p.stdout.startswith("sluice version ")
     p = run_sluice(["check", "--help"], env=os.environ, check=0)
     assert "Usage: sluice check" in p.stdout
+
+
+def test_version_names_the_commit_it_was_built_from():
+    """`make` (run by `make test` before this) rebuilds what prints the build id when the
+    commit changes: --version names the checkout's commit, not an earlier build's."""
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    if head.returncode != 0:
+        pytest.skip("not a git checkout: the build id is 'unknown'")
+    p = run_sluice(["--version"], env=os.environ, check=0)
+    assert p.stdout.strip().endswith(f"(build {head.stdout.strip()})"), p.stdout
 
 
 def test_unknown_command_and_option_are_usage_errors():
