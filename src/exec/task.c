@@ -145,7 +145,11 @@ sl_task_files *sl_task_files_create(sl_task_ctx *ctx, const json_t *plan, sl_err
     return tf;
 }
 
-void sl_task_files_reuse(sl_task_files *tf, pq_spare *spare) { tf->pq.spare = spare; }
+void sl_task_files_reuse(sl_task_files *tf, pq_spare *spare)
+{
+    tf->pq.spare = spare;
+    tf->pq.dictionary_carry = spare != NULL;
+}
 
 /* Whether the partition's "_SUCCESS" records run_id: as the run that wrote it, or among
  * the runs an appending manifest lists. */

@@ -90,6 +90,9 @@ typedef struct pq_col {
     pq_order order;
     int max_def;
     int mode, dict_on;
+    /* INT32/INT64: dict_skip, the dictionary is not tried (the previous writer of the
+     * spare found it larger than DELTA or PLAIN); dict_lost, this writer found so */
+    int dict_skip, dict_lost;
     /* current page */
     size_t pv, pnn; /* values (NULLs included), non-NULL values */
     uint8_t *defs;
@@ -137,6 +140,8 @@ struct pq_spare {
     sl_buf body, cbuf, tmp; /* page scratch */
     sl_buf *chunks;         /* column chunks, by column position */
     int *types;             /* each chunk's physical type and width: ptype << 16 | width */
+    uint8_t *lost;          /* each column's dictionary lost (pq_col.dict_skip, dict_lost) */
+    uint64_t names;         /* names_hash of the writer that left them */
     int nchunks;
 };
 
@@ -148,8 +153,10 @@ static void spare_drop_chunks(pq_spare *s)
     for (int i = 0; i < s->nchunks; i++) sl_buf_free(&s->chunks[i]);
     sl_free(s->chunks);
     sl_free(s->types);
+    sl_free(s->lost);
     s->chunks = NULL;
     s->types = NULL;
+    s->lost = NULL;
     s->nchunks = 0;
 }
 
@@ -165,6 +172,19 @@ void pq_spare_free(pq_spare *s)
 
 static int chunk_type(const pq_col *c) { return c->ptype << 16 | c->width; }
 
+/* FNV-1a over the writer's column names, each with its terminating NUL: the lost
+ * dictionaries of a spare carry only to a writer of the same columns. */
+static uint64_t names_hash(const pq_writer *w)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (int i = 0; i < w->ncols; i++)
+        for (const char *p = w->cols[i].f->name;; p++) {
+            h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+            if (!*p) break;
+        }
+    return h;
+}
+
 /* Moves *from into *to, emptied (what *to held is freed); *from is left empty. */
 static void buf_move(sl_buf *to, sl_buf *from)
 {
@@ -177,17 +197,26 @@ static void buf_move(sl_buf *to, sl_buf *from)
 /* At open: the spare's buffers become the writer's. Its chunks only if they come from
  * a writer of the same column types (the next file of the same table): chunks of other
  * columns would be the wrong sizes, and the spare would hold those it cannot hand out
- * while this writer grows its own. */
+ * while this writer grows its own. From a writer of the same column names and types,
+ * also which integer columns lost the dictionary: with opt.dictionary_carry they start
+ * without trying it (start_chunk). */
+static void start_chunk(pq_writer *w, pq_col *c);
+
 static void spare_take(pq_writer *w, pq_spare *s)
 {
     int same = s->nchunks == w->ncols;
     for (int i = 0; same && i < w->ncols; i++) same = s->types[i] == chunk_type(&w->cols[i]);
+    int carry = same && w->opt.dictionary_carry && s->names == names_hash(w);
     buf_move(&w->body, &s->body);
     buf_move(&w->cbuf, &s->cbuf);
     buf_move(&w->tmp, &s->tmp);
     for (int i = 0; i < s->nchunks; i++) {
         if (same) buf_move(&w->cols[i].chunk, &s->chunks[i]);
         else sl_buf_free(&s->chunks[i]);
+        if (carry && s->lost[i]) {
+            w->cols[i].dict_skip = 1;
+            start_chunk(w, &w->cols[i]);
+        }
     }
 }
 
@@ -198,7 +227,8 @@ static void spare_give(pq_writer *w, pq_spare *s)
         spare_drop_chunks(s);
         s->chunks = sl_calloc((size_t)w->ncols, sizeof *s->chunks);
         s->types = sl_calloc((size_t)w->ncols, sizeof *s->types);
-        if (!s->chunks || !s->types) {
+        s->lost = sl_calloc((size_t)w->ncols, 1);
+        if (!s->chunks || !s->types || !s->lost) {
             spare_drop_chunks(s);
             return;
         }
@@ -210,7 +240,9 @@ static void spare_give(pq_writer *w, pq_spare *s)
     for (int i = 0; i < w->ncols; i++) {
         buf_move(&s->chunks[i], &w->cols[i].chunk);
         s->types[i] = chunk_type(&w->cols[i]);
+        s->lost[i] = (uint8_t)(w->cols[i].dict_skip || w->cols[i].dict_lost);
     }
+    s->names = names_hash(w);
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -643,6 +675,7 @@ static sl_code choose_mode(pq_writer *w, pq_col *c, sl_err *err)
             size_t dict = c->dict.body.len + (c->pnn * (size_t)dict_bits(&c->dict) + 7) / 8 + 1;
             if (dict <= best) mode = MODE_DICT;
         }
+        c->dict_lost = mode != MODE_DICT;
     }
     c->mode = mode;
     if (mode != MODE_DICT) {
@@ -989,7 +1022,7 @@ static sl_code write_page_index(pq_writer *w, pq_col *c, chunk_meta *m, sl_err *
 static void start_chunk(pq_writer *w, pq_col *c)
 {
     int ints = c->ptype == PQ_INT32 || c->ptype == PQ_INT64;
-    c->dict_on = w->opt.dictionary && c->ptype != PQ_BOOLEAN;
+    c->dict_on = w->opt.dictionary && c->ptype != PQ_BOOLEAN && !(ints && c->dict_skip);
     if (c->ptype == PQ_BOOLEAN) c->mode = MODE_PLAIN;
     else if (ints) c->mode = w->opt.delta || c->dict_on ? MODE_UNDECIDED : MODE_PLAIN;
     else c->mode = c->dict_on ? MODE_DICT : MODE_PLAIN;

@@ -735,6 +735,69 @@ static void writer_spare_same_bytes(void)
     sl_sink_release(want);
 }
 
+/* One INT64 column `name` of `rows` values, value(i) each, written with o: 1 when the
+ * file's column chunk has a dictionary page (read back from its footer), 0 when not,
+ * -1 when the file could not be written or read. */
+static int write_ints_has_dict(const pq_options *o, const char *name, size_t rows, int64_t (*value)(size_t))
+{
+    sl_err e = {0};
+    int has = -1;
+    sl_schema *s = sl_schema_create(1, NULL);
+    sl_batch *b = NULL;
+    sl_sink *sink = NULL;
+    pq_writer *w = NULL;
+    pq_reader *rd = NULL;
+    pq_file_info info;
+    size_t len;
+    if (!s || sl_schema_set(s, 0, name, (sl_type){SL_INT64, 0, 0}, 0, NULL, NULL) != SL_OK) goto out;
+    if (!(b = sl_batch_create(s, rows, 0, &e))) goto out;
+    for (size_t i = 0; i < rows; i++) {
+        SL_COL_VALUES(&b->cols[0], int64_t)[i] = value(i);
+        sl_batch_commit_row(b);
+    }
+    if (!(sink = sl_sink_mem_open(&e)) || !(w = pq_writer_open(sink, s, o, &e))) goto out;
+    if (pq_writer_write(w, b, &e) != SL_OK || pq_writer_close(w, &info, &e) != SL_OK) goto out;
+    const uint8_t *p = sl_sink_mem_data(sink, &len);
+    if (!(rd = pq_reader_open_mem("ints.parquet", p, len, &e))) goto out;
+    const pq_file_meta *m = pq_reader_meta(rd);
+    if (m->n_row_groups == 1) has = m->row_groups[0].columns[0].dictionary_page_offset >= 0;
+out:
+    pq_reader_close(rd);
+    pq_writer_free(w);
+    if (sink) sl_sink_release(sink);
+    sl_batch_free(b);
+    sl_schema_free(s);
+    return has;
+}
+static int64_t spread(size_t i) { return (int64_t)(i * 2654435761u % 1000003u); }
+static int64_t three(size_t i) { return (int64_t)(i % 3) * 1000000007; }
+
+/* With dictionary_carry a spare carries which integer columns lost the dictionary:
+ * after a file whose values are all different (DELTA wins), the next writer of the same
+ * columns does not try the dictionary even for three distinct values, which otherwise
+ * (no spare, a fresh spare, after a file that kept its dictionary, without
+ * dictionary_carry, or in a column of another name) get one. */
+static void writer_spare_remembers_lost_dictionary(void)
+{
+    pq_options o;
+    pq_options_default(&o);
+    CHECK_EQ_INT(write_ints_has_dict(&o, "n", 5000, three), 1);
+    CHECK_EQ_INT(write_ints_has_dict(&o, "n", 5000, spread), 0);
+    pq_spare *sp = pq_spare_create();
+    CHECK(sp);
+    o.spare = sp;
+    CHECK_EQ_INT(write_ints_has_dict(&o, "n", 5000, spread), 0);
+    CHECK_EQ_INT(write_ints_has_dict(&o, "n", 5000, three), 1); /* without dictionary_carry */
+    o.dictionary_carry = 1;
+    CHECK_EQ_INT(write_ints_has_dict(&o, "n", 5000, three), 1);  /* the last file kept it: tried */
+    CHECK_EQ_INT(write_ints_has_dict(&o, "n", 5000, three), 1);  /* won again: tried again */
+    CHECK_EQ_INT(write_ints_has_dict(&o, "n", 5000, spread), 0); /* it loses here */
+    CHECK_EQ_INT(write_ints_has_dict(&o, "n", 5000, three), 0);  /* so not tried */
+    CHECK_EQ_INT(write_ints_has_dict(&o, "n", 5000, three), 0);  /* nor after that */
+    CHECK_EQ_INT(write_ints_has_dict(&o, "m", 5000, three), 1);  /* another column: tried */
+    pq_spare_free(sp);
+}
+
 static void codec_names(void)
 {
     pq_codec c;
@@ -763,6 +826,7 @@ T_SUITE(suite_pqwrite) = {
     {"reader_alloc_failures", reader_alloc_failures},
     {"writer_sink_failure", writer_sink_failure},
     {"writer_spare_same_bytes", writer_spare_same_bytes},
+    {"writer_spare_remembers_lost_dictionary", writer_spare_remembers_lost_dictionary},
     {"codec_names", codec_names},
     T_END,
 };
