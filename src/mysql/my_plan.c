@@ -133,11 +133,17 @@ static sl_code estimate_many(planner *p, piece *v, int n, sl_err *err)
     }
     mysql_free_result(res);
     if (shape && got == n) return SL_OK;
-    for (int i = 0; i < n; i++) { /* not the shape asked for: one range at a time */
-        p->estimates--;
-        SL_TRY(estimate(p, v[i].lo, v[i].hi, &v[i].est, err));
-    }
+    p->estimates -= n; /* not the shape asked for: one range at a time, counted there */
+    for (int i = 0; i < n; i++) SL_TRY(estimate(p, v[i].lo, v[i].hi, &v[i].est, err));
     return SL_OK;
+}
+
+/* x's two halves by key width (x.lo < x.hi), not yet estimated. */
+static void halve(piece x, piece ab[2])
+{
+    int64_t mid = (int64_t)((uint64_t)x.lo + ((uint64_t)x.hi - (uint64_t)x.lo) / 2);
+    ab[0] = (piece){x.lo, mid, 0};
+    ab[1] = (piece){mid + 1, x.hi, 0};
 }
 
 static sl_code push(planner *p, piece x, sl_err *err)
@@ -160,8 +166,8 @@ static sl_code push(planner *p, piece x, sl_err *err)
 static sl_code split(planner *p, piece x, int64_t target, sl_err *err)
 {
     if (x.est <= target + target / 2 || x.lo == x.hi || p->estimates + 2 > p->max_probes) return push(p, x, err);
-    int64_t mid = (int64_t)((uint64_t)x.lo + ((uint64_t)x.hi - (uint64_t)x.lo) / 2);
-    piece ab[2] = {{x.lo, mid, 0}, {mid + 1, x.hi, 0}};
+    piece ab[2];
+    halve(x, ab);
     SL_TRY(estimate_many(p, ab, 2, err));
     SL_TRY(split(p, ab[0], target, err));
     return split(p, ab[1], target, err);
@@ -269,21 +275,21 @@ static sl_code plan_pieces(planner *p, const my_plan_opts *o, my_plan *out, sl_e
 /* Step 5 of my_plan_chunks: each of the last k pieces estimated at MY_PLAN_TAIL_MIN_ROWS
  * or more (and wider than one key) becomes its two halves by key width, all estimated
  * in one query, within the estimates' cap. */
+static int tail_halved(const piece *x) { return x->est >= MY_PLAN_TAIL_MIN_ROWS && x->lo < x->hi; }
+
 static sl_code halve_tail(planner *p, int k, sl_err *err)
 {
     int from = p->n - k < 0 ? 0 : p->n - k, nh = 0;
-    for (int i = from; i < p->n; i++) nh += p->v[i].est >= MY_PLAN_TAIL_MIN_ROWS && p->v[i].lo < p->v[i].hi;
+    for (int i = from; i < p->n; i++) nh += tail_halved(&p->v[i]);
     if (nh == 0 || p->estimates + 2 * nh > p->max_probes) return SL_OK;
     piece *h = sl_calloc((size_t)nh * 2, sizeof *h);
     if (!h) return sl_err_set(err, SL_E_NOMEM, "out of memory planning chunks of %s", p->table);
     int j = 0;
-    for (int i = from; i < p->n; i++) {
-        piece x = p->v[i];
-        if (x.est < MY_PLAN_TAIL_MIN_ROWS || x.lo >= x.hi) continue;
-        int64_t mid = (int64_t)((uint64_t)x.lo + ((uint64_t)x.hi - (uint64_t)x.lo) / 2);
-        h[j++] = (piece){x.lo, mid, 0};
-        h[j++] = (piece){mid + 1, x.hi, 0};
-    }
+    for (int i = from; i < p->n; i++)
+        if (tail_halved(&p->v[i])) {
+            halve(p->v[i], h + j);
+            j += 2;
+        }
     sl_code rc = SL_OK;
     for (int b = 0; rc == SL_OK && b < j; b += EST_BATCH)
         rc = estimate_many(p, h + b, j - b < EST_BATCH ? j - b : EST_BATCH, err);
@@ -296,7 +302,7 @@ static sl_code halve_tail(planner *p, int k, sl_err *err)
         p->n = from;
         j = 0;
         for (int i = 0; rc == SL_OK && i < nkeep; i++) {
-            if (tail[i].est < MY_PLAN_TAIL_MIN_ROWS || tail[i].lo >= tail[i].hi) {
+            if (!tail_halved(&tail[i])) {
                 rc = push(p, tail[i], err);
                 continue;
             }

@@ -41,7 +41,7 @@ typedef struct pq_options {
                                  when freed, for the next writer of the same thread */
     int dictionary_carry;     /* 0 (default); 1: with a spare, an INT32/INT64 column whose
                                  dictionary lost in the spare's previous writer of the same
-                                 column types is not tried (pq_spare) */
+                                 column names and types is not tried (pq_spare) */
 } pq_options;
 
 typedef struct pq_file_info {
