@@ -151,7 +151,7 @@ sl_code sl_task_files_open_raw(sl_task_files *tf, const char *partition, const c
 sl_code sl_task_files_done(sl_task_files *tf, const char *partition, const char *name, int64_t rows,
                            json_t *files, sl_err *err);
 /* The files' writers start from the buffers of `spare` and leave theirs there, and from
- * its integer columns' lost dictionaries (pq_options.dictionary_carry): only for a task
+ * the dictionaries its columns gave up (pq_options.dictionary_carry): only for a task
  * that has one file open at a time (pq_spare). */
 void sl_task_files_reuse(sl_task_files *tf, pq_spare *spare);
 /* ok: leaves the files for the commit; !ok: deletes them. Accepts NULL. */

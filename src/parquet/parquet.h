@@ -39,9 +39,9 @@ typedef struct pq_options {
     int kv_count;
     struct pq_spare *spare;   /* NULL, or buffers the writer starts from and leaves there
                                  when freed, for the next writer of the same thread */
-    int dictionary_carry;     /* 0 (default); 1: with a spare, an INT32/INT64 column whose
-                                 dictionary lost in the spare's previous writer of the same
-                                 column names and types is not tried (pq_spare) */
+    int dictionary_carry;     /* 0 (default); 1: with a spare, a column whose dictionary
+                                 the spare's previous writer of the same column names and
+                                 types gave up is not tried (pq_spare) */
 } pq_options;
 
 typedef struct pq_file_info {
@@ -57,11 +57,13 @@ typedef struct pq_writer pq_writer;
  * writer would take that memory from the system and fault every page of it in again.
  * One writer at a time may use a spare; it holds at most the buffers of the last writer
  * freed with it. Between writers of the same column names and types (a table's next
- * file) it also carries which INT32/INT64 columns' dictionary lost to DELTA or PLAIN;
- * with pq_options.dictionary_carry the next writer does not try the dictionary for
- * them (the trial hashes a page of values into a table that grows as it goes, for
- * nothing on a key, a timestamp or an amount). Without it a writer from a spare writes
- * the same bytes as one that starts empty. */
+ * file) it also carries which columns gave their dictionary up in a row group of the
+ * writer: an INT32/INT64 column's lost to DELTA or PLAIN at its first page, another
+ * column's first page was no smaller under it, or it passed dictionary_max. With
+ * pq_options.dictionary_carry the next writer does not try the dictionary for them (the
+ * trial hashes a page of values into a table that grows as it goes, for nothing on a
+ * key, a timestamp, an amount or an e-mail address). Without it a writer from a spare
+ * writes the same bytes as one that starts empty. */
 typedef struct pq_spare pq_spare;
 pq_spare *pq_spare_create(void);
 void pq_spare_free(pq_spare *s); /* accepts NULL */

@@ -90,8 +90,9 @@ typedef struct pq_col {
     pq_order order;
     int max_def;
     int mode, dict_on;
-    /* INT32/INT64: dict_skip, the dictionary is not tried (the previous writer of the
-     * spare found it larger than DELTA or PLAIN); dict_lost, this writer found so */
+    /* dict_skip, the dictionary is not tried (the previous writer of the spare gave it
+     * up: larger than DELTA or PLAIN, or past dictionary_max); dict_lost, this writer
+     * gave it up in one of its row groups */
     int dict_skip, dict_lost;
     /* current page */
     size_t pv, pnn; /* values (NULLs included), non-NULL values */
@@ -198,8 +199,9 @@ static void buf_move(sl_buf *to, sl_buf *from)
  * a writer of the same column types (the next file of the same table): chunks of other
  * columns would be the wrong sizes, and the spare would hold those it cannot hand out
  * while this writer grows its own. From a writer of the same column names and types,
- * also which integer columns lost the dictionary: with opt.dictionary_carry they start
- * without trying it (start_chunk). */
+ * also which columns gave the dictionary up (an integer column's lost to DELTA or PLAIN
+ * at its first page, another's first page was no smaller under it, or it passed
+ * dictionary_max): with opt.dictionary_carry they start without it (start_chunk). */
 static void start_chunk(pq_writer *w, pq_col *c);
 
 static void spare_take(pq_writer *w, pq_spare *s)
@@ -675,7 +677,7 @@ static sl_code choose_mode(pq_writer *w, pq_col *c, sl_err *err)
             size_t dict = c->dict.body.len + (c->pnn * (size_t)dict_bits(&c->dict) + 7) / 8 + 1;
             if (dict <= best) mode = MODE_DICT;
         }
-        c->dict_lost = mode != MODE_DICT;
+        if (mode != MODE_DICT) c->dict_lost = 1;
     }
     c->mode = mode;
     if (mode != MODE_DICT) {
@@ -738,6 +740,7 @@ static sl_code keep_dict_or_plain(pq_col *c, sl_err *err)
     }
     c->mode = MODE_PLAIN;
     c->dict_on = 0;
+    c->dict_lost = 1;
     dict_clear(&c->dict);
     return SL_OK;
 }
@@ -816,7 +819,10 @@ static sl_code flush_page(pq_writer *w, pq_col *c, sl_err *err)
 /* After a page flush: a dictionary past its limit ends dictionary encoding. */
 static void maybe_fallback(pq_writer *w, pq_col *c)
 {
-    if (c->mode == MODE_DICT && c->dict.body.len > w->opt.dictionary_max) c->mode = MODE_PLAIN;
+    if (c->mode == MODE_DICT && c->dict.body.len > w->opt.dictionary_max) {
+        c->mode = MODE_PLAIN;
+        c->dict_lost = 1;
+    }
 }
 
 /* Appends rows [r, r+n) of a fixed-width column. */
@@ -1022,7 +1028,7 @@ static sl_code write_page_index(pq_writer *w, pq_col *c, chunk_meta *m, sl_err *
 static void start_chunk(pq_writer *w, pq_col *c)
 {
     int ints = c->ptype == PQ_INT32 || c->ptype == PQ_INT64;
-    c->dict_on = w->opt.dictionary && c->ptype != PQ_BOOLEAN && !(ints && c->dict_skip);
+    c->dict_on = w->opt.dictionary && c->ptype != PQ_BOOLEAN && !c->dict_skip;
     if (c->ptype == PQ_BOOLEAN) c->mode = MODE_PLAIN;
     else if (ints) c->mode = w->opt.delta || c->dict_on ? MODE_UNDECIDED : MODE_PLAIN;
     else c->mode = c->dict_on ? MODE_DICT : MODE_PLAIN;

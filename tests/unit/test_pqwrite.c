@@ -738,7 +738,7 @@ static void writer_spare_same_bytes(void)
 /* One INT64 column `name` of `rows` values, value(i) each, written with o: 1 when the
  * file's column chunk has a dictionary page (read back from its footer), 0 when not,
  * -1 when the file could not be written or read. */
-static int write_ints_has_dict(const pq_options *o, const char *name, size_t rows, int64_t (*value)(size_t))
+static int write_col_has_dict(const pq_options *o, const char *name, int text, size_t rows, int64_t (*value)(size_t))
 {
     sl_err e = {0};
     int has = -1;
@@ -749,10 +749,17 @@ static int write_ints_has_dict(const pq_options *o, const char *name, size_t row
     pq_reader *rd = NULL;
     pq_file_info info;
     size_t len;
-    if (!s || sl_schema_set(s, 0, name, (sl_type){SL_INT64, 0, 0}, 0, NULL, NULL) != SL_OK) goto out;
+    if (!s || sl_schema_set(s, 0, name, (sl_type){text ? SL_STRING : SL_INT64, 0, 0}, 0, NULL, NULL) != SL_OK)
+        goto out;
     if (!(b = sl_batch_create(s, rows, 0, &e))) goto out;
     for (size_t i = 0; i < rows; i++) {
-        SL_COL_VALUES(&b->cols[0], int64_t)[i] = value(i);
+        if (text) { /* the value as an address: distinct values stay distinct */
+            char t[64];
+            int n = snprintf(t, sizeof t, "user%lld@example.org", (long long)value(i));
+            if (sl_col_set_bytes(&b->cols[0], i, t, (size_t)n, &e) != SL_OK) goto out;
+        } else {
+            SL_COL_VALUES(&b->cols[0], int64_t)[i] = value(i);
+        }
         sl_batch_commit_row(b);
     }
     if (!(sink = sl_sink_mem_open(&e)) || !(w = pq_writer_open(sink, s, o, &e))) goto out;
@@ -771,6 +778,11 @@ out:
 }
 static int64_t spread(size_t i) { return (int64_t)(i * 2654435761u % 1000003u); }
 static int64_t three(size_t i) { return (int64_t)(i % 3) * 1000000007; }
+static int64_t twice(size_t i) { return (int64_t)(i / 2); }
+static int write_ints_has_dict(const pq_options *o, const char *name, size_t rows, int64_t (*value)(size_t))
+{
+    return write_col_has_dict(o, name, 0, rows, value);
+}
 
 /* With dictionary_carry a spare carries which integer columns lost the dictionary:
  * after a file whose values are all different (DELTA wins), the next writer of the same
@@ -795,6 +807,33 @@ static void writer_spare_remembers_lost_dictionary(void)
     CHECK_EQ_INT(write_ints_has_dict(&o, "n", 5000, three), 0);  /* so not tried */
     CHECK_EQ_INT(write_ints_has_dict(&o, "n", 5000, three), 0);  /* nor after that */
     CHECK_EQ_INT(write_ints_has_dict(&o, "m", 5000, three), 1);  /* another column: tried */
+    pq_spare_free(sp);
+}
+
+/* The same for a string column, whose dictionary is given up when its first page is no
+ * smaller under it (distinct addresses) or when it passes dictionary_max. */
+static void writer_spare_remembers_lost_text_dictionary(void)
+{
+    pq_options o;
+    pq_options_default(&o);
+    CHECK_EQ_INT(write_col_has_dict(&o, "e", 1, 5000, three), 1);
+    pq_spare *sp = pq_spare_create();
+    CHECK(sp);
+    o.spare = sp;
+    o.dictionary_carry = 1;
+    CHECK_EQ_INT(write_col_has_dict(&o, "e", 1, 5000, three), 1);  /* a fresh spare: tried */
+    CHECK_EQ_INT(write_col_has_dict(&o, "e", 1, 5000, spread), 0); /* first page: plain is smaller */
+    CHECK_EQ_INT(write_col_has_dict(&o, "e", 1, 5000, three), 0);  /* so not tried */
+    CHECK_EQ_INT(write_col_has_dict(&o, "f", 1, 5000, three), 1);  /* another column: tried */
+    o.dictionary_carry = 0;
+    CHECK_EQ_INT(write_col_has_dict(&o, "f", 1, 5000, spread), 0);
+    CHECK_EQ_INT(write_col_has_dict(&o, "f", 1, 5000, three), 1); /* without dictionary_carry */
+    /* past dictionary_max: a first page that the dictionary wins (each value twice),
+     * then more entries than the limit holds */
+    o.dictionary_carry = 1;
+    o.dictionary_max = 4096;
+    CHECK_EQ_INT(write_col_has_dict(&o, "g", 1, 5000, twice), 1); /* pages under it before */
+    CHECK_EQ_INT(write_col_has_dict(&o, "g", 1, 5000, three), 0); /* given up: not tried */
     pq_spare_free(sp);
 }
 
@@ -827,6 +866,7 @@ T_SUITE(suite_pqwrite) = {
     {"writer_sink_failure", writer_sink_failure},
     {"writer_spare_same_bytes", writer_spare_same_bytes},
     {"writer_spare_remembers_lost_dictionary", writer_spare_remembers_lost_dictionary},
+    {"writer_spare_remembers_lost_text_dictionary", writer_spare_remembers_lost_text_dictionary},
     {"codec_names", codec_names},
     T_END,
 };
