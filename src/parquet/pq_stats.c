@@ -68,17 +68,45 @@ static sl_code set(sl_buf *b, const uint8_t *v, size_t len, sl_err *err)
     return sl_buf_append(b, v, len, err);
 }
 
+/* A byte array's first 8 bytes as a big-endian number, zero-padded. Two arrays whose
+ * prefixes differ are in the prefixes' order: at the first byte that differs either
+ * both have a byte there, or the padding's 0 stands for the end of the shorter, which
+ * sorts below its extensions (cmp_bytes). */
+static inline uint64_t prefix8(const uint8_t *v, size_t len)
+{
+    uint64_t x = 0;
+    if (len >= 8) {
+        memcpy(&x, v, 8);
+        return __builtin_bswap64(x);
+    }
+    for (size_t i = 0; i < 8; i++) x = x << 8 | (i < len ? v[i] : 0);
+    return x;
+}
+
 sl_code pq_stats_add(pq_vstats *s, pq_order o, const uint8_t *v, size_t len, sl_err *err)
 {
+    int bytes = o == PQ_ORD_BYTES || o == PQ_ORD_TEXT;
     if (is_nan(o, v)) return SL_OK;
     if (!s->has) {
         SL_TRY(set(&s->min, v, len, err));
         SL_TRY(set(&s->max, v, len, err));
+        if (bytes) s->pmin = s->pmax = prefix8(v, len);
         s->has = 1;
         return SL_OK;
     }
-    if (pq_stats_cmp(o, v, len, s->min.data, s->min.len) < 0) return set(&s->min, v, len, err);
-    if (pq_stats_cmp(o, v, len, s->max.data, s->max.len) > 0) return set(&s->max, v, len, err);
+    uint64_t p = 0;
+    if (bytes) { /* strictly between the bounds' prefixes: neither bound moves */
+        p = prefix8(v, len);
+        if (p > s->pmin && p < s->pmax) return SL_OK;
+    }
+    if (pq_stats_cmp(o, v, len, s->min.data, s->min.len) < 0) {
+        s->pmin = p;
+        return set(&s->min, v, len, err);
+    }
+    if (pq_stats_cmp(o, v, len, s->max.data, s->max.len) > 0) {
+        s->pmax = p;
+        return set(&s->max, v, len, err);
+    }
     return SL_OK;
 }
 

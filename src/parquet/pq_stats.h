@@ -32,6 +32,7 @@ typedef struct pq_vstats {
     int has;         /* min and max hold a value */
     int64_t nulls;
     sl_buf min, max; /* PLAIN form of the value, without a length prefix */
+    uint64_t pmin, pmax; /* byte arrays: prefix8 of min and max (pq_stats.c) */
 } pq_vstats;
 
 void pq_stats_init(pq_vstats *s);

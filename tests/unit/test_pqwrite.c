@@ -293,6 +293,42 @@ static void plain_bool_vector(void)
     sl_buf_free(&b);
 }
 
+/* The test's own order of byte arrays: unsigned bytes, then a prefix first. */
+static int oracle_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
+{
+    for (size_t i = 0; i < an && i < bn; i++)
+        if (a[i] != b[i]) return a[i] < b[i] ? -1 : 1;
+    return an < bn ? -1 : an > bn;
+}
+
+/* Byte-array bounds against the oracle, over random arrays of 0-12 bytes from four
+ * values (0, 1, 'a', 0xff), so that many share their first 8 bytes, end inside them, or
+ * continue with the zero byte the bounds' prefixes pad with. */
+static void stats_bytes_random(void)
+{
+    uint64_t x = 88172645463325252ull;
+    static const uint8_t alpha[4] = {0, 1, 'a', 0xff};
+    for (int round = 0; round < 300; round++) {
+        pq_vstats s;
+        pq_stats_init(&s);
+        uint8_t v[64][12], mn[12], mx[12];
+        size_t vn[64], mnn = 0, mxn = 0;
+        int n = 1 + round % 64;
+        for (int i = 0; i < n; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            vn[i] = (size_t)(x % 13);
+            for (size_t k = 0; k < vn[i]; k++) v[i][k] = alpha[(x >> (8 + 2 * k)) & 3];
+            CHECK_EQ_INT(pq_stats_add(&s, round & 1 ? PQ_ORD_TEXT : PQ_ORD_BYTES, v[i], vn[i], NULL), SL_OK);
+            if (i == 0 || oracle_cmp(v[i], vn[i], mn, mnn) < 0) memcpy(mn, v[i], mnn = vn[i]);
+            if (i == 0 || oracle_cmp(v[i], vn[i], mx, mxn) > 0) memcpy(mx, v[i], mxn = vn[i]);
+        }
+        CHECK(s.has);
+        CHECK(s.min.len == mnn && (mnn == 0 || memcmp(s.min.data, mn, mnn) == 0));
+        CHECK(s.max.len == mxn && (mxn == 0 || memcmp(s.max.data, mx, mxn) == 0));
+        pq_stats_free(&s);
+    }
+}
+
 static void stats_order(void)
 {
     pq_vstats s;
@@ -859,6 +895,7 @@ T_SUITE(suite_pqwrite) = {
     {"delta_vectors", delta_vectors},
     {"plain_bool_vector", plain_bool_vector},
     {"stats_order", stats_order},
+    {"stats_bytes_random", stats_bytes_random},
     {"stats_truncation", stats_truncation},
     {"writer_file_structure", writer_file_structure},
     {"writer_alloc_failures", writer_alloc_failures},
