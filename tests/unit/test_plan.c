@@ -66,7 +66,13 @@ static void range_where_text(void)
     char buf[200];
     my_range r = {1, 1, -3, 7};
     my_range_where(&r, "`k`", buf, sizeof buf);
-    CHECK_STR(buf, "`k` >= -3 AND `k` < 7");
+    CHECK_STR(buf, "`k` BETWEEN -3 AND 6");
+    r = (my_range){1, 1, INT64_MIN, INT64_MIN + 1}; /* one key: the bounds' ends */
+    my_range_where(&r, "`k`", buf, sizeof buf);
+    CHECK_STR(buf, "`k` BETWEEN -9223372036854775808 AND -9223372036854775808");
+    r = (my_range){1, 1, INT64_MAX - 1, INT64_MAX};
+    my_range_where(&r, "`k`", buf, sizeof buf);
+    CHECK_STR(buf, "`k` BETWEEN 9223372036854775806 AND 9223372036854775806");
     r = (my_range){0, 1, 0, INT64_MIN + 1};
     my_range_where(&r, "`k`", buf, sizeof buf);
     CHECK_STR(buf, "(`k` < -9223372036854775807 OR `k` IS NULL)");
