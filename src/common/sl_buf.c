@@ -26,6 +26,7 @@ sl_code sl_buf_reserve(sl_buf *b, size_t extra, sl_err *err)
     need = b->len + extra;
     if (need <= b->cap) return SL_OK;
     ncap = b->cap ? b->cap : 256;
+    if (ncap > b->max) ncap = b->max; /* cap never passes max: sl_buf_append's room test relies on it */
     while (ncap < need) ncap = ncap > b->max / 2 ? b->max : ncap * 2;
     p = sl_realloc(b->data, ncap);
     if (!p) return sl_err_set(err, SL_E_NOMEM, "out of memory growing a buffer to %zu bytes", ncap);
@@ -34,7 +35,7 @@ sl_code sl_buf_reserve(sl_buf *b, size_t extra, sl_err *err)
     return SL_OK;
 }
 
-sl_code sl_buf_append(sl_buf *b, const void *p, size_t n, sl_err *err)
+sl_code sl_buf_append_grow(sl_buf *b, const void *p, size_t n, sl_err *err)
 {
     if (n == 0) return SL_OK;
     SL_TRY(sl_buf_reserve(b, n, err));

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "sl_error.h"
 
@@ -19,7 +20,18 @@ typedef struct sl_buf {
 
 void sl_buf_init(sl_buf *b, size_t max);
 sl_code sl_buf_reserve(sl_buf *b, size_t extra, sl_err *err);
-sl_code sl_buf_append(sl_buf *b, const void *p, size_t n, sl_err *err);
+sl_code sl_buf_append_grow(sl_buf *b, const void *p, size_t n, sl_err *err);
+/* Appends n bytes. Inlined: an append that fits the room already there (cap never
+ * passes max, so it stays under the cap too) is a copy, with no call to grow. */
+static inline sl_code sl_buf_append(sl_buf *b, const void *p, size_t n, sl_err *err)
+{
+    if (n <= b->cap - b->len) {
+        if (n) memcpy(b->data + b->len, p, n); /* data is NULL before the first growth */
+        b->len += n;
+        return SL_OK;
+    }
+    return sl_buf_append_grow(b, p, n, err);
+}
 sl_code sl_buf_append_byte(sl_buf *b, uint8_t v, sl_err *err);
 sl_code sl_buf_printf(sl_buf *b, sl_err *err, const char *fmt, ...)
 #if defined(__GNUC__)
