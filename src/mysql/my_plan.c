@@ -364,7 +364,11 @@ sl_code my_plan_chunks(MYSQL *m, const char *table, const char *column, const my
 
 void my_range_where(const my_range *r, const char *qc, char *buf, unsigned long cap)
 {
-    if (r->has_lo && r->has_hi) /* lo < hi: hi - 1 cannot wrap; one BETWEEN costs the server less a row than two comparisons */
+    /* One BETWEEN costs the server less a row than an AND of two comparisons. With
+     * lo < hi, hi - 1 cannot wrap; a range with no key holds no row. */
+    if (r->has_lo && r->has_hi && r->lo >= r->hi)
+        snprintf(buf, cap, "1=0");
+    else if (r->has_lo && r->has_hi)
         snprintf(buf, cap, "%s BETWEEN %lld AND %lld", qc, (long long)r->lo, (long long)r->hi - 1);
     else if (r->has_lo)
         snprintf(buf, cap, "%s >= %lld", qc, (long long)r->lo);

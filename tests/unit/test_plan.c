@@ -70,6 +70,9 @@ static void range_where_text(void)
     r = (my_range){1, 1, INT64_MIN, INT64_MIN + 1}; /* one key: the bounds' ends */
     my_range_where(&r, "`k`", buf, sizeof buf);
     CHECK_STR(buf, "`k` BETWEEN -9223372036854775808 AND -9223372036854775808");
+    r = (my_range){1, 1, 5, 5}; /* no key: no row */
+    my_range_where(&r, "`k`", buf, sizeof buf);
+    CHECK_STR(buf, "1=0");
     r = (my_range){1, 1, INT64_MAX - 1, INT64_MAX};
     my_range_where(&r, "`k`", buf, sizeof buf);
     CHECK_STR(buf, "`k` BETWEEN 9223372036854775806 AND 9223372036854775806");
