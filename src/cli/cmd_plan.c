@@ -359,7 +359,8 @@ int cmd_task(cli_ctx *ctx, int argc, char **argv)
     }
     sl_conn_pool_fill(&helpers, &helper, helper ? 1 : 0);
     sl_task_ctx tctx = {ctx->cfg, st,   attempt,           NULL,              NULL,     stdio_gather,
-                        NULL,     NULL, sl_conn_pool_take, sl_conn_pool_give, &helpers, NULL};
+                        NULL,     NULL, sl_conn_pool_take, sl_conn_pool_give, &helpers, NULL,
+                        NULL /* a task alone checks its partitions' _SUCCESS */};
     sl_code sc = sl_task_execute(plan, (int)k, conn, &tctx, &result, &err);
     if (sc != SL_OK) {
         sl_exec_output_failure(sc, &err);

@@ -174,6 +174,58 @@ static sl_code superseded(const json_t *plan, const char *partition, const char 
                       sl_plan_str(plan, "run_id"), partition, what);
 }
 
+struct sl_task_checked {
+    pthread_mutex_t mu;
+    char **parts;
+    int n, cap;
+};
+
+sl_task_checked *sl_task_checked_create(void)
+{
+    sl_task_checked *k = sl_calloc(1, sizeof *k);
+    if (k && pthread_mutex_init(&k->mu, NULL) != 0) {
+        sl_free(k);
+        return NULL;
+    }
+    return k;
+}
+
+void sl_task_checked_free(sl_task_checked *k)
+{
+    if (!k) return;
+    for (int i = 0; i < k->n; i++) sl_free(k->parts[i]);
+    sl_free(k->parts);
+    pthread_mutex_destroy(&k->mu);
+    sl_free(k);
+}
+
+static int checked_has(sl_task_checked *k, const char *partition)
+{
+    int yes = 0;
+    pthread_mutex_lock(&k->mu);
+    for (int i = 0; i < k->n && !yes; i++) yes = strcmp(k->parts[i], partition) == 0;
+    pthread_mutex_unlock(&k->mu);
+    return yes;
+}
+
+/* Out of memory: not recorded, so the next task there checks again. */
+static void checked_add(sl_task_checked *k, const char *partition)
+{
+    pthread_mutex_lock(&k->mu);
+    int have = 0;
+    for (int i = 0; i < k->n && !have; i++) have = strcmp(k->parts[i], partition) == 0;
+    if (!have && k->n == k->cap) {
+        int nc = k->cap ? k->cap * 2 : 8;
+        char **np = sl_realloc(k->parts, (size_t)nc * sizeof *np);
+        if (np) {
+            k->parts = np;
+            k->cap = nc;
+        }
+    }
+    if (!have && k->n < k->cap && (k->parts[k->n] = sl_strdup(partition)) != NULL) k->n++;
+    pthread_mutex_unlock(&k->mu);
+}
+
 static sl_commit *part_commit(sl_task_files *tf, const char *partition, sl_err *err)
 {
     for (int i = 0; i < tf->nparts; i++)
@@ -194,8 +246,12 @@ static sl_commit *part_commit(sl_task_files *tf, const char *partition, sl_err *
         sl_err_set(err, SL_E_NOMEM, "out of memory for a task's files");
         return NULL;
     }
-    p->c = sl_commit_begin(tf->ctx->store, partition, sl_plan_str(tf->plan, "run_id"),
-                           sl_plan_str(tf->plan, "date"), err);
+    sl_task_checked *k = tf->ctx->checked;
+    int known = k && checked_has(k, partition);
+    p->c = (known ? sl_commit_begin_checked : sl_commit_begin)(tf->ctx->store, partition,
+                                                               sl_plan_str(tf->plan, "run_id"),
+                                                               sl_plan_str(tf->plan, "date"), err);
+    if (p->c && k && !known) checked_add(k, partition);
     if (!p->c) {
         /* An attempt that starts after its run was committed: lost, not a usage error. */
         int yes = 0;
@@ -471,6 +527,7 @@ typedef struct px_run {
     int *unit_left;
     px_gather g;
     sl_conn_pool helpers; /* lent to the tasks (the plan's "helper_connections") */
+    sl_task_checked *checked;
 } px_run;
 
 typedef struct px_worker {
@@ -672,7 +729,8 @@ static void *px_worker_main(void *arg)
         if (k < 0) break;
         sl_task_ctx ctx = {run->cfg,         run->store,        NULL,          &run->failed,
                            run->unit_rows,   px_gather_fn,      run,           wk->spare,
-                           sl_conn_pool_take, sl_conn_pool_give, &run->helpers, chain ? &ahead : NULL};
+                           sl_conn_pool_take, sl_conn_pool_give, &run->helpers, chain ? &ahead : NULL,
+                           run->checked};
         sl_err err = {0};
         sl_code rc;
         int attempt = 0;
@@ -779,6 +837,7 @@ sl_code sl_plan_execute(const sl_config *cfg, json_t *plan, sl_progress_mode pro
     run.results = sl_calloc((size_t)run.ntasks + 1, sizeof *run.results);
     run.unit_rows = sl_calloc((size_t)run.nunits + 1, sizeof *run.unit_rows);
     run.unit_left = sl_calloc((size_t)run.nunits + 1, sizeof *run.unit_left);
+    run.checked = sl_task_checked_create(); /* NULL: every task checks */
     workers = sl_calloc((size_t)nworkers, sizeof *workers);
     conns = sl_calloc((size_t)(nworkers + nhelpers), sizeof *conns);
     if (!run.results || !run.unit_rows || !run.unit_left || !workers || !conns) {
@@ -846,6 +905,7 @@ done:
     sl_free(run.results);
     sl_free(run.unit_rows);
     sl_free(run.unit_left);
+    sl_task_checked_free(run.checked);
     sl_free(workers);
     sl_free(conns);
     json_decref(run.g.all);

@@ -56,6 +56,15 @@ typedef sl_code (*sl_gather_fn)(void *ud, int participant, int nparticipants, js
                                 sl_err *err);
 
 /* What a task gets from whoever runs it. */
+/* The partitions where a run's tasks in this process have checked that the run has not
+ * committed (the first commit a task begins there reads its "_SUCCESS"): the later
+ * tasks' commits there do not read it again. In one process the run commits only
+ * after all of its tasks, so once is enough; a task run alone (`sluice plan task`, a
+ * Spark executor) has none and checks. */
+typedef struct sl_task_checked sl_task_checked;
+sl_task_checked *sl_task_checked_create(void);
+void sl_task_checked_free(sl_task_checked *k); /* accepts NULL */
+
 typedef struct sl_task_ctx {
     const sl_config *cfg;
     sl_store *store;          /* the plan's output, opened with the running process's settings */
@@ -77,6 +86,7 @@ typedef struct sl_task_ctx {
      * sends the next chunk's rows while this task writes its last batches and closes its
      * file. The runner then runs that task next. */
     struct sl_task_ahead *ahead;
+    sl_task_checked *checked; /* NULL, or the run's checked partitions (above) */
 } sl_task_ctx;
 
 /* One worker's read started ahead: the task it claimed (claim: the runner's next task,

@@ -62,6 +62,7 @@ struct sl_commit {
     size_t nkept;
     sl_buf prev;   /* the "_SUCCESS" in place when the commit began, byte for byte */
     int had_prev;  /* there was one (prev may be empty only if the file was) */
+    int unchecked; /* sl_commit_begin_checked: prev was not read; never finished */
 };
 
 /* Keys the commit writes into the manifest itself; `extra` may not set them. */
@@ -230,7 +231,7 @@ static sl_code check_not_committed(sl_commit *c, sl_err *err)
 }
 
 static sl_commit *commit_begin(sl_store *st, const char *partition, const char *run_id, const char *as_of, int append,
-                               sl_err *err)
+                               int check, sl_err *err)
 {
     sl_commit *c;
     size_t n;
@@ -251,6 +252,7 @@ static sl_commit *commit_begin(sl_store *st, const char *partition, const char *
     c->st = st;
     c->refs = 1;
     c->append = append;
+    c->unchecked = !check;
     sl_buf_init(&c->prev, MANIFEST_MAX);
     n = strlen(partition);
     c->prefix = concat(partition, partition[n - 1] == '/' ? "" : "/", "");
@@ -259,7 +261,7 @@ static sl_commit *commit_begin(sl_store *st, const char *partition, const char *
     if (!c->prefix || !c->run_id) goto nomem;
     c->manifest_key = concat(c->prefix, SL_MANIFEST_NAME, "");
     if (!c->manifest_key) goto nomem;
-    if (sl_store_key_check(c->manifest_key, err) != SL_OK || check_not_committed(c, err) != SL_OK) {
+    if (sl_store_key_check(c->manifest_key, err) != SL_OK || (check && check_not_committed(c, err) != SL_OK)) {
         commit_destroy(c);
         return NULL;
     }
@@ -272,13 +274,19 @@ nomem:
 
 sl_commit *sl_commit_begin(sl_store *st, const char *partition, const char *run_id, const char *as_of, sl_err *err)
 {
-    return commit_begin(st, partition, run_id, as_of, 0, err);
+    return commit_begin(st, partition, run_id, as_of, 0, 1, err);
+}
+
+sl_commit *sl_commit_begin_checked(sl_store *st, const char *partition, const char *run_id, const char *as_of,
+                                   sl_err *err)
+{
+    return commit_begin(st, partition, run_id, as_of, 0, 0, err);
 }
 
 sl_commit *sl_commit_begin_append(sl_store *st, const char *partition, const char *run_id, const char *as_of,
                                   sl_err *err)
 {
-    return commit_begin(st, partition, run_id, as_of, 1, err);
+    return commit_begin(st, partition, run_id, as_of, 1, 1, err);
 }
 
 sl_code sl_commit_set_run_info(sl_commit *c, const json_t *info, sl_err *err)
@@ -1230,6 +1238,10 @@ sl_code sl_commit_finish_all(sl_commit *const *cs, const json_t *const *extras, 
     ls = sl_calloc(n, sizeof *ls);
     ms = sl_calloc(n, sizeof *ms);
     if (!ls || !ms) rc = sl_err_set(err, SL_E_NOMEM, "out of memory committing %zu partitions", n);
+    for (size_t i = 0; rc == SL_OK && i < n; i++)
+        if (cs[i]->unchecked)
+            rc = sl_err_set(err, SL_E_INTERNAL, "the commit of %s did not read its _SUCCESS and cannot be finished",
+                            cs[i]->prefix);
 
     /* 1. Check every partition before any manifest is written. */
     for (; rc == SL_OK && prepared < n; prepared++) {

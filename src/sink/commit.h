@@ -52,6 +52,12 @@ typedef struct sl_commit sl_commit;
 sl_commit *sl_commit_begin(sl_store *st, const char *partition, const char *run_id, const char *as_of,
                            sl_err *err);
 
+/* As sl_commit_begin, without reading "_SUCCESS": for a commit whose files another
+ * commit of the run will list (a task's), in a partition where the same process's
+ * sl_commit_begin has already checked this run id. It must not be finished. */
+sl_commit *sl_commit_begin_checked(sl_store *st, const char *partition, const char *run_id, const char *as_of,
+                                   sl_err *err);
+
 /* As sl_commit_begin, but the commit appends: it keeps the manifest it reads here (the
  * "base", if the partition is committed) and its finish writes a manifest listing the
  * base's files and this run's, with "runs" extended by this run; the base's files are

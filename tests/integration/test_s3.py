@@ -534,3 +534,29 @@ def test_libcurl_that_cannot_be_loaded_is_a_configuration_error(mariadb, moto, b
     # the setting is read only when S3 is used: a local export is unaffected
     p = run_sluice(args + ["--output", str(tmp_path / "local")], env={**base, "SLUICE_LIBCURL": lib}, check=0)
     assert (tmp_path / "local/raw/warehouses/2026-06-29/_SUCCESS").exists()
+
+
+def test_a_rerun_reads_the_partition_manifest_once_not_per_chunk(mariadb, moto, bucket, source, fault_proxy):
+    """A rerun into a partition that holds a _SUCCESS: the first commit a task begins there
+    reads it (to refuse a run id already committed; a task run alone still checks,
+    test_tasks), and the process's later tasks do not read it again, so the GETs of it do
+    not grow with the chunks: at most one per connection (two may check at the same
+    moment) and the run's own commit. The rerun's output is whole: its manifest lists
+    exactly the partition's files."""
+    env = {**mariadb.sluice_env(source), **moto.env(fault_proxy.endpoint)}
+    args = ["export", "--table", "orders", "--partitions", "2", "--output", f"s3://{bucket}/rr", "--date",
+            "2026-06-29", "--progress", "off"]
+    assert run_sluice(args, env=env).returncode == 0
+    key = "rr/raw/orders/2026-06-29/_SUCCESS"
+    first = json.loads(moto.client.get_object(Bucket=bucket, Key=key)["Body"].read())
+    chunks = len(first["plan"]["chunks"])
+    assert chunks >= 8, first["plan"]
+    fault_proxy.reset()
+    p = run_sluice(args, env=env)
+    assert p.returncode == 0, p.stderr
+    gets = [x for x in fault_proxy.log if x[1] == "GET" and x[2].split("?")[0] == f"/{bucket}/{key}"]
+    assert 2 <= len(gets) <= 3, (chunks, fault_proxy.log)
+    second = json.loads(moto.client.get_object(Bucket=bucket, Key=key)["Body"].read())
+    assert second["run_id"] != first["run_id"] and second["total_rows"] == first["total_rows"]
+    assert sorted(k for k in moto.keys(bucket, "rr/") if not k.endswith("/_SUCCESS")) == sorted(
+        "rr/raw/orders/2026-06-29/" + f["name"] for f in second["files"])

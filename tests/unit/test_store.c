@@ -1128,6 +1128,31 @@ static void commit_failed_file_means_no_manifest(void)
     rm_rf(fs.root);
 }
 
+/* sl_commit_begin_checked reads no "_SUCCESS" (here every read fails, which refuses
+ * sl_commit_begin), writes its files as a task's commit does, and cannot be finished:
+ * the partition keeps its manifest, and abort deletes the files. */
+static void commit_begun_checked_reads_nothing_and_never_finishes(void)
+{
+    fault_store fs;
+    sl_err e = {0};
+    CHECK(fault_open(&fs));
+    CHECK_EQ_INT(commit_two(&fs.base, RUN_A), SL_OK);
+    fs.fail_read = 1;
+    CHECK(!sl_commit_begin(&fs.base, PART, RUN_B, "2026-12-02", &e));
+    sl_commit *c = sl_commit_begin_checked(&fs.base, PART, RUN_B, "2026-12-02", &e);
+    CHECK(c);
+    fs.fail_read = 0;
+    CHECK_EQ_INT(add_file(c, "part-00000-" RUN_B, "b", 1), SL_OK);
+    CHECK_EQ_INT(sl_commit_finish(c, NULL, &e), SL_E_INTERNAL);
+    CHECK(strstr(e.msg, "cannot be finished"));
+    sl_commit_abort(c);
+    sl_commit_free(c);
+    CHECK_STR(manifest_run(fs.root), RUN_A);
+    CHECK_STR(files_under(fs.root), ONLY_RUN(RUN_A));
+    sl_store_free(&fs.base);
+    rm_rf(fs.root);
+}
+
 static void commit_failed_manifest_write_keeps_previous(void)
 {
     fault_store fs;
@@ -1856,6 +1881,7 @@ T_SUITE(suite_store) = {
     {"commit_retry_of_a_failed_file", commit_retry_of_a_failed_file},
     {"commit_adds_files_written_elsewhere", commit_adds_files_written_elsewhere},
     {"commit_failed_file_means_no_manifest", commit_failed_file_means_no_manifest},
+    {"commit_begun_checked_reads_nothing_and_never_finishes", commit_begun_checked_reads_nothing_and_never_finishes},
     {"commit_failed_manifest_write_keeps_previous", commit_failed_manifest_write_keeps_previous},
     {"commit_manifest_outcome_unknown", commit_manifest_outcome_unknown},
     {"commit_all_or_nothing", commit_all_or_nothing},
