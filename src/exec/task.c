@@ -199,11 +199,18 @@ void sl_task_checked_free(sl_task_checked *k)
     sl_free(k);
 }
 
+/* Whether k holds partition; the caller holds k->mu. */
+static int checked_find(const sl_task_checked *k, const char *partition)
+{
+    for (int i = 0; i < k->n; i++)
+        if (strcmp(k->parts[i], partition) == 0) return 1;
+    return 0;
+}
+
 static int checked_has(sl_task_checked *k, const char *partition)
 {
-    int yes = 0;
     pthread_mutex_lock(&k->mu);
-    for (int i = 0; i < k->n && !yes; i++) yes = strcmp(k->parts[i], partition) == 0;
+    int yes = checked_find(k, partition);
     pthread_mutex_unlock(&k->mu);
     return yes;
 }
@@ -212,8 +219,7 @@ static int checked_has(sl_task_checked *k, const char *partition)
 static void checked_add(sl_task_checked *k, const char *partition)
 {
     pthread_mutex_lock(&k->mu);
-    int have = 0;
-    for (int i = 0; i < k->n && !have; i++) have = strcmp(k->parts[i], partition) == 0;
+    int have = checked_find(k, partition);
     if (!have && k->n == k->cap) {
         int nc = k->cap ? k->cap * 2 : 8;
         char **np = sl_realloc(k->parts, (size_t)nc * sizeof *np);

@@ -712,9 +712,9 @@ static sl_code add_page_meta(pq_col *c, int64_t offset, int32_t size, const pq_w
     return sl_buf_append(&c->bounds, w->bound.data, (size_t)mnl + mxl, err);
 }
 
-/* A byte array's PLAIN form appended to b: its 4-byte length, then its bytes. Inlined,
- * with the buffer's room tested here: a call per value and two per append were most of
- * the cost of a column of distinct texts. */
+/* A byte array's PLAIN form appended to b: its 4-byte length, then its bytes, with one
+ * room test for both (two sl_buf_append calls, inline too since 7faf6a2, cost 0.7% more
+ * instructions on an export of customers and products). */
 static inline sl_code put_plain_bytes(sl_buf *b, const uint8_t *p, uint32_t len, sl_err *err)
 {
     size_t n = 4 + (size_t)len;
